@@ -1,0 +1,191 @@
+"""Run configuration: defaults, schema, validation and ``--set key=value`` overrides.
+
+A config is a nested dict with the sections below. Sections whose keys depend on a kind
+(``model.type``, ``solver.name``) take their schema from ``MODEL_SCHEMAS`` / ``SOLVER_SCHEMAS``;
+a new network or solver registers its keys there.
+"""
+
+import copy
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+# Each schema maps key -> (allowed types, default). ``None`` as a default means "unset".
+_NUM = (int, float)
+_OPT_INT = (int, type(None))
+_OPT_NUM = (int, float, type(None))
+
+MODEL_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
+    "mlp": {
+        "widths": ((list,), [64, 64]),
+        "activation": ((str,), "tanh"),
+        "init": ((str,), "lecun"),
+    },
+}
+
+SOLVER_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
+    "adam": {
+        "learning_rate": (_NUM, 1e-3),
+        "schedule": ((str,), "cosine"),  # constant | cosine | exponential
+        "end_factor": (_NUM, 0.05),  # final lr / initial lr for cosine and exponential
+        "b1": (_NUM, 0.9),
+        "b2": (_NUM, 0.999),
+    },
+}
+
+SECTION_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
+    "operators": {
+        "method": ((str,), "ad"),  # ad | fd | sg | se
+        "sigma": (_NUM, 0.1),  # Stein smoothing scale
+        "level": ((int,), 3),  # sparse-grid level
+        "samples": ((int,), 1024),  # Monte Carlo Stein samples
+        "step": (_NUM, 1e-2),  # finite-difference step
+        "time": ((str,), "joint"),  # Stein time handling: joint | fd
+        "chunk_size": (_OPT_INT, None),  # max points per vectorised call
+    },
+    "train": {
+        "steps": ((int,), 2000),
+        "batch_size": ((int,), 100),  # collocation points per step
+        "boundary_batch_size": ((int,), 100),  # condition points per step (soft conditions)
+        "condition_weight": (_NUM, 1.0),
+        "sampler": ((str,), "uniform"),  # uniform | sobol | halton
+        "log_every": ((int,), 100),
+        "validation_points": ((int,), 1000),
+        "target_rel_l2": (_OPT_NUM, None),  # stop once the validation error is below
+        "progress": ((bool,), True),
+    },
+}
+
+TOP_LEVEL: dict[str, tuple[tuple[type, ...], Any]] = {
+    "seed": ((int,), 0),
+    "precision": ((str,), "float32"),  # float32 | float64
+    "ansatz": ((str,), "auto"),  # auto (exact conditions where possible) | soft
+}
+
+CHOICES = {
+    "operators.method": ("ad", "fd", "sg", "se"),
+    "operators.time": ("joint", "fd"),
+    "train.sampler": ("uniform", "sobol", "halton"),
+    "precision": ("float32", "float64"),
+    "ansatz": ("auto", "soft"),
+    "solver.schedule": ("constant", "cosine", "exponential"),
+}
+
+
+def default_config() -> dict:
+    """The built-in defaults: a dense tanh MLP trained by Adam with autodiff operators."""
+    config: dict[str, Any] = {k: v for k, (_, v) in TOP_LEVEL.items()}
+    config["model"] = {"type": "mlp", **{k: v for k, (_, v) in MODEL_SCHEMAS["mlp"].items()}}
+    config["solver"] = {"name": "adam", **{k: v for k, (_, v) in SOLVER_SCHEMAS["adam"].items()}}
+    for section, schema in SECTION_SCHEMAS.items():
+        config[section] = {k: v for k, (_, v) in schema.items()}
+    return copy.deepcopy(config)
+
+
+def _suggest(name: str, allowed) -> str:
+    close = difflib.get_close_matches(name, list(allowed), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{hint}; allowed: {', '.join(sorted(allowed))}"
+
+
+def _check_value(field: str, value: Any, types: tuple[type, ...]) -> Any:
+    if isinstance(value, bool) and bool not in types:
+        raise ConfigError(field, f"expected {'/'.join(t.__name__ for t in types)}, got {value!r}")
+    if isinstance(value, int) and float in types and not isinstance(value, bool):
+        return value if int in types else float(value)
+    if not isinstance(value, types):
+        raise ConfigError(field, f"expected {'/'.join(t.__name__ for t in types)}, got {value!r}")
+    choices = CHOICES.get(field)
+    if choices and value not in choices:
+        raise ConfigError(field, f"unknown value {value!r}{_suggest(str(value), choices)}")
+    return value
+
+
+def _merge_section(field: str, base: dict, update: Any, schema: dict, kind_key: str | None = None) -> dict:
+    if not isinstance(update, dict):
+        raise ConfigError(field, f"expected a mapping, got {update!r}")
+    merged = dict(base)
+    for key, value in update.items():
+        if key == kind_key:
+            continue
+        if key not in schema:
+            raise ConfigError(f"{field}.{key}", f"unknown key{_suggest(str(key), schema)}")
+        merged[key] = _check_value(f"{field}.{key}", value, schema[key][0])
+    return merged
+
+
+def _merge_kinded(field: str, base: dict, update: Any, schemas: dict, kind_key: str) -> dict:
+    if not isinstance(update, dict):
+        raise ConfigError(field, f"expected a mapping, got {update!r}")
+    kind = update.get(kind_key, base[kind_key])
+    if kind not in schemas:
+        raise ConfigError(f"{field}.{kind_key}", f"unknown {kind_key} {kind!r}{_suggest(str(kind), schemas)}")
+    schema = schemas[kind]
+    start = {kind_key: kind, **{k: v for k, (_, v) in schema.items()}}
+    if kind == base[kind_key]:  # keep earlier settings of the same kind
+        start.update({k: v for k, v in base.items() if k in schema})
+    return {kind_key: kind, **_merge_section(field, start, update, schema, kind_key)}
+
+
+def merge_config(base: dict, update: dict | None) -> dict:
+    """Validates ``update`` against the schema and returns ``base`` with it applied."""
+    if update is None:
+        return copy.deepcopy(base)
+    if not isinstance(update, dict):
+        raise ConfigError("<root>", f"a config is a mapping of sections, got {type(update).__name__}")
+    config = copy.deepcopy(base)
+    sections = set(SECTION_SCHEMAS) | {"model", "solver"} | set(TOP_LEVEL)
+    for key, value in update.items():
+        if key == "model":
+            config["model"] = _merge_kinded("model", config["model"], value, MODEL_SCHEMAS, "type")
+        elif key == "solver":
+            config["solver"] = _merge_kinded("solver", config["solver"], value, SOLVER_SCHEMAS, "name")
+        elif key in SECTION_SCHEMAS:
+            config[key] = _merge_section(key, config[key], value, SECTION_SCHEMAS[key])
+        elif key in TOP_LEVEL:
+            config[key] = _check_value(key, value, TOP_LEVEL[key][0])
+        else:
+            raise ConfigError(str(key), f"unknown section{_suggest(str(key), sections)}")
+    return config
+
+
+def parse_override(text: str) -> dict:
+    """``'train.steps=200'`` -> ``{'train': {'steps': 200}}``; the value is read as YAML (safely)."""
+    if "=" not in text:
+        raise ConfigError(text, "an override is KEY=VALUE, e.g. train.steps=2000")
+    path, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    keys = path.strip().split(".")
+    if not all(keys):
+        raise ConfigError(path, "an override key is dotted names, e.g. operators.method=sg")
+    nested: Any = value
+    for key in reversed(keys):
+        nested = {key: nested}
+    return nested
+
+
+def load_config_file(path: str | Path) -> dict:
+    """Reads a YAML config file (safe loader) as a raw mapping, not yet validated."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(str(path), "config file not found; `pdesolve list` shows the shipped configs")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(str(path), f"not valid YAML: {str(err).splitlines()[0]}") from None
+    return data or {}
+
+
+def resolve_config(*updates: dict | None) -> dict:
+    """Defaults, then each update in order (problem defaults, config file, overrides)."""
+    config = default_config()
+    for update in updates:
+        config = merge_config(config, update)
+    return config

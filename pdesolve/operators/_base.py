@@ -1,0 +1,59 @@
+"""The operator-engine interface shared by autodiff and the BP-free estimators."""
+
+import abc
+from collections.abc import Callable
+
+import equinox as eqx
+from jaxtyping import Array, Float, PRNGKeyArray
+
+#: Operator names a compiled residual may ask for, with the shape of their values at n points
+#: in d dimensions. ``u`` is the (possibly smoothed) solution itself.
+OPERATOR_SHAPES: dict[str, str] = {
+    "u": "(n,)",
+    "u_t": "(n,)",
+    "u_tt": "(n,)",
+    "u_x": "(n, d)",  # gradient components du/dx_i
+    "u_xx": "(n, d)",  # Hessian diagonal d2u/dx_i^2
+    "lap_u": "(n,)",  # Laplacian, sum_i d2u/dx_i^2
+}
+OPERATORS = frozenset(OPERATOR_SHAPES)
+
+#: A batched scalar field: points x of shape (n, d) and times t of shape (n,) to values (n,).
+BatchedField = Callable[[Float[Array, "n d"], Float[Array, " n"]], Float[Array, " n"]]
+
+
+class AbstractOperatorEngine(eqx.Module):
+    """Computes the operator values of a field ``u`` at collocation points.
+
+    Engines see only a batched function of points; they never see parameters. For
+    time-independent problems ``t`` is an array of zeros that ``u`` ignores, and no time
+    operator is requested.
+    """
+
+    @abc.abstractmethod
+    def __call__(
+        self,
+        u: BatchedField,
+        x: Float[Array, "n d"],
+        t: Float[Array, " n"],
+        needs: frozenset[str],
+        key: PRNGKeyArray | None = None,
+    ) -> dict[str, Array]:
+        """Returns ``{name: values}`` for every operator in ``needs`` (shapes in OPERATOR_SHAPES).
+
+        ``key`` drives randomised estimators (Monte Carlo Stein); deterministic ones ignore it.
+        """
+
+    @abc.abstractmethod
+    def evals_per_point(self, needs: frozenset[str], dim: int) -> int:
+        """Network evaluations (forward passes or forward-mode passes) per point for ``needs``."""
+
+    def solution(self, u: BatchedField) -> BatchedField:
+        """The field reported as the solution: ``u`` itself, or its smoothed version for Stein
+        estimators (whose operators are those of the smoothed field)."""
+        return u
+
+    @property
+    def name(self) -> str:
+        """Short method name recorded in reports (``ad``, ``fd``, ``sg``, ``se``)."""
+        return type(self).__name__
