@@ -25,6 +25,17 @@ MODEL_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "activation": ((str,), "tanh"),
         "init": ((str,), "lecun"),
     },
+    "tt_mlp": {  # defaults: the reference HJB network (METHODS.md section 3), factors automatic
+        "widths": ((list,), [512, 512]),
+        "activation": ((str,), "sin"),
+        "init": ((str,), "siren"),
+        "rank": ((int, list), 2),  # one int, or one entry (int or L-1 ints) per TT layer
+        "n_cores": ((int,), 4),  # L, when no factors are given
+        "in_factors": ((list, type(None)), None),  # one factor list (or null: automatic) per TT layer
+        "out_factors": ((list, type(None)), None),
+        "dense_layers": ((list,), [-1]),  # layer indices kept dense; -1 is the read-out
+        "path": ((str,), "auto"),  # TT forward: contract | dense | auto (by batch size)
+    },
 }
 
 SOLVER_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {

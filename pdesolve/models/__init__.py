@@ -3,5 +3,17 @@
 from ._build import build_network
 from ._layers import AbstractLinear, DenseLinear
 from ._mlp import ACTIVATIONS, MLP
+from ._tt import AUTO_DENSE_MIN_BATCH, TTLinear, factorise
+from ._tt_svd import tt_svd
 
-__all__ = ["ACTIVATIONS", "MLP", "AbstractLinear", "DenseLinear", "build_network"]
+__all__ = [
+    "ACTIVATIONS",
+    "AUTO_DENSE_MIN_BATCH",
+    "MLP",
+    "AbstractLinear",
+    "DenseLinear",
+    "TTLinear",
+    "build_network",
+    "factorise",
+    "tt_svd",
+]
