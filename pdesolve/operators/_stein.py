@@ -1,0 +1,215 @@
+"""Stein estimators: operators of the Gaussian-smoothed field from evaluations of u only.
+
+With ``f_s(z) = E f(z + s delta)``, ``delta ~ N(0, I_D)``, and a rule symmetric under
+``delta -> -delta`` (centre weight ``w_0``, mirror pairs ``+-delta_p`` of weight ``w_p`` each),
+the antithetic estimators of METHODS.md section 2 become sums over pairs of
+``odd_p = f(z + s delta_p) - f(z - s delta_p)`` and ``even_p = f(z + s delta_p) + f(z - s delta_p) - 2 f(z)``:
+
+    f_s         = w_0 f(z) + sum_p w_p (f(z + s delta_p) + f(z - s delta_p))
+    d_i f_s     = sum_p w_p delta_pi odd_p / s
+    d_ii f_s    = sum_p w_p (delta_pi^2 - 1) even_p / s^2
+    lap_x f_s   = sum_p w_p (sum_{i in space} delta_pi^2 - d) even_p / s^2
+
+Each node is evaluated once; its mirror is the antithetic sample. With time smoothed jointly,
+z = (x, t) and D = d + 1; the Laplacian sums the space coordinates only (it is the sum of the
+per-coordinate estimators, so unbiased for the spatial Laplacian of f_s).
+"""
+
+import abc
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ._base import AbstractOperatorEngine, BatchedField
+from ._finite_diff import map_over_points
+from ._sparse_grid import SymmetricRule, symmetric_sparse_grid
+
+_SECOND_ORDER = frozenset({"u_xx", "lap_u"})
+_TIME = frozenset({"u_t", "u_tt"})
+
+
+class AbstractSteinEngine(AbstractOperatorEngine):
+    """Operators of the smoothed field ``f_s`` from a symmetric rule for N(0, I_D).
+
+    ``smooth_time``: smooth t jointly with x (D = d + 1); otherwise only x is smoothed
+    (D = d) and ``u_t``, ``u_tt`` are central differences of ``f_s`` in t with step ``step``.
+    ``chunk_size`` bounds the points per vectorised call (``jax.lax.map`` over chunks).
+    """
+
+    sigma: eqx.AbstractVar[float]
+    smooth_time: eqx.AbstractVar[bool]
+    step: eqx.AbstractVar[float]
+    chunk_size: eqx.AbstractVar[int | None]
+
+    @abc.abstractmethod
+    def rule(self, dim: int, key: PRNGKeyArray | None) -> SymmetricRule:
+        """The symmetric rule over ``dim`` smoothed coordinates."""
+
+    @abc.abstractmethod
+    def rule_size(self, dim: int) -> tuple[int, bool]:
+        """(number of mirror pairs, whether the centre has nonzero weight) of ``rule(dim, .)``."""
+
+    def _plan(self, needs: frozenset[str], dim: int) -> tuple[tuple[float, ...], bool, frozenset[str]]:
+        """(time shifts evaluated, whether the centre is evaluated, operators wanted at shift 0)."""
+        n_pairs, centre_weighted = self.rule_size(dim + int(self.smooth_time))
+        time_fd = not self.smooth_time and bool(needs & _TIME)
+        at_t = needs - _TIME if time_fd else needs
+        if time_fd and "u_tt" in needs:
+            at_t = at_t | {"u"}
+        shifts = ((0.0,) if at_t else ()) + ((self.step, -self.step) if time_fd else ())
+        second = at_t & (_SECOND_ORDER | ({"u_tt"} if self.smooth_time else set()))
+        smoothed_value = "u" in at_t or time_fd
+        centre = bool(second) or (smoothed_value and centre_weighted)
+        return shifts, centre, at_t
+
+    def evals_per_point(self, needs: frozenset[str], dim: int) -> int:
+        shifts, centre, _ = self._plan(needs, dim)
+        n_pairs, _ = self.rule_size(dim + int(self.smooth_time))
+        return len(shifts) * (2 * n_pairs + int(centre))
+
+    def __call__(
+        self,
+        u: BatchedField,
+        x: Float[Array, "n d"],
+        t: Float[Array, " n"],
+        needs: frozenset[str],
+        key: PRNGKeyArray | None = None,
+    ) -> dict[str, Array]:
+        rule = self.rule(x.shape[1] + int(self.smooth_time), key)
+        return map_over_points(lambda xc, tc: self._evaluate(u, xc, tc, needs, rule), x, t, self.chunk_size)
+
+    def solution(self, u: BatchedField) -> BatchedField:
+        """The smoothed field ``f_s``, computed with the same rule as the operators (a random
+        rule with the fixed key ``jax.random.key(0)``)."""
+        return lambda x, t: self(u, x, t, frozenset({"u"}), jax.random.key(0))["u"]
+
+    def _evaluate(self, u, x, t, needs, rule: SymmetricRule) -> dict[str, Array]:
+        n, d = x.shape
+        s, dtype = self.sigma, x.dtype
+        shifts, centre, at_t = self._plan(needs, d)
+        coords = jnp.asarray(rule.coords)
+        values = jnp.asarray(rule.values, dtype)
+        weights = jnp.asarray(rule.weights, dtype)
+        n_pairs, dim = len(rule.weights), d + int(self.smooth_time)
+
+        # Nodes (k, D) = [centre], +delta_p, -delta_p, built here from the sparse rule.
+        half = jnp.zeros((n_pairs, dim), dtype).at[jnp.arange(n_pairs)[:, None], coords].add(values)
+        nodes = jnp.concatenate([jnp.zeros((int(centre), dim), dtype), half, -half])
+        k, n_shifts = len(nodes), len(shifts)
+        z = jnp.concatenate([x, t[:, None]], axis=1) if self.smooth_time else x
+        z = jnp.broadcast_to(z[:, None, None, :] + s * nodes, (n, n_shifts, k, dim))
+        tz = jnp.broadcast_to(t[:, None, None] + jnp.asarray(shifts, dtype)[:, None], (n, n_shifts, k))
+        if self.smooth_time:
+            z, tz = z[..., :d], z[..., d]
+        f = u(z.reshape(-1, d), tz.reshape(-1)).reshape(n, n_shifts, k)
+
+        def smoothed(i):
+            f_pm = f[:, i, int(centre) :]
+            value = (f_pm[:, :n_pairs] + f_pm[:, n_pairs:]) @ weights
+            return value + rule.centre_weight * f[:, i, 0] if rule.centre_weight != 0.0 else value
+
+        out: dict[str, Array] = {}
+        if "u" in at_t:
+            out["u"] = smoothed(0)
+        if at_t - {"u"}:
+            f0 = f[:, 0, 0] if centre else None
+            plus, minus = f[:, 0, int(centre) : int(centre) + n_pairs], f[:, 0, int(centre) + n_pairs :]
+            odd = (plus - minus) * weights
+            even = (plus + minus - 2 * f0[:, None]) * weights if centre else None
+            squares = values**2
+            is_time = coords == d  # the jointly smoothed t; padding entries have coordinate 0
+            if "u_x" in at_t:
+                grad = jnp.zeros((n, dim), dtype).at[:, coords].add(odd[:, :, None] * values) / s
+                out["u_x"] = grad[:, :d]
+            if "u_xx" in at_t:
+                diag = jnp.zeros((n, dim), dtype).at[:, coords].add(even[:, :, None] * squares)
+                out["u_xx"] = (diag[:, :d] - jnp.sum(even, axis=1, keepdims=True)) / s**2
+            if "lap_u" in at_t:
+                space_squares = jnp.sum(jnp.where(is_time, 0.0, squares), axis=1)
+                out["lap_u"] = even @ (space_squares - d) / s**2
+            if self.smooth_time and "u_t" in at_t:
+                out["u_t"] = odd @ jnp.sum(jnp.where(is_time, values, 0.0), axis=1) / s
+            if self.smooth_time and "u_tt" in at_t:
+                out["u_tt"] = even @ (jnp.sum(jnp.where(is_time, squares, 0.0), axis=1) - 1) / s**2
+        if not self.smooth_time and needs & _TIME:
+            later, earlier = smoothed(len(shifts) - 2), smoothed(len(shifts) - 1)
+            if "u_t" in needs:
+                out["u_t"] = (later - earlier) / (2 * self.step)
+            if "u_tt" in needs:
+                out["u_tt"] = (later + earlier - 2 * out["u"]) / self.step**2
+        if "u" not in needs:
+            out.pop("u", None)
+        return out
+
+
+def _check(engine: AbstractSteinEngine) -> None:
+    if not engine.sigma > 0:
+        raise ValueError(f"the Stein smoothing scale sigma must be > 0, got {engine.sigma}")
+    if not engine.step > 0:
+        raise ValueError(f"the time finite-difference step must be > 0, got {engine.step}")
+
+
+class SparseGridSteinEngine(AbstractSteinEngine):
+    """Stein estimators with the level-``level`` Smolyak sparse Gauss-Hermite rule (deterministic).
+
+    Exact for the smoothed field of polynomials: the value up to degree 2 level - 1, first
+    derivatives up to 2 level - 2, second derivatives up to 2 level - 3.
+    """
+
+    sigma: float = eqx.field(static=True)
+    level: int = eqx.field(static=True)
+    smooth_time: bool = eqx.field(static=True, default=True)
+    step: float = eqx.field(static=True, default=1e-2)
+    chunk_size: int | None = eqx.field(static=True, default=None)
+
+    def __check_init__(self):
+        _check(self)
+        if self.level < 2:
+            raise ValueError(f"the sparse-grid level must be >= 2 (level 1 is one node), got {self.level}")
+
+    @property
+    def name(self) -> str:
+        return "sg"
+
+    def rule(self, dim: int, key: PRNGKeyArray | None) -> SymmetricRule:
+        return symmetric_sparse_grid(dim, self.level)
+
+    def rule_size(self, dim: int) -> tuple[int, bool]:
+        rule = symmetric_sparse_grid(dim, self.level)
+        return len(rule.weights), rule.centre_weight != 0.0
+
+
+class MonteCarloSteinEngine(AbstractSteinEngine):
+    """Stein estimators with ``samples`` antithetic pairs ``+-delta``, ``delta ~ N(0, I_D)``.
+
+    Each call draws fresh samples from ``key``, shared by all points of the call. ``solution``
+    uses one fixed sample set (``jax.random.key(0)``), so it is a deterministic field.
+    """
+
+    sigma: float = eqx.field(static=True)
+    samples: int = eqx.field(static=True)
+    smooth_time: bool = eqx.field(static=True, default=True)
+    step: float = eqx.field(static=True, default=1e-2)
+    chunk_size: int | None = eqx.field(static=True, default=None)
+
+    def __check_init__(self):
+        _check(self)
+        if self.samples < 1:
+            raise ValueError(f"the Monte Carlo sample count must be >= 1, got {self.samples}")
+
+    @property
+    def name(self) -> str:
+        return "se"
+
+    def rule(self, dim: int, key: PRNGKeyArray | None) -> SymmetricRule:
+        if key is None:
+            raise ValueError("the Monte Carlo Stein engine needs a PRNG key")
+        delta = jax.random.normal(key, (self.samples, dim))
+        coords = np.broadcast_to(np.arange(dim), (self.samples, dim))
+        return SymmetricRule(0.0, coords, delta, jnp.full(self.samples, 0.5 / self.samples))
+
+    def rule_size(self, dim: int) -> tuple[int, bool]:
+        return self.samples, False
