@@ -1,5 +1,6 @@
 """Solution networks (Equinox modules on batches of points) and exact-condition ansatz wrappers."""
 
+from ._ansatz import Solution, build_solution
 from ._build import build_network
 from ._layers import AbstractLinear, DenseLinear
 from ._mlp import ACTIVATIONS, MLP
@@ -12,8 +13,10 @@ __all__ = [
     "MLP",
     "AbstractLinear",
     "DenseLinear",
+    "Solution",
     "TTLinear",
     "build_network",
+    "build_solution",
     "factorise",
     "tt_svd",
 ]

@@ -1,0 +1,252 @@
+"""Compiles a validated Problem's sympy expressions into pure, jit- and vmap-able JAX functions.
+
+Expressions are evaluated per point (x of shape (d,), t scalar, operator values scalars or
+(d,) vectors) and vmapped over points. A ``Sum`` over an index evaluates its term once on the
+integer array of index values and reduces it, so a 1000-d problem compiles like a 2-d one.
+"""
+
+import dataclasses
+import functools
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import jax.scipy.special as jsp
+import numpy as np
+import sympy as sp
+from jaxtyping import Array, Float
+
+from ..errors import ProblemError
+from ..operators import AutodiffEngine
+from . import _vocabulary as vocab
+from ._spec import Problem
+
+_UNARY = {
+    sp.sin: jnp.sin, sp.cos: jnp.cos, sp.tan: jnp.tan, sp.exp: jnp.exp, sp.log: jnp.log,
+    sp.sinh: jnp.sinh, sp.cosh: jnp.cosh, sp.tanh: jnp.tanh, sp.asin: jnp.arcsin,
+    sp.acos: jnp.arccos, sp.atan: jnp.arctan, sp.asinh: jnp.arcsinh, sp.acosh: jnp.arccosh,
+    sp.atanh: jnp.arctanh, sp.erf: jsp.erf, sp.Abs: jnp.abs, sp.sign: jnp.sign,
+    sp.floor: jnp.floor, sp.ceiling: jnp.ceil,
+}
+_RELATIONAL = {sp.StrictLessThan: jnp.less, sp.LessThan: jnp.less_equal,
+               sp.StrictGreaterThan: jnp.greater, sp.GreaterThan: jnp.greater_equal}
+
+
+class CompileError(ValueError):
+    """The expression cannot be compiled (e.g. an index out of range, a nested Sum)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Env:
+    """Values visible to an expression at one point."""
+
+    scalars: dict[str, Array]  # t, u, u_t, ..., scalar parameters, f
+    vectors: dict[str, Array]  # x, u_x, u_xx, vector parameters: shape (d,)
+    indices: dict[sp.Symbol, np.ndarray]  # Sum index -> its integer values (numpy)
+    dim: int
+
+
+def _index_values(expr: sp.Expr, env: _Env) -> np.ndarray | int:
+    """Evaluates an integer index expression (e.g. i + 1, d - 1) with numpy."""
+    if expr.is_Integer:
+        return int(expr)
+    if expr == vocab.DIM:
+        return env.dim
+    if isinstance(expr, sp.Symbol):
+        if expr not in env.indices:
+            raise CompileError(f"the index {expr} is used outside a Sum over it")
+        return env.indices[expr]
+    if isinstance(expr, sp.Add):
+        return sum(_index_values(a, env) for a in expr.args)
+    if isinstance(expr, sp.Mul):
+        return functools.reduce(lambda a, b: a * b, (_index_values(a, env) for a in expr.args))
+    raise CompileError(f"the index expression {expr} is not a sum or product of integers and indices")
+
+
+def _evaluate(expr: sp.Basic, env: _Env) -> Array:
+    if isinstance(expr, sp.Integer):
+        return int(expr)
+    if isinstance(expr, (sp.Rational, sp.Float)) or expr in (sp.pi, sp.E):
+        return float(expr)
+    if expr is sp.true or expr is sp.false:
+        return bool(expr)
+    if isinstance(expr, sp.Symbol):
+        if expr.name in env.scalars:
+            return env.scalars[expr.name]
+        if expr in env.indices:
+            return env.indices[expr]
+        if expr == vocab.DIM:
+            return env.dim
+        raise CompileError(f"no value for {expr}")
+    if isinstance(expr, sp.Indexed):
+        name = str(expr.base)
+        if name not in env.vectors:
+            raise CompileError(f"no vector named {name}")
+        index = _index_values(expr.indices[0], env)
+        if np.min(index) < 1 or np.max(index) > env.dim:
+            raise CompileError(f"{expr} reaches component {np.min(index) if np.min(index) < 1 else np.max(index)}, "
+                               f"outside 1..{env.dim}")
+        return env.vectors[name][np.asarray(index) - 1]
+    if isinstance(expr, sp.Add):
+        return functools.reduce(jnp.add, (_evaluate(a, env) for a in expr.args))
+    if isinstance(expr, sp.Mul):
+        return functools.reduce(jnp.multiply, (_evaluate(a, env) for a in expr.args))
+    if isinstance(expr, sp.Pow):
+        base, exponent = expr.args
+        if exponent == sp.Rational(1, 2):
+            return jnp.sqrt(_evaluate(base, env))
+        if exponent == -sp.Rational(1, 2):
+            return jax.lax.rsqrt(jnp.asarray(_evaluate(base, env), dtype=float))
+        if exponent.is_Integer:
+            value = _evaluate(base, env)
+            return jnp.asarray(value, dtype=jnp.result_type(float)) ** int(exponent)
+        return jnp.power(_evaluate(base, env), _evaluate(exponent, env))
+    if isinstance(expr, sp.Sum):
+        return _evaluate_sum(expr, env)
+    if isinstance(expr, sp.Piecewise):
+        result = _evaluate(expr.args[-1].expr, env)
+        for piece in reversed(expr.args[:-1]):
+            result = jnp.where(_evaluate(piece.cond, env), _evaluate(piece.expr, env), result)
+        return result
+    if isinstance(expr, (sp.Min, sp.Max)):
+        reduce = jnp.minimum if isinstance(expr, sp.Min) else jnp.maximum
+        return functools.reduce(reduce, (_evaluate(a, env) for a in expr.args))
+    if isinstance(expr, sp.atan2):
+        return jnp.arctan2(_evaluate(expr.args[0], env), _evaluate(expr.args[1], env))
+    if isinstance(expr, sp.Heaviside):
+        return jnp.heaviside(_evaluate(expr.args[0], env), 0.5)
+    if type(expr) in _RELATIONAL:
+        return _RELATIONAL[type(expr)](_evaluate(expr.lhs, env), _evaluate(expr.rhs, env))
+    if isinstance(expr, sp.And):
+        return functools.reduce(jnp.logical_and, (_evaluate(a, env) for a in expr.args))
+    if isinstance(expr, sp.Or):
+        return functools.reduce(jnp.logical_or, (_evaluate(a, env) for a in expr.args))
+    if isinstance(expr, sp.Not):
+        return jnp.logical_not(_evaluate(expr.args[0], env))
+    if expr.func in _UNARY:
+        return _UNARY[expr.func](_evaluate(expr.args[0], env))
+    raise CompileError(f"{expr.func.__name__} is not supported by the compiler")
+
+
+def _evaluate_sum(expr: sp.Sum, env: _Env) -> Array:
+    if len(expr.limits) != 1:
+        raise CompileError("nested Sums (or a Sum over several indices) are not supported")
+    index, first, last = expr.limits[0]
+    if env.indices:
+        raise CompileError("nested Sums are not supported; write the inner reduction with a vector shorthand")
+    first, last = (_index_values(sp.sympify(b), env) for b in (first, last))
+    values = np.arange(first, last + 1)
+    if values.size == 0:
+        return 0.0
+    term = _evaluate(expr.function, dataclasses.replace(env, indices={index: values}))
+    return jnp.sum(jnp.broadcast_to(term, values.shape))
+
+
+#: Batched functions of the compiled problem (n points).
+PointFunction = Callable[[Float[Array, "n d"], Float[Array, " n"]], Float[Array, " n"]]
+
+
+@dataclasses.dataclass(frozen=True)
+class CompiledProblem:
+    """Pure JAX functions of a Problem; every function takes a batch of n points.
+
+    - ``residual(ops, x, t, f)``: ops maps operator names to values (OPERATOR_SHAPES).
+    - ``conditions[kind](x, t)``, ``exact(x, t)``, ``source(x, t)``: values (n,).
+    """
+
+    problem: Problem
+    needs: frozenset[str]
+    residual: Callable[..., Float[Array, " n"]]
+    conditions: dict[str, PointFunction]
+    exact: PointFunction | None
+    source: PointFunction | None
+
+
+def _names(problem: Problem) -> tuple[dict, dict]:
+    scalars = {k: v for k, v in problem.parameters.items() if np.ndim(v) == 0}
+    vectors = {k: np.asarray(v) for k, v in problem.parameters.items() if np.ndim(v) == 1}
+    return scalars, vectors
+
+
+def _point_function(expr: sp.Expr, problem: Problem) -> PointFunction:
+    """(x (n,d), t (n,)) -> (n,) for an expression of x, t and parameters."""
+    scalars, vectors = _names(problem)
+
+    def at_point(x, t):
+        env = _Env({**scalars, "t": t}, {**vectors, "x": x}, {}, problem.dimension)
+        return jnp.asarray(_evaluate(expr, env), dtype=x.dtype)
+
+    return jax.vmap(at_point)
+
+
+def _residual_function(expr: sp.Expr, problem: Problem):
+    scalars, vectors = _names(problem)
+    scalar_ops = set(vocab.SCALAR_OPERATORS)
+
+    def at_point(ops, x, t, f):
+        env = _Env(
+            {**scalars, "t": t, "f": f, **{k: v for k, v in ops.items() if k in scalar_ops}},
+            {**vectors, "x": x, **{k: v for k, v in ops.items() if k not in scalar_ops}},
+            {}, problem.dimension)
+        return jnp.asarray(_evaluate(expr, env), dtype=x.dtype)
+
+    return jax.vmap(at_point)
+
+
+def _manufactured_source(problem: Problem, exact: PointFunction) -> PointFunction:
+    """f = -R0 / (dR/df) with R0 the residual at f = 0, operators of the exact solution by AD."""
+    coefficient = sp.diff(problem.residual, vocab.SOURCE)
+    expr = -problem.residual.subs(vocab.SOURCE, 0) / coefficient
+    needs = vocab.operators_in(expr)
+    residual = _residual_function(expr, problem)
+
+    def source(x, t):
+        ops = AutodiffEngine()(exact, x, t, needs)
+        return residual(ops, x, t, jnp.zeros_like(t))
+
+    return source
+
+
+def compile_problem(problem: Problem) -> CompiledProblem:
+    """Compiles ``problem``; raises ProblemError naming the field whose expression fails."""
+    if problem.source == "from_exact":
+        coefficient = sp.diff(problem.residual, vocab.SOURCE)
+        if coefficient.has(vocab.SOURCE) or coefficient == 0:
+            raise ProblemError("equation", "from_exact needs an equation linear in f", source=problem.source_file)
+    exact = None if problem.exact is None else _point_function(problem.exact, problem)
+    conditions = {kind: _point_function(expr, problem) for kind, expr in problem.conditions.items()}
+    if problem.source == "from_exact":
+        source = _manufactured_source(problem, exact)
+    elif problem.source is not None:
+        source = _point_function(problem.source, problem)
+    else:
+        source = None
+    compiled = CompiledProblem(problem, vocab.operators_in(problem.residual), _residual_function(problem.residual, problem),
+                               conditions, exact, source)
+    _trial_run(compiled)
+    return compiled
+
+
+def _trial_run(compiled: CompiledProblem) -> None:
+    """Traces every function once on abstract inputs, so compile errors name their field."""
+    problem = compiled.problem
+    d = problem.dimension
+    x = jax.ShapeDtypeStruct((2, d), jnp.float32)
+    t = jax.ShapeDtypeStruct((2,), jnp.float32)
+    shapes = {"u_x": (2, d), "u_xx": (2, d)}
+    ops = {name: jax.ShapeDtypeStruct(shapes.get(name, (2,)), jnp.float32) for name in compiled.needs}
+    checks = [("equation", lambda: jax.eval_shape(compiled.residual, ops, x, t, t))]
+    checks += [(f"conditions.{k}", functools.partial(jax.eval_shape, fn, x, t)) for k, fn in compiled.conditions.items()]
+    if compiled.exact is not None:
+        checks.append(("exact", functools.partial(jax.eval_shape, compiled.exact, x, t)))
+    if compiled.source is not None:
+        checks.append(("source", functools.partial(jax.eval_shape, compiled.source, x, t)))
+    for field, check in checks:
+        try:
+            out = check()
+        except CompileError as err:
+            raise ProblemError(field, str(err), source=problem.source_file) from None
+        except (TypeError, ValueError) as err:
+            raise ProblemError(field, f"cannot be compiled: {str(err).splitlines()[0]}", source=problem.source_file) from None
+        if out.shape != (2,):
+            raise ProblemError(field, f"is not scalar at each point (shape {out.shape[1:]})", source=problem.source_file)

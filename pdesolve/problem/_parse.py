@@ -1,0 +1,220 @@
+"""Safe parsing of expression strings into sympy: a whitelist interpreter over Python's AST.
+
+Nothing in a problem file is ever evaluated as Python: the string is parsed with ``ast.parse``
+(which runs no code), every node is checked against a whitelist, and sympy objects are built
+from the allowed nodes only. Attribute access, dunder names, imports, lambdas, comprehensions,
+keyword arguments and unknown names are rejected, as are over-long or deeply nested strings and
+numeric powers whose exponent is huge (which would hang on big-integer arithmetic).
+"""
+
+import ast
+import operator
+
+import sympy as sp
+
+from . import _vocabulary as vocab
+
+MAX_LENGTH = 5000
+MAX_DEPTH = 60
+MAX_EXPONENT = 1000
+
+_BINARY = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+}
+_COMPARE = {ast.Lt: sp.Lt, ast.LtE: sp.Le, ast.Gt: sp.Gt, ast.GtE: sp.Ge}
+
+
+class ExpressionError(ValueError):
+    """The string is not an allowed expression; the message says what to change."""
+
+
+class _Builder:
+    def __init__(self, names: dict[str, object]):
+        self.names = names
+
+    def build(self, node: ast.AST, depth: int = 0):
+        if depth > MAX_DEPTH:
+            raise ExpressionError(f"nested deeper than {MAX_DEPTH} levels; simplify the expression")
+        method = getattr(self, f"_{type(node).__name__}", None)
+        if method is None:
+            raise ExpressionError(f"{_describe(node)} is not allowed in an expression")
+        return method(node, depth + 1)
+
+    def _Expression(self, node, depth):
+        return self.scalar(node.body, depth)
+
+    def scalar(self, node: ast.AST, depth: int):
+        """Builds ``node`` and rejects a bare vector where a scalar is needed."""
+        value = self.build(node, depth)
+        if isinstance(value, sp.IndexedBase):
+            raise ExpressionError(
+                f"{value} is a vector: take a component ({value}[1], {value}[i]) or reduce it "
+                "(vsum, sqnorm, norm, dot)")
+        return value
+
+    def _Constant(self, node, depth):
+        value = node.value
+        if isinstance(value, bool):
+            return sp.true if value else sp.false
+        if not isinstance(value, (int, float)):
+            raise ExpressionError(f"the constant {value!r} is not a number")
+        if isinstance(value, float):
+            return sp.Float(value) if value != int(value) or abs(value) > 1e15 else sp.Integer(int(value))
+        return sp.Integer(value)
+
+    def _Name(self, node, depth):
+        name = node.id
+        if name.startswith("_"):
+            raise ExpressionError(f"the name {name!r} is not allowed (names may not start with '_')")
+        if name in vocab.DERIVED:
+            return vocab.DERIVED[name]()
+        if name not in self.names:
+            raise ExpressionError(f"unknown name {name!r}; allowed names: {', '.join(sorted(self.names))}")
+        value = self.names[name]
+        if callable(value) and not isinstance(value, (sp.Basic, sp.IndexedBase)):
+            raise ExpressionError(f"{name!r} is a function: call it, e.g. {name}(x[1])")
+        return value
+
+    def _UnaryOp(self, node, depth):
+        operand = self.scalar(node.operand, depth)
+        if isinstance(node.op, ast.USub):
+            return -operand
+        if isinstance(node.op, ast.UAdd):
+            return operand
+        if isinstance(node.op, ast.Not):
+            return sp.Not(operand)
+        raise ExpressionError(f"the operator {type(node.op).__name__} is not allowed")
+
+    def _BinOp(self, node, depth):
+        op = _BINARY.get(type(node.op))
+        if op is None:
+            symbol = {ast.BitXor: "^ (write ** for powers)", ast.FloorDiv: "//", ast.Mod: "%"}.get(
+                type(node.op), type(node.op).__name__)
+            raise ExpressionError(f"the operator {symbol} is not allowed")
+        left, right = self.scalar(node.left, depth), self.scalar(node.right, depth)
+        if op is operator.pow and right.is_number and left.is_number:
+            if abs(complex(right)) > MAX_EXPONENT or (abs(complex(left)) > 1e6 and abs(complex(right)) > 50):
+                raise ExpressionError(f"the numeric power {left}**{right} is too large")
+        if op is operator.truediv and right == 0:
+            raise ExpressionError("division by zero")
+        return op(left, right)
+
+    def _Compare(self, node, depth):
+        if len(node.ops) != 1:
+            raise ExpressionError("chained comparisons are not allowed; join them with & or And")
+        op = _COMPARE.get(type(node.ops[0]))
+        if op is None:
+            raise ExpressionError(f"the comparison {type(node.ops[0]).__name__} is not allowed (use <, <=, >, >=)")
+        return op(self.scalar(node.left, depth), self.scalar(node.comparators[0], depth))
+
+    def _BoolOp(self, node, depth):
+        values = [self.scalar(v, depth) for v in node.values]
+        return sp.And(*values) if isinstance(node.op, ast.And) else sp.Or(*values)
+
+    def _Tuple(self, node, depth):
+        return tuple(self.scalar(e, depth) for e in node.elts)
+
+    def _Subscript(self, node, depth):
+        base = self.build(node.value, depth)
+        if not isinstance(base, sp.IndexedBase):
+            raise ExpressionError(f"only vectors (x, u_x, u_xx, vector parameters) take an index, not {base}")
+        index = self.scalar(node.slice, depth)
+        if isinstance(index, tuple):
+            raise ExpressionError("a vector takes one index, e.g. x[1] or x[i]")
+        if not (isinstance(index, sp.Expr) and (index.is_integer or index.is_Integer)):
+            raise ExpressionError(f"the index {index} of {base} must be an integer or an index such as i")
+        return base[index]
+
+    def _Call(self, node, depth):
+        if not isinstance(node.func, ast.Name):
+            raise ExpressionError("only named functions may be called, e.g. sin(x[1])")
+        if node.keywords:
+            raise ExpressionError(f"{node.func.id}(): keyword arguments are not allowed")
+        name = node.func.id
+        if name in vocab.MACROS:
+            args = [self.build(a, depth) for a in node.args]
+            try:
+                return vocab.MACROS[name](*args)
+            except TypeError as err:
+                raise ExpressionError(str(err)) from None
+        args = [self.scalar(a, depth) for a in node.args]
+        if name not in vocab.FUNCTIONS:
+            raise ExpressionError(
+                f"unknown function {name!r}; allowed: {', '.join(sorted([*vocab.FUNCTIONS, *vocab.MACROS]))}")
+        if name == "Sum":
+            return _build_sum(args)
+        if name == "Piecewise":
+            if not args or not all(isinstance(a, tuple) and len(a) == 2 for a in args):
+                raise ExpressionError("Piecewise takes (value, condition) pairs, e.g. Piecewise((1, x[1] < 0), (0, True))")
+        try:
+            return vocab.FUNCTIONS[name](*args)
+        except (TypeError, ValueError) as err:
+            raise ExpressionError(f"{name}(): {err}") from None
+
+
+def _build_sum(args) -> sp.Expr:
+    if len(args) != 2 or not isinstance(args[1], tuple) or len(args[1]) != 3:
+        raise ExpressionError("Sum takes a term and (index, first, last), e.g. Sum(x[i]**2, (i, 1, d))")
+    index, first, last = args[1]
+    if not (isinstance(index, sp.Symbol) and index.is_integer):
+        raise ExpressionError(f"the Sum index must be one of i, j, k, l, m, got {index}")
+    return sp.Sum(args[0], (index, first, last))
+
+
+def _describe(node: ast.AST) -> str:
+    kinds = {
+        "Attribute": "attribute access (a '.')",
+        "Lambda": "a lambda",
+        "ListComp": "a comprehension",
+        "GeneratorExp": "a generator",
+        "Starred": "unpacking (*)",
+        "Dict": "a dict",
+        "List": "a list (use a tuple)",
+        "NamedExpr": "assignment (:=)",
+        "IfExp": "if/else (use Piecewise)",
+        "JoinedStr": "an f-string",
+    }
+    return kinds.get(type(node).__name__, f"the syntax {type(node).__name__}")
+
+
+def parse_expression(text: object, names: dict[str, object]) -> sp.Basic:
+    """Parses ``text`` into a sympy expression using only ``names`` (plus functions and macros).
+
+    Raises ExpressionError with a message that says what to change.
+    """
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        raise ExpressionError(f"expected an expression string or a number, got {type(text).__name__}")
+    if isinstance(text, (int, float)):
+        text = repr(text)
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"longer than {MAX_LENGTH} characters; use Sum/vsum instead of writing terms out")
+    if not text.strip():
+        raise ExpressionError("empty expression")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as err:
+        raise ExpressionError(f"not a valid expression ({err.msg} at column {err.offset})") from None
+    except (ValueError, RecursionError, MemoryError):
+        raise ExpressionError("not a valid expression") from None
+    try:
+        return _Builder(names).scalar(tree, 0)
+    except RecursionError:
+        raise ExpressionError(f"nested deeper than {MAX_DEPTH} levels; simplify the expression") from None
+    except (TypeError, ValueError, AttributeError, ZeroDivisionError, OverflowError) as err:
+        if isinstance(err, ExpressionError):
+            raise
+        raise ExpressionError(f"cannot build the expression: {err}") from None
+
+
+def base_names(parameters: dict[str, object]) -> dict[str, object]:
+    """The names any problem expression may use: x, t, d, indices, constants and parameters."""
+    return {"x": vocab.X, "t": vocab.T, "d": vocab.DIM, **vocab.INDICES, **vocab.CONSTANTS, **parameters}
+
+
+def equation_names(parameters: dict[str, object]) -> dict[str, object]:
+    """Names an equation may use: the base names, the operators on u and the source f."""
+    return {**base_names(parameters), **vocab.SCALAR_OPERATORS, **vocab.VECTOR_OPERATORS, "f": vocab.SOURCE}

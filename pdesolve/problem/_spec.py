@@ -1,0 +1,360 @@
+"""Problem specification: validation of a problem mapping (from YAML or a Python module).
+
+A problem file is data: YAML read with the safe loader, expressions parsed by the whitelist
+interpreter in ``_parse``. Every error is a ``ProblemError`` naming the file, the field, the
+offending value and the fix.
+"""
+
+import dataclasses
+import difflib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sympy as sp
+import yaml
+
+from ..errors import ProblemError
+from . import _vocabulary as vocab
+from ._domain import Annulus, Ball, Box, Domain
+from ._parse import ExpressionError, base_names, equation_names, parse_expression
+
+MAX_DIMENSION = 100_000
+TOP_KEYS = {
+    "name", "title", "description", "dimension", "parameters", "time", "domain", "equation",
+    "conditions", "exact", "source", "evaluation", "config",
+}
+CONDITION_KINDS = ("initial", "terminal", "boundary")
+SAMPLINGS = ("uniform", "sobol", "halton")
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """A validated PDE problem ``residual(u)(x, t) = 0`` with its conditions.
+
+    ``parameters`` maps names to floats or arrays of shape (dimension,); expressions keep
+    parameters and ``d`` symbolic (the compiler substitutes them).
+    """
+
+    name: str
+    title: str
+    dimension: int
+    parameters: dict[str, Any]
+    time: tuple[float, float] | None
+    domain: Domain
+    residual: sp.Expr
+    equation_text: str
+    conditions: dict[str, sp.Expr]
+    exact: sp.Expr | None
+    source: sp.Expr | str | None  # expression, "from_exact", or None when f is unused
+    evaluation: dict[str, Any]
+    config: dict[str, Any]
+    source_file: str | None = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+
+    @property
+    def has_time(self) -> bool:
+        return self.time is not None
+
+
+class _Reader:
+    """Validates one problem mapping; ``where`` is the file name used in error messages."""
+
+    def __init__(self, data: dict, where: str | None):
+        self.data = data
+        self.where = where
+
+    def fail(self, field: str, message: str) -> ProblemError:
+        return ProblemError(field, message, source=self.where)
+
+    def expression(self, field: str, value: Any, names: dict) -> sp.Expr:
+        if isinstance(value, sp.Basic):
+            expr = value  # from a Python problem module: check its symbols below
+        else:
+            try:
+                expr = parse_expression(value, names)
+            except ExpressionError as err:
+                raise self.fail(field, f"{err} (got {str(value)[:80]!r})") from None
+        if isinstance(expr, sp.logic.boolalg.Boolean) and not isinstance(expr, sp.Expr):
+            raise self.fail(field, f"{expr} is a condition, not a value")
+        self._check_symbols(field, expr, names)
+        return expr
+
+    def _check_symbols(self, field: str, expr: sp.Basic, names: dict) -> None:
+        allowed = {v for v in names.values() if isinstance(v, (sp.Symbol, sp.IndexedBase))}
+        bound = set()
+        for s in expr.atoms(sp.Sum):
+            bound |= {limit[0] for limit in s.limits}
+        for sym in expr.free_symbols:
+            if isinstance(sym, sp.Indexed):
+                continue
+            if sym in vocab.INDICES.values() or sym.name.startswith("_i"):
+                raise self.fail(field, f"the index {sym} is used outside a Sum; write Sum(..., ({sym}, 1, d))")
+            if sym not in allowed and sym not in bound and sym.name not in {b.name for b in allowed if isinstance(b, sp.IndexedBase)}:
+                raise self.fail(field, f"unknown name {sym.name!r} here; allowed: {', '.join(sorted(str(a) for a in allowed))}")
+        for indexed in expr.atoms(sp.Indexed):
+            if indexed.base not in allowed:
+                raise self.fail(field, f"unknown vector {indexed.base} here")
+
+    def mapping(self, field: str, value: Any, allowed: set[str] | None = None) -> dict:
+        if not isinstance(value, dict):
+            raise self.fail(field, f"expected a mapping, got {type(value).__name__} {str(value)[:40]!r}")
+        if allowed is not None:
+            for key in value:
+                if key not in allowed:
+                    close = difflib.get_close_matches(str(key), allowed, n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise self.fail(f"{field}.{key}" if field else str(key),
+                                    f"unknown key{hint}; allowed: {', '.join(sorted(allowed))}")
+        return value
+
+    def number(self, field: str, value: Any, *, positive: bool = False, integer: bool = False) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(field, f"expected a number, got {str(value)[:40]!r}")
+        if integer and int(value) != value:
+            raise self.fail(field, f"expected an integer, got {value!r}")
+        if not np.isfinite(value):
+            raise self.fail(field, f"expected a finite number, got {value!r}")
+        if positive and value <= 0:
+            raise self.fail(field, f"must be > 0, got {value!r}")
+        return int(value) if integer else float(value)
+
+
+def _vector(reader: _Reader, field: str, value: Any, dim: int) -> np.ndarray:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return np.full(dim, reader.number(field, value))
+    if isinstance(value, list):
+        if len(value) != dim:
+            raise reader.fail(field, f"has {len(value)} entries but dimension is {dim}; give {dim} numbers or one")
+        return np.array([reader.number(f"{field}[{i}]", v) for i, v in enumerate(value)])
+    raise reader.fail(field, f"expected a number or a list of {dim} numbers, got {str(value)[:40]!r}")
+
+
+def _domain(reader: _Reader, value: Any, dim: int) -> Domain:
+    spec = reader.mapping("domain", value)
+    kind = spec.get("type")
+    keys = {"box": {"type", "low", "high"}, "ball": {"type", "center", "radius"},
+            "annulus": {"type", "center", "inner", "outer"}}
+    if kind not in keys:
+        raise reader.fail("domain.type", f"unknown domain {kind!r}; choose box, ball or annulus")
+    reader.mapping("domain", spec, keys[kind])
+    if kind == "box":
+        for key in ("low", "high"):
+            if key not in spec:
+                raise reader.fail(f"domain.{key}", "missing; give a number or a list of numbers")
+        low, high = _vector(reader, "domain.low", spec["low"], dim), _vector(reader, "domain.high", spec["high"], dim)
+        if np.any(high <= low):
+            raise reader.fail("domain.high", "must exceed domain.low in every dimension")
+        return Box(dim, low, high)
+    center = _vector(reader, "domain.center", spec.get("center", 0.0), dim)
+    if kind == "ball":
+        return Ball(dim, center, reader.number("domain.radius", spec.get("radius", 1.0), positive=True))
+    inner = reader.number("domain.inner", spec.get("inner"), positive=True)
+    outer = reader.number("domain.outer", spec.get("outer"), positive=True)
+    if outer <= inner:
+        raise reader.fail("domain.outer", f"must exceed domain.inner ({inner}), got {outer}")
+    return Annulus(dim, center, inner, outer)
+
+
+def _parameters(reader: _Reader, value: Any, dim: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Returns (values, symbols): scalars -> float / Symbol, vectors -> (dim,) array / IndexedBase."""
+    spec = reader.mapping("parameters", value or {})
+    values, symbols = {}, {}
+    for name, raw in spec.items():
+        field = f"parameters.{name}"
+        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+            raise reader.fail(field, "a parameter name is a plain identifier such as mu or r")
+        if name in vocab.RESERVED:
+            raise reader.fail(field, f"{name!r} is reserved (x, t, d, u, u_t, ..., functions); rename the parameter")
+        if isinstance(raw, dict):
+            reader.mapping(field, raw, {"normal", "uniform"})
+            if len(raw) != 1:
+                raise reader.fail(field, "give one of normal: {seed: N} or uniform: {seed: N}")
+            (law, opts), = raw.items()
+            opts = reader.mapping(f"{field}.{law}", opts or {}, {"seed", "scale", "low", "high"})
+            seed = reader.number(f"{field}.{law}.seed", opts.get("seed", 0), integer=True)
+            rng = np.random.default_rng(seed)
+            if law == "normal":
+                values[name] = reader.number(f"{field}.normal.scale", opts.get("scale", 1.0)) * rng.standard_normal(dim)
+            else:
+                values[name] = rng.uniform(opts.get("low", 0.0), opts.get("high", 1.0), dim)
+            symbols[name] = sp.IndexedBase(name)
+        elif isinstance(raw, list):
+            values[name] = _vector(reader, field, raw, dim)
+            symbols[name] = sp.IndexedBase(name)
+        else:
+            values[name] = reader.number(field, raw)
+            symbols[name] = sp.Symbol(name, real=True)
+    return values, symbols
+
+
+def _equation(reader: _Reader, text: Any, names: dict) -> sp.Expr:
+    if isinstance(text, sp.Basic):
+        expr = text.lhs - text.rhs if isinstance(text, sp.Equality) else text
+        return reader.expression("equation", expr, names)
+    if not isinstance(text, str):
+        raise reader.fail("equation", f"expected a string such as 'u_t - lap_u = 0', got {str(text)[:40]!r}")
+    sides = [part for part in _split_equals(text)]
+    if len(sides) > 2:
+        raise reader.fail("equation", "has more than one '='; write one equation 'lhs = rhs'")
+    lhs = reader.expression("equation", sides[0], names)
+    rhs = reader.expression("equation", sides[1], names) if len(sides) == 2 else sp.Integer(0)
+    return lhs - rhs
+
+
+def _split_equals(text: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch in "([" and 1 or 0
+        depth -= ch in ")]" and 1 or 0
+        if ch == "=" and depth == 0 and text[i - 1:i] not in ("<", ">", "=", "!") and text[i + 1:i + 2] != "=":
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict | None = None) -> Problem:
+    """Validates a problem mapping (YAML data or a Python module's ``PROBLEM``).
+
+    ``overrides`` replaces ``dimension`` and parameter values (``{"dimension": 50, "r": 0.1}``).
+    """
+    reader = _Reader(data, where)
+    if not isinstance(data, dict):
+        raise reader.fail("<file>", f"a problem file is a mapping of fields, got {type(data).__name__}")
+    reader.mapping("", data, TOP_KEYS)
+    data = dict(data)
+    overrides = dict(overrides or {})
+    if "dimension" in overrides:
+        data["dimension"] = overrides.pop("dimension")
+    if overrides:
+        params = dict(reader.mapping("parameters", data.get("parameters") or {}))
+        for key, value in overrides.items():
+            if key not in params:
+                raise reader.fail(f"parameters.{key}", f"cannot override an unknown parameter; known: {', '.join(sorted(params)) or 'none'}")
+            params[key] = value
+        data["parameters"] = params
+
+    name = data.get("name") or (Path(where).stem if where else "problem")
+    if not isinstance(name, str) or not name.replace("-", "_").isidentifier():
+        raise reader.fail("name", f"must be a plain name (letters, digits, _ or -), got {name!r}")
+    if "dimension" not in data:
+        raise reader.fail("dimension", "missing; give the number of space dimensions, e.g. dimension: 20")
+    dim = reader.number("dimension", data["dimension"], positive=True, integer=True)
+    if dim > MAX_DIMENSION:
+        raise reader.fail("dimension", f"{dim} exceeds the supported maximum {MAX_DIMENSION}")
+    values, symbols = _parameters(reader, data.get("parameters"), dim)
+    base = base_names(symbols)
+    numeric = {sym: values[n] for n, sym in symbols.items() if isinstance(sym, sp.Symbol)} | {vocab.DIM: dim}
+
+    time = None
+    if data.get("time") is not None:
+        spec = reader.mapping("time", data["time"], {"start", "end"})
+        bounds = []
+        for key, default in (("start", 0.0), ("end", None)):
+            if spec.get(key, default) is None:
+                raise reader.fail(f"time.{key}", "missing; give the end time, e.g. end: 1")
+            expr = reader.expression(f"time.{key}", spec.get(key, default), base).subs(numeric)
+            if not expr.is_number or not expr.is_real:
+                raise reader.fail(f"time.{key}", f"must evaluate to a number from the parameters, got {expr}")
+            bounds.append(float(expr))
+        if bounds[1] <= bounds[0]:
+            raise reader.fail("time.end", f"must exceed time.start ({bounds[0]}), got {bounds[1]}")
+        time = (bounds[0], bounds[1])
+
+    if "domain" not in data:
+        raise reader.fail("domain", "missing; e.g. domain: {type: box, low: 0, high: 1}")
+    domain = _domain(reader, data["domain"], dim)
+
+    if "equation" not in data:
+        raise reader.fail("equation", "missing; e.g. equation: 'u_t - lap_u = 0'")
+    if time is None:
+        base = {k: v for k, v in base.items() if k != "t"}
+    eq_names = equation_names(symbols)
+    if time is None:
+        eq_names = {k: v for k, v in eq_names.items() if k not in ("t", "u_t", "u_tt")}
+    residual = _equation(reader, data["equation"], eq_names)
+    if not vocab.operators_in(residual) - {"u"}:
+        raise reader.fail("equation", "uses no derivative of u (u_t, u_x[i], lap_u, grad_u_sq, ...); this is not a PDE")
+
+    conditions = {}
+    cond_spec = reader.mapping("conditions", data.get("conditions") or {}, set(CONDITION_KINDS))
+    for kind, text in cond_spec.items():
+        if kind in ("initial", "terminal") and time is None:
+            raise reader.fail(f"conditions.{kind}", "needs a time interval; add time: {start: 0, end: 1}")
+        conditions[kind] = reader.expression(f"conditions.{kind}", text, base)
+    if "initial" in conditions and "terminal" in conditions:
+        raise reader.fail("conditions", "give an initial or a terminal condition, not both")
+    if time is not None and not ({"initial", "terminal"} & set(conditions)):
+        raise reader.fail("conditions", "missing an initial or terminal condition for a time-dependent problem")
+    if time is None and "boundary" not in conditions:
+        raise reader.fail("conditions.boundary", "missing; a stationary problem needs a boundary condition")
+
+    exact = None if data.get("exact") is None else reader.expression("exact", data["exact"], base)
+    source = data.get("source")
+    uses_f = vocab.SOURCE in residual.free_symbols
+    if uses_f and source is None:
+        raise reader.fail("source", "the equation uses f: give source: <expression> or source: from_exact")
+    if source is not None and not uses_f:
+        raise reader.fail("source", "is given but the equation does not use f")
+    if source == "from_exact":
+        if exact is None:
+            raise reader.fail("source", "from_exact needs the exact solution: add exact: <expression>")
+        if sp.diff(residual, vocab.SOURCE, 2) != 0:
+            raise reader.fail("equation", "from_exact needs an equation linear in f")
+    elif source is not None:
+        source = reader.expression("source", source, base)
+
+    evaluation = reader.mapping("evaluation", data.get("evaluation") or {}, {"points", "sampling", "seed"})
+    evaluation = {
+        "points": reader.number("evaluation.points", evaluation.get("points", 10_000), positive=True, integer=True),
+        "sampling": evaluation.get("sampling", "uniform"),
+        "seed": reader.number("evaluation.seed", evaluation.get("seed", 1234), integer=True),
+    }
+    if evaluation["sampling"] not in SAMPLINGS:
+        raise reader.fail("evaluation.sampling", f"unknown sampling {evaluation['sampling']!r}; choose {', '.join(SAMPLINGS)}")
+
+    config = reader.mapping("config", data.get("config") or {})
+    title = data.get("title") or data.get("description") or name
+    equation_text = data["equation"] if isinstance(data["equation"], str) else str(residual) + " = 0"
+    return Problem(
+        name=name, title=str(title), dimension=dim, parameters=values, time=time, domain=domain,
+        residual=residual, equation_text=equation_text, conditions=conditions, exact=exact,
+        source=source, evaluation=evaluation, config=config, source_file=where, raw=data,
+    )
+
+
+def load_problem(path: str | Path, overrides: dict | None = None) -> Problem:
+    """Reads a problem file: YAML (data only, safe loader) or a Python module defining ``PROBLEM``.
+
+    A ``.py`` file is code the user chose to run: it is executed like any script. YAML is never
+    executed. ``overrides`` replaces the dimension or parameter values.
+    """
+    path = Path(path)
+    where = str(path)
+    if not path.is_file():
+        raise ProblemError("<file>", "not found; `pdesolve list` shows the shipped problems", source=where)
+    if path.suffix == ".py":
+        namespace = _run_problem_module(path)
+        if "PROBLEM" not in namespace:
+            raise ProblemError("PROBLEM", "a Python problem module must define PROBLEM = {...}", source=where)
+        return problem_from_mapping(namespace["PROBLEM"], where=where, overrides=overrides)
+    if path.suffix not in (".yaml", ".yml"):
+        raise ProblemError("<file>", f"unknown file type {path.suffix!r}; use .yaml or .py", source=where)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ProblemError("<file>", f"cannot be read: {err}", source=where) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ProblemError("<file>", f"not valid YAML: {' '.join(str(err).split())[:160]}", source=where) from None
+    except RecursionError:
+        raise ProblemError("<file>", "YAML nested too deeply", source=where) from None
+    return problem_from_mapping(data, where=where, overrides=overrides)
+
+
+def _run_problem_module(path: Path) -> dict:
+    import runpy
+
+    return runpy.run_path(str(path), run_name="pdesolve_problem")

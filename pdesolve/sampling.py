@@ -1,0 +1,55 @@
+"""Collocation and evaluation point samplers (uniform, or scipy.stats.qmc Sobol/Halton).
+
+A sampler draws uniforms in [0, 1)^(d + 2) (domain coordinates, one spare for radius or face,
+one for time) and maps them through the domain. Its state is plain data (for checkpoints).
+"""
+
+import dataclasses
+
+import numpy as np
+from scipy.stats import qmc
+
+from .problem import Domain
+
+
+@dataclasses.dataclass
+class PointSampler:
+    """Draws (x (n, d), t (n,)) batches from a domain and an optional time interval."""
+
+    domain: Domain
+    time: tuple[float, float] | None
+    kind: str = "uniform"
+    seed: int = 0
+
+    def __post_init__(self):
+        width = self.domain.dim + 2
+        if self.kind == "uniform":
+            self._rng = np.random.default_rng(self.seed)
+            self._draw = lambda n: self._rng.random((n, width))
+        elif self.kind in ("sobol", "halton"):
+            engine_type = qmc.Sobol if self.kind == "sobol" else qmc.Halton
+            engine = engine_type(width, scramble=True, seed=self.seed)
+            self._draw = engine.random
+        else:
+            raise ValueError(f"unknown sampler {self.kind!r}; choose uniform, sobol or halton")
+
+    def _times(self, uniforms: np.ndarray) -> np.ndarray:
+        if self.time is None:
+            return np.zeros(len(uniforms))
+        t0, t1 = self.time
+        return t0 + (t1 - t0) * uniforms[:, -1]
+
+    def interior(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Points uniform in domain x time."""
+        u = self._draw(n)
+        return self.domain.interior(u[:, :-1]), self._times(u)
+
+    def boundary(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Points on the spatial boundary, times uniform."""
+        u = self._draw(n)
+        return self.domain.boundary(u[:, :-1]), self._times(u)
+
+    def at_time(self, n: int, time: float) -> tuple[np.ndarray, np.ndarray]:
+        """Points uniform in the domain at one time (for initial/terminal conditions)."""
+        u = self._draw(n)
+        return self.domain.interior(u[:, :-1]), np.full(n, time)

@@ -1,0 +1,177 @@
+"""``solve(problem, config)``: build, train, evaluate and (optionally) write a run folder."""
+
+import dataclasses
+import datetime
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from .config import load_config_file, resolve_config
+from .errors import ConfigError
+from .metrics import error_metrics
+from .models import Solution, build_network, build_solution
+from .operators import build_engine
+from .problem import Problem, compile_problem, load_problem
+from .results import (device_description, history_dataset, new_run_folder, solution_dataset, versions,
+                      write_run_folder)
+from .sampling import PointSampler
+from .solvers import build_solver
+from .train import make_predictor, train
+
+
+@dataclasses.dataclass
+class RunResult:
+    """A finished run: datasets, report, the trained solution and the run folder (if written)."""
+
+    solution: xr.Dataset
+    history: xr.Dataset
+    report: dict
+    model: Solution
+    config: dict
+    path: Path | None = None
+
+
+def _as_problem(problem: Problem | str | Path) -> Problem:
+    return problem if isinstance(problem, Problem) else load_problem(problem)
+
+
+def _as_config(config: dict | str | Path | None) -> dict | None:
+    return load_config_file(config) if isinstance(config, (str, Path)) else config
+
+
+def resolve_run_config(problem: Problem, *updates) -> dict:
+    """Defaults, then the problem's own ``config`` section, then each update in order."""
+    return resolve_config(problem.config, *updates)
+
+
+def solve(problem: Problem | str | Path, config: dict | str | Path | None = None, *,
+          overrides: list[dict] | tuple = (), out: str | Path | None = None,
+          output_root: str | Path = "outputs") -> RunResult:
+    """Solves ``problem`` (a Problem or a problem file) with ``config`` (a mapping or a YAML file),
+    then ``overrides`` (mappings, e.g. from ``--set``). Writes a run folder when ``out`` is a
+    folder (used as is: it must not hold files) or ``out == "auto"`` (under ``output_root``).
+    """
+    problem = _as_problem(problem)
+    config = resolve_run_config(problem, _as_config(config), *overrides)
+    if config["precision"] == "float64":
+        jax.config.update("jax_enable_x64", True)
+    dtype = jnp.float64 if config["precision"] == "float64" else jnp.float32
+    folder = _prepare_folder(problem, config, out, Path(output_root))
+
+    compiled = compile_problem(problem)
+    key = jax.random.PRNGKey(config["seed"])
+    network = build_network(config["model"], problem.dimension + int(problem.has_time), key=key, dtype=dtype)
+    solution, soft_kinds = build_solution(compiled, network, config["ansatz"])
+    engine = build_engine(config["operators"], dim=problem.dimension, has_time=problem.has_time)
+    solver = build_solver(config["solver"], config["train"]["steps"])
+    result = train(compiled, solution, engine, solver, config, soft_kinds)
+
+    sampler = PointSampler(problem.domain, problem.time, problem.evaluation["sampling"], problem.evaluation["seed"])
+    x, t = (np.asarray(a, dtype) for a in sampler.interior(problem.evaluation["points"]))
+    static = _static(result.solution)
+    predict = make_predictor(engine, static)
+    params = _params(result.solution)
+    u_pred, u_raw = predict(params, x, t)
+    smoothed = engine.solution(result.solution) is not result.solution
+    u_exact = None if compiled.exact is None else np.asarray(compiled.exact(jnp.asarray(x), jnp.asarray(t)))
+
+    report = _report(problem, config, result, engine, solver, network, u_pred, u_exact, smoothed)
+    attrs = {"problem": problem.name, "title": problem.title, "equation": problem.equation_text,
+             "domain": problem.domain.describe(), "prediction": report["prediction"],
+             "settings": config, **{k: report[k] for k in ("mse", "rel_l2", "rel_l1", "max_abs_error") if k in report}}
+    solution_ds = solution_dataset(x, t if problem.has_time else None, u_pred, u_raw if smoothed else None,
+                                   u_exact, attrs)
+    history_ds = history_dataset(result.history, {"problem": problem.name, "solver": report["solver"],
+                                                  "operators": report["operators"]})
+    run = RunResult(solution_ds, history_ds, report, result.solution, config, folder)
+    if folder is not None:
+        resolved = {"problem_file": problem.source_file, "problem": _plain(problem.raw), "config": config}
+        line = _line(problem, compiled, predict, params, dtype)
+        write_run_folder(folder, solution=solution_ds, history=history_ds, report=report, resolved=resolved,
+                         line=line, history_arrays=result.history)
+    return run
+
+
+def _params(solution):
+    import equinox as eqx
+
+    return eqx.filter(solution, eqx.is_inexact_array)
+
+
+def _static(solution):
+    import equinox as eqx
+
+    return eqx.partition(solution, eqx.is_inexact_array)[1]
+
+
+def _prepare_folder(problem: Problem, config: dict, out, root: Path) -> Path | None:
+    if out is None:
+        return None
+    if out == "auto":
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        label = f"{config['operators']['method']}-{config['solver']['name']}-{config['model']['type']}"
+        return new_run_folder(root, problem.name, label, stamp)
+    folder = Path(out)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise ConfigError("--out", f"{folder} already exists and is not empty; choose a new folder "
+                          "(runs are never overwritten)")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _report(problem, config, result, engine, solver, network, u_pred, u_exact, smoothed) -> dict:
+    report = {"problem": problem.name, "title": problem.title, "equation": problem.equation_text,
+              "domain": problem.domain.describe(), "dimension": problem.dimension}
+    if u_exact is not None:
+        report.update(error_metrics(u_pred, u_exact))
+    final_wall = float(result.history["wall_time"][-1]) if len(result.history["wall_time"]) else 0.0
+    report.update({
+        "prediction": "smoothed model (Stein)" if smoothed else "network",
+        "wall_time_s": result.wall_time_s,
+        "train_time_s": final_wall,
+        "steps": result.steps_done,
+        "stop_reason": result.stop_reason,
+        "n_params": int(network.n_params),
+        "dense_n_params": int(network.dense_n_params),
+        "model": config["model"]["type"],
+        "solver": config["solver"]["name"],
+        "operators": engine.name,
+        "backprop": bool(solver.uses_backprop),
+        "loss_evals": int(result.history["loss_evals"][-1]) if len(result.history["loss_evals"]) else 0,
+        "network_evals": int(result.history["network_evals"][-1]) if len(result.history["network_evals"]) else 0,
+        "seed": config["seed"],
+        "precision": config["precision"],
+        "device": device_description(),
+        "versions": versions(),
+        "evaluation_points": problem.evaluation["points"],
+    })
+    return report
+
+
+def _line(problem, compiled, predict, params, dtype) -> dict:
+    s, x = problem.domain.line(201)
+    t_mid = 0.0 if problem.time is None else 0.5 * (problem.time[0] + problem.time[1])
+    t = np.full(len(s), t_mid)
+    u_pred = predict(params, x.astype(dtype), t.astype(dtype))[0]
+    u_exact = None if compiled.exact is None else np.asarray(compiled.exact(jnp.asarray(x, dtype), jnp.asarray(t, dtype)))
+    label = "position along the domain's diagonal" + ("" if problem.time is None else f" (t = {t_mid:g})")
+    return {"s": s, "u_pred": u_pred, "u_exact": u_exact, "label": label}
+
+
+def _plain(value):
+    """Raw problem data made YAML-safe (sympy objects from Python modules become strings)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+__all__ = ["RunResult", "resolve_run_config", "solve"]

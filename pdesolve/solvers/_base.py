@@ -1,0 +1,39 @@
+"""The solver interface every training method implements (first-order, zeroth-order, projection).
+
+A solver sees only a loss of parameters: ``loss(params, batch, key) -> scalar``. The training
+loop drives it through ``init`` and ``step``; a new method is one new module.
+"""
+
+import abc
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+from jaxtyping import Array, PRNGKeyArray, PyTree, Scalar
+
+Loss = Callable[[PyTree, Any, PRNGKeyArray], Scalar]
+
+
+class AbstractSolver(eqx.Module):
+    """Updates parameters one step at a time from a loss."""
+
+    @abc.abstractmethod
+    def init(self, loss: Loss, params: PyTree) -> PyTree:
+        """Returns the initial solver state (optimiser moments, stage flags, ...)."""
+
+    @abc.abstractmethod
+    def step(
+        self, loss: Loss, params: PyTree, state: PyTree, batch: Any, key: PRNGKeyArray
+    ) -> tuple[PyTree, PyTree, dict[str, Array]]:
+        """One update. Returns ``(params, state, stats)``; stats holds at least ``loss`` (the loss
+        at the incoming parameters) and ``loss_evals`` (loss evaluations spent this step)."""
+
+    @property
+    @abc.abstractmethod
+    def name(self) -> str:
+        """Short name recorded in reports."""
+
+    @property
+    def uses_backprop(self) -> bool:
+        """Whether the solver differentiates the loss in reverse mode."""
+        return False

@@ -1,0 +1,31 @@
+"""First-order (autodiff) reference training with an optax optimiser."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+
+from ._base import AbstractSolver, Loss
+
+
+class FirstOrder(AbstractSolver):
+    """Reverse-mode gradients of the loss fed to an optax transformation (the reference path)."""
+
+    optimizer: optax.GradientTransformation = eqx.field(static=True)
+
+    def init(self, loss: Loss, params):
+        return self.optimizer.init(params)
+
+    def step(self, loss: Loss, params, state, batch, key):
+        value, grads = jax.value_and_grad(loss)(params, batch, key)
+        updates, state = self.optimizer.update(grads, state, params)
+        params = optax.apply_updates(params, updates)
+        return params, state, {"loss": value, "loss_evals": jnp.asarray(1)}
+
+    @property
+    def name(self) -> str:
+        return "first_order"
+
+    @property
+    def uses_backprop(self) -> bool:
+        return True
