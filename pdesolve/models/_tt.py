@@ -12,6 +12,7 @@ from typing import Literal
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._layers import AbstractLinear, uniform_bound
@@ -80,6 +81,17 @@ def _resolve_factors(
     return out_factors, in_factors
 
 
+def _normalise_slices(core: Float[Array, "a m n b"], variance: float) -> Float[Array, "a m n b"]:
+    """Rescales each slice ``core[:, i, :, :]`` to the Frobenius norm of ``variance`` per entry.
+
+    Entries keep mean 0 and variance ``variance`` (by symmetry), while the rows of the rebuilt
+    ``W`` vary much less in norm than with plain i.i.d. cores (not at all at rank 1), which keeps
+    the pre-activations of deeper sine layers close to those of a dense network.
+    """
+    norms = jnp.sqrt(jnp.sum(core**2, axis=(0, 2, 3), keepdims=True))
+    return core * (math.sqrt(variance * core[:, 0].size) / norms)
+
+
 def _contract(
     cores: Sequence[Float[Array, "a m n b"]], z: Float[Array, "batch in"]
 ) -> Float[Array, "batch out"]:
@@ -136,8 +148,9 @@ class TTLinear(AbstractLinear):
         """``in_factors``/``out_factors`` default to ``factorise(size, L)`` with ``L`` taken from
         the other factor list or ``n_cores``; ``rank`` is one int or ``L - 1`` ints.
 
-        The cores are uniform with equal variance per core, scaled so that every entry of the
-        rebuilt ``W`` has the variance ``bound**2 / 3`` of ``DenseLinear`` with the same ``init``.
+        The cores are uniform draws, each output slice rescaled to a fixed norm, with equal
+        variance per core, so that every entry of the rebuilt ``W`` has the variance
+        ``bound**2 / 3`` of ``DenseLinear`` with the same ``init``.
         """
         if path not in ("contract", "dense", "auto"):
             raise ValueError(f"path: unknown value {path!r}; choose 'contract', 'dense' or 'auto'")
@@ -150,19 +163,17 @@ class TTLinear(AbstractLinear):
                     f"{list(out_factors)} x {list(in_factors)} (the smaller side of unfolding {k + 1})"
                 )
 
-        ckey, bkey = jax.random.split(key)
         bound = uniform_bound(in_size, init)
-        # Var W = r_1 ... r_{L-1} * prod_k Var G_k for independent zero-mean cores: split the
+        # Var W = r_1 ... r_{L-1} * prod_k Var G_k for independent, symmetric cores: split the
         # dense variance bound^2/3 evenly over the L cores.
         core_var = (bound**2 / 3 / math.prod(ranks)) ** (1.0 / len(in_factors))
-        core_bound = math.sqrt(3 * core_var)
         full_ranks = [1, *ranks, 1]
         shapes = [(full_ranks[k], m, n, full_ranks[k + 1]) for k, (m, n) in enumerate(zip(out_factors, in_factors))]
-        self.cores = tuple(
-            jax.random.uniform(k, s, dtype, -core_bound, core_bound)
-            for k, s in zip(jax.random.split(ckey, len(shapes)), shapes)
-        )
-        self.bias = jax.random.uniform(bkey, (out_size,), dtype, -bound, bound) if use_bias else None
+        # One uniform draw on [-1, 1] for all parameters (one compile), cut into cores and bias.
+        sizes = [math.prod(shape) for shape in shapes] + [out_size if use_bias else 0]
+        draws = jnp.split(jax.random.uniform(key, (sum(sizes),), dtype, -1, 1), np.cumsum(sizes)[:-1])
+        self.cores = tuple(_normalise_slices(draw.reshape(shape), core_var) for draw, shape in zip(draws, shapes))
+        self.bias = bound * draws[-1] if use_bias else None
         self.in_size = in_size
         self.out_size = out_size
         self.in_factors = in_factors
@@ -196,10 +207,11 @@ class TTLinear(AbstractLinear):
         out_size, in_size = weight.shape
         out_factors, in_factors = _resolve_factors(out_size, out_factors, in_size, in_factors, n_cores)
         cores = tt_svd(weight, out_factors, in_factors, rank=rank, tolerance=tolerance)
-        layer = cls(
+        structure = eqx.filter_eval_shape(  # the module without sampling an initialisation
+            cls,
             in_size,
             out_size,
-            key=jax.random.key(0),  # placeholder cores, replaced below
+            key=jax.random.key(0),
             rank=[core.shape[3] for core in cores[:-1]],
             in_factors=in_factors,
             out_factors=out_factors,
@@ -207,10 +219,8 @@ class TTLinear(AbstractLinear):
             path=path,
             dtype=weight.dtype,
         )
-        layer = eqx.tree_at(lambda l: l.cores, layer, tuple(cores))
-        if bias is not None:
-            layer = eqx.tree_at(lambda l: l.bias, layer, jnp.asarray(bias, weight.dtype))
-        return layer
+        layer = eqx.tree_at(lambda l: l.cores, structure, cores)
+        return layer if bias is None else eqx.tree_at(lambda l: l.bias, layer, jnp.asarray(bias, weight.dtype))
 
     @property
     def ranks(self) -> tuple[int, ...]:
