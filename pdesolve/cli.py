@@ -1,0 +1,165 @@
+"""Command line: ``pdesolve solve | check | report | list``.
+
+Errors in problem files, configs and arguments print one line and exit 2; a traceback is shown
+only with ``--debug``.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from .config import parse_override
+from .errors import PdesolveError, ProblemError
+
+SHIPPED = Path(__file__).resolve().parent.parent
+
+
+def _param_overrides(items: list[str]) -> dict:
+    overrides = {}
+    for item in items:
+        if "=" not in item:
+            raise ProblemError("--param", f"{item!r} is not NAME=VALUE, e.g. --param r=0.1 or --param dimension=50")
+        name, raw = item.split("=", 1)
+        try:
+            overrides[name.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ProblemError(f"--param {name}", f"cannot read the value {raw!r}") from None
+    return overrides
+
+
+def _load(path: str, params: list[str]):
+    from .problem import load_problem
+
+    return load_problem(path, overrides=_param_overrides(params))
+
+
+def cmd_solve(args) -> int:
+    from .solve import solve
+
+    problem = _load(args.problem, args.param)
+    overrides = [parse_override(item) for item in args.set]
+    if args.seed is not None:
+        overrides.append({"seed": args.seed})
+    if args.quiet:
+        overrides.append({"train": {"progress": False}})
+    run = solve(problem, args.config, overrides=overrides, out=args.out or "auto", output_root=args.output_root)
+    report = run.report
+    if "rel_l2" in report:
+        print(f"{problem.name}: rel_l2 {report['rel_l2']:.3e}  mse {report['mse']:.3e}  "
+              f"max_abs {report['max_abs_error']:.3e}  ({report['steps']} steps, {report['wall_time_s']:.1f} s, "
+              f"{report['operators']} + {report['solver']}, {report['n_params']} parameters)")
+    else:
+        print(f"{problem.name}: no exact solution; final loss in {run.path / 'history.nc'}")
+    print(run.path)
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .problem import compile_problem
+
+    problem = _load(args.problem, args.param)
+    compiled = compile_problem(problem)
+    time = "none (stationary)" if problem.time is None else f"[{problem.time[0]:g}, {problem.time[1]:g}]"
+    params = ", ".join(f"{k}={v:g}" if not hasattr(v, "shape") else f"{k}=<vector of {len(v)}>"
+                       for k, v in problem.parameters.items()) or "none"
+    conditions = ", ".join(f"{k}: {problem.raw.get('conditions', {}).get(k, v)}" for k, v in problem.conditions.items())
+    print(f"problem    {problem.name}: {problem.title}")
+    print(f"file       {problem.source_file}")
+    print(f"dimension  {problem.dimension}")
+    print(f"time       {time}")
+    print(f"domain     {problem.domain.describe()}")
+    print(f"equation   {problem.equation_text}")
+    print(f"operators  {', '.join(sorted(compiled.needs))}")
+    print(f"conditions {conditions}")
+    print(f"parameters {params}")
+    print(f"source     {'none' if problem.source is None else problem.source}")
+    print(f"exact      {'known' if problem.exact is not None else 'unknown'}")
+    print(f"evaluation {problem.evaluation['points']} points, {problem.evaluation['sampling']}, seed {problem.evaluation['seed']}")
+    print("ok")
+    return 0
+
+
+def cmd_report(args) -> int:
+    folder = Path(args.run)
+    path = folder / "report.md"
+    if not path.is_file():
+        raise ProblemError(str(folder), "is not a run folder (no report.md); give outputs/<problem>/<run-id>")
+    print(path.read_text())
+    if args.json:
+        print(json.dumps(json.loads((folder / "report.json").read_text()), indent=2))
+    return 0
+
+
+def cmd_list(args) -> int:
+    for kind in ("problems", "configs"):
+        folder = SHIPPED / kind if (SHIPPED / kind).is_dir() else Path(kind)
+        print(f"{kind} ({folder}):")
+        for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.py")):
+            title = ""
+            try:
+                data = yaml.safe_load(path.read_text()) if path.suffix == ".yaml" else None
+                title = (data or {}).get("title", "") if isinstance(data, dict) else ""
+            except yaml.YAMLError:
+                title = "(not valid YAML)"
+            print(f"  {path.name:32s} {title}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pdesolve", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    solve = sub.add_parser("solve", help="train on a problem and write a run folder")
+    solve.add_argument("problem", help="problem file (.yaml, or .py defining PROBLEM)")
+    solve.add_argument("--config", help="config file (YAML) applied over the problem's defaults")
+    solve.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="config override, e.g. --set train.steps=2000 (repeatable)")
+    solve.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="problem parameter or dimension override, e.g. --param dimension=50")
+    solve.add_argument("--out", help="run folder to create (default outputs/<problem>/<run-id>)")
+    solve.add_argument("--output-root", default="outputs", help="where automatic run folders go")
+    solve.add_argument("--seed", type=int, help="random seed (same seed, same result on CPU)")
+    solve.add_argument("--quiet", action="store_true", help="no progress bar")
+    solve.set_defaults(func=cmd_solve)
+
+    check = sub.add_parser("check", help="validate a problem file and show what it compiles to")
+    check.add_argument("problem")
+    check.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    check.set_defaults(func=cmd_check)
+
+    report = sub.add_parser("report", help="print a run's error report")
+    report.add_argument("run", help="run folder")
+    report.add_argument("--json", action="store_true", help="also print report.json")
+    report.set_defaults(func=cmd_report)
+
+    listing = sub.add_parser("list", help="list shipped problems and configs")
+    listing.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except PdesolveError as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # an internal failure: one line, traceback with --debug
+        if args.debug:
+            raise
+        print(f"internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
