@@ -38,13 +38,47 @@ MODEL_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     },
 }
 
+_OPTIMIZER = {
+    "learning_rate": (_NUM, 1e-3),
+    "schedule": ((str,), "cosine"),  # constant | cosine | exponential
+    "end_factor": (_NUM, 0.05),  # final lr / initial lr for cosine and exponential
+    "optimizer": ((str,), "adam"),  # adam | sgd | sign | momentum (EMA of the estimate)
+    "momentum": (_NUM, 0.9),  # sgd momentum, or the EMA factor of ``momentum``
+    "b1": (_NUM, 0.9),
+    "b2": (_NUM, 0.999),
+}
+_RGE = {
+    "samples": ((int,), 10),  # N random directions per step
+    "mu": (_NUM, 0.01),  # perturbation size
+    "directions": ((str,), "rademacher"),  # gaussian | rademacher
+    "antithetic": ((bool,), True),
+    "chunk_size": (_OPT_INT, None),  # perturbations per vectorised call
+}
+_CGE = {
+    "mu": (_NUM, 0.1),
+    "central": ((bool,), False),
+    "block_size": (_OPT_INT, None),  # random coordinates per step (None: all)
+    "chunk_size": (_OPT_INT, None),
+}
+
 SOLVER_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
-    "adam": {
-        "learning_rate": (_NUM, 1e-3),
-        "schedule": ((str,), "cosine"),  # constant | cosine | exponential
-        "end_factor": (_NUM, 0.05),  # final lr / initial lr for cosine and exponential
-        "b1": (_NUM, 0.9),
-        "b2": (_NUM, 0.999),
+    "adam": {k: v for k, v in _OPTIMIZER.items() if k not in ("optimizer", "momentum")},
+    "rge": {**_OPTIMIZER, **_RGE},
+    "sign_rge": {**_OPTIMIZER, **_RGE, "optimizer": ((str,), "sign"), "mu": (_NUM, 0.1),
+                 "directions": ((str,), "gaussian"), "schedule": ((str,), "constant")},
+    "cge": {**_OPTIMIZER, **_CGE, "optimizer": ((str,), "momentum"), "schedule": ((str,), "constant")},
+    "forward_gradient": {**_OPTIMIZER, "tangents": ((int,), 4), "combine": ((str,), "projection")},
+    "hybrid": {
+        "patience": ((int,), 5),  # validation checks without improvement before the switch
+        "coarse_learning_rate": (_NUM, 1e-3),
+        "coarse_mu": (_NUM, 0.1),
+        "coarse_samples": ((int,), 10),
+        "coarse_directions": ((str,), "gaussian"),
+        "fine_learning_rate": (_NUM, 1e-3),
+        "fine_mu": (_NUM, 0.1),
+        "fine_block_size": (_OPT_INT, None),
+        "momentum": (_NUM, 0.9),
+        "chunk_size": (_OPT_INT, None),
     },
 }
 
@@ -68,6 +102,7 @@ SECTION_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "validation_points": ((int,), 1000),
         "target_rel_l2": (_OPT_NUM, None),  # stop once the validation error is below
         "progress": ((bool,), True),
+        "devices": (_OPT_INT, None),  # local devices to shard points over (None: all)
     },
 }
 
@@ -84,6 +119,10 @@ CHOICES = {
     "precision": ("float32", "float64"),
     "ansatz": ("auto", "soft"),
     "solver.schedule": ("constant", "cosine", "exponential"),
+    "solver.optimizer": ("adam", "sgd", "sign", "momentum"),
+    "solver.directions": ("gaussian", "rademacher"),
+    "solver.coarse_directions": ("gaussian", "rademacher"),
+    "solver.combine": ("plain", "projection"),
 }
 
 

@@ -9,8 +9,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
+from .errors import ConfigError
 from .metrics import error_metrics
 from .models import Solution
 from .operators import AbstractOperatorEngine
@@ -68,27 +70,46 @@ def make_predictor(engine: AbstractOperatorEngine, static, chunk: int = 4096):
     return predict
 
 
+def point_sharding(train_config: dict) -> tuple[NamedSharding, NamedSharding] | None:
+    """Shardings over a 1-d mesh of local devices: (points split, replicated), or None for one."""
+    available = jax.local_devices()
+    count = train_config["devices"] or len(available)
+    if count < 1 or count > len(available):
+        raise ConfigError("train.devices", f"{count} requested but {len(available)} local devices exist")
+    if count == 1:
+        return None
+    for key in ("batch_size", "boundary_batch_size"):
+        if train_config[key] % count:
+            raise ConfigError(f"train.{key}", f"{train_config[key]} does not split over {count} devices; "
+                              f"use a multiple of {count}")
+    mesh = Mesh(np.array(available[:count]), ("points",))
+    return NamedSharding(mesh, PartitionSpec("points")), NamedSharding(mesh, PartitionSpec())
+
+
 class _BatchMaker:
     """Draws a training batch and evaluates the source and soft-condition data on it."""
 
-    def __init__(self, compiled: CompiledProblem, sampler: PointSampler, soft_kinds, train_config, dtype):
+    def __init__(self, compiled: CompiledProblem, sampler: PointSampler, soft_kinds, train_config, dtype,
+                 sharding: NamedSharding | None = None):
         self.compiled, self.sampler, self.soft_kinds = compiled, sampler, soft_kinds
         self.n, self.n_cond = train_config["batch_size"], train_config["boundary_batch_size"]
         self.dtype = dtype
+        self.put = (lambda a: jax.device_put(jnp.asarray(a, dtype), sharding)) if sharding else (
+            lambda a: jnp.asarray(a, dtype))
         zero = lambda x, t: jnp.zeros_like(t)  # noqa: E731
         self.source = jax.jit(compiled.source or zero)
         self.conditions = {k: jax.jit(compiled.conditions[k]) for k in soft_kinds}
 
     def __call__(self) -> dict:
         problem = self.compiled.problem
-        x, t = (jnp.asarray(a, self.dtype) for a in self.sampler.interior(self.n))
+        x, t = (self.put(a) for a in self.sampler.interior(self.n))
         batch = {"x": x, "t": t, "f": self.source(x, t), "conditions": {}}
         for kind in self.soft_kinds:
             if kind == "boundary":
                 xc, tc = self.sampler.boundary(self.n_cond)
             else:
                 xc, tc = self.sampler.at_time(self.n_cond, problem.time[0 if kind == "initial" else 1])
-            xc, tc = jnp.asarray(xc, self.dtype), jnp.asarray(tc, self.dtype)
+            xc, tc = self.put(xc), self.put(tc)
             batch["conditions"][kind] = (xc, tc, self.conditions[kind](xc, tc))
         return batch
 
@@ -105,13 +126,16 @@ def train(
     problem, train_config = compiled.problem, config["train"]
     dtype = jnp.float64 if config["precision"] == "float64" else jnp.float32
     params, static = eqx.partition(solution, eqx.is_inexact_array)
+    sharding = point_sharding(train_config)
+    if sharding is not None:  # points split over devices, parameters replicated
+        params = jax.device_put(params, sharding[1])
     loss = make_loss(compiled, engine, static, soft_kinds, train_config["condition_weight"])
     state = solver.init(loss, params)
     step = eqx.filter_jit(lambda p, s, b, k: solver.step(loss, p, s, b, k))
     predict = make_predictor(engine, static)
 
     sampler = PointSampler(problem.domain, problem.time, train_config["sampler"], seed=config["seed"])
-    make_batch = _BatchMaker(compiled, sampler, soft_kinds, train_config, dtype)
+    make_batch = _BatchMaker(compiled, sampler, soft_kinds, train_config, dtype, sharding and sharding[0])
     validation = PointSampler(problem.domain, problem.time, "uniform", seed=problem.evaluation["seed"] + 1)
     x_val, t_val = (np.asarray(a, dtype) for a in validation.interior(train_config["validation_points"]))
     u_val = None if compiled.exact is None else np.asarray(compiled.exact(jnp.asarray(x_val), jnp.asarray(t_val)))
@@ -150,6 +174,9 @@ def train(
             history["wall_time"].append(time.perf_counter() - start)
             history["loss_evals"].append(loss_evals)
             history["network_evals"].append(loss_evals * net_evals_per_loss)
+            for name in stats.keys() - {"loss", "loss_evals"}:  # solver-specific, e.g. the hybrid stage
+                history.setdefault(name, []).append(float(stats[name]))
+            state = solver.observe(state, metrics["rel_l2"] if u_val is not None else value)
             bar.set_postfix(loss=f"{value:.3e}", rel_l2=f"{metrics['rel_l2']:.3e}")
             if not math.isfinite(value):
                 stop_reason = f"loss became {value} at step {done}; lower solver.learning_rate"

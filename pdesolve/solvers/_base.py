@@ -28,6 +28,11 @@ class AbstractSolver(eqx.Module):
         """One update. Returns ``(params, state, stats)``; stats holds at least ``loss`` (the loss
         at the incoming parameters) and ``loss_evals`` (loss evaluations spent this step)."""
 
+    def observe(self, state: PyTree, metric: float) -> PyTree:
+        """Receives each validation check (relative L2 error, or the loss when no exact solution
+        is known) between steps; solvers with schedules driven by validation override this."""
+        return state
+
     @property
     @abc.abstractmethod
     def name(self) -> str:

@@ -1,0 +1,113 @@
+"""Gradient estimates of a loss of flat parameters from loss values (zeroth order) or jvps.
+
+Every estimator returns ``(g, loss_at_theta, loss_evals)`` for a flat parameter vector theta of
+size D. Perturbed losses evaluate in one vmapped call over perturbations (chunked by
+``chunk_size`` perturbations with ``jax.lax.map`` when memory would overflow).
+"""
+
+import abc
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray, Scalar
+
+FlatLoss = Callable[[Float[Array, " D"]], Scalar]
+
+
+def _batched(fn, xs, chunk_size: int | None):
+    """``vmap(fn)(xs)``, or ``lax.map`` in chunks of ``chunk_size`` rows."""
+    if chunk_size is None or chunk_size >= xs.shape[0]:
+        return jax.vmap(fn)(xs)
+    return jax.lax.map(fn, xs, batch_size=chunk_size)
+
+
+class AbstractGradientEstimator(eqx.Module):
+    """Estimates grad L(theta) without reverse-mode differentiation."""
+
+    @abc.abstractmethod
+    def __call__(self, loss: FlatLoss, theta: Float[Array, " D"], key: PRNGKeyArray
+                 ) -> tuple[Float[Array, " D"], Scalar, int]:
+        """Returns (gradient estimate (D,), L(theta), number of loss evaluations)."""
+
+
+class RandomGradientEstimator(AbstractGradientEstimator):
+    """RGE: ``g = mean_i [(L(th + mu u_i) - L(th - mu u_i)) / (2 mu)] u_i`` (antithetic) or with
+    ``(L(th + mu u_i) - L(th)) / mu`` (one-sided); u_i Gaussian or Rademacher."""
+
+    samples: int = 10
+    mu: float = 0.01
+    distribution: str = eqx.field(static=True, default="gaussian")
+    antithetic: bool = eqx.field(static=True, default=True)
+    chunk_size: int | None = eqx.field(static=True, default=None)
+
+    def __check_init__(self):
+        if self.distribution not in ("gaussian", "rademacher"):
+            raise ValueError(f"solver.directions: unknown {self.distribution!r}; choose gaussian or rademacher")
+
+    def __call__(self, loss, theta, key):
+        shape = (self.samples, theta.size)
+        if self.distribution == "gaussian":
+            u = jax.random.normal(key, shape, theta.dtype)
+        else:
+            u = jax.random.rademacher(key, shape, theta.dtype)
+        if self.antithetic:
+            points = jnp.concatenate([theta[None] + self.mu * u, theta[None] - self.mu * u, theta[None]])
+            values = _batched(loss, points, self.chunk_size)
+            plus, minus, value = values[: self.samples], values[self.samples: -1], values[-1]
+            slopes = (plus - minus) / (2 * self.mu)
+        else:
+            points = jnp.concatenate([theta[None] + self.mu * u, theta[None]])
+            values = _batched(loss, points, self.chunk_size)
+            value = values[-1]
+            slopes = (values[:-1] - value) / self.mu
+        return slopes @ u / self.samples, value, points.shape[0]
+
+
+class CoordinateGradientEstimator(AbstractGradientEstimator):
+    """CGE: ``g_j = (L(th + mu e_j) - L(th)) / mu`` (or central) for every coordinate j, or for a
+    random block of ``block_size`` coordinates per step (the others get 0)."""
+
+    mu: float = 0.1
+    central: bool = eqx.field(static=True, default=False)
+    block_size: int | None = eqx.field(static=True, default=None)
+    chunk_size: int | None = eqx.field(static=True, default=None)
+
+    def __call__(self, loss, theta, key):
+        size = theta.size
+        if self.block_size is None or self.block_size >= size:
+            coords = jnp.arange(size)
+        else:
+            coords = jax.random.choice(key, size, (self.block_size,), replace=False)
+        value = loss(theta)
+        plus = _batched(lambda j: loss(theta.at[j].add(self.mu)), coords, self.chunk_size)
+        if self.central:
+            minus = _batched(lambda j: loss(theta.at[j].add(-self.mu)), coords, self.chunk_size)
+            slopes = (plus - minus) / (2 * self.mu)
+        else:
+            slopes = (plus - value) / self.mu
+        g = jnp.zeros_like(theta).at[coords].set(slopes)
+        return g, value, 1 + coords.size * (2 if self.central else 1)
+
+
+class ForwardGradientEstimator(AbstractGradientEstimator):
+    """Multi-tangent forward gradient: directional derivatives a = V^T grad L by ``jax.jvp``
+    (forward mode, no backward pass) along K Gaussian tangents, combined plainly (``V a / K``) or
+    by the orthogonal projection of grad L onto span(V): ``V (V^T V)^-1 a``."""
+
+    tangents: int = 4
+    combine: str = eqx.field(static=True, default="projection")
+
+    def __check_init__(self):
+        if self.combine not in ("plain", "projection"):
+            raise ValueError(f"solver.combine: unknown {self.combine!r}; choose plain or projection")
+
+    def __call__(self, loss, theta, key):
+        v = jax.random.normal(key, (self.tangents, theta.size), theta.dtype)  # rows are tangents
+        values, slopes = jax.vmap(lambda t: jax.jvp(loss, (theta,), (t,)))(v)
+        if self.combine == "plain":
+            g = slopes @ v / self.tangents
+        else:
+            g = v.T @ jnp.linalg.solve(v @ v.T, slopes)
+        return g, values[0], self.tangents
