@@ -9,6 +9,7 @@ numeric powers whose exponent is huge (which would hang on big-integer arithmeti
 
 import ast
 import operator
+import warnings
 
 import sympy as sp
 
@@ -63,6 +64,8 @@ class _Builder:
         if not isinstance(value, (int, float)):
             raise ExpressionError(f"the constant {value!r} is not a number")
         if isinstance(value, float):
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ExpressionError(f"the constant {value!r} is not a finite number")
             return sp.Float(value) if value != int(value) or abs(value) > 1e15 else sp.Integer(int(value))
         return sp.Integer(value)
 
@@ -72,6 +75,8 @@ class _Builder:
             raise ExpressionError(f"the name {name!r} is not allowed (names may not start with '_')")
         if name in vocab.DERIVED:
             return vocab.DERIVED[name]()
+        if name not in self.names and (name in vocab.FUNCTIONS or name in vocab.MACROS):
+            raise ExpressionError(f"{name!r} is a function: call it, e.g. {name}(x[1])")
         if name not in self.names:
             raise ExpressionError(f"unknown name {name!r}; allowed names: {', '.join(sorted(self.names))}")
         value = self.names[name]
@@ -105,7 +110,7 @@ class _Builder:
 
     def _Compare(self, node, depth):
         if len(node.ops) != 1:
-            raise ExpressionError("chained comparisons are not allowed; join them with & or And")
+            raise ExpressionError("chained comparisons are not allowed; join them with 'and', e.g. 0 < x[1] and x[1] < 1")
         op = _COMPARE.get(type(node.ops[0]))
         if op is None:
             raise ExpressionError(f"the comparison {type(node.ops[0]).__name__} is not allowed (use <, <=, >, >=)")
@@ -135,6 +140,9 @@ class _Builder:
         if node.keywords:
             raise ExpressionError(f"{node.func.id}(): keyword arguments are not allowed")
         name = node.func.id
+        if name not in vocab.FUNCTIONS and name not in vocab.MACROS:
+            raise ExpressionError(
+                f"unknown function {name!r}; allowed: {', '.join(sorted([*vocab.FUNCTIONS, *vocab.MACROS]))}")
         if name in vocab.MACROS:
             args = [self.build(a, depth) for a in node.args]
             try:
@@ -142,9 +150,6 @@ class _Builder:
             except TypeError as err:
                 raise ExpressionError(str(err)) from None
         args = [self.scalar(a, depth) for a in node.args]
-        if name not in vocab.FUNCTIONS:
-            raise ExpressionError(
-                f"unknown function {name!r}; allowed: {', '.join(sorted([*vocab.FUNCTIONS, *vocab.MACROS]))}")
         if name == "Sum":
             return _build_sum(args)
         if name == "Piecewise":
@@ -195,7 +200,9 @@ def parse_expression(text: object, names: dict[str, object]) -> sp.Basic:
     if not text.strip():
         raise ExpressionError("empty expression")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():  # e.g. SyntaxWarning on '1if': the error below is the message
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as err:
         raise ExpressionError(f"not a valid expression ({err.msg} at column {err.offset})") from None
     except (ValueError, RecursionError, MemoryError):
