@@ -40,7 +40,7 @@ def build_engine(operators_config: dict, *, dim: int, has_time: bool) -> Abstrac
         chunk_size=chunk_size,
     )
     if method == "sg":
-        _require(config, "level", config["level"] >= 2, ">= 2 (level 1 is a single node)")
+        _require(config, "level", config["level"] >= 3, ">= 3 (level 2 is exact to degree 3 only)")
         return SparseGridSteinEngine(level=config["level"], **stein)
     _require(config, "samples", config["samples"] >= 1, ">= 1")
     return MonteCarloSteinEngine(samples=config["samples"], **stein)

@@ -167,8 +167,11 @@ class SparseGridSteinEngine(AbstractSteinEngine):
 
     def __check_init__(self):
         _check(self)
-        if self.level < 2:
-            raise ValueError(f"the sparse-grid level must be >= 2 (level 1 is one node), got {self.level}")
+        if self.level < 3:
+            raise ValueError(
+                f"the sparse-grid level must be >= 3 (level 2 integrates degree 3 only, too low for "
+                f"second derivatives), got {self.level}"
+            )
 
     @property
     def name(self) -> str:
