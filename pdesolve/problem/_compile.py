@@ -32,6 +32,10 @@ _RELATIONAL = {sp.StrictLessThan: jnp.less, sp.LessThan: jnp.less_equal,
                sp.StrictGreaterThan: jnp.greater, sp.GreaterThan: jnp.greater_equal}
 
 
+#: Most terms one Sum may have (its index values are materialised as one array).
+MAX_SUM_TERMS = 1_000_000
+
+
 class CompileError(ValueError):
     """The expression cannot be compiled (e.g. an index out of range, a nested Sum)."""
 
@@ -65,7 +69,8 @@ def _index_values(expr: sp.Expr, env: _Env) -> np.ndarray | int:
 
 def _evaluate(expr: sp.Basic, env: _Env) -> Array:
     if isinstance(expr, sp.Integer):
-        return int(expr)
+        value = int(expr)
+        return value if abs(value) < 2**53 else float(value)  # big ints overflow JAX's int64
     if isinstance(expr, (sp.Rational, sp.Float)) or expr in (sp.pi, sp.E):
         return float(expr)
     if expr is sp.true or expr is sp.false:
@@ -135,6 +140,9 @@ def _evaluate_sum(expr: sp.Sum, env: _Env) -> Array:
     if env.indices:
         raise CompileError("nested Sums are not supported; write the inner reduction with a vector shorthand")
     first, last = (_index_values(sp.sympify(b), env) for b in (first, last))
+    if last - first + 1 > MAX_SUM_TERMS:
+        raise CompileError(f"the Sum over {index} from {first} to {last} has {last - first + 1} terms; "
+                           f"at most {MAX_SUM_TERMS} are supported")
     values = np.arange(first, last + 1)
     if values.size == 0:
         return 0.0
@@ -246,7 +254,7 @@ def _trial_run(compiled: CompiledProblem) -> None:
             out = check()
         except CompileError as err:
             raise ProblemError(field, str(err), source=problem.source_file) from None
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, OverflowError) as err:
             raise ProblemError(field, f"cannot be compiled: {str(err).splitlines()[0]}", source=problem.source_file) from None
         if out.shape != (2,):
             raise ProblemError(field, f"is not scalar at each point (shape {out.shape[1:]})", source=problem.source_file)
