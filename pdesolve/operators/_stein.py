@@ -54,7 +54,7 @@ class AbstractSteinEngine(AbstractOperatorEngine):
 
     def _plan(self, needs: frozenset[str], dim: int) -> tuple[tuple[float, ...], bool, frozenset[str]]:
         """(time shifts evaluated, whether the centre is evaluated, operators wanted at shift 0)."""
-        n_pairs, centre_weighted = self.rule_size(dim + int(self.smooth_time))
+        _, centre_weighted = self.rule_size(dim + int(self.smooth_time))
         time_fd = not self.smooth_time and bool(needs & _TIME)
         at_t = needs - _TIME if time_fd else needs
         if time_fd and "u_tt" in needs:
@@ -117,8 +117,8 @@ class AbstractSteinEngine(AbstractOperatorEngine):
         if at_t - {"u"}:
             f0 = f[:, 0, 0] if centre else None
             plus, minus = f[:, 0, int(centre) : int(centre) + n_pairs], f[:, 0, int(centre) + n_pairs :]
-            odd = (plus - minus) * weights
-            even = (plus + minus - 2 * f0[:, None]) * weights if centre else None
+            odd = (plus - minus) * weights  # w_p odd_p, (n, p)
+            even = (plus + minus - 2 * f0[:, None]) * weights if centre else None  # w_p even_p
             squares = values**2
             is_time = coords == d  # the jointly smoothed t; padding entries have coordinate 0
             if "u_x" in at_t:
