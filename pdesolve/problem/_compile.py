@@ -109,7 +109,10 @@ def _evaluate(expr: sp.Basic, env: _Env) -> Array:
     if isinstance(expr, sp.Sum):
         return _evaluate_sum(expr, env)
     if isinstance(expr, sp.Piecewise):
-        result = _evaluate(expr.args[-1].expr, env)
+        last = expr.args[-1]
+        result = _evaluate(last.expr, env)
+        if last.cond is not sp.true:  # sympy: undefined where no condition holds
+            result = jnp.where(_evaluate(last.cond, env), result, jnp.nan)
         for piece in reversed(expr.args[:-1]):
             result = jnp.where(_evaluate(piece.cond, env), _evaluate(piece.expr, env), result)
         return result
@@ -119,7 +122,8 @@ def _evaluate(expr: sp.Basic, env: _Env) -> Array:
     if isinstance(expr, sp.atan2):
         return jnp.arctan2(_evaluate(expr.args[0], env), _evaluate(expr.args[1], env))
     if isinstance(expr, sp.Heaviside):
-        return jnp.heaviside(_evaluate(expr.args[0], env), 0.5)
+        at_zero = 0.5 if len(expr.args) < 2 else _evaluate(expr.args[1], env)
+        return jnp.heaviside(_evaluate(expr.args[0], env), at_zero)
     if type(expr) in _RELATIONAL:
         return _RELATIONAL[type(expr)](_evaluate(expr.lhs, env), _evaluate(expr.rhs, env))
     if isinstance(expr, sp.And):
