@@ -18,12 +18,13 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from ._layers import AbstractLinear, uniform_bound
 from ._tt_svd import check_factors, check_ranks, max_ranks, tt_svd
 
-# Batch size from which ``path="auto"` rebuilds the dense weight instead of contracting the cores.
+# Batch size from which ``path="auto"`` rebuilds the dense weight instead of contracting the cores.
 # Measured by ``benchmarks/tt_forward.py`` on the reference 512 -> 512 rank-2 layer (2-core CPU,
-# float32, see benchmarks/results/tt_forward/results.md): contracting is faster for every batch up
-# to 3e3 points, both paths are within about 10% from 1e4 on, and the dense path peaks at less
-# memory once the batch is large (no (n, 512, r) intermediates).
-AUTO_DENSE_MIN_BATCH = 10_000
+# float32; benchmarks/results/tt_forward/results.md): contracting is faster up to n = 30
+# (rebuilding W costs about as much as a dense layer on ~30 points), the two tie at n = 100, and
+# rebuilding is 3-10x faster from n = 300 on, with 5x less memory (the sweep keeps (n, 512, r)
+# intermediates). XLA's CPU code for the small-rank contractions is memory bound.
+AUTO_DENSE_MIN_BATCH = 100
 
 # A factor above both this and twice the balanced factor ``ceil(size ** (1/L))`` makes
 # an automatic factorisation "not sensible" (e.g. a large prime size).
@@ -82,7 +83,7 @@ def _resolve_factors(
 
 
 def _normalise_slices(core: Float[Array, "a m n b"], variance: float) -> Float[Array, "a m n b"]:
-    """Rescales each slice ``core[:, i, :, :]`` to the Frobenius norm of ``variance`` per entry.
+    """Rescales each slice ``core[:, i, :, :]`` to squared norm ``variance`` times its size.
 
     Entries keep mean 0 and variance ``variance`` (by symmetry), while the rows of the rebuilt
     ``W`` vary much less in norm than with plain i.i.d. cores (not at all at rank 1), which keeps
