@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import parse_override
+from .config import parse_override, safe_load
 from .errors import PdesolveError, ProblemError
 
 SHIPPED = Path(__file__).resolve().parent.parent
@@ -24,7 +24,7 @@ def _param_overrides(items: list[str]) -> dict:
             raise ProblemError("--param", f"{item!r} is not NAME=VALUE, e.g. --param r=0.1 or --param dimension=50")
         name, raw = item.split("=", 1)
         try:
-            overrides[name.strip()] = yaml.safe_load(raw)
+            overrides[name.strip()] = safe_load(raw)
         except yaml.YAMLError:
             raise ProblemError(f"--param {name}", f"cannot read the value {raw!r}") from None
     return overrides
@@ -100,7 +100,7 @@ def cmd_list(args) -> int:
         for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.py")):
             title = ""
             try:
-                data = yaml.safe_load(path.read_text()) if path.suffix == ".yaml" else None
+                data = safe_load(path.read_text()) if path.suffix == ".yaml" else None
                 title = (data or {}).get("title", "") if isinstance(data, dict) else ""
             except yaml.YAMLError:
                 title = "(not valid YAML)"

@@ -7,12 +7,29 @@ a new network or solver registers its keys there.
 
 import copy
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .errors import ConfigError
+
+class SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading ``1e-3`` as a number (YAML 1.2) rather than the string '1e-3'."""
+
+
+SafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load`` with :class:`SafeLoader` (no tags that construct Python objects)."""
+    return yaml.load(text, Loader=SafeLoader)  # noqa: S506 (a SafeLoader subclass)
+
 
 # Each schema maps key -> (allowed types, default). ``None`` as a default means "unset".
 _NUM = (int, float)
@@ -209,7 +226,7 @@ def parse_override(text: str) -> dict:
         raise ConfigError(text, "an override is KEY=VALUE, e.g. train.steps=2000")
     path, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
     keys = path.strip().split(".")
@@ -227,7 +244,7 @@ def load_config_file(path: str | Path) -> dict:
     if not path.is_file():
         raise ConfigError(str(path), "config file not found; `pdesolve list` shows the shipped configs")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise ConfigError(str(path), f"not valid YAML: {str(err).splitlines()[0]}") from None
     return data or {}

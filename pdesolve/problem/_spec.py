@@ -14,6 +14,7 @@ import numpy as np
 import sympy as sp
 import yaml
 
+from ..config import safe_load
 from ..errors import ProblemError
 from . import _vocabulary as vocab
 from ._domain import Annulus, Ball, Box, Domain
@@ -346,7 +347,7 @@ def load_problem(path: str | Path, overrides: dict | None = None) -> Problem:
     except (OSError, UnicodeDecodeError) as err:
         raise ProblemError("<file>", f"cannot be read: {err}", source=where) from None
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.YAMLError as err:
         raise ProblemError("<file>", f"not valid YAML: {' '.join(str(err).split())[:160]}", source=where) from None
     except RecursionError:
