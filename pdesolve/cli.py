@@ -1,7 +1,7 @@
 """Command line: ``pdesolve solve | check | report | list``.
 
 Errors in problem files, configs and arguments print one line and exit 2; a traceback is shown
-only with ``--debug``.
+only with ``--debug``. A run that diverges (non-finite loss) writes its folder and exits 3.
 """
 
 import argparse
@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from .config import parse_override, safe_load
-from .errors import PdesolveError, ProblemError
+from .errors import ConfigError, PdesolveError, ProblemError
 
 SHIPPED = Path(__file__).resolve().parent.parent
 
@@ -45,7 +45,10 @@ def cmd_solve(args) -> int:
         overrides.append({"seed": args.seed})
     if args.quiet:
         overrides.append({"train": {"progress": False}})
-    run = solve(problem, args.config, overrides=overrides, out=args.out or "auto", output_root=args.output_root)
+    if args.resume and args.out:
+        raise ConfigError("--resume", "continues the run in its own folder; drop --out")
+    run = solve(problem, args.config, overrides=overrides, out=args.out or "auto", output_root=args.output_root,
+                resume=args.resume)
     report = run.report
     if "rel_l2" in report:
         print(f"{problem.name}: rel_l2 {report['rel_l2']:.3e}  mse {report['mse']:.3e}  "
@@ -54,6 +57,9 @@ def cmd_solve(args) -> int:
     else:
         print(f"{problem.name}: no exact solution; final loss in {run.path / 'history.nc'}")
     print(run.path)
+    if report["stop_reason"].startswith("diverged"):
+        print(f"error: {report['stop_reason']}; outputs of step {report['steps']} in {run.path}", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -124,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--output-root", default="outputs", help="where automatic run folders go")
     solve.add_argument("--seed", type=int, help="random seed (same seed, same result on CPU)")
     solve.add_argument("--quiet", action="store_true", help="no progress bar")
+    solve.add_argument("--resume", metavar="RUN", help="continue the unfinished run in folder RUN from its last "
+                       "checkpoint (same problem and config)")
     solve.set_defaults(func=cmd_solve)
 
     check = sub.add_parser("check", help="validate a problem file and show what it compiles to")

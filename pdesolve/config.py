@@ -97,6 +97,15 @@ SOLVER_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "momentum": (_NUM, 0.9),
         "chunk_size": (_OPT_INT, None),
     },
+    "projection": {  # feasibility training (METHODS.md section 5); ZO keys drive hidden: zeroth_order
+        **_OPTIMIZER, **_RGE,
+        "algorithm": ((str,), "douglas_rachford"),  # douglas_rachford | alternating | cyclic
+        "inner_iterations": ((int,), 50),  # projection sweeps per minibatch (hidden/output: projection)
+        "relaxation": (_NUM, 0.5),  # Douglas-Rachford lam
+        "hidden": ((str,), "zeroth_order"),  # zeroth_order | projection | fixed
+        "output_layer": ((str,), "least_squares"),  # least_squares | projection
+        "ridge": (_NUM, 1e-8),  # least-squares pull towards the previous read-out (x trace/size)
+    },
 }
 
 SECTION_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
@@ -120,6 +129,11 @@ SECTION_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "target_rel_l2": (_OPT_NUM, None),  # stop once the validation error is below
         "progress": ((bool,), True),
         "devices": (_OPT_INT, None),  # local devices to shard points over (None: all)
+        "checkpoint_every": ((int,), 1000),  # steps between checkpoints in the run folder (0: none)
+        "on_divergence": ((str,), "stop"),  # stop | rollback (to the last good step, lower learning rate)
+        "rollback_factor": (_NUM, 0.5),  # learning-rate factor applied at each rollback
+        "max_rollbacks": ((int,), 3),  # rollbacks before the run stops
+        "check_memory": ((bool,), True),  # refuse a run whose memory estimate exceeds the device's
     },
 }
 
@@ -140,6 +154,19 @@ CHOICES = {
     "solver.directions": ("gaussian", "rademacher"),
     "solver.coarse_directions": ("gaussian", "rademacher"),
     "solver.combine": ("plain", "projection"),
+    "train.on_divergence": ("stop", "rollback"),
+}
+
+# Bounds on numbers: field -> (lowest allowed, highest allowed or None, what to say).
+RANGES = {
+    "train.steps": (1, None, ">= 1"),
+    "train.batch_size": (1, None, ">= 1"),
+    "train.boundary_batch_size": (1, None, ">= 1"),
+    "train.log_every": (1, None, ">= 1"),
+    "train.validation_points": (1, None, ">= 1"),
+    "train.checkpoint_every": (0, None, ">= 0 (0: no checkpoints)"),
+    "train.max_rollbacks": (0, None, ">= 0"),
+    "train.rollback_factor": (1e-6, 1 - 1e-6, "between 0 and 1 (exclusive)"),
 }
 
 
@@ -169,6 +196,10 @@ def _check_value(field: str, value: Any, types: tuple[type, ...]) -> Any:
     choices = CHOICES.get(field)
     if choices and value not in choices:
         raise ConfigError(field, f"unknown value {value!r}{_suggest(str(value), choices)}")
+    if field in RANGES and value is not None:
+        low, high, text = RANGES[field]
+        if not (value >= low and (high is None or value <= high)):  # also rejects nan
+            raise ConfigError(field, f"must be {text}, got {value!r}")
     return value
 
 

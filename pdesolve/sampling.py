@@ -28,10 +28,24 @@ class PointSampler:
             self._draw = lambda n: self._rng.random((n, width))
         elif self.kind in ("sobol", "halton"):
             engine_type = qmc.Sobol if self.kind == "sobol" else qmc.Halton
-            engine = engine_type(width, scramble=True, seed=self.seed)
-            self._draw = engine.random
+            self._engine = engine_type(width, scramble=True, seed=self.seed)
+            self._draw = self._engine.random
         else:
             raise ValueError(f"unknown sampler {self.kind!r}; choose uniform, sobol or halton")
+
+    def state(self) -> dict:
+        """Where the stream is, as JSON-able data: the generator state, or the qmc draws so far."""
+        if self.kind == "uniform":
+            return {"bit_generator": self._rng.bit_generator.state}
+        return {"draws": int(self._engine.num_generated)}
+
+    def restore(self, state: dict) -> None:
+        """Continues the stream from ``state`` (from :meth:`state` of a sampler built alike)."""
+        if self.kind == "uniform":
+            self._rng.bit_generator.state = state["bit_generator"]
+        else:
+            self._engine.reset()
+            self._engine.fast_forward(state["draws"])
 
     def _times(self, uniforms: np.ndarray) -> np.ndarray:
         if self.time is None:

@@ -8,15 +8,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
+import yaml
 
-from .config import load_config_file, resolve_config
+from .checkpoint import RunCheckpoints
+from .config import load_config_file, resolve_config, safe_load
 from .errors import ConfigError
+from .limits import check_memory
 from .metrics import error_metrics
 from .models import Solution, build_network, build_solution
 from .operators import build_engine
 from .problem import Problem, compile_problem, load_problem
-from .results import (device_description, history_dataset, new_run_folder, solution_dataset, versions,
-                      write_run_folder)
+from .results import (atomic_write_text, device_description, history_dataset, new_run_folder, solution_dataset,
+                      versions, write_run_folder)
 from .sampling import PointSampler
 from .solvers import build_solver
 from .train import make_predictor, train
@@ -49,17 +52,23 @@ def resolve_run_config(problem: Problem, *updates) -> dict:
 
 def solve(problem: Problem | str | Path, config: dict | str | Path | None = None, *,
           overrides: list[dict] | tuple = (), out: str | Path | None = None,
-          output_root: str | Path = "outputs") -> RunResult:
+          output_root: str | Path = "outputs", resume: str | Path | None = None) -> RunResult:
     """Solves ``problem`` (a Problem or a problem file) with ``config`` (a mapping or a YAML file),
     then ``overrides`` (mappings, e.g. from ``--set``). Writes a run folder when ``out`` is a
     folder (used as is: it must not hold files) or ``out == "auto"`` (under ``output_root``).
+
+    ``resume`` is the folder of an unfinished run: training continues there from its last
+    checkpoint with the run's own config (``config`` and ``overrides`` may only repeat it, or
+    change ``train.progress``).
     """
     problem = _as_problem(problem)
-    config = resolve_run_config(problem, _as_config(config), *overrides)
+    if resume is not None:
+        config = _resume_config(Path(resume), problem, _as_config(config), overrides)
+    else:
+        config = resolve_run_config(problem, _as_config(config), *overrides)
     if config["precision"] == "float64":
         jax.config.update("jax_enable_x64", True)
     dtype = jnp.float64 if config["precision"] == "float64" else jnp.float32
-    folder = _prepare_folder(problem, config, out, Path(output_root))
 
     compiled = compile_problem(problem)
     key = jax.random.PRNGKey(config["seed"])
@@ -67,7 +76,19 @@ def solve(problem: Problem | str | Path, config: dict | str | Path | None = None
     solution, soft_kinds = build_solution(compiled, network, config["ansatz"])
     engine = build_engine(config["operators"], dim=problem.dimension, has_time=problem.has_time)
     solver = build_solver(config["solver"], config["train"]["steps"])
-    result = train(compiled, solution, engine, solver, config, soft_kinds)
+    if config["train"]["check_memory"]:
+        check_memory(config, engine.evals_per_point(compiled.needs, problem.dimension), network.n_params)
+
+    resolved = {"problem_file": problem.source_file, "problem": _plain(problem.raw), "config": config}
+    folder = Path(resume) if resume is not None else _prepare_folder(problem, config, out, Path(output_root))
+    checkpoints = None
+    if folder is not None:
+        if resume is None:  # first thing in the folder: enough to rerun, or to resume
+            atomic_write_text(folder / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+        checkpoints = RunCheckpoints(folder, {"problem": problem.name, "solver": config["solver"]["name"],
+                                              "operators": engine.name})
+    result = train(compiled, solution, engine, solver, config, soft_kinds, checkpoints=checkpoints,
+                   resume=checkpoints is not None and checkpoints.exists())
 
     sampler = PointSampler(problem.domain, problem.time, problem.evaluation["sampling"], problem.evaluation["seed"])
     x, t = (np.asarray(a, dtype) for a in sampler.interior(problem.evaluation["points"]))
@@ -88,7 +109,6 @@ def solve(problem: Problem | str | Path, config: dict | str | Path | None = None
                                                   "operators": report["operators"]})
     run = RunResult(solution_ds, history_ds, report, result.solution, config, folder)
     if folder is not None:
-        resolved = {"problem_file": problem.source_file, "problem": _plain(problem.raw), "config": config}
         line = _line(problem, compiled, predict, params, dtype)
         write_run_folder(folder, solution=solution_ds, history=history_ds, report=report, resolved=resolved,
                          line=line, history_arrays=result.history)
@@ -105,6 +125,32 @@ def _static(solution):
     import equinox as eqx
 
     return eqx.partition(solution, eqx.is_inexact_array)[1]
+
+
+def _resume_config(folder: Path, problem: Problem, config: dict | None, overrides) -> dict:
+    """The config of the unfinished run in ``folder``; refuses a different problem or config."""
+    path = folder / "config.yaml"
+    if not path.is_file():
+        raise ConfigError("--resume", f"{folder} is not a run folder (no config.yaml)")
+    if (folder / "report.json").is_file():
+        raise ConfigError("--resume", f"the run in {folder} has finished (report.json exists); start a new run")
+    try:
+        saved = safe_load(path.read_text())
+        saved_config = saved["config"]
+    except (yaml.YAMLError, TypeError, KeyError):
+        raise ConfigError("--resume", f"{path} is not a run's config.yaml") from None
+    if _plain(problem.raw) != saved.get("problem"):
+        raise ConfigError("--resume", f"the problem differs from the one the run in {folder} was made with "
+                          f"({saved.get('problem_file')})")
+    merged = resolve_config(saved_config, config, *overrides)
+    for section, values in merged.items():
+        for key, value in values.items() if isinstance(values, dict) else [(None, values)]:
+            field = section if key is None else f"{section}.{key}"
+            old = saved_config[section] if key is None else saved_config[section].get(key)
+            if value != old and field != "train.progress":
+                raise ConfigError(field, f"is {old!r} in the run being resumed, not {value!r}; "
+                                  "a resumed run keeps its config")
+    return merged
 
 
 def _prepare_folder(problem: Problem, config: dict, out, root: Path) -> Path | None:

@@ -1,4 +1,5 @@
-"""The training loop: sampling, solver steps, validation logging, progress bar, stopping rules."""
+"""The training loop: sampling, solver steps, validation logging, progress bar, stopping rules,
+divergence guard, checkpoints and resume."""
 
 import dataclasses
 import math
@@ -10,15 +11,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jaxtyping import Array, Bool, PyTree
 from tqdm.auto import tqdm
 
+from .checkpoint import RunCheckpoints
 from .errors import ConfigError
 from .metrics import error_metrics
 from .models import Solution
 from .operators import AbstractOperatorEngine
 from .problem import CompiledProblem
 from .sampling import PointSampler
-from .solvers import AbstractSolver
+from .solvers import AbstractSolver, SolverContext, build_solver
 
 HISTORY_FIELDS = ("step", "loss", "rel_l2", "mse", "wall_time", "loss_evals", "network_evals")
 
@@ -114,6 +117,67 @@ class _BatchMaker:
         return batch
 
 
+def all_finite(tree: PyTree) -> Bool[Array, ""]:
+    """Whether every floating-point leaf of ``tree`` is finite."""
+    leaves = [jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(eqx.filter(tree, eqx.is_inexact_array))]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
+def _select(ok: Bool[Array, ""], new: PyTree, old: PyTree) -> PyTree:
+    """``new`` where ``ok``, else ``old``, over the array leaves (other leaves from ``new``)."""
+    new_arrays, static = eqx.partition(new, eqx.is_array)
+    old_arrays = eqx.filter(old, eqx.is_array)
+    return eqx.combine(jax.tree.map(lambda a, b: jnp.where(ok, a, b), new_arrays, old_arrays), static)
+
+
+def make_guarded_step(solver: AbstractSolver, loss):
+    """``step(params, state, guard, batch, key) -> (params, state, guard, stats)``, jitted.
+
+    One solver step that also checks, on the device, that the loss and the new parameters are
+    finite. ``guard = (ok, n_ok)``: ``ok`` (scalar bool) turns False at the first non-finite step
+    and stays False, and from then on the parameters and state no longer change; ``n_ok`` counts
+    the finite steps. The host reads the guard only when it logs or checkpoints, so the check
+    costs no host sync per step.
+    """
+
+    def step(params, state, guard, batch, key):
+        ok, n_ok = guard
+        new_params, new_state, stats = solver.step(loss, params, state, batch, key)
+        ok = ok & jnp.isfinite(stats["loss"]) & all_finite(new_params)
+        guard = (ok, n_ok + ok.astype(n_ok.dtype))
+        return _select(ok, new_params, params), _select(ok, new_state, state), guard, stats
+
+    return eqx.filter_jit(step)
+
+
+def _has_learning_rate(solver_config: dict) -> bool:
+    return any(k.endswith("learning_rate") for k in solver_config)
+
+
+def rescaled_solver(solver_config: dict, steps: int, scale: float) -> AbstractSolver | None:
+    """The solver rebuilt with every ``*learning_rate`` setting times ``scale`` (None: it has none).
+
+    The rebuilt solver's state has the same structure, so the state of the old one carries over.
+    """
+    if not _has_learning_rate(solver_config):
+        return None
+    keys = [k for k in solver_config if k.endswith("learning_rate")]
+    return build_solver({**solver_config, **{k: solver_config[k] * scale for k in keys}}, steps)
+
+
+@dataclasses.dataclass
+class _Point:
+    """A verified point of the loop: every step up to it had a finite loss and parameters."""
+
+    params: PyTree
+    state: PyTree
+    key: Array
+    done: int
+    loss_evals: int
+    sampler: dict
+    rows: int  # history rows logged up to it
+
+
 def train(
     compiled: CompiledProblem,
     solution: Solution,
@@ -121,8 +185,17 @@ def train(
     solver: AbstractSolver,
     config: dict,
     soft_kinds: tuple[str, ...] = (),
+    checkpoints: RunCheckpoints | None = None,
+    resume: bool = False,
 ) -> TrainResult:
-    """Trains ``solution`` on ``compiled`` with ``solver``; ``config`` is the resolved run config."""
+    """Trains ``solution`` on ``compiled`` with ``solver``; ``config`` is the resolved run config.
+
+    With ``checkpoints``, the state is saved every ``train.checkpoint_every`` steps; with
+    ``resume``, training continues from the last checkpoint (bit-identical on CPU to a run that
+    was never interrupted). A non-finite loss or parameter stops the run at the last verified
+    step, or (``train.on_divergence: rollback``) returns there and retries with the learning
+    rates scaled by ``train.rollback_factor``, at most ``train.max_rollbacks`` times.
+    """
     problem, train_config = compiled.problem, config["train"]
     dtype = jnp.float64 if config["precision"] == "float64" else jnp.float32
     params, static = eqx.partition(solution, eqx.is_inexact_array)
@@ -130,8 +203,8 @@ def train(
     if sharding is not None:  # points split over devices, parameters replicated
         params = jax.device_put(params, sharding[1])
     loss = make_loss(compiled, engine, static, soft_kinds, train_config["condition_weight"])
-    state = solver.init(loss, params)
-    step = eqx.filter_jit(lambda p, s, b, k: solver.step(loss, p, s, b, k))
+    context = SolverContext(static, engine, compiled, soft_kinds, config)  # for solvers that need more than the loss
+    state = solver.bind(context).init(loss, params)
     predict = make_predictor(engine, static)
 
     sampler = PointSampler(problem.domain, problem.time, train_config["sampler"], seed=config["seed"])
@@ -148,43 +221,89 @@ def train(
     history = {name: [] for name in HISTORY_FIELDS}
     key = jax.random.PRNGKey(config["seed"])
     steps, log_every, target = train_config["steps"], train_config["log_every"], train_config["target_rel_l2"]
-    loss_evals = 0
+    every = train_config["checkpoint_every"] if checkpoints is not None else 0
+    done, loss_evals, lr_scale, rollbacks, elapsed = 0, 0, 1.0, 0, 0.0
+    if resume:
+        (params, state, key), meta = checkpoints.load((params, state, key))
+        history = {name: list(values) for name, values in meta["history"].items()}
+        done, loss_evals, lr_scale, rollbacks, elapsed = (meta[k] for k in (
+            "step", "loss_evals", "lr_scale", "rollbacks", "elapsed"))
+        sampler.restore(meta["sampler"])
+        if lr_scale != 1.0:
+            solver = rescaled_solver(config["solver"], steps, lr_scale)
+    step = make_guarded_step(solver.bind(context), loss)
+    # good: the last verified point; safe: the one before, whose parameters also gave a finite
+    # loss at the next step (the loss of good's parameters may be the first non-finite one)
+    good = safe = _Point(params, state, key, done, loss_evals, sampler.state(), len(history["step"]))
+    fresh_guard = lambda: (jnp.asarray(True), jnp.asarray(0, jnp.int32))  # noqa: E731
+    guard, pending = fresh_guard(), []  # pending: loss-evaluation counts not yet read back
     stop_reason = "step budget reached"
-    start = time.perf_counter()
-    bar = tqdm(total=steps, disable=not train_config["progress"], desc=problem.name, unit="step", leave=False)
-    done = 0
+    start = time.perf_counter() - elapsed
+    bar = tqdm(total=steps, initial=done, disable=not train_config["progress"], desc=problem.name, unit="step",
+               leave=False)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*balance properties of Sobol.*")
-        for i in range(steps):
+        while done < steps:
             key, subkey = jax.random.split(key)
-            params, state, stats = step(params, state, make_batch(), subkey)
-            loss_evals += int(stats["loss_evals"])
-            done = i + 1
+            params, state, guard, stats = step(params, state, guard, make_batch(), subkey)
+            pending.append(stats["loss_evals"])
+            done += 1
             bar.update(1)
-            if done % log_every and done != steps:
+            log = done % log_every == 0 or done == steps
+            save = every and done % every == 0
+            if not (log or save):
                 continue
-            value = float(stats["loss"])
+            ok, n_ok = jax.device_get(guard)
+            guard = fresh_guard()
+            if not ok:  # diverged since the last verified point: stop there, or roll back before it
+                bad = good.done + int(n_ok) + 1
+                retry = (train_config["on_divergence"] == "rollback" and rollbacks < train_config["max_rollbacks"]
+                         and _has_learning_rate(config["solver"]))
+                good = safe if retry else good
+                params, state, key, done, loss_evals = good.params, good.state, good.key, good.done, good.loss_evals
+                sampler.restore(good.sampler)
+                history = {name: values[:good.rows] for name, values in history.items()}
+                pending = []
+                bar.n = done
+                bar.refresh()
+                if not retry:
+                    stop_reason = (f"diverged: non-finite loss or parameters at step {bad}; kept step {done}, the "
+                                   "last finite one (lower solver.learning_rate, or set "
+                                   "train.on_divergence=rollback)")
+                    break
+                rollbacks, lr_scale = rollbacks + 1, lr_scale * train_config["rollback_factor"]
+                solver = rescaled_solver(config["solver"], steps, lr_scale)
+                step = make_guarded_step(solver.bind(context), loss)
+                continue
+            loss_evals += sum(int(n) for n in jax.device_get(pending))
+            pending = []
             metrics = {"rel_l2": math.nan, "mse": math.nan}
-            if u_val is not None:
-                metrics = error_metrics(predict(params, x_val, t_val)[0], u_val)
-            history["step"].append(done)
-            history["loss"].append(value)
-            history["rel_l2"].append(metrics["rel_l2"])
-            history["mse"].append(metrics["mse"])
-            history["wall_time"].append(time.perf_counter() - start)
-            history["loss_evals"].append(loss_evals)
-            history["network_evals"].append(loss_evals * net_evals_per_loss)
-            for name in stats.keys() - {"loss", "loss_evals"}:  # solver-specific, e.g. the hybrid stage
-                history.setdefault(name, []).append(float(stats[name]))
-            state = solver.observe(state, metrics["rel_l2"] if u_val is not None else value)
-            bar.set_postfix(loss=f"{value:.3e}", rel_l2=f"{metrics['rel_l2']:.3e}")
-            if not math.isfinite(value):
-                stop_reason = f"loss became {value} at step {done}; lower solver.learning_rate"
-                break
+            if log:
+                value = float(stats["loss"])
+                if u_val is not None:
+                    metrics = error_metrics(predict(params, x_val, t_val)[0], u_val)
+                history["step"].append(done)
+                history["loss"].append(value)
+                history["rel_l2"].append(metrics["rel_l2"])
+                history["mse"].append(metrics["mse"])
+                history["wall_time"].append(time.perf_counter() - start)
+                history["loss_evals"].append(loss_evals)
+                history["network_evals"].append(loss_evals * net_evals_per_loss)
+                for name in stats.keys() - {"loss", "loss_evals"}:  # solver-specific, e.g. the hybrid stage
+                    history.setdefault(name, []).append(float(stats[name]))
+                state = solver.observe(state, metrics["rel_l2"] if u_val is not None else value)
+                bar.set_postfix(loss=f"{value:.3e}", rel_l2=f"{metrics['rel_l2']:.3e}")
+            safe, good = good, _Point(params, state, key, done, loss_evals, sampler.state(), len(history["step"]))
+            if save:
+                meta = {"step": done, "loss_evals": loss_evals, "lr_scale": lr_scale, "rollbacks": rollbacks,
+                        "elapsed": time.perf_counter() - start, "sampler": good.sampler}
+                checkpoints.save((params, state, key), meta, history)
             if target is not None and metrics["rel_l2"] <= target:
                 stop_reason = f"target rel_l2 {target:g} reached"
                 break
     bar.close()
+    if rollbacks:
+        stop_reason += f" ({rollbacks} rollback{'s' * (rollbacks > 1)}: learning rate x{lr_scale:g})"
     wall = time.perf_counter() - start
     return TrainResult(eqx.combine(params, static), {k: np.asarray(v) for k, v in history.items()},
                        wall, done, stop_reason)

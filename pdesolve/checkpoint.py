@@ -1,0 +1,68 @@
+"""Checkpoints of a training run, saved atomically into its run folder and read back to resume.
+
+A checkpoint is the arrays file ``checkpoint-<step>.eqx`` (parameters, solver state and PRNG key,
+by ``eqx.tree_serialise_leaves``) and ``checkpoint.json``, the commit record: it names the
+arrays file and holds the loop's counters, the sampler state and the history so far. The record
+is replaced last and the older arrays file removed after it, so a run killed at any moment
+leaves a record that names a complete arrays file. ``history.nc`` is rewritten with each
+checkpoint, so the folder of a killed run shows the history up to its last checkpoint.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import numpy as np
+from jaxtyping import PyTree
+
+from .errors import ConfigError
+from .results import atomic_write, atomic_write_text, history_dataset
+
+RECORD = "checkpoint.json"
+
+
+def _plain_history(history: dict[str, list]) -> dict[str, list]:
+    """History lists as JSON numbers (ints stay ints, NaN stays NaN)."""
+    return {k: [int(v) if isinstance(v, (int, np.integer)) else float(v) for v in values]
+            for k, values in history.items()}
+
+
+class RunCheckpoints:
+    """Saves and loads the checkpoints of one run folder.
+
+    ``history_attrs`` are the attributes of the ``history.nc`` written with each checkpoint.
+    """
+
+    def __init__(self, folder: str | Path, history_attrs: dict | None = None):
+        self.folder = Path(folder)
+        self.history_attrs = history_attrs or {}
+
+    def exists(self) -> bool:
+        return (self.folder / RECORD).is_file()
+
+    def save(self, arrays: PyTree, meta: dict[str, Any], history: dict[str, list]) -> None:
+        """Writes ``arrays`` (a pytree), ``meta`` (JSON-able; must hold ``step``) and ``history``."""
+        name = f"checkpoint-{meta['step']:09d}.eqx"
+        atomic_write(self.folder / name, lambda tmp: eqx.tree_serialise_leaves(tmp, arrays))
+        if history["step"]:
+            data = {k: np.asarray(v) for k, v in history.items()}
+            atomic_write(self.folder / "history.nc",
+                         lambda tmp: history_dataset(data, self.history_attrs).to_netcdf(tmp, engine="h5netcdf"))
+        record = {**meta, "arrays": name, "history": _plain_history(history)}
+        atomic_write_text(self.folder / RECORD, json.dumps(record) + "\n")
+        for old in self.folder.glob("checkpoint-*.eqx"):
+            if old.name != name:
+                old.unlink()
+
+    def load(self, like: PyTree) -> tuple[PyTree, dict[str, Any]]:
+        """Returns ``(arrays shaped like like, meta with 'history')`` from the last checkpoint."""
+        try:
+            record = json.loads((self.folder / RECORD).read_text())
+            arrays = eqx.tree_deserialise_leaves(self.folder / record["arrays"], like)
+        except (OSError, ValueError, KeyError, RuntimeError) as err:
+            raise ConfigError("--resume", f"cannot read the checkpoint in {self.folder}: {err}") from None
+        return arrays, record
+
+
+__all__ = ["RECORD", "RunCheckpoints"]

@@ -1,0 +1,79 @@
+"""Resource limits checked before training: a run that cannot fit in memory says so up front.
+
+The estimate counts the activations of one vectorised loss evaluation: collocation points (per
+call) x network evaluations per point (stencil nodes) x perturbations evaluated at once x the
+summed hidden widths x bytes per number. It is a lower bound on what the step needs (parameters,
+optimiser state and the compiler's temporaries come on top), so a run it refuses cannot fit.
+"""
+
+import math
+import os
+
+import jax
+
+from .errors import ConfigError
+
+GIB = 2.0**30
+
+
+def perturbations(solver_config: dict, n_params: int) -> int:
+    """Loss evaluations the solver makes in one vectorised call per step (before chunking)."""
+    name = solver_config["name"]
+    if name in ("rge", "sign_rge"):
+        count = solver_config["samples"] * (2 if solver_config["antithetic"] else 1) + 1
+    elif name == "cge":
+        count = 1 + (solver_config["block_size"] or n_params) * (2 if solver_config["central"] else 1)
+    elif name == "forward_gradient":
+        count = 2 * solver_config["tangents"]  # a value and a tangent per direction
+    elif name == "hybrid":
+        count = max(2 * solver_config["coarse_samples"] + 1, 1 + (solver_config["fine_block_size"] or n_params))
+    else:  # first order, or a solver with one loss evaluation per step
+        count = 1
+    chunk = solver_config.get("chunk_size")
+    return min(count, chunk) if chunk else count
+
+
+def estimate_bytes(config: dict, evals_per_point: int, n_params: int) -> float:
+    """The activation memory of one loss evaluation batch (see the module docstring)."""
+    chunk = config["operators"]["chunk_size"] if config["operators"]["method"] != "ad" else None
+    points = min(config["train"]["batch_size"], chunk or math.inf)
+    width = sum(config["model"]["widths"])
+    size = 8 if config["precision"] == "float64" else 4
+    return points * evals_per_point * perturbations(config["solver"], n_params) * width * size
+
+
+def device_memory() -> tuple[float, str]:
+    """(bytes, where from): the first device's memory limit, else the host's physical memory."""
+    try:
+        stats = jax.devices()[0].memory_stats() or {}
+    except Exception:  # noqa: BLE001 (backends without memory statistics)
+        stats = {}
+    if stats.get("bytes_limit"):
+        return float(stats["bytes_limit"]), f"{jax.devices()[0].device_kind} memory"
+    return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")), "host memory"
+
+
+def check_memory(config: dict, evals_per_point: int, n_params: int) -> None:
+    """Raises ConfigError, with chunk settings that would fit, when the estimate exceeds memory."""
+    need = estimate_bytes(config, evals_per_point, n_params)
+    have, where = device_memory()
+    if need <= have:
+        return
+    per_eval = need / (min(config["train"]["batch_size"], config["operators"]["chunk_size"] or math.inf)
+                       * perturbations(config["solver"], n_params))  # one point, one perturbation
+    budget = have / 2
+    perts = perturbations(config["solver"], n_params)
+    point_key = "train.batch_size" if config["operators"]["method"] == "ad" else "operators.chunk_size"
+    if perts * per_eval <= budget:
+        fix = f"set {point_key}={int(budget // (perts * per_eval))}"
+    elif per_eval <= budget:
+        solver_chunk = int(min(perts, budget // per_eval) ** 0.5) or 1
+        fix = (f"set solver.chunk_size={solver_chunk} and {point_key}="
+               f"{max(1, int(budget // (solver_chunk * per_eval)))}")
+    else:
+        fix = "one point alone does not fit: use a narrower network (model.widths) or fewer stencil nodes"
+    raise ConfigError("train.check_memory", f"the run needs at least {need / GIB:.3g} GiB but the {where} is "
+                      f"{have / GIB:.3g} GiB; {fix} (or train.check_memory=false to run anyway)")
+
+
+__all__ = ["check_memory", "device_memory", "estimate_bytes", "perturbations"]
