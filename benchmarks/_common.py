@@ -45,8 +45,23 @@ def metadata(suite: str, size: str, settings: dict) -> dict:
         "devices": [str(d) for d in jax.devices()],
         "versions": versions(),
         "load_average_start": load_average(),
+        "git": git_state(),
         "settings": settings,
     }
+
+
+def git_state() -> str:
+    """HEAD commit, and whether the library (pdesolve/) had uncommitted changes when the suite ran."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "pdesolve"], cwd=ROOT, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + (" (pdesolve/ has uncommitted changes)" if dirty else "")
 
 
 def problem_with(path: str | Path, *, dimension: int | None = None, eval_points: int | None = None, **params):
