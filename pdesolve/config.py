@@ -180,6 +180,12 @@ def default_config() -> dict:
     return copy.deepcopy(config)
 
 
+def key_name(key: Any) -> str:
+    """A key as it appears in an error's field: itself when it is a plain name, else its repr
+    (so an empty key, or one holding a newline, still names the field on one line)."""
+    return key if isinstance(key, str) and key.isprintable() and key.strip() == key and key else repr(key)
+
+
 def _suggest(name: str, allowed) -> str:
     close = difflib.get_close_matches(name, list(allowed), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -211,7 +217,7 @@ def _merge_section(field: str, base: dict, update: Any, schema: dict, kind_key: 
         if key == kind_key:
             continue
         if key not in schema:
-            raise ConfigError(f"{field}.{key}", f"unknown key{_suggest(str(key), schema)}")
+            raise ConfigError(f"{field}.{key_name(key)}", f"unknown key{_suggest(str(key), schema)}")
         merged[key] = _check_value(f"{field}.{key}", value, schema[key][0])
     return merged
 
@@ -220,7 +226,7 @@ def _merge_kinded(field: str, base: dict, update: Any, schemas: dict, kind_key: 
     if not isinstance(update, dict):
         raise ConfigError(field, f"expected a mapping, got {update!r}")
     kind = update.get(kind_key, base[kind_key])
-    if kind not in schemas:
+    if not isinstance(kind, str) or kind not in schemas:
         raise ConfigError(f"{field}.{kind_key}", f"unknown {kind_key} {kind!r}{_suggest(str(kind), schemas)}")
     schema = schemas[kind]
     start = {kind_key: kind, **{k: v for k, (_, v) in schema.items()}}
@@ -247,7 +253,7 @@ def merge_config(base: dict, update: dict | None) -> dict:
         elif key in TOP_LEVEL:
             config[key] = _check_value(key, value, TOP_LEVEL[key][0])
         else:
-            raise ConfigError(str(key), f"unknown section{_suggest(str(key), sections)}")
+            raise ConfigError(key_name(key), f"unknown section{_suggest(str(key), sections)}")
     return config
 
 

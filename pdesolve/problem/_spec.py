@@ -14,7 +14,7 @@ import numpy as np
 import sympy as sp
 import yaml
 
-from ..config import safe_load
+from ..config import key_name, safe_load
 from ..errors import ProblemError
 from . import _vocabulary as vocab
 from ._domain import Annulus, Ball, Box, Domain
@@ -105,7 +105,7 @@ class _Reader:
                 if key not in allowed:
                     close = difflib.get_close_matches(str(key), allowed, n=1)
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
-                    raise self.fail(f"{field}.{key}" if field else str(key),
+                    raise self.fail(f"{field}.{key_name(key)}" if field else key_name(key),
                                     f"unknown key{hint}; allowed: {', '.join(sorted(allowed))}")
         return value
 
@@ -134,6 +134,7 @@ def _vector(reader: _Reader, field: str, value: Any, dim: int) -> np.ndarray:
 def _domain(reader: _Reader, value: Any, dim: int) -> Domain:
     spec = reader.mapping("domain", value)
     kind = spec.get("type")
+    kind = kind if isinstance(kind, str) else repr(kind)  # e.g. a list: not a name, and unhashable
     keys = {"box": {"type", "low", "high"}, "ball": {"type", "center", "radius"},
             "annulus": {"type", "center", "inner", "outer"}}
     if kind not in keys:
@@ -162,7 +163,7 @@ def _parameters(reader: _Reader, value: Any, dim: int) -> tuple[dict[str, Any], 
     spec = reader.mapping("parameters", value or {})
     values, symbols = {}, {}
     for name, raw in spec.items():
-        field = f"parameters.{name}"
+        field = f"parameters.{key_name(name)}"
         if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
             raise reader.fail(field, "a parameter name is a plain identifier such as mu or r")
         if name in vocab.RESERVED:
@@ -232,7 +233,7 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
         params = dict(reader.mapping("parameters", data.get("parameters") or {}))
         for key, value in overrides.items():
             if key not in params:
-                raise reader.fail(f"parameters.{key}", f"cannot override an unknown parameter; known: {', '.join(sorted(params)) or 'none'}")
+                raise reader.fail(f"parameters.{key_name(key)}", f"cannot override an unknown parameter; known: {', '.join(sorted(params)) or 'none'}")
             params[key] = value
         data["parameters"] = params
 
