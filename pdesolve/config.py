@@ -27,8 +27,15 @@ SafeLoader.add_implicit_resolver(
 
 
 def safe_load(text: str) -> Any:
-    """``yaml.safe_load`` with :class:`SafeLoader` (no tags that construct Python objects)."""
-    return yaml.load(text, Loader=SafeLoader)  # noqa: S506 (a SafeLoader subclass)
+    """``yaml.safe_load`` with :class:`SafeLoader` (no tags that construct Python objects).
+
+    Every failure is a ``yaml.YAMLError``: PyYAML's own constructors raise other exceptions on
+    some malformed tagged values (``!!timestamp 2001-12-14x``, ``!!int abc``).
+    """
+    try:
+        return yaml.load(text, Loader=SafeLoader)  # noqa: S506 (a SafeLoader subclass)
+    except (ValueError, TypeError, AttributeError, OverflowError) as err:
+        raise yaml.constructor.ConstructorError(None, None, f"cannot read a tagged value ({err})") from None
 
 
 # Each schema maps key -> (allowed types, default). ``None`` as a default means "unset".
@@ -104,7 +111,7 @@ SOLVER_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "relaxation": (_NUM, 0.5),  # Douglas-Rachford lam
         "hidden": ((str,), "zeroth_order"),  # zeroth_order | projection | fixed
         "output_layer": ((str,), "least_squares"),  # least_squares | projection
-        "ridge": (_NUM, 1e-8),  # least-squares pull towards the previous read-out (x trace/size)
+        "ridge": (_NUM, 1e-3),  # least-squares pull towards the previous read-out (x trace/size)
     },
 }
 

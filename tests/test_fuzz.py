@@ -65,6 +65,7 @@ PAYLOAD_YAML = [
     "&a [*a]",
     "!!set {a, b}",
     "!!timestamp 2001-12-14",
+    "!!timestamp 2001-12-14x", "!!timestamp 2001-13-45", "!!int abc", "!!float x",  # crashed PyYAML once
 ]
 TOKENS = ["x[1]", "x[i]", "u", "u_t", "lap_u", "grad_u_sq", "u_x[1]", "u_xx[2]", "d", "t", "pi", "E", "mu",
           "+", "-", "*", "/", "**", "(", ")", "[", "]", ",", "=", "==", "<", "and", "or", "1e308", "0", "-1",
