@@ -14,6 +14,18 @@ from jaxtyping import Array, PRNGKeyArray, PyTree, Scalar
 Loss = Callable[[PyTree, Any, PRNGKeyArray], Scalar]
 
 
+class SolverContext(eqx.Module):
+    """What a solver may need beyond the loss: the solution's static part (combine it with the
+    parameters), the operator engine, the compiled problem, the soft condition kinds and the
+    resolved run config. Handed to ``AbstractSolver.bind`` by the training loop."""
+
+    static: PyTree
+    engine: Any
+    compiled: Any = eqx.field(static=True)
+    soft_kinds: tuple[str, ...] = eqx.field(static=True)
+    config: dict = eqx.field(static=True)
+
+
 class AbstractSolver(eqx.Module):
     """Updates parameters one step at a time from a loss."""
 
@@ -27,6 +39,11 @@ class AbstractSolver(eqx.Module):
     ) -> tuple[PyTree, PyTree, dict[str, Array]]:
         """One update. Returns ``(params, state, stats)``; stats holds at least ``loss`` (the loss
         at the incoming parameters) and ``loss_evals`` (loss evaluations spent this step)."""
+
+    def bind(self, context: SolverContext) -> "AbstractSolver":
+        """Returns the solver with the problem structure it needs (the projection solver); the
+        loss-only solvers ignore it."""
+        return self
 
     def observe(self, state: PyTree, metric: float) -> PyTree:
         """Receives each validation check (relative L2 error, or the loss when no exact solution

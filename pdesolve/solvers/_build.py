@@ -5,6 +5,7 @@ import optax
 from ._base import AbstractSolver
 from ._estimators import CoordinateGradientEstimator, ForwardGradientEstimator, RandomGradientEstimator
 from ._first_order import FirstOrder
+from ._projection import ProjectionSolver
 from ._schedule import learning_rate_schedule
 from ._zeroth_order import EstimatedGradientSolver, HybridSolver
 
@@ -56,4 +57,7 @@ def build_solver(solver_config: dict, steps: int) -> AbstractSolver:
             build_optimizer({**constant, "optimizer": "momentum", "learning_rate": config["fine_learning_rate"]}, steps),
             "cge")
         return HybridSolver(coarse, fine, config["patience"])
+    if name == "projection":
+        return ProjectionSolver(config["algorithm"], config["inner_iterations"], config["relaxation"], config["hidden"],
+                                config["output_layer"], config["ridge"], _rge(config), build_optimizer(config, steps))
     raise ValueError(f"solver.name: unknown solver {name!r}")

@@ -1,0 +1,136 @@
+"""Projection (feasibility) training of a PINN: residual constraints on the network outputs at
+the stencil nodes, hidden layers by projection sweeps over the network's constraint graph or by
+zeroth-order steps, the read-out layer by projection or by an exact least-squares solve."""
+
+import dataclasses
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+from jax.flatten_util import ravel_pytree
+
+from ..errors import ConfigError
+from ..models import MLP, DenseLinear
+from ..operators import AbstractSteinEngine, FiniteDifferenceEngine
+from ._base import AbstractSolver, Loss, SolverContext
+from ._estimators import RandomGradientEstimator
+from ._projection_graph import ALGORITHMS, OutputConstraints, solve_graph
+from ._projection_pinn import ConstraintBlock, fit_readout, least_squares_rows, linearised_block
+
+HIDDEN = ("zeroth_order", "projection", "fixed")
+OUTPUT_LAYER = ("least_squares", "projection")
+
+
+class ProjectionSolver(AbstractSolver):
+    """Each step: linearise the residual (and soft-condition) constraints at the stencil nodes;
+    update the hidden layers (``hidden``): ``projection`` runs ``inner_iterations`` of
+    ``algorithm`` on the constraint graph from a forward pass, ``zeroth_order`` takes one
+    RGE + ``optimizer`` step on the loss after the read-out's least-squares fit (variable
+    projection), ``fixed`` keeps them (random features); then the read-out (``output_layer``):
+    ``least_squares`` solves for it exactly (``ridge`` pulls towards the previous weights),
+    ``projection`` keeps the graph's consensus. Call ``bind`` before ``init``."""
+
+    algorithm: str = eqx.field(static=True)
+    inner_iterations: int = eqx.field(static=True)
+    relaxation: float = eqx.field(static=True)
+    hidden: str = eqx.field(static=True)
+    output_layer: str = eqx.field(static=True)
+    ridge: float = eqx.field(static=True)
+    estimator: RandomGradientEstimator
+    optimizer: optax.GradientTransformation = eqx.field(static=True)
+    context: SolverContext | None = None
+
+    def __check_init__(self):
+        for field, value, allowed in (("algorithm", self.algorithm, ALGORITHMS), ("hidden", self.hidden, HIDDEN),
+                                      ("output_layer", self.output_layer, OUTPUT_LAYER)):
+            if value not in allowed:
+                raise ConfigError(f"solver.{field}", f"unknown value {value!r}; allowed: {', '.join(allowed)}")
+        if self.hidden == "zeroth_order" and self.output_layer != "least_squares":
+            raise ConfigError("solver.output_layer", "hidden: zeroth_order fits the read-out by least_squares")
+        if not 0 < self.relaxation <= 1:
+            raise ConfigError("solver.relaxation", f"must be in (0, 1], got {self.relaxation}")
+        if self.inner_iterations < 1:
+            raise ConfigError("solver.inner_iterations", f"must be >= 1, got {self.inner_iterations}")
+
+    def bind(self, context: SolverContext) -> "ProjectionSolver":
+        if not isinstance(context.engine, (AbstractSteinEngine, FiniteDifferenceEngine)):
+            raise ConfigError("operators.method", "the projection solver needs stencil operators (sg, se or fd): "
+                              "its constraints are on network values at stencil nodes, not on autodiff graphs")
+        network = context.static.network
+        if not isinstance(network, MLP) or not isinstance(network.layers[-1], DenseLinear):
+            raise ConfigError("model.dense_layers", "the projection solver needs a dense read-out layer (-1)")
+        graph = self.hidden == "projection" or self.output_layer == "projection"
+        if graph and not all(isinstance(layer, DenseLinear) for layer in network.layers):
+            raise ConfigError("solver.hidden", "projection sweeps need a dense MLP (model.type: mlp); with TT "
+                              "layers use hidden: zeroth_order (the read-out is still solved by least squares)")
+        return dataclasses.replace(self, context=context)
+
+    def init(self, loss: Loss, params):
+        if self.context is None:
+            raise RuntimeError("ProjectionSolver.bind(context) must be called before init")
+        return self.optimizer.init(self._hidden(params.network))
+
+    @staticmethod
+    def _hidden(network):
+        return network.layers[:-1]
+
+    def _blocks(self, solution, batch, key) -> list[ConstraintBlock]:
+        ctx = self.context
+        engine, compiled, needs = ctx.engine, ctx.compiled, ctx.compiled.needs
+
+        def residual(field, x, t, f):
+            return compiled.residual(engine(field, x, t, needs, key), x, t, f)
+
+        def condition(field, x, t, g):
+            return engine.solution(field)(x, t) - g
+
+        blocks = [linearised_block(residual, solution, batch["x"], batch["t"], batch["f"])]
+        weight = ctx.config["train"]["condition_weight"]
+        for x, t, g in batch["conditions"].values():
+            blocks.append(linearised_block(condition, solution, x, t, g, weight))
+        return blocks
+
+    def step(self, loss: Loss, params, state, batch, key):
+        solution = eqx.combine(params, self.context.static)
+        blocks = self._blocks(solution, batch, key)
+        value = sum(block.loss for block in blocks)
+        evals = 1  # the forward pass at the stencil nodes
+        network = solution.network
+        if self.hidden == "zeroth_order":
+            hidden, unravel = ravel_pytree(self._hidden(network))
+            readout = self._readout(network)
+
+            def reduced(theta):  # the loss after the read-out's least-squares fit
+                net = eqx.tree_at(self._hidden, network, unravel(theta))
+                return fit_readout(*least_squares_rows(net, blocks), readout, self.ridge)[1]
+
+            g, _, n_evals = self.estimator(reduced, hidden, key)
+            updates, state = self.optimizer.update(unravel(g), state, self._hidden(network))
+            network = eqx.tree_at(self._hidden, network, optax.apply_updates(self._hidden(network), updates))
+            evals += n_evals
+        elif self.hidden == "projection":
+            z = jnp.concatenate([b.inputs.reshape(-1, b.inputs.shape[-1]) for b in blocks])
+            targets = OutputConstraints(tuple(b.coefficients for b in blocks), tuple(b.offset for b in blocks))
+            projected = solve_graph(network, z, targets, self.algorithm, self.inner_iterations, self.relaxation)
+            keep = projected if self.output_layer == "projection" else eqx.tree_at(self._hidden, network,
+                                                                                   self._hidden(projected))
+            network = keep
+            evals += self.inner_iterations
+        if self.output_layer == "least_squares":
+            w, _ = fit_readout(*least_squares_rows(network, blocks), self._readout(network), self.ridge)
+            last = network.layers[-1]
+            network = eqx.tree_at(lambda n: (n.layers[-1].weight, n.layers[-1].bias), network,
+                                  (w[:-1].reshape(last.weight.shape), w[-1:]))
+            evals += 1
+        params = eqx.tree_at(lambda p: p.network, params, eqx.filter(network, eqx.is_inexact_array))
+        return params, state, {"loss": value, "loss_evals": jnp.asarray(evals)}
+
+    @staticmethod
+    def _readout(network: MLP):
+        last = network.layers[-1]
+        return jnp.concatenate([last.weight[0], last.bias])
+
+    @property
+    def name(self) -> str:
+        return "projection"

@@ -1,0 +1,122 @@
+"""The projection solver: exact affine residual constraints, the least-squares read-out against an
+independent fit, constraint-graph algorithms reducing infeasibility, config and binding errors."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from pdesolve.config import resolve_config
+from pdesolve.errors import ConfigError
+from pdesolve.models import MLP, DenseLinear, build_network, build_solution
+from pdesolve.operators import AutodiffEngine, SparseGridSteinEngine
+from pdesolve.problem import compile_problem, load_problem
+from pdesolve.solvers import SolverContext, build_solver
+from pdesolve.solvers._projection_graph import ALGORITHMS, OutputConstraints, solve_graph
+from pdesolve.solvers._projection_pinn import least_squares_rows, linearised_block
+from pdesolve.train import make_loss
+
+
+def _setup(problem_file="problems/poisson2d.yaml", solver=None, method="sg"):
+    problem = load_problem(problem_file)
+    compiled = compile_problem(problem)
+    config = resolve_config(problem.config, {"precision": "float64", "model": {"widths": [8, 8]},
+                                             "operators": {"method": method},
+                                             "solver": solver or {"name": "projection", "hidden": "fixed"}})
+    net = build_network(config["model"], problem.dimension + int(problem.has_time), key=jax.random.PRNGKey(0),
+                        dtype=jnp.float64)
+    solution, soft = build_solution(compiled, net, "auto")
+    engine = SparseGridSteinEngine(sigma=0.2, level=3, smooth_time=problem.has_time) if method == "sg" else AutodiffEngine()
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.uniform(0, 1, (6, problem.dimension)))
+    t = jnp.asarray(rng.uniform(0, 1, 6)) if problem.has_time else jnp.zeros(6)
+    f = compiled.source(x, t) if compiled.source else jnp.zeros(6)
+    batch = {"x": x, "t": t, "f": f, "conditions": {}}
+    return compiled, config, solution, engine, batch, soft
+
+
+def _residual(compiled, engine, solution, batch):
+    ops = engine(solution, batch["x"], batch["t"], compiled.needs)
+    return compiled.residual(ops, batch["x"], batch["t"], batch["f"])
+
+
+@pytest.mark.parametrize("problem_file", ["problems/poisson2d.yaml", "problems/heat_sin10.yaml"])
+def test_residual_is_affine_in_the_network_outputs_at_the_stencil_nodes(problem_file):
+    compiled, _, solution, engine, batch, _ = _setup(problem_file)
+
+    def residual(field, x, t, f):
+        return compiled.residual(engine(field, x, t, compiled.needs), x, t, f)
+
+    block = linearised_block(residual, solution, batch["x"], batch["t"], batch["f"])
+    np.testing.assert_allclose(block.residual, _residual(compiled, engine, solution, batch), rtol=1e-10, atol=1e-10)
+    # Any other network: c . N + e is its residual exactly (the PDE is linear in u).
+    other = eqx.tree_at(lambda s: s.network, solution,
+                        build_network({"type": "mlp", "widths": [5], "activation": "sin", "init": "lecun"},
+                                      solution.network.layers[0].in_size, key=jax.random.PRNGKey(3),
+                                      dtype=jnp.float64))
+    n, k, z = block.inputs.shape
+    outputs = other.network(block.inputs.reshape(n * k, z)).reshape(n, k)
+    np.testing.assert_allclose(jnp.sum(block.coefficients * outputs, axis=1) + block.offset,
+                               _residual(compiled, engine, other, batch), rtol=1e-9, atol=1e-9)
+
+
+def test_least_squares_readout_minimises_the_loss_like_an_independent_fit():
+    compiled, config, solution, engine, batch, soft = _setup()
+    solver = build_solver({**config["solver"], "ridge": 1e-14}, 10)
+    params, static = eqx.partition(solution, eqx.is_inexact_array)
+    solver = solver.bind(SolverContext(static, engine, compiled, soft, config))
+    loss = make_loss(compiled, engine, static, soft, 1.0)
+    new, _, stats = solver.step(loss, params, solver.init(loss, params), batch, jax.random.PRNGKey(0))
+    np.testing.assert_allclose(stats["loss"], loss(params, batch, None), rtol=1e-10)
+    # Independent: the loss is quadratic in the read-out; build its rows from loss-path residuals
+    # of unit read-outs (R(e_j) - R(0)) and fit with numpy's lstsq.
+    last = lambda s: (s.network.layers[-1].weight, s.network.layers[-1].bias)  # noqa: E731
+    h = solution.network.layers[-1].in_size
+
+    def residual_with(w):
+        s = eqx.tree_at(last, solution, (w[:h][None], w[h:]))
+        return np.asarray(_residual(compiled, engine, s, batch))
+
+    r0 = residual_with(jnp.zeros(h + 1))
+    cols = np.stack([residual_with(jnp.eye(h + 1)[j]) - r0 for j in range(h + 1)], axis=1)
+    w, *_ = np.linalg.lstsq(cols, -r0, rcond=None)
+    best = np.mean((cols @ w + r0) ** 2)
+    assert float(loss(new, batch, None)) <= best * (1 + 1e-6) + 1e-14
+    assert float(loss(new, batch, None)) < 0.5 * float(stats["loss"])
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_graph_algorithms_reduce_output_infeasibility(algorithm):
+    keys = jax.random.split(jax.random.PRNGKey(1), 3)
+    net = MLP([DenseLinear(2, 6, key=keys[0], dtype=jnp.float64), DenseLinear(6, 1, key=keys[1], dtype=jnp.float64)],
+              "tanh")
+    z = jax.random.uniform(keys[2], (12, 2), jnp.float64)
+    target = jnp.sin(3 * z[:, 0]) * 0.5
+    # Groups of two samples: N_a + N_b = target_a + target_b (a hyperplane per group).
+    targets = OutputConstraints((jnp.ones((6, 2)),), (-(target[0::2] + target[1::2]),))
+    gap = lambda n: jnp.sum((n(z)[0::2] + n(z)[1::2] - target[0::2] - target[1::2]) ** 2)  # noqa: E731
+    before = float(gap(net))
+    after = float(gap(solve_graph(net, z, targets, algorithm, 30, 0.5)))
+    assert after < 0.5 * before, (before, after)
+
+
+def test_config_and_binding_errors_name_the_field():
+    compiled, config, solution, _, _, soft = _setup(method="ad")
+    params, static = eqx.partition(solution, eqx.is_inexact_array)
+    solver = build_solver(config["solver"], 10)
+    with pytest.raises(ConfigError, match="operators.method"):
+        solver.bind(SolverContext(static, AutodiffEngine(), compiled, soft, config))
+    with pytest.raises(ConfigError, match="solver.algorithm"):
+        build_solver({**config["solver"], "algorithm": "difference_map"}, 10)
+    with pytest.raises(ConfigError, match="solver.output_layer"):
+        build_solver({**config["solver"], "hidden": "zeroth_order", "output_layer": "projection"}, 10)
+    tt = resolve_config({"model": {"type": "tt_mlp", "widths": [8, 8], "rank": 2, "n_cores": 2},
+                         "solver": {"name": "projection", "hidden": "projection"}})
+    net = build_network(tt["model"], 2, key=jax.random.PRNGKey(0), dtype=jnp.float64)
+    tt_static = eqx.partition(build_solution(compiled, net, "auto")[0], eqx.is_inexact_array)[1]
+    engine = SparseGridSteinEngine(sigma=0.1, level=3)
+    with pytest.raises(ConfigError, match="solver.hidden"):
+        build_solver(tt["solver"], 10).bind(SolverContext(tt_static, engine, compiled, soft, tt))
+    # With ZO hidden layers a TT network is accepted: only the dense read-out is solved.
+    build_solver({**tt["solver"], "hidden": "zeroth_order"}, 10).bind(SolverContext(tt_static, engine, compiled, soft, tt))
