@@ -112,10 +112,10 @@ class _Reader:
     def number(self, field: str, value: Any, *, positive: bool = False, integer: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(field, f"expected a number, got {str(value)[:40]!r}")
+        if not np.isfinite(value):  # first: int(inf) would raise OverflowError
+            raise self.fail(field, f"expected a finite number, got {value!r}")
         if integer and int(value) != value:
             raise self.fail(field, f"expected an integer, got {value!r}")
-        if not np.isfinite(value):
-            raise self.fail(field, f"expected a finite number, got {value!r}")
         if positive and value <= 0:
             raise self.fail(field, f"must be > 0, got {value!r}")
         return int(value) if integer else float(value)
