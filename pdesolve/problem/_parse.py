@@ -208,7 +208,10 @@ def parse_expression(text: object, names: dict[str, object]) -> sp.Basic:
     except (ValueError, RecursionError, MemoryError):
         raise ExpressionError("not a valid expression") from None
     try:
-        return _Builder(names).scalar(tree, 0)
+        value = _Builder(names).scalar(tree, 0)
+        if isinstance(value, tuple):  # tuples belong inside Sum(...) and Piecewise(...) only
+            raise ExpressionError("a tuple (a, b) is not a value; write one expression")
+        return value
     except RecursionError:
         raise ExpressionError(f"nested deeper than {MAX_DEPTH} levels; simplify the expression") from None
     except (TypeError, ValueError, AttributeError, ZeroDivisionError, OverflowError) as err:
