@@ -33,19 +33,12 @@ def _tt(width: int) -> dict:
 
 
 def _dense_flops_per_eval(network) -> float:
-    """2 x in x out summed over the network's layers (dense-equivalent)."""
-    import equinox as eqx
-
-    total = 0.0
-    for layer in getattr(network, "layers", []):
-        n_in, n_out = getattr(layer, "in_size", None), getattr(layer, "out_size", None)
-        if n_in is None or n_out is None:
-            continue
-        total += 2.0 * n_in * n_out
-    if total == 0.0:  # fall back: widths from the config are used by the caller
+    """2 x in x out summed over the network's layers (dense-equivalent); nan if the layers are opaque."""
+    sizes = [(getattr(layer, "in_size", None), getattr(layer, "out_size", None))
+             for layer in getattr(network, "layers", [])]
+    if not sizes or any(a is None or b is None for a, b in sizes):
         return float("nan")
-    del eqx
-    return total
+    return sum(2.0 * a * b for a, b in sizes)
 
 
 def loss_throughput(problem, width: int, batch: int, dtype_name: str) -> dict:

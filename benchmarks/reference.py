@@ -62,7 +62,8 @@ def _solver(name: str, n_params_hint: str) -> dict:
         return {"name": "rge", "samples": 10, "mu": 0.01, "directions": "rademacher", "antithetic": True,
                 "learning_rate": 1e-3}
     hybrid = {"name": "hybrid", "patience": 5, "coarse_mu": 0.1, "coarse_samples": 10, "coarse_learning_rate": 1e-3,
-              "fine_mu": 0.1 if n_params_hint == "tt" else 0.01, "fine_learning_rate": 1e-3, "momentum": 0.9}
+              "fine_mu": 0.1 if n_params_hint == "tt" else 0.01, "fine_learning_rate": 1e-3, "momentum": 0.9,
+              "chunk_size": 21}  # CGE coordinates (and RGE perturbations) per vectorised call
     if n_params_hint == "mlp":
         hybrid["fine_block_size"] = 2000  # CGE over all 600k dense parameters per step is out of reach
     return hybrid

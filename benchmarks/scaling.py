@@ -20,8 +20,8 @@ from ._common import PROBLEMS, build_pieces, markdown_table, peak_bytes, problem
 SIZES = {
     "tiny": {"dims": [5], "width": 8, "batch": 4, "steps": 2, "eval_points": 50, "se_samples": 16,
              "max_evals_per_step": 1e5},
-    "quick": {"dims": [10, 20, 50, 100, 200], "width": 32, "batch": 10, "steps": 6, "eval_points": 500,
-              "se_samples": 1024, "max_evals_per_step": 5e6},
+    "quick": {"dims": [10, 20, 50, 100, 200], "width": 32, "batch": 10, "steps": 4, "eval_points": 500,
+              "se_samples": 1024, "max_evals_per_step": 1.5e6},
     "full": {"dims": [10, 20, 50, 100, 200], "width": 512, "batch": 100, "steps": 200, "eval_points": 10000,
              "se_samples": 1024, "max_evals_per_step": 5e9},
 }
@@ -71,7 +71,7 @@ def one_case(prob: str, dim: int, name: str, size: dict) -> dict:
               if zo else {"name": "adam", "learning_rate": 1e-3})
     config = {"precision": "float64", "operators": ops, "solver": solver,
               "model": {"type": "tt_mlp", "widths": [size["width"]] * 2, "activation": "sin", "init": "siren",
-                        "rank": 2},
+                        "rank": 2, "dense_layers": [0, -1]},  # d + 1 inputs have no balanced factorisation for most d
               "train": {"steps": size["steps"], "batch_size": size["batch"], "boundary_batch_size": size["batch"]}}
     if prob == "heat":
         config["ansatz"] = "soft"
@@ -94,7 +94,7 @@ def one_case(prob: str, dim: int, name: str, size: dict) -> dict:
     row["step_s"] = float(np.median(times))
     sampler = PointSampler(problem.domain, problem.time, "uniform", seed=problem.evaluation["seed"])
     x, t = (np.asarray(a, pieces["dtype"]) for a in sampler.interior(size["eval_points"]))
-    predict = make_predictor(pieces["engine"], pieces["static"])
+    predict = make_predictor(pieces["engine"], pieces["static"], chunk=max(1, int(2e5 // nodes)))  # bounded memory
     u = predict(params, x, t)[0]
     exact = np.asarray(pieces["compiled"].exact(jnp.asarray(x), jnp.asarray(t)))
     row.update({f"after_{size['steps']}_steps_{k}": v for k, v in error_metrics(u, exact).items()
@@ -120,15 +120,30 @@ def run(size_name: str, only=None):
                     row = {"entry": label, "problem": prob, "dimension": dim, "estimator": name,
                            "status": f"failed: {type(err).__name__}: {str(err).splitlines()[0][:200]}"}
                 rows.append(row)
+                _partial(rows)
                 print(f"  {label}: nodes {row.get('nodes_per_point')} step {row.get('step_s')} s "
                       f"mem {row.get('peak_mib')} MiB rel_l2 {row.get('rel_l2_after_steps')} [{row['status']}]",
                       flush=True)
     return rows, None
 
 
+def _partial(rows) -> None:
+    """Rows so far to results/scaling/partial.csv, so a killed run (e.g. out of memory) keeps them."""
+    import csv
+
+    from ._common import RESULTS
+
+    (RESULTS / "scaling").mkdir(parents=True, exist_ok=True)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with open(RESULTS / "scaling" / "partial.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def summarise(rows, size_name):
     size = SIZES[size_name]
-    lines = [f"TT-MLP width {size['width']} rank 2, float64, batch {size['batch']}, {size['steps']} steps "
+    lines = [f"TT-MLP width {size['width']} (first and last layer dense, hidden layer TT rank 2), float64, batch {size['batch']}, {size['steps']} steps "
              f"(error after so few steps shows that training runs, not what it converges to); "
              f"Stein: BP-free RGE (21 loss evaluations per step), AD: first-order Adam (1 per step).", ""]
     lines += markdown_table(rows, ["problem", "dimension", "estimator", "nodes_per_point", "network_evals_per_step",
