@@ -309,3 +309,25 @@ def train_run(problem, config: dict | str | Path | None, overrides: dict, *, lab
     print(f"  {label}: rel_l2 {row['rel_l2']:.3e} mse {row['mse']:.3e} steps {row['steps']} "
           f"train {row['train_time_s']:.1f}s ({rep['stop_reason']})", flush=True)
     return row, hist
+
+
+def _parse(text: str):
+    if text == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"True": True, "False": False}.get(text, text)
+
+
+def read_results(suite: str, out: Path | None = None) -> tuple[list[dict], dict]:
+    """The rows (values parsed back to numbers) and metadata of a suite's written table."""
+    import csv
+
+    out = Path(out) if out is not None else RESULTS / suite
+    with open(out / "table.csv", newline="") as file:
+        lines = [line for line in file if not line.startswith("#")]
+    rows = [{k: _parse(v) for k, v in row.items() if _parse(v) is not None} for row in csv.DictReader(lines)]
+    return rows, json.loads((out / "meta.json").read_text())
