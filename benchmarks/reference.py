@@ -31,7 +31,8 @@ SIZES = {
     "quick": {"width": 64, "tt_width": 64, "fo_steps": 150, "zo_steps": 40, "batch": 50, "eval_points": 2000,
               "validation_points": 200, "se_samples": 256, "log_every": 10},
     "full": {"width": 768, "tt_width": None, "fo_steps": 10000, "zo_steps": 10000, "batch": 100,
-             "eval_points": 10000, "validation_points": 1000, "se_samples": 1024, "log_every": 250},
+             "eval_points": 10000, "validation_points": 1000, "se_samples": 1024, "log_every": 250,
+             "zo_chunk": 7},  # ZO+SE on the 768-wide MLP needs > 49 GiB with all 21 perturbations at once
 }
 
 METHODS = {  # label -> (table(s), operators, solver)
@@ -87,6 +88,8 @@ def entries(size_name: str) -> list[tuple[str, str, object, dict]]:
             }
             if model:
                 overrides["model"] = model
+            if size.get("zo_chunk") and solver != "adam":  # perturbations per vectorised call (GPU memory)
+                overrides["solver"]["chunk_size"] = size["zo_chunk"]
             out.append((f"{net} {method}", net, config_file, overrides))
     return out
 

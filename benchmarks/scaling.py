@@ -23,7 +23,7 @@ SIZES = {
     "quick": {"dims": [10, 20, 50, 100, 200], "width": 32, "batch": 10, "steps": 4, "eval_points": 500,
               "se_samples": 1024, "max_evals_per_step": 1.5e6},
     "full": {"dims": [10, 20, 50, 100, 200], "width": 512, "batch": 100, "steps": 200, "eval_points": 10000,
-             "se_samples": 1024, "max_evals_per_step": 5e9},
+             "se_samples": 1024, "max_evals_per_step": 2e9, "point_chunk": 10, "zo_chunk": 7},  # chunks: GPU memory
 }
 ESTIMATORS = {
     "SG level 2": {"method": "sg", "level": 2, "sigma": 0.1},
@@ -75,6 +75,9 @@ def one_case(prob: str, dim: int, name: str, size: dict) -> dict:
               "train": {"steps": size["steps"], "batch_size": size["batch"], "boundary_batch_size": size["batch"]}}
     if prob == "heat":
         config["ansatz"] = "soft"
+    if size.get("point_chunk") and zo:
+        config["operators"]["chunk_size"] = size["point_chunk"]
+        config["solver"]["chunk_size"] = size["zo_chunk"]
     pieces = build_pieces(problem, config)
     solver_obj, loss = pieces["solver"], pieces["loss"]
     step = jax.jit(lambda p, s, b, k: solver_obj.step(loss, p, s, b, k))

@@ -22,7 +22,8 @@ SIZES = {
               "budget": {"fo_dense": 1500, "fo": 300, "fg": 300, "zo": 60, "projection": 60}},
     "full": {"hjb_dim": 20, "heat_dim": 100, "width": None, "batch": 100, "eval_points": 10000,
              "validation_points": 1000, "log_every": 50,
-             "budget": {"fo_dense": 10000, "fo": 10000, "fg": 10000, "zo": 10000, "projection": 10000}},
+             "budget": {"fo_dense": 10000, "fo": 10000, "fg": 10000, "zo": 10000, "projection": 10000},
+             "sg_point_chunk": 5},
 }
 
 
@@ -75,6 +76,8 @@ def entries(size_name: str):
                                    "validation_points": size["validation_points"], "target_rel_l2": TARGETS[-1]}}
             if model:
                 overrides["model"] = model
+            if size.get("sg_point_chunk") and ops["method"] == "sg" and prob == "heat":
+                overrides["operators"] = {**ops, "chunk_size": size["sg_point_chunk"]}  # 20,605 nodes at d = 100
             out.append((prob, f"{prob} {label}", cfile, overrides, kind))
     return out
 
