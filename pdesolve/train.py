@@ -58,8 +58,14 @@ def make_loss(compiled: CompiledProblem, engine: AbstractOperatorEngine, static,
     return loss
 
 
-def make_predictor(engine: AbstractOperatorEngine, static, chunk: int = 4096):
-    """``predict(params, x, t) -> (smoothed or raw u (n,), raw network u (n,))`` in chunks."""
+#: Network rows (points x stencil nodes) evaluated per prediction call: bounds its memory.
+PREDICTION_ROWS = 2**18
+
+
+def make_predictor(engine: AbstractOperatorEngine, static, dim: int):
+    """``predict(params, x, t) -> (smoothed or raw u (n,), raw network u (n,))``, in chunks of
+    points sized so that points x smoothing nodes stay within ``PREDICTION_ROWS``."""
+    chunk = max(1, PREDICTION_ROWS // engine.evals_per_point(frozenset({"u"}), dim))
 
     @eqx.filter_jit
     def both(params, x, t):
@@ -205,7 +211,7 @@ def train(
     loss = make_loss(compiled, engine, static, soft_kinds, train_config["condition_weight"])
     context = SolverContext(static, engine, compiled, soft_kinds, config)  # for solvers that need more than the loss
     state = solver.bind(context).init(loss, params)
-    predict = make_predictor(engine, static)
+    predict = make_predictor(engine, static, problem.dimension)
 
     sampler = PointSampler(problem.domain, problem.time, train_config["sampler"], seed=config["seed"])
     make_batch = _BatchMaker(compiled, sampler, soft_kinds, train_config, dtype, sharding and sharding[0])

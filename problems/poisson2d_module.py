@@ -20,6 +20,12 @@ PROBLEM = {
     "conditions": {"boundary": sp.Integer(0)},
     "exact": exact,
     "evaluation": {"points": 4096, "sampling": "sobol", "seed": 1234},
-    "config": {"model": {"type": "mlp", "widths": [32, 32], "activation": "tanh"},
-               "train": {"steps": 1000, "batch_size": 128}},
+    "config": {  # BP-free, as poisson2d.yaml
+        "precision": "float64",
+        "model": {"type": "tt_mlp", "widths": [64, 64], "activation": "sin", "rank": 2},
+        "operators": {"method": "sg", "level": 3, "sigma": 0.01},
+        "solver": {"name": "projection", "hidden": "zeroth_order", "output_layer": "least_squares",
+                   "learning_rate": 1e-2, "schedule": "constant"},
+        "train": {"steps": 40, "batch_size": 64, "log_every": 5},
+    },
 }

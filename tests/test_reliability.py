@@ -25,7 +25,7 @@ from pdesolve.problem import load_problem
 from pdesolve.solve import resolve_run_config
 
 ROOT = Path(__file__).resolve().parent.parent
-POISSON = ROOT / "problems/poisson2d.yaml"
+POISSON = ROOT / "tests/data/poisson2d_ad.yaml"
 QUIET = {"progress": False}
 SOLVERS = {
     "adam": {"solver": {"name": "adam"}},

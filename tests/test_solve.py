@@ -13,7 +13,7 @@ import pdesolve
 from pdesolve import cli
 
 ROOT = Path(__file__).resolve().parent.parent
-POISSON = ROOT / "problems/poisson2d.yaml"
+POISSON = ROOT / "tests/data/poisson2d_ad.yaml"
 STEPS = 300
 # Measured on CPU (float32, seed 0, 300 steps): rel_l2 = 0.0366 (seeds 1 and 2: 0.0038, 0.0065).
 # The bound is 3x the seed-0 value: it leaves room for other CPUs/library versions, and an

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -15,6 +16,7 @@ import pdesolve
 from pdesolve.solvers import (CoordinateGradientEstimator, ForwardGradientEstimator, HybridSolver,
                               RandomGradientEstimator, build_solver)
 
+POISSON = str(Path(__file__).parent / "data" / "poisson2d_ad.yaml")  # the AD-era default config
 D = 12
 _rng = np.random.default_rng(0)
 _M = _rng.standard_normal((D, D))
@@ -119,7 +121,7 @@ def test_hybrid_coarse_stage_uses_signrge():
 def test_small_problem_trains_bp_free():
     """poisson2d with ZO-signRGE (no back-propagation, AD operators replaced by FD): measured
     rel L2 0.05 at 600 steps (float64, seed 0); the bound leaves a 2x margin."""
-    run = pdesolve.solve("problems/poisson2d.yaml", {
+    run = pdesolve.solve(POISSON, {
         "train": {"steps": 600, "progress": False, "log_every": 100},
         "solver": {"name": "sign_rge", "learning_rate": 1e-3},
         "operators": {"method": "fd", "step": 1e-2},
@@ -136,7 +138,7 @@ MULTI_DEVICE = textwrap.dedent("""
     assert len(jax.devices()) == 4
     out = {}
     for devices in (1, 4):
-        run = pdesolve.solve("problems/poisson2d.yaml", {"train": {"steps": 30, "progress": False,
+        run = pdesolve.solve(sys.argv[2], {"train": {"steps": 30, "progress": False,
                              "devices": devices}, "solver": {"name": sys.argv[1]}})
         out[devices] = run.solution.u_pred.values
     print(float(np.max(np.abs(out[1] - out[4]))), float(np.max(np.abs(out[1]))))
@@ -146,7 +148,7 @@ MULTI_DEVICE = textwrap.dedent("""
 @pytest.mark.parametrize("solver", ["adam", "rge"])
 def test_four_host_devices_match_one(solver):
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    result = subprocess.run([sys.executable, "-c", MULTI_DEVICE, solver], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", MULTI_DEVICE, solver, POISSON], capture_output=True, text=True,
                             env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     difference, scale = map(float, result.stdout.split()[-2:])
