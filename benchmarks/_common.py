@@ -248,13 +248,12 @@ def validation_seconds(run, problem) -> float:
 
     from pdesolve.operators import build_engine
     from pdesolve.sampling import PointSampler
-    from pdesolve.train import make_predictor
 
     config = run.config
     dtype = jnp.float64 if config["precision"] == "float64" else jnp.float32
     engine = build_engine(config["operators"], dim=problem.dimension, has_time=problem.has_time)
     params, static = eqx.partition(run.model, eqx.is_inexact_array)
-    predict = make_predictor(engine, static)
+    predict = predictor(engine, static, problem.dimension)
     sampler = PointSampler(problem.domain, problem.time, "uniform", seed=problem.evaluation["seed"] + 1)
     x, t = (np.asarray(a, dtype) for a in sampler.interior(config["train"]["validation_points"]))
     predict(params, x, t)  # compiled
@@ -331,3 +330,15 @@ def read_results(suite: str, out: Path | None = None) -> tuple[list[dict], dict]
         lines = [line for line in file if not line.startswith("#")]
     rows = [{k: _parse(v) for k, v in row.items() if _parse(v) is not None} for row in csv.DictReader(lines)]
     return rows, json.loads((out / "meta.json").read_text())
+
+
+def predictor(engine, static, dim: int, max_rows: int = 200_000):
+    """``pdesolve.train.make_predictor`` across its two signatures: ``(engine, static, dim)`` (chunks
+    sized by the library) or the older ``(engine, static, chunk)`` (chunks sized here)."""
+    import inspect
+
+    from pdesolve.train import make_predictor
+
+    if "dim" in inspect.signature(make_predictor).parameters:
+        return make_predictor(engine, static, dim)
+    return make_predictor(engine, static, max(1, max_rows // engine.evals_per_point(frozenset({"u"}), dim)))

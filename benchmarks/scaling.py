@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from ._common import PROBLEMS, build_pieces, markdown_table, peak_bytes, problem_with
+from ._common import PROBLEMS, build_pieces, markdown_table, peak_bytes, predictor, problem_with
 
 SIZES = {
     "tiny": {"dims": [5], "width": 8, "batch": 4, "steps": 2, "eval_points": 50, "se_samples": 16,
@@ -41,7 +41,6 @@ def one_case(prob: str, dim: int, name: str, size: dict) -> dict:
     from pdesolve.metrics import error_metrics
     from pdesolve.operators import build_engine
     from pdesolve.sampling import PointSampler
-    from pdesolve.train import make_predictor
 
     row = {"entry": f"{prob} d={dim} {name}", "problem": prob, "dimension": dim, "estimator": name}
     ops = dict(ESTIMATORS[name])
@@ -97,7 +96,7 @@ def one_case(prob: str, dim: int, name: str, size: dict) -> dict:
     row["step_s"] = float(np.median(times))
     sampler = PointSampler(problem.domain, problem.time, "uniform", seed=problem.evaluation["seed"])
     x, t = (np.asarray(a, pieces["dtype"]) for a in sampler.interior(size["eval_points"]))
-    predict = make_predictor(pieces["engine"], pieces["static"], chunk=max(1, int(2e5 // nodes)))  # bounded memory
+    predict = predictor(pieces["engine"], pieces["static"], dim)  # chunked: bounded memory
     u = predict(params, x, t)[0]
     exact = np.asarray(pieces["compiled"].exact(jnp.asarray(x), jnp.asarray(t)))
     row.update({f"after_{size['steps']}_steps_{k}": v for k, v in error_metrics(u, exact).items()
