@@ -130,14 +130,14 @@ def run(size_name: str, only=None):
 
 
 def _partial(rows) -> None:
-    """Rows so far to results/scaling/partial.csv, so a killed run (e.g. out of memory) keeps them."""
+    """Rows so far to <tmp>/pdesolve-benchmarks-scaling-partial.csv, so that a killed run (e.g. out
+    of memory) keeps them."""
     import csv
+    import tempfile
+    from pathlib import Path
 
-    from ._common import RESULTS
-
-    (RESULTS / "scaling").mkdir(parents=True, exist_ok=True)
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    with open(RESULTS / "scaling" / "partial.csv", "w", newline="") as file:
+    with open(Path(tempfile.gettempdir()) / "pdesolve-benchmarks-scaling-partial.csv", "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
