@@ -4,6 +4,7 @@ import dataclasses
 import datetime
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -92,9 +93,8 @@ def solve(problem: Problem | str | Path, config: dict | str | Path | None = None
 
     sampler = PointSampler(problem.domain, problem.time, problem.evaluation["sampling"], problem.evaluation["seed"])
     x, t = (np.asarray(a, dtype) for a in sampler.interior(problem.evaluation["points"]))
-    static = _static(result.solution)
+    params, static = eqx.partition(result.solution, eqx.is_inexact_array)
     predict = make_predictor(engine, static, problem.dimension)
-    params = _params(result.solution)
     u_pred, u_raw = predict(params, x, t)
     smoothed = engine.solution(result.solution) is not result.solution
     u_exact = None if compiled.exact is None else np.asarray(compiled.exact(jnp.asarray(x), jnp.asarray(t)))
@@ -113,18 +113,6 @@ def solve(problem: Problem | str | Path, config: dict | str | Path | None = None
         write_run_folder(folder, solution=solution_ds, history=history_ds, report=report, resolved=resolved,
                          line=line, history_arrays=result.history)
     return run
-
-
-def _params(solution):
-    import equinox as eqx
-
-    return eqx.filter(solution, eqx.is_inexact_array)
-
-
-def _static(solution):
-    import equinox as eqx
-
-    return eqx.partition(solution, eqx.is_inexact_array)[1]
 
 
 def _resume_config(folder: Path, problem: Problem, config: dict | None, overrides) -> dict:
