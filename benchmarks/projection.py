@@ -26,45 +26,54 @@ SG = {"method": "sg", "level": 3, "sigma": 0.1}
 # The hybrid vmaps ~21 perturbed losses at once; chunking the points keeps it within host memory.
 SG_CHUNKED = {**SG, "chunk_size": 10}
 
+
+def mlp(*widths: int) -> dict:
+    """Dense tanh MLP (the problems' own defaults are BP-free TT networks since this was written)."""
+    return {"type": "mlp", "activation": "tanh", "widths": list(widths)}
+
+
 # (problem file, label, config); train.steps / batch sizes chosen to fit a few minutes each.
 RUNS = [
     ("problems/poisson2d.yaml", "projection (fixed hidden, LS read-out)",
-     {"model": {"widths": [32, 256]}, "operators": SG, "solver": {"name": "projection", "hidden": "fixed"},
+     {"model": mlp(32, 256), "operators": SG, "solver": {"name": "projection", "hidden": "fixed"},
       "train": {"steps": 100, "log_every": 10}}),
     ("problems/poisson2d.yaml", "projection (ZO hidden, LS read-out)",
-     {"model": {"widths": [32, 128]}, "operators": SG,
+     {"model": mlp(32, 128), "operators": SG,
       "solver": {"name": "projection", "hidden": "zeroth_order", "learning_rate": 1e-2, "schedule": "constant"},
       "train": {"steps": 100, "log_every": 10}}),
     ("problems/poisson2d.yaml", "projection (DR graph, 50 inner, LS read-out)",
-     {"model": {"widths": [32, 32]}, "operators": SG,
+     {"model": mlp(32, 32), "operators": SG,
       "solver": {"name": "projection", "hidden": "projection", "algorithm": "douglas_rachford", "inner_iterations": 50},
       "train": {"steps": 10, "log_every": 2}}),
     ("problems/poisson2d.yaml", "hybrid ZO (signRGE -> CGE), SG",
-     {"model": {"widths": [32, 32]}, "operators": SG_CHUNKED, "solver": {"name": "hybrid"},
+     {"model": mlp(32, 32), "operators": SG_CHUNKED, "solver": {"name": "hybrid"},
       "train": {"steps": 1000, "log_every": 100}}),
     ("problems/poisson2d.yaml", "adam + autodiff (BP reference)",
-     {"operators": {"method": "ad"}, "solver": {"name": "adam", "learning_rate": 3e-3},
-      "train": {"steps": 1000, "log_every": 100}}),
+     {"model": mlp(32, 32), "operators": {"method": "ad"}, "solver": {"name": "adam", "learning_rate": 3e-3},
+      "train": {"steps": 1000, "batch_size": 128, "log_every": 100}}),
+    ("problems/poisson2d.yaml", "projection (fixed hidden, LS read-out), sigma 0.01",
+     {"model": mlp(32, 256), "operators": {**SG, "sigma": 0.01}, "solver": {"name": "projection", "hidden": "fixed"},
+      "train": {"steps": 100, "log_every": 10}}),
     ("problems/heat_sin10.yaml", "projection (fixed hidden, LS read-out)",
-     {"model": {"widths": [64, 256]}, "operators": SG, "solver": {"name": "projection", "hidden": "fixed"},
+     {"model": mlp(64, 256), "operators": SG, "solver": {"name": "projection", "hidden": "fixed"},
       "train": {"steps": 60, "batch_size": 50, "log_every": 10}}),
     ("problems/heat_sin10.yaml", "projection (ZO hidden, LS read-out)",
-     {"model": {"widths": [64, 128]}, "operators": SG,
+     {"model": mlp(64, 128), "operators": SG,
       "solver": {"name": "projection", "hidden": "zeroth_order", "learning_rate": 1e-2, "schedule": "constant"},
       "train": {"steps": 60, "batch_size": 50, "log_every": 10}}),
     ("problems/heat_sin10.yaml", "hybrid ZO (signRGE -> CGE), SG",
-     {"operators": SG_CHUNKED, "solver": {"name": "hybrid"}, "train": {"steps": 300, "batch_size": 50, "log_every": 30}}),
+     {"model": mlp(64, 64), "operators": SG_CHUNKED, "solver": {"name": "hybrid"}, "train": {"steps": 300, "batch_size": 50, "log_every": 30}}),
     ("problems/heat_sin10.yaml", "adam + autodiff (BP reference)",
-     {"operators": {"method": "ad"}, "solver": {"name": "adam", "learning_rate": 1e-3},
+     {"model": mlp(64, 64), "operators": {"method": "ad"}, "solver": {"name": "adam", "learning_rate": 1e-3},
       "train": {"steps": 1000, "log_every": 100}}),
     ("problems/hjb20.yaml", "projection (fixed hidden, Gauss-Newton LS read-out)",
-     {"model": {"widths": [64, 256]}, "operators": SG, "solver": {"name": "projection", "hidden": "fixed"},
+     {"model": mlp(64, 256), "operators": SG, "solver": {"name": "projection", "hidden": "fixed"},
       "train": {"steps": 30, "batch_size": 20, "log_every": 5}}),
     ("problems/hjb20.yaml", "hybrid ZO (signRGE -> CGE), SG",
-     {"operators": {**SG, "chunk_size": 2}, "solver": {"name": "hybrid"},
+     {"model": mlp(64, 64), "operators": {**SG, "chunk_size": 2}, "solver": {"name": "hybrid"},
       "train": {"steps": 200, "batch_size": 20, "log_every": 20}}),
     ("problems/hjb20.yaml", "adam + autodiff (BP reference)",
-     {"operators": {"method": "ad"}, "solver": {"name": "adam", "learning_rate": 3e-3},
+     {"model": mlp(64, 64), "operators": {"method": "ad"}, "solver": {"name": "adam", "learning_rate": 3e-3},
       "train": {"steps": 1000, "log_every": 100}}),
 ]
 
