@@ -81,6 +81,10 @@ def solve(problem: Problem | str | Path, config: dict | str | Path | None = None
         check_memory(config, engine.evals_per_point(compiled.needs, problem.dimension), network.n_params)
 
     resolved = {"problem_file": problem.source_file, "problem": _plain(problem.raw), "config": config}
+    if jax.process_count() > 1:  # several hosts: process 0 writes the run folder
+        if resume is not None:
+            raise ConfigError("--resume", "resuming is supported on one host only")
+        out = out if jax.process_index() == 0 else None
     folder = Path(resume) if resume is not None else _prepare_folder(problem, config, out, Path(output_root))
     checkpoints = None
     if folder is not None:

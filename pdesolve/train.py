@@ -80,8 +80,18 @@ def make_predictor(engine: AbstractOperatorEngine, static, dim: int):
 
 
 def point_sharding(train_config: dict) -> tuple[NamedSharding, NamedSharding] | None:
-    """Shardings over a 1-d mesh of local devices: (points split, replicated), or None for one."""
-    available = jax.local_devices()
+    """Shardings over a 1-d mesh of devices: (points split, replicated), or None for one device.
+
+    One host: the first ``train.devices`` local devices (default all). Several hosts (after
+    ``jax.distributed.initialize``): every device of every process.
+    """
+    if jax.process_count() > 1:
+        available = jax.devices()
+        if train_config["devices"] not in (None, len(available)):
+            raise ConfigError("train.devices", f"with several hosts all {len(available)} devices are used; "
+                              "leave train.devices unset")
+    else:
+        available = jax.local_devices()
     count = train_config["devices"] or len(available)
     if count < 1 or count > len(available):
         raise ConfigError("train.devices", f"{count} requested but {len(available)} local devices exist")
@@ -103,8 +113,11 @@ class _BatchMaker:
         self.compiled, self.sampler, self.soft_kinds = compiled, sampler, soft_kinds
         self.n, self.n_cond = train_config["batch_size"], train_config["boundary_batch_size"]
         self.dtype = dtype
-        self.put = (lambda a: jax.device_put(jnp.asarray(a, dtype), sharding)) if sharding else (
-            lambda a: jnp.asarray(a, dtype))
+        if sharding is None:
+            self.put = lambda a: jnp.asarray(a, dtype)
+        else:  # every process draws the same batch and places the rows its devices hold
+            self.put = lambda a: jax.make_array_from_callback(
+                a.shape, sharding, lambda index: np.asarray(a[index], dtype))
         zero = lambda x, t: jnp.zeros_like(t)  # noqa: E731
         self.source = jax.jit(compiled.source or zero)
         self.conditions = {k: jax.jit(compiled.conditions[k]) for k in soft_kinds}
