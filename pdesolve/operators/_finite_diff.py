@@ -1,36 +1,13 @@
-"""Central finite differences, and the chunking over points shared by the stencil engines."""
+"""Central finite differences on the 2d+1 (+ time) stencil."""
 
-from collections.abc import Callable
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._base import AbstractOperatorEngine, BatchedField
-
-
-def map_over_points(
-    fn: Callable[[Float[Array, "c d"], Float[Array, " c"]], dict[str, Array]],
-    x: Float[Array, "n d"],
-    t: Float[Array, " n"],
-    chunk_size: int | None,
-) -> dict[str, Array]:
-    """``fn(x, t)``, evaluated ``chunk_size`` points at a time by ``jax.lax.map`` when set.
-
-    ``fn`` maps points to arrays with a leading points axis. The last chunk is padded with
-    copies of the last point and the padding dropped from the result.
-    """
-    n = x.shape[0]
-    if chunk_size is None or chunk_size >= n:
-        return fn(x, t)
-    n_chunks = -(-n // chunk_size)
-    pad = n_chunks * chunk_size - n
-    xs = jnp.pad(x, ((0, pad), (0, 0)), mode="edge").reshape(n_chunks, chunk_size, -1)
-    ts = jnp.pad(t, (0, pad), mode="edge").reshape(n_chunks, chunk_size)
-    out = jax.lax.map(lambda xt: fn(*xt), (xs, ts))
-    return jax.tree.map(lambda a: a.reshape(n_chunks * chunk_size, *a.shape[2:])[:n], out)
+from ._chunking import map_over_points
 
 
 def _stencil_parts(needs: frozenset[str]) -> tuple[bool, bool, bool]:

@@ -24,7 +24,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._base import AbstractOperatorEngine, BatchedField
-from ._finite_diff import map_over_points
+from ._chunking import map_over_points
 from ._sparse_grid import SymmetricRule, symmetric_sparse_grid
 
 _SECOND_ORDER = frozenset({"u_xx", "lap_u"})

@@ -5,7 +5,6 @@ zeroth-order steps, the read-out layer by projection or by an exact least-square
 import dataclasses
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
