@@ -1,0 +1,178 @@
+"""Analysis of a trained solution: where the error lives, residual statistics by autodiff, and
+the prediction on 2-d slices of domain x time (``slices.nc``).
+
+Error breakdowns (report keys ``by_time_slab``, ``by_boundary_distance``): time slabs are
+``TIME_SLABS`` equal parts of the time interval; distance-to-boundary bins are the quartiles of
+the test points' distances (equal point counts: in high dimension most points lie near a face).
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from .operators import AutodiffEngine
+from .problem import Annulus, Box, CompiledProblem, Domain, Problem
+
+TIME_SLABS = 4
+DISTANCE_BINS = 4
+RESIDUAL_CHUNK = 1024
+SLICE_POINTS = 51
+SLICE_TIMES = 3
+
+
+def boundary_distance(domain: Domain, x: np.ndarray) -> np.ndarray | None:
+    """Euclidean distance (n,) from points x (n, d) to the domain's boundary; None if unknown."""
+    if isinstance(domain, Box):
+        return np.min(np.minimum(x - domain.low, domain.high - x), axis=1)
+    if isinstance(domain, Annulus):
+        r = np.linalg.norm(x - domain.center, axis=1)
+        return domain.outer - r if domain.inner == 0.0 else np.minimum(r - domain.inner, domain.outer - r)
+    return None
+
+
+def _bins(values: np.ndarray, error: np.ndarray, u_ref: np.ndarray, edges: np.ndarray) -> list[dict]:
+    """Per bin [edges[k], edges[k+1]) (the last one closed) of ``values`` (n,): error statistics."""
+    index = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+    rows = []
+    for k in range(len(edges) - 1):
+        e, r = error[index == k], u_ref[index == k]
+        row = {"low": float(edges[k]), "high": float(edges[k + 1]), "points": int(e.size)}
+        if e.size:
+            norm = float(np.linalg.norm(r))
+            row.update(mean_abs_error=float(np.mean(np.abs(e))), max_abs_error=float(np.max(np.abs(e))),
+                       rel_l2=float(np.linalg.norm(e) / norm) if norm > 0 else float("nan"))
+        rows.append(row)
+    return rows
+
+
+def error_breakdown(problem: Problem, x: np.ndarray, t: np.ndarray | None, u_pred: np.ndarray,
+                    u_ref: np.ndarray) -> dict:
+    """Error by time slab, by distance to the boundary, and where it is largest.
+
+    x (n, d), t (n,) or None, u_pred and u_ref (n,). Returns report entries (JSON-able).
+    """
+    u_pred, u_ref = np.asarray(u_pred, np.float64), np.asarray(u_ref, np.float64)
+    error = u_pred - u_ref
+    out = {}
+    if t is not None and problem.time is not None:
+        out["by_time_slab"] = _bins(t, error, u_ref, np.linspace(*problem.time, TIME_SLABS + 1))
+    distance = boundary_distance(problem.domain, x)
+    if distance is not None:
+        edges = np.quantile(distance, np.linspace(0.0, 1.0, DISTANCE_BINS + 1))
+        out["by_boundary_distance"] = _bins(distance, error, u_ref, edges)
+    k = int(np.argmax(np.abs(error)))
+    where = {"abs_error": float(abs(error[k])), "x": [float(v) for v in x[k]], "u_pred": float(u_pred[k]),
+             "u_ref": float(u_ref[k])}
+    if t is not None:
+        where["t"] = float(t[k])
+    if distance is not None:
+        where["boundary_distance"] = float(distance[k])
+    out["max_error_location"] = where
+    return out
+
+
+def residual_statistics(compiled: CompiledProblem, field, x: np.ndarray, t: np.ndarray,
+                        chunk: int = RESIDUAL_CHUNK) -> dict[str, float]:
+    """Mean, max and RMS of |residual| at points x (n, d), t (n,) by autodiff of ``field``
+    (a batched u(x, t) -> (n,)), ``chunk`` points per jitted call."""
+    engine, zero = AutodiffEngine(), lambda xx, tt: jnp.zeros_like(tt)
+    source = compiled.source or zero
+    params, static = eqx.partition(field, eqx.is_inexact_array)
+
+    @eqx.filter_jit
+    def residual(params, xx, tt):
+        u = eqx.combine(params, static)
+        ops = engine(u, xx, tt, compiled.needs)
+        return compiled.residual(ops, xx, tt, source(xx, tt))
+
+    parts = [np.asarray(residual(params, jnp.asarray(x[i:i + chunk]), jnp.asarray(t[i:i + chunk])))
+             for i in range(0, len(x), chunk)]
+    r = np.abs(np.concatenate(parts).astype(np.float64))
+    return {"residual_mean_abs": float(np.mean(r)), "residual_max_abs": float(np.max(r)),
+            "residual_rms": float(np.sqrt(np.mean(r**2)))}
+
+
+def _extent(domain: Domain, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(low (d,), high (d,), centre (d,)) of the domain; from the test points when unknown."""
+    if isinstance(domain, Box):
+        return domain.low, domain.high, (domain.low + domain.high) / 2
+    if isinstance(domain, Annulus):
+        return domain.center - domain.outer, domain.center + domain.outer, domain.center
+    return x_test.min(axis=0), x_test.max(axis=0), x_test.mean(axis=0)
+
+
+def _inside(domain: Domain, x: np.ndarray) -> np.ndarray:
+    """Boolean (n,): points in the closed domain (all points for a domain of unknown shape)."""
+    distance = boundary_distance(domain, x)
+    return np.ones(len(x), bool) if distance is None else distance >= -1e-12
+
+
+def slice_plan(problem: Problem, x_test: np.ndarray) -> dict | None:
+    """The 2-d slice grid from ``evaluation.slice`` (defaults: axes x1, x2, or x1 and t in 1-d;
+    the other coordinates at the domain centre; ``SLICE_TIMES`` times from start to end;
+    ``SLICE_POINTS`` points per axis). None for a 1-d stationary problem (a line, not a plane).
+
+    Returns ``{"axes": [name, name], "grids": [(n,), (n,)], "fixed": (d,), "times": (k,) or None}``.
+    """
+    spec, d = problem.evaluation.get("slice") or {}, problem.dimension
+    axes = spec.get("axes") or ([1, 2] if d >= 2 else [1, "t"] if problem.has_time else None)
+    if axes is None:
+        return None
+    low, high, centre = _extent(problem.domain, x_test)
+    at = spec.get("at", "center")
+    fixed = np.array(centre, float) if at == "center" else np.broadcast_to(np.asarray(at, float), (d,)).copy()
+    n = spec.get("points", SLICE_POINTS)
+    grids = [np.linspace(*problem.time, n) if a == "t" else np.linspace(low[a - 1], high[a - 1], n) for a in axes]
+    times = None
+    if problem.has_time and "t" not in axes:
+        times = spec.get("times", SLICE_TIMES)
+        times = np.linspace(*problem.time, times) if isinstance(times, int) else np.asarray(times, float)
+    return {"axes": ["t" if a == "t" else f"x{a}" for a in axes], "grids": grids, "fixed": fixed, "times": times}
+
+
+def slice_points(plan: dict, default_t: float = 0.0) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """The grid of ``plan`` as points: x (m, d), t (m,), and the grid shape ((k,) + (n, n))."""
+    times = plan["times"] if plan["times"] is not None else np.array([default_t])
+    mesh = np.meshgrid(times, *plan["grids"], indexing="ij")
+    shape = mesh[0].shape
+    x = np.tile(plan["fixed"], (mesh[0].size, 1))
+    t = mesh[0].ravel().copy()
+    for name, values in zip(plan["axes"], mesh[1:]):
+        if name == "t":
+            t = values.ravel().copy()
+        else:
+            x[:, int(name[1:]) - 1] = values.ravel()
+    if plan["times"] is None:
+        shape = shape[1:]
+    return x, t, shape
+
+
+def slices_dataset(problem: Problem, plan: dict, x: np.ndarray, values: dict[str, np.ndarray],
+                   shape: tuple[int, ...], attrs: dict) -> xr.Dataset:
+    """``values`` (name -> (m,) on the points of :func:`slice_points`) on the grid; points outside
+    the domain are NaN. Adds ``abs_error`` when ``u_pred`` and ``u_exact`` are given."""
+    dims = (("t",) if plan["times"] is not None else ()) + tuple(plan["axes"])
+    units = problem.evaluation.get("units") or {}
+    unit = lambda key: {"units": units[key]} if key in units else {}  # noqa: E731
+    coords = {name: (name, grid, {"long_name": "time" if name == "t" else f"space coordinate {name}",
+                                  **unit("t" if name == "t" else "x")})
+              for name, grid in zip(plan["axes"], plan["grids"])}
+    if plan["times"] is not None:
+        coords["t"] = ("t", plan["times"], {"long_name": "time", **unit("t")})
+    coords["x_fixed"] = ("component", plan["fixed"], {"long_name": "coordinates held fixed off the slice axes"})
+    coords["component"] = ("component", np.arange(1, problem.dimension + 1), {"long_name": "space component index"})
+    outside = ~_inside(problem.domain, x)
+    data = {}
+    for name, v in values.items():
+        v = np.where(outside, np.nan, np.asarray(v, np.float64))
+        data[name] = (dims, v.reshape(shape), {"long_name": VARIABLE_NAMES.get(name, name), **unit("u")})
+    if "u_pred" in values and "u_exact" in values:
+        data["abs_error"] = (dims, np.abs(data["u_pred"][1] - data["u_exact"][1]),
+                             {"long_name": VARIABLE_NAMES["abs_error"], **unit("u")})
+    return xr.Dataset(data, coords=coords, attrs={"slice_axes": " ".join(plan["axes"]), **attrs})
+
+
+VARIABLE_NAMES = {"u_pred": "predicted solution", "u_exact": "exact solution", "abs_error": "|u_pred - u_exact|",
+                  "u_raw": "raw network solution (before smoothing)"}
