@@ -6,12 +6,15 @@ only with ``--debug``. A run that diverges (non-finite loss) writes its folder a
 
 import argparse
 import json
+import os
 import sys
+
 from pathlib import Path
 
 import yaml
 
-from .config import parse_override, safe_load
+from .config import parse_override, resolve_config, safe_load
+
 from .errors import ConfigError, PdesolveError, ProblemError
 
 SHIPPED = Path(__file__).resolve().parent.parent
@@ -68,6 +71,8 @@ def cmd_check(args) -> int:
 
     problem = _load(args.problem, args.param)
     compiled = compile_problem(problem)
+    config = resolve_config(problem.config)  # the problem's config: section, validated like --config
+
     time = "none (stationary)" if problem.time is None else f"[{problem.time[0]:g}, {problem.time[1]:g}]"
     params = ", ".join(f"{k}={v:g}" if not hasattr(v, "shape") else f"{k}=<vector of {len(v)}>"
                        for k, v in problem.parameters.items()) or "none"
@@ -84,7 +89,10 @@ def cmd_check(args) -> int:
     print(f"source     {'none' if problem.source is None else problem.source}")
     print(f"exact      {'known' if problem.exact is not None else 'unknown'}")
     print(f"evaluation {problem.evaluation['points']} points, {problem.evaluation['sampling']}, seed {problem.evaluation['seed']}")
+    print(f"config     {config['operators']['method']} operators, {config['solver']['name']} solver, "
+          f"{config['model']['type']} model, {config['train']['steps']} steps, {config['precision']}")
     print("ok")
+
     return 0
 
 
@@ -110,11 +118,25 @@ def cmd_list(args) -> int:
                 title = (data or {}).get("title", "") if isinstance(data, dict) else ""
             except yaml.YAMLError:
                 title = "(not valid YAML)"
-            print(f"  {path.name:32s} {title}")
+            print(f"  {path.name:32s} {title or _leading_comment(path)}")
     return 0
 
 
+def _leading_comment(path: Path) -> str:
+    """The first line of a file's leading comment (``# ...``) or docstring: a config's description."""
+    for line in path.read_text().splitlines():
+        text = line.strip()
+        if text.startswith("#"):
+            return text.lstrip("#").strip()[:100]
+        if text.startswith(('"""', "'''")):
+            return text.strip("\"' ")[:100]
+        if text:
+            break
+    return ""
+
+
 def build_parser() -> argparse.ArgumentParser:
+
     parser = argparse.ArgumentParser(prog="pdesolve", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,22 +168,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = sub.add_parser("list", help="list shipped problems and configs")
     listing.set_defaults(func=cmd_list)
+    for command in (solve, check, report, listing):  # --debug also after the subcommand, as errors suggest
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return parser
+
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below
+        return code
     except PdesolveError as err:
+
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        folder = getattr(err, "run_folder", None)
+        hint = f"; continue it with: pdesolve solve {args.problem} --resume {folder}" if folder else ""
+        print(f"\ninterrupted{hint}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of stdout went away (pdesolve report RUN | head): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
     except Exception as err:  # an internal failure: one line, traceback with --debug
         if args.debug:
             raise

@@ -7,16 +7,88 @@ a new network or solver registers its keys there.
 
 import copy
 import difflib
+import math
+
 import re
+import reprlib
 from pathlib import Path
+
 from typing import Any
 
 import yaml
 
 from .errors import ConfigError
 
+# A YAML file is untrusted input: aliases (``*a``) may repeat a node many times over (a "billion
+# laughs" file of 1 kB expands to 10^9 nodes), so a document is refused, before it is built, when
+# its alias-expanded size exceeds these bounds. The node bound leaves room for a 100,000-entry vector.
+MAX_YAML_NODES = 250_000
+MAX_YAML_CHARS = 10_000_000  # characters of scalar text, aliases expanded
+
+
+def _node_children(node: yaml.Node) -> list:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+def check_expanded_size(root: yaml.Node) -> None:
+    """Raises ``yaml.YAMLError`` when ``root`` with its aliases expanded holds more than
+    ``MAX_YAML_NODES`` nodes or ``MAX_YAML_CHARS`` characters, or refers to itself. Each node is
+    visited once (sizes are shared between aliases), so the check is linear in the file."""
+    sizes: dict[int, tuple[int, int]] = {}
+    open_nodes: set[int] = set()
+    stack = [(root, False)]
+    while stack:
+        node, finish = stack.pop()
+        if finish:
+            parts = [sizes[id(child)] for child in _node_children(node)]
+            nodes, chars = 1 + sum(p[0] for p in parts), sum(p[1] for p in parts)
+            if nodes > MAX_YAML_NODES or chars > MAX_YAML_CHARS:
+                raise yaml.composer.ComposerError(
+                    None, None, f"the document expands through aliases (*name) to more than {MAX_YAML_NODES} "
+                    f"values or {MAX_YAML_CHARS} characters; write the values out instead", node.start_mark)
+            sizes[id(node)] = (nodes, chars)
+            open_nodes.discard(id(node))
+        elif id(node) in open_nodes:
+            raise yaml.composer.ComposerError(None, None, "an alias (*name) refers to a node that contains it; "
+                                              "a recursive value cannot be read", node.start_mark)
+        elif id(node) not in sizes:
+            if isinstance(node, yaml.ScalarNode):
+                sizes[id(node)] = (1, len(node.value))
+                continue
+            open_nodes.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in _node_children(node))
+
+
 class SafeLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, reading ``1e-3`` as a number (YAML 1.2) rather than the string '1e-3'."""
+    """PyYAML's safe loader, reading ``1e-3`` as a number (YAML 1.2) rather than the string '1e-3',
+    refusing duplicate keys and documents that aliases expand beyond ``MAX_YAML_NODES``."""
+
+    def construct_document(self, node):
+        check_expanded_size(node)
+        return super().construct_document(node)
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # '<<: *base' merges may be overridden by the keys after them
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:  # an unhashable key: the base constructor refuses it
+                    continue
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping", node.start_mark,
+                        f"found the key {reprlib.repr(key)} twice; keep one (YAML keys are unique)",
+                        key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
 
 
 SafeLoader.add_implicit_resolver(
@@ -176,8 +248,45 @@ RANGES = {
     "train.rollback_factor": (1e-6, 1 - 1e-6, "between 0 and 1 (exclusive)"),
 }
 
+# Bounds that keep a run buildable and within memory: out-of-range values are refused here, as
+# validation errors, rather than failing inside JAX or the allocator.
+MAX_WIDTH = 65_536  # units per hidden layer
+MAX_LAYERS = 64
+MAX_POINTS = 10_000_000  # validation points, samples per estimate
+RANGES.update({
+    "seed": (0, 2**32 - 1, "an integer from 0 to 4294967295"),
+    "operators.level": (1, 8, "between 1 and 8 (nodes grow fast with the level; 3 is the reference)"),
+    "operators.samples": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
+    "operators.chunk_size": (1, None, ">= 1, or unset"),
+    "train.validation_points": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
+    "train.devices": (1, None, ">= 1, or unset (all local devices)"),
+    "train.condition_weight": (0, None, ">= 0"),
+    "solver.samples": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
+    "solver.coarse_samples": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
+    "solver.tangents": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
+    "solver.chunk_size": (1, None, ">= 1, or unset"),
+    "solver.block_size": (1, None, ">= 1, or unset (all coordinates)"),
+    "solver.fine_block_size": (1, None, ">= 1, or unset (all coordinates)"),
+    "solver.patience": (0, None, ">= 0"),
+    "solver.inner_iterations": (1, None, ">= 1"),
+    "solver.momentum": (0, 1 - 1e-12, "in [0, 1)"),
+    "solver.b1": (0, 1 - 1e-12, "in [0, 1)"),
+    "solver.b2": (0, 1 - 1e-12, "in [0, 1)"),
+    "solver.ridge": (0, None, ">= 0"),
+    "model.n_cores": (1, MAX_LAYERS, f"between 1 and {MAX_LAYERS}"),
+})
+# Numbers that must be > 0 (a zero or negative step size or scale is never meant).
+POSITIVE = {"solver.learning_rate", "solver.coarse_learning_rate", "solver.fine_learning_rate", "solver.mu",
+            "solver.coarse_mu", "solver.fine_mu", "solver.end_factor", "operators.sigma", "operators.step"}
+CHOICES.update({
+    "model.activation": ("gelu", "relu", "sin", "silu", "softplus", "tanh"),  # models.ACTIVATIONS (a test checks)
+    "model.init": ("lecun", "siren"),
+    "model.path": ("auto", "contract", "dense"),
+})
+
 
 def default_config() -> dict:
+
     """The built-in defaults: a dense tanh MLP trained by Adam with autodiff operators."""
     config: dict[str, Any] = {k: v for k, (_, v) in TOP_LEVEL.items()}
     config["model"] = {"type": "mlp", **{k: v for k, (_, v) in MODEL_SCHEMAS["mlp"].items()}}
@@ -190,7 +299,9 @@ def default_config() -> dict:
 def key_name(key: Any) -> str:
     """A key as it appears in an error's field: itself when it is a plain name, else its repr
     (so an empty key, or one holding a newline, still names the field on one line)."""
-    return key if isinstance(key, str) and key.isprintable() and key.strip() == key and key else repr(key)
+    plain = isinstance(key, str) and key.isprintable() and key.strip() == key and 0 < len(key) <= 100
+    return key if plain else preview(key)
+
 
 
 def _suggest(name: str, allowed) -> str:
@@ -199,42 +310,74 @@ def _suggest(name: str, allowed) -> str:
     return f"{hint}; allowed: {', '.join(sorted(allowed))}"
 
 
+def preview(value: Any) -> str:
+    """A value for an error message: its repr, shortened, however large or nested the value is."""
+    return _PREVIEW.repr(value)
+
+
+_PREVIEW = reprlib.Repr()
+_PREVIEW.maxstring = _PREVIEW.maxother = _PREVIEW.maxlong = 60
+_PREVIEW.maxlist = _PREVIEW.maxdict = _PREVIEW.maxtuple = 6
+
+
+def _check_widths(field: str, value: list) -> None:
+    if len(value) > MAX_LAYERS or not all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= MAX_WIDTH
+                                          for w in value):
+        raise ConfigError(field, f"expected a list of at most {MAX_LAYERS} hidden-layer widths, each an integer "
+                          f"from 1 to {MAX_WIDTH}, e.g. [64, 64]; got {preview(value)}")
+
+
 def _check_value(field: str, value: Any, types: tuple[type, ...]) -> Any:
+    expected = "/".join(t.__name__ for t in types)
     if isinstance(value, bool) and bool not in types:
-        raise ConfigError(field, f"expected {'/'.join(t.__name__ for t in types)}, got {value!r}")
-    if isinstance(value, int) and float in types and not isinstance(value, bool):
-        return value if int in types else float(value)
+        raise ConfigError(field, f"expected {expected}, got {value!r}")
+    if isinstance(value, int) and not isinstance(value, bool) and float in types and int not in types:
+        if abs(value) > 1e300:
+            raise ConfigError(field, f"{preview(value)} is out of range; give a number below 1e300")
+        value = float(value)
     if not isinstance(value, types):
-        raise ConfigError(field, f"expected {'/'.join(t.__name__ for t in types)}, got {value!r}")
+        raise ConfigError(field, f"expected {expected}, got {preview(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(field, f"must be a finite number, got {value!r}")
     choices = CHOICES.get(field)
     if choices and value not in choices:
-        raise ConfigError(field, f"unknown value {value!r}{_suggest(str(value), choices)}")
-    if field in RANGES and value is not None:
-        low, high, text = RANGES[field]
-        if not (value >= low and (high is None or value <= high)):  # also rejects nan
-            raise ConfigError(field, f"must be {text}, got {value!r}")
+        raise ConfigError(field, f"unknown value {preview(value)}{_suggest(str(value)[:100], choices)}")
+    if field == "model.widths":
+        _check_widths(field, value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if field in POSITIVE and not value > 0:
+            raise ConfigError(field, f"must be > 0, got {value!r}")
+        if field in RANGES:
+            low, high, text = RANGES[field]
+            if not (value >= low and (high is None or value <= high)):
+                raise ConfigError(field, f"must be {text}, got {preview(value)}")
     return value
+
 
 
 def _merge_section(field: str, base: dict, update: Any, schema: dict, kind_key: str | None = None) -> dict:
     if not isinstance(update, dict):
-        raise ConfigError(field, f"expected a mapping, got {update!r}")
+        raise ConfigError(field, f"expected a mapping, got {preview(update)}")
+
     merged = dict(base)
     for key, value in update.items():
         if key == kind_key:
             continue
         if key not in schema:
-            raise ConfigError(f"{field}.{key_name(key)}", f"unknown key{_suggest(str(key), schema)}")
+            raise ConfigError(f"{field}.{key_name(key)}", f"unknown key{_suggest(str(key)[:100], schema)}")
+
         merged[key] = _check_value(f"{field}.{key}", value, schema[key][0])
     return merged
 
 
 def _merge_kinded(field: str, base: dict, update: Any, schemas: dict, kind_key: str) -> dict:
     if not isinstance(update, dict):
-        raise ConfigError(field, f"expected a mapping, got {update!r}")
+        raise ConfigError(field, f"expected a mapping, got {preview(update)}")
+
     kind = update.get(kind_key, base[kind_key])
     if not isinstance(kind, str) or kind not in schemas:
-        raise ConfigError(f"{field}.{kind_key}", f"unknown {kind_key} {kind!r}{_suggest(str(kind), schemas)}")
+        raise ConfigError(f"{field}.{kind_key}", f"unknown {kind_key} {preview(kind)}{_suggest(str(kind)[:100], schemas)}")
+
     schema = schemas[kind]
     start = {kind_key: kind, **{k: v for k, (_, v) in schema.items()}}
     if kind == base[kind_key]:  # keep earlier settings of the same kind

@@ -14,7 +14,8 @@ import numpy as np
 import sympy as sp
 import yaml
 
-from ..config import key_name, safe_load
+from ..config import key_name, preview, safe_load
+
 from ..errors import ProblemError
 from . import _vocabulary as vocab
 from ._domain import Annulus, Ball, Box, Domain
@@ -75,7 +76,8 @@ class _Reader:
             try:
                 expr = parse_expression(value, names)
             except ExpressionError as err:
-                raise self.fail(field, f"{err} (got {str(value)[:80]!r})") from None
+                raise self.fail(field, f"{err} (got {preview(value)})") from None
+
         if isinstance(expr, sp.logic.boolalg.Boolean) and not isinstance(expr, sp.Expr):
             raise self.fail(field, f"{expr} is a condition, not a value")
         self._check_symbols(field, expr, names)
@@ -99,7 +101,8 @@ class _Reader:
 
     def mapping(self, field: str, value: Any, allowed: set[str] | None = None) -> dict:
         if not isinstance(value, dict):
-            raise self.fail(field, f"expected a mapping, got {type(value).__name__} {str(value)[:40]!r}")
+            raise self.fail(field, f"expected a mapping, got {type(value).__name__} {preview(value)}")
+
         if allowed is not None:
             for key in value:
                 if key not in allowed:
@@ -111,7 +114,8 @@ class _Reader:
 
     def number(self, field: str, value: Any, *, positive: bool = False, integer: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(field, f"expected a number, got {str(value)[:40]!r}")
+            raise self.fail(field, f"expected a number, got {preview(value)}")
+
         if not np.isfinite(value):  # first: int(inf) would raise OverflowError
             raise self.fail(field, f"expected a finite number, got {value!r}")
         if integer and int(value) != value:
@@ -128,7 +132,8 @@ def _vector(reader: _Reader, field: str, value: Any, dim: int) -> np.ndarray:
         if len(value) != dim:
             raise reader.fail(field, f"has {len(value)} entries but dimension is {dim}; give {dim} numbers or one")
         return np.array([reader.number(f"{field}[{i}]", v) for i, v in enumerate(value)])
-    raise reader.fail(field, f"expected a number or a list of {dim} numbers, got {str(value)[:40]!r}")
+    raise reader.fail(field, f"expected a number or a list of {dim} numbers, got {preview(value)}")
+
 
 
 def _domain(reader: _Reader, value: Any, dim: int) -> Domain:
@@ -174,12 +179,16 @@ def _parameters(reader: _Reader, value: Any, dim: int) -> tuple[dict[str, Any], 
                 raise reader.fail(field, "give one of normal: {seed: N} or uniform: {seed: N}")
             (law, opts), = raw.items()
             opts = reader.mapping(f"{field}.{law}", opts or {}, {"seed", "scale", "low", "high"})
-            seed = reader.number(f"{field}.{law}.seed", opts.get("seed", 0), integer=True)
-            rng = np.random.default_rng(seed)
+            rng = np.random.default_rng(_seed(reader, f"{field}.{law}.seed", opts.get("seed", 0)))
             if law == "normal":
                 values[name] = reader.number(f"{field}.normal.scale", opts.get("scale", 1.0)) * rng.standard_normal(dim)
             else:
-                values[name] = rng.uniform(opts.get("low", 0.0), opts.get("high", 1.0), dim)
+                low = reader.number(f"{field}.uniform.low", opts.get("low", 0.0))
+                high = reader.number(f"{field}.uniform.high", opts.get("high", 1.0))
+                if not high > low:
+                    raise reader.fail(f"{field}.uniform.high", f"must exceed uniform.low ({low:g}), got {high:g}")
+                values[name] = rng.uniform(low, high, dim)
+
             symbols[name] = sp.IndexedBase(name)
         elif isinstance(raw, list):
             values[name] = _vector(reader, field, raw, dim)
@@ -195,7 +204,8 @@ def _equation(reader: _Reader, text: Any, names: dict) -> sp.Expr:
         expr = text.lhs - text.rhs if isinstance(text, sp.Equality) else text
         return reader.expression("equation", expr, names)
     if not isinstance(text, str):
-        raise reader.fail("equation", f"expected a string such as 'u_t - lap_u = 0', got {str(text)[:40]!r}")
+        raise reader.fail("equation", f"expected a string such as 'u_t - lap_u = 0', got {preview(text)}")
+
     sides = [part for part in _split_equals(text)]
     if len(sides) > 2:
         raise reader.fail("equation", "has more than one '='; write one equation 'lhs = rhs'")
@@ -204,7 +214,28 @@ def _equation(reader: _Reader, text: Any, names: dict) -> sp.Expr:
     return lhs - rhs
 
 
+#: The evaluation set is held in memory as points x (dimension + 2) numbers: at most this many.
+MAX_EVALUATION_NUMBERS = 250_000_000
+
+
+def _evaluation_points(reader: _Reader, value: Any, dim: int) -> int:
+    points = reader.number("evaluation.points", value, positive=True, integer=True)
+    if points * (dim + 2) > MAX_EVALUATION_NUMBERS:
+        most = MAX_EVALUATION_NUMBERS // (dim + 2)
+        raise reader.fail("evaluation.points", f"{points} points of dimension {dim} are too many to hold in "
+                          f"memory; give at most {most}")
+    return points
+
+
+def _seed(reader: _Reader, field: str, value: Any) -> int:
+    seed = reader.number(field, value, integer=True)
+    if not 0 <= seed < 2**32:
+        raise reader.fail(field, f"a seed is an integer from 0 to 4294967295, got {seed}")
+    return seed
+
+
 def _split_equals(text: str) -> list[str]:
+
     parts, depth, start = [], 0, 0
     for i, ch in enumerate(text):
         depth += ch in "([" and 1 or 0
@@ -309,15 +340,19 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
 
     evaluation = reader.mapping("evaluation", data.get("evaluation") or {}, {"points", "sampling", "seed"})
     evaluation = {
-        "points": reader.number("evaluation.points", evaluation.get("points", 10_000), positive=True, integer=True),
+        "points": _evaluation_points(reader, evaluation.get("points", 10_000), dim),
         "sampling": evaluation.get("sampling", "uniform"),
-        "seed": reader.number("evaluation.seed", evaluation.get("seed", 1234), integer=True),
+        "seed": _seed(reader, "evaluation.seed", evaluation.get("seed", 1234)),
+
     }
     if evaluation["sampling"] not in SAMPLINGS:
         raise reader.fail("evaluation.sampling", f"unknown sampling {evaluation['sampling']!r}; choose {', '.join(SAMPLINGS)}")
 
     config = reader.mapping("config", data.get("config") or {})
     title = data.get("title") or data.get("description") or name
+    if not isinstance(title, str):
+        raise reader.fail("title" if data.get("title") else "description", f"expected text, got {preview(title)}")
+
     equation_text = data["equation"] if isinstance(data["equation"], str) else str(residual) + " = 0"
     return Problem(
         name=name, title=str(title), dimension=dim, parameters=values, time=time, domain=domain,
@@ -334,8 +369,12 @@ def load_problem(path: str | Path, overrides: dict | None = None) -> Problem:
     """
     path = Path(path)
     where = str(path)
+    if path.is_dir():
+        raise ProblemError("<file>", "is a folder; give a problem file (.yaml or .py) such as "
+                           "problems/hjb20.yaml", source=where)
     if not path.is_file():
         raise ProblemError("<file>", "not found; `pdesolve list` shows the shipped problems", source=where)
+
     if path.suffix == ".py":
         namespace = _run_problem_module(path)
         if "PROBLEM" not in namespace:
