@@ -8,13 +8,11 @@ import argparse
 import json
 import os
 import sys
-
 from pathlib import Path
 
 import yaml
 
 from .config import parse_override, resolve_config, safe_load
-
 from .errors import ConfigError, PdesolveError, ProblemError
 
 SHIPPED = Path(__file__).resolve().parent.parent
@@ -72,7 +70,6 @@ def cmd_check(args) -> int:
     problem = _load(args.problem, args.param)
     compiled = compile_problem(problem)
     config = resolve_config(problem.config)  # the problem's config: section, validated like --config
-
     time = "none (stationary)" if problem.time is None else f"[{problem.time[0]:g}, {problem.time[1]:g}]"
     params = ", ".join(f"{k}={v:g}" if not hasattr(v, "shape") else f"{k}=<vector of {len(v)}>"
                        for k, v in problem.parameters.items()) or "none"
@@ -92,7 +89,6 @@ def cmd_check(args) -> int:
     print(f"config     {config['operators']['method']} operators, {config['solver']['name']} solver, "
           f"{config['model']['type']} model, {config['train']['steps']} steps, {config['precision']}")
     print("ok")
-
     return 0
 
 
@@ -136,7 +132,6 @@ def _leading_comment(path: Path) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-
     parser = argparse.ArgumentParser(prog="pdesolve", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -173,7 +168,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -182,7 +176,6 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # here, so that a closed pipe is caught below
         return code
     except PdesolveError as err:
-
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)
@@ -196,7 +189,6 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-
     except Exception as err:  # an internal failure: one line, traceback with --debug
         if args.debug:
             raise

@@ -8,11 +8,9 @@ a new network or solver registers its keys there.
 import copy
 import difflib
 import math
-
 import re
 import reprlib
 from pathlib import Path
-
 from typing import Any
 
 import yaml
@@ -88,7 +86,6 @@ class SafeLoader(yaml.SafeLoader):
                         f"found the key {reprlib.repr(key)} twice; keep one (YAML keys are unique)",
                         key_node.start_mark)
         return super().construct_mapping(node, deep=deep)
-
 
 
 SafeLoader.add_implicit_resolver(
@@ -286,7 +283,6 @@ CHOICES.update({
 
 
 def default_config() -> dict:
-
     """The built-in defaults: a dense tanh MLP trained by Adam with autodiff operators."""
     config: dict[str, Any] = {k: v for k, (_, v) in TOP_LEVEL.items()}
     config["model"] = {"type": "mlp", **{k: v for k, (_, v) in MODEL_SCHEMAS["mlp"].items()}}
@@ -301,7 +297,6 @@ def key_name(key: Any) -> str:
     (so an empty key, or one holding a newline, still names the field on one line)."""
     plain = isinstance(key, str) and key.isprintable() and key.strip() == key and 0 < len(key) <= 100
     return key if plain else preview(key)
-
 
 
 def _suggest(name: str, allowed) -> str:
@@ -354,18 +349,15 @@ def _check_value(field: str, value: Any, types: tuple[type, ...]) -> Any:
     return value
 
 
-
 def _merge_section(field: str, base: dict, update: Any, schema: dict, kind_key: str | None = None) -> dict:
     if not isinstance(update, dict):
         raise ConfigError(field, f"expected a mapping, got {preview(update)}")
-
     merged = dict(base)
     for key, value in update.items():
         if key == kind_key:
             continue
         if key not in schema:
             raise ConfigError(f"{field}.{key_name(key)}", f"unknown key{_suggest(str(key)[:100], schema)}")
-
         merged[key] = _check_value(f"{field}.{key}", value, schema[key][0])
     return merged
 
@@ -373,11 +365,9 @@ def _merge_section(field: str, base: dict, update: Any, schema: dict, kind_key: 
 def _merge_kinded(field: str, base: dict, update: Any, schemas: dict, kind_key: str) -> dict:
     if not isinstance(update, dict):
         raise ConfigError(field, f"expected a mapping, got {preview(update)}")
-
     kind = update.get(kind_key, base[kind_key])
     if not isinstance(kind, str) or kind not in schemas:
         raise ConfigError(f"{field}.{kind_key}", f"unknown {kind_key} {preview(kind)}{_suggest(str(kind)[:100], schemas)}")
-
     schema = schemas[kind]
     start = {kind_key: kind, **{k: v for k, (_, v) in schema.items()}}
     if kind == base[kind_key]:  # keep earlier settings of the same kind

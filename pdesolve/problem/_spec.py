@@ -15,7 +15,6 @@ import sympy as sp
 import yaml
 
 from ..config import key_name, preview, safe_load
-
 from ..errors import ProblemError
 from . import _vocabulary as vocab
 from ._domain import Annulus, Ball, Box, Domain
@@ -77,7 +76,6 @@ class _Reader:
                 expr = parse_expression(value, names)
             except ExpressionError as err:
                 raise self.fail(field, f"{err} (got {preview(value)})") from None
-
         if isinstance(expr, sp.logic.boolalg.Boolean) and not isinstance(expr, sp.Expr):
             raise self.fail(field, f"{expr} is a condition, not a value")
         self._check_symbols(field, expr, names)
@@ -102,7 +100,6 @@ class _Reader:
     def mapping(self, field: str, value: Any, allowed: set[str] | None = None) -> dict:
         if not isinstance(value, dict):
             raise self.fail(field, f"expected a mapping, got {type(value).__name__} {preview(value)}")
-
         if allowed is not None:
             for key in value:
                 if key not in allowed:
@@ -115,7 +112,6 @@ class _Reader:
     def number(self, field: str, value: Any, *, positive: bool = False, integer: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(field, f"expected a number, got {preview(value)}")
-
         if not np.isfinite(value):  # first: int(inf) would raise OverflowError
             raise self.fail(field, f"expected a finite number, got {value!r}")
         if integer and int(value) != value:
@@ -133,7 +129,6 @@ def _vector(reader: _Reader, field: str, value: Any, dim: int) -> np.ndarray:
             raise reader.fail(field, f"has {len(value)} entries but dimension is {dim}; give {dim} numbers or one")
         return np.array([reader.number(f"{field}[{i}]", v) for i, v in enumerate(value)])
     raise reader.fail(field, f"expected a number or a list of {dim} numbers, got {preview(value)}")
-
 
 
 def _domain(reader: _Reader, value: Any, dim: int) -> Domain:
@@ -188,7 +183,6 @@ def _parameters(reader: _Reader, value: Any, dim: int) -> tuple[dict[str, Any], 
                 if not high > low:
                     raise reader.fail(f"{field}.uniform.high", f"must exceed uniform.low ({low:g}), got {high:g}")
                 values[name] = rng.uniform(low, high, dim)
-
             symbols[name] = sp.IndexedBase(name)
         elif isinstance(raw, list):
             values[name] = _vector(reader, field, raw, dim)
@@ -205,7 +199,6 @@ def _equation(reader: _Reader, text: Any, names: dict) -> sp.Expr:
         return reader.expression("equation", expr, names)
     if not isinstance(text, str):
         raise reader.fail("equation", f"expected a string such as 'u_t - lap_u = 0', got {preview(text)}")
-
     sides = [part for part in _split_equals(text)]
     if len(sides) > 2:
         raise reader.fail("equation", "has more than one '='; write one equation 'lhs = rhs'")
@@ -235,7 +228,6 @@ def _seed(reader: _Reader, field: str, value: Any) -> int:
 
 
 def _split_equals(text: str) -> list[str]:
-
     parts, depth, start = [], 0, 0
     for i, ch in enumerate(text):
         depth += ch in "([" and 1 or 0
@@ -343,7 +335,6 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
         "points": _evaluation_points(reader, evaluation.get("points", 10_000), dim),
         "sampling": evaluation.get("sampling", "uniform"),
         "seed": _seed(reader, "evaluation.seed", evaluation.get("seed", 1234)),
-
     }
     if evaluation["sampling"] not in SAMPLINGS:
         raise reader.fail("evaluation.sampling", f"unknown sampling {evaluation['sampling']!r}; choose {', '.join(SAMPLINGS)}")
@@ -352,7 +343,6 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
     title = data.get("title") or data.get("description") or name
     if not isinstance(title, str):
         raise reader.fail("title" if data.get("title") else "description", f"expected text, got {preview(title)}")
-
     equation_text = data["equation"] if isinstance(data["equation"], str) else str(residual) + " = 0"
     return Problem(
         name=name, title=str(title), dimension=dim, parameters=values, time=time, domain=domain,
@@ -374,7 +364,6 @@ def load_problem(path: str | Path, overrides: dict | None = None) -> Problem:
                            "problems/hjb20.yaml", source=where)
     if not path.is_file():
         raise ProblemError("<file>", "not found; `pdesolve list` shows the shipped problems", source=where)
-
     if path.suffix == ".py":
         namespace = _run_problem_module(path)
         if "PROBLEM" not in namespace:
