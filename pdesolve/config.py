@@ -8,6 +8,8 @@ a new network or solver registers its keys there.
 import copy
 import difflib
 import math
+import math
+
 import re
 import reprlib
 from pathlib import Path
@@ -281,8 +283,45 @@ CHOICES.update({
     "model.path": ("auto", "contract", "dense"),
 })
 
+# Bounds that keep a run buildable and within memory: out-of-range values are refused here, as
+# validation errors, rather than failing inside JAX or the allocator.
+MAX_WIDTH = 65_536  # units per hidden layer
+MAX_LAYERS = 64
+MAX_POINTS = 10_000_000  # validation points, samples per estimate
+RANGES.update({
+    "seed": (0, 2**32 - 1, "an integer from 0 to 4294967295"),
+    "operators.level": (1, 8, "between 1 and 8 (nodes grow fast with the level; 3 is the reference)"),
+    "operators.samples": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
+    "operators.chunk_size": (1, None, ">= 1, or unset"),
+    "train.validation_points": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
+    "train.devices": (1, None, ">= 1, or unset (all local devices)"),
+    "train.condition_weight": (0, None, ">= 0"),
+    "solver.samples": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
+    "solver.coarse_samples": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
+    "solver.tangents": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
+    "solver.chunk_size": (1, None, ">= 1, or unset"),
+    "solver.block_size": (1, None, ">= 1, or unset (all coordinates)"),
+    "solver.fine_block_size": (1, None, ">= 1, or unset (all coordinates)"),
+    "solver.patience": (0, None, ">= 0"),
+    "solver.inner_iterations": (1, None, ">= 1"),
+    "solver.momentum": (0, 1 - 1e-12, "in [0, 1)"),
+    "solver.b1": (0, 1 - 1e-12, "in [0, 1)"),
+    "solver.b2": (0, 1 - 1e-12, "in [0, 1)"),
+    "solver.ridge": (0, None, ">= 0"),
+    "model.n_cores": (1, MAX_LAYERS, f"between 1 and {MAX_LAYERS}"),
+})
+# Numbers that must be > 0 (a zero or negative step size or scale is never meant).
+POSITIVE = {"solver.learning_rate", "solver.coarse_learning_rate", "solver.fine_learning_rate", "solver.mu",
+            "solver.coarse_mu", "solver.fine_mu", "solver.end_factor", "operators.sigma", "operators.step"}
+CHOICES.update({
+    "model.activation": ("gelu", "relu", "sin", "silu", "softplus", "tanh"),  # models.ACTIVATIONS (a test checks)
+    "model.init": ("lecun", "siren"),
+    "model.path": ("auto", "contract", "dense"),
+})
+
 
 def default_config() -> dict:
+
     """The built-in defaults: a dense tanh MLP trained by Adam with autodiff operators."""
     config: dict[str, Any] = {k: v for k, (_, v) in TOP_LEVEL.items()}
     config["model"] = {"type": "mlp", **{k: v for k, (_, v) in MODEL_SCHEMAS["mlp"].items()}}

@@ -1,4 +1,4 @@
-"""Spatial domains: box, ball, annulus, with interior and boundary sampling.
+"""Spatial domains: box, ball, annulus (bounded) and whole space R^d with a sampling law.
 
 Samplers take uniforms in [0, 1) of shape (n, dim + 1) (from numpy or scipy.stats.qmc) and
 map them to points, so that every sampler (uniform, Sobol, Halton) works on every domain.
@@ -13,9 +13,10 @@ from scipy.special import ndtri
 
 @dataclasses.dataclass(frozen=True)
 class Domain(abc.ABC):
-    """A bounded region of R^dim."""
+    """A region of R^dim: bounded (box, ball, annulus) or all of R^dim (``WholeSpace``)."""
 
     dim: int
+    bounded = True  # class constant: whether the domain has a boundary
 
     @abc.abstractmethod
     def interior(self, uniforms: np.ndarray) -> np.ndarray:
@@ -109,3 +110,33 @@ class Annulus(Domain):
 def Ball(dim: int, center: np.ndarray, radius: float) -> Annulus:  # noqa: N802 (a constructor)
     """The ball |x - center| <= radius."""
     return Annulus(dim, center, 0.0, radius)
+
+
+@dataclasses.dataclass(frozen=True)
+class WholeSpace(Domain):
+    """All of R^dim, with points drawn from N(mean, diag(std^2)); ``mean``, ``std`` shape (dim,).
+
+    For Cauchy (initial/terminal-value) problems: there is no boundary; the normal law says where
+    collocation and evaluation points lie (and so where errors are measured).
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+    bounded = False
+
+    def interior(self, uniforms):
+        """Uniforms (n, dim + 1) -> points (n, dim) ~ N(mean, std^2) through the normal quantile."""
+        return self.mean + self.std * ndtri(np.clip(uniforms[:, : self.dim], 1e-12, 1 - 1e-12))
+
+    def boundary(self, uniforms):
+        raise ValueError("a whole-space domain has no boundary: give no boundary condition")
+
+    def line(self, n):
+        """s in [-2, 2] standard deviations along the diagonal: points mean + s * std (n, dim)."""
+        s = np.linspace(-2.0, 2.0, n)
+        return s, self.mean + s[:, None] * self.std
+
+    def describe(self):
+        if np.all(self.mean == self.mean[0]) and np.all(self.std == self.std[0]):
+            return f"whole space R^{self.dim}, points ~ N({self.mean[0]:g}, {self.std[0]:g}^2) per component"
+        return f"whole space R^{self.dim}, points ~ normal with per-component mean and std"

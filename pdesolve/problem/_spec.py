@@ -17,7 +17,7 @@ import yaml
 from ..config import key_name, preview, safe_load
 from ..errors import ProblemError
 from . import _vocabulary as vocab
-from ._domain import Annulus, Ball, Box, Domain
+from ._domain import Annulus, Ball, Box, Domain, WholeSpace
 from ._parse import ExpressionError, base_names, equation_names, parse_expression
 
 MAX_DIMENSION = 100_000
@@ -25,7 +25,7 @@ TOP_KEYS = {
     "name", "title", "description", "dimension", "parameters", "time", "domain", "equation",
     "conditions", "exact", "source", "evaluation", "config",
 }
-CONDITION_KINDS = ("initial", "terminal", "boundary")
+CONDITION_KINDS = ("initial", "terminal", "boundary", "initial_velocity")
 SAMPLINGS = ("uniform", "sobol", "halton")
 
 
@@ -52,6 +52,7 @@ class Problem:
     config: dict[str, Any]
     source_file: str | None = None
     raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    warnings: tuple[str, ...] = ()  # well-posedness concerns that do not stop a solve
 
     @property
     def has_time(self) -> bool:
@@ -136,10 +137,12 @@ def _domain(reader: _Reader, value: Any, dim: int) -> Domain:
     kind = spec.get("type")
     kind = kind if isinstance(kind, str) else repr(kind)  # e.g. a list: not a name, and unhashable
     keys = {"box": {"type", "low", "high"}, "ball": {"type", "center", "radius"},
-            "annulus": {"type", "center", "inner", "outer"}}
+            "annulus": {"type", "center", "inner", "outer"}, "whole_space": {"type", "sampling"}}
     if kind not in keys:
-        raise reader.fail("domain.type", f"unknown domain {kind!r}; choose box, ball or annulus")
+        raise reader.fail("domain.type", f"unknown domain {kind!r}; choose box, ball, annulus or whole_space")
     reader.mapping("domain", spec, keys[kind])
+    if kind == "whole_space":
+        return _whole_space(reader, spec, dim)
     if kind == "box":
         for key in ("low", "high"):
             if key not in spec:
@@ -156,6 +159,25 @@ def _domain(reader: _Reader, value: Any, dim: int) -> Domain:
     if outer <= inner:
         raise reader.fail("domain.outer", f"must exceed domain.inner ({inner}), got {outer}")
     return Annulus(dim, center, inner, outer)
+
+
+def _whole_space(reader: _Reader, spec: dict, dim: int) -> WholeSpace:
+    """``{type: whole_space, sampling: {normal: {mean: m, std: s}}}``; m, s numbers or lists of dim."""
+    example = "sampling: {normal: {mean: 0, std: 1}}"
+    if "sampling" not in spec:
+        raise reader.fail("domain.sampling", f"missing; a whole-space domain needs the law of its points, e.g. {example}")
+    law = reader.mapping("domain.sampling", spec["sampling"], {"normal"})
+    if "normal" not in law:
+        raise reader.fail("domain.sampling", f"give the normal law, e.g. {example}")
+    normal = reader.mapping("domain.sampling.normal", law["normal"] or {}, {"mean", "std"})
+    for key in ("mean", "std"):
+        if key not in normal:
+            raise reader.fail(f"domain.sampling.normal.{key}", f"missing; give a number or a list of {dim} numbers")
+    mean = _vector(reader, "domain.sampling.normal.mean", normal["mean"], dim)
+    std = _vector(reader, "domain.sampling.normal.std", normal["std"], dim)
+    if np.any(std <= 0):
+        raise reader.fail("domain.sampling.normal.std", f"must be > 0 in every component, got {normal['std']!r}")
+    return WholeSpace(dim, mean, std)
 
 
 def _parameters(reader: _Reader, value: Any, dim: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -239,6 +261,54 @@ def _split_equals(text: str) -> list[str]:
     return parts
 
 
+def _conditions(reader: _Reader, value: Any, time, domain: Domain, base: dict) -> dict[str, sp.Expr]:
+    """Parses ``conditions:``; refuses kinds the time interval or the domain cannot carry."""
+    conditions = {}
+    cond_spec = reader.mapping("conditions", value or {}, set(CONDITION_KINDS))
+    for kind, text in cond_spec.items():
+        if kind != "boundary" and time is None:
+            raise reader.fail(f"conditions.{kind}", "needs a time interval; add time: {start: 0, end: 1}")
+        if kind == "boundary" and not domain.bounded:
+            raise reader.fail("conditions.boundary", "a whole-space domain has no boundary; drop the boundary "
+                              "condition (a Cauchy problem needs only initial or terminal data)")
+        conditions[kind] = reader.expression(f"conditions.{kind}", text, base)
+    if "initial" in conditions and "terminal" in conditions:
+        raise reader.fail("conditions", "give an initial or a terminal condition, not both")
+    if "initial_velocity" in conditions and "initial" not in conditions:
+        raise reader.fail("conditions.initial_velocity", "needs the initial value too; add initial: <u at the start time>")
+    if time is None and not domain.bounded:
+        raise reader.fail("time", "a whole-space domain is for initial- or terminal-value (Cauchy) problems; "
+                          "add time: {start: 0, end: 1} and an initial or terminal condition")
+    if time is not None and not ({"initial", "terminal"} & set(conditions)):
+        raise reader.fail("conditions", "missing an initial or terminal condition for a time-dependent problem")
+    if time is None and "boundary" not in conditions:
+        raise reader.fail("conditions.boundary", "missing; a stationary problem needs a boundary condition")
+    return conditions
+
+
+def _well_posedness(reader: _Reader, conditions: dict, residual: sp.Expr, domain: Domain) -> tuple[str, ...]:
+    """Refuses a problem second order in time without its initial velocity (or with one it cannot
+    use); returns warnings for a parabolic problem on a bounded domain without lateral data."""
+    ops = vocab.operators_in(residual)
+    if "u_tt" in ops and "terminal" in conditions:
+        raise reader.fail("conditions.terminal", "the equation is second order in time (u_tt): give initial "
+                          "and initial_velocity data at the start time instead of terminal data")
+    if "u_tt" in ops and "initial_velocity" not in conditions:
+        raise reader.fail("conditions.initial_velocity", "missing: the equation is second order in time (u_tt), "
+                          "so u at the start time alone does not determine the solution; add initial_velocity: "
+                          "<u_t at the start time>, e.g. initial_velocity: '0'")
+    if "u_tt" not in ops and "initial_velocity" in conditions:
+        raise reader.fail("conditions.initial_velocity", "is for equations second order in time (with u_tt); "
+                          "this equation has none: drop initial_velocity")
+    parabolic = "u_t" in ops and "u_tt" not in ops and ops & {"lap_u", "u_xx"}
+    if parabolic and domain.bounded and "boundary" not in conditions:
+        return ("conditions.boundary: a parabolic problem on a bounded domain without lateral boundary data is "
+                "not well posed (the initial/terminal data do not determine the solution, and the residual loss "
+                "can fall while the error grows); add conditions.boundary: <values on the boundary>, or pose "
+                "it on all of R^d with domain: {type: whole_space, sampling: {normal: {mean: 0, std: 1}}}",)
+    return ()
+
+
 def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict | None = None) -> Problem:
     """Validates a problem mapping (YAML data or a Python module's ``PROBLEM``).
 
@@ -302,18 +372,8 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
     if not vocab.operators_in(residual) - {"u"}:
         raise reader.fail("equation", "uses no derivative of u (u_t, u_x[i], lap_u, grad_u_sq, ...); this is not a PDE")
 
-    conditions = {}
-    cond_spec = reader.mapping("conditions", data.get("conditions") or {}, set(CONDITION_KINDS))
-    for kind, text in cond_spec.items():
-        if kind in ("initial", "terminal") and time is None:
-            raise reader.fail(f"conditions.{kind}", "needs a time interval; add time: {start: 0, end: 1}")
-        conditions[kind] = reader.expression(f"conditions.{kind}", text, base)
-    if "initial" in conditions and "terminal" in conditions:
-        raise reader.fail("conditions", "give an initial or a terminal condition, not both")
-    if time is not None and not ({"initial", "terminal"} & set(conditions)):
-        raise reader.fail("conditions", "missing an initial or terminal condition for a time-dependent problem")
-    if time is None and "boundary" not in conditions:
-        raise reader.fail("conditions.boundary", "missing; a stationary problem needs a boundary condition")
+    conditions = _conditions(reader, data.get("conditions"), time, domain, base)
+    warnings = _well_posedness(reader, conditions, residual, domain)
 
     exact = None if data.get("exact") is None else reader.expression("exact", data["exact"], base)
     source = data.get("source")
@@ -330,11 +390,13 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
     elif source is not None:
         source = reader.expression("source", source, base)
 
-    evaluation = reader.mapping("evaluation", data.get("evaluation") or {}, {"points", "sampling", "seed"})
+    evaluation = reader.mapping("evaluation", data.get("evaluation") or {}, {"points", "sampling", "seed", "slice", "units"})
     evaluation = {
         "points": _evaluation_points(reader, evaluation.get("points", 10_000), dim),
         "sampling": evaluation.get("sampling", "uniform"),
         "seed": _seed(reader, "evaluation.seed", evaluation.get("seed", 1234)),
+        "slice": _slice_option(reader, evaluation.get("slice"), dim, time),
+        "units": {k: str(v) for k, v in reader.mapping("evaluation.units", evaluation.get("units") or {}, {"x", "t", "u"}).items()},
     }
     if evaluation["sampling"] not in SAMPLINGS:
         raise reader.fail("evaluation.sampling", f"unknown sampling {evaluation['sampling']!r}; choose {', '.join(SAMPLINGS)}")
@@ -347,8 +409,38 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
     return Problem(
         name=name, title=str(title), dimension=dim, parameters=values, time=time, domain=domain,
         residual=residual, equation_text=equation_text, conditions=conditions, exact=exact,
-        source=source, evaluation=evaluation, config=config, source_file=where, raw=data,
+        source=source, evaluation=evaluation, config=config, source_file=where, raw=data, warnings=warnings,
     )
+
+
+def _slice_option(reader: _Reader, value: Any, dim: int, time) -> dict:
+    """``evaluation.slice``: {axes: [i, j] (1-based components, or t), at: center | number | list
+    of d numbers (the fixed coordinates), times: count or list, points: per axis (>= 2)}."""
+    spec = dict(reader.mapping("evaluation.slice", value or {}, {"axes", "at", "times", "points"}))
+    axes = spec.get("axes")
+    if axes is not None:
+        valid = isinstance(axes, list) and len(axes) == 2 and len(set(map(str, axes))) == 2 and all(
+            (a == "t" and time is not None) or (isinstance(a, int) and not isinstance(a, bool) and 1 <= a <= dim)
+            for a in axes)
+        if not valid:
+            raise reader.fail("evaluation.slice.axes", f"expected two different axes among 1..{dim}"
+                              f"{' or t' if time is not None else ''}, e.g. [1, 2]; got {axes!r}")
+    at = spec.get("at", "center")
+    if at != "center":
+        values = [at] if isinstance(at, (int, float)) else at
+        if not isinstance(values, list) or len(values) not in (1, dim):
+            raise reader.fail("evaluation.slice.at", f"expected center, a number or {dim} numbers, got {str(at)[:40]!r}")
+        spec["at"] = [reader.number("evaluation.slice.at", v) for v in values]
+    if "points" in spec:
+        spec["points"] = reader.number("evaluation.slice.points", spec["points"], positive=True, integer=True)
+        if not 2 <= spec["points"] <= 4096:
+            raise reader.fail("evaluation.slice.points", f"must be between 2 and 4096, got {spec['points']}")
+    times = spec.get("times")
+    if times is not None and not isinstance(times, list):
+        spec["times"] = reader.number("evaluation.slice.times", times, positive=True, integer=True)
+    elif times is not None:
+        spec["times"] = [reader.number("evaluation.slice.times", v) for v in times]
+    return spec
 
 
 def load_problem(path: str | Path, overrides: dict | None = None) -> Problem:
