@@ -35,36 +35,72 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
-def solution_dataset(x, t, u_pred, u_raw, u_exact, attrs: dict) -> xr.Dataset:
-    """The solution on the evaluation points: x (n, d), t (n,) or None, values (n,)."""
+def solution_dataset(x, t, u_pred, u_raw, u_exact, attrs: dict, *, units: dict | None = None,
+                     extra_coords: dict | None = None) -> xr.Dataset:
+    """The solution on the evaluation points: x (n, d), t (n,) or None, values (n,).
+
+    ``x`` (point, component) and ``t`` (point) are coordinates; ``units`` ({x, t, u}) become CF
+    ``units`` attributes; ``extra_coords`` maps names to (n,) arrays (e.g. boundary distance).
+    """
     n, d = x.shape
-    data = {"x": (("point", "dim"), x, {"long_name": "space coordinates"}),
-            "u_pred": ("point", u_pred, {"long_name": "predicted solution"})}
+    units = units or {}
+    u_attrs = {"units": units["u"]} if "u" in units else {}
+    coords = {"point": ("point", np.arange(n), {"long_name": "evaluation point index"}),
+              "component": ("component", np.arange(1, d + 1), {"long_name": "space component index"}),
+              "x": (("point", "component"), x, {"long_name": "space coordinates", **_units(units, "x")})}
     if t is not None:
-        data["t"] = ("point", t, {"long_name": "time"})
+        coords["t"] = ("point", t, {"long_name": "time", **_units(units, "t")})
+    for name, (values, meta) in (extra_coords or {}).items():
+        coords[name] = ("point", values, {**meta, **_units(units, "x")})
+    data = {"u_pred": ("point", u_pred, {"long_name": "predicted solution", **u_attrs})}
     if u_raw is not None:
-        data["u_raw"] = ("point", u_raw, {"long_name": "raw network solution (before smoothing)"})
+        data["u_raw"] = ("point", u_raw, {"long_name": "raw network solution (before smoothing)", **u_attrs})
     if u_exact is not None:
-        data["u_exact"] = ("point", u_exact, {"long_name": "exact solution"})
-        data["abs_error"] = ("point", np.abs(u_pred - u_exact), {"long_name": "|u_pred - u_exact|"})
-    coords = {"point": np.arange(n), "dim": np.arange(1, d + 1)}
-    return xr.Dataset(data, coords=coords, attrs=_netcdf_attrs(attrs))
+        data["u_exact"] = ("point", u_exact, {"long_name": "exact solution", **u_attrs})
+        data["abs_error"] = ("point", np.abs(u_pred - u_exact), {"long_name": "|u_pred - u_exact|", **u_attrs})
+    return xr.Dataset(data, coords=coords, attrs={"Conventions": CONVENTIONS, **_netcdf_attrs(attrs)})
+
+
+def _units(units: dict, key: str) -> dict:
+    return {"units": units[key]} if key in units else {}
 
 
 def history_dataset(history: dict[str, np.ndarray], attrs: dict) -> xr.Dataset:
     """Per logged step: loss, rel_l2, mse, wall_time, loss_evals, network_evals."""
     steps = history["step"]
-    data = {k: ("step", np.asarray(v)) for k, v in history.items() if k != "step"}
-    return xr.Dataset(data, coords={"step": steps}, attrs=_netcdf_attrs(attrs))
+    data = {k: ("step", np.asarray(v), HISTORY_ATTRS.get(k, {})) for k, v in history.items() if k != "step"}
+    coords = {"step": ("step", steps, {"long_name": "training step"})}
+    return xr.Dataset(data, coords=coords, attrs={"Conventions": CONVENTIONS, **_netcdf_attrs(attrs)})
 
 
-def _netcdf_attrs(attrs: dict) -> dict:
-    """netCDF attributes are numbers or strings: nested values become JSON text."""
+CONVENTIONS = "CF-1.10"
+HISTORY_ATTRS = {
+    "loss": {"long_name": "training loss (mean squared residual + condition terms)"},
+    "rel_l2": {"long_name": "relative L2 error on the evaluation points"},
+    "mse": {"long_name": "mean squared error on the evaluation points"},
+    "wall_time": {"long_name": "wall time since the start of training", "units": "s"},
+    "loss_evals": {"long_name": "loss evaluations so far"},
+    "network_evals": {"long_name": "network evaluations so far (per point)"},
+}
+
+
+def _netcdf_attrs(attrs: dict, prefix: str = "") -> dict:
+    """netCDF attributes are numbers, strings or numeric lists: nested mappings are flattened to
+    ``section_key`` names, booleans become "true"/"false", other values JSON text; None is left out."""
     out = {}
     for key, value in attrs.items():
-        if value is None:
-            continue
-        out[key] = value if isinstance(value, (int, float, str)) and not isinstance(value, bool) else json.dumps(value)
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_netcdf_attrs(value, f"{name}_"))
+        elif isinstance(value, bool):
+            out[name] = "true" if value else "false"
+        elif isinstance(value, (int, float, str)):
+            out[name] = value
+        elif isinstance(value, (list, tuple)) and value and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            out[name] = np.asarray(value)
+        elif value is not None:
+            out[name] = json.dumps(value)
     return out
 
 
@@ -105,46 +141,45 @@ def report_markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def write_figures(folder: Path, history: dict, line: dict | None) -> None:
-    """``error_vs_step.png`` and, when given, ``line.png`` (prediction and exact along a line)."""
-    import matplotlib
+def write_figures(folder: Path, history: dict, line: dict | None, report: dict | None = None,
+                  slices: xr.Dataset | None = None, units: dict | None = None) -> None:
+    """``error_vs_step.png``; when given, ``line.png``, ``error_by_time.png`` (from the report's
+    ``by_time_slab``) and ``slices.png`` (heatmaps of ``slices``)."""
+    from . import figures
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def save(name, fig):
+        atomic_write(folder / name, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.semilogy(history["step"], history["loss"], label="loss")
-    if np.any(np.isfinite(history["rel_l2"])):
-        ax.semilogy(history["step"], history["rel_l2"], label="relative L2 error")
-    ax.set_xlabel("step")
-    ax.legend()
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    atomic_write(folder / "error_vs_step.png", lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
-    if line is None:
-        return
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(line["s"], line["u_pred"], label="predicted")
-    if line.get("u_exact") is not None:
-        ax.plot(line["s"], line["u_exact"], "--", label="exact")
-    ax.set_xlabel(line["label"])
-    ax.set_ylabel("u")
-    ax.legend()
-    fig.tight_layout()
-    atomic_write(folder / "line.png", lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
+    report, units = report or {}, units or {}
+    title = report.get("problem", folder.name)
+    figures.error_vs_step(save, history, title)
+    if line is not None:
+        figures.line_plot(save, line, title, units)
+    if report.get("by_time_slab"):
+        figures.error_by_time(save, report["by_time_slab"], title, units)
+    if slices is not None:
+        figures.slice_heatmaps(save, slices, title)
 
 
 def write_run_folder(folder: Path, *, solution: xr.Dataset, history: xr.Dataset, report: dict,
-                     resolved: dict, line: dict | None, history_arrays: dict) -> None:
+                     resolved: dict, line: dict | None, history_arrays: dict,
+                     slices: xr.Dataset | None = None, units: dict | None = None) -> None:
     """Writes every output of a run into ``folder`` (which must be new or empty)."""
     atomic_write_text(folder / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
     atomic_write(folder / "solution.nc", lambda tmp: solution.to_netcdf(tmp, engine="h5netcdf"))
     atomic_write(folder / "history.nc", lambda tmp: history.to_netcdf(tmp, engine="h5netcdf"))
+    if slices is not None:
+        atomic_write(folder / "slices.nc", lambda tmp: slices.to_netcdf(tmp, engine="h5netcdf"))
     atomic_write_text(folder / "report.json", json.dumps(report, indent=2) + "\n")
     atomic_write_text(folder / "report.md", report_markdown(report))
-    write_figures(folder, history_arrays, line)
+    write_figures(folder, history_arrays, line, report, slices, units)
+
+
+def save_model(folder: Path, solution) -> None:
+    """``model.eqx``: the trained solution's arrays (equinox ``tree_serialise_leaves``)."""
+    import equinox as eqx
+
+    atomic_write(folder / "model.eqx", lambda tmp: eqx.tree_serialise_leaves(tmp, solution))
 
 
 def new_run_folder(root: Path, problem: str, label: str, stamp: str) -> Path:

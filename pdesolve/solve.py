@@ -19,8 +19,10 @@ from .metrics import error_metrics
 from .models import Solution, build_network, build_solution
 from .operators import build_engine
 from .problem import Problem, compile_problem, load_problem
-from .results import (atomic_write_text, device_description, history_dataset, new_run_folder, solution_dataset,
-                      versions, write_run_folder)
+from .analysis import boundary_distance, error_breakdown, residual_statistics, slice_plan, slice_points, slices_dataset
+from .baselines import constant_baselines
+from .results import (atomic_write_text, device_description, history_dataset, new_run_folder, save_model,
+                      solution_dataset, versions, write_run_folder)
 from .sampling import PointSampler
 from .solvers import build_solver
 from .train import make_predictor, train
@@ -36,6 +38,7 @@ class RunResult:
     model: Solution
     config: dict
     path: Path | None = None
+    slices: xr.Dataset | None = None  # written with a run folder only
 
 
 def _as_problem(problem: Problem | str | Path) -> Problem:
@@ -94,6 +97,8 @@ def solve(problem: Problem | str | Path, config: dict | str | Path | None = None
                                               "operators": engine.name})
     result = train(compiled, solution, engine, solver, config, soft_kinds, checkpoints=checkpoints,
                    resume=checkpoints is not None and checkpoints.exists())
+    if folder is not None:  # the trained network first: open_run(folder).predict reloads it
+        save_model(folder, result.solution)
 
     sampler = PointSampler(problem.domain, problem.time, problem.evaluation["sampling"], problem.evaluation["seed"])
     x, t = (np.asarray(a, dtype) for a in sampler.interior(problem.evaluation["points"]))
@@ -104,18 +109,24 @@ def solve(problem: Problem | str | Path, config: dict | str | Path | None = None
     u_exact = None if compiled.exact is None else np.asarray(compiled.exact(jnp.asarray(x), jnp.asarray(t)))
 
     report = _report(problem, config, result, engine, solver, network, u_pred, u_exact, smoothed)
+    report.update(_analysis(problem, compiled, result.solution, x, t, u_pred, u_exact, smoothed))
     attrs = {"problem": problem.name, "title": problem.title, "equation": problem.equation_text,
              "domain": problem.domain.describe(), "prediction": report["prediction"],
-             "settings": config, **{k: report[k] for k in ("mse", "rel_l2", "rel_l1", "max_abs_error") if k in report}}
+             "errors_against": "exact solution" if u_exact is not None else "none (no exact solution)",
+             **config, **{k: report[k] for k in ANALYSIS_ATTRS if k in report}}
+    distance = boundary_distance(problem.domain, x)
+    extra = {} if distance is None else {"boundary_distance": (distance, {"long_name": "distance to the boundary"})}
     solution_ds = solution_dataset(x, t if problem.has_time else None, u_pred, u_raw if smoothed else None,
-                                   u_exact, attrs)
+                                   u_exact, attrs, units=problem.evaluation.get("units"), extra_coords=extra)
     history_ds = history_dataset(result.history, {"problem": problem.name, "solver": report["solver"],
                                                   "operators": report["operators"]})
     run = RunResult(solution_ds, history_ds, report, result.solution, config, folder)
     if folder is not None:
         line = _line(problem, compiled, predict, params, dtype)
+        run.slices = _slices(problem, compiled, predict, params, x, dtype, smoothed, attrs)
         write_run_folder(folder, solution=solution_ds, history=history_ds, report=report, resolved=resolved,
-                         line=line, history_arrays=result.history)
+                         line=line, history_arrays=result.history, slices=run.slices,
+                         units=problem.evaluation.get("units"))
     return run
 
 
@@ -187,6 +198,41 @@ def _report(problem, config, result, engine, solver, network, u_pred, u_exact, s
         "evaluation_points": problem.evaluation["points"],
     })
     return report
+
+
+ANALYSIS_ATTRS = ("mse", "rel_l2", "rel_l1", "max_abs_error", "baselines", "residual_mean_abs", "residual_max_abs",
+                  "residual_rms", "residual_of")
+
+
+def _analysis(problem, compiled, trained, x, t, u_pred, u_exact, smoothed) -> dict:
+    """Report entries beyond the global errors: error breakdowns and constant baselines (with an
+    exact solution), and residual statistics by autodiff at the test points (always)."""
+    out = {}
+    if u_exact is not None:
+        out.update(error_breakdown(problem, x, t if problem.has_time else None, u_pred, u_exact))
+        out["baselines"] = constant_baselines(trained, jnp.asarray(x), jnp.asarray(t), u_exact)
+    out.update(residual_statistics(compiled, trained, x, t))
+    # A Stein run reports the smoothed model; autodiff through the smoothing rule would cost
+    # (rule nodes) x (autodiff passes) per point, so its residual is that of the raw network.
+    out["residual_of"] = "raw network (by autodiff)" if smoothed else "network (by autodiff)"
+    return out
+
+
+def _slices(problem, compiled, predict, params, x_test, dtype, smoothed, attrs) -> xr.Dataset | None:
+    """``slices.nc``: prediction (and exact, error) on the 2-d slice grid of ``evaluation.slice``."""
+    plan = slice_plan(problem, x_test)
+    if plan is None:
+        return None
+    t_default = 0.0 if problem.time is None else problem.time[0]
+    xs, ts, shape = slice_points(plan, t_default)
+    xs, ts = xs.astype(dtype), ts.astype(dtype)
+    u_pred, u_raw = predict(params, xs, ts)
+    values = {"u_pred": u_pred, **({"u_raw": u_raw} if smoothed else {})}
+    if compiled.exact is not None:
+        values["u_exact"] = np.asarray(compiled.exact(jnp.asarray(xs), jnp.asarray(ts)))
+    keep = ("problem", "title", "equation", "domain", "prediction", "errors_against")
+    ds = slices_dataset(problem, plan, xs, values, shape, {"Conventions": "CF-1.10", **{k: attrs[k] for k in keep}})
+    return ds
 
 
 def _line(problem, compiled, predict, params, dtype) -> dict:
