@@ -88,6 +88,8 @@ def cmd_check(args) -> int:
     print(f"evaluation {problem.evaluation['points']} points, {problem.evaluation['sampling']}, seed {problem.evaluation['seed']}")
     print(f"config     {config['operators']['method']} operators, {config['solver']['name']} solver, "
           f"{config['model']['type']} model, {config['train']['steps']} steps, {config['precision']}")
+    for warning in problem.warnings:
+        print(f"warning    {warning}")
     print("ok")
     return 0
 

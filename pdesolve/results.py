@@ -137,6 +137,8 @@ def report_markdown(report: dict) -> str:
         if key in report:
             value = report[key]
             lines.append(f"| {key} | {value:.1f} |" if isinstance(value, float) else f"| {key} | {value} |")
+    if report.get("warnings"):  # well-posedness concerns of the problem
+        lines += ["", *(f"Warning: {w}  " for w in report["warnings"])]
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()), ""]
     return "\n".join(lines)
 
@@ -170,9 +172,9 @@ def write_run_folder(folder: Path, *, solution: xr.Dataset, history: xr.Dataset,
     atomic_write(folder / "history.nc", lambda tmp: history.to_netcdf(tmp, engine="h5netcdf"))
     if slices is not None:
         atomic_write(folder / "slices.nc", lambda tmp: slices.to_netcdf(tmp, engine="h5netcdf"))
-    atomic_write_text(folder / "report.json", json.dumps(report, indent=2) + "\n")
-    atomic_write_text(folder / "report.md", report_markdown(report))
     write_figures(folder, history_arrays, line, report, slices, units)
+    atomic_write_text(folder / "report.md", report_markdown(report))
+    atomic_write_text(folder / "report.json", json.dumps(report, indent=2) + "\n")  # last: marks the run finished
 
 
 def save_model(folder: Path, solution) -> None:

@@ -173,7 +173,8 @@ def _prepare_folder(problem: Problem, config: dict, out, root: Path) -> Path | N
 
 def _report(problem, config, result, engine, solver, network, u_pred, u_exact, smoothed) -> dict:
     report = {"problem": problem.name, "title": problem.title, "equation": problem.equation_text,
-              "domain": problem.domain.describe(), "dimension": problem.dimension}
+              "domain": problem.domain.describe(), "dimension": problem.dimension,
+              "warnings": list(problem.warnings)}  # well-posedness concerns (pdesolve check prints them)
     if u_exact is not None:
         report.update(error_metrics(u_pred, u_exact))
     final_wall = float(result.history["wall_time"][-1]) if len(result.history["wall_time"]) else 0.0
