@@ -7,12 +7,15 @@ Python API::
     run = pdesolve.solve(problem, {"train": {"steps": 500}})
     run.solution   # xarray Dataset on the evaluation points
     run.report     # error metrics and settings
+    pdesolve.open_run("outputs/<problem>/<run-id>").predict(x, t)   # a saved run's trained model
 """
 
 __version__ = "0.1.0"
 
 from .errors import ConfigError, PdesolveError, ProblemError
 from .problem import Problem, load_problem
+from .reload import OpenedRun, open_run
 from .solve import RunResult, solve
 
-__all__ = ["ConfigError", "PdesolveError", "Problem", "ProblemError", "RunResult", "load_problem", "solve"]
+__all__ = ["ConfigError", "OpenedRun", "PdesolveError", "Problem", "ProblemError", "RunResult", "load_problem",
+           "open_run", "solve"]

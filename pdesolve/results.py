@@ -131,6 +131,7 @@ def report_markdown(report: dict) -> str:
     for key in REPORT_KEYS:
         if key in report:
             lines.append(f"| {key} | {report[key]:.4e} |")
+    lines += analysis_markdown(report)
     lines += ["", "| setting | value |", "|---|---|"]
     for key in ("prediction", "operators", "solver", "model", "n_params", "dense_n_params", "steps", "stop_reason",
                 "wall_time_s", "train_time_s", "seed", "device"):
@@ -141,6 +142,30 @@ def report_markdown(report: dict) -> str:
         lines += ["", *(f"Warning: {w}  " for w in report["warnings"])]
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()), ""]
     return "\n".join(lines)
+
+
+def analysis_markdown(report: dict) -> list[str]:
+    """Report lines for the residual, the baselines, the error breakdowns and the worst point."""
+    lines = []
+    for key in ("residual_mean_abs", "residual_max_abs", "residual_rms"):
+        if key in report:
+            lines.append(f"| {key} | {report[key]:.4e} |")
+    for key, value in report.get("baselines", {}).items():
+        lines.append(f"| baseline {key} | {value:.4e} |")
+    if "residual_of" in report:
+        lines += ["", f"Residual of the {report['residual_of']} at the evaluation points."]
+    for key, title in (("by_time_slab", "time slab"), ("by_boundary_distance", "distance to the boundary")):
+        if report.get(key):
+            lines += ["", f"| {title} | points | mean abs error | max abs error | rel L2 |", "|---|---|---|---|---|"]
+            lines += [f"| [{r['low']:.3g}, {r['high']:.3g}] | {r['points']} | {r.get('mean_abs_error', float('nan')):.3e} "
+                      f"| {r.get('max_abs_error', float('nan')):.3e} | {r.get('rel_l2', float('nan')):.3e} |"
+                      for r in report[key]]
+    where = report.get("max_error_location")
+    if where:
+        x = ", ".join(f"{v:.3g}" for v in where["x"][:6]) + (", ..." if len(where["x"]) > 6 else "")
+        at = f"x = ({x})" + (f", t = {where['t']:.3g}" if "t" in where else "")
+        lines += ["", f"Largest error {where['abs_error']:.3e} at {at}."]
+    return lines
 
 
 def write_figures(folder: Path, history: dict, line: dict | None, report: dict | None = None,

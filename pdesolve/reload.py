@@ -1,0 +1,100 @@
+"""``open_run(path)``: a finished run folder as datasets, report and a reloaded trained model.
+
+The model is rebuilt from the run's ``config.yaml`` (problem, network, ansatz, operator engine)
+and its arrays are loaded from ``model.eqx`` (equinox ``tree_deserialise_leaves``).
+"""
+
+import contextlib
+import dataclasses
+import json
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from .config import safe_load
+from .errors import ConfigError
+from .models import Solution, build_network, build_solution
+from .operators import AbstractOperatorEngine, build_engine
+from .problem import Problem, compile_problem, problem_from_mapping
+from .train import make_predictor
+
+
+@dataclasses.dataclass
+class OpenedRun:
+    """A run folder opened for analysis.
+
+    ``predict(x, t)`` evaluates the reported solution: the network with its ansatz, or for a
+    Stein run (``prediction == "smoothed model (Stein)"``) the smoothed model, exactly as
+    ``u_pred`` in ``solution.nc``; ``predict(x, t, raw=True)`` gives the network itself (``u_raw``).
+    """
+
+    path: Path
+    solution: xr.Dataset
+    history: xr.Dataset | None
+    slices: xr.Dataset | None
+    report: dict
+    config: dict
+    problem: Problem
+    model: Solution
+    engine: AbstractOperatorEngine
+
+    @property
+    def prediction(self) -> str:
+        return self.report.get("prediction", "network")
+
+    def predict(self, x, t=None, *, raw: bool = False) -> np.ndarray:
+        """u at points x (n, d) (or (d,) for one point) and times t (n,) or a scalar (ignored
+        for a stationary problem). Returns (n,) in the run's precision."""
+        x = np.atleast_2d(np.asarray(x))
+        if x.shape[1] != self.problem.dimension:
+            raise ValueError(f"x has {x.shape[1]} components; the problem has dimension {self.problem.dimension}")
+        t = np.zeros(len(x)) if t is None or not self.problem.has_time else np.broadcast_to(t, (len(x),))
+        with _precision(self.config):
+            dtype = jnp.float64 if self.config["precision"] == "float64" else jnp.float32
+            params, static = eqx.partition(self.model, eqx.is_inexact_array)
+            smoothed, network = make_predictor(self.engine, static, self.problem.dimension)(
+                params, np.asarray(x, dtype), np.asarray(t, dtype))
+        return network if raw else smoothed
+
+
+def _precision(config: dict):
+    """The run's precision, for this block only."""
+    return jax.enable_x64(True) if config["precision"] == "float64" else contextlib.nullcontext()
+
+
+def _open_dataset(path: Path) -> xr.Dataset | None:
+    if not path.is_file():
+        return None
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        return ds.load()
+
+
+def _rebuild(problem: Problem, config: dict, model_file: Path) -> tuple[Solution, AbstractOperatorEngine]:
+    """The trained solution (as in ``solve``: same network, ansatz and engine) with the saved arrays."""
+    with _precision(config):
+        dtype = jnp.float64 if config["precision"] == "float64" else jnp.float32
+        compiled = compile_problem(problem)
+        key = jax.random.PRNGKey(config["seed"])
+        network = build_network(config["model"], problem.dimension + int(problem.has_time), key=key, dtype=dtype)
+        like, _ = build_solution(compiled, network, config["ansatz"])
+        engine = build_engine(config["operators"], dim=problem.dimension, has_time=problem.has_time)
+        return eqx.tree_deserialise_leaves(model_file, like), engine
+
+
+def open_run(path: str | Path) -> OpenedRun:
+    """Opens the run folder ``path``: ``solution``, ``history``, ``slices`` (xarray Datasets, loaded
+    into memory), ``report`` (dict), ``config``, ``problem`` and ``predict(x, t)``."""
+    folder = Path(path)
+    for name in ("config.yaml", "model.eqx", "solution.nc", "report.json"):
+        if not (folder / name).is_file():
+            raise ConfigError("open_run", f"{folder} is not a finished run folder (no {name})")
+    resolved = safe_load((folder / "config.yaml").read_text())
+    problem = problem_from_mapping(resolved["problem"], where=resolved.get("problem_file"))
+    model, engine = _rebuild(problem, resolved["config"], folder / "model.eqx")
+    return OpenedRun(folder, _open_dataset(folder / "solution.nc"), _open_dataset(folder / "history.nc"),
+                     _open_dataset(folder / "slices.nc"), json.loads((folder / "report.json").read_text()),
+                     resolved["config"], problem, model, engine)
