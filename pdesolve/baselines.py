@@ -5,11 +5,17 @@ gives ``u = base + factor * c*`` with ``c*`` the least-squares optimal constant.
 best-constant error is already small does not test whether a solver can learn.
 """
 
+from pathlib import Path
+
+import equinox as eqx
+import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
 from .metrics import error_metrics
-from .models import Solution
+from .models import Solution, build_solution
+from .problem import Problem, compile_problem, load_problem
+from .sampling import PointSampler
 
 
 def constant_baselines(
@@ -40,3 +46,43 @@ def constant_baselines(
         "best_constant": best,
         "best_constant_rel_l2": error_metrics(base + factor * best, u_ref)["rel_l2"],
     }
+
+
+class _ZeroNetwork(eqx.Module):
+    """The network N = 0: inputs (n, k) -> zeros (n,)."""
+
+    def __call__(self, z: Float[Array, "n k"]) -> Float[Array, " n"]:
+        return jnp.zeros(z.shape[0], z.dtype)
+
+
+def problem_baselines(problem: Problem | str | Path, points: int | None = None) -> dict[str, float]:
+    """``constant_baselines`` of a problem's exact-condition ansatz on its evaluation points.
+
+    Arguments:
+        problem: a Problem or a problem file (it needs an ``exact`` solution).
+        points: how many evaluation points (default: the problem's ``evaluation.points``); the
+            points are the first ``points`` of the problem's evaluation sampler, as ``solve`` draws.
+
+    Returns:
+        the dict of ``constant_baselines``.
+    """
+    problem = problem if isinstance(problem, Problem) else load_problem(problem)
+    if problem.exact is None:
+        raise ValueError(f"{problem.name}: no exact solution, so no baseline errors")
+    compiled = compile_problem(problem)
+    solution, _ = build_solution(compiled, _ZeroNetwork(), "auto")
+    evaluation = problem.evaluation
+    sampler = PointSampler(problem.domain, problem.time, evaluation["sampling"], evaluation["seed"])
+    x, t = (jnp.asarray(a) for a in sampler.interior(points or evaluation["points"]))
+    return constant_baselines(solution, x, t, compiled.exact(x, t))
+
+
+def baseline_table(paths: list[str | Path], points: int | None = None) -> str:
+    """A markdown table: problem, d, zero-network and best-constant rel L2 for each problem file."""
+    lines = ["| problem | d | zero rel L2 | best constant | best-constant rel L2 |", "|---|---|---|---|---|"]
+    for path in paths:
+        problem = load_problem(path)
+        row = problem_baselines(problem, points)
+        lines.append(f"| {problem.name} | {problem.dimension} | {row['zero_rel_l2']:.3g} | "
+                     f"{row['best_constant']:.3g} | {row['best_constant_rel_l2']:.3g} |")
+    return "\n".join(lines)

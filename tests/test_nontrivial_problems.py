@@ -1,0 +1,124 @@
+"""The non-trivial benchmark problems (problems/nt_*.yaml): they load, their exact solutions solve
+their PDEs and meet their conditions, and the exact-condition ansatz does not already contain them.
+
+``python tests/test_nontrivial_problems.py`` prints the baseline table on the evaluation points.
+"""
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from pdesolve import cli
+from pdesolve.baselines import baseline_table, problem_baselines
+from pdesolve.operators import AutodiffEngine
+from pdesolve.problem import compile_problem, load_problem
+from pdesolve.sampling import PointSampler
+
+ROOT = Path(__file__).resolve().parent.parent
+NT_PROBLEMS = sorted((ROOT / "problems").glob("nt_*.yaml"))
+IDS = [p.stem for p in NT_PROBLEMS]
+
+
+def _compiled(path):
+    return compile_problem(load_problem(path))
+
+
+def _points(problem, n: int, seed: int = 7):
+    """n interior points (n, d) and times (n,) of the problem, float64."""
+    x, t = PointSampler(problem.domain, problem.time, "uniform", seed).interior(n)
+    return jnp.asarray(x), jnp.asarray(t)
+
+
+def _n_points(dim: int) -> int:
+    return 64 if dim <= 20 else 16 if dim <= 100 else 6
+
+
+def _fd_operators(u, x, t, needs, h=1e-4):
+    """Operators of ``u`` by central differences (no autodiff): an independent check. Shapes as
+    in pdesolve.operators.OPERATOR_SHAPES for x (n, d), t (n,)."""
+    u0, out = u(x, t), {}
+    if needs & {"u_x", "u_xx", "lap_u"}:
+        eye = jnp.eye(x.shape[1], dtype=x.dtype) * h
+        plus = jax.lax.map(lambda e: u(x + e, t), eye).T  # (n, d)
+        minus = jax.lax.map(lambda e: u(x - e, t), eye).T
+        out["u_x"] = (plus - minus) / (2 * h)
+        out["u_xx"] = (plus - 2 * u0[:, None] + minus) / h**2
+        out["lap_u"] = jnp.sum(out["u_xx"], axis=1)
+    if needs & {"u_t", "u_tt"}:
+        up, um = u(x, t + h), u(x, t - h)
+        out["u_t"], out["u_tt"] = (up - um) / (2 * h), (up - 2 * u0 + um) / h**2
+    out["u"] = u0
+    return {k: v for k, v in out.items() if k in needs}
+
+
+def _scale(ops, f):
+    """Size of the terms of the residual at each point: (n,)."""
+    terms = [jnp.abs(f)] + [jnp.abs(v) if v.ndim == 1 else jnp.linalg.norm(v, axis=1) for v in ops.values()]
+    return 1.0 + jnp.max(jnp.stack(terms), axis=0)
+
+
+@pytest.mark.parametrize("path", NT_PROBLEMS, ids=IDS)
+def test_loads_compiles_and_checks(path, capsys):
+    problem = load_problem(path)
+    assert problem.name == path.stem
+    assert not problem.config, "no config: section, so the package default is what solves it"
+    assert problem.exact is not None
+    assert cli.main(["check", str(path)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("ok")
+
+
+@pytest.mark.parametrize("path", NT_PROBLEMS, ids=IDS)
+def test_exact_solution_solves_the_pde(path):
+    compiled = _compiled(path)
+    x, t = _points(compiled.problem, _n_points(compiled.problem.dimension))
+    f = jnp.zeros_like(t) if compiled.source is None else compiled.source(x, t)
+    ad = AutodiffEngine()(compiled.exact, x, t, compiled.needs)
+    scale = _scale(ad, f)
+    assert np.all(np.isfinite(f)) and np.all(np.isfinite(scale))
+    # AD operators: exact for hand-written sources and f-free equations (from_exact: by construction).
+    assert np.max(np.abs(compiled.residual(ad, x, t, f)) / scale) < 1e-9
+    # Central differences, independent of the AD that manufactured f: O(h^2) agreement.
+    fd = _fd_operators(compiled.exact, x, t, compiled.needs)
+    assert np.max(np.abs(compiled.residual(fd, x, t, f)) / scale) < 1e-5
+
+
+@pytest.mark.parametrize("path", NT_PROBLEMS, ids=IDS)
+def test_conditions_equal_the_exact_solution(path):
+    compiled = _compiled(path)
+    problem, n = compiled.problem, 32
+    sampler = PointSampler(problem.domain, problem.time, "uniform", 3)
+    for kind, condition in compiled.conditions.items():
+        if kind == "boundary":
+            x, t = sampler.boundary(n)
+        else:
+            x, t = sampler.at_time(n, problem.time[0] if kind == "initial" else problem.time[1])
+        x, t = jnp.asarray(x), jnp.asarray(t)
+        exact = compiled.exact(x, t)
+        np.testing.assert_allclose(condition(x, t), exact, atol=1e-12 * (1 + float(jnp.max(jnp.abs(exact)))))
+    # the boundary condition is not the exact solution inside (else the ansatz base would be it)
+    if "boundary" in compiled.conditions:
+        x, t = _points(problem, n)
+        assert np.max(np.abs(compiled.conditions["boundary"](x, t) - compiled.exact(x, t))) > 1e-3
+
+
+@pytest.mark.parametrize("path", NT_PROBLEMS, ids=IDS)
+def test_best_constant_network_is_not_already_accurate(path):
+    row = problem_baselines(path, points=512)
+    assert row["best_constant_rel_l2"] >= 1e-2
+    assert row["zero_rel_l2"] >= row["best_constant_rel_l2"] - 1e-12
+
+
+def test_catalogue_coverage():
+    problems = [load_problem(p) for p in NT_PROBLEMS]
+    assert len(problems) >= 12
+    assert {2, 5, 10, 20, 50, 100, 1000} <= {p.dimension for p in problems}
+    assert {type(p.domain).__name__ for p in problems} >= {"Box", "Annulus"}
+    assert any(p.has_time for p in problems) and any(not p.has_time for p in problems)
+
+
+if __name__ == "__main__":
+    jax.config.update("jax_enable_x64", True)
+    print(baseline_table(NT_PROBLEMS))
