@@ -8,8 +8,6 @@ a new network or solver registers its keys there.
 import copy
 import difflib
 import math
-import math
-
 import re
 import reprlib
 from pathlib import Path
@@ -175,6 +173,15 @@ SOLVER_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "momentum": (_NUM, 0.9),
         "chunk_size": (_OPT_INT, None),
     },
+    "gauss_newton": {  # Levenberg-Marquardt on the residual vector (solvers/_gauss_newton.py)
+        "jacobian": ((str,), "forward_difference"),  # forward_difference | central_difference | jvp | ad
+        "initial_damping": (_NUM, 1e-3),  # first lambda, relative to trace(J^T J) / P
+        "min_damping": (_NUM, 1e-12),  # lambda floor, same scale
+        "scaling": ((str,), "identity"),  # identity | marquardt (diag(J^T J))
+        "max_trials": ((int,), 8),  # damped solves per step with one Jacobian
+        "difference_step": (_OPT_NUM, None),  # relative FD step (None: sqrt(eps) forward, eps^(1/3) central)
+        "chunk_size": (_OPT_INT, None),  # Jacobian columns per vectorised call
+    },
     "projection": {  # feasibility training (METHODS.md section 5); ZO keys drive hidden: zeroth_order
         **_OPTIMIZER, **_RGE,
         "algorithm": ((str,), "douglas_rachford"),  # douglas_rachford | alternating | cyclic
@@ -192,7 +199,8 @@ SECTION_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "sigma": (_NUM, 0.1),  # Stein smoothing scale
         "level": ((int,), 3),  # sparse-grid level
         "samples": ((int,), 1024),  # Monte Carlo Stein samples
-        "step": (_NUM, 1e-2),  # finite-difference step
+        "step": (_OPT_NUM, None),  # finite-difference step (None: by precision, see operators.default_step)
+        "coordinates": ((str, int), "all"),  # fd: all | k random coordinates per point (unbiased)
         "time": ((str,), "joint"),  # Stein time handling: joint | fd
         "chunk_size": (_OPT_INT, None),  # max points per vectorised call
     },
@@ -212,6 +220,7 @@ SECTION_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "rollback_factor": (_NUM, 0.5),  # learning-rate factor applied at each rollback
         "max_rollbacks": ((int,), 3),  # rollbacks before the run stops
         "check_memory": ((bool,), True),  # refuse a run whose memory estimate exceeds the device's
+        "time_budget": (_OPT_NUM, None),  # seconds of training (no compilation, no validation); None: none
     },
 }
 
@@ -233,6 +242,8 @@ CHOICES = {
     "solver.coarse_directions": ("gaussian", "rademacher"),
     "solver.combine": ("plain", "projection"),
     "train.on_divergence": ("stop", "rollback"),
+    "solver.jacobian": ("forward_difference", "central_difference", "jvp", "ad"),
+    "solver.scaling": ("identity", "marquardt"),
 }
 
 # Bounds on numbers: field -> (lowest allowed, highest allowed or None, what to say).
@@ -245,43 +256,12 @@ RANGES = {
     "train.checkpoint_every": (0, None, ">= 0 (0: no checkpoints)"),
     "train.max_rollbacks": (0, None, ">= 0"),
     "train.rollback_factor": (1e-6, 1 - 1e-6, "between 0 and 1 (exclusive)"),
+    "train.time_budget": (1e-9, None, "> 0 seconds, or unset for no limit"),
+    "solver.initial_damping": (0.0, None, ">= 0"),
+    "solver.min_damping": (0.0, None, ">= 0"),
+    "solver.max_trials": (1, None, ">= 1"),
+    "solver.difference_step": (1e-15, 1.0, "between 1e-15 and 1, or unset (by precision)"),
 }
-
-# Bounds that keep a run buildable and within memory: out-of-range values are refused here, as
-# validation errors, rather than failing inside JAX or the allocator.
-MAX_WIDTH = 65_536  # units per hidden layer
-MAX_LAYERS = 64
-MAX_POINTS = 10_000_000  # validation points, samples per estimate
-RANGES.update({
-    "seed": (0, 2**32 - 1, "an integer from 0 to 4294967295"),
-    "operators.level": (1, 8, "between 1 and 8 (nodes grow fast with the level; 3 is the reference)"),
-    "operators.samples": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
-    "operators.chunk_size": (1, None, ">= 1, or unset"),
-    "train.validation_points": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
-    "train.devices": (1, None, ">= 1, or unset (all local devices)"),
-    "train.condition_weight": (0, None, ">= 0"),
-    "solver.samples": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
-    "solver.coarse_samples": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
-    "solver.tangents": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
-    "solver.chunk_size": (1, None, ">= 1, or unset"),
-    "solver.block_size": (1, None, ">= 1, or unset (all coordinates)"),
-    "solver.fine_block_size": (1, None, ">= 1, or unset (all coordinates)"),
-    "solver.patience": (0, None, ">= 0"),
-    "solver.inner_iterations": (1, None, ">= 1"),
-    "solver.momentum": (0, 1 - 1e-12, "in [0, 1)"),
-    "solver.b1": (0, 1 - 1e-12, "in [0, 1)"),
-    "solver.b2": (0, 1 - 1e-12, "in [0, 1)"),
-    "solver.ridge": (0, None, ">= 0"),
-    "model.n_cores": (1, MAX_LAYERS, f"between 1 and {MAX_LAYERS}"),
-})
-# Numbers that must be > 0 (a zero or negative step size or scale is never meant).
-POSITIVE = {"solver.learning_rate", "solver.coarse_learning_rate", "solver.fine_learning_rate", "solver.mu",
-            "solver.coarse_mu", "solver.fine_mu", "solver.end_factor", "operators.sigma", "operators.step"}
-CHOICES.update({
-    "model.activation": ("gelu", "relu", "sin", "silu", "softplus", "tanh"),  # models.ACTIVATIONS (a test checks)
-    "model.init": ("lecun", "siren"),
-    "model.path": ("auto", "contract", "dense"),
-})
 
 # Bounds that keep a run buildable and within memory: out-of-range values are refused here, as
 # validation errors, rather than failing inside JAX or the allocator.
@@ -321,7 +301,6 @@ CHOICES.update({
 
 
 def default_config() -> dict:
-
     """The built-in defaults: a dense tanh MLP trained by Adam with autodiff operators."""
     config: dict[str, Any] = {k: v for k, (_, v) in TOP_LEVEL.items()}
     config["model"] = {"type": "mlp", **{k: v for k, (_, v) in MODEL_SCHEMAS["mlp"].items()}}

@@ -25,6 +25,8 @@ def perturbations(solver_config: dict, n_params: int) -> int:
         count = 1 + (solver_config["block_size"] or n_params) * (2 if solver_config["central"] else 1)
     elif name == "forward_gradient":
         count = 2 * solver_config["tangents"]  # a value and a tangent per direction
+    elif name == "gauss_newton":  # the Jacobian's columns (2 residuals each for central differences)
+        count = n_params * (2 if solver_config["jacobian"] == "central_difference" else 1)
     elif name == "hybrid":
         count = max(2 * solver_config["coarse_samples"] + 1, 1 + (solver_config["fine_block_size"] or n_params))
     else:  # first order, or a solver with one loss evaluation per step

@@ -15,6 +15,7 @@ from jaxtyping import Array, Bool, PyTree
 from tqdm.auto import tqdm
 
 from .checkpoint import RunCheckpoints
+from .loss import PinnLoss
 from .errors import ConfigError
 from .metrics import error_metrics
 from .models import Solution
@@ -23,7 +24,7 @@ from .problem import CompiledProblem
 from .sampling import PointSampler
 from .solvers import AbstractSolver, SolverContext, build_solver
 
-HISTORY_FIELDS = ("step", "loss", "rel_l2", "mse", "wall_time", "loss_evals", "network_evals")
+HISTORY_FIELDS = ("step", "loss", "rel_l2", "mse", "wall_time", "train_time", "loss_evals", "network_evals")
 
 
 @dataclasses.dataclass
@@ -37,25 +38,10 @@ class TrainResult:
     stop_reason: str
 
 
-def make_loss(compiled: CompiledProblem, engine: AbstractOperatorEngine, static, soft_kinds, weight: float):
-    """``loss(params, batch, key)``: mean squared residual plus weighted soft-condition terms.
-
-    ``batch`` is ``{"x": (n, d), "t": (n,), "f": (n,), "conditions": {kind: (x, t, g)}}``.
-    """
-    needs = compiled.needs
-
-    def loss(params, batch, key):
-        u = eqx.combine(params, static)
-        ops = engine(u, batch["x"], batch["t"], needs, key)
-        residual = compiled.residual(ops, batch["x"], batch["t"], batch["f"])
-        total = jnp.mean(residual**2)
-        if soft_kinds:
-            field = engine.solution(u)
-            for x, t, g in batch["conditions"].values():
-                total = total + weight * jnp.mean((field(x, t) - g) ** 2)
-        return total
-
-    return loss
+def make_loss(compiled: CompiledProblem, engine: AbstractOperatorEngine, static, soft_kinds, weight: float
+              ) -> PinnLoss:
+    """The least-squares PINN loss (mean squared residual plus weighted soft-condition terms)."""
+    return PinnLoss(compiled, engine, static, soft_kinds, weight)
 
 
 #: Network rows (points x stencil nodes) evaluated per prediction call: bounds its memory.
@@ -184,6 +170,78 @@ def rescaled_solver(solver_config: dict, steps: int, scale: float) -> AbstractSo
     return build_solver({**solver_config, **{k: solver_config[k] * scale for k in keys}}, steps)
 
 
+class TrainClock:
+    """Seconds spent in solver steps, excluding the first step of a process (it compiles) and
+    everything between steps (validation, logging, checkpoints). ``tick`` waits for the step's
+    results, so the time is the device's, not the dispatch's."""
+
+    def __init__(self, budget: float | None, seconds: float = 0.0):
+        self.budget, self.seconds, self.compiled = budget, seconds, False
+
+    def tick(self, started: float, result: PyTree) -> None:
+        jax.block_until_ready(result)
+        if self.compiled:
+            self.seconds += time.perf_counter() - started
+        self.compiled = True
+
+    @property
+    def exhausted(self) -> bool:
+        return self.budget is not None and self.seconds >= self.budget
+
+
+#: A blow-up that stays finite (issue 14: a learning rate of 1e30 gives rel_l2 1e28 and a finite
+#: loss) is treated like a non-finite value. A logged loss is a blow-up when it is more than
+#: ``BLOWUP_LOSS_FACTOR`` times the best logged loss and above the first logged loss; a validation
+#: error when it is more than ``BLOWUP_ERROR_FACTOR`` times the best so far (the initial
+#: network's included) and above ``BLOWUP_ERROR_FLOOR`` (ten times the zero function's error).
+BLOWUP_LOSS_FACTOR = 1e6
+BLOWUP_ERROR_FACTOR = 1e3
+BLOWUP_ERROR_FLOOR = 10.0
+
+
+class BlowupWatch:
+    """The best logged loss and validation error so far; :meth:`check` names a blow-up."""
+
+    def __init__(self, history: dict, initial_error: float = math.nan):
+        losses = [v for v in history["loss"] if math.isfinite(v)]
+        errors = [v for v in [*history["rel_l2"], initial_error] if math.isfinite(v)]
+        self.first_loss = losses[0] if losses else math.inf
+        self.loss, self.error = min(losses, default=math.inf), min(errors, default=math.inf)
+
+    def check(self, loss: float, error: float) -> str | None:
+        """Why ``loss`` / ``error`` (NaN: not known) is a blow-up, or None."""
+        if loss > BLOWUP_LOSS_FACTOR * self.loss and loss > self.first_loss:
+            return (f"the loss {loss:.3g} is over {BLOWUP_LOSS_FACTOR:g} times its best logged value "
+                    f"{self.loss:.3g}")
+        if error > BLOWUP_ERROR_FACTOR * self.error and error > BLOWUP_ERROR_FLOOR:
+            return (f"the validation rel_l2 {error:.3g} is over {BLOWUP_ERROR_FACTOR:g} times its best value "
+                    f"{self.error:.3g}")
+        return None
+
+    def update(self, loss: float, error: float) -> None:
+        if math.isfinite(loss):
+            self.first_loss = loss if self.first_loss == math.inf else self.first_loss
+            self.loss = min(self.loss, loss)
+        if math.isfinite(error):
+            self.error = min(self.error, error)
+
+
+def _divergence_reason(blowup: str | None, bad: int, kept: int, rollbacks: int, train_config: dict,
+                       has_learning_rate: bool) -> str:
+    """The stop reason of a diverged run, with the fix that applies (rollback only if not tried)."""
+    what = f"{blowup} at step {bad}" if blowup else f"non-finite loss or parameters at step {bad}"
+    if rollbacks:
+        fix = (f"still diverging after {rollbacks} rollback{'s' * (rollbacks > 1)}: lower solver.learning_rate, "
+               "or train.rollback_factor, or raise train.max_rollbacks")
+    elif train_config["on_divergence"] == "rollback" and not has_learning_rate:
+        fix = "the solver has no learning rate to lower: change its settings"
+    elif train_config["on_divergence"] == "rollback":
+        fix = "lower solver.learning_rate, or raise train.max_rollbacks"
+    else:
+        fix = "lower solver.learning_rate, or set train.on_divergence=rollback"
+    return f"diverged: {what}; kept step {kept}, the last good one ({fix})"
+
+
 @dataclasses.dataclass
 class _Point:
     """A verified point of the loop: every step up to it had a finite loss and parameters."""
@@ -254,28 +312,39 @@ def train(
     # good: the last verified point; safe: the one before, whose parameters also gave a finite
     # loss at the next step (the loss of good's parameters may be the first non-finite one)
     good = safe = _Point(params, state, key, done, loss_evals, sampler.state(), len(history["step"]))
+    watch = BlowupWatch(history, math.nan if u_val is None else error_metrics(predict(params, x_val, t_val)[0],
+                                                                              u_val)["rel_l2"])
     fresh_guard = lambda: (jnp.asarray(True), jnp.asarray(0, jnp.int32))  # noqa: E731
     guard, pending = fresh_guard(), []  # pending: loss-evaluation counts not yet read back
     stop_reason = "step budget reached"
     start = time.perf_counter() - elapsed
+    clock = TrainClock(train_config["time_budget"], meta.get("train_time", 0.0) if resume else 0.0)
     bar = tqdm(total=steps, initial=done, disable=not train_config["progress"], desc=problem.name, unit="step",
                leave=False)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*balance properties of Sobol.*")
         while done < steps:
             key, subkey = jax.random.split(key)
-            params, state, guard, stats = step(params, state, guard, make_batch(), subkey)
+            batch, started = make_batch(), time.perf_counter()
+            params, state, guard, stats = step(params, state, guard, batch, subkey)
+            clock.tick(started, params)
             pending.append(stats["loss_evals"])
             done += 1
             bar.update(1)
-            log = done % log_every == 0 or done == steps
+            log = done % log_every == 0 or done == steps or clock.exhausted
             save = every and done % every == 0
             if not (log or save):
                 continue
             ok, n_ok = jax.device_get(guard)
             guard = fresh_guard()
-            if not ok:  # diverged since the last verified point: stop there, or roll back before it
-                bad = good.done + int(n_ok) + 1
+            metrics, blowup = {"rel_l2": math.nan, "mse": math.nan}, None
+            if ok and log:  # finite: the loss or the validation error may still have blown up
+                value = float(stats["loss"])
+                if u_val is not None:
+                    metrics = error_metrics(predict(params, x_val, t_val)[0], u_val)
+                blowup = watch.check(value, metrics["rel_l2"])
+            if not ok or blowup:  # diverged since the last verified point: stop there, or roll back before it
+                bad = good.done + int(n_ok) + 1 if not ok else done
                 retry = (train_config["on_divergence"] == "rollback" and rollbacks < train_config["max_rollbacks"]
                          and _has_learning_rate(config["solver"]))
                 good = safe if retry else good
@@ -286,9 +355,8 @@ def train(
                 bar.n = done
                 bar.refresh()
                 if not retry:
-                    stop_reason = (f"diverged: non-finite loss or parameters at step {bad}; kept step {done}, the "
-                                   "last finite one (lower solver.learning_rate, or set "
-                                   "train.on_divergence=rollback)")
+                    stop_reason = _divergence_reason(blowup, bad, done, rollbacks, train_config,
+                                                     _has_learning_rate(config["solver"]))
                     break
                 rollbacks, lr_scale = rollbacks + 1, lr_scale * train_config["rollback_factor"]
                 solver = rescaled_solver(config["solver"], steps, lr_scale)
@@ -296,16 +364,14 @@ def train(
                 continue
             loss_evals += sum(int(n) for n in jax.device_get(pending))
             pending = []
-            metrics = {"rel_l2": math.nan, "mse": math.nan}
-            if log:
-                value = float(stats["loss"])
-                if u_val is not None:
-                    metrics = error_metrics(predict(params, x_val, t_val)[0], u_val)
+            if log:  # value and metrics: computed above, with the blow-up check
+                watch.update(value, metrics["rel_l2"])
                 history["step"].append(done)
                 history["loss"].append(value)
                 history["rel_l2"].append(metrics["rel_l2"])
                 history["mse"].append(metrics["mse"])
                 history["wall_time"].append(time.perf_counter() - start)
+                history["train_time"].append(clock.seconds)
                 history["loss_evals"].append(loss_evals)
                 history["network_evals"].append(loss_evals * net_evals_per_loss)
                 for name in stats.keys() - {"loss", "loss_evals"}:  # solver-specific, e.g. the hybrid stage
@@ -315,10 +381,13 @@ def train(
             safe, good = good, _Point(params, state, key, done, loss_evals, sampler.state(), len(history["step"]))
             if save:
                 meta = {"step": done, "loss_evals": loss_evals, "lr_scale": lr_scale, "rollbacks": rollbacks,
-                        "elapsed": time.perf_counter() - start, "sampler": good.sampler}
+                        "elapsed": time.perf_counter() - start, "train_time": clock.seconds, "sampler": good.sampler}
                 checkpoints.save((params, state, key), meta, history)
             if target is not None and metrics["rel_l2"] <= target:
                 stop_reason = f"target rel_l2 {target:g} reached"
+                break
+            if clock.exhausted:
+                stop_reason = f"time budget {clock.budget:g} s reached"
                 break
     bar.close()
     if rollbacks:

@@ -5,6 +5,7 @@ import optax
 from ._base import AbstractSolver
 from ._estimators import CoordinateGradientEstimator, ForwardGradientEstimator, RandomGradientEstimator
 from ._first_order import FirstOrder
+from ._gauss_newton import GaussNewton
 from ._projection import ProjectionSolver
 from ._schedule import learning_rate_schedule
 from ._zeroth_order import EstimatedGradientSolver, HybridSolver
@@ -60,4 +61,7 @@ def build_solver(solver_config: dict, steps: int) -> AbstractSolver:
     if name == "projection":
         return ProjectionSolver(config["algorithm"], config["inner_iterations"], config["relaxation"], config["hidden"],
                                 config["output_layer"], config["ridge"], _rge(config), build_optimizer(config, steps))
+    if name == "gauss_newton":
+        return GaussNewton(config["jacobian"], config["initial_damping"], config["min_damping"], config["scaling"],
+                           config["max_trials"], config["difference_step"], config["chunk_size"])
     raise ValueError(f"solver.name: unknown solver {name!r}")

@@ -1,0 +1,44 @@
+"""The PINN objective as a least-squares problem: a residual vector whose squared norm is the loss.
+
+``residuals(params, batch, key)`` stacks the PDE residual at the n collocation points, scaled by
+1/sqrt(n), and each soft condition's misfit at its n_c points, scaled by sqrt(weight / n_c), so that
+
+    loss = |residuals|^2 = mean(pde residual^2) + sum_c weight * mean((u - g_c)^2).
+
+First-order and zeroth-order solvers call the loss; Gauss-Newton solvers use the vector.
+"""
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray, PyTree
+
+from .operators import AbstractOperatorEngine
+from .problem import CompiledProblem
+
+
+class PinnLoss:
+    """``loss(params, batch, key) -> scalar`` with ``loss.residuals(params, batch, key) -> (m,)``.
+
+    ``batch`` is ``{"x": (n, d), "t": (n,), "f": (n,), "conditions": {kind: (x, t, g)}}``;
+    m = n + sum of the condition batch sizes. ``static`` is the solution's non-parameter part.
+    """
+
+    def __init__(self, compiled: CompiledProblem, engine: AbstractOperatorEngine, static: PyTree,
+                 soft_kinds: tuple[str, ...], weight: float):
+        self.compiled, self.engine, self.static = compiled, engine, static
+        self.soft_kinds, self.weight = tuple(soft_kinds), weight
+
+    def residuals(self, params: PyTree, batch: dict, key: PRNGKeyArray | None) -> Float[Array, " m"]:
+        """The scaled residual vector (see the module docstring)."""
+        u = eqx.combine(params, self.static)
+        x, t = batch["x"], batch["t"]
+        ops = self.engine(u, x, t, self.compiled.needs, key)
+        parts = [self.compiled.residual(ops, x, t, batch["f"]) / jnp.sqrt(x.shape[0])]
+        if self.soft_kinds:
+            field = self.engine.solution(u)
+            for xc, tc, g in batch["conditions"].values():
+                parts.append((field(xc, tc) - g) * jnp.sqrt(self.weight / xc.shape[0]))
+        return jnp.concatenate(parts)
+
+    def __call__(self, params: PyTree, batch: dict, key: PRNGKeyArray | None) -> Float[Array, ""]:
+        return jnp.sum(self.residuals(params, batch, key) ** 2)

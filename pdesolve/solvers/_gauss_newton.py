@@ -1,0 +1,140 @@
+"""Gauss-Newton / Levenberg-Marquardt training on the stacked residual vector of a batch.
+
+Each step linearises the residual r(theta) of the batch (m rows) over all P parameters,
+r(theta + delta) ~ r + J delta, with J from finite differences of forward queries (BP-free),
+forward-mode tangents, or reverse-mode autodiff (the reference), and takes the damped step
+
+    (J^T J + lam D) delta = -J^T r        (normal form, m >= P), or
+    delta = -J^T (J J^T + lam I)^-1 r     (kernel/Woodbury form, m < P, same step for D = I),
+
+with D = I or Marquardt's diag(J^T J) (applied as the column scaling J -> J S^-1). The damping
+adapts by the gain ratio rho = actual / predicted reduction of |r|^2 (Nielsen's rule): a step with
+rho > 0 is taken and lam *= max(1/3, 1 - (2 rho - 1)^3); otherwise lam *= nu, nu *= 2, and the
+step is retried with the same Jacobian (at most ``max_trials`` solves per step).
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.scipy.linalg as jsl
+from jax.flatten_util import ravel_pytree
+from jaxtyping import Array, Float
+
+from ._base import AbstractSolver
+from ._jacobian import JACOBIANS, jacobian as compute_jacobian
+
+SCALINGS = ("identity", "marquardt")
+
+
+class GaussNewtonState(eqx.Module):
+    """The damping ``lam`` (NaN until the first Jacobian sets it) and Nielsen's growth factor ``nu``."""
+
+    damping: Float[Array, ""]
+    growth: Float[Array, ""]
+
+
+class _DampedSystem(eqx.Module):
+    """Solves ``(A^T A + lam I) y = -A^T r`` for an (m, P) matrix A, in the smaller of the two forms."""
+
+    matrix: Float[Array, "m p"]
+    residual: Float[Array, " m"]
+    gram: Float[Array, "k k"]  # A^T A (k = P) or A A^T (k = m)
+    kernel: bool = eqx.field(static=True)
+
+    @classmethod
+    def build(cls, matrix, residual):
+        m, p = matrix.shape
+        kernel = m < p
+        gram = matrix @ matrix.T if kernel else matrix.T @ matrix
+        return cls(matrix, residual, gram, kernel)
+
+    @property
+    def mean_diagonal(self) -> Float[Array, ""]:
+        """trace(A^T A) / P: the size of the curvature, for relative damping."""
+        return jnp.trace(self.gram) / self.matrix.shape[1]
+
+    def solve(self, lam: Float[Array, ""]) -> Float[Array, " p"]:
+        eye = jnp.eye(self.gram.shape[0], dtype=self.gram.dtype)
+        factor = jsl.cho_factor(self.gram + lam * eye)
+        if self.kernel:
+            return -self.matrix.T @ jsl.cho_solve(factor, self.residual)
+        return jsl.cho_solve(factor, -self.matrix.T @ self.residual)
+
+
+class GaussNewton(AbstractSolver):
+    """Levenberg-Marquardt over all parameters on ``loss.residuals`` (see the module docstring).
+
+    ``jacobian``: forward_difference | central_difference (BP-free) | jvp | ad.
+    ``initial_damping``: lam at the first step relative to trace(J^T J) / P.
+    ``min_damping``: the same, a floor that keeps the damped system well conditioned.
+    ``difference_step``: relative finite-difference step (None: by precision).
+    ``chunk_size``: Jacobian columns per vectorised call (None: all at once).
+    """
+
+    jacobian: str = eqx.field(static=True, default="forward_difference")
+    initial_damping: float = eqx.field(static=True, default=1e-3)
+    min_damping: float = eqx.field(static=True, default=1e-12)
+    scaling: str = eqx.field(static=True, default="identity")
+    max_trials: int = eqx.field(static=True, default=8)
+    difference_step: float | None = eqx.field(static=True, default=None)
+    chunk_size: int | None = eqx.field(static=True, default=None)
+
+    def __check_init__(self):
+        if self.jacobian not in JACOBIANS:
+            raise ValueError(f"solver.jacobian: unknown {self.jacobian!r}; choose one of {', '.join(JACOBIANS)}")
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"solver.scaling: unknown {self.scaling!r}; choose one of {', '.join(SCALINGS)}")
+
+    def init(self, loss, params) -> GaussNewtonState:
+        dtype = ravel_pytree(params)[0].dtype
+        return GaussNewtonState(jnp.asarray(jnp.nan, dtype), jnp.asarray(2.0, dtype))
+
+    def step(self, loss, params, state: GaussNewtonState, batch, key):
+        theta, unravel = ravel_pytree(params)
+        fn = lambda th: loss.residuals(unravel(th), batch, key)  # noqa: E731 (same batch, same key)
+        r = fn(theta)
+        jac, jac_evals = compute_jacobian(self.jacobian, fn, theta, r, step=self.difference_step, chunk_size=self.chunk_size)
+        if self.scaling == "marquardt":
+            scale = jnp.sqrt(jnp.sum(jac**2, axis=0))
+            scale = jnp.where(scale > 0, scale, 1.0)
+        else:
+            scale = jnp.ones_like(theta)
+        system = _DampedSystem.build(jac / scale, r)
+        floor = self.min_damping * system.mean_diagonal
+        lam = jnp.where(jnp.isnan(state.damping), self.initial_damping * system.mean_diagonal, state.damping)
+        theta, lam, nu, trials, accepted = self._trials(fn, theta, r, jac, scale, system, lam, state.growth, floor)
+        stats = {"loss": jnp.sum(r**2), "loss_evals": jnp.asarray(1 + jac_evals) + trials,
+                 "damping": lam / system.mean_diagonal, "accepted": accepted}
+        return unravel(theta), GaussNewtonState(lam, nu), stats
+
+    def _trials(self, fn, theta, r, jac, scale, system, lam, nu, floor):
+        """Damped solves with the same Jacobian until one lowers |r|^2 (or ``max_trials``)."""
+        loss0 = jnp.sum(r**2)
+
+        def body(carry):
+            lam, nu, trials, _, best = carry
+            delta = system.solve(lam) / scale
+            new_loss = jnp.sum(fn(theta + delta) ** 2)
+            predicted = loss0 - jnp.sum((r + jac @ delta) ** 2)
+            rho = (loss0 - new_loss) / predicted
+            ok = jnp.isfinite(new_loss) & jnp.all(jnp.isfinite(delta)) & (predicted > 0) & (rho > 0)
+            shrink = jnp.maximum(1 / 3, 1 - (2 * rho - 1) ** 3)
+            lam = jnp.maximum(jnp.where(ok, lam * shrink, lam * nu), floor)
+            nu = jnp.where(ok, 2.0, 2.0 * nu)
+            return lam, nu, trials + 1, ok, jnp.where(ok, theta + delta, best)
+
+        def more(carry):
+            _, _, trials, ok, _ = carry
+            return ~ok & (trials < self.max_trials)
+
+        start = (jnp.maximum(lam, floor), nu, jnp.asarray(0), jnp.asarray(False), theta)
+        lam, nu, trials, ok, theta = jax.lax.while_loop(more, body, start)
+        return theta, lam, nu, trials, ok
+
+    @property
+    def name(self) -> str:
+        return "gauss_newton"
+
+    @property
+    def uses_backprop(self) -> bool:
+        return self.jacobian == "ad"
