@@ -1,0 +1,309 @@
+"""Conditions and well-posedness: the whole-space (Cauchy) domain, the initial velocity of
+equations second order in time, the refusals and warnings of `check`, and boundary data that the
+ansatz reads on the boundary only. Checked against closed forms, scipy.stats KS tests and finite
+differences."""
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+
+from pdesolve import cli
+from pdesolve.config import default_config
+from pdesolve.errors import ProblemError
+from pdesolve.models import build_network, build_solution
+from pdesolve.models._ansatz import _box_extension, _sphere_extension, boundary_extension
+from pdesolve.operators import AutodiffEngine
+from pdesolve.problem import Annulus, Ball, Box, WholeSpace, compile_problem, load_problem, problem_from_mapping
+from pdesolve.results import report_markdown
+from pdesolve.sampling import PointSampler
+
+ROOT = Path(__file__).resolve().parent.parent
+MEAN, STD = [1.0, -2.0, 0.5], [0.5, 2.0, 1.0]
+CAUCHY = {"dimension": 3, "time": {"start": 0, "end": 1},
+          "domain": {"type": "whole_space", "sampling": {"normal": {"mean": MEAN, "std": STD}}},
+          "equation": "u_t + lap_u / 2 = 0", "conditions": {"terminal": "sqnorm(x)"},
+          "exact": "sqnorm(x) + d * (1 - t)"}
+WAVE = {"dimension": 2, "time": {"start": 0, "end": 1}, "domain": {"type": "box", "low": 0, "high": 1},
+        "equation": "u_tt = lap_u",
+        "conditions": {"initial": "sin(x[1] + x[2])", "initial_velocity": "-sqrt(2) * cos(x[1] + x[2])",
+                       "boundary": "sin(x[1] + x[2] - sqrt(2) * t)"},
+        "exact": "sin(x[1] + x[2] - sqrt(2) * t)"}
+
+
+def network(in_size, seed=0):
+    cfg = default_config()["model"] | {"widths": [16, 16]}
+    return build_network(cfg, in_size, key=jax.random.PRNGKey(seed), dtype=jnp.float64)
+
+
+def with_(base: dict, **changes) -> dict:
+    """``base`` with top-level fields replaced (None removes one)."""
+    out = {k: v for k, v in base.items() if changes.get(k, 0) is not None}
+    out.update({k: v for k, v in changes.items() if v is not None})
+    return out
+
+
+def compiled_of(mapping):
+    return compile_problem(problem_from_mapping(mapping))
+
+
+# ----- whole space -----
+
+@pytest.mark.parametrize("kind", ["uniform", "sobol", "halton"])
+def test_whole_space_points_follow_the_normal_law(kind):
+    domain = problem_from_mapping(CAUCHY).domain
+    assert isinstance(domain, WholeSpace) and not domain.bounded
+    sampler = PointSampler(domain, (0.0, 1.0), kind, seed=3)
+    for x in (sampler.interior(1024)[0], sampler.at_time(1024, 1.0)[0]):
+        assert x.shape == (1024, 3) and np.all(np.isfinite(x))
+        for i in range(3):
+            assert stats.kstest(x[:, i], stats.norm(MEAN[i], STD[i]).cdf).pvalue > 1e-3
+            # the test has power: a wrong scale is rejected
+            assert stats.kstest(x[:, i], stats.norm(MEAN[i], 2 * STD[i]).cdf).pvalue < 1e-6
+    with pytest.raises(ValueError, match="no boundary"):
+        sampler.boundary(4)
+
+
+def test_whole_space_scalar_law_line_and_description():
+    mapping = with_(CAUCHY, domain={"type": "whole_space", "sampling": {"normal": {"mean": 0, "std": 2}}})
+    domain = problem_from_mapping(mapping).domain
+    np.testing.assert_array_equal(domain.mean, 0.0)
+    np.testing.assert_array_equal(domain.std, 2.0)
+    s, x = problem_from_mapping(CAUCHY).domain.line(41)
+    np.testing.assert_allclose(x[0], np.array(MEAN) - 2 * np.array(STD))
+    np.testing.assert_allclose(x[-1], np.array(MEAN) + 2 * np.array(STD))
+    np.testing.assert_allclose(x[20], MEAN)
+    assert s[0] == -2 and s[-1] == 2
+    assert "whole space R^3" in domain.describe() and "N(0, 2^2)" in domain.describe()
+
+
+def test_whole_space_ansatz_uses_the_time_factor_only():
+    compiled = compiled_of(CAUCHY)
+    x, t = PointSampler(compiled.problem.domain, (0.0, 1.0), "sobol", seed=1).interior(64)
+    x, t = jnp.asarray(x), jnp.asarray(t)
+    built = [build_solution(compiled, network(4, seed), "auto") for seed in (0, 1)]
+    for u, soft in built:
+        assert soft == ()
+        np.testing.assert_allclose(u(x, jnp.ones(64)), np.sum(np.asarray(x) ** 2, axis=1), rtol=1e-13)
+        np.testing.assert_allclose(u.factor(x, t), 1.0 - t, rtol=1e-14)  # no spatial factor
+    assert np.max(np.abs(built[0][0](x, t) - built[1][0](x, t))) > 1e-3
+    assert compiled.problem.warnings == ()  # a Cauchy problem needs no lateral data
+    # the posed problem is right: the exact solution has zero residual (autodiff)
+    ops = AutodiffEngine()(compiled.exact, x, t, compiled.needs)
+    np.testing.assert_allclose(compiled.residual(ops, x, t, jnp.zeros_like(t)), 0.0, atol=1e-12)
+
+
+def test_whole_space_solution_softly_too():
+    compiled = compiled_of(CAUCHY)
+    u, soft = build_solution(compiled, network(4), "soft")
+    assert soft == ("terminal",)
+
+
+# ----- the initial velocity -----
+
+def test_wave_initial_value_velocity_and_boundary_hold_exactly():
+    compiled = compiled_of(WAVE)
+    assert "u_tt" in compiled.needs and compiled.problem.warnings == ()
+    sampler = PointSampler(compiled.problem.domain, (0.0, 1.0), "halton", seed=2)
+    x, t = (jnp.asarray(a) for a in sampler.interior(64))
+    xb, tb = (jnp.asarray(a) for a in sampler.boundary(64))
+    g = np.sin(np.asarray(x).sum(axis=1))
+    h = -np.sqrt(2) * np.cos(np.asarray(x).sum(axis=1))
+    built = [build_solution(compiled, network(3, seed), "auto") for seed in (0, 1)]
+    for u, soft in built:
+        assert soft == ()
+        zero = jnp.zeros(64)
+        np.testing.assert_allclose(u(x, zero), g, rtol=1e-12, atol=1e-13)
+        eps = 1e-5  # central difference in t about t0 = 0 (the ansatz is defined for t < 0 too)
+        fd = (u(x, zero + eps) - u(x, zero - eps)) / (2 * eps)
+        np.testing.assert_allclose(fd, h, atol=1e-8)
+        np.testing.assert_allclose(u(xb, tb), np.sin(np.asarray(xb).sum(axis=1) - np.sqrt(2) * np.asarray(tb)),
+                                   atol=1e-12)
+    assert np.max(np.abs(built[0][0](x, t) - built[1][0](x, t))) > 1e-3
+    ops = AutodiffEngine()(compiled.exact, x, t, compiled.needs)
+    np.testing.assert_allclose(compiled.residual(ops, x, t, jnp.zeros_like(t)), 0.0, atol=1e-12)
+
+
+def test_wave_without_boundary_data_and_in_soft_mode():
+    """u = g + t h + t^2 N: on a ball without Dirichlet data (a warning-free hyperbolic problem),
+    and in soft mode, where the velocity stays built in and only the boundary is a loss."""
+    compiled = compiled_of(with_(WAVE, conditions={k: WAVE["conditions"][k] for k in ("initial", "initial_velocity")}))
+    x, _ = PointSampler(compiled.problem.domain, (0.0, 1.0), "uniform", seed=4).interior(32)
+    x = jnp.asarray(x)
+    s = np.asarray(x).sum(axis=1)
+    for mapping, mode, expected_soft in ((compiled, "auto", ()), (compiled_of(WAVE), "soft", ("boundary",))):
+        u, soft = build_solution(mapping, network(3), mode)
+        assert soft == expected_soft
+        t = jnp.full(32, 0.3)
+        np.testing.assert_allclose(u.factor(x, t), 0.09, rtol=1e-14)  # ((t - t0)/(T - t0))^2
+        np.testing.assert_allclose(u(x, jnp.zeros(32)), np.sin(s), rtol=1e-12, atol=1e-13)
+        u_t = jax.jvp(lambda tt: u(x, tt), (jnp.zeros(32),), (jnp.ones(32),))[1]
+        np.testing.assert_allclose(u_t, -np.sqrt(2) * np.cos(s), rtol=1e-12, atol=1e-13)
+
+
+# ----- refusals (second order in time) and warnings (parabolic without lateral data) -----
+
+REFUSED = [
+    ("u_tt without velocity", with_(WAVE, conditions={"initial": "0", "boundary": "0"}),
+     "conditions.initial_velocity", "second order in time"),
+    ("u_tt with terminal data", with_(WAVE, conditions={"terminal": "0", "initial_velocity": "0"}),
+     "conditions.initial_velocity", "needs the initial value"),
+    ("u_tt with terminal and no velocity", with_(WAVE, conditions={"terminal": "0", "boundary": "0"}),
+     "conditions.terminal", "instead of terminal data"),
+    ("velocity without u_tt", with_(WAVE, equation="u_t = lap_u"), "conditions.initial_velocity",
+     "drop initial_velocity"),
+    ("velocity without time", with_(WAVE, time=None, equation="lap_u = 0",
+                                    conditions={"boundary": "0", "initial_velocity": "0"}),
+     "conditions.initial_velocity", "needs a time interval"),
+    ("boundary on whole space", with_(CAUCHY, conditions={"terminal": "0", "boundary": "0"}),
+     "conditions.boundary", "has no boundary"),
+    ("stationary whole space", with_(CAUCHY, time=None, equation="lap_u = 0", exact=None, conditions=None),
+     "time", "Cauchy"),
+    ("whole space without law", with_(CAUCHY, domain={"type": "whole_space"}), "domain.sampling",
+     "normal: {mean: 0, std: 1}"),
+    ("whole space zero std", with_(CAUCHY, domain={"type": "whole_space", "sampling": {"normal": {"mean": 0, "std": [1, 0, 1]}}}),
+     "domain.sampling.normal.std", "must be > 0"),
+    ("whole space missing std", with_(CAUCHY, domain={"type": "whole_space", "sampling": {"normal": {"mean": 0}}}),
+     "domain.sampling.normal.std", "missing"),
+    ("whole space other law", with_(CAUCHY, domain={"type": "whole_space", "sampling": {"uniform": {}}}),
+     "domain.sampling.uniform", "unknown key"),
+    ("whole space std list too short", with_(CAUCHY, domain={"type": "whole_space", "sampling": {"normal": {"mean": 0, "std": [1, 2]}}}),
+     "domain.sampling.normal.std", "has 2 entries but dimension is 3"),
+    ("whole space box key", with_(CAUCHY, domain={"type": "whole_space", "low": 0}), "domain.low", "unknown key"),
+]
+
+
+@pytest.mark.parametrize("name, mapping, field, message", REFUSED, ids=[r[0] for r in REFUSED])
+def test_ill_posed_or_invalid_problems_are_refused(name, mapping, field, message):
+    with pytest.raises(ProblemError) as err:
+        problem_from_mapping(mapping, where="bad.yaml")
+    assert err.value.field == field, str(err.value)
+    assert message in str(err.value) and str(err.value).startswith("bad.yaml: ")
+
+
+def _yaml(tmp_path, mapping) -> Path:
+    import yaml
+
+    path = tmp_path / "wave.yaml"
+    path.write_text(yaml.safe_dump(mapping))
+    return path
+
+
+@pytest.mark.parametrize("command", ["check", "solve"])
+def test_cli_refuses_a_wave_without_velocity(tmp_path, capsys, command):
+    path = _yaml(tmp_path, with_(WAVE, conditions={"initial": "0", "boundary": "0"}))
+    assert cli.main([command, str(path), *(["--out", str(tmp_path / "run")] if command == "solve" else [])]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and str(path) in err
+    assert "conditions.initial_velocity" in err and "add initial_velocity" in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("name", ["hjb20", "bsb100"])
+def test_shipped_parabolic_box_problems_warn_but_check(name, capsys):
+    assert cli.main(["check", str(ROOT / "problems" / f"{name}.yaml")]) == 0
+    out = capsys.readouterr().out
+    warning = next(line for line in out.splitlines() if line.startswith("warning"))
+    assert "conditions.boundary" in warning and "lateral boundary data" in warning and "whole_space" in warning
+    assert out.rstrip().endswith("ok")
+
+
+def test_no_warning_with_lateral_data_or_for_stationary_problems():
+    for name in ("heat_ball100", "heat_sin10", "poisson2d", "two_body_poisson100"):
+        assert load_problem(ROOT / "problems" / f"{name}.yaml").warnings == ()
+
+
+def test_report_markdown_lists_warnings():
+    report = {"problem": "p", "title": "t", "equation": "e", "domain": "d", "dimension": 1, "versions": {},
+              "warnings": ["conditions.boundary: not well posed"]}
+    assert "Warning: conditions.boundary: not well posed" in report_markdown(report)
+    assert "Warning" not in report_markdown(report | {"warnings": []})
+
+
+# ----- boundary data read on the boundary only -----
+
+def _nan_off(domain, value):
+    """A boundary function that is NaN at every point off the boundary (tolerance 1e-12)."""
+    def b(x, t):
+        if isinstance(domain, Box):
+            on = jnp.any((jnp.abs(x - domain.low) < 1e-12) | (jnp.abs(x - domain.high) < 1e-12), axis=1)
+        else:
+            r = jnp.linalg.norm(x - domain.center, axis=1)
+            on = (jnp.abs(r - domain.outer) < 1e-12) | (jnp.abs(r - domain.inner) < 1e-12)
+        return jnp.where(on, value(x, t), jnp.nan)
+    return b
+
+
+DOMAINS = {"box": Box(3, np.array([0.0, -1.0, 2.0]), np.array([1.0, 1.0, 6.0])),
+           "ball": Ball(4, np.array([0.5, 0.0, -1.0, 0.0]), 2.0),
+           "annulus": Annulus(3, np.array([1.0, 0.0, 0.0]), 0.5, 1.5)}
+
+
+@pytest.mark.parametrize("name", DOMAINS)
+def test_extension_evaluates_the_data_on_the_boundary_only(name):
+    domain = DOMAINS[name]
+    value = lambda x, t: jnp.sin(x[:, 0]) * jnp.exp(x[:, 1] / 3) + t  # noqa: E731
+    extend = (_box_extension if name == "box" else _sphere_extension)(domain, _nan_off(domain, value))
+    sampler = PointSampler(domain, (0.0, 1.0), "sobol", seed=5)
+    x, t = (jnp.asarray(a) for a in sampler.interior(256))
+    assert np.all(np.isfinite(extend(x, t)))  # it never read a NaN from inside
+    xb, tb = (jnp.asarray(a) for a in sampler.boundary(256))
+    np.testing.assert_allclose(extend(xb, tb), value(xb, tb), rtol=1e-12, atol=1e-13)
+
+
+def test_extension_closed_forms():
+    x, t = (jnp.asarray(a) for a in PointSampler(DOMAINS["box"], None, "uniform", seed=6).interior(50))
+    box = _box_extension(DOMAINS["box"], lambda x, t: 3 * x[:, 0] - x[:, 2] + 1)
+    np.testing.assert_allclose(box(x, t), 3 * x[:, 0] - x[:, 2] + 1, rtol=1e-12)  # affine data are kept
+    ann = DOMAINS["annulus"]
+    xa, ta = (jnp.asarray(a) for a in PointSampler(ann, None, "uniform", seed=7).interior(50))
+    r = np.linalg.norm(np.asarray(xa) - ann.center, axis=1)
+    radial = _sphere_extension(ann, lambda x, t: jnp.sum((x - ann.center) ** 2, axis=1))
+    w = (r - 0.5) / (1.5 - 0.5)
+    np.testing.assert_allclose(radial(xa, ta), (1 - w) * 0.25 + w * 2.25, rtol=1e-12)  # linear in r
+    ball = DOMAINS["ball"]
+    xs, ts = (jnp.asarray(a) for a in PointSampler(ball, None, "uniform", seed=8).interior(50))
+    y = np.asarray(xs) - ball.center
+    rho = np.linalg.norm(y, axis=1)
+    s = (rho / 2.0) ** 4
+    expected = s * (0.5 + 2.0 * y[:, 0] / rho) + (1 - s) * (0.5 + 2.0 / np.sqrt(4))
+    np.testing.assert_allclose(_sphere_extension(ball, lambda x, t: x[:, 0])(xs, ts), expected, rtol=1e-12)
+    centre = jnp.asarray(ball.center[None, :])
+    np.testing.assert_allclose(_sphere_extension(ball, lambda x, t: x[:, 0])(centre, jnp.zeros(1)), 1.5)
+
+
+def test_exact_solution_as_boundary_data_no_longer_gives_the_interior():
+    compiled = compile_problem(load_problem(ROOT / "problems/poisson_sin10.yaml"))
+    sampler = PointSampler(compiled.problem.domain, None, "uniform", seed=9)
+    x, t = (jnp.asarray(a) for a in sampler.interior(128))
+    xb, tb = (jnp.asarray(a) for a in sampler.boundary(128))
+    u, _ = build_solution(compiled, network(10), "auto")
+    exact = np.asarray(compiled.exact(x, t))
+    gap = np.linalg.norm(u.base(x, t) - exact) / np.linalg.norm(exact)
+    assert gap > 1e-2  # the base is not the solution (it was, to round-off, before)
+    np.testing.assert_allclose(u(xb, tb), compiled.exact(xb, tb), atol=1e-13)
+    soft, kinds = build_solution(compiled, network(10), "soft")  # soft mode: unchanged, a loss
+    assert kinds == ("boundary",)
+
+
+@pytest.mark.parametrize("name", DOMAINS)
+def test_extension_is_smooth_inside(name):
+    """The autodiff Laplacian of E agrees with a finite-difference one at interior points."""
+    domain = DOMAINS[name]
+    extend = (_box_extension if name == "box" else _sphere_extension)(
+        domain, lambda x, t: jnp.sin(x[:, 0] + 2 * x[:, 1]) * (1 + t))
+    x, t = (jnp.asarray(a) for a in PointSampler(domain, (0.0, 1.0), "halton", seed=10).interior(8))
+    single = lambda p, s: extend(p[None, :], s[None])[0]  # noqa: E731
+    lap_ad = np.array([jnp.trace(jax.hessian(single)(p, s)) for p, s in zip(x, t)])
+    h, dim = 1e-4, x.shape[1]
+    lap_fd = sum((extend(x + h * e, t) - 2 * extend(x, t) + extend(x - h * e, t)) / h**2 for e in np.eye(dim))
+    assert np.all(np.isfinite(lap_ad))
+    np.testing.assert_allclose(lap_ad, lap_fd, rtol=1e-4, atol=1e-4)
+
+
+def test_x_independent_boundary_data_are_used_as_given():
+    compiled = compile_problem(load_problem(ROOT / "problems/heat_ball100.yaml"))
+    assert boundary_extension(compiled) is compiled.conditions["boundary"]
