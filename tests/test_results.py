@@ -1,0 +1,202 @@
+"""Analysis outputs of a run folder, checked against values computed here independently:
+solution.nc coordinates and attributes, slices.nc against the exact solution on the grid, the
+report's breakdowns recomputed with numpy, AD residual statistics against jax.hessian, and
+open_run(...).predict against the saved u_pred."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+import pdesolve
+from pdesolve.analysis import boundary_distance, slice_plan, slice_points, slices_dataset
+from pdesolve.problem import problem_from_mapping
+
+TINY = {"model": {"type": "mlp", "widths": [8], "activation": "tanh"}, "operators": {"method": "ad"},
+        "solver": {"name": "adam", "learning_rate": 1e-2},
+        "train": {"steps": 15, "batch_size": 32, "log_every": 5, "progress": False, "checkpoint_every": 0},
+        "seed": 0}
+
+POISSON = {
+    "name": "poisson2d_tiny", "dimension": 2, "domain": {"type": "box", "low": 0, "high": 1},
+    "equation": "lap_u = f", "source": "-2 * pi**2 * sin(pi * x[1]) * sin(pi * x[2])",
+    "conditions": {"boundary": "0"}, "exact": "sin(pi * x[1]) * sin(pi * x[2])",
+    "evaluation": {"points": 256, "sampling": "sobol", "seed": 7},
+}
+HEAT = {
+    "name": "heat3_tiny", "dimension": 3, "time": {"start": 0, "end": 1}, "domain": {"type": "box", "low": 0, "high": 1},
+    "equation": "u_t - lap_u = f", "source": "from_exact",
+    "conditions": {"initial": "sin(x[1]) * cos(x[2]) + x[3]", "boundary": "sin(x[1]) * cos(x[2]) + x[3] + t * x[3]"},
+    "exact": "sin(x[1]) * cos(x[2]) + x[3] + t * x[3]",
+    "evaluation": {"points": 300, "seed": 3, "units": {"x": "m", "t": "s", "u": "K"},
+                   "slice": {"axes": [1, 3], "at": 0.25, "times": [0.0, 1.0], "points": 50}},
+}
+
+
+def _solve(tmp_path_factory, problem: dict, name: str, config: dict = TINY):
+    folder = tmp_path_factory.mktemp(name)
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(problem))
+    run = pdesolve.solve(path, config, out=folder / "run")
+    return run, folder / "run"
+
+
+@pytest.fixture(scope="module")
+def poisson(tmp_path_factory):
+    return _solve(tmp_path_factory, POISSON, "poisson")
+
+
+@pytest.fixture(scope="module")
+def heat(tmp_path_factory):
+    return _solve(tmp_path_factory, HEAT, "heat")
+
+
+def test_solution_nc_coordinates_and_attributes(poisson):
+    _, folder = poisson
+    with xr.open_dataset(folder / "solution.nc", engine="h5netcdf") as ds:
+        assert ds.attrs["Conventions"] == "CF-1.10"
+        assert {"x", "component", "point", "boundary_distance"} <= set(ds.coords)
+        assert ds.x.dims == ("point", "component") and list(ds.component.values) == [1, 2]
+        assert ds.attrs["solver_name"] == "adam" and ds.attrs["operators_method"] == "ad"
+        assert list(np.atleast_1d(ds.attrs["model_widths"])) == [8] and ds.attrs["train_steps"] == 15
+        assert "settings" not in ds.attrs
+        assert ds.u_pred.attrs["long_name"] and ds.abs_error.attrs["long_name"]
+        x = ds.x.values
+        near = ds.where(ds.x.sel(component=1, drop=True) < 0.25, drop=True)  # a region by coordinate
+        assert near.sizes["point"] == np.sum(x[:, 0] < 0.25)
+        np.testing.assert_allclose(ds.boundary_distance.values, np.minimum(x, 1 - x).min(axis=1), rtol=1e-6)
+
+
+def test_open_run_predict_equals_saved_u_pred(poisson):
+    run, folder = poisson
+    opened = pdesolve.open_run(folder)
+    assert opened.prediction == "network"
+    x = opened.solution.x.values
+    np.testing.assert_allclose(opened.predict(x), opened.solution.u_pred.values, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(opened.predict(x[3]), opened.solution.u_pred.values[3:4], rtol=1e-6, atol=1e-7)
+    assert opened.report["rel_l2"] == run.report["rel_l2"]
+    assert opened.slices is not None and opened.history is not None
+
+
+def test_slices_match_exact_on_the_grid(poisson):
+    _, folder = poisson
+    with xr.open_dataset(folder / "slices.nc", engine="h5netcdf") as sl:
+        assert sl.u_pred.dims == ("x1", "x2") and sl.sizes["x1"] >= 50 and sl.sizes["x2"] >= 50
+        x1, x2 = np.meshgrid(sl.x1.values, sl.x2.values, indexing="ij")
+        np.testing.assert_allclose(sl.u_exact.values, np.sin(np.pi * x1) * np.sin(np.pi * x2), atol=1e-6)
+        np.testing.assert_allclose(sl.abs_error.values, np.abs(sl.u_pred.values - sl.u_exact.values), atol=1e-12)
+        points = np.stack([x1.ravel(), x2.ravel()], axis=1)
+        u_pred = sl.u_pred.values.ravel()
+    np.testing.assert_allclose(pdesolve.open_run(folder).predict(points), u_pred, rtol=1e-5, atol=1e-6)
+    for name in ("slices.png", "error_vs_step.png", "line.png", "model.eqx", "report.md"):
+        assert (folder / name).stat().st_size > 0, name
+
+
+def test_report_breakdowns_recomputed(poisson):
+    _, folder = poisson
+    report = json.loads((folder / "report.json").read_text())
+    with xr.open_dataset(folder / "solution.nc", engine="h5netcdf") as ds:
+        x, err, exact = ds.x.values, (ds.u_pred - ds.u_exact).values.astype(float), ds.u_exact.values.astype(float)
+    distance = np.minimum(x, 1 - x).min(axis=1)
+    edges = np.quantile(distance, [0, 0.25, 0.5, 0.75, 1])
+    rows = report["by_boundary_distance"]
+    assert len(rows) == 4 and sum(r["points"] for r in rows) == len(x)
+    for k, row in enumerate(rows):
+        inside = (distance >= edges[k]) & ((distance < edges[k + 1]) if k < 3 else (distance <= edges[k + 1]))
+        assert row["points"] == inside.sum()
+        np.testing.assert_allclose(row["mean_abs_error"], np.mean(np.abs(err[inside])), rtol=1e-6)
+        np.testing.assert_allclose(row["rel_l2"], np.linalg.norm(err[inside]) / np.linalg.norm(exact[inside]), rtol=1e-6)
+    worst = int(np.argmax(np.abs(err)))
+    np.testing.assert_allclose(report["max_error_location"]["x"], x[worst], rtol=1e-6)
+    factor = np.prod(4 * x * (1 - x), axis=1)  # the box ansatz factor; zero boundary data
+    best = factor @ exact / (factor @ factor)
+    np.testing.assert_allclose(report["baselines"]["best_constant"], best, rtol=1e-5)
+    assert report["baselines"]["zero_rel_l2"] == pytest.approx(1.0)
+    assert "by_time_slab" not in report and "best_constant_rel_l2" in (folder / "report.md").read_text()
+
+
+def _is_float_array(a) -> bool:
+    return isinstance(a, jax.Array) and jnp.issubdtype(a.dtype, jnp.inexact)
+
+
+def test_residual_statistics_against_hessian(poisson):
+    run, folder = poisson
+    opened = pdesolve.open_run(folder)
+    x = jnp.asarray(opened.solution.x.values, jnp.float64)
+    model = jax.tree.map(lambda a: a.astype(jnp.float64) if _is_float_array(a) else a, opened.model)
+    u = lambda p: model(p[None], jnp.zeros(1, p.dtype))[0]  # noqa: E731
+    lap = jax.vmap(lambda p: jnp.trace(jax.hessian(u)(p)))(x)
+    f = -2 * np.pi**2 * np.sin(np.pi * x[:, 0]) * np.sin(np.pi * x[:, 1])
+    r = np.abs(np.asarray(lap - f))
+    np.testing.assert_allclose(run.report["residual_mean_abs"], r.mean(), rtol=1e-4)
+    np.testing.assert_allclose(run.report["residual_max_abs"], r.max(), rtol=1e-4)
+    assert run.report["residual_of"].startswith("network")
+
+
+def test_time_dependent_slabs_slices_and_units(heat):
+    run, folder = heat
+    report = run.report
+    with xr.open_dataset(folder / "solution.nc", engine="h5netcdf") as ds:
+        t, err = ds.t.values, (ds.u_pred - ds.u_exact).values.astype(float)
+        assert ds.t.attrs["units"] == "s" and ds.x.attrs["units"] == "m" and ds.u_pred.attrs["units"] == "K"
+        early = ds.abs_error.where(ds.t < 0.25, drop=True)  # a time window by coordinate
+        x, t_saved, u_saved = ds.x.values, ds.t.values, ds.u_pred.values
+    slabs = report["by_time_slab"]
+    assert [s["low"] for s in slabs] == [0.0, 0.25, 0.5, 0.75] and slabs[-1]["high"] == 1.0
+    for s in slabs:
+        inside = (t >= s["low"]) & ((t < s["high"]) if s["high"] < 1 else (t <= 1))
+        assert s["points"] == inside.sum()
+        np.testing.assert_allclose(s["mean_abs_error"], np.abs(err[inside]).mean(), rtol=1e-6)
+    np.testing.assert_allclose(slabs[0]["mean_abs_error"], float(early.mean()), rtol=1e-5)
+    assert (folder / "error_by_time.png").stat().st_size > 0
+    np.testing.assert_allclose(pdesolve.open_run(folder).predict(x, t_saved), u_saved, rtol=1e-6, atol=1e-7)
+    with xr.open_dataset(folder / "slices.nc", engine="h5netcdf") as sl:
+        assert sl.u_pred.dims == ("t", "x1", "x3") and list(sl.t.values) == [0.0, 1.0]
+        assert sl.sizes["x1"] == 50 and list(sl.x_fixed.values) == [0.25, 0.25, 0.25]
+        assert sl.x3.attrs["units"] == "m" and sl.u_exact.attrs["units"] == "K"
+        tt, x1, x3 = np.meshgrid(sl.t.values, sl.x1.values, sl.x3.values, indexing="ij")
+        np.testing.assert_allclose(sl.u_exact.values, np.sin(x1) * np.cos(0.25) + x3 + tt * x3, atol=1e-6)
+
+
+def test_ball_slices_are_nan_outside():
+    problem = problem_from_mapping({
+        "name": "ball", "dimension": 3, "domain": {"type": "ball", "radius": 2, "center": 1},
+        "equation": "lap_u = 0", "conditions": {"boundary": "x[1]"}})
+    x_test = np.zeros((1, 3))
+    plan = slice_plan(problem, x_test)
+    assert plan["axes"] == ["x1", "x2"] and plan["times"] is None and list(plan["fixed"]) == [1, 1, 1]
+    xs, ts, shape = slice_points(plan)
+    assert shape == (51, 51) and np.all(xs[:, 2] == 1) and np.all(ts == 0)
+    ds = slices_dataset(problem, plan, xs, {"u_pred": xs[:, 0], "u_exact": xs[:, 0] + 1}, shape, {})
+    outside = boundary_distance(problem.domain, xs) < 0
+    assert outside.any() and np.all(np.isnan(ds.u_pred.values.ravel()[outside]))
+    np.testing.assert_allclose(ds.abs_error.values.ravel()[~outside], 1.0)
+
+
+@pytest.mark.parametrize("bad", [{"axes": [1, 1]}, {"axes": [1, 4]}, {"axes": [1, "t"]}, {"at": [1, 2, 3]}, {"times": 0},
+                                 {"points": 1}, {"colour": 1}])
+def test_bad_slice_options_are_refused(bad):
+    data = dict(POISSON, evaluation={"slice": bad})
+    with pytest.raises(pdesolve.ProblemError, match="evaluation.slice"):
+        problem_from_mapping(data)
+
+
+def test_stein_run_predict_is_the_smoothed_model(tmp_path_factory):
+    config = {"precision": "float64", "model": {"type": "mlp", "widths": [8], "activation": "sin"},
+              "operators": {"method": "sg", "level": 3, "sigma": 0.05},
+              "solver": {"name": "adam", "learning_rate": 1e-2},
+              "train": {"steps": 3, "batch_size": 16, "log_every": 1, "progress": False, "checkpoint_every": 0},
+              "seed": 1}
+    problem = dict(POISSON, evaluation={"points": 64, "slice": {"points": 50}})
+    run, folder = _solve(tmp_path_factory, problem, "stein", config)
+    opened = pdesolve.open_run(folder)
+    assert opened.prediction == "smoothed model (Stein)" and run.report["residual_of"].startswith("raw network")
+    x = opened.solution.x.values
+    np.testing.assert_allclose(opened.predict(x), opened.solution.u_pred.values, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(opened.predict(x, raw=True), opened.solution.u_raw.values, rtol=1e-12, atol=1e-14)
+    assert np.max(np.abs(opened.solution.u_pred.values - opened.solution.u_raw.values)) > 0
+    assert "u_raw" in opened.slices
