@@ -19,6 +19,13 @@ class AbstractLinear(eqx.Module):
     def __call__(self, z: Float[Array, "n in"]) -> Float[Array, "n out"]:
         """Applies the layer to a batch of rows."""
 
+    @abc.abstractmethod
+    def columns(self, index: Array) -> Float[Array, "*index out"]:
+        """Weight columns ``W[:, index]`` as rows: shape ``index.shape + (out_size,)``.
+
+        The layer at ``z + s e_j`` is ``layer(z) + s * columns(j)`` (stencil-aware evaluation).
+        """
+
     @property
     def n_params(self) -> int:
         """Number of trainable scalars in the layer."""
@@ -57,3 +64,6 @@ class DenseLinear(AbstractLinear):
 
     def __call__(self, z: Float[Array, "n in"]) -> Float[Array, "n out"]:
         return z @ self.weight.T + self.bias
+
+    def columns(self, index: Array) -> Float[Array, "*index out"]:
+        return self.weight.T[index]

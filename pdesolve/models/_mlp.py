@@ -34,10 +34,22 @@ class MLP(eqx.Module):
         self.activation = activation
 
     def __call__(self, z: Float[Array, "n in"]) -> Float[Array, " n"]:
+        return self.from_hidden(self.first_layer(z))
+
+    def first_layer(self, z: Float[Array, "n in"]) -> Float[Array, "n w"]:
+        """The first affine map ``W z + b`` (pre-activation), shape (n, w)."""
+        return self.layers[0](z)
+
+    def input_columns(self, index: Array) -> Float[Array, "*index w"]:
+        """``W[:, index]`` of the first layer: its change per unit step along input ``index``."""
+        return self.layers[0].columns(index)
+
+    def from_hidden(self, a: Float[Array, "n w"]) -> Float[Array, " n"]:
+        """The network from the first pre-activation ``a`` (n, w) on: ``net(z) = from_hidden(first_layer(z))``."""
         act = ACTIVATIONS[self.activation]
-        for layer in self.layers[:-1]:
-            z = act(layer(z))
-        return self.layers[-1](z)[:, 0]
+        for layer in self.layers[1:]:
+            a = layer(act(a))
+        return a[:, 0]
 
     @property
     def n_params(self) -> int:

@@ -3,11 +3,12 @@
 from ._autodiff import AutodiffEngine
 from ._base import OPERATOR_SHAPES, OPERATORS, AbstractOperatorEngine, BatchedField
 from ._build import build_engine
-from ._finite_diff import FiniteDifferenceEngine
+from ._finite_diff import DEFAULT_STEPS, FiniteDifferenceEngine, default_step
 from ._sparse_grid import SymmetricRule, sparse_grid, symmetric_sparse_grid
 from ._stein import AbstractSteinEngine, MonteCarloSteinEngine, SparseGridSteinEngine
 
 __all__ = [
+    "DEFAULT_STEPS",
     "OPERATORS",
     "OPERATOR_SHAPES",
     "AbstractOperatorEngine",
@@ -19,6 +20,7 @@ __all__ = [
     "SparseGridSteinEngine",
     "SymmetricRule",
     "build_engine",
+    "default_step",
     "sparse_grid",
     "symmetric_sparse_grid",
 ]

@@ -48,6 +48,14 @@ class AbstractOperatorEngine(eqx.Module):
     def evals_per_point(self, needs: frozenset[str], dim: int) -> int:
         """Network evaluations (forward passes or forward-mode passes) per point for ``needs``."""
 
+    def residual(self, residual: Callable, u: BatchedField, x: Float[Array, "n d"], t: Float[Array, " n"],
+                 f: Float[Array, " n"], needs: frozenset[str], key: PRNGKeyArray | None = None) -> Float[Array, " n"]:
+        """``residual(ops, x, t, f)`` with this engine's operator values: shape (n,).
+
+        Randomised engines override it to combine independent draws (see FiniteDifferenceEngine).
+        """
+        return residual(self(u, x, t, needs, key), x, t, f)
+
     def solution(self, u: BatchedField) -> BatchedField:
         """The field reported as the solution: ``u`` itself, or its smoothed version for Stein
         estimators (whose operators are those of the smoothed field)."""
