@@ -105,7 +105,7 @@ def slice_heatmaps(save: Save, slices: xr.Dataset, title: str) -> None:
     for row, time in enumerate(times):
         for col, name in enumerate(names):
             da = slices[name] if time is None else slices[name].isel(t=row)
-            scale = {"cmap": "magma"} if name == "abs_error" else {"cmap": "viridis", **shared}
+            scale = {"cmap": "magma", "vmin": 0.0} if name == "abs_error" else {"cmap": "viridis", **shared}
             da.plot(ax=axes[row, col], x=axes_names[0], y=axes_names[1], center=False, **scale)
             axes[row, col].set_title(da.attrs.get("long_name", name) + ("" if time is None else f", t = {time:.3g}"))
     fig.suptitle(f"{title}: slice over {slices.attrs['slice_axes'].replace(' ', ', ')}")
