@@ -20,6 +20,7 @@ from .errors import ConfigError
 from .results import atomic_write, atomic_write_text, history_dataset
 
 RECORD = "checkpoint.json"
+TRAINED = "trained.json"  # written when training ends, before the final evaluation
 
 
 def _plain_history(history: dict[str, list]) -> dict[str, list]:
@@ -54,6 +55,28 @@ class RunCheckpoints:
         for old in self.folder.glob("checkpoint-*.eqx"):
             if old.name != name:
                 old.unlink()
+
+    def save_trained(self, result) -> None:
+        """After training (``result``: a ``TrainResult``; its solution is in ``model.eqx``): the
+        training summary ``trained.json``, so that a run stopped in its final evaluation resumes
+        by evaluating, without training again."""
+        record = {"arrays": "model.eqx", "steps_done": result.steps_done, "stop_reason": result.stop_reason,
+                  "wall_time_s": result.wall_time_s, "history": _plain_history(result.history)}
+        atomic_write_text(self.folder / TRAINED, json.dumps(record) + "\n")
+
+    def load_trained(self, like: PyTree):
+        """The ``TrainResult`` saved by :meth:`save_trained` (solution shaped like ``like``), or None."""
+        from .train import TrainResult
+
+        if not (self.folder / TRAINED).is_file():
+            return None
+        try:
+            record = json.loads((self.folder / TRAINED).read_text())
+            solution = eqx.tree_deserialise_leaves(self.folder / record["arrays"], like)
+        except (OSError, ValueError, KeyError, RuntimeError) as err:
+            raise ConfigError("--resume", f"cannot read the trained model in {self.folder}: {err}") from None
+        history = {k: np.asarray(v) for k, v in record["history"].items()}
+        return TrainResult(solution, history, record["wall_time_s"], record["steps_done"], record["stop_reason"])
 
     def load(self, like: PyTree) -> tuple[PyTree, dict[str, Any]]:
         """Returns ``(arrays shaped like like, meta with 'history')`` from the last checkpoint."""

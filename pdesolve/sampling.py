@@ -5,6 +5,7 @@ one for time) and maps them through the domain. Its state is plain data (for che
 """
 
 import dataclasses
+import warnings
 
 import numpy as np
 from scipy.stats import qmc
@@ -29,9 +30,14 @@ class PointSampler:
         elif self.kind in ("sobol", "halton"):
             engine_type = qmc.Sobol if self.kind == "sobol" else qmc.Halton
             self._engine = engine_type(width, scramble=True, seed=self.seed)
-            self._draw = self._engine.random
+            self._draw = self._quasi_random
         else:
             raise ValueError(f"unknown sampler {self.kind!r}; choose uniform, sobol or halton")
+
+    def _quasi_random(self, n: int) -> np.ndarray:
+        with warnings.catch_warnings():  # any n is fine here: Sobol balance is not relied on
+            warnings.filterwarnings("ignore", message=".*balance properties of Sobol.*")
+            return self._engine.random(n)
 
     def state(self) -> dict:
         """Where the stream is, as JSON-able data: the generator state, or the qmc draws so far."""

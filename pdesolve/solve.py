@@ -1,7 +1,10 @@
 """``solve(problem, config)``: build, train, evaluate and (optionally) write a run folder."""
 
+import contextlib
 import dataclasses
 import datetime
+import errno
+import os
 from pathlib import Path
 
 import equinox as eqx
@@ -10,10 +13,11 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 import yaml
+from tqdm.auto import tqdm
 
 from .checkpoint import RunCheckpoints
-from .config import load_config_file, resolve_config, safe_load
-from .errors import ConfigError
+from .config import load_config_file, preview, resolve_config, safe_load
+from .errors import ConfigError, PdesolveError, ProblemError
 from .limits import check_memory
 from .metrics import error_metrics
 from .models import Solution, build_network, build_solution
@@ -25,7 +29,7 @@ from .results import (atomic_write_text, device_description, history_dataset, ne
                       solution_dataset, versions, write_run_folder)
 from .sampling import PointSampler
 from .solvers import build_solver
-from .train import make_predictor, train
+from .train import PREDICTION_ROWS, make_predictor, train
 
 
 @dataclasses.dataclass
@@ -70,8 +74,27 @@ def solve(problem: Problem | str | Path, config: dict | str | Path | None = None
         config = _resume_config(Path(resume), problem, _as_config(config), overrides)
     else:
         config = resolve_run_config(problem, _as_config(config), *overrides)
-    if config["precision"] == "float64":
-        jax.config.update("jax_enable_x64", True)
+    # the precision holds for this run only (and this thread), never for the rest of the process
+    scope = jax.enable_x64(True) if config["precision"] == "float64" else contextlib.nullcontext()
+    where: dict = {}  # the run folder, once made
+    try:
+        with scope:
+            return _run(problem, config, out=out, output_root=output_root, resume=resume, where=where)
+    except PdesolveError:
+        if resume is None:
+            _discard_unstarted(where)
+        raise
+    except OSError as err:
+        if where.get("folder") is None or err.errno not in WRITE_ERRNOS:
+            raise
+        raise _write_error(err, where["folder"]) from None
+    except KeyboardInterrupt as err:
+        err.run_folder = where.get("folder")  # for the CLI's hint: continue with --resume there
+        raise
+
+
+def _run(problem: Problem, config: dict, *, out, output_root, resume, where: dict) -> RunResult:
+    """Builds, trains and evaluates under the run's precision (see :func:`solve`)."""
     dtype = jnp.float64 if config["precision"] == "float64" else jnp.float32
 
     compiled = compile_problem(problem)
@@ -82,29 +105,37 @@ def solve(problem: Problem | str | Path, config: dict | str | Path | None = None
     solver = build_solver(config["solver"], config["train"]["steps"])
     if config["train"]["check_memory"]:
         check_memory(config, engine.evals_per_point(compiled.needs, problem.dimension), network.n_params)
+    _check_exact(problem, compiled, dtype)
 
     resolved = {"problem_file": problem.source_file, "problem": _plain(problem.raw), "config": config}
     if jax.process_count() > 1:  # several hosts: process 0 writes the run folder
         if resume is not None:
             raise ConfigError("--resume", "resuming is supported on one host only")
         out = out if jax.process_index() == 0 else None
+    created = out == "auto" or (out is not None and not Path(out).exists())  # else an empty folder given
     folder = Path(resume) if resume is not None else _prepare_folder(problem, config, out, Path(output_root))
+    where.update(folder=folder, created=created)
     checkpoints = None
     if folder is not None:
         if resume is None:  # first thing in the folder: enough to rerun, or to resume
             atomic_write_text(folder / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
         checkpoints = RunCheckpoints(folder, {"problem": problem.name, "solver": config["solver"]["name"],
                                               "operators": engine.name})
-    result = train(compiled, solution, engine, solver, config, soft_kinds, checkpoints=checkpoints,
-                   resume=checkpoints is not None and checkpoints.exists())
+    # a resumed run whose training had finished (it was stopped in the final evaluation) is not retrained
+    result = checkpoints.load_trained(solution) if resume is not None else None
+    if result is None:
+        result = train(compiled, solution, engine, solver, config, soft_kinds, checkpoints=checkpoints,
+                       resume=checkpoints is not None and checkpoints.exists())
     if folder is not None:  # the trained network first: open_run(folder).predict reloads it
         save_model(folder, result.solution)
+        checkpoints.save_trained(result)  # names model.eqx: from here on --resume only evaluates
 
     sampler = PointSampler(problem.domain, problem.time, problem.evaluation["sampling"], problem.evaluation["seed"])
     x, t = (np.asarray(a, dtype) for a in sampler.interior(problem.evaluation["points"]))
     params, static = eqx.partition(result.solution, eqx.is_inexact_array)
     predict = make_predictor(engine, static, problem.dimension)
-    u_pred, u_raw = predict(params, x, t)
+    chunk = max(1, PREDICTION_ROWS // engine.evals_per_point(frozenset({"u"}), problem.dimension))
+    u_pred, u_raw = _evaluate(predict, params, x, t, chunk, config["train"]["progress"])
     smoothed = engine.solution(result.solution) is not result.solution
     u_exact = None if compiled.exact is None else np.asarray(compiled.exact(jnp.asarray(x), jnp.asarray(t)))
 
@@ -128,6 +159,62 @@ def solve(problem: Problem | str | Path, config: dict | str | Path | None = None
                          line=line, history_arrays=result.history, slices=run.slices,
                          units=problem.evaluation.get("units"))
     return run
+
+
+def _check_exact(problem: Problem, compiled, dtype) -> None:
+    """Refuses, before training, an exact solution that is not finite on the evaluation points:
+    an error report against NaN says nothing (it would read ``rel_l2 nan``)."""
+    if compiled.exact is None:
+        return
+    sampler = PointSampler(problem.domain, problem.time, problem.evaluation["sampling"], problem.evaluation["seed"])
+    x, t = (np.asarray(a, dtype) for a in sampler.interior(problem.evaluation["points"]))
+    u = np.asarray(compiled.exact(jnp.asarray(x), jnp.asarray(t)))
+    bad = ~np.isfinite(u)
+    if bad.any():
+        i = int(np.argmax(bad))
+        at = f"x = {preview(x[i].tolist())}" + (f", t = {t[i]:.6g}" if problem.has_time else "")
+        raise ProblemError("exact", f"is {u[i]} at {int(bad.sum())} of {len(u)} evaluation points (e.g. {at}); "
+                           "give an expression that is finite on the whole domain", source=problem.source_file)
+
+
+def _evaluate(predict, params, x, t, chunk: int, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``predict`` over the evaluation points in chunks of ``chunk`` points, with a progress bar."""
+    parts = []
+    with tqdm(total=len(x), disable=not progress, desc="evaluation", unit="point", leave=False) as bar:
+        for i in range(0, len(x), chunk):
+            parts.append(predict(params, x[i:i + chunk], t[i:i + chunk]))
+            bar.update(len(parts[-1][0]))
+    return tuple(np.concatenate([p[k] for p in parts]) for k in range(2))
+
+
+def _discard_unstarted(where: dict) -> None:
+    """After an error, removes a new run folder that holds nothing but ``config.yaml`` (and
+    temporary files), so that the same ``--out`` can be used again."""
+    folder = where.get("folder")
+    if folder is None or not folder.is_dir():
+        return
+    names = os.listdir(folder)
+    if not all(n == "config.yaml" or (n.startswith(".") and n.endswith(".tmp")) for n in names):
+        return  # training had started: keep what it wrote
+    for name in names:
+        (folder / name).unlink(missing_ok=True)
+    if where.get("created"):
+        folder.rmdir()
+
+
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO)
+
+
+def _write_error(err: OSError, folder: Path) -> ConfigError:
+    """A failure to write the run folder (read-only, disk full), as an error with the fix."""
+    reason = err.strerror or str(err)
+    if (folder / "model.eqx").is_file():
+        fix = f"make room, then finish the evaluation with --resume {folder} (the trained model is saved)"
+    else:
+        fix = "make room or choose a writable --out / --output-root"
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason = "the disk is full"
+    return ConfigError("--out", f"cannot write the run folder {folder}: {reason}; {fix}")
 
 
 def _resume_config(folder: Path, problem: Problem, config: dict | None, overrides) -> dict:
@@ -159,15 +246,23 @@ def _resume_config(folder: Path, problem: Problem, config: dict | None, override
 def _prepare_folder(problem: Problem, config: dict, out, root: Path) -> Path | None:
     if out is None:
         return None
-    if out == "auto":
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        label = f"{config['operators']['method']}-{config['solver']['name']}-{config['model']['type']}"
-        return new_run_folder(root, problem.name, label, stamp)
     folder = Path(out)
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise ConfigError("--out", f"{folder} already exists and is not empty; choose a new folder "
-                          "(runs are never overwritten)")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        if out == "auto":
+            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+            label = f"{config['operators']['method']}-{config['solver']['name']}-{config['model']['type']}"
+            folder = root
+            return new_run_folder(root, problem.name, label, stamp)
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise ConfigError("--out", f"{folder} already exists and is not empty; choose a new folder "
+                              "(runs are never overwritten)")
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, "permission denied", str(folder))
+    except OSError as err:
+        option = "--output-root" if out == "auto" else "--out"
+        raise ConfigError(option, f"cannot create a run folder in {folder}: {err.strerror or err}; choose a "
+                          "folder you can write to") from None
     return folder
 
 

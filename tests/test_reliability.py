@@ -167,7 +167,8 @@ def test_divergence_stops_cleanly_with_history_and_last_good_checkpoint(tmp_path
     code, out, err = _cli(["solve", str(blowup), "--out", str(folder), "--quiet", "--config", _write(tmp_path, config)])
     assert code == 3 and "diverged" in err and "Traceback" not in err
     report = json.loads((folder / "report.json").read_text())
-    assert report["stop_reason"].startswith("diverged: non-finite loss or parameters at step")
+    # a blow-up is caught once the loss is 1e6 x its best (issue 14), before it overflows
+    assert report["stop_reason"].startswith("diverged: ") and "at step" in report["stop_reason"]
     bad = int(re.search(r"at step (\d+)", report["stop_reason"]).group(1))
     assert 2 <= report["steps"] < bad <= report["steps"] + 2  # checked at every log step (every 2)
     with xr.open_dataset(folder / "history.nc", engine="h5netcdf") as ds:
