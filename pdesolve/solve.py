@@ -141,14 +141,8 @@ def _run(problem: Problem, config: dict, *, out, output_root, resume, where: dic
 
     report = _report(problem, config, result, engine, solver, network, u_pred, u_exact, smoothed)
     report.update(_analysis(problem, compiled, result.solution, x, t, u_pred, u_exact, smoothed))
-    attrs = {"problem": problem.name, "title": problem.title, "equation": problem.equation_text,
-             "domain": problem.domain.describe(), "prediction": report["prediction"],
-             "errors_against": "exact solution" if u_exact is not None else "none (no exact solution)",
-             **config, **{k: report[k] for k in ANALYSIS_ATTRS if k in report}}
-    distance = boundary_distance(problem.domain, x)
-    extra = {} if distance is None else {"boundary_distance": (distance, {"long_name": "distance to the boundary"})}
-    solution_ds = solution_dataset(x, t if problem.has_time else None, u_pred, u_raw if smoothed else None,
-                                   u_exact, attrs, units=problem.evaluation.get("units"), extra_coords=extra)
+    attrs = _attributes(problem, config, report)
+    solution_ds = _solution_dataset(problem, x, t, u_pred, u_raw if smoothed else None, u_exact, attrs)
     history_ds = history_dataset(result.history, {"problem": problem.name, "solver": report["solver"],
                                                   "operators": report["operators"]})
     run = RunResult(solution_ds, history_ds, report, result.solution, config, folder)
@@ -298,6 +292,23 @@ def _report(problem, config, result, engine, solver, network, u_pred, u_exact, s
 
 ANALYSIS_ATTRS = ("mse", "rel_l2", "rel_l1", "max_abs_error", "baselines", "residual_mean_abs", "residual_max_abs",
                   "residual_rms", "residual_of")
+
+
+def _attributes(problem, config, report) -> dict:
+    """Dataset attributes: the problem, what errors are measured against, every setting (flattened
+    to ``section_key`` by the writer) and the report's global numbers."""
+    return {"problem": problem.name, "title": problem.title, "equation": problem.equation_text,
+            "domain": problem.domain.describe(), "prediction": report["prediction"],
+            "errors_against": "exact solution" if "rel_l2" in report else "none (no exact solution)",
+            **config, **{k: report[k] for k in ANALYSIS_ATTRS if k in report}}
+
+
+def _solution_dataset(problem, x, t, u_pred, u_raw, u_exact, attrs) -> xr.Dataset:
+    """``solution.nc``: values on the evaluation points, x (n, d) and t (n,) as coordinates."""
+    distance = boundary_distance(problem.domain, x)
+    extra = {} if distance is None else {"boundary_distance": (distance, {"long_name": "distance to the boundary"})}
+    return solution_dataset(x, t if problem.has_time else None, u_pred, u_raw, u_exact, attrs,
+                            units=problem.evaluation.get("units"), extra_coords=extra)
 
 
 def _analysis(problem, compiled, trained, x, t, u_pred, u_exact, smoothed) -> dict:
