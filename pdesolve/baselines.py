@@ -8,6 +8,7 @@ best-constant error is already small does not test whether a solver can learn.
 from pathlib import Path
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -36,8 +37,13 @@ def constant_baselines(
         ``pdesolve.metrics``) of ``u = base``, the least-squares constant
         ``c* = <factor, u_ref - base> / <factor, factor>`` and the rel L2 of ``base + factor * c*``.
     """
-    base = np.asarray(solution.base(x, t), np.float64)
-    factor = np.broadcast_to(np.asarray(solution.factor(x, t), np.float64), base.shape)
+    return _baseline_errors(solution.base(x, t), solution.factor(x, t), u_ref)
+
+
+def _baseline_errors(base: Float[Array, " n"], factor: Float[Array, " n"], u_ref: Float[Array, " n"]) -> dict[str, float]:
+    """The dict of ``constant_baselines`` from base, factor and reference values at n points."""
+    base = np.asarray(base, np.float64)
+    factor = np.broadcast_to(np.asarray(factor, np.float64), base.shape)
     u_ref = np.asarray(u_ref, np.float64)
     norm2 = float(np.dot(factor, factor))
     best = float(np.dot(factor, u_ref - base) / norm2) if norm2 > 0 else 0.0
@@ -74,7 +80,8 @@ def problem_baselines(problem: Problem | str | Path, points: int | None = None) 
     evaluation = problem.evaluation
     sampler = PointSampler(problem.domain, problem.time, evaluation["sampling"], evaluation["seed"])
     x, t = (jnp.asarray(a) for a in sampler.interior(points or evaluation["points"]))
-    return constant_baselines(solution, x, t, compiled.exact(x, t))
+    values = jax.jit(lambda x, t: (solution.base(x, t), solution.factor(x, t), compiled.exact(x, t)))
+    return _baseline_errors(*values(x, t))
 
 
 def baseline_table(paths: list[str | Path], points: int | None = None) -> str:
