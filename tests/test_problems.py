@@ -27,6 +27,7 @@ EXPECTED_OPERATORS = {
     "two_body_allen_cahn100": {"lap_u", "u"},
     "two_body_poisson100": {"lap_u"},
     "two_body_sine_gordon100": {"lap_u", "u"},
+    "wave2d": {"u_tt", "lap_u"},
 }
 
 
