@@ -13,6 +13,7 @@ import pytest
 from pdesolve.config import load_config_file, resolve_config
 from pdesolve.errors import ConfigError
 from pdesolve.models import MLP, DenseLinear, TTLinear, build_network, factorise, tt_svd
+from pdesolve.models._tt import padded_factorise
 
 REFERENCE_CONFIG = Path(__file__).parents[1] / "configs" / "tt_mlp_reference.yaml"
 
@@ -208,9 +209,34 @@ def test_bad_shapes_name_the_field(kwargs, field):
         TTLinear(21, 512, key=jax.random.key(0), **kwargs)
 
 
-def test_unfactorable_size_names_the_field():
-    with pytest.raises(ValueError, match=r"^in_factors \(automatic\): size 509"):
-        TTLinear(509, 512, key=jax.random.key(0))
+def test_unfactorable_size_is_padded():
+    layer = TTLinear(509, 512, key=jax.random.key(0))
+    assert layer.in_factors == (4, 4, 4, 8) and layer.to_dense().shape == (512, 509)
+    assert padded_factorise(51, 4) == (2, 3, 3, 3) and padded_factorise(1001, 4) == (4, 6, 6, 7)
+    assert padded_factorise(512, 4) == factorise(512, 4)
+    with pytest.raises(ValueError, match="^in_factors: .* multiply to 52"):  # given factors must match
+        TTLinear(51, 512, key=jax.random.key(0), in_factors=[1, 4, 13, 1])
+
+
+@pytest.mark.parametrize("in_size, widths", [(51, [51, 64]), (1001, [64, 64])])
+def test_tt_network_for_any_input_size_matches_dense(in_size, widths):
+    """A TT network on a size with no balanced factorisation (padded inputs, and outputs for the
+    width 51) equals the dense network built from its reconstructed weights, on both TT paths."""
+    config = resolve_config({"model": {"type": "tt_mlp", "widths": widths}})["model"]
+    tt = build_network(config, in_size, key=jax.random.key(0), dtype=jnp.float64)
+    assert math.prod(tt.layers[0].in_factors) > in_size
+    dense = MLP([DenseLinear(layer.in_size, layer.out_size, key=jax.random.key(1), dtype=jnp.float64)
+                 for layer in tt.layers], tt.activation)
+    for i, layer in enumerate(tt.layers):
+        weight = layer.to_dense() if isinstance(layer, TTLinear) else layer.weight
+        assert weight.shape == (layer.out_size, layer.in_size)
+        dense = eqx.tree_at(lambda m: (m.layers[i].weight, m.layers[i].bias), dense, (weight, layer.bias))
+    for n in (7, 150):  # below and above AUTO_DENSE_MIN_BATCH: contracted cores, rebuilt weight
+        z = jax.random.normal(jax.random.key(2), (n, in_size), jnp.float64)
+        np.testing.assert_allclose(tt(z), dense(z), rtol=1e-12, atol=1e-12)
+    weight = jax.random.normal(jax.random.key(3), (64, in_size), jnp.float64)
+    exact = TTLinear.from_dense(weight, tolerance=1e-12)  # full-rank TT-SVD of the padded weight
+    np.testing.assert_allclose(exact.to_dense(), weight, atol=1e-10)
 
 
 def test_config_errors_name_the_field():

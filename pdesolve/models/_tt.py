@@ -65,20 +65,41 @@ def factorise(size: int, n_factors: int, *, descending: bool = False) -> tuple[i
     return tuple(sorted(best, reverse=descending))
 
 
+def padded_factorise(size: int, n_factors: int, *, descending: bool = False) -> tuple[int, ...]:
+    """``factorise(size, n_factors)``, or, when ``size`` has no balanced factorisation (a prime
+    such as 509, or 51 = 3 * 17 into 4), that of the smallest size above it that has one.
+
+    The product of the factors is then > ``size``: the TT layer zero-pads its input (extra
+    columns of ``W`` never touch data) or drops its extra outputs. Padding is at most a few
+    percent for sizes >= 100 (51 -> 54 = 2 * 3 * 3 * 3, 1001 -> 1008 = 4 * 6 * 6 * 7).
+    """
+    padded = size
+    while True:
+        try:
+            return factorise(padded, n_factors, descending=descending)
+        except ValueError:
+            padded += 1
+
+
 def _resolve_factors(
     out_size: int, out_factors: Sequence[int] | None, in_size: int, in_factors: Sequence[int] | None, n_cores: int
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Given or automatic factors (output descending, input ascending, so that core sizes
-    ``m_k n_k`` stay even); ``L`` comes from a given list, else ``n_cores``."""
+    ``m_k n_k`` stay even); ``L`` comes from a given list, else ``n_cores``. Factors multiply to
+    the size, or to the padded size of ``padded_factorise`` (automatic ones, or given ones equal
+    in product, as ``from_dense`` passes them)."""
     given = in_factors if in_factors is not None else out_factors
     n_cores = len(given) if given is not None else n_cores
-    try:
-        out_factors = factorise(out_size, n_cores, descending=True) if out_factors is None else tuple(out_factors)
-        in_factors = factorise(in_size, n_cores) if in_factors is None else tuple(in_factors)
-    except ValueError as err:
-        field = "out_factors" if out_factors is None else "in_factors"
-        raise ValueError(f"{field} (automatic): {err}") from None
-    check_factors(out_size, out_factors, in_size, in_factors)
+    out_factors = padded_factorise(out_size, n_cores, descending=True) if out_factors is None else tuple(out_factors)
+    in_factors = padded_factorise(in_size, n_cores) if in_factors is None else tuple(in_factors)
+
+    def target(size, factors):
+        if not factors or not all(isinstance(f, int) and f >= 1 for f in factors):
+            return size  # check_factors names the field
+        padded = math.prod(padded_factorise(size, len(factors)))
+        return padded if math.prod(factors) == padded else size
+
+    check_factors(target(out_size, out_factors), out_factors, target(in_size, in_factors), in_factors)
     return out_factors, in_factors
 
 
@@ -207,7 +228,8 @@ class TTLinear(AbstractLinear):
         """
         out_size, in_size = weight.shape
         out_factors, in_factors = _resolve_factors(out_size, out_factors, in_size, in_factors, n_cores)
-        cores = tt_svd(weight, out_factors, in_factors, rank=rank, tolerance=tolerance)
+        padding = ((0, math.prod(out_factors) - out_size), (0, math.prod(in_factors) - in_size))
+        cores = tt_svd(jnp.pad(weight, padding), out_factors, in_factors, rank=rank, tolerance=tolerance)
         structure = eqx.filter_eval_shape(  # the module without sampling an initialisation
             cls,
             in_size,
@@ -229,10 +251,17 @@ class TTLinear(AbstractLinear):
         return tuple(core.shape[3] for core in self.cores[:-1])
 
     def to_dense(self) -> Float[Array, "out in"]:
-        """The full weight ``W`` of shape (out, in)."""
-        return cores_to_dense(self.cores)
+        """The full weight ``W`` of shape (out, in) (padding rows and columns dropped)."""
+        return cores_to_dense(self.cores)[: self.out_size, : self.in_size]
+
+    def columns(self, index: Array) -> Float[Array, "*index out"]:
+        return self.to_dense().T[index]
 
     def __call__(self, z: Float[Array, "n in"]) -> Float[Array, "n out"]:
         dense = self.path == "dense" or (self.path == "auto" and z.shape[0] >= AUTO_DENSE_MIN_BATCH)
-        out = z @ self.to_dense().T if dense else _contract(self.cores, z)
+        if dense:
+            out = z @ self.to_dense().T
+        else:
+            pad = math.prod(self.in_factors) - self.in_size  # zero inputs for the padded columns
+            out = _contract(self.cores, jnp.pad(z, ((0, 0), (0, pad))))[:, : self.out_size]
         return out if self.bias is None else out + self.bias
