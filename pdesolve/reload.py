@@ -33,7 +33,7 @@ class OpenedRun:
     """
 
     path: Path
-    solution: xr.Dataset
+    solution: xr.Dataset | None
     history: xr.Dataset | None
     slices: xr.Dataset | None
     report: dict
@@ -44,7 +44,9 @@ class OpenedRun:
 
     @property
     def prediction(self) -> str:
-        return self.report.get("prediction", "network")
+        """``network``, or ``smoothed model (Stein)`` when the engine smooths (what predict returns)."""
+        smoothed = self.engine.solution(self.model) is not self.model
+        return "smoothed model (Stein)" if smoothed else "network"
 
     def predict(self, x, t=None, *, raw: bool = False) -> np.ndarray:
         """u at points x (n, d) (or (d,) for one point) and times t (n,) or a scalar (ignored
@@ -87,14 +89,18 @@ def _rebuild(problem: Problem, config: dict, model_file: Path) -> tuple[Solution
 
 def open_run(path: str | Path) -> OpenedRun:
     """Opens the run folder ``path``: ``solution``, ``history``, ``slices`` (xarray Datasets, loaded
-    into memory), ``report`` (dict), ``config``, ``problem`` and ``predict(x, t)``."""
+    into memory), ``report`` (dict), ``config``, ``problem`` and ``predict(x, t)``.
+
+    ``model.eqx`` is written when training ends, before the final evaluation: a run stopped during
+    that evaluation opens too, with ``predict`` and without the datasets (None) and report ({})."""
     folder = Path(path)
-    for name in ("config.yaml", "model.eqx", "solution.nc", "report.json"):
+    for name in ("config.yaml", "model.eqx"):
         if not (folder / name).is_file():
-            raise ConfigError("open_run", f"{folder} is not a finished run folder (no {name})")
+            raise ConfigError("open_run", f"{folder} is not a trained run folder (no {name})")
     resolved = safe_load((folder / "config.yaml").read_text())
     problem = problem_from_mapping(resolved["problem"], where=resolved.get("problem_file"))
     model, engine = _rebuild(problem, resolved["config"], folder / "model.eqx")
+    report_file = folder / "report.json"
+    report = json.loads(report_file.read_text()) if report_file.is_file() else {}
     return OpenedRun(folder, _open_dataset(folder / "solution.nc"), _open_dataset(folder / "history.nc"),
-                     _open_dataset(folder / "slices.nc"), json.loads((folder / "report.json").read_text()),
-                     resolved["config"], problem, model, engine)
+                     _open_dataset(folder / "slices.nc"), report, resolved["config"], problem, model, engine)

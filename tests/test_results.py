@@ -200,3 +200,15 @@ def test_stein_run_predict_is_the_smoothed_model(tmp_path_factory):
     np.testing.assert_allclose(opened.predict(x, raw=True), opened.solution.u_raw.values, rtol=1e-12, atol=1e-14)
     assert np.max(np.abs(opened.solution.u_pred.values - opened.solution.u_raw.values)) > 0
     assert "u_raw" in opened.slices
+
+
+def test_open_run_before_the_final_evaluation(poisson, tmp_path):
+    _, folder = poisson
+    for name in ("config.yaml", "model.eqx"):  # what a run killed in its final evaluation holds
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    opened = pdesolve.open_run(tmp_path)
+    assert opened.solution is None and opened.report == {} and opened.prediction == "network"
+    with xr.open_dataset(folder / "solution.nc", engine="h5netcdf") as ds:
+        np.testing.assert_allclose(opened.predict(ds.x.values), ds.u_pred.values, rtol=1e-6, atol=1e-7)
+    with pytest.raises(pdesolve.ConfigError, match="not a trained run folder"):
+        pdesolve.open_run(tmp_path / "missing")
