@@ -64,6 +64,25 @@ def cmd_solve(args) -> int:
     return 0
 
 
+def _cost_text(config: dict, problem, compiled) -> str:
+    """The derivative method the run will use and its network evaluations per point and step."""
+    import jax
+
+    from .limits import perturbations
+    from .models import build_network
+    from .operators import build_engine
+
+    engine = build_engine(config["operators"], dim=problem.dimension, has_time=problem.has_time)
+    per_point = engine.evals_per_point(compiled.needs, problem.dimension)
+    n_params = build_network(config["model"], problem.dimension + int(problem.has_time), key=jax.random.key(0)).n_params
+    losses = perturbations({**config["solver"], "chunk_size": None}, n_params)
+    batch = config["train"]["batch_size"]
+    chosen = " (auto)" if config["operators"]["method"] == "auto" else ""
+    return (f"{engine.name}{chosen} operators: {per_point:,} network evaluations per point, "
+            f"{per_point * batch:,} per loss (batch {batch}), ~{per_point * batch * losses:,} per "
+            f"{config['solver']['name']} step ({losses:,} loss evaluations)")
+
+
 def cmd_check(args) -> int:
     from .problem import compile_problem
 
@@ -88,6 +107,7 @@ def cmd_check(args) -> int:
     print(f"evaluation {problem.evaluation['points']} points, {problem.evaluation['sampling']}, seed {problem.evaluation['seed']}")
     print(f"config     {config['operators']['method']} operators, {config['solver']['name']} solver, "
           f"{config['model']['type']} model, {config['train']['steps']} steps, {config['precision']}")
+    print(f"cost       {_cost_text(config, problem, compiled)}")
     for warning in problem.warnings:
         print(f"warning    {warning}")
     print("ok")

@@ -231,7 +231,7 @@ TOP_LEVEL: dict[str, tuple[tuple[type, ...], Any]] = {
 }
 
 CHOICES = {
-    "operators.method": ("ad", "fd", "sg", "se"),
+    "operators.method": ("ad", "auto", "fd", "sg", "se"),  # auto: operators.default_operators(d, precision)
     "operators.time": ("joint", "fd"),
     "train.sampler": ("uniform", "sobol", "halton"),
     "precision": ("float32", "float64"),

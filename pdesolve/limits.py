@@ -29,6 +29,8 @@ def perturbations(solver_config: dict, n_params: int) -> int:
         count = n_params * (2 if solver_config["jacobian"] == "central_difference" else 1)
     elif name == "hybrid":
         count = max(2 * solver_config["coarse_samples"] + 1, 1 + (solver_config["fine_block_size"] or n_params))
+    elif name == "projection" and solver_config["hidden"] == "zeroth_order":  # RGE on the hidden layers
+        count = solver_config["samples"] * (2 if solver_config["antithetic"] else 1) + 1
     else:  # first order, or a solver with one loss evaluation per step
         count = 1
     chunk = solver_config.get("chunk_size")

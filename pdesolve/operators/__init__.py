@@ -2,13 +2,15 @@
 
 from ._autodiff import AutodiffEngine
 from ._base import OPERATOR_SHAPES, OPERATORS, AbstractOperatorEngine, BatchedField
-from ._build import build_engine
+from ._build import FULL_STENCIL_MAX_DIM, RANDOM_COORDINATES, build_engine, default_operators
 from ._finite_diff import DEFAULT_STEPS, FiniteDifferenceEngine, default_step
 from ._sparse_grid import SymmetricRule, sparse_grid, symmetric_sparse_grid
 from ._stein import AbstractSteinEngine, MonteCarloSteinEngine, SparseGridSteinEngine
 
 __all__ = [
     "DEFAULT_STEPS",
+    "FULL_STENCIL_MAX_DIM",
+    "RANDOM_COORDINATES",
     "OPERATORS",
     "OPERATOR_SHAPES",
     "AbstractOperatorEngine",
@@ -20,6 +22,7 @@ __all__ = [
     "SparseGridSteinEngine",
     "SymmetricRule",
     "build_engine",
+    "default_operators",
     "default_step",
     "sparse_grid",
     "symmetric_sparse_grid",
