@@ -1,9 +1,10 @@
 """Analysis of a trained solution: where the error lives, residual statistics by autodiff, and
 the prediction on 2-d slices of domain x time (``slices.nc``).
 
-Error breakdowns (report keys ``by_time_slab``, ``by_boundary_distance``): time slabs are
-``TIME_SLABS`` equal parts of the time interval; distance-to-boundary bins are the quartiles of
-the test points' distances (equal point counts: in high dimension most points lie near a face).
+Error breakdowns (report keys ``by_time_slab``, ``by_boundary_distance``, or ``by_radius`` on a
+whole-space domain: distance to the sampling mean): time slabs are ``TIME_SLABS`` equal parts of
+the time interval; distance bins are the quartiles of the test points' distances (equal point
+counts: in high dimension most points lie near a face).
 """
 
 import equinox as eqx
@@ -13,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from .operators import AutodiffEngine
-from .problem import Annulus, Box, CompiledProblem, Domain, Problem
+from .problem import Annulus, Box, CompiledProblem, Domain, Problem, WholeSpace
 
 TIME_SLABS = 4
 DISTANCE_BINS = 4
@@ -59,9 +60,12 @@ def error_breakdown(problem: Problem, x: np.ndarray, t: np.ndarray | None, u_pre
     if t is not None and problem.time is not None:
         out["by_time_slab"] = _bins(t, error, u_ref, np.linspace(*problem.time, TIME_SLABS + 1))
     distance = boundary_distance(problem.domain, x)
+    quartiles = lambda v: np.quantile(v, np.linspace(0.0, 1.0, DISTANCE_BINS + 1))  # noqa: E731
     if distance is not None:
-        edges = np.quantile(distance, np.linspace(0.0, 1.0, DISTANCE_BINS + 1))
-        out["by_boundary_distance"] = _bins(distance, error, u_ref, edges)
+        out["by_boundary_distance"] = _bins(distance, error, u_ref, quartiles(distance))
+    elif isinstance(problem.domain, WholeSpace):  # no boundary: distance to the sampling mean
+        radius = np.linalg.norm(x - problem.domain.mean, axis=1)
+        out["by_radius"] = _bins(radius, error, u_ref, quartiles(radius))
     k = int(np.argmax(np.abs(error)))
     where = {"abs_error": float(abs(error[k])), "x": [float(v) for v in x[k]], "u_pred": float(u_pred[k]),
              "u_ref": float(u_ref[k])}
@@ -95,7 +99,10 @@ def residual_statistics(compiled: CompiledProblem, field, x: np.ndarray, t: np.n
 
 
 def _extent(domain: Domain, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(low (d,), high (d,), centre (d,)) of the domain; from the test points when unknown."""
+    """(low (d,), high (d,), centre (d,)) of the domain (whole space: mean +- 2 std); from the
+    test points x_test (n, d) for a domain of another kind."""
+    if isinstance(domain, WholeSpace):
+        return domain.mean - 2 * domain.std, domain.mean + 2 * domain.std, domain.mean
     if isinstance(domain, Box):
         return domain.low, domain.high, (domain.low + domain.high) / 2
     if isinstance(domain, Annulus):

@@ -162,7 +162,8 @@ def analysis_markdown(report: dict) -> list[str]:
         lines.append(f"| baseline {key} | {value:.4e} |")
     if "residual_of" in report:
         lines += ["", f"Residual of the {report['residual_of']} at the evaluation points."]
-    for key, title in (("by_time_slab", "time slab"), ("by_boundary_distance", "distance to the boundary")):
+    for key, title in (("by_time_slab", "time slab"), ("by_boundary_distance", "distance to the boundary"),
+                       ("by_radius", "distance to the sampling mean")):
         if report.get(key):
             lines += ["", f"| {title} | points | mean abs error | max abs error | rel L2 |", "|---|---|---|---|---|"]
             lines += [f"| [{r['low']:.3g}, {r['high']:.3g}] | {r['points']} | {r.get('mean_abs_error', float('nan')):.3e} "

@@ -13,7 +13,7 @@ import xarray as xr
 import yaml
 
 import pdesolve
-from pdesolve.analysis import boundary_distance, slice_plan, slice_points, slices_dataset
+from pdesolve.analysis import boundary_distance, error_breakdown, slice_plan, slice_points, slices_dataset
 from pdesolve.problem import problem_from_mapping
 
 TINY = {"model": {"type": "mlp", "widths": [8], "activation": "tanh"}, "operators": {"method": "ad"},
@@ -212,3 +212,30 @@ def test_open_run_before_the_final_evaluation(poisson, tmp_path):
         np.testing.assert_allclose(opened.predict(ds.x.values), ds.u_pred.values, rtol=1e-6, atol=1e-7)
     with pytest.raises(pdesolve.ConfigError, match="not a trained run folder"):
         pdesolve.open_run(tmp_path / "missing")
+
+
+def test_slice_plans_for_one_dimension_and_whole_space():
+    heat1 = problem_from_mapping({
+        "name": "heat1", "dimension": 1, "time": {"start": 0, "end": 2}, "domain": {"type": "box", "low": -1, "high": 1},
+        "equation": "u_t - lap_u = 0", "conditions": {"initial": "0", "boundary": "0"}})
+    plan = slice_plan(heat1, np.zeros((1, 1)))
+    assert plan["axes"] == ["x1", "t"] and plan["times"] is None
+    xs, ts, shape = slice_points(plan)
+    assert shape == (51, 51) and xs.min() == -1 and xs.max() == 1 and ts.min() == 0 and ts.max() == 2
+    np.testing.assert_array_equal(xs[:, 0].reshape(shape)[:, 0], np.linspace(-1, 1, 51))
+    np.testing.assert_array_equal(ts.reshape(shape)[0], np.linspace(0, 2, 51))
+    cauchy = problem_from_mapping({
+        "name": "cauchy", "dimension": 3, "time": {"start": 0, "end": 1},
+        "domain": {"type": "whole_space", "sampling": {"normal": {"mean": 1, "std": 0.5}}},
+        "equation": "u_t + lap_u = 0", "conditions": {"terminal": "sqnorm(x)"}})
+    plan = slice_plan(cauchy, np.zeros((1, 3)))
+    assert list(plan["fixed"]) == [1, 1, 1] and plan["grids"][0][0] == 0 and plan["grids"][0][-1] == 2
+    assert list(plan["times"]) == [0, 0.5, 1]
+    rng = np.random.default_rng(0)
+    x, t, u_ref = 1 + 0.5 * rng.standard_normal((400, 3)), rng.random(400), rng.random(400) + 1
+    u_pred = u_ref + 0.1 * np.linalg.norm(x - 1, axis=1)  # error grows with the radius
+    out = error_breakdown(cauchy, x, t, u_pred, u_ref)
+    assert "by_boundary_distance" not in out and [r["points"] for r in out["by_radius"]] == [100] * 4
+    means = [r["mean_abs_error"] for r in out["by_radius"]]
+    assert means == sorted(means)
+    np.testing.assert_allclose(np.mean(means), np.mean(np.abs(u_pred - u_ref)), rtol=1e-12)
