@@ -1,3 +1,3 @@
 """pdesolve benchmark suites: ``python -m benchmarks SUITE [--quick|--full]`` (see README.md)."""
 
-SUITES = ("reference", "time-to-accuracy", "efficiency", "scaling")
+SUITES = ("reference", "time-to-accuracy", "efficiency", "scaling", "nontrivial")

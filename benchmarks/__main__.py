@@ -1,6 +1,6 @@
 """``python -m benchmarks SUITE [SUITE ...] [--quick | --full] [--only ENTRY ...] [--out DIR]``.
 
-Suites: reference, time-to-accuracy, efficiency, scaling (``all`` runs the four), and the older
+Suites: reference, time-to-accuracy, efficiency, scaling, nontrivial (``all`` runs the five), and the older
 single-purpose scripts ``estimators`` and ``tt_forward`` (their own sizes). ``--quick`` (default)
 is sized for a small CPU, ``--full`` for a GPU; ``--tiny`` is a few-step smoke size for tests.
 Results go to ``benchmarks/results/<suite>/`` (or ``--out``), and the summary section of
@@ -16,7 +16,7 @@ from . import SUITES
 from ._common import metadata, read_results, regenerate_readme, write_results
 
 MODULES = {"reference": "reference", "time-to-accuracy": "time_to_accuracy", "efficiency": "efficiency",
-           "scaling": "scaling"}
+           "scaling": "scaling", "nontrivial": "nontrivial"}
 
 
 def run_suite(suite: str, size: str, only=None, out=None, merge: bool = False) -> None:

@@ -82,9 +82,8 @@ class SafeLoader(yaml.SafeLoader):
                     continue
                 if duplicate:
                     raise yaml.constructor.ConstructorError(
-                        "while reading a mapping", node.start_mark,
-                        f"found the key {reprlib.repr(key)} twice; keep one (YAML keys are unique)",
-                        key_node.start_mark)
+                        None, None, f"found the key {reprlib.repr(key)} twice in one mapping; keep one "
+                        "(YAML keys are unique)", key_node.start_mark)
         return super().construct_mapping(node, deep=deep)
 
 
@@ -180,7 +179,7 @@ SOLVER_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "scaling": ((str,), "identity"),  # identity | marquardt (diag(J^T J))
         "max_trials": ((int,), 8),  # damped solves per step with one Jacobian
         "difference_step": (_OPT_NUM, None),  # relative FD step (None: sqrt(eps) forward, eps^(1/3) central)
-        "chunk_size": (_OPT_INT, None),  # Jacobian columns per vectorised call
+        "chunk_size": (_OPT_INT, 64),  # Jacobian columns per vectorised call (None: all at once)
     },
     "projection": {  # feasibility training (METHODS.md section 5); ZO keys drive hidden: zeroth_order
         **_OPTIMIZER, **_RGE,
@@ -325,12 +324,14 @@ def _suggest(name: str, allowed) -> str:
 
 def preview(value: Any) -> str:
     """A value for an error message: its repr, shortened, however large or nested the value is."""
-    return _PREVIEW.repr(value)
+    text = _PREVIEW.repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 _PREVIEW = reprlib.Repr()
 _PREVIEW.maxstring = _PREVIEW.maxother = _PREVIEW.maxlong = 60
-_PREVIEW.maxlist = _PREVIEW.maxdict = _PREVIEW.maxtuple = 6
+_PREVIEW.maxlist = _PREVIEW.maxdict = _PREVIEW.maxtuple = _PREVIEW.maxset = 6
+_PREVIEW.maxlevel = 3
 
 
 def _check_widths(field: str, value: list) -> None:

@@ -32,8 +32,8 @@ class PinnLoss:
         """The scaled residual vector (see the module docstring)."""
         u = eqx.combine(params, self.static)
         x, t = batch["x"], batch["t"]
-        ops = self.engine(u, x, t, self.compiled.needs, key)
-        parts = [self.compiled.residual(ops, x, t, batch["f"]) / jnp.sqrt(x.shape[0])]
+        pde = self.engine.residual(self.compiled.residual, u, x, t, batch["f"], self.compiled.needs, key)
+        parts = [pde / jnp.sqrt(x.shape[0])]
         if self.soft_kinds:
             field = self.engine.solution(u)
             for xc, tc, g in batch["conditions"].values():

@@ -2,8 +2,8 @@
 
 ``forward_difference`` and ``central_difference`` query the residual at perturbed parameters only
 (inference, no derivative of the network: the BP-free path); ``jvp`` pushes unit tangents forward
-(forward mode, no backward pass); ``ad`` is ``jax.jacrev`` (reverse mode, the reference). Columns
-are computed ``chunk_size`` at a time (``jax.lax.map`` over vmapped chunks) to bound memory.
+(forward mode, no backward pass); ``ad`` pulls back unit cotangents (``jax.jacrev`` row by row,
+reverse mode, the reference). Columns (rows for ``ad``) are computed ``chunk_size`` at a time (``jax.lax.map`` over vmapped chunks) to bound memory.
 """
 
 from collections.abc import Callable
@@ -25,7 +25,7 @@ def default_difference_step(kind: str, dtype) -> float:
 
 
 def _columns(column: Callable[[Array], Float[Array, " m"]], p: int, chunk_size: int | None) -> Float[Array, "m p"]:
-    """``[column(0), ..., column(p - 1)]`` as the columns of an (m, p) matrix."""
+    """``[column(0), ..., column(p - 1)]`` as the columns of an (m, p) matrix (vectors of length m)."""
     index = jnp.arange(p)
     rows = jax.vmap(column)(index) if chunk_size is None else jax.lax.map(column, index, batch_size=chunk_size)
     return rows.T
@@ -39,9 +39,11 @@ def jacobian(kind: str, fn: Residuals, theta: Float[Array, " p"], r0: Float[Arra
     Finite differences use the step ``h_j = step * max(1, |theta_j|)``, rounded so that
     ``theta_j + h_j`` is exactly representable (the divided difference then uses the true step).
     """
-    p = theta.shape[0]
-    if kind == "ad":
-        return jax.jacrev(fn)(theta), p
+    p, m = theta.shape[0], r0.shape[0]
+    if kind == "ad":  # reverse mode: one pullback per residual row
+        pullback = jax.vjp(fn, theta)[1]
+        cotangent = lambda i: jax.nn.one_hot(i, m, dtype=r0.dtype)  # noqa: E731
+        return _columns(lambda i: pullback(cotangent(i))[0], m, chunk_size).T, m
     if kind == "jvp":
         basis = lambda j: jax.nn.one_hot(j, p, dtype=theta.dtype)  # noqa: E731
         return _columns(lambda j: jax.jvp(fn, (theta,), (basis(j),))[1], p, chunk_size), p

@@ -1,0 +1,180 @@
+"""Suite ``nontrivial``: BP-free Gauss-Newton against autodiff Adam, the previous BP-free default
+and zeroth-order training, at equal training time, on the ``problems/nt_*.yaml`` catalogue.
+
+Every problem there has a closed-form solution that the exact-condition ansatz base does not
+contain; each row prints the rel L2 of the zero network and of the best constant network beside
+the method's, so a method that did not beat the best constant visibly learned nothing.
+
+Methods (all float64, one process, one device, ``train.time_budget`` seconds of training each,
+compilation and validation not counted):
+- ``GN-FD``: Gauss-Newton, forward-difference Jacobian of finite-difference-stencil residuals (BP-free);
+- ``GN-JVP``: the same with forward-mode tangents for the Jacobian (no backward pass);
+- ``GN-AD``: Gauss-Newton with autodiff operators and a ``jax.jacrev`` Jacobian (the reference);
+- ``Adam-AD``: the ordinary PINN (dense tanh MLP 64x64, autodiff operators, Adam);
+- ``projection-SG`` (d <= 20): the previous BP-free default (TT-MLP, sparse-grid Stein, ZO hidden
+  layers + least-squares read-out), which the SG stencil (2d^2 nodes) confines to small d;
+- ``ZO-hybrid``: the paper's signRGE -> CGE hybrid on the GN network and stencil.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from ._common import PROBLEMS, fmt, markdown_table, train_run
+
+#: Seconds of training per method, by problem dimension (quick: this 2-core CPU).
+SIZES = {
+    "tiny": {"budget": {2: 2, 100: 2, 10_000: 2}, "eval_points": 200, "validation_points": 100, "problems": 2},
+    "quick": {"budget": {10: 30, 100: 60, 10_000: 120}, "eval_points": 2000, "validation_points": 500,
+              "problems": None},
+    "full": {"budget": {10: 300, 100: 600, 10_000: 1200}, "eval_points": 10000, "validation_points": 1000,
+             "problems": None},
+}
+METHODS = ("GN-FD", "GN-JVP", "GN-AD", "Adam-AD", "projection-SG", "ZO-hybrid")
+
+
+def budget_for(size: dict, dim: int) -> float:
+    return next(seconds for limit, seconds in sorted(size["budget"].items()) if dim <= limit)
+
+
+def gn_network(dim: int) -> dict:
+    """The GN network: a small dense tanh MLP (P ~ 500-2500); a TT first layer from d = 50 on."""
+    if dim < 50:
+        return {"type": "mlp", "widths": [20, 20], "activation": "tanh"}
+    return {"type": "tt_mlp", "widths": [32, 32], "activation": "tanh", "init": "lecun", "rank": 2,
+            "dense_layers": [1, -1]}
+
+
+def gn_operators(dim: int) -> dict:
+    """Finite differences over every coordinate up to d = 100, 16 random coordinates beyond."""
+    return {"method": "fd"} if dim <= 100 else {"method": "fd", "coordinates": 16}
+
+
+def method_config(method: str, dim: int) -> dict | None:
+    """The config of ``method`` for a problem of dimension ``dim`` (None: not run at this d)."""
+    train = {"steps": 10**7, "batch_size": 400, "log_every": 5}
+    if method in ("GN-FD", "GN-JVP", "GN-AD"):
+        jacobian = {"GN-FD": "forward_difference", "GN-JVP": "jvp", "GN-AD": "ad"}[method]
+        return {"model": gn_network(dim), "operators": gn_operators(dim) if method != "GN-AD" else {"method": "ad"},
+                "solver": {"name": "gauss_newton", "jacobian": jacobian}, "train": train}
+    if method == "Adam-AD":
+        return {"model": {"type": "mlp", "widths": [64, 64], "activation": "tanh"}, "operators": {"method": "ad"},
+                "solver": {"name": "adam", "learning_rate": 1e-3, "schedule": "constant"},
+                "train": {**train, "batch_size": 256, "log_every": 100}}
+    if method == "projection-SG":
+        if dim > 20:
+            return None
+        return {"model": {"type": "tt_mlp", "widths": [64, 64], "activation": "sin", "rank": 2, "dense_layers": [0, -1]},
+                "operators": {"method": "sg", "level": 3, "sigma": 0.01},
+                "solver": {"name": "projection", "hidden": "zeroth_order", "output_layer": "least_squares",
+                           "learning_rate": 1e-2, "schedule": "constant"},
+                "train": {**train, "batch_size": 64}}
+    return {"model": gn_network(dim), "operators": gn_operators(dim),
+            "solver": {"name": "hybrid", "coarse_learning_rate": 1e-3, "fine_learning_rate": 1e-3, "chunk_size": 64},
+            "train": {**train, "batch_size": 256, "log_every": 20}}
+
+
+def problem_files(size: dict) -> list[Path]:
+    files = sorted(PROBLEMS.glob("nt_*.yaml"))
+    return files[: size["problems"]] if size["problems"] else files
+
+
+def run(size_name: str, only=None):
+    """Rows ``problem x method`` and the error-vs-time histories for the figure."""
+    from pdesolve.baselines import problem_baselines
+    from pdesolve.problem import load_problem
+
+    size = SIZES[size_name]
+    rows, curves = [], {}
+    for path in problem_files(size):
+        problem = load_problem(path)
+        if only and problem.name not in only:
+            continue
+        base = problem_baselines(problem, size["eval_points"])
+        budget = budget_for(size, problem.dimension)
+        print(f"{problem.name} (d = {problem.dimension}, {budget} s each): best constant "
+              f"{base['best_constant_rel_l2']:.3e}, zero {base['zero_rel_l2']:.3e}", flush=True)
+        for method in METHODS:
+            info = {"problem": problem.name, "dim": problem.dimension, "method": method, "budget_s": budget,
+                    "best_constant_rel_l2": base["best_constant_rel_l2"], "zero_rel_l2": base["zero_rel_l2"]}
+            config = method_config(method, problem.dimension)
+            if config is None:
+                rows.append({**info, "entry": f"{problem.name} {method}",
+                             "status": "not run: the SG stencil has 2d^2 + O(d) nodes per point"})
+                continue
+            config = {**config, "precision": "float64", "seed": 0}
+            overrides = {"train": {"time_budget": budget, "validation_points": size["validation_points"],
+                                   "checkpoint_every": 0}}
+            row, hist = train_run(_with_eval_points(problem, size["eval_points"]), config, overrides,
+                                  label=f"{problem.name} {method}")
+            rows.append({**info, **row})
+            if hist is not None:
+                curves[(problem.name, method)] = (np.asarray(hist["train_time"].values),
+                                                  np.asarray(hist["rel_l2"].values))
+    return rows, curves
+
+
+def _with_eval_points(problem, points: int):
+    import dataclasses
+
+    return dataclasses.replace(problem, evaluation={**problem.evaluation, "points": points})
+
+
+def summarise(rows: list[dict], size_name: str) -> list[str]:
+    """A problem x method table of rel L2 (with the baselines), and GN-FD's record against Adam-AD."""
+    problems = list(dict.fromkeys(r["problem"] for r in rows))
+    table = []
+    for name in problems:
+        mine = {r["method"]: r for r in rows if r["problem"] == name}
+        first = next(iter(mine.values()))
+        line = {"problem": name, "d": first["dim"], "budget_s": first["budget_s"],
+                "best_const": first["best_constant_rel_l2"], "zero": first["zero_rel_l2"]}
+        for method in METHODS:
+            row = mine.get(method, {})
+            line[method] = row.get("rel_l2") if row.get("status") == "ok" else None
+        table.append(line)
+    wins = [line for line in table if _beats(line.get("GN-FD"), line.get("Adam-AD"))]
+    learned = [line for line in table if _beats(line.get("GN-FD"), line["best_const"])]
+    lines = [f"Relative L2 error after `train.time_budget` seconds of training per method (size `{size_name}`); "
+             "`best_const` / `zero`: the ansatz with a constant / zero network; `-`: not run or failed "
+             "(see table.csv `status`).", ""]
+    lines += markdown_table(table, ["problem", "d", "budget_s", "best_const", "zero", *METHODS])
+    lines += ["", f"GN-FD (BP-free) below Adam-AD on {len(wins)} of {len(table)} problems; below the best constant "
+              f"network on {len(learned)} of {len(table)}.",
+              "GN-FD rel L2 <= 1e-4 (d <= 10): " + ", ".join(
+                  f"{line['problem']} {fmt(line.get('GN-FD'))}" for line in table if line["d"] <= 10),
+              "GN-FD rel L2 <= 1e-3 (20 <= d <= 100): " + ", ".join(
+                  f"{line['problem']} {fmt(line.get('GN-FD'))}" for line in table if 20 <= line["d"] <= 100)]
+    return lines
+
+
+def _beats(value, other) -> bool:
+    return value is not None and (other is None or value < other)
+
+
+def figures(rows: list[dict], curves: dict) -> dict:
+    """Error against training time, one panel per problem, one line per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    problems = list(dict.fromkeys(r["problem"] for r in rows))
+    cols = 4
+    fig, axes = plt.subplots((len(problems) + cols - 1) // cols, cols, figsize=(4.2 * cols, 3.3 * ((len(problems) + cols - 1) // cols)),
+                             squeeze=False)
+    for ax, name in zip(axes.flat, problems):
+        for method in METHODS:
+            if (name, method) in curves:
+                seconds, error = curves[(name, method)]
+                ax.loglog(np.maximum(seconds, 1e-2), error, marker=".", label=method)
+        baseline = next(r["best_constant_rel_l2"] for r in rows if r["problem"] == name)
+        ax.axhline(baseline, color="grey", linestyle="--", label="best constant")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("training time [s]")
+        ax.set_ylabel("validation rel L2")
+    for ax in list(axes.flat)[len(problems):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    return {"rel_l2_vs_time.png": fig}
