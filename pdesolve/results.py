@@ -76,7 +76,8 @@ def _units(units: dict, key: str) -> dict:
 def history_dataset(history: dict[str, np.ndarray], attrs: dict) -> xr.Dataset:
     """Per logged step: loss, rel_l2, mse, wall_time, loss_evals, network_evals."""
     steps = history["step"]
-    data = {k: ("step", np.asarray(v), HISTORY_ATTRS.get(k, {})) for k, v in history.items() if k != "step"}
+    data = {k: ("step", np.asarray(v), HISTORY_ATTRS.get(k, {"long_name": k.replace("_", " ")}))
+            for k, v in history.items() if k != "step"}
     coords = {"step": ("step", steps, {"long_name": "training step"})}
     return xr.Dataset(data, coords=coords, attrs={"Conventions": CONVENTIONS, **_netcdf_attrs(attrs)})
 
@@ -87,6 +88,7 @@ HISTORY_ATTRS = {
     "rel_l2": {"long_name": "relative L2 error on the evaluation points"},
     "mse": {"long_name": "mean squared error on the evaluation points"},
     "wall_time": {"long_name": "wall time since the start of training", "units": "s"},
+    "train_time": {"long_name": "time in solver steps (no compilation, logging or checkpoints)", "units": "s"},
     "loss_evals": {"long_name": "loss evaluations so far"},
     "network_evals": {"long_name": "network evaluations so far (per point)"},
 }

@@ -69,6 +69,9 @@ def test_solution_nc_coordinates_and_attributes(poisson):
         near = ds.where(ds.x.sel(component=1, drop=True) < 0.25, drop=True)  # a region by coordinate
         assert near.sizes["point"] == np.sum(x[:, 0] < 0.25)
         np.testing.assert_allclose(ds.boundary_distance.values, np.minimum(x, 1 - x).min(axis=1), rtol=1e-6)
+    with xr.open_dataset(folder / "history.nc", engine="h5netcdf") as hist:
+        assert hist.attrs["Conventions"] == "CF-1.10" and hist.wall_time.attrs["units"] == "s"
+        assert all(hist[name].attrs.get("long_name") for name in hist.data_vars)
 
 
 def test_open_run_predict_equals_saved_u_pred(poisson):
@@ -239,3 +242,16 @@ def test_slice_plans_for_one_dimension_and_whole_space():
     means = [r["mean_abs_error"] for r in out["by_radius"]]
     assert means == sorted(means)
     np.testing.assert_allclose(np.mean(means), np.mean(np.abs(u_pred - u_ref)), rtol=1e-12)
+
+
+def test_a_problem_without_exact_solution_reports_its_residual(tmp_path_factory):
+    problem = {k: v for k, v in POISSON.items() if k != "exact"}
+    run, folder = _solve(tmp_path_factory, problem, "noexact", dict(TINY, train=dict(TINY["train"], steps=2)))
+    assert "rel_l2" not in run.report and "baselines" not in run.report
+    assert run.report["residual_max_abs"] >= run.report["residual_mean_abs"] > 0
+    with xr.open_dataset(folder / "solution.nc", engine="h5netcdf") as ds:
+        assert ds.attrs["errors_against"].startswith("none") and "u_exact" not in ds
+        assert ds.attrs["residual_mean_abs"] == run.report["residual_mean_abs"]
+    with xr.open_dataset(folder / "slices.nc", engine="h5netcdf") as sl:
+        assert set(sl.data_vars) == {"u_pred"}
+    assert (folder / "slices.png").stat().st_size > 0 and "residual_mean_abs" in (folder / "report.md").read_text()
