@@ -112,6 +112,9 @@ def _box_extension(domain: Box, b: Field) -> Field:
     Sukumar & Srivastava 2022). On the faces of axis i the weight of L_i is 1 and L_i b = b, so E = b
     there; it costs 2 d evaluations of b. Near an edge (two faces) u - E vanishes to first order
     only, so the network has to absorb a term ~ 1/distance there: rough edge data are better soft.
+    (A distance-like R-function factor instead of the product, bounded there, measured worse: AD +
+    Adam, 1000 steps, x-dependent data on 2-, 5- and 10-d boxes: rel L2 2.9e-2, 2.4e-2, 4.4e-2
+    against 7.4e-3, 1.7e-2, 3.1e-2 with the product.)
     """
     low, high = np.asarray(domain.low), np.asarray(domain.high)
 
