@@ -307,3 +307,13 @@ def test_extension_is_smooth_inside(name):
 def test_x_independent_boundary_data_are_used_as_given():
     compiled = compile_problem(load_problem(ROOT / "problems/heat_ball100.yaml"))
     assert boundary_extension(compiled) is compiled.conditions["boundary"]
+
+
+@pytest.mark.slow
+def test_wave2d_solves_from_its_file(tmp_path):
+    """The shipped wave problem (initial value, initial velocity, box data) solves to rel L2 <= 1e-2
+    with its own config (measured 4.3e-3 in 1500 Adam steps, ~30 s on a shared 2-core CPU)."""
+    import pdesolve
+
+    run = pdesolve.solve(ROOT / "problems/wave2d.yaml", out=str(tmp_path / "run"))
+    assert run.report["rel_l2"] <= 1e-2 and run.report["warnings"] == []
