@@ -193,10 +193,11 @@ class TrainClock:
 #: loss) is treated like a non-finite value. A logged loss is a blow-up when it is more than
 #: ``BLOWUP_LOSS_FACTOR`` times the best logged loss and above the first logged loss; a validation
 #: error when it is more than ``BLOWUP_ERROR_FACTOR`` times the best so far (the initial
-#: network's included) and above ``BLOWUP_ERROR_FLOOR`` (ten times the zero function's error).
+#: network's included) and above ``BLOWUP_ERROR_FLOOR`` (the zero function's error: worse than
+#: predicting nothing).
 BLOWUP_LOSS_FACTOR = 1e6
-BLOWUP_ERROR_FACTOR = 1e3
-BLOWUP_ERROR_FLOOR = 10.0
+BLOWUP_ERROR_FACTOR = 1e2
+BLOWUP_ERROR_FLOOR = 1.0
 
 
 class BlowupWatch:

@@ -319,6 +319,78 @@ def _run_configs(tmp_path, n, mode):
     _summary(f"configs/{mode}", outcomes, times, n)
 
 
+# --- hostile YAML: alias bombs, duplicate keys, NaN/inf and wrong types in every leaf -------------
+
+N_HOSTILE = {"default": 100, "slow": 2500}  # per kind (problems, configs)
+LEAF_VALUES = [float("nan"), float("inf"), float("-inf"), 1e308, -1e308, -1, 0, 2**63, 10**400, 1e-320, "abc", "",
+               [1], [], {}, {"a": 1}, None, True, "1e12", 1e12, -(2**31)]
+MAX_MESSAGE = 2000  # characters: a refused value is shown shortened, never whole
+
+
+def _bomb_text(data) -> str:
+    """An inline billion-laughs value: up to 10 levels of up to 10 aliases of the level before."""
+    levels, width = data.draw(st.integers(1, 10)), data.draw(st.integers(1, 10))
+    parts = [f"&l0 [{', '.join(['lol'] * width)}]"]
+    parts += [f"&l{i} [{', '.join([f'*l{i - 1}'] * width)}]" for i in range(1, levels)]
+    return f"[{', '.join(parts)}]" if data.draw(st.booleans()) else f"{{k: [{', '.join(parts)}], v: *l{levels - 1}}}"
+
+
+def _hostile_text(data, doc) -> str:
+    """``doc`` with one leaf (a number where there is one) set to a hostile value, or a bomb in
+    any field, dumped as YAML; now and then a top-level key is repeated."""
+    doc = copy.deepcopy(doc)
+    paths = [p for p, _ in _paths(doc) if p]
+    numeric = [p for p in paths if isinstance(_get(doc, p), (int, float)) and not isinstance(_get(doc, p), bool)]
+    path = data.draw(st.sampled_from(numeric if numeric and data.draw(st.booleans()) else paths))
+    bomb = data.draw(st.booleans())
+    _get(doc, path[:-1])[path[-1]] = "BOMB_HERE" if bomb else data.draw(st.sampled_from(LEAF_VALUES))
+    text = _dump(doc)
+    if bomb:
+        text = text.replace("BOMB_HERE", _bomb_text(data))
+    lines = [line for line in text.splitlines() if line and not line.startswith((" ", "-"))]
+    if lines and data.draw(st.integers(0, 3)) == 0:
+        text += "\n" + data.draw(st.sampled_from(lines)) + "\n"
+    return text
+
+
+def _run_hostile(tmp_path, n, kind):
+    import resource
+
+    path, outcomes, times = tmp_path / "hostile.yaml", [], []
+    start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+    @settings(max_examples=n, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def run(data):
+        docs = PROBLEMS if kind == "problems" else CONFIGS
+        doc = docs[data.draw(st.sampled_from(sorted(docs)))]
+        try:
+            text = _hostile_text(data, doc)
+        except (yaml.YAMLError, OverflowError):
+            return
+        load = _problem_from_text if kind == "problems" else _config_from_text
+        outcome, seconds = _guarded(load, path, text)
+        outcomes.append(_check_outcome(outcome, seconds, text))
+        assert len(str(outcome)) < MAX_MESSAGE or outcomes[-1] == "valid", str(outcome)[:300]
+        times.append(seconds)
+
+    run()
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - start_rss) / 2**20
+    assert grown < 1.0, f"peak memory grew by {grown:.2f} GiB"
+    _summary(f"hostile {kind}", outcomes, times, n)
+
+
+@pytest.mark.parametrize("kind", ["problems", "configs"])
+def test_hostile_yaml(tmp_path, kind):
+    _run_hostile(tmp_path, N_HOSTILE["default"], kind)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["problems", "configs"])
+def test_hostile_yaml_many(tmp_path, kind):
+    _run_hostile(tmp_path, N_HOSTILE["slow"], kind)
+
+
 def _summary(label, outcomes, times, n):
     assert len(outcomes) >= 0.9 * n, (label, len(outcomes))
     print(f"\n[fuzz] {label}: {len(outcomes)} inputs, {outcomes.count('valid')} valid, "

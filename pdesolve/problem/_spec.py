@@ -135,11 +135,11 @@ def _vector(reader: _Reader, field: str, value: Any, dim: int) -> np.ndarray:
 def _domain(reader: _Reader, value: Any, dim: int) -> Domain:
     spec = reader.mapping("domain", value)
     kind = spec.get("type")
-    kind = kind if isinstance(kind, str) else repr(kind)  # e.g. a list: not a name, and unhashable
+    kind = kind if isinstance(kind, str) else preview(kind)  # e.g. a list: not a name, and unhashable
     keys = {"box": {"type", "low", "high"}, "ball": {"type", "center", "radius"},
             "annulus": {"type", "center", "inner", "outer"}, "whole_space": {"type", "sampling"}}
     if kind not in keys:
-        raise reader.fail("domain.type", f"unknown domain {kind!r}; choose box, ball, annulus or whole_space")
+        raise reader.fail("domain.type", f"unknown domain {preview(kind)}; choose box, ball, annulus or whole_space")
     reader.mapping("domain", spec, keys[kind])
     if kind == "whole_space":
         return _whole_space(reader, spec, dim)
@@ -332,7 +332,7 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
 
     name = data.get("name") or (Path(where).stem if where else "problem")
     if not isinstance(name, str) or not name.replace("-", "_").isidentifier():
-        raise reader.fail("name", f"must be a plain name (letters, digits, _ or -), got {name!r}")
+        raise reader.fail("name", f"must be a plain name (letters, digits, _ or -), got {preview(name)}")
     if "dimension" not in data:
         raise reader.fail("dimension", "missing; give the number of space dimensions, e.g. dimension: 20")
     dim = reader.number("dimension", data["dimension"], positive=True, integer=True)
@@ -399,7 +399,7 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
         "units": {k: str(v) for k, v in reader.mapping("evaluation.units", evaluation.get("units") or {}, {"x", "t", "u"}).items()},
     }
     if evaluation["sampling"] not in SAMPLINGS:
-        raise reader.fail("evaluation.sampling", f"unknown sampling {evaluation['sampling']!r}; choose {', '.join(SAMPLINGS)}")
+        raise reader.fail("evaluation.sampling", f"unknown sampling {preview(evaluation['sampling'])}; choose {', '.join(SAMPLINGS)}")
 
     config = reader.mapping("config", data.get("config") or {})
     title = data.get("title") or data.get("description") or name
@@ -424,7 +424,7 @@ def _slice_option(reader: _Reader, value: Any, dim: int, time) -> dict:
             for a in axes)
         if not valid:
             raise reader.fail("evaluation.slice.axes", f"expected two different axes among 1..{dim}"
-                              f"{' or t' if time is not None else ''}, e.g. [1, 2]; got {axes!r}")
+                              f"{' or t' if time is not None else ''}, e.g. [1, 2]; got {preview(axes)}")
     at = spec.get("at", "center")
     if at != "center":
         values = [at] if isinstance(at, (int, float)) else at
