@@ -168,9 +168,9 @@ def analysis_markdown(report: dict) -> list[str]:
                        ("by_radius", "distance to the sampling mean")):
         if report.get(key):
             lines += ["", f"| {title} | points | mean abs error | max abs error | rel L2 |", "|---|---|---|---|---|"]
-            lines += [f"| [{r['low']:.3g}, {r['high']:.3g}] | {r['points']} | {r.get('mean_abs_error', float('nan')):.3e} "
-                      f"| {r.get('max_abs_error', float('nan')):.3e} | {r.get('rel_l2', float('nan')):.3e} |"
-                      for r in report[key]]
+            nan = float("nan")
+            lines += [f"| [{r['low']:.3g}, {r['high']:.3g}] | {r['points']} | {r.get('mean_abs_error', nan):.3e} "
+                      f"| {r.get('max_abs_error', nan):.3e} | {r.get('rel_l2', nan):.3e} |" for r in report[key]]
     where = report.get("max_error_location")
     if where:
         x = ", ".join(f"{v:.3g}" for v in where["x"][:6]) + (", ..." if len(where["x"]) > 6 else "")

@@ -3,6 +3,7 @@
 import contextlib
 import dataclasses
 import datetime
+import functools
 import errno
 import os
 from pathlib import Path
@@ -148,7 +149,9 @@ def _run(problem: Problem, config: dict, *, out, output_root, resume, where: dic
     run = RunResult(solution_ds, history_ds, report, result.solution, config, folder)
     if folder is not None:
         line = _line(problem, compiled, predict, params, dtype)
-        run.slices = _slices(problem, compiled, predict, params, x, dtype, smoothed, attrs)
+        evaluate = functools.partial(_evaluate, predict, params, chunk=chunk, progress=config["train"]["progress"],
+                                     desc="slices")
+        run.slices = _slices(problem, compiled, evaluate, x, dtype, smoothed, attrs)
         write_run_folder(folder, solution=solution_ds, history=history_ds, report=report, resolved=resolved,
                          line=line, history_arrays=result.history, slices=run.slices,
                          units=problem.evaluation.get("units"))
@@ -171,10 +174,11 @@ def _check_exact(problem: Problem, compiled, dtype) -> None:
                            "give an expression that is finite on the whole domain", source=problem.source_file)
 
 
-def _evaluate(predict, params, x, t, chunk: int, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+def _evaluate(predict, params, x, t, chunk: int, progress: bool,
+              desc: str = "evaluation") -> tuple[np.ndarray, np.ndarray]:
     """``predict`` over the evaluation points in chunks of ``chunk`` points, with a progress bar."""
     parts = []
-    with tqdm(total=len(x), disable=not progress, desc="evaluation", unit="point", leave=False) as bar:
+    with tqdm(total=len(x), disable=not progress, desc=desc, unit="point", leave=False) as bar:
         for i in range(0, len(x), chunk):
             parts.append(predict(params, x[i:i + chunk], t[i:i + chunk]))
             bar.update(len(parts[-1][0]))
@@ -325,15 +329,16 @@ def _analysis(problem, compiled, trained, x, t, u_pred, u_exact, smoothed) -> di
     return out
 
 
-def _slices(problem, compiled, predict, params, x_test, dtype, smoothed, attrs) -> xr.Dataset | None:
-    """``slices.nc``: prediction (and exact, error) on the 2-d slice grid of ``evaluation.slice``."""
+def _slices(problem, compiled, evaluate, x_test, dtype, smoothed, attrs) -> xr.Dataset | None:
+    """``slices.nc``: prediction (and exact, error) on the 2-d slice grid of ``evaluation.slice``;
+    ``evaluate(x, t) -> (u_pred, u_raw)`` in chunks."""
     plan = slice_plan(problem, x_test)
     if plan is None:
         return None
     t_default = 0.0 if problem.time is None else problem.time[0]
     xs, ts, shape = slice_points(plan, t_default)
     xs, ts = xs.astype(dtype), ts.astype(dtype)
-    u_pred, u_raw = predict(params, xs, ts)
+    u_pred, u_raw = evaluate(xs, ts)
     values = {"u_pred": u_pred, **({"u_raw": u_raw} if smoothed else {})}
     if compiled.exact is not None:
         values["u_exact"] = np.asarray(compiled.exact(jnp.asarray(xs), jnp.asarray(ts)))
