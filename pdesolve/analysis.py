@@ -18,7 +18,7 @@ from .problem import Annulus, Box, CompiledProblem, Domain, Problem, WholeSpace
 
 TIME_SLABS = 4
 DISTANCE_BINS = 4
-RESIDUAL_CHUNK = 1024
+RESIDUAL_ROWS = 2**18  # network rows (points x autodiff passes) per residual call: bounds its memory
 SLICE_POINTS = 51
 SLICE_TIMES = 3
 
@@ -78,10 +78,12 @@ def error_breakdown(problem: Problem, x: np.ndarray, t: np.ndarray | None, u_pre
 
 
 def residual_statistics(compiled: CompiledProblem, field, x: np.ndarray, t: np.ndarray,
-                        chunk: int = RESIDUAL_CHUNK) -> dict[str, float]:
+                        chunk: int | None = None) -> dict[str, float]:
     """Mean, max and RMS of |residual| at points x (n, d), t (n,) by autodiff of ``field``
-    (a batched u(x, t) -> (n,)), ``chunk`` points per jitted call."""
+    (a batched u(x, t) -> (n,)), ``chunk`` points per jitted call (default: ``RESIDUAL_ROWS``
+    network rows, i.e. points x autodiff passes, per call)."""
     engine, zero = AutodiffEngine(), lambda xx, tt: jnp.zeros_like(tt)
+    chunk = chunk or max(1, RESIDUAL_ROWS // engine.evals_per_point(compiled.needs, x.shape[1]))
     source = compiled.source or zero
     params, static = eqx.partition(field, eqx.is_inexact_array)
 

@@ -13,8 +13,9 @@ import xarray as xr
 import yaml
 
 import pdesolve
-from pdesolve.analysis import boundary_distance, error_breakdown, slice_plan, slice_points, slices_dataset
-from pdesolve.problem import problem_from_mapping
+from pdesolve.analysis import (boundary_distance, error_breakdown, residual_statistics, slice_plan, slice_points,
+                               slices_dataset)
+from pdesolve.problem import compile_problem, problem_from_mapping
 
 TINY = {"model": {"type": "mlp", "widths": [8], "activation": "tanh"}, "operators": {"method": "ad"},
         "solver": {"name": "adam", "learning_rate": 1e-2},
@@ -259,3 +260,16 @@ def test_a_problem_without_exact_solution_reports_its_residual(tmp_path_factory)
     with xr.open_dataset(folder / "slices.nc", engine="h5netcdf") as sl:
         assert set(sl.data_vars) == {"u_pred"}
     assert (folder / "slices.png").stat().st_size > 0 and "residual_mean_abs" in (folder / "report.md").read_text()
+
+
+def test_residual_statistics_do_not_depend_on_the_chunk(poisson):
+    run, folder = poisson
+    opened = pdesolve.open_run(folder)
+    compiled = compile_problem(opened.problem)
+    x = opened.solution.x.values
+    t = np.zeros(len(x), x.dtype)
+    whole = residual_statistics(compiled, opened.model, x, t)
+    assert whole["residual_mean_abs"] == pytest.approx(run.report["residual_mean_abs"], rel=1e-6)
+    chunked = residual_statistics(compiled, opened.model, x, t, chunk=37)  # uneven last chunk
+    for key, value in whole.items():
+        assert chunked[key] == pytest.approx(value, rel=1e-5), key
