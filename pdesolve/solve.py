@@ -12,6 +12,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import sympy as sp
 import xarray as xr
 import yaml
 from tqdm.auto import tqdm
@@ -367,6 +368,8 @@ def _plain(value):
         return value
     if isinstance(value, np.ndarray):
         return value.tolist()
+    if isinstance(value, sp.Equality):  # str() gives Eq(a, b): write it as the parser reads it
+        return f"{value.lhs} = {value.rhs}"
     return str(value)
 
 

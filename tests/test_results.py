@@ -4,6 +4,7 @@ report's breakdowns recomputed with numpy, AD residual statistics against jax.he
 open_run(...).predict against the saved u_pred."""
 
 import json
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +18,7 @@ from pdesolve.analysis import (boundary_distance, error_breakdown, residual_stat
                                slices_dataset)
 from pdesolve.problem import compile_problem, problem_from_mapping
 
+ROOT = Path(__file__).resolve().parent.parent
 TINY = {"model": {"type": "mlp", "widths": [8], "activation": "tanh"}, "operators": {"method": "ad"},
         "solver": {"name": "adam", "learning_rate": 1e-2},
         "train": {"steps": 15, "batch_size": 32, "log_every": 5, "progress": False, "checkpoint_every": 0},
@@ -273,3 +275,13 @@ def test_residual_statistics_do_not_depend_on_the_chunk(poisson):
     chunked = residual_statistics(compiled, opened.model, x, t, chunk=37)  # uneven last chunk
     for key, value in whole.items():
         assert chunked[key] == pytest.approx(value, rel=1e-5), key
+
+
+def test_open_run_of_a_python_module_problem(tmp_path):
+    """A problem module's sympy objects are saved as text that the problem parser reads back."""
+    config = dict(TINY, train=dict(TINY["train"], steps=2))
+    pdesolve.solve(ROOT / "problems/poisson2d_module.py", config, out=tmp_path / "run")
+    opened = pdesolve.open_run(tmp_path / "run")
+    assert opened.problem.equation_text == "lap_u = f"
+    np.testing.assert_allclose(opened.predict(opened.solution.x.values), opened.solution.u_pred.values,
+                               rtol=1e-6, atol=1e-7)
