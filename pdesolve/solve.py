@@ -3,8 +3,8 @@
 import contextlib
 import dataclasses
 import datetime
-import functools
 import errno
+import functools
 import os
 from pathlib import Path
 
@@ -17,6 +17,8 @@ import xarray as xr
 import yaml
 from tqdm.auto import tqdm
 
+from .analysis import boundary_distance, error_breakdown, residual_statistics, slice_plan, slice_points, slices_dataset
+from .baselines import constant_baselines
 from .checkpoint import RunCheckpoints
 from .config import load_config_file, preview, resolve_config, safe_load
 from .errors import ConfigError, PdesolveError, ProblemError
@@ -25,8 +27,6 @@ from .metrics import error_metrics
 from .models import Solution, build_network, build_solution
 from .operators import build_engine
 from .problem import Problem, compile_problem, load_problem
-from .analysis import boundary_distance, error_breakdown, residual_statistics, slice_plan, slice_points, slices_dataset
-from .baselines import constant_baselines
 from .results import (atomic_write_text, device_description, history_dataset, new_run_folder, save_model,
                       solution_dataset, versions, write_run_folder)
 from .sampling import PointSampler
@@ -143,16 +143,14 @@ def _run(problem: Problem, config: dict, *, out, output_root, resume, where: dic
 
     report = _report(problem, config, result, engine, solver, network, u_pred, u_exact, smoothed)
     report.update(_analysis(problem, compiled, result.solution, x, t, u_pred, u_exact, smoothed))
-    attrs = _attributes(problem, config, report)
-    solution_ds = _solution_dataset(problem, x, t, u_pred, u_raw if smoothed else None, u_exact, attrs)
+    solution_ds = _solution_dataset(problem, config, report, x, t, u_pred, u_raw if smoothed else None, u_exact)
     history_ds = history_dataset(result.history, {"problem": problem.name, "solver": report["solver"],
                                                   "operators": report["operators"]})
     run = RunResult(solution_ds, history_ds, report, result.solution, config, folder)
     if folder is not None:
         line = _line(problem, compiled, predict, params, dtype)
-        evaluate = functools.partial(_evaluate, predict, params, chunk=chunk, progress=config["train"]["progress"],
-                                     desc="slices")
-        run.slices = _slices(problem, compiled, evaluate, x, dtype, smoothed, attrs)
+        evaluate = functools.partial(_evaluate, predict, params, chunk=chunk, progress=config["train"]["progress"])
+        run.slices = _slices(problem, compiled, evaluate, x, dtype, smoothed, solution_ds.attrs)
         write_run_folder(folder, solution=solution_ds, history=history_ds, report=report, resolved=resolved,
                          line=line, history_arrays=result.history, slices=run.slices,
                          units=problem.evaluation.get("units"))
@@ -308,12 +306,13 @@ def _attributes(problem, config, report) -> dict:
             **config, **{k: report[k] for k in ANALYSIS_ATTRS if k in report}}
 
 
-def _solution_dataset(problem, x, t, u_pred, u_raw, u_exact, attrs) -> xr.Dataset:
-    """``solution.nc``: values on the evaluation points, x (n, d) and t (n,) as coordinates."""
+def _solution_dataset(problem, config, report, x, t, u_pred, u_raw, u_exact) -> xr.Dataset:
+    """``solution.nc``: values (n,) on the evaluation points, x (n, d) and t (n,) as coordinates."""
     distance = boundary_distance(problem.domain, x)
     extra = {} if distance is None else {"boundary_distance": (distance, {"long_name": "distance to the boundary"})}
-    return solution_dataset(x, t if problem.has_time else None, u_pred, u_raw, u_exact, attrs,
-                            units=problem.evaluation.get("units"), extra_coords=extra)
+    return solution_dataset(x, t if problem.has_time else None, u_pred, u_raw, u_exact,
+                            _attributes(problem, config, report), units=problem.evaluation.get("units"),
+                            extra_coords=extra)
 
 
 def _analysis(problem, compiled, trained, x, t, u_pred, u_exact, smoothed) -> dict:
@@ -332,14 +331,14 @@ def _analysis(problem, compiled, trained, x, t, u_pred, u_exact, smoothed) -> di
 
 def _slices(problem, compiled, evaluate, x_test, dtype, smoothed, attrs) -> xr.Dataset | None:
     """``slices.nc``: prediction (and exact, error) on the 2-d slice grid of ``evaluation.slice``;
-    ``evaluate(x, t) -> (u_pred, u_raw)`` in chunks."""
+    ``evaluate(x, t, desc=...) -> (u_pred, u_raw)`` in chunks; ``attrs`` those of ``solution.nc``."""
     plan = slice_plan(problem, x_test)
     if plan is None:
         return None
     t_default = 0.0 if problem.time is None else problem.time[0]
     xs, ts, shape = slice_points(plan, t_default)
     xs, ts = xs.astype(dtype), ts.astype(dtype)
-    u_pred, u_raw = evaluate(xs, ts)
+    u_pred, u_raw = evaluate(xs, ts, desc="slices")
     values = {"u_pred": u_pred, **({"u_raw": u_raw} if smoothed else {})}
     if compiled.exact is not None:
         values["u_exact"] = np.asarray(compiled.exact(jnp.asarray(xs), jnp.asarray(ts)))
