@@ -64,7 +64,7 @@ def line_plot(save: Save, line: dict, title: str, units: dict) -> None:
         axes[1, 0].set_ylabel(_label("|u_pred - u_exact|", units, "u"))
     ax.set_ylabel(_label("u", units, "u"))
     ax.set_title(f"{title}: solution along a line")
-    axes[-1, 0].set_xlabel(_label(line["label"], units, "x"))
+    axes[-1, 0].set_xlabel(line["label"])  # a line parameter (a fraction of a box's diagonal): no units
     for a in axes[:, 0]:
         a.grid(True, alpha=0.3)
     fig.tight_layout()
