@@ -12,6 +12,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
+from .models import condition_values
 from .operators import AbstractOperatorEngine
 from .problem import CompiledProblem
 
@@ -27,6 +28,7 @@ class PinnLoss:
                  soft_kinds: tuple[str, ...], weight: float):
         self.compiled, self.engine, self.static = compiled, engine, static
         self.soft_kinds, self.weight = tuple(soft_kinds), weight
+        self.values = {k: condition_values(compiled.problem.domain, k) for k in self.soft_kinds}  # u, or d_n u
 
     def residuals(self, params: PyTree, batch: dict, key: PRNGKeyArray | None) -> Float[Array, " m"]:
         """The scaled residual vector (see the module docstring)."""
@@ -36,8 +38,8 @@ class PinnLoss:
         parts = [pde / jnp.sqrt(x.shape[0])]
         if self.soft_kinds:
             field = self.engine.solution(u)
-            for xc, tc, g in batch["conditions"].values():
-                parts.append((field(xc, tc) - g) * jnp.sqrt(self.weight / xc.shape[0]))
+            for kind, (xc, tc, g) in batch["conditions"].items():
+                parts.append((self.values[kind](field, xc, tc) - g) * jnp.sqrt(self.weight / xc.shape[0]))
         return jnp.concatenate(parts)
 
     def __call__(self, params: PyTree, batch: dict, key: PRNGKeyArray | None) -> Float[Array, ""]:

@@ -20,6 +20,7 @@ EXPECTED_OPERATORS = {
     "bsb100": {"u", "u_t", "u_x", "u_xx"},
     "heat_ball100": {"u_t", "lap_u"},
     "heat_sin10": {"u_t", "lap_u"},
+    "neumann_ball3": {"lap_u", "u"},
     "hjb20": {"u_t", "lap_u", "u_x"},
     "poisson2d": {"lap_u"},
     "poisson2d_module": {"lap_u"},

@@ -1,6 +1,6 @@
 """Solution networks (Equinox modules on batches of points) and exact-condition ansatz wrappers."""
 
-from ._ansatz import Solution, build_solution
+from ._ansatz import Solution, build_solution, condition_values
 from ._build import build_network
 from ._layers import AbstractLinear, DenseLinear
 from ._mlp import ACTIVATIONS, MLP
@@ -17,6 +17,7 @@ __all__ = [
     "TTLinear",
     "build_network",
     "build_solution",
+    "condition_values",
     "factorise",
     "tt_svd",
 ]

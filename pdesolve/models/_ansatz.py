@@ -18,7 +18,8 @@ boundary is met only up to that mismatch.
 
 With ``ansatz: soft`` the network stands alone and every value condition is a loss; an initial
 velocity (a derivative condition, no value loss) is still built in, with the initial value, and
-only the boundary data are left to losses.
+only the boundary data are left to losses. Neumann data (outward normal derivative) are always a
+loss: :func:`condition_values` gives the quantity each soft condition prescribes.
 """
 
 from collections.abc import Callable
@@ -30,7 +31,7 @@ import numpy as np
 import sympy as sp
 from jaxtyping import Array, Float
 
-from ..problem import Annulus, Box, CompiledProblem
+from ..problem import Annulus, Box, CompiledProblem, Domain
 
 Field = Callable[[Float[Array, "n d"], Float[Array, " n"]], Float[Array, " n"]]
 
@@ -191,10 +192,52 @@ def _time_parts(compiled: CompiledProblem, extension: Field | None) -> tuple[Fie
     return base, factor
 
 
+#: Central-difference step of the normal derivative, relative to the domain's size, by precision.
+NORMAL_STEP = {jnp.dtype("float64"): 1e-4, jnp.dtype("float32"): 1e-2}
+
+
+def outward_normal(domain: Domain, x: Float[Array, "n d"]) -> Float[Array, "n d"]:
+    """Unit outward normals at boundary points x (n, d): radial on a sphere (inward-pointing
+    radius on an annulus' inner sphere), +-e_i on the box face nearest to each point."""
+    if isinstance(domain, Annulus):
+        y = x - jnp.asarray(domain.center, x.dtype)
+        r = jnp.linalg.norm(y, axis=1, keepdims=True)
+        n = y / r
+        if domain.inner > 0.0:
+            n = jnp.where(jnp.abs(r - domain.inner) < jnp.abs(r - domain.outer), -n, n)
+        return n
+    if isinstance(domain, Box):
+        gaps = jnp.concatenate([x - jnp.asarray(domain.low, x.dtype), jnp.asarray(domain.high, x.dtype) - x], axis=1)
+        face = jnp.argmin(gaps, axis=1)  # 0..d-1: a low face, d..2d-1: a high face
+        sign = jnp.where(face < domain.dim, -1.0, 1.0).astype(x.dtype)
+        return jax.nn.one_hot(face % domain.dim, domain.dim, dtype=x.dtype) * sign[:, None]
+    raise TypeError(f"no boundary (so no normal) for {type(domain).__name__}")
+
+
+def _size(domain: Domain) -> float:
+    return float(np.mean(domain.high - domain.low)) if isinstance(domain, Box) else float(domain.outer)
+
+
+def condition_values(domain: Domain, kind: str) -> Callable[[Field, Array, Array], Float[Array, " n"]]:
+    """``values(field, x, t) -> (n,)``: what a soft condition of ``kind`` prescribes at its points:
+    u for value conditions; for ``neumann`` the outward normal derivative, by a central difference
+    along the normal (evaluations of u only, so BP-free solvers can use it)."""
+    if kind != "neumann":
+        return lambda field, x, t: field(x, t)
+    size = _size(domain)
+
+    def normal_derivative(field, x, t):
+        h = NORMAL_STEP.get(jnp.dtype(x.dtype), 1e-2) * size
+        step = h * outward_normal(domain, x)
+        return (field(x + step, t) - field(x - step, t)) / (2 * h)
+
+    return normal_derivative
+
+
 def build_solution(compiled: CompiledProblem, network: eqx.Module, mode: str) -> tuple[Solution, tuple[str, ...]]:
     """Wraps ``network`` so that the problem's conditions hold exactly (``mode='auto'``) or are
-    left to losses (``mode='soft'``; an initial velocity is still built in). Returns the solution
-    and the condition kinds left to soft losses.
+    left to losses (``mode='soft'``; an initial velocity is still built in; Neumann data are always
+    losses). Returns the solution and the condition kinds left to soft losses.
     """
     problem = compiled.problem
     if mode not in ("auto", "soft"):
@@ -202,13 +245,12 @@ def build_solution(compiled: CompiledProblem, network: eqx.Module, mode: str) ->
     velocity = "initial_velocity" in compiled.conditions
     if mode == "soft" and not velocity:
         return Solution(network, _zero, _one, problem.has_time), tuple(compiled.conditions)
-    has_boundary = "boundary" in compiled.conditions
-    hard_boundary = has_boundary and mode == "auto"
-    soft = ("boundary",) if has_boundary and not hard_boundary else ()
+    hard_boundary = "boundary" in compiled.conditions and mode == "auto"
+    soft = tuple(k for k in ("boundary", "neumann") if k in compiled.conditions and not (k == "boundary" and hard_boundary))
     extension = boundary_extension(compiled) if hard_boundary else None
     space_factor = _boundary_factor(problem.domain) if hard_boundary else None
-    if not problem.has_time:
-        return Solution(network, extension, space_factor, False), soft
+    if not problem.has_time:  # stationary: Dirichlet data built in, or Neumann data (a loss) alone
+        return Solution(network, extension or _zero, space_factor or _one, False), soft
     base, time_factor = _time_parts(compiled, extension)
     if space_factor is None:
         return Solution(network, base, time_factor, True), soft

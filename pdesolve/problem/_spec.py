@@ -25,7 +25,9 @@ TOP_KEYS = {
     "name", "title", "description", "dimension", "parameters", "time", "domain", "equation",
     "conditions", "exact", "source", "evaluation", "config",
 }
-CONDITION_KINDS = ("initial", "terminal", "boundary", "initial_velocity")
+CONDITION_KINDS = ("initial", "terminal", "boundary", "initial_velocity", "neumann")
+#: Kinds given on the spatial boundary: Dirichlet values, outward normal derivatives.
+BOUNDARY_KINDS = ("boundary", "neumann")
 SAMPLINGS = ("uniform", "sobol", "halton")
 
 
@@ -266,14 +268,17 @@ def _conditions(reader: _Reader, value: Any, time, domain: Domain, base: dict) -
     conditions = {}
     cond_spec = reader.mapping("conditions", value or {}, set(CONDITION_KINDS))
     for kind, text in cond_spec.items():
-        if kind != "boundary" and time is None:
+        if kind not in BOUNDARY_KINDS and time is None:
             raise reader.fail(f"conditions.{kind}", "needs a time interval; add time: {start: 0, end: 1}")
-        if kind == "boundary" and not domain.bounded:
-            raise reader.fail("conditions.boundary", "a whole-space domain has no boundary; drop the boundary "
+        if kind in BOUNDARY_KINDS and not domain.bounded:
+            raise reader.fail(f"conditions.{kind}", "a whole-space domain has no boundary; drop the boundary "
                               "condition (a Cauchy problem needs only initial or terminal data)")
         conditions[kind] = reader.expression(f"conditions.{kind}", text, base)
     if "initial" in conditions and "terminal" in conditions:
         raise reader.fail("conditions", "give an initial or a terminal condition, not both")
+    if "boundary" in conditions and "neumann" in conditions:
+        raise reader.fail("conditions.neumann", "give Dirichlet (boundary:) or Neumann (neumann:) data on the "
+                          "boundary, not both")
     if "initial_velocity" in conditions and "initial" not in conditions:
         raise reader.fail("conditions.initial_velocity", "needs the initial value too; add initial: <u at the start time>")
     if time is None and not domain.bounded:
@@ -281,8 +286,9 @@ def _conditions(reader: _Reader, value: Any, time, domain: Domain, base: dict) -
                           "add time: {start: 0, end: 1} and an initial or terminal condition")
     if time is not None and not ({"initial", "terminal"} & set(conditions)):
         raise reader.fail("conditions", "missing an initial or terminal condition for a time-dependent problem")
-    if time is None and "boundary" not in conditions:
-        raise reader.fail("conditions.boundary", "missing; a stationary problem needs a boundary condition")
+    if time is None and not set(BOUNDARY_KINDS) & set(conditions):
+        raise reader.fail("conditions.boundary", "missing; a stationary problem needs a boundary condition "
+                          "(boundary: <values> or neumann: <outward normal derivative>)")
     return conditions
 
 
@@ -300,8 +306,12 @@ def _well_posedness(reader: _Reader, conditions: dict, residual: sp.Expr, domain
     if "u_tt" not in ops and "initial_velocity" in conditions:
         raise reader.fail("conditions.initial_velocity", "is for equations second order in time (with u_tt); "
                           "this equation has none: drop initial_velocity")
+    if "neumann" in conditions and "boundary" not in conditions and "u" not in ops and not {"u_t", "u_tt"} & ops:
+        return ("conditions.neumann: with Neumann data only and no u term in the equation, the solution is "
+                "determined up to an additive constant (and exists only for compatible data); add a u term "
+                "or Dirichlet data, or read the error report knowing that constant may be in it",)
     parabolic = "u_t" in ops and "u_tt" not in ops and ops & {"lap_u", "u_xx"}
-    if parabolic and domain.bounded and "boundary" not in conditions:
+    if parabolic and domain.bounded and not set(BOUNDARY_KINDS) & set(conditions):
         return ("conditions.boundary: a parabolic problem on a bounded domain without lateral boundary data is "
                 "not well posed (the initial/terminal data do not determine the solution, and the residual loss "
                 "can fall while the error grows); add conditions.boundary: <values on the boundary>, or pose "
