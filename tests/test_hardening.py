@@ -366,3 +366,56 @@ def test_interrupted_names_the_folder_to_resume(monkeypatch, tmp_path):
     monkeypatch.setattr(SOLVE, "solve", stop)
     code, out, err = _cli(["solve", POISSON, "--quiet"])
     assert code == 130 and err.startswith("\ninterrupted") and f"--resume {tmp_path / 'run'}" in err
+
+
+def test_a_sparse_grid_too_large_is_a_validation_error(tmp_path):
+    code, out, err = _cli(["solve", ROOT / "problems/hjb20.yaml", "--quiet", "--out", tmp_path / "x",
+                           "--set", "operators.method=sg", "--set", "operators.level=8"])
+    assert code == 2 and err.startswith("error: config operators.level:") and "lower level" in err, err
+    assert not (tmp_path / "x").exists()
+
+
+# --- soak: many solves in one process -----------------------------------------------------------------
+
+SOAK_SOLVES = int(os.environ.get("PDESOLVE_SOAK_SOLVES", "200"))
+SOAK_MEMORY_BOUND_MIB = 512  # growth of peak RSS after the first round of every combination
+SOAK_SCRIPT = """
+import sys, pdesolve
+from pdesolve.problem import load_problem
+problem, precision, solver = sys.argv[1:]
+config = {"precision": precision, "seed": 5, "solver": {"name": solver}, "train": {"steps": 4, "log_every": 2,
+          "progress": False}, "operators": {"method": "ad"}, "model": {"type": "mlp", "widths": [16, 16]}}
+print(repr(float(pdesolve.solve(load_problem(problem, overrides={"dimension": 2}), config).report["rel_l2"])))
+"""
+
+
+@pytest.mark.slow
+def test_soak_many_solves_in_one_process():
+    """``SOAK_SOLVES`` consecutive small solves (two problems x two precisions x two solvers): each
+    result equals a fresh process's, and peak memory grows by less than ``SOAK_MEMORY_BOUND_MIB``
+    after the first round."""
+    import resource
+
+    import jax
+
+    combos = [(str(ROOT / p), precision, solver) for p in ("problems/hjb20.yaml", "problems/heat_sin10.yaml")
+              for precision in ("float32", "float64") for solver in ("adam", "rge")]
+    fresh = {}
+    for combo in combos:
+        proc = subprocess.run([sys.executable, "-c", SOAK_SCRIPT, *combo], capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        fresh[combo] = proc.stdout.strip()
+    jax.config.update("jax_enable_x64", False)  # as in a fresh process
+    try:
+        for i in range(SOAK_SOLVES):
+            problem, precision, solver = combo = combos[i % len(combos)]
+            config = {"precision": precision, "seed": 5, "solver": {"name": solver}, "operators": {"method": "ad"},
+                      "train": {**QUIET, "steps": 4, "log_every": 2}, "model": {"type": "mlp", "widths": [16, 16]}}
+            run = pdesolve.solve(load_problem(problem, overrides={"dimension": 2}), config)
+            assert repr(float(run.report["rel_l2"])) == fresh[combo], (i, combo)
+            if i == len(combos) - 1:
+                base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    finally:
+        jax.config.update("jax_enable_x64", True)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    assert grown < SOAK_MEMORY_BOUND_MIB, f"peak RSS grew by {grown:.0f} MiB over {SOAK_SOLVES} solves"

@@ -26,6 +26,8 @@ import numpy as np
 from jaxtyping import Float, Int
 from numpy.polynomial.hermite_e import hermegauss
 
+from ..errors import ConfigError
+
 #: Largest number of entries (nodes x dim) the dense ``sparse_grid`` will materialise.
 MAX_DENSE_ENTRIES = 50_000_000
 #: Largest number of mirror pairs ``symmetric_sparse_grid`` will build.
@@ -148,10 +150,10 @@ def symmetric_sparse_grid(dim: int, level: int) -> SymmetricRule:
                 }
             )
             n_pairs += math.comb(dim, m) * len(patterns)
-            if n_pairs > MAX_PAIRS:
-                raise ValueError(
-                    f"the level-{level} sparse grid in {dim} dimensions has more than {MAX_PAIRS} "
-                    "mirror pairs; use a lower level"
+            if n_pairs > MAX_PAIRS:  # a validation error (exit 2), not an internal one
+                raise ConfigError(
+                    "operators.level", f"the level-{level} sparse grid in {dim} dimensions has more than "
+                    f"{MAX_PAIRS} mirror pairs; use a lower level (3 is the reference)"
                 )
             if subsets is None:
                 subsets = np.array(list(itertools.combinations(range(dim), m)), dtype=np.int64)
