@@ -405,3 +405,63 @@ def test_neumann_ball3_solves_from_its_file(tmp_path):
 
     run = pdesolve.solve(ROOT / "problems/neumann_ball3.yaml", out=str(tmp_path / "run"))
     assert run.report["rel_l2"] <= 1e-2
+
+
+# ----- box data face by face -----
+
+FACES = {"dimension": 2, "domain": {"type": "box", "low": 0, "high": [1, 2]}, "equation": "lap_u = 0",
+         "conditions": {"boundary": {"low_1": "sin(x[2])", "high_1": "E * sin(x[2])", "default": "exp(x[1]) * sin(x[2])"}},
+         "exact": "exp(x[1]) * sin(x[2])"}
+
+
+def test_face_data_hold_on_their_faces_and_in_the_ansatz():
+    compiled = compiled_of(FACES)
+    sampler = PointSampler(compiled.problem.domain, None, "uniform", seed=14)
+    xb, tb = (jnp.asarray(a) for a in sampler.boundary(400))
+    exact = np.exp(xb[:, 0]) * np.sin(xb[:, 1])
+    np.testing.assert_allclose(compiled.conditions["boundary"](xb, tb), exact, atol=1e-14)
+    u, soft = build_solution(compiled, network(2), "auto")
+    np.testing.assert_allclose(u(xb, tb), exact, atol=1e-13)
+    # each face reads its own expression: a wrong default shows on the faces x[2] = 0, 2 only
+    wrong = compiled_of(with_(FACES, conditions={"boundary": FACES["conditions"]["boundary"] | {"default": "7"}}))
+    values = np.asarray(wrong.conditions["boundary"](xb, tb))
+    on_2 = np.isclose(np.asarray(xb[:, 1]), 0) | np.isclose(np.asarray(xb[:, 1]), 2)
+    on_1 = ~on_2
+    np.testing.assert_allclose(values[on_2], 7.0)
+    np.testing.assert_allclose(values[on_1], exact[on_1], atol=1e-14)
+
+
+FACES_REFUSED = [
+    ("faces on a ball", with_(FACES, domain={"type": "ball", "radius": 1}), "conditions.boundary", "for a box"),
+    ("face out of range", with_(FACES, conditions={"boundary": {"low_3": "0", "default": "0"}}),
+     "conditions.boundary.low_3", "i in 1..2"),
+    ("unknown face name", with_(FACES, conditions={"boundary": {"left": "0", "default": "0"}}),
+     "conditions.boundary.left", "unknown face"),
+    ("faces missing", with_(FACES, conditions={"boundary": {"low_1": "0", "high_2": "0"}}),
+     "conditions.boundary.default", "2 of the 4 faces have no data"),
+    ("bad face expression", with_(FACES, conditions={"boundary": {"low_1": "foo", "default": "0"}}),
+     "conditions.boundary.low_1", "unknown name 'foo'"),
+]
+
+
+@pytest.mark.parametrize("name, mapping, field, message", FACES_REFUSED, ids=[r[0] for r in FACES_REFUSED])
+def test_bad_face_data_are_refused(name, mapping, field, message):
+    with pytest.raises(ProblemError) as err:
+        problem_from_mapping(mapping, where="bad.yaml")
+    assert err.value.field == field and message in str(err.value), str(err.value)
+
+
+def test_all_faces_listed_need_no_default():
+    faces = {"low_1": "0", "high_1": "1", "low_2": "x[1]", "high_2": "x[1]"}
+    compiled = compiled_of(with_(FACES, conditions={"boundary": faces}, exact=None))
+    x = jnp.asarray([[0.0, 0.5], [1.0, 0.5], [0.3, 0.0], [0.6, 2.0]])
+    np.testing.assert_allclose(compiled.conditions["boundary"](x, jnp.zeros(4)), [0.0, 1.0, 0.3, 0.6])
+
+
+@pytest.mark.slow
+def test_laplace2d_faces_solves_from_its_file(tmp_path):
+    """Measured rel L2 6.2e-3 (1500 Adam steps, ~15 s on a shared 2-core CPU)."""
+    import pdesolve
+
+    run = pdesolve.solve(ROOT / "problems/laplace2d_faces.yaml", out=str(tmp_path / "run"))
+    assert run.report["rel_l2"] <= 1e-2

@@ -22,6 +22,7 @@ EXPECTED_OPERATORS = {
     "heat_sin10": {"u_t", "lap_u"},
     "neumann_ball3": {"lap_u", "u"},
     "hjb20": {"u_t", "lap_u", "u_x"},
+    "laplace2d_faces": {"lap_u"},
     "poisson2d": {"lap_u"},
     "poisson2d_module": {"lap_u"},
     "poisson_sin10": {"lap_u"},

@@ -7,6 +7,7 @@ offending value and the fix.
 
 import dataclasses
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -273,7 +274,10 @@ def _conditions(reader: _Reader, value: Any, time, domain: Domain, base: dict) -
         if kind in BOUNDARY_KINDS and not domain.bounded:
             raise reader.fail(f"conditions.{kind}", "a whole-space domain has no boundary; drop the boundary "
                               "condition (a Cauchy problem needs only initial or terminal data)")
-        conditions[kind] = reader.expression(f"conditions.{kind}", text, base)
+        if kind == "boundary" and isinstance(text, dict):
+            conditions[kind] = _box_faces(reader, text, domain, base)
+        else:
+            conditions[kind] = reader.expression(f"conditions.{kind}", text, base)
     if "initial" in conditions and "terminal" in conditions:
         raise reader.fail("conditions", "give an initial or a terminal condition, not both")
     if "boundary" in conditions and "neumann" in conditions:
@@ -290,6 +294,36 @@ def _conditions(reader: _Reader, value: Any, time, domain: Domain, base: dict) -
         raise reader.fail("conditions.boundary", "missing; a stationary problem needs a boundary condition "
                           "(boundary: <values> or neumann: <outward normal derivative>)")
     return conditions
+
+
+def _box_faces(reader: _Reader, spec: dict, domain: Domain, base: dict) -> sp.Expr:
+    """Per-face Dirichlet data on a box, ``{low_1: expr, high_2: expr, ..., default: expr}``, as one
+    Piecewise: on the plane x_i = low_i (within 1e-9 of the width) the data of face low_i, ...,
+    elsewhere ``default``. Data of faces that meet must agree on their common edge."""
+    field = "conditions.boundary"
+    if not isinstance(domain, Box):
+        raise reader.fail(field, "per-face data (low_<i>, high_<i>) are for a box domain; give one expression")
+    pieces = []
+    for key, text in spec.items():
+        if key == "default":
+            continue
+        match = re.fullmatch(r"(low|high)_([0-9]+)", str(key))
+        if not match or not 1 <= int(match[2]) <= domain.dim:
+            raise reader.fail(f"{field}.{key_name(key)}", f"unknown face; name a face low_<i> or high_<i> with i in "
+                              f"1..{domain.dim} (low_1 is the face x[1] = domain.low[1]), or give default: <expression>")
+        i = int(match[2])
+        plane = float((domain.low if match[1] == "low" else domain.high)[i - 1])
+        tolerance = 1e-9 * float(domain.high[i - 1] - domain.low[i - 1])
+        expr = reader.expression(f"{field}.{key}", text, base)
+        pieces.append((expr, sp.Abs(vocab.X[i] - plane) <= tolerance))
+    if "default" in spec:
+        pieces.append((reader.expression(f"{field}.default", spec["default"], base), sp.true))
+    elif len(pieces) < 2 * domain.dim:
+        raise reader.fail(f"{field}.default", f"missing: {2 * domain.dim - len(pieces)} of the {2 * domain.dim} "
+                          "faces have no data; give them (low_<i>: ..., high_<i>: ...) or default: <expression>")
+    else:
+        pieces[-1] = (pieces[-1][0], sp.true)  # every face is listed
+    return sp.Piecewise(*pieces)
 
 
 def _well_posedness(reader: _Reader, conditions: dict, residual: sp.Expr, domain: Domain) -> tuple[str, ...]:
