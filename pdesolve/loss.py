@@ -28,7 +28,7 @@ class PinnLoss:
                  soft_kinds: tuple[str, ...], weight: float):
         self.compiled, self.engine, self.static = compiled, engine, static
         self.soft_kinds, self.weight = tuple(soft_kinds), weight
-        self.values = {k: condition_values(compiled.problem.domain, k) for k in self.soft_kinds}  # u, or d_n u
+        self.values = {k: condition_values(compiled, k) for k in self.soft_kinds}  # u, u_n or a u + b u_n
 
     def residuals(self, params: PyTree, batch: dict, key: PRNGKeyArray | None) -> Float[Array, " m"]:
         """The scaled residual vector (see the module docstring)."""

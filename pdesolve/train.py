@@ -113,7 +113,7 @@ class _BatchMaker:
         x, t = (self.put(a) for a in self.sampler.interior(self.n))
         batch = {"x": x, "t": t, "f": self.source(x, t), "conditions": {}}
         for kind in self.soft_kinds:
-            if kind in ("boundary", "neumann"):
+            if kind in ("boundary", "neumann", "robin"):
                 xc, tc = self.sampler.boundary(self.n_cond)
             else:
                 xc, tc = self.sampler.at_time(self.n_cond, problem.time[0 if kind == "initial" else 1])

@@ -26,6 +26,7 @@ EXPECTED_OPERATORS = {
     "poisson2d": {"lap_u"},
     "poisson2d_module": {"lap_u"},
     "poisson_sin10": {"lap_u"},
+    "robin_ball3": {"lap_u"},
     "two_body_allen_cahn100": {"lap_u", "u"},
     "two_body_poisson100": {"lap_u"},
     "two_body_sine_gordon100": {"lap_u", "u"},

@@ -19,7 +19,8 @@ boundary is met only up to that mismatch.
 With ``ansatz: soft`` the network stands alone and every value condition is a loss; an initial
 velocity (a derivative condition, no value loss) is still built in, with the initial value, and
 only the boundary data are left to losses. Neumann data (outward normal derivative) are always a
-loss: :func:`condition_values` gives the quantity each soft condition prescribes.
+loss, and so are Robin data (a u + b u_n): :func:`condition_values` gives the quantity each soft
+condition prescribes.
 """
 
 from collections.abc import Callable
@@ -218,12 +219,14 @@ def _size(domain: Domain) -> float:
     return float(np.mean(domain.high - domain.low)) if isinstance(domain, Box) else float(domain.outer)
 
 
-def condition_values(domain: Domain, kind: str) -> Callable[[Field, Array, Array], Float[Array, " n"]]:
+def condition_values(compiled: CompiledProblem, kind: str) -> Callable[[Field, Array, Array], Float[Array, " n"]]:
     """``values(field, x, t) -> (n,)``: what a soft condition of ``kind`` prescribes at its points:
-    u for value conditions; for ``neumann`` the outward normal derivative, by a central difference
-    along the normal (evaluations of u only, so BP-free solvers can use it)."""
-    if kind != "neumann":
+    u for value conditions; for ``neumann`` the outward normal derivative u_n, by a central
+    difference along the normal (evaluations of u only, so BP-free solvers can use it); for
+    ``robin`` a u + b u_n with the problem's coefficients a(x, t), b(x, t)."""
+    if kind not in ("neumann", "robin"):
         return lambda field, x, t: field(x, t)
+    domain = compiled.problem.domain
     size = _size(domain)
 
     def normal_derivative(field, x, t):
@@ -231,7 +234,14 @@ def condition_values(domain: Domain, kind: str) -> Callable[[Field, Array, Array
         step = h * outward_normal(domain, x)
         return (field(x + step, t) - field(x - step, t)) / (2 * h)
 
-    return normal_derivative
+    if kind == "neumann":
+        return normal_derivative
+    a, b = compiled.robin
+
+    def robin(field, x, t):
+        return a(x, t) * field(x, t) + b(x, t) * normal_derivative(field, x, t)
+
+    return robin
 
 
 def build_solution(compiled: CompiledProblem, network: eqx.Module, mode: str) -> tuple[Solution, tuple[str, ...]]:
@@ -246,7 +256,8 @@ def build_solution(compiled: CompiledProblem, network: eqx.Module, mode: str) ->
     if mode == "soft" and not velocity:
         return Solution(network, _zero, _one, problem.has_time), tuple(compiled.conditions)
     hard_boundary = "boundary" in compiled.conditions and mode == "auto"
-    soft = tuple(k for k in ("boundary", "neumann") if k in compiled.conditions and not (k == "boundary" and hard_boundary))
+    soft = tuple(k for k in ("boundary", "neumann", "robin")
+                 if k in compiled.conditions and not (k == "boundary" and hard_boundary))
     extension = boundary_extension(compiled) if hard_boundary else None
     space_factor = _boundary_factor(problem.domain) if hard_boundary else None
     if not problem.has_time:  # stationary: Dirichlet data built in, or Neumann data (a loss) alone

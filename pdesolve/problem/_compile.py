@@ -164,6 +164,7 @@ class CompiledProblem:
 
     - ``residual(ops, x, t, f)``: ops maps operator names to values (OPERATOR_SHAPES).
     - ``conditions[kind](x, t)``, ``exact(x, t)``, ``source(x, t)``: values (n,).
+    - ``robin``: the coefficients (a, b) of a Robin condition a u + b u_n = g, or None.
     """
 
     problem: Problem
@@ -172,6 +173,7 @@ class CompiledProblem:
     conditions: dict[str, PointFunction]
     exact: PointFunction | None
     source: PointFunction | None
+    robin: tuple[PointFunction, PointFunction] | None = None
 
 
 def _names(problem: Problem) -> tuple[dict, dict]:
@@ -233,8 +235,9 @@ def compile_problem(problem: Problem) -> CompiledProblem:
         source = _point_function(problem.source, problem)
     else:
         source = None
+    robin = None if problem.robin is None else tuple(_point_function(c, problem) for c in problem.robin)
     compiled = CompiledProblem(problem, vocab.operators_in(problem.residual), _residual_function(problem.residual, problem),
-                               conditions, exact, source)
+                               conditions, exact, source, robin)
     _trial_run(compiled)
     return compiled
 
@@ -251,6 +254,7 @@ def _trial_run(compiled: CompiledProblem) -> None:
     checks += [(f"conditions.{k}", functools.partial(jax.eval_shape, fn, x, t)) for k, fn in compiled.conditions.items()]
     if compiled.exact is not None:
         checks.append(("exact", functools.partial(jax.eval_shape, compiled.exact, x, t)))
+    checks += [("conditions.robin", functools.partial(jax.eval_shape, fn, x, t)) for fn in compiled.robin or ()]
     if compiled.source is not None:
         checks.append(("source", functools.partial(jax.eval_shape, compiled.source, x, t)))
     for field, check in checks:

@@ -26,9 +26,11 @@ TOP_KEYS = {
     "name", "title", "description", "dimension", "parameters", "time", "domain", "equation",
     "conditions", "exact", "source", "evaluation", "config",
 }
-CONDITION_KINDS = ("initial", "terminal", "boundary", "initial_velocity", "neumann")
-#: Kinds given on the spatial boundary: Dirichlet values, outward normal derivatives.
-BOUNDARY_KINDS = ("boundary", "neumann")
+CONDITION_KINDS = ("initial", "terminal", "boundary", "initial_velocity", "neumann", "robin")
+#: Kinds given on the spatial boundary: Dirichlet values, outward normal derivatives, a u + b u_n.
+BOUNDARY_KINDS = ("boundary", "neumann", "robin")
+#: The outward normal derivative in a Robin condition.
+U_N = sp.Symbol("u_n", real=True)
 SAMPLINGS = ("uniform", "sobol", "halton")
 
 
@@ -56,6 +58,7 @@ class Problem:
     source_file: str | None = None
     raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
     warnings: tuple[str, ...] = ()  # well-posedness concerns that do not stop a solve
+    robin: tuple[sp.Expr, sp.Expr] | None = None  # (a, b) of a u + b u_n = conditions["robin"]
 
     @property
     def has_time(self) -> bool:
@@ -276,13 +279,16 @@ def _conditions(reader: _Reader, value: Any, time, domain: Domain, base: dict) -
                               "condition (a Cauchy problem needs only initial or terminal data)")
         if kind == "boundary" and isinstance(text, dict):
             conditions[kind] = _box_faces(reader, text, domain, base)
+        elif kind == "robin":
+            continue  # parsed by _robin
         else:
             conditions[kind] = reader.expression(f"conditions.{kind}", text, base)
     if "initial" in conditions and "terminal" in conditions:
         raise reader.fail("conditions", "give an initial or a terminal condition, not both")
-    if "boundary" in conditions and "neumann" in conditions:
-        raise reader.fail("conditions.neumann", "give Dirichlet (boundary:) or Neumann (neumann:) data on the "
-                          "boundary, not both")
+    given = [k for k in BOUNDARY_KINDS if k in cond_spec]
+    if len(given) > 1:
+        raise reader.fail(f"conditions.{given[1]}", "give one kind of boundary data (boundary:, neumann: or "
+                          f"robin:), not {' and '.join(given)}")
     if "initial_velocity" in conditions and "initial" not in conditions:
         raise reader.fail("conditions.initial_velocity", "needs the initial value too; add initial: <u at the start time>")
     if time is None and not domain.bounded:
@@ -290,10 +296,30 @@ def _conditions(reader: _Reader, value: Any, time, domain: Domain, base: dict) -
                           "add time: {start: 0, end: 1} and an initial or terminal condition")
     if time is not None and not ({"initial", "terminal"} & set(conditions)):
         raise reader.fail("conditions", "missing an initial or terminal condition for a time-dependent problem")
-    if time is None and not set(BOUNDARY_KINDS) & set(conditions):
+    if time is None and not set(BOUNDARY_KINDS) & set(cond_spec):
         raise reader.fail("conditions.boundary", "missing; a stationary problem needs a boundary condition "
                           "(boundary: <values> or neumann: <outward normal derivative>)")
     return conditions
+
+
+def _robin(reader: _Reader, text: Any, base: dict) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    """``robin: "a u + b u_n = g"`` (linear in u and u_n, b != 0) -> (g, a, b), where u_n is the
+    outward normal derivative; a, b, g may depend on x and t."""
+    field = "conditions.robin"
+    names = {**base, "u": vocab.SCALAR_OPERATORS["u"], "u_n": U_N}
+    if not isinstance(text, str):
+        raise reader.fail(field, f"expected an equation such as 'u_n + 2 * u = 0', got {preview(text)}")
+    sides = _split_equals(text)
+    if len(sides) > 2:
+        raise reader.fail(field, "has more than one '='; write one equation 'a * u + b * u_n = g'")
+    expr = reader.expression(field, sides[0], names) - (reader.expression(field, sides[1], names) if len(sides) == 2 else 0)
+    u = vocab.SCALAR_OPERATORS["u"]
+    a, b = sp.diff(expr, u), sp.diff(expr, U_N)
+    if a.has(u, U_N) or b.has(u, U_N):
+        raise reader.fail(field, f"must be linear in u and u_n (a * u + b * u_n = g), got {text!r}")
+    if b == 0:
+        raise reader.fail(field, "has no u_n (the outward normal derivative): that is Dirichlet data, give boundary:")
+    return -expr.subs({u: 0, U_N: 0}), a, b
 
 
 def _box_faces(reader: _Reader, spec: dict, domain: Domain, base: dict) -> sp.Expr:
@@ -417,6 +443,10 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
         raise reader.fail("equation", "uses no derivative of u (u_t, u_x[i], lap_u, grad_u_sq, ...); this is not a PDE")
 
     conditions = _conditions(reader, data.get("conditions"), time, domain, base)
+    robin = None
+    if "robin" in (data.get("conditions") or {}):
+        conditions["robin"], *robin = _robin(reader, data["conditions"]["robin"], base)
+        robin = tuple(robin)
     warnings = _well_posedness(reader, conditions, residual, domain)
 
     exact = None if data.get("exact") is None else reader.expression("exact", data["exact"], base)
@@ -454,6 +484,7 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
         name=name, title=str(title), dimension=dim, parameters=values, time=time, domain=domain,
         residual=residual, equation_text=equation_text, conditions=conditions, exact=exact,
         source=source, evaluation=evaluation, config=config, source_file=where, raw=data, warnings=warnings,
+        robin=robin,
     )
 
 

@@ -56,9 +56,9 @@ class ProjectionSolver(AbstractSolver):
         if not isinstance(context.engine, (AbstractSteinEngine, FiniteDifferenceEngine)):
             raise ConfigError("operators.method", "the projection solver needs stencil operators (sg, se or fd): "
                               "its constraints are on network values at stencil nodes, not on autodiff graphs")
-        if "neumann" in context.soft_kinds:
-            raise ConfigError("solver.name", "the projection solver takes value conditions only; Neumann data "
-                              "need a loss-based solver (e.g. adam, gauss_newton, hybrid)")
+        if {"neumann", "robin"} & set(context.soft_kinds):
+            raise ConfigError("solver.name", "the projection solver takes value conditions only; Neumann and "
+                              "Robin data need a loss-based solver (e.g. adam, gauss_newton, hybrid)")
         network = context.static.network
         if not isinstance(network, MLP) or not isinstance(network.layers[-1], DenseLinear):
             raise ConfigError("model.dense_layers", "the projection solver needs a dense read-out layer (-1)")
