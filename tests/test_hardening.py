@@ -148,6 +148,7 @@ def test_bad_config_values_are_validation_errors(tmp_path, item, field):
     ({"dimension: 2": "dimension: 2\nparameters: {a: {uniform: {low: 2, high: 1}}}"}, "parameters.a.uniform.high"),
     ({"dimension: 2": "dimension: 2\nparameters: {a: {normal: {seed: -1}}}"}, "parameters.a.normal.seed"),
     ({"points: 4096": "points: 1e12"}, "evaluation.points"),
+    ({"points: 4096": "points: 1" + "0" * 400}, "evaluation.points"),  # an int beyond float range
     ({"seed: 1234": "seed: -5"}, "evaluation.seed"),
     ({"title: 2-d Poisson equation with u = sin(pi x1) sin(pi x2)": "title: [1, 2]"}, "title"),
 ])

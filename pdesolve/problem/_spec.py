@@ -119,6 +119,8 @@ class _Reader:
     def number(self, field: str, value: Any, *, positive: bool = False, integer: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(field, f"expected a number, got {preview(value)}")
+        if isinstance(value, int) and abs(value) > 1e300:  # beyond float range: np.isfinite cannot take it
+            raise self.fail(field, f"{preview(value)} is out of range; give a number below 1e300")
         if not np.isfinite(value):  # first: int(inf) would raise OverflowError
             raise self.fail(field, f"expected a finite number, got {value!r}")
         if integer and int(value) != value:
