@@ -269,9 +269,56 @@ def _split_equals(text: str) -> list[str]:
     return parts
 
 
-def _conditions(reader: _Reader, value: Any, time, domain: Domain, base: dict) -> dict[str, sp.Expr]:
-    """Parses ``conditions:``; refuses kinds the time interval or the domain cannot carry."""
-    conditions = {}
+def _with_overrides(reader: _Reader, data: dict, overrides: dict) -> dict:
+    """``data`` with the dimension and parameter values replaced by ``overrides``."""
+    if "dimension" in overrides:
+        data["dimension"] = overrides.pop("dimension")
+    if overrides:
+        params = dict(reader.mapping("parameters", data.get("parameters") or {}))
+        for key, value in overrides.items():
+            if key not in params:
+                raise reader.fail(f"parameters.{key_name(key)}", f"cannot override an unknown parameter; known: {', '.join(sorted(params)) or 'none'}")
+            params[key] = value
+        data["parameters"] = params
+    return data
+
+
+def _time(reader: _Reader, value: Any, base: dict, numeric: dict) -> tuple[float, float]:
+    """``time: {start, end}`` -> (t0, t1); the bounds may use parameters."""
+    spec = reader.mapping("time", value, {"start", "end"})
+    bounds = []
+    for key, default in (("start", 0.0), ("end", None)):
+        if spec.get(key, default) is None:
+            raise reader.fail(f"time.{key}", "missing; give the end time, e.g. end: 1")
+        expr = reader.expression(f"time.{key}", spec.get(key, default), base).subs(numeric)
+        if not expr.is_number or not expr.is_real:
+            raise reader.fail(f"time.{key}", f"must evaluate to a number from the parameters, got {expr}")
+        bounds.append(float(expr))
+    if bounds[1] <= bounds[0]:
+        raise reader.fail("time.end", f"must exceed time.start ({bounds[0]}), got {bounds[1]}")
+    return bounds[0], bounds[1]
+
+
+def _source(reader: _Reader, source: Any, residual: sp.Expr, exact: sp.Expr | None, base: dict):
+    """``source:``: an expression, "from_exact", or None when the equation has no f."""
+    uses_f = vocab.SOURCE in residual.free_symbols
+    if uses_f and source is None:
+        raise reader.fail("source", "the equation uses f: give source: <expression> or source: from_exact")
+    if source is not None and not uses_f:
+        raise reader.fail("source", "is given but the equation does not use f")
+    if source == "from_exact":
+        if exact is None:
+            raise reader.fail("source", "from_exact needs the exact solution: add exact: <expression>")
+        if sp.diff(residual, vocab.SOURCE, 2) != 0:
+            raise reader.fail("equation", "from_exact needs an equation linear in f")
+        return source
+    return None if source is None else reader.expression("source", source, base)
+
+
+def _conditions(reader: _Reader, value: Any, time, domain: Domain, base: dict) -> tuple[dict[str, sp.Expr], tuple | None]:
+    """Parses ``conditions:`` into (expressions by kind, Robin coefficients (a, b) or None);
+    refuses kinds the time interval or the domain cannot carry."""
+    conditions, robin = {}, None
     cond_spec = reader.mapping("conditions", value or {}, set(CONDITION_KINDS))
     for kind, text in cond_spec.items():
         if kind not in BOUNDARY_KINDS and time is None:
@@ -282,7 +329,7 @@ def _conditions(reader: _Reader, value: Any, time, domain: Domain, base: dict) -
         if kind == "boundary" and isinstance(text, dict):
             conditions[kind] = _box_faces(reader, text, domain, base)
         elif kind == "robin":
-            continue  # parsed by _robin
+            conditions[kind], *robin = _robin(reader, text, base)
         else:
             conditions[kind] = reader.expression(f"conditions.{kind}", text, base)
     if "initial" in conditions and "terminal" in conditions:
@@ -298,10 +345,10 @@ def _conditions(reader: _Reader, value: Any, time, domain: Domain, base: dict) -
                           "add time: {start: 0, end: 1} and an initial or terminal condition")
     if time is not None and not ({"initial", "terminal"} & set(conditions)):
         raise reader.fail("conditions", "missing an initial or terminal condition for a time-dependent problem")
-    if time is None and not set(BOUNDARY_KINDS) & set(cond_spec):
+    if time is None and not set(BOUNDARY_KINDS) & set(conditions):
         raise reader.fail("conditions.boundary", "missing; a stationary problem needs a boundary condition "
                           "(boundary: <values> or neumann: <outward normal derivative>)")
-    return conditions
+    return conditions, None if robin is None else tuple(robin)
 
 
 def _robin(reader: _Reader, text: Any, base: dict) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
@@ -390,17 +437,7 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
     if not isinstance(data, dict):
         raise reader.fail("<file>", f"a problem file is a mapping of fields, got {type(data).__name__}")
     reader.mapping("", data, TOP_KEYS)
-    data = dict(data)
-    overrides = dict(overrides or {})
-    if "dimension" in overrides:
-        data["dimension"] = overrides.pop("dimension")
-    if overrides:
-        params = dict(reader.mapping("parameters", data.get("parameters") or {}))
-        for key, value in overrides.items():
-            if key not in params:
-                raise reader.fail(f"parameters.{key_name(key)}", f"cannot override an unknown parameter; known: {', '.join(sorted(params)) or 'none'}")
-            params[key] = value
-        data["parameters"] = params
+    data = _with_overrides(reader, dict(data), dict(overrides or {}))
 
     name = data.get("name") or (Path(where).stem if where else "problem")
     if not isinstance(name, str) or not name.replace("-", "_").isidentifier():
@@ -414,20 +451,7 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
     base = base_names(symbols)
     numeric = {sym: values[n] for n, sym in symbols.items() if isinstance(sym, sp.Symbol)} | {vocab.DIM: dim}
 
-    time = None
-    if data.get("time") is not None:
-        spec = reader.mapping("time", data["time"], {"start", "end"})
-        bounds = []
-        for key, default in (("start", 0.0), ("end", None)):
-            if spec.get(key, default) is None:
-                raise reader.fail(f"time.{key}", "missing; give the end time, e.g. end: 1")
-            expr = reader.expression(f"time.{key}", spec.get(key, default), base).subs(numeric)
-            if not expr.is_number or not expr.is_real:
-                raise reader.fail(f"time.{key}", f"must evaluate to a number from the parameters, got {expr}")
-            bounds.append(float(expr))
-        if bounds[1] <= bounds[0]:
-            raise reader.fail("time.end", f"must exceed time.start ({bounds[0]}), got {bounds[1]}")
-        time = (bounds[0], bounds[1])
+    time = None if data.get("time") is None else _time(reader, data["time"], base, numeric)
 
     if "domain" not in data:
         raise reader.fail("domain", "missing; e.g. domain: {type: box, low: 0, high: 1}")
@@ -444,38 +468,13 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
     if not vocab.operators_in(residual) - {"u"}:
         raise reader.fail("equation", "uses no derivative of u (u_t, u_x[i], lap_u, grad_u_sq, ...); this is not a PDE")
 
-    conditions = _conditions(reader, data.get("conditions"), time, domain, base)
-    robin = None
-    if "robin" in (data.get("conditions") or {}):
-        conditions["robin"], *robin = _robin(reader, data["conditions"]["robin"], base)
-        robin = tuple(robin)
+    conditions, robin = _conditions(reader, data.get("conditions"), time, domain, base)
     warnings = _well_posedness(reader, conditions, residual, domain)
 
     exact = None if data.get("exact") is None else reader.expression("exact", data["exact"], base)
-    source = data.get("source")
-    uses_f = vocab.SOURCE in residual.free_symbols
-    if uses_f and source is None:
-        raise reader.fail("source", "the equation uses f: give source: <expression> or source: from_exact")
-    if source is not None and not uses_f:
-        raise reader.fail("source", "is given but the equation does not use f")
-    if source == "from_exact":
-        if exact is None:
-            raise reader.fail("source", "from_exact needs the exact solution: add exact: <expression>")
-        if sp.diff(residual, vocab.SOURCE, 2) != 0:
-            raise reader.fail("equation", "from_exact needs an equation linear in f")
-    elif source is not None:
-        source = reader.expression("source", source, base)
+    source = _source(reader, data.get("source"), residual, exact, base)
 
-    evaluation = reader.mapping("evaluation", data.get("evaluation") or {}, {"points", "sampling", "seed", "slice", "units"})
-    evaluation = {
-        "points": _evaluation_points(reader, evaluation.get("points", 10_000), dim),
-        "sampling": evaluation.get("sampling", "uniform"),
-        "seed": _seed(reader, "evaluation.seed", evaluation.get("seed", 1234)),
-        "slice": _slice_option(reader, evaluation.get("slice"), dim, time),
-        "units": {k: str(v) for k, v in reader.mapping("evaluation.units", evaluation.get("units") or {}, {"x", "t", "u"}).items()},
-    }
-    if evaluation["sampling"] not in SAMPLINGS:
-        raise reader.fail("evaluation.sampling", f"unknown sampling {preview(evaluation['sampling'])}; choose {', '.join(SAMPLINGS)}")
+    evaluation = _evaluation(reader, data.get("evaluation"), dim, time)
 
     config = reader.mapping("config", data.get("config") or {})
     title = data.get("title") or data.get("description") or name
@@ -488,6 +487,21 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
         source=source, evaluation=evaluation, config=config, source_file=where, raw=data, warnings=warnings,
         robin=robin,
     )
+
+
+def _evaluation(reader: _Reader, value: Any, dim: int, time) -> dict:
+    """``evaluation:`` {points, sampling, seed, slice, units} with their defaults."""
+    evaluation = reader.mapping("evaluation", value or {}, {"points", "sampling", "seed", "slice", "units"})
+    evaluation = {
+        "points": _evaluation_points(reader, evaluation.get("points", 10_000), dim),
+        "sampling": evaluation.get("sampling", "uniform"),
+        "seed": _seed(reader, "evaluation.seed", evaluation.get("seed", 1234)),
+        "slice": _slice_option(reader, evaluation.get("slice"), dim, time),
+        "units": {k: str(v) for k, v in reader.mapping("evaluation.units", evaluation.get("units") or {}, {"x", "t", "u"}).items()},
+    }
+    if evaluation["sampling"] not in SAMPLINGS:
+        raise reader.fail("evaluation.sampling", f"unknown sampling {preview(evaluation['sampling'])}; choose {', '.join(SAMPLINGS)}")
+    return evaluation
 
 
 def _slice_option(reader: _Reader, value: Any, dim: int, time) -> dict:
