@@ -515,3 +515,19 @@ def test_robin_ball3_solves_from_its_file(tmp_path):
 
     run = pdesolve.solve(ROOT / "problems/robin_ball3.yaml", out=str(tmp_path / "run"))
     assert run.report["rel_l2"] <= 1e-2
+
+
+@pytest.mark.slow
+def test_whole_space_problem_solves_end_to_end(tmp_path):
+    """A 3-d backward heat (Cauchy) problem on R^3 with anisotropic normal sampling: measured rel L2
+    7.0e-3 (1000 Adam steps, AD, ~10 s); the report names the domain and has no warning."""
+    import pdesolve
+
+    mapping = with_(CAUCHY, conditions={"terminal": "sin(vsum(x) / 3)"}, exact="exp(-(1 - t) / 6) * sin(vsum(x) / 3)",
+                    config={"model": {"type": "mlp", "widths": [32, 32], "activation": "tanh"},
+                            "operators": {"method": "ad"},
+                            "solver": {"name": "adam", "learning_rate": 3.0e-3, "schedule": "cosine"},
+                            "train": {"steps": 1000, "batch_size": 256, "log_every": 100}})
+    run = pdesolve.solve(_yaml(tmp_path, mapping), out=str(tmp_path / "run"))
+    assert run.report["rel_l2"] <= 2e-2 and run.report["warnings"] == []
+    assert run.report["domain"].startswith("whole space R^3")
