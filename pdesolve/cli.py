@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import parse_override, resolve_config, safe_load
+from .config import parse_override, safe_load
 from .errors import ConfigError, PdesolveError, ProblemError
 
 SHIPPED = Path(__file__).resolve().parent.parent
@@ -85,10 +85,11 @@ def _cost_text(config: dict, problem, compiled) -> str:
 
 def cmd_check(args) -> int:
     from .problem import compile_problem
+    from .solve import resolve_run_config
 
     problem = _load(args.problem, args.param)
     compiled = compile_problem(problem)
-    config = resolve_config(problem.config)  # the problem's config: section, validated like --config
+    config = resolve_run_config(problem)  # defaults and the problem's config: section, validated like --config
     time = "none (stationary)" if problem.time is None else f"[{problem.time[0]:g}, {problem.time[1]:g}]"
     params = ", ".join(f"{k}={v:g}" if not hasattr(v, "shape") else f"{k}=<vector of {len(v)}>"
                        for k, v in problem.parameters.items()) or "none"

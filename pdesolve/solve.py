@@ -21,6 +21,7 @@ from .analysis import boundary_distance, error_breakdown, residual_statistics, s
 from .baselines import constant_baselines
 from .checkpoint import RunCheckpoints
 from .config import load_config_file, preview, resolve_config, safe_load
+from .defaults import run_defaults
 from .errors import ConfigError, PdesolveError, ProblemError
 from .limits import check_memory
 from .metrics import error_metrics
@@ -56,8 +57,9 @@ def _as_config(config: dict | str | Path | None) -> dict | None:
 
 
 def resolve_run_config(problem: Problem, *updates) -> dict:
-    """Defaults, then the problem's own ``config`` section, then each update in order."""
-    return resolve_config(problem.config, *updates)
+    """Defaults (the schema's, then the problem-dependent BP-free ones of ``pdesolve.defaults``),
+    then the problem's own ``config`` section, then each update in order."""
+    return resolve_config(run_defaults(problem.dimension, problem.has_time), problem.config, *updates)
 
 
 def solve(problem: Problem | str | Path, config: dict | str | Path | None = None, *,
