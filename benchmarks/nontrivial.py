@@ -7,11 +7,12 @@ the method's, so a method that did not beat the best constant visibly learned no
 
 Methods (all float64, one process, one device, ``train.time_budget`` seconds of training each,
 compilation and validation not counted):
-- ``GN-FD``: Gauss-Newton, forward-difference Jacobian of finite-difference-stencil residuals (BP-free);
+- ``GN-FD``: Gauss-Newton, forward-difference Jacobian of finite-difference-stencil residuals (BP-free),
+  the package default for a problem file without a config section;
 - ``GN-JVP``: the same with forward-mode tangents for the Jacobian (no backward pass);
 - ``GN-AD``: Gauss-Newton with autodiff operators and a ``jax.jacrev`` Jacobian (the reference);
 - ``Adam-AD``: the ordinary PINN (dense tanh MLP 64x64, autodiff operators, Adam);
-- ``projection-SG`` (d <= 20): the previous BP-free default (TT-MLP, sparse-grid Stein, ZO hidden
+- ``projection-SG``: the previous BP-free default (TT-MLP, sparse-grid Stein, ZO hidden
   layers + least-squares read-out), which the SG stencil (2d^2 nodes) confines to small d;
 - ``ZO-hybrid``: the paper's signRGE -> CGE hybrid on the GN network and stencil.
 """
@@ -25,7 +26,7 @@ from ._common import PROBLEMS, fmt, markdown_table, train_run
 #: Seconds of training per method, by problem dimension (quick: this 2-core CPU).
 SIZES = {
     "tiny": {"budget": {2: 2, 100: 2, 10_000: 2}, "eval_points": 200, "validation_points": 100, "problems": 2},
-    "quick": {"budget": {10: 30, 100: 60, 10_000: 120}, "eval_points": 2000, "validation_points": 500,
+    "quick": {"budget": {10: 20, 100: 30, 10_000: 90}, "eval_points": 2000, "validation_points": 500,
               "problems": None},
     "full": {"budget": {10: 300, 100: 600, 10_000: 1200}, "eval_points": 10000, "validation_points": 1000,
              "problems": None},
@@ -37,39 +38,39 @@ def budget_for(size: dict, dim: int) -> float:
     return next(seconds for limit, seconds in sorted(size["budget"].items()) if dim <= limit)
 
 
-def gn_network(dim: int) -> dict:
-    """The GN network: a small dense tanh MLP (P ~ 500-2500); a TT first layer from d = 50 on."""
-    if dim < 50:
-        return {"type": "mlp", "widths": [20, 20], "activation": "tanh"}
-    return {"type": "tt_mlp", "widths": [32, 32], "activation": "tanh", "init": "lecun", "rank": 2,
-            "dense_layers": [1, -1]}
+#: Largest d at which each method runs (None: every d). GN-JVP repeats GN-FD with exact Jacobian
+#: columns, which small d shows; the SG stencil (2d^2 + O(d) nodes) confines the previous default;
+#: the ZO hybrid stalls far above the baselines at small d already; autodiff operators at d = 1000
+#: need 2d forward-mode passes per point.
+MAX_DIM = {"GN-FD": None, "GN-JVP": 20, "GN-AD": 100, "Adam-AD": None, "projection-SG": 20, "ZO-hybrid": 20}
 
 
-def gn_operators(dim: int) -> dict:
-    """Finite differences over every coordinate up to d = 100, 16 random coordinates beyond."""
-    return {"method": "fd"} if dim <= 100 else {"method": "fd", "coordinates": 16}
+def method_config(method: str, problem) -> dict | None:
+    """The config of ``method`` for ``problem`` (None: not run at this d). GN-FD is the package
+    default for a problem without a config section (``pdesolve.defaults``)."""
+    from pdesolve.defaults import run_defaults
 
-
-def method_config(method: str, dim: int) -> dict | None:
-    """The config of ``method`` for a problem of dimension ``dim`` (None: not run at this d)."""
-    train = {"steps": 10**7, "batch_size": 400, "log_every": 5}
+    dim = problem.dimension
+    if MAX_DIM[method] is not None and dim > MAX_DIM[method]:
+        return None
+    default = run_defaults(dim, problem.has_time)
+    train = {"steps": 10**7, "batch_size": default["train"]["batch_size"], "log_every": 5}
     if method in ("GN-FD", "GN-JVP", "GN-AD"):
         jacobian = {"GN-FD": "forward_difference", "GN-JVP": "jvp", "GN-AD": "ad"}[method]
-        return {"model": gn_network(dim), "operators": gn_operators(dim) if method != "GN-AD" else {"method": "ad"},
-                "solver": {"name": "gauss_newton", "jacobian": jacobian}, "train": train}
+        operators = {"method": "ad"} if method == "GN-AD" else default["operators"]
+        return {**default, "operators": operators, "solver": {"name": "gauss_newton", "jacobian": jacobian},
+                "train": train}
     if method == "Adam-AD":
         return {"model": {"type": "mlp", "widths": [64, 64], "activation": "tanh"}, "operators": {"method": "ad"},
                 "solver": {"name": "adam", "learning_rate": 1e-3, "schedule": "constant"},
                 "train": {**train, "batch_size": 256, "log_every": 100}}
     if method == "projection-SG":
-        if dim > 20:
-            return None
         return {"model": {"type": "tt_mlp", "widths": [64, 64], "activation": "sin", "rank": 2, "dense_layers": [0, -1]},
                 "operators": {"method": "sg", "level": 3, "sigma": 0.01},
                 "solver": {"name": "projection", "hidden": "zeroth_order", "output_layer": "least_squares",
                            "learning_rate": 1e-2, "schedule": "constant"},
                 "train": {**train, "batch_size": 64}}
-    return {"model": gn_network(dim), "operators": gn_operators(dim),
+    return {"model": default["model"], "operators": default["operators"],
             "solver": {"name": "hybrid", "coarse_learning_rate": 1e-3, "fine_learning_rate": 1e-3, "chunk_size": 64},
             "train": {**train, "batch_size": 256, "log_every": 20}}
 
@@ -97,10 +98,10 @@ def run(size_name: str, only=None):
         for method in METHODS:
             info = {"problem": problem.name, "dim": problem.dimension, "method": method, "budget_s": budget,
                     "best_constant_rel_l2": base["best_constant_rel_l2"], "zero_rel_l2": base["zero_rel_l2"]}
-            config = method_config(method, problem.dimension)
+            config = method_config(method, problem)
             if config is None:
                 rows.append({**info, "entry": f"{problem.name} {method}",
-                             "status": "not run: the SG stencil has 2d^2 + O(d) nodes per point"})
+                             "status": f"not run above d = {MAX_DIM[method]} (see MAX_DIM)"})
                 continue
             config = {**config, "precision": "float64", "seed": 0}
             overrides = {"train": {"time_budget": budget, "validation_points": size["validation_points"],

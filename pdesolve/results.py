@@ -163,7 +163,8 @@ def analysis_markdown(report: dict) -> list[str]:
     for key, value in report.get("baselines", {}).items():
         lines.append(f"| baseline {key} | {value:.4e} |")
     if "residual_of" in report:
-        lines += ["", f"Residual of the {report['residual_of']} at the evaluation points."]
+        where = f"the first {report['residual_points']}" if "residual_points" in report else "the"
+        lines += ["", f"Residual of the {report['residual_of']} at {where} evaluation points."]
     for key, title in (("by_time_slab", "time slab"), ("by_boundary_distance", "distance to the boundary"),
                        ("by_radius", "distance to the sampling mean")):
         if report.get(key):
