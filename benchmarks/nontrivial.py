@@ -164,11 +164,12 @@ def figures(rows: list[dict], curves: dict) -> dict:
     cols = 4
     fig, axes = plt.subplots((len(problems) + cols - 1) // cols, cols, figsize=(4.2 * cols, 3.3 * ((len(problems) + cols - 1) // cols)),
                              squeeze=False)
+    colours = dict(zip(METHODS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for ax, name in zip(axes.flat, problems):
         for method in METHODS:
             if (name, method) in curves:
                 seconds, error = curves[(name, method)]
-                ax.loglog(np.maximum(seconds, 1e-2), error, marker=".", label=method)
+                ax.loglog(np.maximum(seconds, 1e-2), error, marker=".", color=colours[method], label=method)
         baseline = next(r["best_constant_rel_l2"] for r in rows if r["problem"] == name)
         ax.axhline(baseline, color="grey", linestyle="--", label="best constant")
         ax.set_title(name, fontsize=9)
@@ -176,6 +177,8 @@ def figures(rows: list[dict], curves: dict) -> dict:
         ax.set_ylabel("validation rel L2")
     for ax in list(axes.flat)[len(problems):]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
+    handles = [plt.Line2D([], [], color=colours[m], marker=".", label=m) for m in METHODS]
+    handles.append(plt.Line2D([], [], color="grey", linestyle="--", label="best constant"))
+    fig.legend(handles=handles, loc="lower right", fontsize=9)  # one colour per method in every panel
     fig.tight_layout()
     return {"rel_l2_vs_time.png": fig}
