@@ -39,6 +39,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow  # two processes, each compiling the run: ~50 s of the default suite's 15-minute budget
 def test_two_processes_match_one_process_with_two_devices(tmp_path):
     import json
 

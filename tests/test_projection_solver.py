@@ -41,7 +41,10 @@ def _residual(compiled, engine, solution, batch):
     return compiled.residual(ops, batch["x"], batch["t"], batch["f"])
 
 
-@pytest.mark.parametrize("problem_file", ["problems/poisson2d.yaml", "problems/heat_sin10.yaml"])
+@pytest.mark.parametrize("problem_file", [
+    "problems/poisson2d.yaml",
+    pytest.param("problems/heat_sin10.yaml", marks=pytest.mark.slow),  # ~40 s: the 10-d SG stencil
+])
 def test_residual_is_affine_in_the_network_outputs_at_the_stencil_nodes(problem_file):
     compiled, _, solution, engine, batch, _ = _setup(problem_file)
 
