@@ -85,10 +85,12 @@ def _cost_text(config: dict, problem, compiled) -> str:
 
 def cmd_check(args) -> int:
     from .problem import compile_problem
+    from .reference import check_reference
     from .solve import resolve_run_config
 
     problem = _load(args.problem, args.param)
     compiled = compile_problem(problem)
+    reference = check_reference(compiled)  # refuses a Monte Carlo reference of an unsupported form
     config = resolve_run_config(problem)  # defaults and the problem's config: section, validated like --config
     time = "none (stationary)" if problem.time is None else f"[{problem.time[0]:g}, {problem.time[1]:g}]"
     params = ", ".join(f"{k}={v:g}" if not hasattr(v, "shape") else f"{k}=<vector of {len(v)}>"
@@ -105,6 +107,8 @@ def cmd_check(args) -> int:
     print(f"parameters {params}")
     print(f"source     {'none' if problem.source is None else problem.source}")
     print(f"exact      {'known' if problem.exact is not None else 'unknown'}")
+    if reference is not None:
+        print(f"reference  {reference}")
     print(f"evaluation {problem.evaluation['points']} points, {problem.evaluation['sampling']}, seed {problem.evaluation['seed']}")
     print(f"config     {config['operators']['method']} operators, {config['solver']['name']} solver, "
           f"{config['model']['type']} model, {config['train']['steps']} steps, {config['precision']}")

@@ -44,11 +44,14 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def solution_dataset(x, t, u_pred, u_raw, u_exact, attrs: dict, *, units: dict | None = None,
-                     extra_coords: dict | None = None) -> xr.Dataset:
+                     extra_coords: dict | None = None, exact_name: str = "exact solution",
+                     exact_stderr: np.ndarray | None = None) -> xr.Dataset:
     """The solution on the evaluation points: x (n, d), t (n,) or None, values (n,).
 
     ``x`` (point, component) and ``t`` (point) are coordinates; ``units`` ({x, t, u}) become CF
     ``units`` attributes; ``extra_coords`` maps names to (n,) arrays (e.g. boundary distance).
+    ``exact_name`` is the long_name of ``u_exact`` (e.g. a Monte Carlo reference, whose standard
+    errors (n,) ``exact_stderr`` become ``u_exact_stderr``).
     """
     n, d = x.shape
     units = units or {}
@@ -64,8 +67,10 @@ def solution_dataset(x, t, u_pred, u_raw, u_exact, attrs: dict, *, units: dict |
     if u_raw is not None:
         data["u_raw"] = ("point", u_raw, {"long_name": "raw network solution (before smoothing)", **u_attrs})
     if u_exact is not None:
-        data["u_exact"] = ("point", u_exact, {"long_name": "exact solution", **u_attrs})
+        data["u_exact"] = ("point", u_exact, {"long_name": exact_name, **u_attrs})
         data["abs_error"] = ("point", np.abs(u_pred - u_exact), {"long_name": "|u_pred - u_exact|", **u_attrs})
+    if exact_stderr is not None:
+        data["u_exact_stderr"] = ("point", exact_stderr, {"long_name": f"standard error of the {exact_name}", **u_attrs})
     return xr.Dataset(data, coords=coords, attrs={"Conventions": CONVENTIONS, **_netcdf_attrs(attrs)})
 
 
@@ -137,7 +142,7 @@ def report_markdown(report: dict) -> str:
     """The report for people: the error table, then the settings."""
     lines = [f"# {report['problem']}: {report['title']}", "",
              f"Equation: `{report['equation']}`  ", f"Domain: {report['domain']}, dimension {report['dimension']}", "",
-             "| metric | value |", "|---|---|"]
+             *reference_markdown(report), "| metric | value |", "|---|---|"]
     for key in REPORT_KEYS:
         if key in report:
             lines.append(f"| {key} | {report[key]:.4e} |")
@@ -152,6 +157,18 @@ def report_markdown(report: dict) -> str:
         lines += ["", *(f"Warning: {w}  " for w in report["warnings"])]
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()), ""]
     return "\n".join(lines)
+
+
+def reference_markdown(report: dict) -> list[str]:
+    """What the errors are measured against, with a Monte Carlo reference's standard error."""
+    lines = [f"Errors against: {report['errors_against']}"] if "errors_against" in report else []
+    ref = report.get("reference") or {}
+    if ref.get("kind") == "monte_carlo":
+        lines[-1] += "  "
+        lines += [f"Reference: {ref['method']}, {ref['paths']} paths per point (seed {ref['seed']}), "
+                  f"identified equation `{ref['form']}`; standard error mean {ref['stderr_mean']:.3e}, "
+                  f"max {ref['stderr_max']:.3e} over the {ref['points']} points ({ref['time_s']:.1f} s)"]
+    return lines + [""] if lines else []
 
 
 def analysis_markdown(report: dict) -> list[str]:

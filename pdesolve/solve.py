@@ -28,6 +28,7 @@ from .metrics import error_metrics
 from .models import Solution, build_network, build_solution
 from .operators import build_engine
 from .problem import Problem, compile_problem, load_problem
+from .reference import Reference, check_reference, compute_reference, reference_points
 from .results import (atomic_write_text, device_description, history_dataset, new_run_folder, save_model,
                       solution_dataset, versions, write_run_folder)
 from .sampling import PointSampler
@@ -134,18 +135,17 @@ def _run(problem: Problem, config: dict, *, out, output_root, resume, where: dic
         save_model(folder, result.solution)
         checkpoints.save_trained(result)  # names model.eqx: from here on --resume only evaluates
 
-    sampler = PointSampler(problem.domain, problem.time, problem.evaluation["sampling"], problem.evaluation["seed"])
-    x, t = (np.asarray(a, dtype) for a in sampler.interior(problem.evaluation["points"]))
+    x, t = _evaluation_points(problem, dtype)
     params, static = eqx.partition(result.solution, eqx.is_inexact_array)
     predict = make_predictor(engine, static, problem.dimension)
     chunk = max(1, PREDICTION_ROWS // engine.evals_per_point(frozenset({"u"}), problem.dimension))
     u_pred, u_raw = _evaluate(predict, params, x, t, chunk, config["train"]["progress"])
     smoothed = engine.solution(result.solution) is not result.solution
-    u_exact = None if compiled.exact is None else np.asarray(compiled.exact(jnp.asarray(x), jnp.asarray(t)))
+    u_exact, ref = _reference_values(compiled, x, t)  # exact solution, or reference: values or Monte Carlo
 
-    report = _report(problem, config, result, engine, solver, network, u_pred, u_exact, smoothed)
+    report = _report(problem, config, result, engine, solver, network, u_pred, u_exact, smoothed, ref)
     report.update(_analysis(problem, compiled, result.solution, x, t, u_pred, u_exact, smoothed))
-    solution_ds = _solution_dataset(problem, config, report, x, t, u_pred, u_raw if smoothed else None, u_exact)
+    solution_ds = _solution_dataset(problem, config, report, x, t, u_pred, u_raw if smoothed else None, u_exact, ref)
     history_ds = history_dataset(result.history, {"problem": problem.name, "solver": report["solver"],
                                                   "operators": report["operators"]})
     run = RunResult(solution_ds, history_ds, report, result.solution, config, folder)
@@ -159,9 +159,28 @@ def _run(problem: Problem, config: dict, *, out, output_root, resume, where: dic
     return run
 
 
+def _evaluation_points(problem: Problem, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """The evaluation points x (n, d), t (n,): those of ``reference.values`` if listed, else sampled."""
+    listed = reference_points(problem)
+    if listed is None:
+        sampler = PointSampler(problem.domain, problem.time, problem.evaluation["sampling"], problem.evaluation["seed"])
+        listed = sampler.interior(problem.evaluation["points"])
+    return tuple(np.asarray(a, dtype) for a in listed)
+
+
+def _reference_values(compiled, x, t) -> tuple[np.ndarray | None, Reference | None]:
+    """(values (n,) the errors are measured against or None, the ``reference:`` result or None)."""
+    if compiled.exact is not None:
+        return np.asarray(compiled.exact(jnp.asarray(x), jnp.asarray(t))), None
+    ref = compute_reference(compiled, x, t)
+    return (None, None) if ref is None else (ref.u.astype(x.dtype), ref)
+
+
 def _check_exact(problem: Problem, compiled, dtype) -> None:
     """Refuses, before training, an exact solution that is not finite on the evaluation points:
-    an error report against NaN says nothing (it would read ``rel_l2 nan``)."""
+    an error report against NaN says nothing (it would read ``rel_l2 nan``). Identifies the form
+    of a Monte Carlo ``reference:`` (refusing an unsupported one) before training too."""
+    check_reference(compiled)
     if compiled.exact is None:
         return
     sampler = PointSampler(problem.domain, problem.time, problem.evaluation["sampling"], problem.evaluation["seed"])
@@ -265,12 +284,16 @@ def _prepare_folder(problem: Problem, config: dict, out, root: Path) -> Path | N
     return folder
 
 
-def _report(problem, config, result, engine, solver, network, u_pred, u_exact, smoothed) -> dict:
+def _report(problem, config, result, engine, solver, network, u_pred, u_exact, smoothed, ref=None) -> dict:
     report = {"problem": problem.name, "title": problem.title, "equation": problem.equation_text,
               "domain": problem.domain.describe(), "dimension": problem.dimension,
               "warnings": list(problem.warnings)}  # well-posedness concerns (pdesolve check prints them)
     if u_exact is not None:
         report.update(error_metrics(u_pred, u_exact))
+    report["errors_against"] = (ref.label if ref is not None else "exact solution" if u_exact is not None
+                                else "none (no exact solution or reference)")
+    if ref is not None:
+        report["reference"] = ref.info  # Monte Carlo: paths, seed, method, stderr_mean, stderr_max
     final_wall = float(result.history["wall_time"][-1]) if len(result.history["wall_time"]) else 0.0
     report.update({
         "prediction": "smoothed model (Stein)" if smoothed else "network",
@@ -296,7 +319,7 @@ def _report(problem, config, result, engine, solver, network, u_pred, u_exact, s
 
 
 ANALYSIS_ATTRS = ("mse", "rel_l2", "rel_l1", "max_abs_error", "baselines", "residual_mean_abs", "residual_max_abs",
-                  "residual_rms", "residual_of")
+                  "residual_rms", "residual_of", "reference")
 
 
 def _attributes(problem, config, report) -> dict:
@@ -304,17 +327,20 @@ def _attributes(problem, config, report) -> dict:
     to ``section_key`` by the writer) and the report's global numbers."""
     return {"problem": problem.name, "title": problem.title, "equation": problem.equation_text,
             "domain": problem.domain.describe(), "prediction": report["prediction"],
-            "errors_against": "exact solution" if "rel_l2" in report else "none (no exact solution)",
+            "errors_against": report["errors_against"],
             **config, **{k: report[k] for k in ANALYSIS_ATTRS if k in report}}
 
 
-def _solution_dataset(problem, config, report, x, t, u_pred, u_raw, u_exact) -> xr.Dataset:
-    """``solution.nc``: values (n,) on the evaluation points, x (n, d) and t (n,) as coordinates."""
+def _solution_dataset(problem, config, report, x, t, u_pred, u_raw, u_exact, ref=None) -> xr.Dataset:
+    """``solution.nc``: values (n,) on the evaluation points, x (n, d) and t (n,) as coordinates;
+    with a ``reference:``, ``u_exact`` holds the reference (its long_name says which) and a Monte
+    Carlo one adds ``u_exact_stderr``."""
     distance = boundary_distance(problem.domain, x)
     extra = {} if distance is None else {"boundary_distance": (distance, {"long_name": "distance to the boundary"})}
+    name = "exact solution" if ref is None else {"values": "reference values"}.get(ref.info["kind"], ref.label)
     return solution_dataset(x, t if problem.has_time else None, u_pred, u_raw, u_exact,
                             _attributes(problem, config, report), units=problem.evaluation.get("units"),
-                            extra_coords=extra)
+                            extra_coords=extra, exact_name=name, exact_stderr=None if ref is None else ref.stderr)
 
 
 #: Test points (the first ones) at which the report gives residual statistics by autodiff.
@@ -352,6 +378,8 @@ def _slices(problem, compiled, evaluate, x_test, dtype, smoothed, attrs) -> xr.D
     if compiled.exact is not None:
         values["u_exact"] = np.asarray(compiled.exact(jnp.asarray(xs), jnp.asarray(ts)))
     keep = ("problem", "title", "equation", "domain", "prediction", "errors_against")
+    if "u_exact" not in values and problem.reference is not None:
+        attrs = {**attrs, "errors_against": "none on the slices (the reference is at the evaluation points only)"}
     ds = slices_dataset(problem, plan, xs, values, shape, {"Conventions": "CF-1.10", **{k: attrs[k] for k in keep}})
     return ds
 

@@ -20,11 +20,12 @@ from ..errors import ProblemError
 from . import _vocabulary as vocab
 from ._domain import Annulus, Ball, Box, Domain, WholeSpace
 from ._parse import ExpressionError, base_names, equation_names, parse_expression
+from ._reference import parse_reference
 
 MAX_DIMENSION = 100_000
 TOP_KEYS = {
     "name", "title", "description", "dimension", "parameters", "time", "domain", "equation",
-    "conditions", "exact", "source", "evaluation", "config",
+    "conditions", "exact", "source", "evaluation", "config", "reference",
 }
 CONDITION_KINDS = ("initial", "terminal", "boundary", "initial_velocity", "neumann", "robin")
 #: Kinds given on the spatial boundary: Dirichlet values, outward normal derivatives, a u + b u_n.
@@ -59,6 +60,7 @@ class Problem:
     raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
     warnings: tuple[str, ...] = ()  # well-posedness concerns that do not stop a solve
     robin: tuple[sp.Expr, sp.Expr] | None = None  # (a, b) of a u + b u_n = conditions["robin"]
+    reference: dict | None = None  # ``reference:`` without a closed form (see ``_reference``)
 
     @property
     def has_time(self) -> bool:
@@ -473,9 +475,9 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
 
     exact = None if data.get("exact") is None else reader.expression("exact", data["exact"], base)
     source = _source(reader, data.get("source"), residual, exact, base)
-
     evaluation = _evaluation(reader, data.get("evaluation"), dim, time)
-
+    reference = parse_reference(reader, data.get("reference"), dim=dim, time=time, domain=domain,
+                                has_exact=exact is not None, max_numbers=MAX_EVALUATION_NUMBERS)
     config = reader.mapping("config", data.get("config") or {})
     title = data.get("title") or data.get("description") or name
     if not isinstance(title, str):
@@ -485,7 +487,7 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
         name=name, title=str(title), dimension=dim, parameters=values, time=time, domain=domain,
         residual=residual, equation_text=equation_text, conditions=conditions, exact=exact,
         source=source, evaluation=evaluation, config=config, source_file=where, raw=data, warnings=warnings,
-        robin=robin,
+        robin=robin, reference=reference,
     )
 
 
