@@ -15,11 +15,12 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from .assemble import assemble
 from .config import safe_load
 from .errors import ConfigError
-from .models import Solution, build_network, build_solution
-from .operators import AbstractOperatorEngine, build_engine
-from .problem import Problem, compile_problem, problem_from_mapping
+from .models import Solution
+from .operators import AbstractOperatorEngine
+from .problem import Problem, problem_from_mapping
 from .train import make_predictor
 
 
@@ -78,13 +79,8 @@ def _open_dataset(path: Path) -> xr.Dataset | None:
 def _rebuild(problem: Problem, config: dict, model_file: Path) -> tuple[Solution, AbstractOperatorEngine]:
     """The trained solution (as in ``solve``: same network, ansatz and engine) with the saved arrays."""
     with _precision(config):
-        dtype = jnp.float64 if config["precision"] == "float64" else jnp.float32
-        compiled = compile_problem(problem)
-        key = jax.random.PRNGKey(config["seed"])
-        network = build_network(config["model"], problem.dimension + int(problem.has_time), key=key, dtype=dtype)
-        like, _ = build_solution(compiled, network, config["ansatz"])
-        engine = build_engine(config["operators"], dim=problem.dimension, has_time=problem.has_time)
-        return eqx.tree_deserialise_leaves(model_file, like), engine
+        pieces = assemble(problem, config)
+        return eqx.tree_deserialise_leaves(model_file, pieces.solution), pieces.engine
 
 
 def open_run(path: str | Path) -> OpenedRun:

@@ -18,6 +18,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from .analysis import boundary_distance, error_breakdown, residual_statistics, slice_plan, slice_points, slices_dataset
+from .assemble import assemble
 from .baselines import constant_baselines
 from .checkpoint import RunCheckpoints
 from .config import load_config_file, preview, resolve_config, safe_load
@@ -25,9 +26,8 @@ from .defaults import run_defaults
 from .errors import ConfigError, PdesolveError, ProblemError
 from .limits import check_memory
 from .metrics import error_metrics
-from .models import Solution, build_network, build_solution
-from .operators import build_engine
-from .problem import Problem, compile_problem, load_problem
+from .models import Solution
+from .problem import Problem, load_problem
 from .reference import Reference, check_reference, compute_reference, reference_points
 from .results import (atomic_write_text, device_description, history_dataset, new_run_folder, save_model,
                       solution_dataset, versions, write_run_folder)
@@ -100,13 +100,10 @@ def solve(problem: Problem | str | Path, config: dict | str | Path | None = None
 
 def _run(problem: Problem, config: dict, *, out, output_root, resume, where: dict) -> RunResult:
     """Builds, trains and evaluates under the run's precision (see :func:`solve`)."""
-    dtype = jnp.float64 if config["precision"] == "float64" else jnp.float32
-
-    compiled = compile_problem(problem)
-    key = jax.random.PRNGKey(config["seed"])
-    network = build_network(config["model"], problem.dimension + int(problem.has_time), key=key, dtype=dtype)
-    solution, soft_kinds = build_solution(compiled, network, config["ansatz"])
-    engine = build_engine(config["operators"], dim=problem.dimension, has_time=problem.has_time)
+    pieces = assemble(problem, config)
+    compiled, network, solution, engine, dtype = (pieces.compiled, pieces.network, pieces.solution, pieces.engine,
+                                                  pieces.dtype)
+    soft_kinds = pieces.soft_kinds
     solver = build_solver(config["solver"], config["train"]["steps"])
     if config["train"]["check_memory"]:
         check_memory(config, engine.evals_per_point(compiled.needs, problem.dimension), network.n_params)
