@@ -65,7 +65,8 @@ def method_config(method: str, problem) -> dict | None:
                 "solver": {"name": "adam", "learning_rate": 1e-3, "schedule": "constant"},
                 "train": {**train, "batch_size": 256, "log_every": 100}}
     if method == "projection-SG":
-        return {"model": {"type": "tt_mlp", "widths": [64, 64], "activation": "sin", "rank": 2, "dense_layers": [0, -1]},
+        return {"model": {"type": "tt_mlp", "widths": [64, 64], "activation": "sin", "rank": 2,
+                          "dense_layers": [0, -1]},
                 "operators": {"method": "sg", "level": 3, "sigma": 0.01},
                 "solver": {"name": "projection", "hidden": "zeroth_order", "output_layer": "least_squares",
                            "learning_rate": 1e-2, "schedule": "constant"},
@@ -162,8 +163,8 @@ def figures(rows: list[dict], curves: dict) -> dict:
 
     problems = list(dict.fromkeys(r["problem"] for r in rows))
     cols = 4
-    fig, axes = plt.subplots((len(problems) + cols - 1) // cols, cols, figsize=(4.2 * cols, 3.3 * ((len(problems) + cols - 1) // cols)),
-                             squeeze=False)
+    rows_of_panels = (len(problems) + cols - 1) // cols
+    fig, axes = plt.subplots(rows_of_panels, cols, figsize=(4.2 * cols, 3.3 * rows_of_panels), squeeze=False)
     colours = dict(zip(METHODS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for ax, name in zip(axes.flat, problems):
         for method in METHODS:

@@ -94,7 +94,8 @@ class GaussNewton(AbstractSolver):
         theta, unravel = ravel_pytree(params)
         fn = lambda th: loss.residuals(unravel(th), batch, key)  # noqa: E731 (same batch, same key)
         r = fn(theta)
-        jac, jac_evals = compute_jacobian(self.jacobian, fn, theta, r, step=self.difference_step, chunk_size=self.chunk_size)
+        jac, jac_evals = compute_jacobian(self.jacobian, fn, theta, r, step=self.difference_step,
+                                          chunk_size=self.chunk_size)
         if self.scaling == "marquardt":
             scale = jnp.sqrt(jnp.sum(jac**2, axis=0))
             scale = jnp.where(scale > 0, scale, 1.0)

@@ -3,7 +3,8 @@
 ``forward_difference`` and ``central_difference`` query the residual at perturbed parameters only
 (inference, no derivative of the network: the BP-free path); ``jvp`` pushes unit tangents forward
 (forward mode, no backward pass); ``ad`` pulls back unit cotangents (``jax.jacrev`` row by row,
-reverse mode, the reference). Columns (rows for ``ad``) are computed ``chunk_size`` at a time (``jax.lax.map`` over vmapped chunks) to bound memory.
+reverse mode, the reference). Columns (rows for ``ad``) are computed ``chunk_size`` at a time
+(``jax.lax.map`` over vmapped chunks) to bound memory.
 """
 
 from collections.abc import Callable
