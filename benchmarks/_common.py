@@ -85,30 +85,25 @@ def build_pieces(problem, config: dict, *, batch_size: int | None = None):
     """
     import equinox as eqx
     import jax
-    import jax.numpy as jnp
 
-    from pdesolve.models import build_network, build_solution
-    from pdesolve.operators import build_engine
-    from pdesolve.problem import compile_problem
+    from pdesolve.assemble import assemble
+    from pdesolve.loss import PinnLoss
     from pdesolve.sampling import PointSampler
     from pdesolve.solve import resolve_run_config
     from pdesolve.solvers import build_solver
-    from pdesolve.train import _BatchMaker, make_loss
+    from pdesolve.train import _BatchMaker
 
     config = resolve_run_config(problem, config)
     if batch_size is not None:
         config["train"]["batch_size"] = batch_size
     if config["precision"] == "float64":
         jax.config.update("jax_enable_x64", True)
-    dtype = jnp.float64 if config["precision"] == "float64" else jnp.float32
-    compiled = compile_problem(problem)
-    network = build_network(config["model"], problem.dimension + int(problem.has_time),
-                            key=jax.random.PRNGKey(config["seed"]), dtype=dtype)
-    solution, soft = build_solution(compiled, network, config["ansatz"])
-    engine = build_engine(config["operators"], dim=problem.dimension, has_time=problem.has_time)
+    pieces = assemble(problem, config)
+    compiled, network, engine, dtype, soft = (pieces.compiled, pieces.network, pieces.engine, pieces.dtype,
+                                              pieces.soft_kinds)
     solver = build_solver(config["solver"], config["train"]["steps"])
-    params, static = eqx.partition(solution, eqx.is_inexact_array)
-    loss = make_loss(compiled, engine, static, soft, config["train"]["condition_weight"])
+    params, static = eqx.partition(pieces.solution, eqx.is_inexact_array)
+    loss = PinnLoss(compiled, engine, static, soft, config["train"]["condition_weight"])
     sampler = PointSampler(problem.domain, problem.time, "uniform", seed=config["seed"])
     maker = _BatchMaker(compiled, sampler, soft, config["train"], dtype)
     batch = maker()

@@ -15,8 +15,8 @@ from jaxtyping import Array, Bool, PyTree
 from tqdm.auto import tqdm
 
 from .checkpoint import RunCheckpoints
-from .loss import PinnLoss
 from .errors import ConfigError
+from .loss import PinnLoss
 from .metrics import error_metrics
 from .models import Solution
 from .operators import AbstractOperatorEngine
@@ -36,12 +36,6 @@ class TrainResult:
     wall_time_s: float
     steps_done: int
     stop_reason: str
-
-
-def make_loss(compiled: CompiledProblem, engine: AbstractOperatorEngine, static, soft_kinds, weight: float
-              ) -> PinnLoss:
-    """The least-squares PINN loss (mean squared residual plus weighted soft-condition terms)."""
-    return PinnLoss(compiled, engine, static, soft_kinds, weight)
 
 
 #: Network rows (points x stencil nodes) evaluated per prediction call: bounds its memory.
@@ -280,7 +274,7 @@ def train(
     sharding = point_sharding(train_config)
     if sharding is not None:  # points split over devices, parameters replicated
         params = jax.device_put(params, sharding[1])
-    loss = make_loss(compiled, engine, static, soft_kinds, train_config["condition_weight"])
+    loss = PinnLoss(compiled, engine, static, soft_kinds, train_config["condition_weight"])
     context = SolverContext(static, engine, compiled, soft_kinds, config)  # for solvers that need more than the loss
     state = solver.bind(context).init(loss, params)
     predict = make_predictor(engine, static, problem.dimension)

@@ -15,7 +15,7 @@ from pdesolve.problem import compile_problem, load_problem
 from pdesolve.solvers import SolverContext, build_solver
 from pdesolve.solvers._projection_graph import ALGORITHMS, OutputConstraints, solve_graph
 from pdesolve.solvers._projection_pinn import least_squares_rows, linearised_block
-from pdesolve.train import make_loss
+from pdesolve.loss import PinnLoss
 
 
 def _setup(problem_file="problems/poisson2d.yaml", solver=None, method="sg"):
@@ -69,7 +69,7 @@ def test_least_squares_readout_minimises_the_loss_like_an_independent_fit():
     solver = build_solver({**config["solver"], "ridge": 1e-14}, 10)
     params, static = eqx.partition(solution, eqx.is_inexact_array)
     solver = solver.bind(SolverContext(static, engine, compiled, soft, config))
-    loss = make_loss(compiled, engine, static, soft, 1.0)
+    loss = PinnLoss(compiled, engine, static, soft, 1.0)
     new, _, stats = solver.step(loss, params, solver.init(loss, params), batch, jax.random.PRNGKey(0))
     np.testing.assert_allclose(stats["loss"], loss(params, batch, None), rtol=1e-10)
     # Independent: the loss is quadratic in the read-out; build its rows from loss-path residuals
