@@ -5,7 +5,7 @@ Monte Carlo Stein SE, sparse-grid Stein SG). Table 5: BP-free training (ZO: anti
 RGE + Adam, mu 0.01, N 10, lr 1e-3) with FD, SE, SG, the paper's hybrid (signRGE then CGE) with
 SG, and FO+AD as the reference. Each for a dense MLP and a TT-MLP. Stein and FD in float64.
 
-Published MSE (METHODS.md section 6) are for 768-wide networks (dense 608,257 parameters;
+Published MSE (docs/problems.md) are for 768-wide networks (dense 608,257 parameters;
 TT-MLP 7,745 and 3,209). Relative L2 of a published MSE is sqrt(MSE) / rms(u), with
 rms(u)^2 = E[(sum x + 1 - t)^2] = (d/2 + 1/2)^2 + d/12 + 1/12 for x ~ U[0,1]^d, t ~ U[0,1].
 """

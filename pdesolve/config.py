@@ -117,7 +117,7 @@ MODEL_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "activation": ((str,), "tanh"),
         "init": ((str,), "lecun"),
     },
-    "tt_mlp": {  # defaults: the reference HJB network (METHODS.md section 3), factors automatic
+    "tt_mlp": {  # defaults: the reference HJB network (docs/methods.md#tensor-train-layers), factors automatic
         "widths": ((list,), [512, 512]),
         "activation": ((str,), "sin"),
         "init": ((str,), "siren"),

@@ -130,7 +130,7 @@ def test_reference_network_parameter_count():
     assert (first.in_factors, first.out_factors) == ((1, 1, 3, 7), (8, 4, 4, 4))
     assert (second.in_factors, second.out_factors) == ((4, 4, 4, 8), (8, 4, 4, 4))
     assert first.ranks == second.ranks == (2, 2, 2) and isinstance(last, DenseLinear)
-    assert net.n_params == 1929  # METHODS.md section 3
+    assert net.n_params == 1929  # docs/methods.md#tensor-train-layers
     assert net.dense_n_params == 274_433 == 22 * 512 + 513 * 512 + 513
     # the automatic factorisation chooses the reference factors
     auto = build_network({**config["model"], "in_factors": None, "out_factors": None}, 21, key=jax.random.key(0))

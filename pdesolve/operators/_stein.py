@@ -2,7 +2,7 @@
 
 With ``f_s(z) = E f(z + s delta)``, ``delta ~ N(0, I_D)``, and a rule symmetric under
 ``delta -> -delta`` (centre weight ``w_0``, mirror pairs ``+-delta_p`` of weight ``w_p`` each),
-the antithetic estimators of METHODS.md section 2 become sums over pairs of
+the antithetic estimators of docs/methods.md#stein-estimators become sums over pairs of
 ``odd_p = f(z + s delta_p) - f(z - s delta_p)`` and ``even_p = f(z + s delta_p) + f(z - s delta_p) - 2 f(z)``:
 
     f_s         = w_0 f(z) + sum_p w_p (f(z + s delta_p) + f(z - s delta_p))
