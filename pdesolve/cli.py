@@ -15,7 +15,12 @@ import yaml
 from .config import parse_override, safe_load
 from .errors import ConfigError, PdesolveError, ProblemError
 
-SHIPPED = Path(__file__).resolve().parent.parent
+
+def shipped(kind: str) -> Path:
+    """The shipped ``problems`` or ``configs`` folder: package data of an install (``pdesolve/<kind>``, mapped
+    from the top-level folder at build time, see setup.py), else the top-level folder of a source checkout."""
+    here = Path(__file__).resolve().parent
+    return next((folder for folder in (here / kind, here.parent / kind) if folder.is_dir()), Path(kind))
 
 
 def _param_overrides(items: list[str]) -> dict:
@@ -132,7 +137,7 @@ def cmd_report(args) -> int:
 
 def cmd_list(args) -> int:
     for kind in ("problems", "configs"):
-        folder = SHIPPED / kind if (SHIPPED / kind).is_dir() else Path(kind)
+        folder = shipped(kind)
         print(f"{kind} ({folder}):")
         for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.py")):
             title = ""

@@ -218,3 +218,12 @@ def test_python_module_problem_matches_yaml():
     xn = np.asarray(x)
     np.testing.assert_allclose(np.asarray(yaml_c.source(x, t)),
                                -2 * np.pi**2 * np.sin(np.pi * xn[:, 0]) * np.sin(np.pi * xn[:, 1]), rtol=1e-12)
+
+
+def test_every_shipped_file_is_package_data():
+    """setup.py ships problems/*.yaml and configs/*.yaml (and problems' modules as modules): a file of
+    another kind there would be missing from a non-editable install. ``pdesolve list`` finds both."""
+    for kind, suffixes in (("problems", {".yaml", ".py"}), ("configs", {".yaml"})):
+        files = [p for p in (ROOT / kind).iterdir() if p.name != "__pycache__"]
+        assert files and all(p.is_file() and p.suffix in suffixes for p in files), kind
+        assert {p.name for p in cli.shipped(kind).iterdir()} >= {p.name for p in files}
