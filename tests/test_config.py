@@ -192,8 +192,22 @@ def test_config_files(tmp_path):
         resolve_config(load_config_file(listed))
 
 
-def test_shipped_config_is_valid():
+def test_shipped_configs_resolve_to_their_own_settings():
+    """Each shipped config resolves; every value it sets (read as plain YAML) survives resolution, and
+    every section it leaves out is the default."""
     from pathlib import Path
 
-    for path in sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml")):
-        resolve_config(load_config_file(path))
+    from pdesolve.config import safe_load
+
+    paths = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml"))
+    assert len(paths) >= 5
+    for path in paths:
+        given = safe_load(path.read_text())
+        resolved = resolve_config(load_config_file(path))
+        for section, value in given.items():
+            if isinstance(value, dict):
+                assert {k: resolved[section][k] for k in value} == value, (path.name, section)
+            else:
+                assert resolved[section] == value, (path.name, section)
+        for section in set(default_config()) - set(given):
+            assert resolved[section] == default_config()[section], (path.name, section)

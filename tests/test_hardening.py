@@ -355,7 +355,9 @@ def test_sobol_points_of_any_count_warn_nothing():
     problem = load_problem(POISSON)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        PointSampler(problem.domain, problem.time, "sobol", 0).interior(100)
+        x, _ = PointSampler(problem.domain, problem.time, "sobol", 0).interior(100)
+    assert x.shape == (100, 2) and len(np.unique(x, axis=0)) == 100
+    assert np.all((x >= 0) & (x <= 1))
 
 
 def test_interrupted_names_the_folder_to_resume(monkeypatch, tmp_path):

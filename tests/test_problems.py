@@ -144,9 +144,18 @@ def _write(tmp_path, text, name="broken.yaml") -> Path:
     return path
 
 
-def test_good_bases_are_valid(tmp_path):
-    for text in (GOOD_STATIONARY, GOOD_TIMED):
-        compile_problem(load_problem(_write(tmp_path, text, "good.yaml")))
+def test_good_bases_compile_to_their_equations(tmp_path):
+    """The two bases the broken files are made from compile to ``lap_u`` and ``u_t - lap_u`` with zero data."""
+    rng = np.random.default_rng(0)
+    x, t = jnp.asarray(rng.uniform(0, 1, (5, 3))), jnp.asarray(rng.uniform(0, 1, 5))
+    ops = {"u_t": jnp.asarray(rng.normal(size=5)), "lap_u": jnp.asarray(rng.normal(size=5))}
+    for text, condition, expected in ((GOOD_STATIONARY, "boundary", ops["lap_u"]),
+                                      (GOOD_TIMED, "initial", ops["u_t"] - ops["lap_u"])):
+        c = compile_problem(load_problem(_write(tmp_path, text, "good.yaml")))
+        assert c.problem.dimension == 3 and set(c.conditions) == {condition}
+        residual = c.residual({k: ops[k] for k in c.needs}, x, t, jnp.zeros(5))
+        np.testing.assert_allclose(residual, expected, rtol=1e-12)
+        np.testing.assert_array_equal(c.conditions[condition](x, t), np.zeros(5))
 
 
 @pytest.mark.parametrize("name, text, field, phrase", BROKEN, ids=[b[0] for b in BROKEN])
