@@ -1,8 +1,8 @@
 """Run configuration: defaults, schema, validation and ``--set key=value`` overrides.
 
-A config is a nested dict with the sections below. Sections whose keys depend on a kind
-(``model.type``, ``solver.name``) take their schema from ``MODEL_SCHEMAS`` / ``SOLVER_SCHEMAS``;
-a new network or solver registers its keys there.
+A config is a nested dict with the sections below. Sections whose keys depend on a kind take
+their schema from ``MODEL_SCHEMAS`` (``model.type``) or from the solver's spec in the solver
+registry (``solver.name``, see ``pdesolve.solvers.register_solver``).
 """
 
 import copy
@@ -10,12 +10,14 @@ import difflib
 import math
 import re
 import reprlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .errors import ConfigError
+from .fields import MAX_POINTS, Field
 
 # A YAML file is untrusted input: aliases (``*a``) may repeat a node many times over (a "billion
 # laughs" file of 1 kB expands to 10^9 nodes), so a document is refused, before it is built, when
@@ -130,67 +132,29 @@ MODEL_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     },
 }
 
-_OPTIMIZER = {
-    "learning_rate": (_NUM, 1e-3),
-    "schedule": ((str,), "cosine"),  # constant | cosine | exponential
-    "end_factor": (_NUM, 0.05),  # final lr / initial lr for cosine and exponential
-    "optimizer": ((str,), "adam"),  # adam | sgd | sign | momentum (EMA of the estimate)
-    "momentum": (_NUM, 0.9),  # sgd momentum, or the EMA factor of ``momentum``
-    "b1": (_NUM, 0.9),
-    "b2": (_NUM, 0.999),
-}
-_RGE = {
-    "samples": ((int,), 10),  # N random directions per step
-    "mu": (_NUM, 0.01),  # perturbation size
-    "directions": ((str,), "rademacher"),  # gaussian | rademacher
-    "antithetic": ((bool,), True),
-    "chunk_size": (_OPT_INT, None),  # perturbations per vectorised call
-}
-_CGE = {
-    "mu": (_NUM, 0.1),
-    "central": ((bool,), False),
-    "block_size": (_OPT_INT, None),  # random coordinates per step (None: all)
-    "chunk_size": (_OPT_INT, None),
-}
 
-SOLVER_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
-    "adam": {k: v for k, v in _OPTIMIZER.items() if k not in ("optimizer", "momentum")},
-    "rge": {**_OPTIMIZER, **_RGE},
-    "sign_rge": {**_OPTIMIZER, **_RGE, "optimizer": ((str,), "sign"), "mu": (_NUM, 0.1),
-                 "directions": ((str,), "gaussian"), "schedule": ((str,), "constant")},
-    "cge": {**_OPTIMIZER, **_CGE, "optimizer": ((str,), "momentum"), "schedule": ((str,), "constant")},
-    "forward_gradient": {**_OPTIMIZER, "tangents": ((int,), 4), "combine": ((str,), "projection")},
-    "hybrid": {
-        "patience": ((int,), 5),  # validation checks without improvement before the switch
-        "coarse_learning_rate": (_NUM, 1e-3),
-        "coarse_mu": (_NUM, 0.1),
-        "coarse_samples": ((int,), 10),
-        "coarse_directions": ((str,), "gaussian"),
-        "fine_learning_rate": (_NUM, 1e-3),
-        "fine_mu": (_NUM, 0.1),
-        "fine_block_size": (_OPT_INT, None),
-        "momentum": (_NUM, 0.9),
-        "chunk_size": (_OPT_INT, None),
-    },
-    "gauss_newton": {  # Levenberg-Marquardt on the residual vector (solvers/_gauss_newton.py)
-        "jacobian": ((str,), "forward_difference"),  # forward_difference | central_difference | jvp | ad
-        "initial_damping": (_NUM, 1e-3),  # first lambda, relative to trace(J^T J) / P
-        "min_damping": (_NUM, 1e-12),  # lambda floor, same scale
-        "scaling": ((str,), "identity"),  # identity | marquardt (diag(J^T J))
-        "max_trials": ((int,), 8),  # damped solves per step with one Jacobian
-        "difference_step": (_OPT_NUM, None),  # relative FD step (None: sqrt(eps) forward, eps^(1/3) central)
-        "chunk_size": (_OPT_INT, 64),  # Jacobian columns per vectorised call (None: all at once)
-    },
-    "projection": {  # feasibility training (METHODS.md section 5); ZO keys drive hidden: zeroth_order
-        **_OPTIMIZER, **_RGE,
-        "algorithm": ((str,), "douglas_rachford"),  # douglas_rachford | alternating | cyclic
-        "inner_iterations": ((int,), 50),  # projection sweeps per minibatch (hidden/output: projection)
-        "relaxation": (_NUM, 0.5),  # Douglas-Rachford lam
-        "hidden": ((str,), "zeroth_order"),  # zeroth_order | projection | fixed
-        "output_layer": ((str,), "least_squares"),  # least_squares | projection
-        "ridge": (_NUM, 1e-3),  # least-squares pull towards the previous read-out (x trace/size)
-    },
-}
+def _solver_fields() -> dict[str, Mapping[str, Field]]:
+    """The registered solvers' fields by name (imported here: ``problem`` imports this module, and
+    the solvers import ``problem`` through ``models``)."""
+    from .solvers import solver_specs
+
+    return {name: spec.fields for name, spec in solver_specs().items()}
+
+
+class _SolverSchemas(Mapping):
+    """``SOLVER_SCHEMAS[name]``: the registered solver's keys as ``key -> (types, default)``."""
+
+    def __getitem__(self, name: str) -> dict[str, tuple[tuple[type, ...], Any]]:
+        return {key: (field.types, field.default) for key, field in _solver_fields()[name].items()}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_solver_fields())
+
+    def __len__(self) -> int:
+        return len(_solver_fields())
+
+
+SOLVER_SCHEMAS: Mapping[str, dict[str, tuple[tuple[type, ...], Any]]] = _SolverSchemas()
 
 SECTION_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     "operators": {
@@ -235,14 +199,7 @@ CHOICES = {
     "train.sampler": ("uniform", "sobol", "halton"),
     "precision": ("float32", "float64"),
     "ansatz": ("auto", "soft"),
-    "solver.schedule": ("constant", "cosine", "exponential"),
-    "solver.optimizer": ("adam", "sgd", "sign", "momentum"),
-    "solver.directions": ("gaussian", "rademacher"),
-    "solver.coarse_directions": ("gaussian", "rademacher"),
-    "solver.combine": ("plain", "projection"),
     "train.on_divergence": ("stop", "rollback"),
-    "solver.jacobian": ("forward_difference", "central_difference", "jvp", "ad"),
-    "solver.scaling": ("identity", "marquardt"),
 }
 
 # Bounds on numbers: field -> (lowest allowed, highest allowed or None, what to say).
@@ -256,17 +213,12 @@ RANGES = {
     "train.max_rollbacks": (0, None, ">= 0"),
     "train.rollback_factor": (1e-6, 1 - 1e-6, "between 0 and 1 (exclusive)"),
     "train.time_budget": (1e-9, None, "> 0 seconds, or unset for no limit"),
-    "solver.initial_damping": (0.0, None, ">= 0"),
-    "solver.min_damping": (0.0, None, ">= 0"),
-    "solver.max_trials": (1, None, ">= 1"),
-    "solver.difference_step": (1e-15, 1.0, "between 1e-15 and 1, or unset (by precision)"),
 }
 
 # Bounds that keep a run buildable and within memory: out-of-range values are refused here, as
 # validation errors, rather than failing inside JAX or the allocator.
 MAX_WIDTH = 65_536  # units per hidden layer
 MAX_LAYERS = 64
-MAX_POINTS = 10_000_000  # validation points, samples per estimate
 RANGES.update({
     "seed": (0, 2**32 - 1, "an integer from 0 to 4294967295"),
     "operators.level": (1, 8, "between 1 and 8 (nodes grow fast with the level; 3 is the reference)"),
@@ -275,23 +227,10 @@ RANGES.update({
     "train.validation_points": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
     "train.devices": (1, None, ">= 1, or unset (all local devices)"),
     "train.condition_weight": (0, None, ">= 0"),
-    "solver.samples": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
-    "solver.coarse_samples": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
-    "solver.tangents": (1, MAX_POINTS, f"between 1 and {MAX_POINTS}"),
-    "solver.chunk_size": (1, None, ">= 1, or unset"),
-    "solver.block_size": (1, None, ">= 1, or unset (all coordinates)"),
-    "solver.fine_block_size": (1, None, ">= 1, or unset (all coordinates)"),
-    "solver.patience": (0, None, ">= 0"),
-    "solver.inner_iterations": (1, None, ">= 1"),
-    "solver.momentum": (0, 1 - 1e-12, "in [0, 1)"),
-    "solver.b1": (0, 1 - 1e-12, "in [0, 1)"),
-    "solver.b2": (0, 1 - 1e-12, "in [0, 1)"),
-    "solver.ridge": (0, None, ">= 0"),
     "model.n_cores": (1, MAX_LAYERS, f"between 1 and {MAX_LAYERS}"),
 })
 # Numbers that must be > 0 (a zero or negative step size or scale is never meant).
-POSITIVE = {"solver.learning_rate", "solver.coarse_learning_rate", "solver.fine_learning_rate", "solver.mu",
-            "solver.coarse_mu", "solver.fine_mu", "solver.end_factor", "operators.sigma", "operators.step"}
+POSITIVE = {"operators.sigma", "operators.step"}
 CHOICES.update({
     "model.activation": ("gelu", "relu", "sin", "silu", "softplus", "tanh"),  # models.ACTIVATIONS (a test checks)
     "model.init": ("lecun", "siren"),
@@ -303,7 +242,7 @@ def default_config() -> dict:
     """The built-in defaults: a dense tanh MLP trained by Adam with autodiff operators."""
     config: dict[str, Any] = {k: v for k, (_, v) in TOP_LEVEL.items()}
     config["model"] = {"type": "mlp", **{k: v for k, (_, v) in MODEL_SCHEMAS["mlp"].items()}}
-    config["solver"] = {"name": "adam", **{k: v for k, (_, v) in SOLVER_SCHEMAS["adam"].items()}}
+    config["solver"] = {"name": "adam", **{k: field.default for k, field in _solver_fields()["adam"].items()}}
     for section, schema in SECTION_SCHEMAS.items():
         config[section] = {k: v for k, (_, v) in schema.items()}
     return copy.deepcopy(config)
@@ -341,7 +280,15 @@ def _check_widths(field: str, value: list) -> None:
                           f"from 1 to {MAX_WIDTH}, e.g. [64, 64]; got {preview(value)}")
 
 
-def _check_value(field: str, value: Any, types: tuple[type, ...]) -> Any:
+def _fields(prefix: str, schema: dict[str, tuple[tuple[type, ...], Any]]) -> dict[str, Field]:
+    """The keys of a ``key -> (types, default)`` schema as fields, with the checks that
+    ``CHOICES``, ``RANGES`` and ``POSITIVE`` list for them (``prefix`` + key)."""
+    return {key: Field(types, default, CHOICES.get(prefix + key), RANGES.get(prefix + key), prefix + key in POSITIVE)
+            for key, (types, default) in schema.items()}
+
+
+def _check_value(field: str, value: Any, spec: Field) -> Any:
+    types = spec.types
     expected = "/".join(t.__name__ for t in types)
     if isinstance(value, bool) and bool not in types:
         raise ConfigError(field, f"expected {expected}, got {value!r}")
@@ -353,22 +300,22 @@ def _check_value(field: str, value: Any, types: tuple[type, ...]) -> Any:
         raise ConfigError(field, f"expected {expected}, got {preview(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(field, f"must be a finite number, got {value!r}")
-    choices = CHOICES.get(field)
-    if choices and value not in choices:
-        raise ConfigError(field, f"unknown value {preview(value)}{_suggest(str(value)[:100], choices)}")
+    if spec.choices and value not in spec.choices:
+        raise ConfigError(field, f"unknown value {preview(value)}{_suggest(str(value)[:100], spec.choices)}")
     if field == "model.widths":
         _check_widths(field, value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if field in POSITIVE and not value > 0:
+        if spec.positive and not value > 0:
             raise ConfigError(field, f"must be > 0, got {value!r}")
-        if field in RANGES:
-            low, high, text = RANGES[field]
+        if spec.bounds:
+            low, high, text = spec.bounds
             if not (value >= low and (high is None or value <= high)):
                 raise ConfigError(field, f"must be {text}, got {preview(value)}")
     return value
 
 
-def _merge_section(field: str, base: dict, update: Any, schema: dict, kind_key: str | None = None) -> dict:
+def _merge_section(field: str, base: dict, update: Any, schema: Mapping[str, Field], kind_key: str | None = None
+                   ) -> dict:
     if not isinstance(update, dict):
         raise ConfigError(field, f"expected a mapping, got {preview(update)}")
     merged = dict(base)
@@ -377,18 +324,20 @@ def _merge_section(field: str, base: dict, update: Any, schema: dict, kind_key: 
             continue
         if key not in schema:
             raise ConfigError(f"{field}.{key_name(key)}", f"unknown key{_suggest(str(key)[:100], schema)}")
-        merged[key] = _check_value(f"{field}.{key}", value, schema[key][0])
+        merged[key] = _check_value(f"{field}.{key}", value, schema[key])
     return merged
 
 
-def _merge_kinded(field: str, base: dict, update: Any, schemas: dict, kind_key: str) -> dict:
+def _merge_kinded(field: str, base: dict, update: Any, schemas: Mapping[str, Mapping[str, Field]], kind_key: str
+                  ) -> dict:
     if not isinstance(update, dict):
         raise ConfigError(field, f"expected a mapping, got {preview(update)}")
     kind = update.get(kind_key, base[kind_key])
     if not isinstance(kind, str) or kind not in schemas:
-        raise ConfigError(f"{field}.{kind_key}", f"unknown {kind_key} {preview(kind)}{_suggest(str(kind)[:100], schemas)}")
+        raise ConfigError(f"{field}.{kind_key}",
+                          f"unknown {kind_key} {preview(kind)}{_suggest(str(kind)[:100], schemas)}")
     schema = schemas[kind]
-    start = {kind_key: kind, **{k: v for k, (_, v) in schema.items()}}
+    start = {kind_key: kind, **{k: spec.default for k, spec in schema.items()}}
     if kind == base[kind_key]:  # keep earlier settings of the same kind
         start.update({k: v for k, v in base.items() if k in schema})
     return {kind_key: kind, **_merge_section(field, start, update, schema, kind_key)}
@@ -404,13 +353,14 @@ def merge_config(base: dict, update: dict | None) -> dict:
     sections = set(SECTION_SCHEMAS) | {"model", "solver"} | set(TOP_LEVEL)
     for key, value in update.items():
         if key == "model":
-            config["model"] = _merge_kinded("model", config["model"], value, MODEL_SCHEMAS, "type")
+            models = {kind: _fields("model.", schema) for kind, schema in MODEL_SCHEMAS.items()}
+            config["model"] = _merge_kinded("model", config["model"], value, models, "type")
         elif key == "solver":
-            config["solver"] = _merge_kinded("solver", config["solver"], value, SOLVER_SCHEMAS, "name")
+            config["solver"] = _merge_kinded("solver", config["solver"], value, _solver_fields(), "name")
         elif key in SECTION_SCHEMAS:
-            config[key] = _merge_section(key, config[key], value, SECTION_SCHEMAS[key])
+            config[key] = _merge_section(key, config[key], value, _fields(f"{key}.", SECTION_SCHEMAS[key]))
         elif key in TOP_LEVEL:
-            config[key] = _check_value(key, value, TOP_LEVEL[key][0])
+            config[key] = _check_value(key, value, _fields("", TOP_LEVEL)[key])
         else:
             raise ConfigError(key_name(key), f"unknown section{_suggest(str(key), sections)}")
     return config

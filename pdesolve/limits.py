@@ -12,27 +12,15 @@ import os
 import jax
 
 from .errors import ConfigError
+from .solvers import solver_spec
 
 GIB = 2.0**30
 
 
 def perturbations(solver_config: dict, n_params: int) -> int:
-    """Loss evaluations the solver makes in one vectorised call per step (before chunking)."""
-    name = solver_config["name"]
-    if name in ("rge", "sign_rge"):
-        count = solver_config["samples"] * (2 if solver_config["antithetic"] else 1) + 1
-    elif name == "cge":
-        count = 1 + (solver_config["block_size"] or n_params) * (2 if solver_config["central"] else 1)
-    elif name == "forward_gradient":
-        count = 2 * solver_config["tangents"]  # a value and a tangent per direction
-    elif name == "gauss_newton":  # the Jacobian's columns (2 residuals each for central differences)
-        count = n_params * (2 if solver_config["jacobian"] == "central_difference" else 1)
-    elif name == "hybrid":
-        count = max(2 * solver_config["coarse_samples"] + 1, 1 + (solver_config["fine_block_size"] or n_params))
-    elif name == "projection" and solver_config["hidden"] == "zeroth_order":  # RGE on the hidden layers
-        count = solver_config["samples"] * (2 if solver_config["antithetic"] else 1) + 1
-    else:  # first order, or a solver with one loss evaluation per step
-        count = 1
+    """Loss evaluations the solver makes in one vectorised call per step: its spec's count, capped
+    by its ``chunk_size`` when it has one."""
+    count = solver_spec(solver_config["name"]).perturbations(solver_config, n_params)
     chunk = solver_config.get("chunk_size")
     return min(count, chunk) if chunk else count
 

@@ -22,7 +22,7 @@ from .models import Solution
 from .operators import AbstractOperatorEngine
 from .problem import CompiledProblem
 from .sampling import PointSampler
-from .solvers import AbstractSolver, SolverContext, build_solver
+from .solvers import AbstractSolver, SolverContext, solver_spec
 
 HISTORY_FIELDS = ("step", "loss", "rel_l2", "mse", "wall_time", "train_time", "loss_evals", "network_evals")
 
@@ -150,18 +150,18 @@ def make_guarded_step(solver: AbstractSolver, loss):
 
 
 def _has_learning_rate(solver_config: dict) -> bool:
-    return any(k.endswith("learning_rate") for k in solver_config)
+    return bool(solver_spec(solver_config["name"]).learning_rates)
 
 
 def rescaled_solver(solver_config: dict, steps: int, scale: float) -> AbstractSolver | None:
-    """The solver rebuilt with every ``*learning_rate`` setting times ``scale`` (None: it has none).
+    """The solver rebuilt with its spec's ``learning_rates`` times ``scale`` (None: it has none).
 
     The rebuilt solver's state has the same structure, so the state of the old one carries over.
     """
-    if not _has_learning_rate(solver_config):
+    spec = solver_spec(solver_config["name"])
+    if not spec.learning_rates:
         return None
-    keys = [k for k in solver_config if k.endswith("learning_rate")]
-    return build_solver({**solver_config, **{k: solver_config[k] * scale for k in keys}}, steps)
+    return spec.build(spec.rescaled(solver_config, scale), steps)
 
 
 class TrainClock:

@@ -27,6 +27,7 @@ from pdesolve.config import (CHOICES, MODEL_SCHEMAS, SECTION_SCHEMAS, SOLVER_SCH
                              parse_override, resolve_config, safe_load)
 from pdesolve.errors import PdesolveError
 from pdesolve.problem import Problem, compile_problem, load_problem
+from pdesolve.solvers import solver_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBLEM_TEXTS = {p.name: p.read_text() for p in sorted((ROOT / "problems").glob("*.yaml"))}
@@ -266,13 +267,15 @@ def _check_valid_config(config: dict):
     """A resolved config holds exactly the schema's keys with values of the schema's types."""
     schemas = {"model": MODEL_SCHEMAS[config["model"]["type"]], "solver": SOLVER_SCHEMAS[config["solver"]["name"]],
                **SECTION_SCHEMAS}
+    choices = {**CHOICES, **{f"solver.{key}": field.choices
+                             for key, field in solver_spec(config["solver"]["name"]).fields.items() if field.choices}}
     for section, schema in schemas.items():
         kind = {"model": {"type"}, "solver": {"name"}}.get(section, set())
         assert set(config[section]) == set(schema) | kind, section
         for key, (types, _) in schema.items():
             value = config[section][key]
             assert isinstance(value, types) and not (isinstance(value, bool) and bool not in types), (section, key)
-            assert value in CHOICES.get(f"{section}.{key}", (value,))
+            assert value in choices.get(f"{section}.{key}", (value,))
     for key, (types, _) in TOP_LEVEL.items():
         assert isinstance(config[key], types)
 

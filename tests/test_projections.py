@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from pdesolve.solvers import _projections as proj
+from pdesolve.solvers import _graph_projections as proj
 
 rng = np.random.default_rng(0)
 

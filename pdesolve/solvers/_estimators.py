@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
+from ..fields import MAX_POINTS, NUMBER, OPTIONAL_INT, Field
+
 FlatLoss = Callable[[Float[Array, " D"]], Scalar]
 
 
@@ -111,3 +113,32 @@ class ForwardGradientEstimator(AbstractGradientEstimator):
         else:
             g = v.T @ jnp.linalg.solve(v @ v.T, slopes)
         return g, values[0], self.tangents
+
+
+COUNT = (1, MAX_POINTS, f"between 1 and {MAX_POINTS}")
+CHUNK_SIZE = Field(OPTIONAL_INT, None, bounds=(1, None, ">= 1, or unset"))  # perturbations per vectorised call
+DIRECTIONS = ("gaussian", "rademacher")
+RGE_FIELDS = {
+    "samples": Field((int,), 10, bounds=COUNT),  # N random directions per step
+    "mu": Field(NUMBER, 0.01, positive=True),  # perturbation size
+    "directions": Field((str,), "rademacher", DIRECTIONS),
+    "antithetic": Field((bool,), True),
+    "chunk_size": CHUNK_SIZE,
+}
+CGE_FIELDS = {
+    "mu": Field(NUMBER, 0.1, positive=True),
+    "central": Field((bool,), False),
+    "block_size": Field(OPTIONAL_INT, None, bounds=(1, None, ">= 1, or unset (all coordinates)")),  # per step
+    "chunk_size": CHUNK_SIZE,
+}
+
+
+def random_estimator(config: dict) -> RandomGradientEstimator:
+    """The RGE of a section with ``RGE_FIELDS``."""
+    return RandomGradientEstimator(config["samples"], config["mu"], config["directions"], config["antithetic"],
+                                   config["chunk_size"])
+
+
+def random_evaluations(config: dict) -> int:
+    """Loss evaluations of one RGE call: the perturbed points and the centre."""
+    return config["samples"] * (2 if config["antithetic"] else 1) + 1

@@ -6,6 +6,8 @@ import jax.numpy as jnp
 import optax
 
 from ._base import AbstractSolver, Loss
+from ._optimizer import OPTIMIZER_FIELDS, build_optimizer
+from ._spec import AbstractSolverSpec
 
 
 class FirstOrder(AbstractSolver):
@@ -29,3 +31,17 @@ class FirstOrder(AbstractSolver):
     @property
     def uses_backprop(self) -> bool:
         return True
+
+
+class AdamSpec(AbstractSolverSpec):
+    """``adam``: autodiff gradients with Adam, one loss evaluation per step."""
+
+    name = "adam"
+    fields = {k: v for k, v in OPTIMIZER_FIELDS.items() if k not in ("optimizer", "momentum")}
+    learning_rates = ("learning_rate",)
+
+    def build(self, config, steps):
+        return FirstOrder(build_optimizer({**config, "optimizer": "adam"}, steps))
+
+    def perturbations(self, config, n_params):
+        return 1

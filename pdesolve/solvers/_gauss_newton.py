@@ -20,8 +20,10 @@ import jax.scipy.linalg as jsl
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
+from ..fields import NUMBER, OPTIONAL_INT, OPTIONAL_NUMBER, Field
 from ._base import AbstractSolver
 from ._jacobian import JACOBIANS, jacobian as compute_jacobian
+from ._spec import AbstractSolverSpec
 
 SCALINGS = ("identity", "marquardt")
 
@@ -140,3 +142,27 @@ class GaussNewton(AbstractSolver):
     @property
     def uses_backprop(self) -> bool:
         return self.jacobian == "ad"
+
+
+class GaussNewtonSpec(AbstractSolverSpec):
+    """``gauss_newton``: Levenberg-Marquardt on the residual vector; no learning rate."""
+
+    name = "gauss_newton"
+    fields = {
+        "jacobian": Field((str,), "forward_difference", JACOBIANS),
+        "initial_damping": Field(NUMBER, 1e-3, bounds=(0.0, None, ">= 0")),  # first lambda / (trace(J^T J) / P)
+        "min_damping": Field(NUMBER, 1e-12, bounds=(0.0, None, ">= 0")),  # lambda floor, same scale
+        "scaling": Field((str,), "identity", SCALINGS),
+        "max_trials": Field((int,), 8, bounds=(1, None, ">= 1")),  # damped solves per step with one Jacobian
+        "difference_step": Field(OPTIONAL_NUMBER, None,  # relative FD step (None: by precision)
+                                 bounds=(1e-15, 1.0, "between 1e-15 and 1, or unset (by precision)")),
+        "chunk_size": Field(OPTIONAL_INT, 64, bounds=(1, None, ">= 1, or unset")),  # Jacobian columns per call
+    }
+    learning_rates = ()
+
+    def build(self, config, steps):
+        return GaussNewton(config["jacobian"], config["initial_damping"], config["min_damping"], config["scaling"],
+                           config["max_trials"], config["difference_step"], config["chunk_size"])
+
+    def perturbations(self, config, n_params):  # the Jacobian's columns (2 residuals each, central differences)
+        return n_params * (2 if config["jacobian"] == "central_difference" else 1)

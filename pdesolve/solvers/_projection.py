@@ -10,12 +10,15 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from ..errors import ConfigError
+from ..fields import NUMBER, Field
 from ..models import MLP, DenseLinear
 from ..operators import AbstractSteinEngine, FiniteDifferenceEngine
 from ._base import AbstractSolver, Loss, SolverContext
-from ._estimators import RandomGradientEstimator
+from ._estimators import RGE_FIELDS, RandomGradientEstimator, random_estimator, random_evaluations
+from ._optimizer import OPTIMIZER_FIELDS, build_optimizer
 from ._projection_graph import ALGORITHMS, OutputConstraints, solve_graph
 from ._projection_pinn import ConstraintBlock, fit_readout, least_squares_rows, linearised_block
+from ._spec import AbstractSolverSpec
 
 HIDDEN = ("zeroth_order", "projection", "fixed")
 OUTPUT_LAYER = ("least_squares", "projection")
@@ -136,3 +139,28 @@ class ProjectionSolver(AbstractSolver):
     @property
     def name(self) -> str:
         return "projection"
+
+
+class ProjectionSpec(AbstractSolverSpec):
+    """``projection``: feasibility training; the optimiser and RGE keys drive ``hidden: zeroth_order``.
+    ``algorithm``, ``hidden`` and ``output_layer`` are checked by ``ProjectionSolver`` itself."""
+
+    name = "projection"
+    fields = {
+        **OPTIMIZER_FIELDS, **RGE_FIELDS,
+        "algorithm": Field((str,), "douglas_rachford"),  # douglas_rachford | alternating | cyclic
+        "inner_iterations": Field((int,), 50, bounds=(1, None, ">= 1")),  # sweeps per minibatch (projection)
+        "relaxation": Field(NUMBER, 0.5),  # Douglas-Rachford lam
+        "hidden": Field((str,), "zeroth_order"),  # zeroth_order | projection | fixed
+        "output_layer": Field((str,), "least_squares"),  # least_squares | projection
+        "ridge": Field(NUMBER, 1e-3, bounds=(0, None, ">= 0")),  # pull towards the previous read-out (x trace/size)
+    }
+    learning_rates = ("learning_rate",)
+
+    def build(self, config, steps):
+        return ProjectionSolver(config["algorithm"], config["inner_iterations"], config["relaxation"], config["hidden"],
+                                config["output_layer"], config["ridge"], random_estimator(config),
+                                build_optimizer(config, steps))
+
+    def perturbations(self, config, n_params):
+        return random_evaluations(config) if config["hidden"] == "zeroth_order" else 1  # RGE on the hidden layers

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from ..models import ACTIVATIONS, MLP, DenseLinear
-from . import _projections as proj
+from . import _graph_projections as proj
 
 ALGORITHMS = ("douglas_rachford", "alternating", "cyclic")
 

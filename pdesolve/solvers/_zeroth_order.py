@@ -1,5 +1,4 @@
-"""BP-free solvers: a gradient estimate (zeroth order or forward mode) fed to an optax chain,
-and the paper's hybrid (ZO-signRGE, then CGE with momentum once validation stalls)."""
+"""BP-free solvers: a gradient estimate (zeroth order or forward mode) fed to an optax chain."""
 
 import equinox as eqx
 import jax
@@ -7,8 +6,12 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
+from ..fields import Field
 from ._base import AbstractSolver, Loss
-from ._estimators import AbstractGradientEstimator
+from ._estimators import (CGE_FIELDS, COUNT, RGE_FIELDS, AbstractGradientEstimator, CoordinateGradientEstimator,
+                          ForwardGradientEstimator, random_estimator, random_evaluations)
+from ._optimizer import OPTIMIZER_FIELDS, build_optimizer
+from ._spec import AbstractSolverSpec
 
 
 class EstimatedGradientSolver(AbstractSolver):
@@ -34,47 +37,59 @@ class EstimatedGradientSolver(AbstractSolver):
         return self.label
 
 
-class HybridState(eqx.Module):
-    coarse: optax.OptState
-    fine: optax.OptState
-    stage: jax.Array  # 0: coarse (signRGE), 1: fine (CGE + momentum)
-    best: jax.Array  # best validation metric so far
-    stalls: jax.Array  # validation checks since the last improvement
+class RgeSpec(AbstractSolverSpec):
+    """``rge``: the randomised gradient estimate with an optax optimiser."""
+
+    name = "rge"
+    fields = {**OPTIMIZER_FIELDS, **RGE_FIELDS}
+    learning_rates = ("learning_rate",)
+
+    def build(self, config, steps):
+        return EstimatedGradientSolver(random_estimator(config), build_optimizer(config, steps), self.name)
+
+    def perturbations(self, config, n_params):
+        return random_evaluations(config)
 
 
-class HybridSolver(AbstractSolver):
-    """ZO-signRGE until the validation metric has not improved for ``patience`` checks, then
-    CGE with momentum. ``observe`` receives each validation check from the training loop."""
+class SignRgeSpec(RgeSpec):
+    """``sign_rge``: RGE with sign steps (Gaussian directions, a larger mu, a constant rate)."""
 
-    coarse: EstimatedGradientSolver
-    fine: EstimatedGradientSolver
-    patience: int = eqx.field(static=True, default=5)
+    name = "sign_rge"
+    fields = {**RgeSpec.fields, "optimizer": OPTIMIZER_FIELDS["optimizer"]._replace(default="sign"),
+              "mu": RGE_FIELDS["mu"]._replace(default=0.1),
+              "directions": RGE_FIELDS["directions"]._replace(default="gaussian"),
+              "schedule": OPTIMIZER_FIELDS["schedule"]._replace(default="constant")}
 
-    def init(self, loss: Loss, params):
-        return HybridState(self.coarse.init(loss, params), self.fine.init(loss, params),
-                           jnp.asarray(0), jnp.asarray(jnp.inf), jnp.asarray(0))
 
-    def step(self, loss: Loss, params, state: HybridState, batch, key):
-        def coarse(operands):
-            p, s = operands
-            p, inner, stats = self.coarse.step(loss, p, s.coarse, batch, key)
-            return p, eqx.tree_at(lambda h: h.coarse, s, inner), stats
+class CgeSpec(AbstractSolverSpec):
+    """``cge``: the coordinate gradient estimate with momentum (EMA) steps."""
 
-        def fine(operands):
-            p, s = operands
-            p, inner, stats = self.fine.step(loss, p, s.fine, batch, key)
-            return p, eqx.tree_at(lambda h: h.fine, s, inner), stats
+    name = "cge"
+    fields = {**OPTIMIZER_FIELDS, **CGE_FIELDS,
+              "optimizer": OPTIMIZER_FIELDS["optimizer"]._replace(default="momentum"),
+              "schedule": OPTIMIZER_FIELDS["schedule"]._replace(default="constant")}
+    learning_rates = ("learning_rate",)
 
-        params, state, stats = jax.lax.cond(state.stage == 0, coarse, fine, (params, state))
-        return params, state, {**stats, "stage": state.stage}
+    def build(self, config, steps):
+        estimator = CoordinateGradientEstimator(config["mu"], config["central"], config["block_size"],
+                                                config["chunk_size"])
+        return EstimatedGradientSolver(estimator, build_optimizer(config, steps), self.name)
 
-    def observe(self, state: HybridState, metric: float) -> HybridState:
-        improved = metric < float(state.best)
-        stalls = 0 if improved else int(state.stalls) + 1
-        stage = 1 if (int(state.stage) == 1 or stalls >= self.patience) else 0
-        return eqx.tree_at(lambda h: (h.stage, h.best, h.stalls), state,
-                           (jnp.asarray(stage), jnp.asarray(min(metric, float(state.best))), jnp.asarray(stalls)))
+    def perturbations(self, config, n_params):
+        return 1 + (config["block_size"] or n_params) * (2 if config["central"] else 1)
 
-    @property
-    def name(self) -> str:
-        return "hybrid"
+
+class ForwardGradientSpec(AbstractSolverSpec):
+    """``forward_gradient``: multi-tangent forward gradients (jvps) with an optax optimiser."""
+
+    name = "forward_gradient"
+    fields = {**OPTIMIZER_FIELDS, "tangents": Field((int,), 4, bounds=COUNT),
+              "combine": Field((str,), "projection", ("plain", "projection"))}
+    learning_rates = ("learning_rate",)
+
+    def build(self, config, steps):
+        estimator = ForwardGradientEstimator(config["tangents"], config["combine"])
+        return EstimatedGradientSolver(estimator, build_optimizer(config, steps), self.name)
+
+    def perturbations(self, config, n_params):
+        return 2 * config["tangents"]  # a value and a tangent per direction

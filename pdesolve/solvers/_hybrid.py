@@ -1,0 +1,92 @@
+"""The paper's hybrid: ZO-signRGE, then CGE with momentum once the validation metric stalls."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+
+from ..fields import NUMBER, Field
+from ._base import AbstractSolver, Loss
+from ._estimators import CGE_FIELDS, RGE_FIELDS, CoordinateGradientEstimator, RandomGradientEstimator
+from ._optimizer import OPTIMIZER_FIELDS, build_optimizer
+from ._spec import AbstractSolverSpec
+from ._zeroth_order import EstimatedGradientSolver
+
+
+class HybridState(eqx.Module):
+    coarse: optax.OptState
+    fine: optax.OptState
+    stage: jax.Array  # 0: coarse (signRGE), 1: fine (CGE + momentum)
+    best: jax.Array  # best validation metric so far
+    stalls: jax.Array  # validation checks since the last improvement
+
+
+class HybridSolver(AbstractSolver):
+    """ZO-signRGE until the validation metric has not improved for ``patience`` checks, then
+    CGE with momentum. ``observe`` receives each validation check from the training loop."""
+
+    coarse: EstimatedGradientSolver
+    fine: EstimatedGradientSolver
+    patience: int = eqx.field(static=True, default=5)
+
+    def init(self, loss: Loss, params):
+        return HybridState(self.coarse.init(loss, params), self.fine.init(loss, params),
+                           jnp.asarray(0), jnp.asarray(jnp.inf), jnp.asarray(0))
+
+    def step(self, loss: Loss, params, state: HybridState, batch, key):
+        def coarse(operands):
+            p, s = operands
+            p, inner, stats = self.coarse.step(loss, p, s.coarse, batch, key)
+            return p, eqx.tree_at(lambda h: h.coarse, s, inner), stats
+
+        def fine(operands):
+            p, s = operands
+            p, inner, stats = self.fine.step(loss, p, s.fine, batch, key)
+            return p, eqx.tree_at(lambda h: h.fine, s, inner), stats
+
+        params, state, stats = jax.lax.cond(state.stage == 0, coarse, fine, (params, state))
+        return params, state, {**stats, "stage": state.stage}
+
+    def observe(self, state: HybridState, metric: float) -> HybridState:
+        improved = metric < float(state.best)
+        stalls = 0 if improved else int(state.stalls) + 1
+        stage = 1 if (int(state.stage) == 1 or stalls >= self.patience) else 0
+        return eqx.tree_at(lambda h: (h.stage, h.best, h.stalls), state,
+                           (jnp.asarray(stage), jnp.asarray(min(metric, float(state.best))), jnp.asarray(stalls)))
+
+    @property
+    def name(self) -> str:
+        return "hybrid"
+
+
+class HybridSpec(AbstractSolverSpec):
+    """``hybrid``: sign steps on RGE (``coarse_*``), then CGE with momentum (``fine_*``)."""
+
+    name = "hybrid"
+    fields = {
+        "patience": Field((int,), 5, bounds=(0, None, ">= 0")),  # validation checks without improvement
+        "coarse_learning_rate": Field(NUMBER, 1e-3, positive=True),
+        "coarse_mu": RGE_FIELDS["mu"]._replace(default=0.1),
+        "coarse_samples": RGE_FIELDS["samples"],
+        "coarse_directions": RGE_FIELDS["directions"]._replace(default="gaussian"),
+        "fine_learning_rate": Field(NUMBER, 1e-3, positive=True),
+        "fine_mu": CGE_FIELDS["mu"],
+        "fine_block_size": CGE_FIELDS["block_size"],
+        "momentum": OPTIMIZER_FIELDS["momentum"],
+        "chunk_size": CGE_FIELDS["chunk_size"],
+    }
+    learning_rates = ("coarse_learning_rate", "fine_learning_rate")
+
+    def build(self, config, steps):
+        constant = {"schedule": "constant", "end_factor": 1.0, "momentum": config["momentum"], "b1": 0.9, "b2": 0.999}
+        coarse = EstimatedGradientSolver(
+            RandomGradientEstimator(config["coarse_samples"], config["coarse_mu"], config["coarse_directions"],
+                                    True, config["chunk_size"]),
+            build_optimizer({**constant, "optimizer": "sign"}, steps, config["coarse_learning_rate"]), "sign_rge")
+        fine = EstimatedGradientSolver(
+            CoordinateGradientEstimator(config["fine_mu"], False, config["fine_block_size"], config["chunk_size"]),
+            build_optimizer({**constant, "optimizer": "momentum"}, steps, config["fine_learning_rate"]), "cge")
+        return HybridSolver(coarse, fine, config["patience"])
+
+    def perturbations(self, config, n_params):
+        return max(2 * config["coarse_samples"] + 1, 1 + (config["fine_block_size"] or n_params))
