@@ -87,6 +87,98 @@ def _smolyak_coefficients(dim: int, level: int) -> np.ndarray:
     return coef
 
 
+def _positive_nodes(rules: list[tuple[np.ndarray, np.ndarray]]) -> list[float]:
+    """The distinct positive 1-D nodes over all ``rules``, ascending."""
+    magnitudes: list[float] = []
+    for nodes, _ in rules:
+        for v in nodes[nodes > 0]:
+            if not any(abs(v - m) <= _SAME_NODE * max(1.0, v) for m in magnitudes):
+                magnitudes.append(float(v))
+    return sorted(magnitudes)
+
+
+def _weight_series(rules: list[tuple[np.ndarray, np.ndarray]], value: float) -> np.ndarray:
+    """The weight of the 1-D node ``value`` in U^(1+e), e = 0..level-1 (0 where it is no node): (level,)."""
+    series = np.zeros(len(rules))
+    for e, (nodes, weights) in enumerate(rules):
+        hit = np.abs(nodes - value) <= _SAME_NODE * max(1.0, abs(value))
+        series[e] = weights[hit].sum()
+    return series
+
+
+class _NodeWeights:
+    """The weight W of a node from the multiset of its nonzero values (module docstring), with the
+    series g (of 0) and h_v (of each positive node v) and the Smolyak coefficients c_q."""
+
+    def __init__(self, dim: int, level: int):
+        rules = _rules_1d(level)
+        self.dim, self.level = dim, level
+        self.magnitudes = _positive_nodes(rules)
+        self.g = _weight_series(rules, 0.0)
+        self.h = {v: _weight_series(rules, v) for v in self.magnitudes}
+        self.min_excess = {v: int(np.flatnonzero(self.h[v])[0]) for v in self.magnitudes}  # lowest level - 1 of v
+        self.coef = _smolyak_coefficients(dim, level)
+
+    def _sum(self, values: tuple[float, ...], absolute: bool) -> float:
+        """W for nonzero values ``values``, or (``absolute``) the sum of the absolute terms that form it."""
+        fix = np.abs if absolute else (lambda a: a)
+        series = _truncated_power(fix(self.g), self.dim - len(values))
+        for v in values:
+            series = np.convolve(series, fix(self.h[v]))[:self.level]
+        return float(fix(self.coef) @ series)
+
+    def weight(self, values: tuple[float, ...]) -> float:
+        """W for nonzero values ``values``; 0 when it cancels to rounding error."""
+        weight = self._sum(values, False)
+        return 0.0 if abs(weight) <= _ZERO_WEIGHT * self._sum(values, True) else weight
+
+
+def _mirror_patterns(multiset: tuple[float, ...]) -> np.ndarray:
+    """The distinct signed orderings of ``multiset`` with a positive first entry, sorted: one per
+    mirror pair, (k, len(multiset))."""
+    return np.array(sorted({
+        tuple(s * v for s, v in zip(signs, order))
+        for order in itertools.permutations(multiset)
+        for signs in itertools.product((1.0, -1.0), repeat=len(multiset))
+        if signs[0] > 0
+    }))
+
+
+def _pair_block(subsets: np.ndarray, patterns: np.ndarray, weight: float,
+                width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pattern (k, m) on every coordinate subset (s, m), padded to ``width``: coords (s k, width),
+    values (s k, width), weights (s k,)."""
+    coords = np.repeat(subsets, len(patterns), axis=0)
+    values = np.tile(patterns, (len(subsets), 1))
+    pad = ((0, 0), (0, width - patterns.shape[1]))
+    return np.pad(coords, pad), np.pad(values, pad), np.full(len(coords), weight)
+
+
+def _pair_blocks(node_weights: _NodeWeights):
+    """Yields the mirror pairs of nonzero weight as ``_pair_block`` blocks, by the number m of
+    nonzero coordinates, then by multiset; raises ConfigError past ``MAX_PAIRS`` pairs."""
+    dim, level, width = node_weights.dim, node_weights.level, node_weights.level - 1
+    n_pairs = 0
+    for m in range(1, min(width, dim) + 1):
+        subsets = None
+        for multiset in itertools.combinations_with_replacement(node_weights.magnitudes, m):
+            if sum(node_weights.min_excess[v] for v in multiset) > width:
+                continue
+            weight = node_weights.weight(multiset)
+            if weight == 0.0:
+                continue
+            patterns = _mirror_patterns(multiset)
+            n_pairs += math.comb(dim, m) * len(patterns)
+            if n_pairs > MAX_PAIRS:  # a validation error (exit 2), not an internal one
+                raise ConfigError(
+                    "operators.level", f"the level-{level} sparse grid in {dim} dimensions has more than "
+                    f"{MAX_PAIRS} mirror pairs; use a lower level (3 is the reference)"
+                )
+            if subsets is None:
+                subsets = np.array(list(itertools.combinations(range(dim), m)), dtype=np.int64)
+            yield _pair_block(subsets, patterns, weight, width)
+
+
 @functools.lru_cache(maxsize=32)
 def symmetric_sparse_grid(dim: int, level: int) -> SymmetricRule:
     """The level-``level`` Smolyak Gauss-Hermite rule in ``dim`` dimensions, as mirror pairs.
@@ -97,79 +189,14 @@ def symmetric_sparse_grid(dim: int, level: int) -> SymmetricRule:
     """
     if dim < 1 or level < 1:
         raise ValueError(f"a sparse grid needs dim >= 1 and level >= 1, got dim={dim}, level={level}")
-    rules = _rules_1d(level)
-    # Distinct positive 1-D nodes over all levels; per node, its weight in U^(1+e), e = 0..level-1.
-    magnitudes: list[float] = []
-    for nodes, _ in rules:
-        for v in nodes[nodes > 0]:
-            if not any(abs(v - m) <= _SAME_NODE * max(1.0, v) for m in magnitudes):
-                magnitudes.append(float(v))
-    magnitudes.sort()
-
-    def weight_series(value: float) -> np.ndarray:
-        series = np.zeros(level)
-        for e, (nodes, weights) in enumerate(rules):
-            hit = np.abs(nodes - value) <= _SAME_NODE * max(1.0, abs(value))
-            series[e] = weights[hit].sum()
-        return series
-
-    g = weight_series(0.0)
-    h = {v: weight_series(v) for v in magnitudes}
-    min_excess = {v: int(np.flatnonzero(h[v])[0]) for v in magnitudes}
-    coef = _smolyak_coefficients(dim, level)
-
-    def node_weight(values: tuple[float, ...], absolute: bool) -> float:
-        fix = np.abs if absolute else (lambda a: a)
-        series = _truncated_power(fix(g), dim - len(values))
-        for v in values:
-            series = np.convolve(series, fix(h[v]))[:level]
-        return float(fix(coef) @ series)
-
-    centre_weight = node_weight((), False)
-    if abs(centre_weight) <= _ZERO_WEIGHT * node_weight((), True):
-        centre_weight = 0.0
-
+    node_weights = _NodeWeights(dim, level)
+    blocks = list(_pair_blocks(node_weights))
     width = level - 1
-    coords, values, weights = [], [], []
-    n_pairs = 0
-    for m in range(1, min(width, dim) + 1):
-        subsets = None
-        for multiset in itertools.combinations_with_replacement(magnitudes, m):
-            if sum(min_excess[v] for v in multiset) > width:
-                continue
-            weight = node_weight(multiset, False)
-            if abs(weight) <= _ZERO_WEIGHT * node_weight(multiset, True):
-                continue
-            # Signed orderings with a positive first entry: one per mirror pair.
-            patterns = sorted(
-                {
-                    tuple(s * v for s, v in zip(signs, order))
-                    for order in itertools.permutations(multiset)
-                    for signs in itertools.product((1.0, -1.0), repeat=m)
-                    if signs[0] > 0
-                }
-            )
-            n_pairs += math.comb(dim, m) * len(patterns)
-            if n_pairs > MAX_PAIRS:  # a validation error (exit 2), not an internal one
-                raise ConfigError(
-                    "operators.level", f"the level-{level} sparse grid in {dim} dimensions has more than "
-                    f"{MAX_PAIRS} mirror pairs; use a lower level (3 is the reference)"
-                )
-            if subsets is None:
-                subsets = np.array(list(itertools.combinations(range(dim), m)), dtype=np.int64)
-            patterns_arr = np.array(patterns)
-            block_coords = np.repeat(subsets, len(patterns), axis=0)
-            block_values = np.tile(patterns_arr, (len(subsets), 1))
-            pad = ((0, 0), (0, width - m))
-            coords.append(np.pad(block_coords, pad))
-            values.append(np.pad(block_values, pad))
-            weights.append(np.full(len(block_coords), weight))
-
     rule = SymmetricRule(
-        centre_weight=centre_weight,
-        coords=np.concatenate(coords) if coords else np.zeros((0, width), dtype=np.int64),
-        values=np.concatenate(values) if values else np.zeros((0, width)),
-        weights=np.concatenate(weights) if weights else np.zeros(0),
+        centre_weight=node_weights.weight(()),
+        coords=np.concatenate([b[0] for b in blocks]) if blocks else np.zeros((0, width), dtype=np.int64),
+        values=np.concatenate([b[1] for b in blocks]) if blocks else np.zeros((0, width)),
+        weights=np.concatenate([b[2] for b in blocks]) if blocks else np.zeros(0),
     )
     for array in rule[1:]:
         array.setflags(write=False)
