@@ -67,58 +67,97 @@ def _index_values(expr: sp.Expr, env: _Env) -> np.ndarray | int:
     raise CompileError(f"the index expression {expr} is not a sum or product of integers and indices")
 
 
+#: Functions of any number of arguments, reduced pairwise from the left.
+_NARY = ((sp.Add, jnp.add), (sp.Mul, jnp.multiply), (sp.Min, jnp.minimum), (sp.Max, jnp.maximum),
+         (sp.And, jnp.logical_and), (sp.Or, jnp.logical_or))
+
+
+def _unsupported(expr: sp.Basic) -> CompileError:
+    """The error for an expression the compiler has no rule for."""
+    return CompileError(f"{expr.func.__name__} is not supported by the compiler")
+
+
 def _evaluate(expr: sp.Basic, env: _Env) -> Array:
+    """The value of ``expr`` at one point of ``env``: a Python scalar, an index array or a JAX array."""
+    if isinstance(expr, (sp.Number, sp.NumberSymbol, sp.logic.boolalg.BooleanAtom)):
+        return _constant(expr)
+    if isinstance(expr, sp.Symbol):
+        return _named_value(expr, env)
+    if isinstance(expr, sp.Indexed):
+        return _components(expr, env)
+    for kind, combine in _NARY:
+        if isinstance(expr, kind):
+            return functools.reduce(combine, (_evaluate(a, env) for a in expr.args))
+    if isinstance(expr, sp.Pow):
+        return _power(expr, env)
+    if isinstance(expr, sp.Sum):
+        return _evaluate_sum(expr, env)
+    if isinstance(expr, sp.Piecewise):
+        return _piecewise(expr, env)
+    return _function(expr, env)
+
+
+def _constant(expr: sp.Basic) -> int | float | bool:
+    """A number or truth value; integers of 2**53 or more as floats (they would overflow JAX's int64)."""
     if isinstance(expr, sp.Integer):
         value = int(expr)
-        return value if abs(value) < 2**53 else float(value)  # big ints overflow JAX's int64
+        return value if abs(value) < 2**53 else float(value)
     if isinstance(expr, (sp.Rational, sp.Float)) or expr in (sp.pi, sp.E):
         return float(expr)
     if expr is sp.true or expr is sp.false:
         return bool(expr)
-    if isinstance(expr, sp.Symbol):
-        if expr.name in env.scalars:
-            return env.scalars[expr.name]
-        if expr in env.indices:
-            return env.indices[expr]
-        if expr == vocab.DIM:
-            return env.dim
-        raise CompileError(f"no value for {expr}")
-    if isinstance(expr, sp.Indexed):
-        name = str(expr.base)
-        if name not in env.vectors:
-            raise CompileError(f"no vector named {name}")
-        index = _index_values(expr.indices[0], env)
-        if np.min(index) < 1 or np.max(index) > env.dim:
-            raise CompileError(f"{expr} reaches component {np.min(index) if np.min(index) < 1 else np.max(index)}, "
-                               f"outside 1..{env.dim}")
-        return env.vectors[name][np.asarray(index) - 1]
-    if isinstance(expr, sp.Add):
-        return functools.reduce(jnp.add, (_evaluate(a, env) for a in expr.args))
-    if isinstance(expr, sp.Mul):
-        return functools.reduce(jnp.multiply, (_evaluate(a, env) for a in expr.args))
-    if isinstance(expr, sp.Pow):
-        base, exponent = expr.args
-        if exponent == sp.Rational(1, 2):
-            return jnp.sqrt(_evaluate(base, env))
-        if exponent == -sp.Rational(1, 2):
-            return jax.lax.rsqrt(jnp.asarray(_evaluate(base, env), dtype=float))
-        if exponent.is_Integer:
-            value = _evaluate(base, env)
-            return jnp.asarray(value, dtype=jnp.result_type(float)) ** int(exponent)
-        return jnp.power(_evaluate(base, env), _evaluate(exponent, env))
-    if isinstance(expr, sp.Sum):
-        return _evaluate_sum(expr, env)
-    if isinstance(expr, sp.Piecewise):
-        last = expr.args[-1]
-        result = _evaluate(last.expr, env)
-        if last.cond is not sp.true:  # sympy: undefined where no condition holds
-            result = jnp.where(_evaluate(last.cond, env), result, jnp.nan)
-        for piece in reversed(expr.args[:-1]):
-            result = jnp.where(_evaluate(piece.cond, env), _evaluate(piece.expr, env), result)
-        return result
-    if isinstance(expr, (sp.Min, sp.Max)):
-        reduce = jnp.minimum if isinstance(expr, sp.Min) else jnp.maximum
-        return functools.reduce(reduce, (_evaluate(a, env) for a in expr.args))
+    raise _unsupported(expr)
+
+
+def _named_value(expr: sp.Symbol, env: _Env) -> Array | np.ndarray | int:
+    """A scalar of ``env`` (t, u, a parameter, ...), the values of a Sum index, or the dimension d."""
+    if expr.name in env.scalars:
+        return env.scalars[expr.name]
+    if expr in env.indices:
+        return env.indices[expr]
+    if expr == vocab.DIM:
+        return env.dim
+    raise CompileError(f"no value for {expr}")
+
+
+def _components(expr: sp.Indexed, env: _Env) -> Array:
+    """Components (1-based) of a vector of ``env``: one, or one per value of a Sum index."""
+    name = str(expr.base)
+    if name not in env.vectors:
+        raise CompileError(f"no vector named {name}")
+    index = _index_values(expr.indices[0], env)
+    if np.min(index) < 1 or np.max(index) > env.dim:
+        raise CompileError(f"{expr} reaches component {np.min(index) if np.min(index) < 1 else np.max(index)}, "
+                           f"outside 1..{env.dim}")
+    return env.vectors[name][np.asarray(index) - 1]
+
+
+def _power(expr: sp.Pow, env: _Env) -> Array:
+    """``base ** exponent``: square roots and integer powers by their own primitives."""
+    base, exponent = expr.args
+    if exponent == sp.Rational(1, 2):
+        return jnp.sqrt(_evaluate(base, env))
+    if exponent == -sp.Rational(1, 2):
+        return jax.lax.rsqrt(jnp.asarray(_evaluate(base, env), dtype=float))
+    if exponent.is_Integer:
+        value = _evaluate(base, env)
+        return jnp.asarray(value, dtype=jnp.result_type(float)) ** int(exponent)
+    return jnp.power(_evaluate(base, env), _evaluate(exponent, env))
+
+
+def _piecewise(expr: sp.Piecewise, env: _Env) -> Array:
+    """The first piece whose condition holds; NaN where none does (sympy: undefined)."""
+    last = expr.args[-1]
+    result = _evaluate(last.expr, env)
+    if last.cond is not sp.true:
+        result = jnp.where(_evaluate(last.cond, env), result, jnp.nan)
+    for piece in reversed(expr.args[:-1]):
+        result = jnp.where(_evaluate(piece.cond, env), _evaluate(piece.expr, env), result)
+    return result
+
+
+def _function(expr: sp.Basic, env: _Env) -> Array:
+    """atan2, Heaviside, comparisons, Not and the functions of one argument in ``_UNARY``."""
     if isinstance(expr, sp.atan2):
         return jnp.arctan2(_evaluate(expr.args[0], env), _evaluate(expr.args[1], env))
     if isinstance(expr, sp.Heaviside):
@@ -126,15 +165,11 @@ def _evaluate(expr: sp.Basic, env: _Env) -> Array:
         return jnp.heaviside(_evaluate(expr.args[0], env), at_zero)
     if type(expr) in _RELATIONAL:
         return _RELATIONAL[type(expr)](_evaluate(expr.lhs, env), _evaluate(expr.rhs, env))
-    if isinstance(expr, sp.And):
-        return functools.reduce(jnp.logical_and, (_evaluate(a, env) for a in expr.args))
-    if isinstance(expr, sp.Or):
-        return functools.reduce(jnp.logical_or, (_evaluate(a, env) for a in expr.args))
     if isinstance(expr, sp.Not):
         return jnp.logical_not(_evaluate(expr.args[0], env))
     if expr.func in _UNARY:
         return _UNARY[expr.func](_evaluate(expr.args[0], env))
-    raise CompileError(f"{expr.func.__name__} is not supported by the compiler")
+    raise _unsupported(expr)
 
 
 def _evaluate_sum(expr: sp.Sum, env: _Env) -> Array:
