@@ -1,3 +1,15 @@
-"""pdesolve benchmark suites: ``python -m benchmarks SUITE [--quick|--full]`` (see README.md)."""
+"""pdesolve benchmark suites: ``python -m benchmarks SUITE [--quick|--full|--tiny]`` (see README.md)."""
 
-SUITES = ("reference", "time-to-accuracy", "efficiency", "scaling", "nontrivial")
+#: Suite name -> module; ``all`` runs them in this order.
+SUITES = {
+    "reference": "reference",
+    "time-to-accuracy": "time_to_accuracy",
+    "efficiency": "efficiency",
+    "scaling": "scaling",
+    "nontrivial": "nontrivial",
+    "estimators": "estimators",
+    "tt-forward": "tt_forward",
+    "compile-time": "compile_time",
+    "projection": "projection",
+    "catalogue": "catalogue",
+}

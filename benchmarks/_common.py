@@ -2,9 +2,10 @@
 
 Every suite returns a list of row dicts; :func:`write_results` turns them into ``table.csv``,
 ``table.nc`` (an xarray Dataset, one variable per column along a ``row`` dimension), ``summary.md``
-and ``meta.json`` under ``benchmarks/results/<suite>/``, with the device, date, versions, the
-machine's load average and the settings. :func:`regenerate_readme` rebuilds the summary section
-of ``benchmarks/README.md`` from every suite's ``summary.md``.
+and ``meta.json`` under ``benchmarks/results/<suite>/``, with the commit and whether the code had
+uncommitted changes, the device, date, versions, the machine's load average and the settings.
+:func:`regenerate_readme` rebuilds the summary section of ``benchmarks/README.md`` from every
+suite's ``summary.md``.
 """
 
 import dataclasses
@@ -45,23 +46,29 @@ def metadata(suite: str, size: str, settings: dict) -> dict:
         "devices": [str(d) for d in jax.devices()],
         "versions": versions(),
         "load_average_start": load_average(),
-        "git": git_state(),
+        **git_state(),
         "settings": settings,
     }
 
 
-def git_state() -> str:
-    """HEAD commit, and whether the library (pdesolve/) had uncommitted changes when the suite ran."""
+#: What a run's code is: a change here makes the run "dirty" (results and the regenerated README are not).
+CODE_PATHS = ("pdesolve", "benchmarks", "problems", "configs", ":!benchmarks/results", ":!benchmarks/README.md")
+
+
+def git_state() -> dict:
+    """``commit`` (HEAD), ``dirty`` (whether :data:`CODE_PATHS` had uncommitted changes) and the changed paths."""
     import subprocess
 
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10,
+                              check=True).stdout
+
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "pdesolve"], cwd=ROOT, capture_output=True,
-                               text=True, timeout=10).stdout.strip()
+        commit = git("rev-parse", "HEAD").strip()
+        changed = [line[3:] for line in git("status", "--porcelain", "--", *CODE_PATHS).splitlines()]
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return head + (" (pdesolve/ has uncommitted changes)" if dirty else "")
+        return {"commit": "unknown", "dirty": None, "dirty_paths": []}
+    return {"commit": commit, "dirty": bool(changed), "dirty_paths": changed}
 
 
 def problem_with(path: str | Path, *, dimension: int | None = None, eval_points: int | None = None, **params):
@@ -108,8 +115,8 @@ def build_pieces(problem, config: dict, *, batch_size: int | None = None):
     maker = _BatchMaker(compiled, sampler, soft, config["train"], dtype)
     batch = maker()
     state = solver.init(loss, params)
-    return {"make_batch": maker, "loss": loss, "params": params, "static": static, "solver": solver, "state": state, "batch": batch,
-            "engine": engine, "network": network, "config": config, "dtype": dtype, "compiled": compiled}
+    return {"make_batch": maker, "loss": loss, "params": params, "static": static, "solver": solver, "state": state,
+            "batch": batch, "engine": engine, "network": network, "config": config, "dtype": dtype, "compiled": compiled}
 
 
 def peak_bytes(compiled) -> int | None:
@@ -184,7 +191,7 @@ def write_results(suite: str, rows: list[dict], meta: dict, summary: list[str], 
     meta = {**meta, "load_average_end": load_average()}
     columns = list(dict.fromkeys(k for row in rows for k in row))
     with open(out / "table.csv", "w", newline="") as file:
-        for key in ("suite", "size", "date", "device", "load_average_start", "load_average_end"):
+        for key in ("suite", "size", "commit", "dirty", "date", "device", "load_average_start", "load_average_end"):
             file.write(f"# {key}: {meta[key]}\n")
         file.write(f"# versions: {json.dumps(meta['versions'])}\n")
         writer = csv.DictWriter(file, fieldnames=columns)
@@ -195,8 +202,10 @@ def write_results(suite: str, rows: list[dict], meta: dict, summary: list[str], 
     ds = xr.Dataset({c: ("row", _column([row.get(c) for row in rows])) for c in columns}, attrs=attrs)
     ds.to_netcdf(out / "table.nc")
     (out / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
-    header = [f"- size: `{meta['size']}`, date {meta['date']}, device {meta['device']}",
-              f"- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+    dirty = f" with uncommitted changes in {len(meta['dirty_paths'])} files (meta.json)" if meta["dirty"] else ""
+    header = [f"- size: `{meta['size']}`, commit `{meta['commit'][:12]}`{dirty}, date {meta['date']}, "
+              f"device {meta['device']}",
+              "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
               f"- load average at start: {meta['load_average_start']}; at end: {meta['load_average_end']}", ""]
     (out / "summary.md").write_text("\n".join(header + summary) + "\n")
     for name, fig in (figures or {}).items():
@@ -274,7 +283,8 @@ def train_run(problem, config: dict | str | Path | None, overrides: dict, *, lab
         "entry": label, "status": "ok", "model": rep["model"], "operators": rep["operators"],
         "solver": rep["solver"], "backprop": rep["backprop"], "precision": rep["precision"],
         "n_params": rep["n_params"], "steps": rep["steps"], "batch_size": run.config["train"]["batch_size"],
-        "mse": rep.get("mse"), "rel_l2": rep.get("rel_l2"), "train_time_s": rep["train_time_s"],
+        "mse": rep.get("mse"), "rel_l2": rep.get("rel_l2"), "max_abs_error": rep.get("max_abs_error"),
+        "train_time_s": rep["train_time_s"],
         "total_time_s": time.perf_counter() - start, "loss_evals": rep["loss_evals"],
         "network_evals": rep["network_evals"], "stop_reason": rep["stop_reason"],
     }
@@ -303,28 +313,6 @@ def train_run(problem, config: dict | str | Path | None, overrides: dict, *, lab
     print(f"  {label}: rel_l2 {row['rel_l2']:.3e} mse {row['mse']:.3e} steps {row['steps']} "
           f"train {row['train_time_s']:.1f}s ({rep['stop_reason']})", flush=True)
     return row, hist
-
-
-def _parse(text: str):
-    if text == "":
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return {"True": True, "False": False}.get(text, text)
-
-
-def read_results(suite: str, out: Path | None = None) -> tuple[list[dict], dict]:
-    """The rows (values parsed back to numbers) and metadata of a suite's written table."""
-    import csv
-
-    out = Path(out) if out is not None else RESULTS / suite
-    with open(out / "table.csv", newline="") as file:
-        lines = [line for line in file if not line.startswith("#")]
-    rows = [{k: _parse(v) for k, v in row.items() if _parse(v) is not None} for row in csv.DictReader(lines)]
-    return rows, json.loads((out / "meta.json").read_text())
 
 
 def predictor(engine, static, dim: int, max_rows: int = 200_000):

@@ -1,62 +1,53 @@
-"""Every shipped problem with the first-order autodiff reference, at a stated CPU budget.
+"""Suite ``catalogue``: every shipped problem (but the ``nt_*`` ones of the nontrivial suite) with the
+first-order autodiff reference, at a stated step budget.
 
-``python benchmarks/catalogue.py [--steps N]``: runs each problem in ``problems/`` with its
-default settings overridden by ``configs/ad_reference.yaml`` (dense tanh MLP 64x64, exact
-operators by autodiff, Adam 3e-3 with cosine decay, float32) for N steps (default 1000), and
-records error and time in benchmarks/results/catalogue/. heat_ball100 is also run with
-``ansatz: soft``, since with the exact-condition ansatz its base already is the exact solution.
+Each problem runs with its default settings overridden by ``configs/ad_reference.yaml`` (dense tanh
+MLP 64x64, exact operators by autodiff, Adam 3e-3 with cosine decay, float32); heat_ball100 also
+runs with ``ansatz: soft``, since with the exact-condition ansatz its base already is the exact
+solution. Entries (``--only``): the problem names as in the table.
 """
 
-import argparse
-import datetime
-import os
-import time
-from pathlib import Path
+from ._common import CONFIGS, PROBLEMS, markdown_table, train_run
 
-import pdesolve
-from pdesolve.config import load_config_file
-from pdesolve.results import device_description, versions
-
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "benchmarks" / "results" / "catalogue"
-REFERENCE = ROOT / "configs" / "ad_reference.yaml"
+REFERENCE = CONFIGS / "ad_reference.yaml"
+SIZES = {  # full = quick: the reference network is small enough for a CPU; problems None: all
+    "tiny": {"steps": 2, "problems": ("poisson2d",)},
+    "quick": {"steps": 1000, "problems": None},
+    "full": {"steps": 1000, "problems": None},
+}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1000)
-    args = parser.parse_args()
-    reference = load_config_file(REFERENCE)
-    runs = [(path, {}) for path in sorted((ROOT / "problems").glob("*.yaml"))]
-    runs.append((ROOT / "problems" / "heat_ball100.yaml", {"ansatz": "soft"}))
+def entries(size_name: str) -> list[tuple[str, object, dict]]:
+    """(entry label, problem file, extra overrides) of every run at this size."""
+    chosen = SIZES[size_name]["problems"]
+    paths = [p for p in sorted(PROBLEMS.glob("*.yaml"))
+             if not p.stem.startswith("nt_") and (chosen is None or p.stem in chosen)]
+    out = [(p.stem, p, {}) for p in paths]
+    if any(p.stem == "heat_ball100" for p in paths):
+        out.append(("heat_ball100 (soft ansatz)", PROBLEMS / "heat_ball100.yaml", {"ansatz": "soft"}))
+    return out
+
+
+def run(size_name: str, only=None):
+    from pdesolve.problem import load_problem
+
+    steps = SIZES[size_name]["steps"]
     rows = []
-    for path, extra in runs:
-        settings = {"precision": "float32",
-                    "train": {"steps": args.steps, "log_every": max(1, args.steps // 10), "progress": False,
-                              "validation_points": 1000, "batch_size": 100, "boundary_batch_size": 100}, **extra}
-        start = time.perf_counter()
-        run = pdesolve.solve(path, reference, overrides=[settings])
-        report = run.report
-        row = {"problem": path.stem + (" (soft ansatz)" if extra else ""), "dimension": report["dimension"],
-               "rel_l2": report["rel_l2"], "mse": report["mse"], "max_abs_error": report["max_abs_error"],
-               "train_s": report["train_time_s"], "total_s": time.perf_counter() - start, "steps": report["steps"]}
-        rows.append(row)
-        print(row, flush=True)
-    OUT.mkdir(parents=True, exist_ok=True)
-    keys = list(rows[0])
-    (OUT / "catalogue.csv").write_text(",".join(keys) + "\n" + "\n".join(
-        ",".join(str(r[k]) for k in keys) for r in rows) + "\n")
-    lines = [f"# Shipped problems with the autodiff reference ({datetime.date.today()})", "",
-             f"Device: {device_description()}; load average at the end {os.getloadavg()[0]:.1f}; "
-             f"versions: {versions()}.", f"Settings: {REFERENCE.name} (MLP 64x64 tanh, AD, Adam 3e-3 cosine), float32, "
-             f"{args.steps} steps x 100 points, evaluation on each problem's own test set (10,000 points; 4,096 "
-             "Sobol for poisson2d).", "",
-             "| problem | d | rel L2 | MSE | max abs | train s | total s |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['problem']} | {r['dimension']} | {r['rel_l2']:.2e} | {r['mse']:.2e} | {r['max_abs_error']:.2e} | "
-              f"{r['train_s']:.0f} | {r['total_s']:.0f} |" for r in rows]
-    (OUT / "catalogue.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    for label, path, extra in entries(size_name):
+        if only and label not in only:
+            continue
+        overrides = {"precision": "float32", **extra,
+                     "train": {"steps": steps, "log_every": max(1, steps // 10), "validation_points": 1000,
+                               "batch_size": 100, "boundary_batch_size": 100}}
+        row, _ = train_run(path, str(REFERENCE), overrides, label=label)
+        rows.append({**row, "dimension": load_problem(path).dimension})
+    return rows, None
 
 
-if __name__ == "__main__":
-    main()
+def summarise(rows: list[dict], size_name: str) -> list[str]:
+    steps = SIZES[size_name]["steps"]
+    return [f"Settings: {REFERENCE.name} (MLP 64x64 tanh, AD, Adam 3e-3 cosine), float32, {steps} steps x 100 "
+            "points, evaluation on each problem's own test set.", "",
+            *markdown_table(rows, ["entry", "dimension", "rel_l2", "mse", "max_abs_error", "train_time_s",
+                                   "total_time_s", "status"],
+                            ["problem", "d", "rel L2", "MSE", "max abs", "train s", "total s", "status"])]

@@ -1,31 +1,70 @@
-"""Smoke test of the benchmark entry point: one suite entry at a trivial size (a few steps).
+"""Smoke tests of the benchmark entry point: one entry of each suite at a trivial size (a few steps).
 
-Nothing here is a timing assertion; it only keeps ``python -m benchmarks`` from rotting.
+Nothing here is a timing assertion; it keeps ``python -m benchmarks`` from rotting, and checks that
+every table records where it came from and that its derived columns follow from its measured ones.
 """
 
 import json
+import math
+import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
 import xarray as xr
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root holds the benchmarks package
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the repo root holds the benchmarks package
 
 from benchmarks.__main__ import main  # noqa: E402
 
 
+def _check_written(folder: Path, suite: str) -> xr.Dataset:
+    """The four files of one run, with the commit checked out now, a dirty flag and the load average."""
+    for name in ("table.csv", "table.nc", "meta.json", "summary.md"):
+        assert (folder / name).is_file(), name
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["suite"] == suite and meta["size"] == "tiny"
+    assert {"device", "date", "versions", "load_average_start", "load_average_end", "settings"} <= set(meta)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    assert meta["commit"] == head and isinstance(meta["dirty"], bool)
+    assert meta["dirty"] == bool(meta["dirty_paths"])
+    assert f"# commit: {head}" in (folder / "table.csv").read_text()
+    return xr.open_dataset(folder / "table.nc")
+
+
 def test_reference_suite_tiny_entry(tmp_path):
     main(["reference", "--tiny", "--only", "tt FO+AD", "--out", str(tmp_path)])
-    for name in ("table.csv", "table.nc", "meta.json", "summary.md"):
-        assert (tmp_path / name).is_file(), name
-    meta = json.loads((tmp_path / "meta.json").read_text())
-    assert meta["suite"] == "reference" and meta["size"] == "tiny"
-    assert {"device", "date", "versions", "load_average_start", "settings"} <= set(meta)
-    ds = xr.open_dataset(tmp_path / "table.nc")
+    ds = _check_written(tmp_path, "reference")
     assert ds.sizes["row"] == 1
     assert str(ds["status"].values[0]) == "ok"
-    assert float(ds["mse"].values[0]) > 0
-    assert float(ds["published_mse"].values[0]) == 1.63e-5
+    mse, published = float(ds["mse"].values[0]), float(ds["published_mse"].values[0])
+    assert mse > 0 and math.isclose(float(ds["mse_over_published"].values[0]), mse / published, rel_tol=1e-12)
+    # the published rel L2 is sqrt(MSE) / rms(u) for the 20-d HJB u = sum(x) + 1 - t, x ~ U[0,1]^20, t ~ U[0,1]:
+    # here rms(u) by Monte Carlo, independent of the suite's closed form
+    rng = np.random.default_rng(0)
+    u = rng.uniform(size=(200_000, 20)).sum(axis=1) + 1 - rng.uniform(size=200_000)
+    rel = math.sqrt(published) / math.sqrt(np.mean(u**2))
+    assert math.isclose(float(ds["published_rel_l2"].values[0]), rel, rel_tol=2e-3)
+
+
+@pytest.mark.parametrize("suite, entry", [
+    ("estimators", "fd"), ("tt-forward", "tt_contract"), ("compile-time", "hjb20"),
+    ("projection", "poisson2d: projection (fixed hidden, LS read-out)"), ("catalogue", "poisson2d"),
+])
+def test_every_suite_runs_and_records_its_commit(tmp_path, suite, entry):
+    main([suite, "--tiny", "--only", entry, "--out", str(tmp_path)])
+    ds = _check_written(tmp_path, suite)
+    assert ds.sizes["row"] >= 1 and set(ds["entry"].values.astype(str)) == {entry}
+    if "status" in ds:
+        assert set(ds["status"].values.astype(str)) == {"ok"}
+
+
+def test_only_an_existing_suite_is_accepted(capsys):
+    with pytest.raises(SystemExit):
+        main(["tt_forward", "--tiny"])
+    assert "invalid choice" in capsys.readouterr().err
 
 
 def test_nontrivial_suite_configs_are_valid_and_gn_fd_is_the_package_default():
