@@ -1,4 +1,4 @@
-"""Euclidean projections onto the graphs of elementary operations (METHODS.md section 5).
+"""Euclidean projections onto the graphs of elementary operations (docs/methods.md#projection-feasibility-training).
 
 Each function returns the nearest point of its constraint set to the given point, batched over
 leading axes. ``dot`` is the bilinear set ``a.b = z`` (a scalar Newton solve), ``hyperplane`` an
@@ -41,7 +41,7 @@ def dot(a: Float[Array, "*batch k"], b: Float[Array, "*batch k"], z: Float[Array
 
     Stationarity gives ``a' = (a + t b)/(1 - t^2)``, ``b' = (b + t a)/(1 - t^2)``, ``z' = z - t``
     with t the root in (-1, 1) of ``|p|^2/(2(1-t)^2) - |m|^2/(2(1+t)^2) + t - z`` where
-    ``p = (a + b)/sqrt 2``, ``m = (a - b)/sqrt 2`` (the same equation as METHODS.md's
+    ``p = (a + b)/sqrt 2``, ``m = (a - b)/sqrt 2`` (equivalently
     ``((1+t^2) a.b + t (|a|^2+|b|^2))/(1-t^2)^2 = z - t``). It is increasing on (-1, 1), so the
     root is unique: safeguarded Newton from t = 0. (If ``a = +-b`` exactly and z is far beyond
     reach, the root sits at the bracket end; random data never hits this.)
