@@ -1,5 +1,5 @@
-"""Build-time mapping of the top-level ``problems/`` and ``configs/`` folders into the package
-(``pdesolve/problems``, ``pdesolve/configs``), so a non-editable install ships them as package data.
+"""Build-time mapping of the top-level ``problems/`` and ``configs/`` folders (with ``configs/spaces/``)
+into the package (``pdesolve/problems``, ``pdesolve/configs``), so a non-editable install ships them as package data.
 Everything else is in pyproject.toml."""
 
 from setuptools import find_packages, setup
@@ -9,5 +9,5 @@ SHIPPED = {"pdesolve.problems": "problems", "pdesolve.configs": "configs"}
 setup(
     packages=find_packages(include=["pdesolve", "pdesolve.*"]) + list(SHIPPED),
     package_dir=SHIPPED,
-    package_data={name: ["*.yaml"] for name in SHIPPED},
+    package_data={"pdesolve.problems": ["*.yaml"], "pdesolve.configs": ["*.yaml", "spaces/*.yaml"]},
 )

@@ -1,4 +1,4 @@
-"""Command line: ``pdesolve solve | check | report | list``.
+"""Command line: ``pdesolve solve | check | report | list | tune``.
 
 Errors in problem files, configs and arguments print one line and exit 2; a traceback is shown
 only with ``--debug``. A run that diverges (non-finite loss) writes its folder and exits 3.
@@ -135,8 +135,31 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_tune(args) -> int:
+    from .tune import tune
+
+    try:
+        result = tune(args.problem, args.space, args.trials, config=args.config, workers=args.workers,
+                      budget=args.budget, out=args.out, storage=args.storage, params=_param_overrides(args.param))
+    except KeyboardInterrupt:
+        print("\ninterrupted; run the same command again to continue the study", file=sys.stderr)
+        return 130
+    study = result.study
+    states = {state: int((study.state == state).sum()) for state in ("complete", "pruned", "failed")}
+    print(f"{study.attrs['problem']}: {study.attrs['trials_finished']} trials ({states['complete']} complete, "
+          f"{states['pruned']} pruned, {states['failed']} failed)")
+    if result.best_trial is None:
+        print(f"error: no trial completed; why is in {result.path / 'study.nc'} (variable note)", file=sys.stderr)
+        return 1
+    print(f"best trial {result.best_trial}: {study.attrs['objective']} "
+          f"{float(study.error.sel(trial=result.best_trial)):.3e}; "
+          f"pdesolve solve {args.problem} --config {result.path / 'best.yaml'}")
+    print(result.path)
+    return 0
+
+
 def cmd_list(args) -> int:
-    for kind in ("problems", "configs"):
+    for kind in ("problems", "configs", "configs/spaces"):
         folder = shipped(kind)
         print(f"{kind} ({folder}):")
         for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.py")):
@@ -193,9 +216,26 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true", help="also print report.json")
     report.set_defaults(func=cmd_report)
 
-    listing = sub.add_parser("list", help="list shipped problems and configs")
+    listing = sub.add_parser("list", help="list shipped problems, configs and search spaces")
     listing.set_defaults(func=cmd_list)
-    for command in (solve, check, report, listing):  # --debug also after the subcommand, as errors suggest
+
+    tune = sub.add_parser("tune", help="search config settings (optuna TPE, pruning) and write the best as a config")
+    tune.add_argument("problem", help="problem file (.yaml, or .py defining PROBLEM)")
+    tune.add_argument("--space", required=True, help="search space (YAML: dotted config paths with range, "
+                      "log_range, int_range or choices; configs/spaces/)")
+    tune.add_argument("--trials", type=int, required=True, help="trials in the study (a rerun continues up to it)")
+    tune.add_argument("--config", help="config file every trial starts from (as for solve)")
+    tune.add_argument("--workers", type=int, default=1, help="parallel worker processes on this machine")
+    tune.add_argument("--budget", type=float, help="seconds of training per trial (default: the config's "
+                      "train.time_budget, else 20)")
+    tune.add_argument("--out", help="output folder (default outputs/<problem>/tune-<space>); the same folder "
+                      "continues an interrupted study")
+    tune.add_argument("--storage", metavar="URL", help="RDB URL of a study shared by workers on several machines, "
+                      "e.g. postgresql://user:password@host/db (default: a journal file in --out)")
+    tune.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                      help="problem parameter or dimension override")
+    tune.set_defaults(func=cmd_tune)
+    for command in (solve, check, report, listing, tune):  # --debug also after the subcommand, as errors suggest
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return parser
 

@@ -6,6 +6,7 @@ import datetime
 import errno
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import equinox as eqx
@@ -65,7 +66,8 @@ def resolve_run_config(problem: Problem, *updates) -> dict:
 
 def solve(problem: Problem | str | Path, config: dict | str | Path | None = None, *,
           overrides: list[dict] | tuple = (), out: str | Path | None = None,
-          output_root: str | Path = "outputs", resume: str | Path | None = None) -> RunResult:
+          output_root: str | Path = "outputs", resume: str | Path | None = None,
+          on_log: Callable[[dict], None] | None = None) -> RunResult:
     """Solves ``problem`` (a Problem or a problem file) with ``config`` (a mapping or a YAML file),
     then ``overrides`` (mappings, e.g. from ``--set``). Writes a run folder when ``out`` is a
     folder (used as is: it must not hold files) or ``out == "auto"`` (under ``output_root``).
@@ -73,6 +75,8 @@ def solve(problem: Problem | str | Path, config: dict | str | Path | None = None
     ``resume`` is the folder of an unfinished run: training continues there from its last
     checkpoint with the run's own config (``config`` and ``overrides`` may only repeat it, or
     change ``train.progress``).
+
+    ``on_log(row)`` is called with each logged training history row (see :func:`pdesolve.train.train`).
     """
     problem = _as_problem(problem)
     if resume is not None:
@@ -84,7 +88,7 @@ def solve(problem: Problem | str | Path, config: dict | str | Path | None = None
     where: dict = {}  # the run folder, once made
     try:
         with scope:
-            return _run(problem, config, out=out, output_root=output_root, resume=resume, where=where)
+            return _run(problem, config, out=out, output_root=output_root, resume=resume, where=where, on_log=on_log)
     except PdesolveError:
         if resume is None:
             _discard_unstarted(where)
@@ -98,7 +102,7 @@ def solve(problem: Problem | str | Path, config: dict | str | Path | None = None
         raise
 
 
-def _run(problem: Problem, config: dict, *, out, output_root, resume, where: dict) -> RunResult:
+def _run(problem: Problem, config: dict, *, out, output_root, resume, where: dict, on_log=None) -> RunResult:
     """Builds, trains and evaluates under the run's precision (see :func:`solve`)."""
     pieces = assemble(problem, config)
     compiled, network, solution, engine, dtype = (pieces.compiled, pieces.network, pieces.solution, pieces.engine,
@@ -127,7 +131,7 @@ def _run(problem: Problem, config: dict, *, out, output_root, resume, where: dic
     result = checkpoints.load_trained(solution) if resume is not None else None
     if result is None:
         result = train(compiled, solution, engine, solver, config, soft_kinds, checkpoints=checkpoints,
-                       resume=checkpoints is not None and checkpoints.exists())
+                       resume=checkpoints is not None and checkpoints.exists(), on_log=on_log)
     if folder is not None:  # the trained network first: open_run(folder).predict reloads it
         save_model(folder, result.solution)
         checkpoints.save_trained(result)  # names model.eqx: from here on --resume only evaluates

@@ -5,6 +5,7 @@ import dataclasses
 import math
 import time
 import warnings
+from collections.abc import Callable
 
 import equinox as eqx
 import jax
@@ -259,6 +260,7 @@ def train(
     soft_kinds: tuple[str, ...] = (),
     checkpoints: RunCheckpoints | None = None,
     resume: bool = False,
+    on_log: Callable[[dict], None] | None = None,
 ) -> TrainResult:
     """Trains ``solution`` on ``compiled`` with ``solver``; ``config`` is the resolved run config.
 
@@ -267,6 +269,9 @@ def train(
     was never interrupted). A non-finite loss or parameter stops the run at the last verified
     step, or (``train.on_divergence: rollback``) returns there and retries with the learning
     rates scaled by ``train.rollback_factor``, at most ``train.max_rollbacks`` times.
+
+    ``on_log(row)`` is called with each logged history row (``HISTORY_FIELDS`` -> number); an
+    exception it raises ends training and propagates (``pdesolve tune`` prunes trials so).
     """
     problem, train_config = compiled.problem, config["train"]
     dtype = jnp.float64 if config["precision"] == "float64" else jnp.float32
@@ -373,6 +378,8 @@ def train(
                     history.setdefault(name, []).append(float(stats[name]))
                 state = solver.observe(state, metrics["rel_l2"] if u_val is not None else value)
                 bar.set_postfix(loss=f"{value:.3e}", rel_l2=f"{metrics['rel_l2']:.3e}")
+                if on_log is not None:
+                    on_log({name: history[name][-1] for name in HISTORY_FIELDS})
             safe, good = good, _Point(params, state, key, done, loss_evals, sampler.state(), len(history["step"]))
             if save:
                 meta = {"step": done, "loss_evals": loss_evals, "lr_scale": lr_scale, "rollbacks": rollbacks,

@@ -230,9 +230,12 @@ def test_python_module_problem_matches_yaml():
 
 
 def test_every_shipped_file_is_package_data():
-    """setup.py ships problems/*.yaml and configs/*.yaml (and problems' modules as modules): a file of
-    another kind there would be missing from a non-editable install. ``pdesolve list`` finds both."""
-    for kind, suffixes in (("problems", {".yaml", ".py"}), ("configs", {".yaml"})):
-        files = [p for p in (ROOT / kind).iterdir() if p.name != "__pycache__"]
+    """setup.py ships problems/*.yaml, configs/*.yaml and configs/spaces/*.yaml (and problems' modules as
+    modules): a file of another kind there would be missing from a non-editable install. ``pdesolve list``
+    finds them."""
+    kinds = {"problems": {".yaml", ".py"}, "configs": {".yaml"}, "configs/spaces": {".yaml"}}
+    for kind, suffixes in kinds.items():
+        files = [p for p in (ROOT / kind).iterdir()
+                 if p.name != "__pycache__" and p.relative_to(ROOT).as_posix() not in kinds]
         assert files and all(p.is_file() and p.suffix in suffixes for p in files), kind
         assert {p.name for p in cli.shipped(kind).iterdir()} >= {p.name for p in files}

@@ -1,0 +1,188 @@
+"""``pdesolve tune``: search-space validation, study.nc, best.yaml replaying the best trial bit for
+bit, resuming a killed study, two worker processes. A tiny 2-d Poisson problem at 0.1 s of training per trial."""
+
+import shutil
+from pathlib import Path
+
+import optuna
+import pytest
+import xarray as xr
+import yaml
+from optuna.trial import TrialState
+
+import pdesolve
+from pdesolve.cli import main
+from pdesolve.tune import tune
+from pdesolve.tune._outputs import best_config
+
+ROOT = Path(__file__).resolve().parent.parent
+BUDGET = 0.1  # seconds of training per trial: it ends every trial (train.steps is far beyond it)
+
+PROBLEM = """
+name: tiny_poisson
+dimension: 2
+domain: {type: box, low: 0, high: 1}
+equation: "lap_u = f"
+source: "-2 * pi**2 * sin(pi * x[1]) * sin(pi * x[2])"
+conditions: {boundary: "0"}
+exact: "sin(pi * x[1]) * sin(pi * x[2])"
+evaluation: {points: 128, sampling: sobol, seed: 1234}
+config:
+  precision: float64
+  model: {type: mlp, widths: [6], activation: tanh}
+  operators: {method: ad}
+  solver: {name: adam, learning_rate: 1.0e-2, schedule: constant}
+  train: {steps: 1000000, batch_size: 256, log_every: 10, validation_points: 128}
+"""
+
+SPACE = """
+# the test's space
+solver.b1: 0.8
+solver.learning_rate: {log_range: [1.0e-3, 3.0e-2]}
+model.widths: {choices: [[6], [4, 4]]}
+"""
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("tune")
+    (folder / "tiny.yaml").write_text(PROBLEM)
+    (folder / "space.yaml").write_text(SPACE)
+    return {"problem": str(folder / "tiny.yaml"), "space": str(folder / "space.yaml"), "folder": folder}
+
+
+@pytest.fixture(scope="module")
+def study(files):
+    """A 3-trial study by one worker (in this process)."""
+    return tune(files["problem"], files["space"], 3, budget=BUDGET, out=files["folder"] / "study")
+
+
+def _tune_cli(files, space_text: str, capsys, *extra) -> tuple[int, str]:
+    space = files["folder"] / "bad_space.yaml"
+    space.write_text(space_text)
+    code = main(["tune", files["problem"], "--space", str(space), "--trials", "2", "--out",
+                 str(files["folder"] / "refused"), *extra])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, field, words", [
+    ("solver.learning_rate: {log_range: [0.1, 0.01]}", "solver.learning_rate", "must be below high"),
+    ("solver.learning_rate: {log_range: [0, 0.01]}", "solver.learning_rate", "must be > 0"),
+    ("solver.learning_rate: {range: [-1, 0.1]}", "solver.learning_rate", "-1.0: must be > 0"),
+    ("solver.learning_rat: {log_range: [1.0e-3, 0.1]}", "solver.learning_rat", "did you mean 'learning_rate'"),
+    ("train.batch_size: {log_range: [16, 64]}", "train.batch_size", "takes int_range"),
+    ("train.batch_size: {int_range: [16, 64.5]}", "train.batch_size", "two integers"),
+    ("solver.learning_rate: {range: [0.1, fast]}", "solver.learning_rate", "two finite numbers"),
+    ("solver.learning_rate: {between: [0.1, 0.2]}", "solver.learning_rate", "expected one of range"),
+    ("model.widths: {choices: []}", "model.widths", "non-empty list"),
+    ("model.widths: {choices: [[4], [0]]}", "model.widths", "each an integer from 1"),
+    ("solver.name: no_such_solver\nsolver.learning_rate: {log_range: [1.0e-3, 0.1]}", "solver.name",
+     "unknown name"),
+    ("solver.b1: 0.5", "<root>", "nothing to search"),
+    ("a: 1\na: 2", "<file>", "not valid YAML: found the key 'a' twice"),
+    ("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n"
+     for p, n in zip("abcdefgh", "bcdefghi")), "<file>", "expands through aliases"),
+])
+def test_invalid_space_exits_2_naming_the_field(files, capsys, text, field, words):
+    code, err = _tune_cli(files, text, capsys)
+    assert code == 2
+    assert err.startswith(f"error: {files['folder'] / 'bad_space.yaml'}: {field}: ")
+    assert words in err
+    assert not (files["folder"] / "refused").exists()  # refused before any trial or folder
+
+
+@pytest.mark.parametrize("extra, words", [(["--budget", "0"], "--budget"), (["--workers", "0"], "--workers")])
+def test_invalid_options_exit_2(files, capsys, extra, words):
+    code, err = _tune_cli(files, "solver.learning_rate: {log_range: [1.0e-3, 0.1]}", capsys, *extra)
+    assert code == 2 and words in err
+
+
+@pytest.mark.parametrize("space", sorted((ROOT / "configs" / "spaces").glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_spaces_are_valid_and_listed(space, capsys):
+    from pdesolve.solve import resolve_run_config
+    from pdesolve.tune import load_space
+
+    problem = pdesolve.load_problem(ROOT / "problems" / "poisson2d.yaml")
+    assert load_space(space, resolve_run_config(problem)).dimensions
+    assert space.read_text().startswith("# ")  # what it searches
+    assert main(["list"]) == 0
+    assert space.name in capsys.readouterr().out
+
+
+def test_study_nc_has_one_row_per_trial(study):
+    ds = study.study
+    assert list(ds.trial.values) == [0, 1, 2]
+    assert set(ds.state.values) <= {"complete", "pruned"} and ds.state.values[0] == "complete"
+    assert ds.attrs["objective"] == "validation rel_l2" and ds.attrs["time_budget_s"] == BUDGET
+    lr = ds["solver.learning_rate"].values
+    assert ((lr >= 1e-3) & (lr <= 3e-2)).all() and ds["solver.learning_rate"].attrs["search"] == "log_range"
+    assert set(ds["model.widths"].values) <= {"[6]", "[4, 4]"}
+    assert "solver.b1" not in ds  # fixed, not searched
+    complete = ds.where(ds.state == "complete", drop=True)
+    assert (complete.error > 0).all() and (complete.test_rel_l2 > 0).all()
+    assert (complete.train_time >= BUDGET).all() and (complete.train_time < BUDGET + 1).all()
+    assert int(complete.error.idxmin()) == study.best_trial == ds.attrs["best_trial"]
+    with xr.open_dataset(study.path / "study.nc", engine="h5netcdf") as on_disk:
+        assert float(on_disk.error.sel(trial=0)) == float(ds.error.sel(trial=0))
+    assert (study.path / "study.png").stat().st_size > 10_000
+
+
+def test_best_yaml_replays_the_best_trial_bit_for_bit(study, files):
+    ds, best = study.study, study.best_trial
+    text = (study.path / "best.yaml").read_text()
+    config = yaml.safe_load(text)
+    steps = int(ds.steps.sel(trial=best))
+    assert 3 < steps < 1_000_000  # the time budget stopped the trial
+    assert config["train"]["steps"] == steps and config["train"]["time_budget"] is None
+    assert config["seed"] == 0 and config["solver"]["b1"] == 0.8  # the whole config, fixed settings included
+    assert f"time budget {BUDGET} s" in text and "bit for bit" in text
+    run = pdesolve.solve(files["problem"], study.path / "best.yaml", overrides=[{"train": {"progress": False}}])
+    assert float(run.history.rel_l2.values[-1]) == float(ds.error.sel(trial=best))
+    assert run.report["rel_l2"] == float(ds.test_rel_l2.sel(trial=best))
+
+
+def test_best_yaml_keeps_the_budget_when_the_schedule_spans_the_steps():
+    complete = optuna.trial.create_trial(value=0.5, user_attrs={"config": None, "steps": 7})
+    for schedule, exact in (("constant", True), ("cosine", False)):
+        config = {"seed": 3, "solver": {"name": "adam", "schedule": schedule},
+                  "train": {"steps": 100, "time_budget": 2.0, "progress": False}}
+        complete.user_attrs["config"] = config
+        text = best_config(complete, "validation rel_l2")
+        train = yaml.safe_load(text)["train"]
+        assert (train["steps"], train["time_budget"]) == ((7, None) if exact else (100, 2.0))
+        assert ("not bit for bit" in text) != exact
+
+
+def test_resume_keeps_completed_trials_and_drops_a_killed_one(study, files, capsys):
+    out = files["folder"] / "resumed"
+    shutil.copytree(study.path, out)
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(out / "study.log")))
+    killed = optuna.load_study(study_name="tiny_poisson-space", storage=storage).ask()  # running, never told
+    assert main(["tune", files["problem"], "--space", files["space"], "--trials", "4", "--budget", str(BUDGET),
+                 "--out", str(out)]) == 0
+    ds = xr.open_dataset(out / "study.nc", engine="h5netcdf")
+    assert list(ds.trial.values) == [0, 1, 2, killed.number + 1]
+    for name in ("error", "solver.learning_rate", "model.widths", "state"):
+        assert list(ds[name].values[:3]) == list(study.study[name].values)
+    assert optuna.load_study(study_name="tiny_poisson-space", storage=storage).trials[killed.number].state \
+        == TrialState.FAIL
+    assert f"trial {killed.number + 1:3d}" in capsys.readouterr().out  # one line per finished trial
+    other = files["folder"] / "other_space.yaml"
+    other.write_text(SPACE.replace("3.0e-2", "5.0e-2"))
+    assert main(["tune", files["problem"], "--space", str(other), "--trials", "4", "--out", str(out)]) == 2
+    assert "of another problem or space; choose a new folder" in capsys.readouterr().err
+    assert main(["tune", files["problem"], "--space", files["space"], "--trials", "4", "--out", str(out)]) == 2
+    assert "made with another problem, config, budget or space" in capsys.readouterr().err  # budget 20 s
+
+
+def test_two_workers_share_the_study(files):
+    config = files["folder"] / "seed5.yaml"
+    config.write_text("seed: 5\n")
+    result = tune(files["problem"], files["space"], 2, config=config, workers=2, budget=BUDGET,
+                  out=files["folder"] / "two")
+    assert list(result.study.trial.values) == [0, 1]
+    assert yaml.safe_load((result.path / "best.yaml").read_text())["seed"] == 5  # over --config
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(result.path / "study.log")))
+    first, second = optuna.load_study(study_name="tiny_poisson-space", storage=storage).trials
+    assert first.datetime_start < second.datetime_complete and second.datetime_start < first.datetime_complete
