@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
-from jaxtyping import Array, Bool, PyTree
+from jaxtyping import Array, Bool, Int, PyTree
 from tqdm.auto import tqdm
 
 from .checkpoint import RunCheckpoints
@@ -251,6 +251,308 @@ class _Point:
     rows: int  # history rows logged up to it
 
 
+def _fresh_flag() -> tuple[Bool[Array, ""], Int[Array, ""]]:
+    """The device flag of a verified point: every step finite so far, none counted yet."""
+    return jnp.asarray(True), jnp.asarray(0, jnp.int32)
+
+
+class _Guard:
+    """The divergence guard on the host: the device flag ``(ok, n_ok)`` of :func:`make_guarded_step`,
+    the blow-up watch, the last two verified points and the rollbacks made so far.
+
+    ``good`` is the last verified point; ``safe`` the one before, whose parameters also gave a
+    finite loss at the next step (the loss of good's parameters may be the first non-finite one).
+    """
+
+    def __init__(self, train_config: dict, solver_config: dict):
+        self.train_config, self.solver_config = train_config, solver_config
+        self.rollbacks, self.lr_scale = 0, 1.0
+        self.flag = _fresh_flag()
+        self.watch = self.good = self.safe = None
+
+    def start(self, watch: BlowupWatch, point: _Point) -> None:
+        """Starts watching from ``point``, the first verified one (initial or resumed)."""
+        self.watch, self.good, self.safe = watch, point, point
+
+    def read_flag(self) -> tuple[bool, int]:
+        """(whether every step since the last read was finite, how many were); resets the flag."""
+        ok, n_ok = jax.device_get(self.flag)
+        self.flag = _fresh_flag()
+        return bool(ok), int(n_ok)
+
+    def verified(self, point: _Point) -> None:
+        """Records ``point`` as the last verified one."""
+        self.safe, self.good = self.good, point
+
+    def fall_back(self) -> tuple[_Point, bool]:
+        """After a divergence: (the point to return to, whether to retry from it). A retry (rollback,
+        while allowed) goes back one point further and scales the learning rates once more."""
+        retry = (self.train_config["on_divergence"] == "rollback"
+                 and self.rollbacks < self.train_config["max_rollbacks"] and _has_learning_rate(self.solver_config))
+        if retry:
+            self.good = self.safe
+            self.rollbacks, self.lr_scale = self.rollbacks + 1, self.lr_scale * self.train_config["rollback_factor"]
+        return self.good, retry
+
+    def reason(self, blowup: str | None, bad: int) -> str:
+        """The stop reason of a run that diverged at step ``bad`` and stopped at ``good``."""
+        return _divergence_reason(blowup, bad, self.good.done, self.rollbacks, self.train_config,
+                                  _has_learning_rate(self.solver_config))
+
+    def summary(self) -> str:
+        """What the rollbacks did, for the stop reason ('' when there were none)."""
+        if not self.rollbacks:
+            return ""
+        return f" ({self.rollbacks} rollback{'s' * (self.rollbacks > 1)}: learning rate x{self.lr_scale:g})"
+
+
+class _History:
+    """The logged rows: one list per column, ``HISTORY_FIELDS`` then solver-specific stats."""
+
+    def __init__(self, columns: dict[str, list] | None = None):
+        columns = columns if columns is not None else {name: [] for name in HISTORY_FIELDS}
+        self.columns = {name: list(values) for name, values in columns.items()}
+
+    def __len__(self) -> int:
+        return len(self.columns["step"])
+
+    def append(self, row: dict[str, float], stats: dict) -> None:
+        """Appends ``row`` (HISTORY_FIELDS -> value) and the solver's extra ``stats`` (e.g. the hybrid stage)."""
+        for name, value in row.items():
+            self.columns[name].append(value)
+        for name in stats.keys() - {"loss", "loss_evals"}:
+            self.columns.setdefault(name, []).append(float(stats[name]))
+
+    def truncate(self, rows: int) -> None:
+        """Keeps the first ``rows`` rows."""
+        self.columns = {name: values[:rows] for name, values in self.columns.items()}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Column name -> (n_logs,) array."""
+        return {name: np.asarray(values) for name, values in self.columns.items()}
+
+
+#: Validation metrics when they are not computed (no log here, or no exact solution).
+_UNKNOWN = {"rel_l2": math.nan, "mse": math.nan}
+
+
+class _Validation:
+    """A fixed uniform validation set (``train.validation_points``) and its exact values, if known."""
+
+    def __init__(self, compiled: CompiledProblem, predict, points: int, dtype):
+        problem = compiled.problem
+        sampler = PointSampler(problem.domain, problem.time, "uniform", seed=problem.evaluation["seed"] + 1)
+        self.x, self.t = (np.asarray(a, dtype) for a in sampler.interior(points))  # (n, d), (n,)
+        self.u = None if compiled.exact is None else np.asarray(compiled.exact(jnp.asarray(self.x),
+                                                                                jnp.asarray(self.t)))
+        self.predict = predict
+
+    @property
+    def known(self) -> bool:
+        """Whether the exact solution is known (else the metrics are NaN)."""
+        return self.u is not None
+
+    def metrics(self, params: PyTree) -> dict[str, float]:
+        """``rel_l2`` and ``mse`` of the network ``params`` on the validation set (NaN if unknown)."""
+        return _UNKNOWN if self.u is None else error_metrics(self.predict(params, self.x, self.t)[0], self.u)
+
+
+class _Progress:
+    """The progress bar: steps done, and the loss and validation error of the last log."""
+
+    def __init__(self, total: int, initial: int, enabled: bool, name: str):
+        self.bar = tqdm(total=total, initial=initial, disable=not enabled, desc=name, unit="step", leave=False)
+
+    def advance(self) -> None:
+        """One step more."""
+        self.bar.update(1)
+
+    def rewind(self, done: int) -> None:
+        """Back to step ``done`` (a divergence)."""
+        self.bar.n = done
+        self.bar.refresh()
+
+    def show(self, loss: float, rel_l2: float) -> None:
+        """The values of the last log."""
+        self.bar.set_postfix(loss=f"{loss:.3e}", rel_l2=f"{rel_l2:.3e}")
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _network_evals_per_loss(compiled: CompiledProblem, engine: AbstractOperatorEngine, soft_kinds,
+                            train_config: dict) -> int:
+    """Network evaluations of one loss evaluation: the batch's stencils, and the soft conditions' points."""
+    dim = compiled.problem.dimension
+    evals = train_config["batch_size"] * engine.evals_per_point(compiled.needs, dim)
+    if soft_kinds:
+        evals += len(soft_kinds) * train_config["boundary_batch_size"] * engine.evals_per_point(frozenset({"u"}), dim)
+    return evals
+
+
+def _stop_reason(target: float | None, rel_l2: float, clock: TrainClock) -> str | None:
+    """Why training stops at a verified point (the target error, the time budget), or None."""
+    if target is not None and rel_l2 <= target:
+        return f"target rel_l2 {target:g} reached"
+    if clock.exhausted:
+        return f"time budget {clock.budget:g} s reached"
+    return None
+
+
+class _TrainLoop:
+    """One training run: guarded solver steps; at each log or checkpoint step a check for divergence
+    (stop, or roll back), the history row, the checkpoint and the stopping rules."""
+
+    def __init__(self, compiled: CompiledProblem, solution: Solution, engine: AbstractOperatorEngine,
+                 solver: AbstractSolver, config: dict, soft_kinds: tuple[str, ...], checkpoints: RunCheckpoints | None,
+                 on_log: Callable[[dict], None] | None = None):
+        self.config, self.train_config, self.checkpoints = config, config["train"], checkpoints
+        self.on_log = on_log  # called with each logged history row (see train)
+        self.name, self.steps = compiled.problem.name, config["train"]["steps"]
+        dtype = jnp.float64 if config["precision"] == "float64" else jnp.float32
+        self.params, self.static = eqx.partition(solution, eqx.is_inexact_array)
+        sharding = point_sharding(self.train_config)
+        if sharding is not None:  # points split over devices, parameters replicated
+            self.params = jax.device_put(self.params, sharding[1])
+        self.loss = PinnLoss(compiled, engine, self.static, soft_kinds, self.train_config["condition_weight"])
+        # for solvers that need more than the loss
+        self.context = SolverContext(self.static, engine, compiled, soft_kinds, config)
+        self.solver = solver
+        self.state = solver.bind(self.context).init(self.loss, self.params)
+        problem = compiled.problem
+        predict = make_predictor(engine, self.static, problem.dimension)
+        self.sampler = PointSampler(problem.domain, problem.time, self.train_config["sampler"], seed=config["seed"])
+        self.make_batch = _BatchMaker(compiled, self.sampler, soft_kinds, self.train_config, dtype,
+                                      sharding and sharding[0])
+        self.validation = _Validation(compiled, predict, self.train_config["validation_points"], dtype)
+        self.net_evals_per_loss = _network_evals_per_loss(compiled, engine, soft_kinds, self.train_config)
+        self.history, self.guard = _History(), _Guard(self.train_config, config["solver"])
+        self.key = jax.random.PRNGKey(config["seed"])
+        self.done, self.loss_evals, self.elapsed, self.pending = 0, 0, 0.0, []  # pending: loss-evaluation counts
+        self.clock = TrainClock(self.train_config["time_budget"])
+
+    def resume(self) -> None:
+        """Continues from the last checkpoint: arrays, history, counters, sampler, clock and learning rates."""
+        (self.params, self.state, self.key), meta = self.checkpoints.load((self.params, self.state, self.key))
+        self.history = _History(meta["history"])
+        self.done, self.loss_evals, self.elapsed = meta["step"], meta["loss_evals"], meta["elapsed"]
+        self.guard.lr_scale, self.guard.rollbacks = meta["lr_scale"], meta["rollbacks"]
+        self.sampler.restore(meta["sampler"])
+        self.clock = TrainClock(self.train_config["time_budget"], meta.get("train_time", 0.0))
+        if self.guard.lr_scale != 1.0:
+            self.solver = rescaled_solver(self.config["solver"], self.steps, self.guard.lr_scale)
+
+    def run(self) -> TrainResult:
+        """Trains until a stopping rule holds; the result is at the last verified step."""
+        self._use_solver(self.solver)
+        self.guard.start(BlowupWatch(self.history.columns, self.validation.metrics(self.params)["rel_l2"]),
+                         self._point())
+        stop_reason = "step budget reached"
+        self.start = time.perf_counter() - self.elapsed
+        self.progress = _Progress(self.steps, self.done, self.train_config["progress"], self.name)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*balance properties of Sobol.*")
+            while self.done < self.steps:
+                stats = self._step()
+                log, save = self._log_due(), self._save_due()
+                if (log or save) and (reason := self._verify(stats, log, save)):
+                    stop_reason = reason
+                    break
+        self.progress.close()
+        wall = time.perf_counter() - self.start
+        return TrainResult(eqx.combine(self.params, self.static), self.history.arrays(), wall, self.done,
+                           stop_reason + self.guard.summary())
+
+    def _use_solver(self, solver: AbstractSolver) -> None:
+        """Steps with ``solver`` from now on (the given one, or one with scaled learning rates)."""
+        self.solver = solver
+        self.step = make_guarded_step(solver.bind(self.context), self.loss)
+
+    def _step(self) -> dict:
+        """One guarded solver step on a new batch; returns its stats (device arrays)."""
+        self.key, subkey = jax.random.split(self.key)
+        batch, started = self.make_batch(), time.perf_counter()
+        self.params, self.state, self.guard.flag, stats = self.step(self.params, self.state, self.guard.flag,
+                                                                    batch, subkey)
+        self.clock.tick(started, self.params)
+        self.pending.append(stats["loss_evals"])
+        self.done += 1
+        self.progress.advance()
+        return stats
+
+    def _log_due(self) -> bool:
+        """Whether this step is logged: every ``train.log_every`` steps, the last one, the time budget's."""
+        return self.done % self.train_config["log_every"] == 0 or self.done == self.steps or self.clock.exhausted
+
+    def _save_due(self) -> bool:
+        """Whether this step is checkpointed: every ``train.checkpoint_every`` steps, with a run folder."""
+        every = self.train_config["checkpoint_every"] if self.checkpoints is not None else 0
+        return bool(every) and self.done % every == 0
+
+    def _verify(self, stats: dict, log: bool, save: bool) -> str | None:
+        """Checks the steps since the last verified point; then rolls back, or logs and saves.
+        Returns a stop reason (divergence, target, time budget) or None to go on."""
+        ok, n_ok = self.guard.read_flag()
+        value, metrics, blowup = math.nan, _UNKNOWN, None
+        if ok and log:  # finite: the loss or the validation error may still have blown up
+            value = float(stats["loss"])
+            metrics = self.validation.metrics(self.params)
+            blowup = self.guard.watch.check(value, metrics["rel_l2"])
+        if not ok or blowup:  # diverged since the last verified point
+            return self._diverged(blowup, bad=self.guard.good.done + n_ok + 1 if not ok else self.done)
+        self.loss_evals += sum(int(n) for n in jax.device_get(self.pending))
+        self.pending = []
+        if log:
+            self._log(value, metrics, stats)
+        self.guard.verified(self._point())
+        if save:
+            self._save()
+        return _stop_reason(self.train_config["target_rel_l2"], metrics["rel_l2"], self.clock)
+
+    def _diverged(self, blowup: str | None, bad: int) -> str | None:
+        """Returns to a verified point: the stop reason, or None after a rollback (lower learning rates)."""
+        point, retry = self.guard.fall_back()
+        self._restore(point)
+        if not retry:
+            return self.guard.reason(blowup, bad)
+        self._use_solver(rescaled_solver(self.config["solver"], self.steps, self.guard.lr_scale))
+        return None
+
+    def _log(self, value: float, metrics: dict[str, float], stats: dict) -> None:
+        """Appends the history row, tells the solver (validation-driven schedules), shows progress and
+        passes the row to ``on_log``."""
+        self.guard.watch.update(value, metrics["rel_l2"])
+        self.history.append({"step": self.done, "loss": value, "rel_l2": metrics["rel_l2"], "mse": metrics["mse"],
+                             "wall_time": time.perf_counter() - self.start, "train_time": self.clock.seconds,
+                             "loss_evals": self.loss_evals,
+                             "network_evals": self.loss_evals * self.net_evals_per_loss}, stats)
+        self.state = self.solver.observe(self.state, metrics["rel_l2"] if self.validation.known else value)
+        self.progress.show(value, metrics["rel_l2"])
+        if self.on_log is not None:
+            self.on_log({name: self.history.columns[name][-1] for name in HISTORY_FIELDS})
+
+    def _save(self) -> None:
+        """Checkpoints the last verified point with the counters that resume needs."""
+        meta = {"step": self.done, "loss_evals": self.loss_evals, "lr_scale": self.guard.lr_scale,
+                "rollbacks": self.guard.rollbacks, "elapsed": time.perf_counter() - self.start,
+                "train_time": self.clock.seconds, "sampler": self.guard.good.sampler}
+        self.checkpoints.save((self.params, self.state, self.key), meta, self.history.columns)
+
+    def _point(self) -> _Point:
+        """The loop's current position, to return to after a divergence."""
+        return _Point(self.params, self.state, self.key, self.done, self.loss_evals, self.sampler.state(),
+                      len(self.history))
+
+    def _restore(self, point: _Point) -> None:
+        """Returns the loop to ``point``: arrays, counters, sampler, history rows and progress."""
+        self.params, self.state, self.key = point.params, point.state, point.key
+        self.done, self.loss_evals = point.done, point.loss_evals
+        self.sampler.restore(point.sampler)
+        self.history.truncate(point.rows)
+        self.pending = []
+        self.progress.rewind(self.done)
+
+
 def train(
     compiled: CompiledProblem,
     solution: Solution,
@@ -273,127 +575,7 @@ def train(
     ``on_log(row)`` is called with each logged history row (``HISTORY_FIELDS`` -> number); an
     exception it raises ends training and propagates (``pdesolve tune`` prunes trials so).
     """
-    problem, train_config = compiled.problem, config["train"]
-    dtype = jnp.float64 if config["precision"] == "float64" else jnp.float32
-    params, static = eqx.partition(solution, eqx.is_inexact_array)
-    sharding = point_sharding(train_config)
-    if sharding is not None:  # points split over devices, parameters replicated
-        params = jax.device_put(params, sharding[1])
-    loss = PinnLoss(compiled, engine, static, soft_kinds, train_config["condition_weight"])
-    context = SolverContext(static, engine, compiled, soft_kinds, config)  # for solvers that need more than the loss
-    state = solver.bind(context).init(loss, params)
-    predict = make_predictor(engine, static, problem.dimension)
-
-    sampler = PointSampler(problem.domain, problem.time, train_config["sampler"], seed=config["seed"])
-    make_batch = _BatchMaker(compiled, sampler, soft_kinds, train_config, dtype, sharding and sharding[0])
-    validation = PointSampler(problem.domain, problem.time, "uniform", seed=problem.evaluation["seed"] + 1)
-    x_val, t_val = (np.asarray(a, dtype) for a in validation.interior(train_config["validation_points"]))
-    u_val = None if compiled.exact is None else np.asarray(compiled.exact(jnp.asarray(x_val), jnp.asarray(t_val)))
-
-    evals_per_point = engine.evals_per_point(compiled.needs, problem.dimension)
-    net_evals_per_loss = train_config["batch_size"] * evals_per_point
-    if soft_kinds:
-        net_evals_per_loss += len(soft_kinds) * train_config["boundary_batch_size"] * engine.evals_per_point(frozenset({"u"}), problem.dimension)
-
-    history = {name: [] for name in HISTORY_FIELDS}
-    key = jax.random.PRNGKey(config["seed"])
-    steps, log_every, target = train_config["steps"], train_config["log_every"], train_config["target_rel_l2"]
-    every = train_config["checkpoint_every"] if checkpoints is not None else 0
-    done, loss_evals, lr_scale, rollbacks, elapsed = 0, 0, 1.0, 0, 0.0
+    loop = _TrainLoop(compiled, solution, engine, solver, config, soft_kinds, checkpoints, on_log)
     if resume:
-        (params, state, key), meta = checkpoints.load((params, state, key))
-        history = {name: list(values) for name, values in meta["history"].items()}
-        done, loss_evals, lr_scale, rollbacks, elapsed = (meta[k] for k in (
-            "step", "loss_evals", "lr_scale", "rollbacks", "elapsed"))
-        sampler.restore(meta["sampler"])
-        if lr_scale != 1.0:
-            solver = rescaled_solver(config["solver"], steps, lr_scale)
-    step = make_guarded_step(solver.bind(context), loss)
-    # good: the last verified point; safe: the one before, whose parameters also gave a finite
-    # loss at the next step (the loss of good's parameters may be the first non-finite one)
-    good = safe = _Point(params, state, key, done, loss_evals, sampler.state(), len(history["step"]))
-    watch = BlowupWatch(history, math.nan if u_val is None else error_metrics(predict(params, x_val, t_val)[0],
-                                                                              u_val)["rel_l2"])
-    fresh_guard = lambda: (jnp.asarray(True), jnp.asarray(0, jnp.int32))  # noqa: E731
-    guard, pending = fresh_guard(), []  # pending: loss-evaluation counts not yet read back
-    stop_reason = "step budget reached"
-    start = time.perf_counter() - elapsed
-    clock = TrainClock(train_config["time_budget"], meta.get("train_time", 0.0) if resume else 0.0)
-    bar = tqdm(total=steps, initial=done, disable=not train_config["progress"], desc=problem.name, unit="step",
-               leave=False)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*balance properties of Sobol.*")
-        while done < steps:
-            key, subkey = jax.random.split(key)
-            batch, started = make_batch(), time.perf_counter()
-            params, state, guard, stats = step(params, state, guard, batch, subkey)
-            clock.tick(started, params)
-            pending.append(stats["loss_evals"])
-            done += 1
-            bar.update(1)
-            log = done % log_every == 0 or done == steps or clock.exhausted
-            save = every and done % every == 0
-            if not (log or save):
-                continue
-            ok, n_ok = jax.device_get(guard)
-            guard = fresh_guard()
-            metrics, blowup = {"rel_l2": math.nan, "mse": math.nan}, None
-            if ok and log:  # finite: the loss or the validation error may still have blown up
-                value = float(stats["loss"])
-                if u_val is not None:
-                    metrics = error_metrics(predict(params, x_val, t_val)[0], u_val)
-                blowup = watch.check(value, metrics["rel_l2"])
-            if not ok or blowup:  # diverged since the last verified point: stop there, or roll back before it
-                bad = good.done + int(n_ok) + 1 if not ok else done
-                retry = (train_config["on_divergence"] == "rollback" and rollbacks < train_config["max_rollbacks"]
-                         and _has_learning_rate(config["solver"]))
-                good = safe if retry else good
-                params, state, key, done, loss_evals = good.params, good.state, good.key, good.done, good.loss_evals
-                sampler.restore(good.sampler)
-                history = {name: values[:good.rows] for name, values in history.items()}
-                pending = []
-                bar.n = done
-                bar.refresh()
-                if not retry:
-                    stop_reason = _divergence_reason(blowup, bad, done, rollbacks, train_config,
-                                                     _has_learning_rate(config["solver"]))
-                    break
-                rollbacks, lr_scale = rollbacks + 1, lr_scale * train_config["rollback_factor"]
-                solver = rescaled_solver(config["solver"], steps, lr_scale)
-                step = make_guarded_step(solver.bind(context), loss)
-                continue
-            loss_evals += sum(int(n) for n in jax.device_get(pending))
-            pending = []
-            if log:  # value and metrics: computed above, with the blow-up check
-                watch.update(value, metrics["rel_l2"])
-                history["step"].append(done)
-                history["loss"].append(value)
-                history["rel_l2"].append(metrics["rel_l2"])
-                history["mse"].append(metrics["mse"])
-                history["wall_time"].append(time.perf_counter() - start)
-                history["train_time"].append(clock.seconds)
-                history["loss_evals"].append(loss_evals)
-                history["network_evals"].append(loss_evals * net_evals_per_loss)
-                for name in stats.keys() - {"loss", "loss_evals"}:  # solver-specific, e.g. the hybrid stage
-                    history.setdefault(name, []).append(float(stats[name]))
-                state = solver.observe(state, metrics["rel_l2"] if u_val is not None else value)
-                bar.set_postfix(loss=f"{value:.3e}", rel_l2=f"{metrics['rel_l2']:.3e}")
-                if on_log is not None:
-                    on_log({name: history[name][-1] for name in HISTORY_FIELDS})
-            safe, good = good, _Point(params, state, key, done, loss_evals, sampler.state(), len(history["step"]))
-            if save:
-                meta = {"step": done, "loss_evals": loss_evals, "lr_scale": lr_scale, "rollbacks": rollbacks,
-                        "elapsed": time.perf_counter() - start, "train_time": clock.seconds, "sampler": good.sampler}
-                checkpoints.save((params, state, key), meta, history)
-            if target is not None and metrics["rel_l2"] <= target:
-                stop_reason = f"target rel_l2 {target:g} reached"
-                break
-            if clock.exhausted:
-                stop_reason = f"time budget {clock.budget:g} s reached"
-                break
-    bar.close()
-    if rollbacks:
-        stop_reason += f" ({rollbacks} rollback{'s' * (rollbacks > 1)}: learning rate x{lr_scale:g})"
-    wall = time.perf_counter() - start
-    return TrainResult(eqx.combine(params, static), {k: np.asarray(v) for k, v in history.items()},
-                       wall, done, stop_reason)
+        loop.resume()
+    return loop.run()
