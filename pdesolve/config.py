@@ -165,6 +165,7 @@ SECTION_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "step": (_OPT_NUM, None),  # finite-difference step (None: by precision, see operators.default_step)
         "coordinates": ((str, int), "all"),  # fd: all | k random coordinates per point (unbiased)
         "time": ((str,), "joint"),  # Stein time handling: joint | fd
+        "smooth": ((str,), "network"),  # Stein: smooth the ansatz's network only | the whole solution
         "chunk_size": (_OPT_INT, None),  # max points per vectorised call
     },
     "train": {
@@ -196,6 +197,7 @@ TOP_LEVEL: dict[str, tuple[tuple[type, ...], Any]] = {
 CHOICES = {
     "operators.method": ("ad", "auto", "fd", "sg", "se"),  # auto: operators.default_operators(d, precision)
     "operators.time": ("joint", "fd"),
+    "operators.smooth": ("network", "solution"),
     "train.sampler": ("uniform", "sobol", "halton"),
     "precision": ("float32", "float64"),
     "ansatz": ("auto", "soft"),

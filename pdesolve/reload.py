@@ -29,7 +29,8 @@ class OpenedRun:
     """A run folder opened for analysis.
 
     ``predict(x, t)`` evaluates the reported solution: the network with its ansatz, or for a
-    Stein run (``prediction == "smoothed model (Stein)"``) the smoothed model, exactly as
+    Stein run the smoothed model (``prediction`` says which: the ansatz with the smoothed network,
+    or the smoothed model with ``operators.smooth: solution``), exactly as
     ``u_pred`` in ``solution.nc``; ``predict(x, t, raw=True)`` gives the network itself (``u_raw``).
     """
 
@@ -45,9 +46,9 @@ class OpenedRun:
 
     @property
     def prediction(self) -> str:
-        """``network``, or ``smoothed model (Stein)`` when the engine smooths (what predict returns)."""
+        """``network``, or the engine's smoothed prediction (Stein; what predict returns)."""
         smoothed = self.engine.solution(self.model) is not self.model
-        return "smoothed model (Stein)" if smoothed else "network"
+        return self.engine.prediction if smoothed else "network"
 
     def predict(self, x, t=None, *, raw: bool = False) -> np.ndarray:
         """u at points x (n, d) (or (d,) for one point) and times t (n,) or a scalar (ignored

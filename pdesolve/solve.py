@@ -297,7 +297,7 @@ def _report(problem, config, result, engine, solver, network, u_pred, u_exact, s
         report["reference"] = ref.info  # Monte Carlo: paths, seed, method, stderr_mean, stderr_max
     final_wall = float(result.history["wall_time"][-1]) if len(result.history["wall_time"]) else 0.0
     report.update({
-        "prediction": "smoothed model (Stein)" if smoothed else "network",
+        "prediction": engine.prediction if smoothed else "network",
         "wall_time_s": result.wall_time_s,
         "train_time_s": final_wall,
         "steps": result.steps_done,

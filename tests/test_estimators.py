@@ -224,12 +224,15 @@ def test_monte_carlo_near_autodiff():
         assert errors[name] < {"u": 1e-4, "u_t": 0.02, "u_x": 0.03}.get(name, 0.1), name
 
 
+#: Stein engines smoothing plain fields (``smooth: solution``; the ansatz path: test_stein_ansatz.py).
 ENGINES = {
     "fd": lambda chunk: FiniteDifferenceEngine(step=1e-2, chunk_size=chunk),
-    "sg-joint": lambda chunk: SparseGridSteinEngine(sigma=0.1, level=3, chunk_size=chunk),
-    "sg-fd": lambda chunk: SparseGridSteinEngine(sigma=0.1, level=3, smooth_time=False, chunk_size=chunk),
-    "se-joint": lambda chunk: MonteCarloSteinEngine(sigma=0.1, samples=16, chunk_size=chunk),
-    "se-fd": lambda chunk: MonteCarloSteinEngine(sigma=0.1, samples=16, smooth_time=False, chunk_size=chunk),
+    "sg-joint": lambda chunk: SparseGridSteinEngine(sigma=0.1, level=3, chunk_size=chunk, smooth="solution"),
+    "sg-fd": lambda chunk: SparseGridSteinEngine(sigma=0.1, level=3, smooth_time=False, chunk_size=chunk,
+                                                 smooth="solution"),
+    "se-joint": lambda chunk: MonteCarloSteinEngine(sigma=0.1, samples=16, chunk_size=chunk, smooth="solution"),
+    "se-fd": lambda chunk: MonteCarloSteinEngine(sigma=0.1, samples=16, smooth_time=False, chunk_size=chunk,
+                                                 smooth="solution"),
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 from pdesolve.config import resolve_config
 from pdesolve.errors import ConfigError
 from pdesolve.models import MLP, DenseLinear, build_network, build_solution
-from pdesolve.operators import AutodiffEngine, SparseGridSteinEngine
+from pdesolve.operators import AutodiffEngine, FiniteDifferenceEngine, SparseGridSteinEngine
 from pdesolve.problem import compile_problem, load_problem
 from pdesolve.solvers import SolverContext, build_solver
 from pdesolve.solvers._projection_graph import ALGORITHMS, OutputConstraints, solve_graph
@@ -62,6 +62,45 @@ def test_residual_is_affine_in_the_network_outputs_at_the_stencil_nodes(problem_
     outputs = other.network(block.inputs.reshape(n * k, z)).reshape(n, k)
     np.testing.assert_allclose(jnp.sum(block.coefficients * outputs, axis=1) + block.offset,
                                _residual(compiled, engine, other, batch), rtol=1e-9, atol=1e-9)
+
+
+STENCILS = {
+    "fd-random": lambda: FiniteDifferenceEngine(step=1e-3, coordinates=1),  # two draws of 1 of 2 coordinates
+    "sg-network": lambda: SparseGridSteinEngine(sigma=0.2, level=3, smooth="network"),
+    "sg-solution": lambda: SparseGridSteinEngine(sigma=0.2, level=3, smooth="solution"),
+}
+
+
+@pytest.mark.parametrize("stencil", STENCILS)
+def test_constraints_are_the_engines_residual(stencil):
+    """The block is built from ``engine.residual`` (the randomised engine's two-draw residual, the
+    Stein engine's ansatz path), point by point as the solver linearises, and is affine in the
+    network outputs at every node it evaluates."""
+    compiled, config, solution, _, batch, soft = _setup()
+    engine, key = STENCILS[stencil](), jax.random.PRNGKey(4)
+    static = eqx.partition(solution, eqx.is_inexact_array)[1]
+    solver = build_solver(config["solver"], 10).bind(SolverContext(static, engine, compiled, soft, config))
+    (block,) = solver._blocks(solution, batch, key)
+    assert block.inputs.shape[1] == engine.evals_per_point(compiled.needs, 2)  # fd-random: two sets of 2k + 1
+
+    def reference(s):  # one point per call, the step's key for each
+        x, t, f = batch["x"], batch["t"], batch["f"]
+        return jnp.concatenate([engine.residual(compiled.residual, s, x[i:i + 1], t[i:i + 1], f[i:i + 1],
+                                                compiled.needs, key) for i in range(len(x))])
+
+    np.testing.assert_allclose(block.residual, reference(solution), rtol=1e-10, atol=1e-10)
+    other = eqx.tree_at(lambda s: s.network, solution,
+                        build_network({"type": "mlp", "widths": [5], "activation": "sin", "init": "lecun"}, 2,
+                                      key=jax.random.PRNGKey(3), dtype=jnp.float64))
+    n, k, z = block.inputs.shape
+    outputs = other.network(block.inputs.reshape(n * k, z)).reshape(n, k)
+    np.testing.assert_allclose(jnp.sum(block.coefficients * outputs, axis=1) + block.offset, reference(other),
+                               rtol=1e-8, atol=1e-8)
+    if stencil != "fd-random":  # deterministic: the solver's loss is the loss path's
+        loss = PinnLoss(compiled, engine, static, soft, 1.0)
+        params = eqx.filter(solution, eqx.is_inexact_array)
+        _, _, stats = solver.step(loss, params, solver.init(loss, params), batch, key)
+        np.testing.assert_allclose(stats["loss"], loss(params, batch, key), rtol=1e-10)
 
 
 def test_least_squares_readout_minimises_the_loss_like_an_independent_fit():

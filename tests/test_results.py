@@ -203,7 +203,8 @@ def test_stein_run_predict_is_the_smoothed_model(tmp_path_factory):
     problem = dict(POISSON, evaluation={"points": 64, "slice": {"points": 50}})
     run, folder = _solve(tmp_path_factory, problem, "stein", config)
     opened = pdesolve.open_run(folder)
-    assert opened.prediction == "smoothed model (Stein)" and run.report["residual_of"].startswith("raw network")
+    assert opened.prediction == "ansatz with smoothed network (Stein)" == run.report["prediction"]
+    assert run.report["residual_of"].startswith("raw network")
     x = opened.solution.x.values
     np.testing.assert_allclose(opened.predict(x), opened.solution.u_pred.values, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(opened.predict(x, raw=True), opened.solution.u_raw.values, rtol=1e-12, atol=1e-14)

@@ -2,6 +2,7 @@
 
 import abc
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import equinox as eqx
 from jaxtyping import Array, Float, PRNGKeyArray
@@ -20,6 +21,17 @@ OPERATORS = frozenset(OPERATOR_SHAPES)
 
 #: A batched scalar field: points x of shape (n, d) and times t of shape (n,) to values (n,).
 BatchedField = Callable[[Float[Array, "n d"], Float[Array, " n"]], Float[Array, " n"]]
+
+
+@runtime_checkable
+class Ansatz(Protocol):
+    """A field ``u(x, t) = base(x, t) + factor(x, t) * network(z)``, z = (x, t) if ``has_time``
+    else x (``pdesolve.models.Solution``): engines that smooth may smooth the network alone."""
+
+    network: Callable
+    base: BatchedField
+    factor: BatchedField
+    has_time: bool
 
 
 class AbstractOperatorEngine(eqx.Module):
@@ -60,6 +72,11 @@ class AbstractOperatorEngine(eqx.Module):
         """The field reported as the solution: ``u`` itself, or its smoothed version for Stein
         estimators (whose operators are those of the smoothed field)."""
         return u
+
+    @property
+    def prediction(self) -> str:
+        """What ``solution`` reports, for run reports: ``network`` when it is u itself."""
+        return "network"
 
     @property
     def name(self) -> str:

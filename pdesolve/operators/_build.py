@@ -4,7 +4,7 @@ from ..errors import ConfigError
 from ._autodiff import AutodiffEngine
 from ._base import AbstractOperatorEngine
 from ._finite_diff import DEFAULT_STEPS, FiniteDifferenceEngine
-from ._stein import MonteCarloSteinEngine, SparseGridSteinEngine
+from ._stein import SMOOTH, MonteCarloSteinEngine, SparseGridSteinEngine
 
 
 def _require(config: dict, key: str, ok: bool, condition: str) -> None:
@@ -47,7 +47,7 @@ def default_operators(dim: int, precision: str) -> dict:
 
 def build_engine(operators_config: dict, *, dim: int, has_time: bool) -> AbstractOperatorEngine:
     """``operators_config`` is the validated ``operators`` section:
-    ``{method, sigma, level, samples, step, coordinates, time, chunk_size}``.
+    ``{method, sigma, level, samples, step, coordinates, time, smooth, chunk_size}``.
 
     ``dim`` is the space dimension and ``has_time`` whether u depends on t (Stein estimators
     smooth time jointly with space when ``time`` is ``joint``, else difference it with ``step``).
@@ -70,11 +70,13 @@ def build_engine(operators_config: dict, *, dim: int, has_time: bool) -> Abstrac
         return FiniteDifferenceEngine(step=step, chunk_size=chunk_size, coordinates=_coordinates(config))
     _require(config, "sigma", config["sigma"] > 0, "> 0")
     _require(config, "time", config["time"] in ("joint", "fd"), "'joint' or 'fd'")
+    _require(config, "smooth", config.get("smooth", "solution") in SMOOTH, "'network' or 'solution'")
     stein = dict(
         sigma=config["sigma"],
         smooth_time=has_time and config["time"] == "joint",
         step=1e-2 if step is None else step,  # time differences of the smoothed field
         chunk_size=chunk_size,
+        smooth=config.get("smooth", "solution"),  # a run saved before the option smoothed the solution
     )
     if method == "sg":
         _require(config, "level", config["level"] >= 3, ">= 3 (level 2 is exact to degree 3 only)")

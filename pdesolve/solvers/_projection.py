@@ -84,8 +84,8 @@ class ProjectionSolver(AbstractSolver):
         ctx = self.context
         engine, compiled, needs = ctx.engine, ctx.compiled, ctx.compiled.needs
 
-        def residual(field, x, t, f):
-            return compiled.residual(engine(field, x, t, needs, key), x, t, f)
+        def residual(field, x, t, f):  # the engine's residual: randomised engines combine independent draws
+            return engine.residual(compiled.residual, field, x, t, f, needs, key)
 
         def condition(field, x, t, g):
             return engine.solution(field)(x, t) - g

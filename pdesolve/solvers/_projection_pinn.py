@@ -1,16 +1,19 @@
 """PINN constraints on network outputs, and the closed-form least-squares fit of the read-out.
 
 With a stencil engine (sparse-grid or Monte Carlo Stein, finite differences) the residual at a
-collocation point is a function of the solution's values v at its K stencil nodes, and
-``v = base + factor * N`` with N the network outputs there. Linearising at the current values v0,
+collocation point is a function of the network outputs N at its K stencil nodes (through the
+ansatz ``base + factor * N``, at the nodes or, for Stein with ``smooth: network``, at the point).
+Linearising at the current outputs N0,
 
-    R(N) ~= R(v0) + J (base + factor * N - v0) = c.N + e,   c = J * factor,  e = R(v0) + J (base - v0),
+    R(N) ~= R(N0) + J (N - N0) = c.N + e,   c = J,  e = R(N0) - J N0,
 
-which is exact for a PDE linear in u (then J does not depend on v0) and a Gauss-Newton step
+which is exact for a PDE linear in u (then J does not depend on N0) and a Gauss-Newton step
 otherwise (e.g. |grad u|^2). J is the stencil's own linear functional (K forward-mode tangents
-through the estimator and the residual, never through the network), so no back-propagation.
+through the ansatz, the estimator and the residual, never through the network), so no back-propagation.
 """
 
+import dataclasses
+import itertools
 from collections.abc import Callable
 
 import equinox as eqx
@@ -42,28 +45,29 @@ class ConstraintBlock(eqx.Module):
 
 def linearised_block(functional: Functional, solution: Solution, x: Float[Array, "n d"], t: Float[Array, " n"],
                      data: Float[Array, " n"], weight: float = 1.0) -> ConstraintBlock:
-    """The constraint block of ``functional`` at points ``(x, t)``, linearised at ``solution``."""
+    """The constraint block of ``functional`` at points ``(x, t)``, linearised at ``solution`` in
+    the network outputs at every node the functional evaluates the network at (over all its
+    calls: e.g. two coordinate sets of a randomised residual)."""
 
     def one(xi, ti, di):
         seen = []
 
-        def recorder(z, tz):  # learns the stencil nodes the engine evaluates the field at
-            seen.append((z, tz))
-            return jnp.zeros_like(tz)
+        def recorder(z):  # learns the network inputs the engine evaluates (the ansatz is kept)
+            seen.append(z)
+            return jnp.zeros(z.shape[0], z.dtype)
 
-        functional(recorder, xi[None], ti[None], di[None])
-        if len(seen) != 1:
-            raise ValueError(f"the projection solver needs an engine that evaluates u once per call (saw {len(seen)})")
-        zx, zt = seen[0]
-        inputs = jnp.concatenate([zx, zt[:, None]], axis=1) if solution.has_time else zx
-        base, factor = solution.base(zx, zt), solution.factor(zx, zt)
-        v0 = base + factor * solution.network(inputs)
+        functional(dataclasses.replace(solution, network=recorder), xi[None], ti[None], di[None])
+        ends = list(itertools.accumulate(len(z) for z in seen))[:-1]
+        inputs = jnp.concatenate(seen)
 
         def value(v):
-            return functional(lambda z, tz: v, xi[None], ti[None], di[None])[0]
+            parts = iter(jnp.split(v, ends))
+            field = dataclasses.replace(solution, network=lambda z: next(parts))
+            return functional(field, xi[None], ti[None], di[None])[0]
 
-        r0, jac = value(v0), jax.jacfwd(value)(v0)
-        return inputs, jac * factor, r0 + jac @ (base - v0), r0
+        n0 = solution.network(inputs)
+        r0, jac = value(n0), jax.jacfwd(value)(n0)
+        return inputs, jac, r0 - jac @ n0, r0
 
     inputs, coefficients, offset, residual = jax.vmap(one)(x, t, data)
     return ConstraintBlock(inputs, coefficients, offset, residual, weight / x.shape[0])
