@@ -32,7 +32,10 @@ class PinnLoss:
 
     def residuals(self, params: PyTree, batch: dict, key: PRNGKeyArray | None) -> Float[Array, " m"]:
         """The scaled residual vector (see the module docstring)."""
-        u = eqx.combine(params, self.static)
+        return self.residuals_of(eqx.combine(params, self.static), batch, key)
+
+    def residuals_of(self, u: PyTree, batch: dict, key: PRNGKeyArray | None) -> Float[Array, " m"]:
+        """``residuals`` of the whole solution ``u`` (parameters and static parts combined)."""
         x, t = batch["x"], batch["t"]
         pde = self.engine.residual(self.compiled.residual, u, x, t, batch["f"], self.compiled.needs, key)
         parts = [pde / jnp.sqrt(x.shape[0])]

@@ -117,3 +117,83 @@ def test_gauss_newton_solves_poisson_bp_free_within_time_budget():
     budget = pdesolve.solve("problems/poisson2d.yaml", config, overrides=[{"train": {"time_budget": 1e-6}}])
     assert budget.report["steps"] == 2  # the first step compiles and is not counted; the second exhausts it
     assert "time budget" in budget.report["stop_reason"]
+
+
+def _residual_setup(problem, config, batch_size=24):
+    """A problem's PinnLoss, parameters and one training batch (float64)."""
+    import equinox as eqx
+
+    from pdesolve.assemble import assemble
+    from pdesolve.loss import PinnLoss
+    from pdesolve.problem import load_problem
+    from pdesolve.sampling import PointSampler
+    from pdesolve.solve import resolve_run_config
+    from pdesolve.train import _BatchMaker
+
+    problem = load_problem(problem, overrides=config.pop("overrides", None))
+    config = resolve_run_config(problem, {"precision": "float64", "train": {"batch_size": batch_size,
+                                                                           "boundary_batch_size": 8}}, config)
+    pieces = assemble(problem, config)
+    params, static = eqx.partition(pieces.solution, eqx.is_inexact_array)
+    loss = PinnLoss(pieces.compiled, pieces.engine, static, pieces.soft_kinds, 1.0)
+    sampler = PointSampler(problem.domain, problem.time, "uniform", seed=0)
+    batch = _BatchMaker(pieces.compiled, sampler, pieces.soft_kinds, config["train"], pieces.dtype)()
+    return loss, params, batch
+
+
+LAYERWISE_CASES = {  # problem, config: FD stencil with time, random coordinates, sparse-grid Stein,
+    # a TT first layer, and soft Neumann conditions (values of u off the stencil)
+    "fd-time": ("problems/nt_hjb10_ball.yaml", {"overrides": {"dimension": 4}}),
+    "fd-random": ("problems/nt_hjb10_ball.yaml", {"operators": {"method": "fd", "coordinates": 3}}),
+    "sparse-grid": ("problems/poisson2d.yaml", {"operators": {"method": "sg", "sigma": 0.1, "level": 3},
+                                                "model": {"type": "mlp", "widths": [8, 8]}}),
+    "tt-first-layer": ("problems/nt_heat2d_box.yaml", {"model": {"type": "tt_mlp", "widths": [8, 8], "rank": 2,
+                                                                "dense_layers": [1, -1]}}),
+    "soft-neumann": ("problems/neumann_ball3.yaml", {"model": {"type": "mlp", "widths": [6, 5]},
+                                                     "operators": {"method": "fd"}}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LAYERWISE_CASES))
+def test_layerwise_jacobian_matches_forward_mode(case):
+    """Activity-perturbation columns (central differences of partial forward passes) against the
+    exact forward-mode Jacobian of the same residual vector."""
+    from jax.flatten_util import ravel_pytree
+
+    import equinox as eqx
+
+    from pdesolve.solvers._layerwise import layerwise_jacobian
+
+    problem, config = LAYERWISE_CASES[case]
+    loss, params, batch = _residual_setup(problem, dict(config))
+    key = jax.random.PRNGKey(4)
+    theta, unravel = ravel_pytree(params)
+    fn = lambda th: loss.residuals(unravel(th), batch, key)  # noqa: E731
+    exact, _ = jacobian("jvp", fn, theta, fn(theta))
+    r, jac, cost = layerwise_jacobian(lambda u: loss.residuals_of(u, batch, key), eqx.combine(params, loss.static),
+                                      6e-6, 16)
+    np.testing.assert_allclose(r, fn(theta), rtol=0, atol=1e-8 * float(jnp.max(jnp.abs(r))))
+    # stencils divide node values by h^2 = 1e-6 (and the Neumann difference by its step): the deltas
+    # O(1e-11) error shows as up to ~5e-5; the forward-difference Jacobian is off by ~1e-2 of the largest entry
+    np.testing.assert_allclose(jac, exact, rtol=0, atol=1e-4 * float(jnp.max(jnp.abs(exact))))
+    assert cost == 1 + sum(layer.out_size for layer in eqx.combine(params, loss.static).network.layers[:-1])
+
+
+@pytest.mark.parametrize("change", [{"model": {"type": "tt_mlp", "widths": [4, 4], "dense_layers": [-1]}},
+                                    {"operators": {"method": "ad"}}])
+def test_layerwise_refuses_what_it_cannot_linearise(change):
+    """A TT hidden layer (no per-unit weights) or autodiff operators (they differentiate the network)."""
+    config = {"precision": "float64", "model": {"type": "mlp", "widths": [4, 4]}, "operators": {"method": "fd"},
+              "solver": {"name": "gauss_newton", "jacobian": "layerwise"}, "train": {"steps": 2, "progress": False},
+              **change}
+    with pytest.raises(pdesolve.ConfigError, match="layerwise"):
+        pdesolve.solve("problems/poisson2d.yaml", config)
+
+
+def test_layerwise_gauss_newton_solves_poisson():
+    """The same solve as the forward-difference one above, with activity-perturbation Jacobians."""
+    config = {"precision": "float64", "model": {"type": "mlp", "widths": [12, 12], "activation": "tanh"},
+              "operators": {"method": "fd", "step": 1e-3}, "solver": {"name": "gauss_newton", "jacobian": "layerwise"},
+              "train": {"steps": 30, "batch_size": 256, "log_every": 5, "progress": False}}
+    run = pdesolve.solve("problems/poisson2d.yaml", config)
+    assert run.report["rel_l2"] < 1e-3 and run.report["backprop"] is False

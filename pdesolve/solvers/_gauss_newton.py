@@ -20,9 +20,11 @@ import jax.scipy.linalg as jsl
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
+from ..errors import ConfigError
 from ..fields import NUMBER, OPTIONAL_INT, OPTIONAL_NUMBER, Field
 from ._base import AbstractSolver
-from ._jacobian import JACOBIANS, jacobian as compute_jacobian
+from ._jacobian import JACOBIANS, default_difference_step, jacobian as compute_jacobian
+from ._layerwise import layerwise_jacobian, supports
 from ._spec import AbstractSolverSpec
 
 SCALINGS = ("identity", "marquardt")
@@ -63,10 +65,22 @@ class _DampedSystem(eqx.Module):
         return jsl.cho_solve(factor, -self.matrix.T @ self.residual)
 
 
+def _check_layerwise(loss, params) -> None:
+    """The activity-perturbation Jacobian needs a PINN loss, an MLP with dense layers after the
+    first, and an engine that only evaluates the network (autodiff operators differentiate it)."""
+    if not hasattr(loss, "residuals_of") or not supports(eqx.combine(params, loss.static).network):
+        raise ConfigError("solver.jacobian", "layerwise needs an MLP whose layers after the first are dense "
+                          "(model.type mlp, or tt_mlp with dense_layers [1, -1]); use forward_difference")
+    if loss.engine.name == "ad":
+        raise ConfigError("solver.jacobian", "layerwise needs operators that evaluate the network (fd, sg, se), "
+                          "not autodiff operators; use operators.method fd, or jacobian ad with operators ad")
+
+
 class GaussNewton(AbstractSolver):
     """Levenberg-Marquardt over all parameters on ``loss.residuals`` (see the module docstring).
 
-    ``jacobian``: forward_difference | central_difference (BP-free) | jvp | ad.
+    ``jacobian``: layerwise | forward_difference | central_difference (BP-free) | jvp | ad;
+    ``layerwise`` needs an MLP with dense layers after the first (see ``_layerwise``).
     ``initial_damping``: lam at the first step relative to trace(J^T J) / P.
     ``min_damping``: the same, a floor that keeps the damped system well conditioned.
     ``difference_step``: relative finite-difference step (None: by precision).
@@ -83,21 +97,22 @@ class GaussNewton(AbstractSolver):
     chunk_size: int | None = eqx.field(static=True, default=64)
 
     def __check_init__(self):
-        if self.jacobian not in JACOBIANS:
-            raise ValueError(f"solver.jacobian: unknown {self.jacobian!r}; choose one of {', '.join(JACOBIANS)}")
+        if self.jacobian not in ("layerwise", *JACOBIANS):
+            raise ValueError(f"solver.jacobian: unknown {self.jacobian!r}; choose layerwise or one of "
+                             f"{', '.join(JACOBIANS)}")
         if self.scaling not in SCALINGS:
             raise ValueError(f"solver.scaling: unknown {self.scaling!r}; choose one of {', '.join(SCALINGS)}")
 
     def init(self, loss, params) -> GaussNewtonState:
+        if self.jacobian == "layerwise":
+            _check_layerwise(loss, params)
         dtype = ravel_pytree(params)[0].dtype
         return GaussNewtonState(jnp.asarray(jnp.nan, dtype), jnp.asarray(2.0, dtype))
 
     def step(self, loss, params, state: GaussNewtonState, batch, key):
         theta, unravel = ravel_pytree(params)
         fn = lambda th: loss.residuals(unravel(th), batch, key)  # noqa: E731 (same batch, same key)
-        r = fn(theta)
-        jac, jac_evals = compute_jacobian(self.jacobian, fn, theta, r, step=self.difference_step,
-                                          chunk_size=self.chunk_size)
+        r, jac, jac_evals = self._jacobian(loss, params, fn, theta, batch, key)
         if self.scaling == "marquardt":
             scale = jnp.sqrt(jnp.sum(jac**2, axis=0))
             scale = jnp.where(scale > 0, scale, 1.0)
@@ -110,6 +125,17 @@ class GaussNewton(AbstractSolver):
         stats = {"loss": jnp.sum(r**2), "loss_evals": jnp.asarray(1 + jac_evals) + trials,
                  "damping": lam / system.mean_diagonal, "accepted": accepted}
         return unravel(theta), GaussNewtonState(lam, nu), stats
+
+    def _jacobian(self, loss, params, fn, theta, batch, key):
+        """``(r, J, cost)``: the residual vector, its Jacobian and the residual-evaluation equivalents it cost."""
+        if self.jacobian == "layerwise":
+            step = self.difference_step or default_difference_step("central_difference", theta.dtype)
+            return layerwise_jacobian(lambda u: loss.residuals_of(u, batch, key), eqx.combine(params, loss.static),
+                                      step, self.chunk_size)
+        r = fn(theta)
+        jac, evals = compute_jacobian(self.jacobian, fn, theta, r, step=self.difference_step,
+                                      chunk_size=self.chunk_size)
+        return r, jac, evals
 
     def _trials(self, fn, theta, r, jac, scale, system, lam, nu, floor):
         """Damped solves with the same Jacobian until one lowers |r|^2 (or ``max_trials``)."""
@@ -149,7 +175,7 @@ class GaussNewtonSpec(AbstractSolverSpec):
 
     name = "gauss_newton"
     fields = {
-        "jacobian": Field((str,), "forward_difference", JACOBIANS),
+        "jacobian": Field((str,), "forward_difference", ("layerwise", *JACOBIANS)),
         "initial_damping": Field(NUMBER, 1e-3, bounds=(0.0, None, ">= 0")),  # first lambda / (trace(J^T J) / P)
         "min_damping": Field(NUMBER, 1e-12, bounds=(0.0, None, ">= 0")),  # lambda floor, same scale
         "scaling": Field((str,), "identity", SCALINGS),
@@ -164,5 +190,7 @@ class GaussNewtonSpec(AbstractSolverSpec):
         return GaussNewton(config["jacobian"], config["initial_damping"], config["min_damping"], config["scaling"],
                            config["max_trials"], config["difference_step"], config["chunk_size"])
 
-    def perturbations(self, config, n_params):  # the Jacobian's columns (2 residuals each, central differences)
+    def perturbations(self, config, n_params):
+        """The Jacobian's columns (2 residuals each for central differences); layerwise columns are
+        linearised residuals, at most as large as one evaluation each."""
         return n_params * (2 if config["jacobian"] == "central_difference" else 1)

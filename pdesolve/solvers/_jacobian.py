@@ -15,6 +15,8 @@ from jaxtyping import Array, Float
 
 Residuals = Callable[[Float[Array, " p"]], Float[Array, " m"]]
 
+#: Jacobians of a residual function (the Gauss-Newton solver's ``layerwise`` one, which needs the
+#: network's layers, is in ``_layerwise``).
 JACOBIANS = ("forward_difference", "central_difference", "jvp", "ad")
 
 
@@ -25,7 +27,7 @@ def default_difference_step(kind: str, dtype) -> float:
     return eps ** (1 / 2) if kind == "forward_difference" else eps ** (1 / 3)
 
 
-def _columns(column: Callable[[Array], Float[Array, " m"]], p: int, chunk_size: int | None) -> Float[Array, "m p"]:
+def columns(column: Callable[[Array], Float[Array, " m"]], p: int, chunk_size: int | None) -> Float[Array, "m p"]:
     """``[column(0), ..., column(p - 1)]`` as the columns of an (m, p) matrix (vectors of length m)."""
     index = jnp.arange(p)
     rows = jax.vmap(column)(index) if chunk_size is None else jax.lax.map(column, index, batch_size=chunk_size)
@@ -44,10 +46,10 @@ def jacobian(kind: str, fn: Residuals, theta: Float[Array, " p"], r0: Float[Arra
     if kind == "ad":  # reverse mode: one pullback per residual row
         pullback = jax.vjp(fn, theta)[1]
         cotangent = lambda i: jax.nn.one_hot(i, m, dtype=r0.dtype)  # noqa: E731
-        return _columns(lambda i: pullback(cotangent(i))[0], m, chunk_size).T, m
+        return columns(lambda i: pullback(cotangent(i))[0], m, chunk_size).T, m
     if kind == "jvp":
         basis = lambda j: jax.nn.one_hot(j, p, dtype=theta.dtype)  # noqa: E731
-        return _columns(lambda j: jax.jvp(fn, (theta,), (basis(j),))[1], p, chunk_size), p
+        return columns(lambda j: jax.jvp(fn, (theta,), (basis(j),))[1], p, chunk_size), p
     if kind not in ("forward_difference", "central_difference"):
         raise ValueError(f"unknown Jacobian {kind!r}; choose one of {', '.join(JACOBIANS)}")
     step = default_difference_step(kind, theta.dtype) if step is None else step
@@ -60,5 +62,5 @@ def jacobian(kind: str, fn: Residuals, theta: Float[Array, " p"], r0: Float[Arra
         return (fn(theta.at[j].add(h[j])) - fn(theta.at[j].add(-h[j]))) / (2 * h[j])
 
     if kind == "forward_difference":
-        return _columns(forward, p, chunk_size), p
-    return _columns(central, p, chunk_size), 2 * p
+        return columns(forward, p, chunk_size), p
+    return columns(central, p, chunk_size), 2 * p
