@@ -118,7 +118,7 @@ class GaussNewton(AbstractSolver):
             scale = jnp.where(scale > 0, scale, 1.0)
         else:
             scale = jnp.ones_like(theta)
-        system = _DampedSystem.build(jac / scale, r)
+        system = _DampedSystem.build(jac / scale[None, :], r)
         floor = self.min_damping * system.mean_diagonal
         lam = jnp.where(jnp.isnan(state.damping), self.initial_damping * system.mean_diagonal, state.damping)
         theta, lam, nu, trials, accepted = self._trials(fn, theta, r, jac, scale, system, lam, state.growth, floor)

@@ -66,7 +66,7 @@ def activity_differences(network: MLP, hidden: Float[Array, "n w1"], step: float
     for start, z in enumerate(pre[:-1]):
         n, w = z.shape
         h = _relative_step(z, step)
-        shift = jnp.eye(w, dtype=z.dtype) * h[:, None, :]  # (n, unit, w): one unit moved per row
+        shift = jnp.eye(w, dtype=z.dtype)[None] * h[:, None, :]  # (n, unit, w): one unit moved per row
         plus = tail(start, (z[:, None, :] + shift).reshape(n * w, w)).reshape(n, w)
         minus = tail(start, (z[:, None, :] - shift).reshape(n * w, w)).reshape(n, w)
         deltas.append((plus - minus) / (2 * h))
