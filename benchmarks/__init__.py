@@ -12,4 +12,5 @@ SUITES = {
     "compile-time": "compile_time",
     "projection": "projection",
     "catalogue": "catalogue",
+    "stein-bias": "stein_bias",
 }
