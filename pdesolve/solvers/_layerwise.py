@@ -5,14 +5,16 @@ For ``u = base + factor * N`` with an MLP ``N``, a weight of a dense layer after
 
     dN/dW_l[i, k] = delta_l[i] a_{l-1}[k],   dN/db_l[i] = delta_l[i],   delta_l = dN/dz_l,
 
-and ``delta_l[i]`` is one forward difference of the network from layer l on with ``z_l[i]``
-perturbed (sum of the hidden widths perturbed partial forward passes per node, against P full
-passes for the plain forward-difference Jacobian; the read-out's delta is 1). The first layer
-(dense or tensor-train) feeds ``z_1`` at a node as ``W z + b`` (or the stencil-aware
-``W z + b + s W[:, j]``); its columns are forward-mode tangents of that layer chained with
-``delta_1``. Everything after the network (the ansatz, the stencil or Stein combination, the
-PDE's nonlinearity, the soft-condition misfits) is linearised once (``jax.linearize``): a residual
-row depends on the network only through its values at the row's nodes.
+and ``delta_l[i]`` is a central difference of the network from layer l on with ``z_l[i]`` moved
+(two partial forward passes per hidden unit and node, against P full passes for the plain
+forward-difference Jacobian; the read-out's delta is 1). A dense first layer is handled the same
+way with the node coordinates as its inputs (the engine then evaluates the network at the nodes,
+not through the stencil-aware first layer). A first layer with no per-unit weights (tensor
+train) keeps the stencil-aware form ``W z + b + s W[:, j]``; its columns are forward-mode tangents
+of that layer chained with ``delta_1``. Everything after the network (the ansatz, the stencil or
+Stein combination, the PDE's nonlinearity, the soft-condition misfits) is linearised once
+(``jax.linearize``); the Jacobian's columns are that linear map applied to
+``delta_l[i] * input[k]`` at every node, recorded per network call.
 
 No reverse-mode pass and no derivative of the network is taken: the network is only queried
 (forward passes at perturbed pre-activations), as in the forward-difference Jacobian.
@@ -41,11 +43,15 @@ def _relative_step(z: Float[Array, "..."], step: float) -> Float[Array, "..."]:
 
 
 def activity_differences(network: MLP, hidden: Float[Array, "n w1"], step: float):
-    """Forward pass from the first pre-activation, and its sensitivities by forward differences.
+    """Forward pass from the first pre-activation, and its sensitivities by central differences.
 
     Returns ``values`` (n,), ``deltas`` (n, w1 + ... + w_{L-1} + 1): dN/dz_l for every layer
     output in order (the read-out's is 1), and ``inputs`` (n, sum over layers l >= 2 of w_{l-1} + 1):
     each dense layer's input with a trailing 1 (the bias's input).
+
+    Moving ``z_l[i]`` alone changes one activation, so the next pre-activation moves by
+    ``W_{l+1}[:, i] (act(z_l[i] +- h) - act(z_l[i]))``: the perturbed passes start there (O(w) per
+    unit for the last hidden layer instead of a pass through it).
     """
     act = ACTIVATIONS[network.activation]
     layers = network.layers[1:]
@@ -55,23 +61,24 @@ def activity_differences(network: MLP, hidden: Float[Array, "n w1"], step: float
             z = layer(act(z))
         return z[:, 0]
 
-    pre, inputs, z = [hidden], [], hidden
+    pre, acts, z = [hidden], [], hidden
     for layer in layers:
-        a = act(z)
-        inputs += [a, jnp.ones_like(a[:, :1])]
-        z = layer(a)
+        acts.append(act(z))
+        z = layer(acts[-1])
         pre.append(z)
-    values = z[:, 0]
-    deltas = []
-    for start, z in enumerate(pre[:-1]):
+    values, deltas = z[:, 0], []
+    for start, (z, a) in enumerate(zip(pre[:-1], acts)):
         n, w = z.shape
         h = _relative_step(z, step)
-        shift = jnp.eye(w, dtype=z.dtype)[None] * h[:, None, :]  # (n, unit, w): one unit moved per row
-        plus = tail(start, (z[:, None, :] + shift).reshape(n * w, w)).reshape(n, w)
-        minus = tail(start, (z[:, None, :] - shift).reshape(n * w, w)).reshape(n, w)
-        deltas.append((plus - minus) / (2 * h))
+        column = layers[start].weight.T[None]  # (1, unit, next): the next pre-activation per unit of a
+
+        def moved(change: Float[Array, "n w"]) -> Float[Array, "n w"]:
+            following = pre[start + 1][:, None, :] + change[:, :, None] * column  # (n, unit, next)
+            return tail(start + 1, following.reshape(n * w, -1)).reshape(n, w)
+
+        deltas.append((moved(act(z + h) - a) - moved(act(z - h) - a)) / (2 * h))
     deltas.append(jnp.ones_like(values[:, None]))
-    return values, jnp.concatenate(deltas, axis=1), jnp.concatenate(inputs, axis=1)
+    return values, jnp.concatenate(deltas, axis=1), jnp.concatenate([_with_bias_input(a) for a in acts], axis=1)
 
 
 def _codes(layer: DenseLinear, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -80,12 +87,12 @@ def _codes(layer: DenseLinear, weight: np.ndarray, bias: np.ndarray) -> np.ndarr
     return np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(coded)])
 
 
-def _rest_codes(network: MLP) -> tuple[Int[np.ndarray, " q"], Int[np.ndarray, " q"]]:
-    """For each parameter of the layers after the first, in ravel order: its column of ``deltas``
-    (its layer's output unit) and of ``inputs`` (its input unit, or the trailing 1 of a bias)."""
-    delta_offset, input_offset = network.layers[0].out_size, 0
+def _probe_codes(network: MLP, start: int) -> tuple[Int[np.ndarray, " q"], Int[np.ndarray, " q"]]:
+    """For each parameter of ``network.layers[start:]``, in ravel order: its column of ``deltas``
+    (its layer's output unit) and of the recorded inputs (its input unit, or the 1 of a bias)."""
+    delta_offset, input_offset = sum(layer.out_size for layer in network.layers[:start]), 0
     delta_codes, input_codes = [], []
-    for layer in network.layers[1:]:
+    for layer in network.layers[start:]:
         units = delta_offset + np.arange(layer.out_size)
         shape = (layer.out_size, layer.in_size)
         delta_codes.append(_codes(layer, np.broadcast_to(units[:, None], shape), units))
@@ -96,15 +103,36 @@ def _rest_codes(network: MLP) -> tuple[Int[np.ndarray, " q"], Int[np.ndarray, " 
     return np.concatenate(delta_codes), np.concatenate(input_codes)
 
 
+def _with_bias_input(z: Float[Array, "n k"]) -> Float[Array, "n k+1"]:
+    return jnp.concatenate([z, jnp.ones_like(z[:, :1])], axis=1)
+
+
 class _Probed(eqx.Module):
-    """The network as the residual sees it while the Jacobian is built: values from
-    ``activity_differences`` (recorded per call), a first-order dependence on the first
-    pre-activation through ``delta_1`` only, and an additive probe per call."""
+    """The network as the residual sees it while a dense-first-layer Jacobian is built: exposing
+    only ``__call__``, it sees every node's input, records ``(deltas, inputs)`` per call and adds
+    that call's probe (whose tangents carry the Jacobian columns)."""
 
     network: MLP
     step: float = eqx.field(static=True)
     probes: tuple | None
     record: list = eqx.field(static=True)
+
+    def __call__(self, z: Float[Array, "n in"]) -> Float[Array, " n"]:
+        z = jax.lax.stop_gradient(z)
+        values, deltas, inputs = activity_differences(self.network, self.network.first_layer(z), self.step)
+        return self._output(values, deltas, jnp.concatenate([_with_bias_input(z), inputs], axis=1))
+
+    def _output(self, values, deltas, inputs) -> Float[Array, " n"]:
+        if self.probes is not None:
+            values = values + self.probes[len(self.record)]
+        self.record.append((deltas, inputs))
+        return values
+
+
+class _ProbedHidden(_Probed):
+    """The same for a first layer with no per-unit weights (tensor train): it keeps the
+    stencil-aware first layer, whose parameters' columns are forward-mode tangents chained with
+    ``delta_1`` (the value is exact, its slope in the first pre-activation is ``delta_1``)."""
 
     def __call__(self, z):
         return self.from_hidden(self.first_layer(z))
@@ -117,14 +145,9 @@ class _Probed(eqx.Module):
 
     def from_hidden(self, hidden: Float[Array, "n w1"]) -> Float[Array, " n"]:
         fixed = jax.lax.stop_gradient(hidden)
-        values, deltas, inputs = jax.tree.map(jax.lax.stop_gradient,
-                                              activity_differences(self.network, fixed, self.step))
-        w1 = hidden.shape[1]
-        out = values + jnp.sum(deltas[:, :w1] * (hidden - fixed), axis=1)  # value exact, slope delta_1
-        if self.probes is not None:
-            out = out + self.probes[len(self.record)]
-        self.record.append((deltas, inputs))
-        return out
+        values, deltas, inputs = jax.lax.stop_gradient(activity_differences(self.network, fixed, self.step))
+        values = values + jnp.sum(deltas[:, : hidden.shape[1]] * (hidden - fixed), axis=1)
+        return self._output(values, deltas, inputs)
 
 
 def layerwise_jacobian(residuals_of, solution, step: float, chunk_size: int | None):
@@ -132,33 +155,39 @@ def layerwise_jacobian(residuals_of, solution, step: float, chunk_size: int | No
     ``solution.network`` (columns in ``ravel_pytree`` order of the solution's inexact arrays).
 
     ``cost``: network passes per node, in units of one residual evaluation (1 for the values, plus
-    one partial pass per hidden unit for the deltas).
+    two partial passes per hidden unit for the deltas).
     """
     network = solution.network
-    first, unravel_first = ravel_pytree(network.layers[0])
-    delta_codes, input_codes = (jnp.asarray(codes) for codes in _rest_codes(network))
+    dense_first = isinstance(network.layers[0], DenseLinear)
+    dtype = jax.tree.leaves(network)[0].dtype
+    first, unravel_first = ravel_pytree(jnp.zeros(0, dtype) if dense_first else network.layers[0])
+    delta_codes, input_codes = (jnp.asarray(c) for c in _probe_codes(network, 0 if dense_first else 1))
 
     def residuals(theta_first, probes):
         record: list = []
-        layered = eqx.tree_at(lambda net: net.layers[0], network, unravel_first(theta_first))
-        probed = _Probed(layered, step, probes, record)
+        if dense_first:
+            probed = _Probed(network, step, probes, record)
+        else:
+            layered = eqx.tree_at(lambda net: net.layers[0], network, unravel_first(theta_first))
+            probed = _ProbedHidden(layered, step, probes, record)
         return residuals_of(eqx.tree_at(lambda s: s.network, solution, probed)), tuple(record)
 
     calls = jax.eval_shape(lambda th: residuals(th, None)[1], first)
-    probes = tuple(jnp.zeros(deltas.shape[:1], first.dtype) for deltas, _ in calls)
+    probes = tuple(jnp.zeros(deltas.shape[:1], dtype) for deltas, _ in calls)
     r, linear, recorded = jax.linearize(residuals, first, probes, has_aux=True)
     zero_first, zero_probes = jnp.zeros_like(first), jax.tree.map(jnp.zeros_like, probes)
 
     def first_column(j):
-        return linear(jax.nn.one_hot(j, first.shape[0], dtype=first.dtype), zero_probes)
+        return linear(jax.nn.one_hot(j, first.shape[0], dtype=dtype), zero_probes)
 
-    def rest_column(c):
+    def probe_column(c):
         return linear(zero_first, tuple(d[:, delta_codes[c]] * a[:, input_codes[c]] for d, a in recorded))
 
-    jac = jnp.concatenate([columns(first_column, first.shape[0], chunk_size),
-                           columns(rest_column, len(delta_codes), chunk_size)], axis=1)
+    parts = [columns(first_column, first.shape[0], chunk_size)] if first.shape[0] else []
+    jac = jnp.concatenate([*parts, columns(probe_column, len(delta_codes), chunk_size)], axis=1)
     hidden_units = sum(layer.out_size for layer in network.layers[:-1])
-    return r, jac[:, _ravel_positions(solution)], 1 + hidden_units
+    positions = np.arange(jac.shape[1]) if dense_first else _ravel_positions(solution)
+    return r, jac[:, positions], 1 + 2 * hidden_units
 
 
 def _ravel_positions(solution) -> Int[np.ndarray, " p"]:
