@@ -178,8 +178,8 @@ def _coefficients(compiled: CompiledProblem, s: float) -> Callable:
 
 def _moments(y: jnp.ndarray, w: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     """Weighted mean (p,) and sum of squared deviations (p,) of samples y (p, m), weights w (m,) in {0, 1}."""
-    mean = jnp.sum(y * w, axis=1) / jnp.sum(w)
-    return mean, jnp.sum(w * (y - mean[:, None]) ** 2, axis=1)
+    mean = jnp.sum(y * w[None, :], axis=1) / jnp.sum(w)
+    return mean, jnp.sum(w[None, :] * (y - mean[:, None]) ** 2, axis=1)
 
 
 def _discounted_integral(c: float, tau: jnp.ndarray) -> jnp.ndarray:
@@ -195,13 +195,13 @@ def _exact_chunk(fk: FeynmanKac, g: Callable, m: int) -> Callable:
     def chunk(x, tau, key, w):
         p, d = x.shape
         z = jax.random.normal(key, (p, m, d), x.dtype)
-        end = x[:, None, :] + jnp.asarray(fk.drift, x.dtype) * tau[:, None, None] \
+        end = x[:, None, :] + jnp.asarray(fk.drift, x.dtype)[None, None, :] * tau[:, None, None] \
             + jnp.sqrt(2 * fk.a * tau)[:, None, None] * z
         gx = g(end.reshape(p * m, d), jnp.full((p * m,), fk.data_time, x.dtype)).reshape(p, m)
         if fk.kind == "linear":
             y = jnp.exp(-fk.c * tau)[:, None] * gx + (fk.source * _discounted_integral(fk.c, tau))[:, None]
             return _moments(y, w)
-        expo = jnp.where(w > 0, -(fk.lam / fk.a) * gx, -jnp.inf)
+        expo = jnp.where(w[None, :] > 0, -(fk.lam / fk.a) * gx, -jnp.inf)
         top = jnp.max(expo, axis=1)
         e = jnp.exp(expo - top[:, None])
         return top, jnp.sum(e, axis=1), jnp.sum(e * e, axis=1)

@@ -230,9 +230,10 @@ def _nan_off(domain, value):
     """A boundary function that is NaN at every point off the boundary (tolerance 1e-12)."""
     def b(x, t):
         if isinstance(domain, Box):
-            on = jnp.any((jnp.abs(x - domain.low) < 1e-12) | (jnp.abs(x - domain.high) < 1e-12), axis=1)
+            low, high = domain.low[None, :], domain.high[None, :]
+            on = jnp.any((jnp.abs(x - low) < 1e-12) | (jnp.abs(x - high) < 1e-12), axis=1)
         else:
-            r = jnp.linalg.norm(x - domain.center, axis=1)
+            r = jnp.linalg.norm(x - domain.center[None, :], axis=1)
             on = (jnp.abs(r - domain.outer) < 1e-12) | (jnp.abs(r - domain.inner) < 1e-12)
         return jnp.where(on, value(x, t), jnp.nan)
     return b
@@ -262,7 +263,7 @@ def test_extension_closed_forms():
     ann = DOMAINS["annulus"]
     xa, ta = (jnp.asarray(a) for a in PointSampler(ann, None, "uniform", seed=7).interior(50))
     r = np.linalg.norm(np.asarray(xa) - ann.center, axis=1)
-    radial = _sphere_extension(ann, lambda x, t: jnp.sum((x - ann.center) ** 2, axis=1))
+    radial = _sphere_extension(ann, lambda x, t: jnp.sum((x - ann.center[None, :]) ** 2, axis=1))
     w = (r - 0.5) / (1.5 - 0.5)
     np.testing.assert_allclose(radial(xa, ta), (1 - w) * 0.25 + w * 2.25, rtol=1e-12)  # linear in r
     ball = DOMAINS["ball"]
@@ -300,7 +301,8 @@ def test_extension_is_smooth_inside(name):
     single = lambda p, s: extend(p[None, :], s[None])[0]  # noqa: E731
     lap_ad = jax.jit(jax.vmap(lambda p, s: jnp.trace(jax.hessian(single)(p, s))))(x, t)
     h, dim = 1e-4, x.shape[1]
-    lap_fd = sum((extend(x + h * e, t) - 2 * extend(x, t) + extend(x - h * e, t)) / h**2 for e in np.eye(dim))
+    steps = h * np.eye(dim)[:, None, :]
+    lap_fd = sum((extend(x + e, t) - 2 * extend(x, t) + extend(x - e, t)) / h**2 for e in steps)
     assert np.all(np.isfinite(lap_ad))
     np.testing.assert_allclose(lap_ad, lap_fd, rtol=1e-4, atol=1e-4)
 

@@ -49,7 +49,7 @@ def random_polynomial(degree: int, t_degree: int, seed: int):
 
     def field(x, t):
         z = jnp.concatenate([x, t[:, None]], axis=1)
-        return jnp.prod(z[:, None, :] ** exponents, axis=-1) @ coefficients
+        return jnp.prod(z[:, None, :] ** exponents[None], axis=-1) @ coefficients
 
     return field, exponents, coefficients
 
@@ -152,8 +152,8 @@ def smoothed_wave(x, t, s, smooth_time):
         "u": sin,
         "u_t": B * cos,
         "u_tt": -(B**2) * sin,
-        "u_x": cos[:, None] * A,
-        "u_xx": -sin[:, None] * A**2,
+        "u_x": cos[:, None] * A[None, :],
+        "u_xx": -sin[:, None] * A[None, :] ** 2,
         "lap_u": -jnp.sum(A**2) * sin,
     }
 

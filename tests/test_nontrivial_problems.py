@@ -44,8 +44,8 @@ def _fd_operators(u, x, t, needs, h=1e-4):
     u0, out = u(x, t), {}
     if needs & {"u_x", "u_xx", "lap_u"}:
         eye = jnp.eye(x.shape[1], dtype=x.dtype) * h
-        plus = jax.lax.map(lambda e: u(x + e, t), eye).T  # (n, d)
-        minus = jax.lax.map(lambda e: u(x - e, t), eye).T
+        plus = jax.lax.map(lambda e: u(x + e[None, :], t), eye).T  # (n, d)
+        minus = jax.lax.map(lambda e: u(x - e[None, :], t), eye).T
         out["u_x"] = (plus - minus) / (2 * h)
         out["u_xx"] = (plus - 2 * u0[:, None] + minus) / h**2
         out["lap_u"] = jnp.sum(out["u_xx"], axis=1)

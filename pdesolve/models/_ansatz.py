@@ -61,14 +61,14 @@ def _one(x, t):
 def _boundary_factor(domain) -> Field:
     """A smooth factor that is 0 on the boundary and 1 at the centre (or mid-shell)."""
     if isinstance(domain, Box):
-        low, high = np.asarray(domain.low), np.asarray(domain.high)
+        low, high = np.asarray(domain.low)[None, :], np.asarray(domain.high)[None, :]
 
         def box(x, t):
             return jnp.prod(4.0 * (x - low) * (high - x) / (high - low) ** 2, axis=1).astype(x.dtype)
 
         return box
     if isinstance(domain, Annulus):
-        center, inner, outer = np.asarray(domain.center), domain.inner, domain.outer
+        center, inner, outer = np.asarray(domain.center)[None, :], domain.inner, domain.outer
 
         def shell(x, t):
             r2 = jnp.sum((x - center) ** 2, axis=1)
@@ -91,7 +91,7 @@ def _sphere_extension(domain: Annulus, b: Field) -> Field:
     diagonal = center + outer * np.ones(domain.dim) / np.sqrt(domain.dim)
 
     def extension(x, t):
-        c = jnp.asarray(center, x.dtype)
+        c = jnp.asarray(center, x.dtype)[None, :]
         y = x - c
         r2 = jnp.sum(y**2, axis=1)
         r = jnp.sqrt(jnp.where(r2 > 0, r2, 1.0))  # the guard at x = c, where the weight s is 0
@@ -123,7 +123,7 @@ def _box_extension(domain: Box, b: Field) -> Field:
     def extension(x, t):
         x, t = jnp.asarray(x), jnp.asarray(t)
         lows, highs = jnp.asarray(low, x.dtype), jnp.asarray(high, x.dtype)
-        s = (x - lows) / (highs - lows)
+        s = (x - lows[None, :]) / (highs - lows)[None, :]
         q = (s * (1.0 - s)) ** 2
         m = jnp.min(q, axis=1, keepdims=True)
         weights = jnp.where(q > 0, m / jnp.where(q > 0, q, 1.0), 1.0)  # in [0, 1]; 1 on the nearest face
@@ -201,14 +201,15 @@ def outward_normal(domain: Domain, x: Float[Array, "n d"]) -> Float[Array, "n d"
     """Unit outward normals at boundary points x (n, d): radial on a sphere (inward-pointing
     radius on an annulus' inner sphere), +-e_i on the box face nearest to each point."""
     if isinstance(domain, Annulus):
-        y = x - jnp.asarray(domain.center, x.dtype)
+        y = x - jnp.asarray(domain.center, x.dtype)[None, :]
         r = jnp.linalg.norm(y, axis=1, keepdims=True)
         n = y / r
         if domain.inner > 0.0:
             n = jnp.where(jnp.abs(r - domain.inner) < jnp.abs(r - domain.outer), -n, n)
         return n
     if isinstance(domain, Box):
-        gaps = jnp.concatenate([x - jnp.asarray(domain.low, x.dtype), jnp.asarray(domain.high, x.dtype) - x], axis=1)
+        low, high = jnp.asarray(domain.low, x.dtype)[None, :], jnp.asarray(domain.high, x.dtype)[None, :]
+        gaps = jnp.concatenate([x - low, high - x], axis=1)
         face = jnp.argmin(gaps, axis=1)  # 0..d-1: a low face, d..2d-1: a high face
         sign = jnp.where(face < domain.dim, -1.0, 1.0).astype(x.dtype)
         return jax.nn.one_hot(face % domain.dim, domain.dim, dtype=x.dtype) * sign[:, None]

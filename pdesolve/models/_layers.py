@@ -63,7 +63,8 @@ class DenseLinear(AbstractLinear):
         self.out_size = out_size
 
     def __call__(self, z: Float[Array, "n in"]) -> Float[Array, "n out"]:
-        return z @ self.weight.T + self.bias
+        out = z @ self.weight.T
+        return out + jnp.broadcast_to(self.bias, out.shape)
 
     def columns(self, index: Array) -> Float[Array, "*index out"]:
         return self.weight.T[index]

@@ -264,4 +264,4 @@ class TTLinear(AbstractLinear):
         else:
             pad = math.prod(self.in_factors) - self.in_size  # zero inputs for the padded columns
             out = _contract(self.cores, jnp.pad(z, ((0, 0), (0, pad))))[:, : self.out_size]
-        return out if self.bias is None else out + self.bias
+        return out if self.bias is None else out + jnp.broadcast_to(self.bias, out.shape)

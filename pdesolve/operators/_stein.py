@@ -130,8 +130,8 @@ class AbstractSteinEngine(AbstractOperatorEngine):
         nodes = jnp.concatenate([jnp.zeros((int(centre), dim), dtype), half, -half])
         k, n_shifts = len(nodes), len(shifts)
         z = jnp.concatenate([x, t[:, None]], axis=1) if self.smooth_time else x
-        z = jnp.broadcast_to(z[:, None, None, :] + s * nodes, (n, n_shifts, k, dim))
-        tz = jnp.broadcast_to(t[:, None, None] + jnp.asarray(shifts, dtype)[:, None], (n, n_shifts, k))
+        z = jnp.broadcast_to(z[:, None, None, :] + s * nodes[None, None], (n, n_shifts, k, dim))
+        tz = jnp.broadcast_to(t[:, None, None] + jnp.asarray(shifts, dtype)[None, :, None], (n, n_shifts, k))
         if self.smooth_time:
             z, tz = z[..., :d], z[..., d]
         f = u(z.reshape(-1, d), tz.reshape(-1)).reshape(n, n_shifts, k)
@@ -147,15 +147,15 @@ class AbstractSteinEngine(AbstractOperatorEngine):
         if at_t - {"u"}:
             f0 = f[:, 0, 0] if centre else None
             plus, minus = f[:, 0, int(centre) : int(centre) + n_pairs], f[:, 0, int(centre) + n_pairs :]
-            odd = (plus - minus) * weights  # w_p odd_p, (n, p)
-            even = (plus + minus - 2 * f0[:, None]) * weights if centre else None  # w_p even_p
+            odd = (plus - minus) * weights[None, :]  # w_p odd_p, (n, p)
+            even = (plus + minus - 2 * f0[:, None]) * weights[None, :] if centre else None  # w_p even_p
             squares = values**2
             is_time = coords == d  # the jointly smoothed t; padding entries have coordinate 0
             if "u_x" in at_t:
-                grad = jnp.zeros((n, dim), dtype).at[:, coords].add(odd[:, :, None] * values) / s
+                grad = jnp.zeros((n, dim), dtype).at[:, coords].add(odd[:, :, None] * values[None]) / s
                 out["u_x"] = grad[:, :d]
             if "u_xx" in at_t:
-                diag = jnp.zeros((n, dim), dtype).at[:, coords].add(even[:, :, None] * squares)
+                diag = jnp.zeros((n, dim), dtype).at[:, coords].add(even[:, :, None] * squares[None])
                 out["u_xx"] = (diag[:, :d] - jnp.sum(even, axis=1, keepdims=True)) / s**2
             if "lap_u" in at_t:
                 space_squares = jnp.sum(jnp.where(is_time, 0.0, squares), axis=1)
