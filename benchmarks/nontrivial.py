@@ -7,8 +7,11 @@ the method's, so a method that did not beat the best constant visibly learned no
 
 Methods (all float64, one process, one device, ``train.time_budget`` seconds of training each,
 compilation and validation not counted):
-- ``GN-FD``: Gauss-Newton, forward-difference Jacobian of finite-difference-stencil residuals (BP-free),
-  the package default for a problem file without a config section;
+- ``GN-layerwise``: Gauss-Newton with the activity-perturbation Jacobian (central differences of
+  partial forward passes at perturbed pre-activations, BP-free) of finite-difference-stencil
+  residuals: the package default for a problem file without a config section;
+- ``GN-FD``: the same with a forward-difference Jacobian over the parameters (P + 1 residual
+  evaluations; the previous default);
 - ``GN-JVP``: the same with forward-mode tangents for the Jacobian (no backward pass);
 - ``GN-AD``: Gauss-Newton with autodiff operators and a ``jax.jacrev`` Jacobian (the reference);
 - ``Adam-AD``: the ordinary PINN (dense tanh MLP 64x64, autodiff operators, Adam);
@@ -31,7 +34,9 @@ SIZES = {
     "full": {"budget": {10: 300, 100: 600, 10_000: 1200}, "eval_points": 10000, "validation_points": 1000,
              "problems": None},
 }
-METHODS = ("GN-FD", "GN-JVP", "GN-AD", "Adam-AD", "projection-SG", "ZO-hybrid")
+METHODS = ("GN-layerwise", "GN-FD", "GN-JVP", "GN-AD", "Adam-AD", "projection-SG", "ZO-hybrid")
+#: The package default (``pdesolve.defaults``), whose record the summary states.
+DEFAULT = "GN-layerwise"
 
 
 def budget_for(size: dict, dim: int) -> float:
@@ -42,12 +47,13 @@ def budget_for(size: dict, dim: int) -> float:
 #: columns, which small d shows; the SG stencil (2d^2 + O(d) nodes) confines the previous default;
 #: the ZO hybrid stalls far above the baselines at small d already; autodiff operators at d = 1000
 #: need 2d forward-mode passes per point.
-MAX_DIM = {"GN-FD": None, "GN-JVP": 20, "GN-AD": 100, "Adam-AD": None, "projection-SG": 20, "ZO-hybrid": 20}
+MAX_DIM = {"GN-layerwise": None, "GN-FD": None, "GN-JVP": 20, "GN-AD": 100, "Adam-AD": None, "projection-SG": 20,
+           "ZO-hybrid": 20}
 
 
 def method_config(method: str, problem) -> dict | None:
-    """The config of ``method`` for ``problem`` (None: not run at this d). GN-FD is the package
-    default for a problem without a config section (``pdesolve.defaults``)."""
+    """The config of ``method`` for ``problem`` (None: not run at this d). GN-layerwise is the
+    package default for a problem without a config section (``pdesolve.defaults``)."""
     from pdesolve.defaults import run_defaults
 
     dim = problem.dimension
@@ -55,8 +61,9 @@ def method_config(method: str, problem) -> dict | None:
         return None
     default = run_defaults(dim, problem.has_time)
     train = {"steps": 10**7, "batch_size": default["train"]["batch_size"], "log_every": 5}
-    if method in ("GN-FD", "GN-JVP", "GN-AD"):
-        jacobian = {"GN-FD": "forward_difference", "GN-JVP": "jvp", "GN-AD": "ad"}[method]
+    if method.startswith("GN-"):
+        jacobian = {"GN-layerwise": "layerwise", "GN-FD": "forward_difference", "GN-JVP": "jvp",
+                    "GN-AD": "ad"}[method]
         operators = {"method": "ad"} if method == "GN-AD" else default["operators"]
         return {**default, "operators": operators, "solver": {"name": "gauss_newton", "jacobian": jacobian},
                 "train": train}
@@ -81,22 +88,31 @@ def problem_files(size: dict) -> list[Path]:
     return files[: size["problems"]] if size["problems"] else files
 
 
+def _selected(only, names) -> set:
+    """The names of ``names`` that ``--only`` keeps: those it lists, or all when it lists none of them."""
+    listed = set(only or ()) & set(names)
+    return listed or set(names)
+
+
 def run(size_name: str, only=None):
-    """Rows ``problem x method`` and the error-vs-time histories for the figure."""
+    """Rows ``problem x method`` and the error-vs-time histories for the figure. ``only`` lists
+    problem names and/or method names (each kind: all when none is listed)."""
     from pdesolve.baselines import problem_baselines
     from pdesolve.problem import load_problem
 
     size = SIZES[size_name]
     rows, curves = [], {}
-    for path in problem_files(size):
+    files = problem_files(size)
+    problems, methods = _selected(only, [f.stem for f in files]), _selected(only, METHODS)
+    for path in files:
         problem = load_problem(path)
-        if only and problem.name not in only:
+        if problem.name not in problems:
             continue
         base = problem_baselines(problem, size["eval_points"])
         budget = budget_for(size, problem.dimension)
         print(f"{problem.name} (d = {problem.dimension}, {budget} s each): best constant "
               f"{base['best_constant_rel_l2']:.3e}, zero {base['zero_rel_l2']:.3e}", flush=True)
-        for method in METHODS:
+        for method in (m for m in METHODS if m in methods):
             info = {"problem": problem.name, "dim": problem.dimension, "method": method, "budget_s": budget,
                     "best_constant_rel_l2": base["best_constant_rel_l2"], "zero_rel_l2": base["zero_rel_l2"]}
             config = method_config(method, problem)
@@ -123,7 +139,7 @@ def _with_eval_points(problem, points: int):
 
 
 def summarise(rows: list[dict], size_name: str) -> list[str]:
-    """A problem x method table of rel L2 (with the baselines), and GN-FD's record against Adam-AD."""
+    """A problem x method table of rel L2 (with the baselines), and the default's record against Adam-AD."""
     problems = list(dict.fromkeys(r["problem"] for r in rows))
     table = []
     for name in problems:
@@ -135,18 +151,19 @@ def summarise(rows: list[dict], size_name: str) -> list[str]:
             row = mine.get(method, {})
             line[method] = row.get("rel_l2") if row.get("status") == "ok" else None
         table.append(line)
-    wins = [line for line in table if _beats(line.get("GN-FD"), line.get("Adam-AD"))]
-    learned = [line for line in table if _beats(line.get("GN-FD"), line["best_const"])]
+    methods = [m for m in METHODS if any(line.get(m) is not None for line in table)]
+    wins = [line for line in table if _beats(line.get(DEFAULT), line.get("Adam-AD"))]
+    learned = [line for line in table if _beats(line.get(DEFAULT), line["best_const"])]
     lines = [f"Relative L2 error after `train.time_budget` seconds of training per method (size `{size_name}`); "
              "`best_const` / `zero`: the ansatz with a constant / zero network; `-`: not run or failed "
              "(see table.csv `status`).", ""]
-    lines += markdown_table(table, ["problem", "d", "budget_s", "best_const", "zero", *METHODS])
-    lines += ["", f"GN-FD (BP-free) below Adam-AD on {len(wins)} of {len(table)} problems; below the best constant "
-              f"network on {len(learned)} of {len(table)}.",
-              "GN-FD rel L2 <= 1e-4 (d <= 10): " + ", ".join(
-                  f"{line['problem']} {fmt(line.get('GN-FD'))}" for line in table if line["d"] <= 10),
-              "GN-FD rel L2 <= 1e-3 (20 <= d <= 100): " + ", ".join(
-                  f"{line['problem']} {fmt(line.get('GN-FD'))}" for line in table if 20 <= line["d"] <= 100)]
+    lines += markdown_table(table, ["problem", "d", "budget_s", "best_const", "zero", *methods])
+    lines += ["", f"{DEFAULT} (BP-free) below Adam-AD on {len(wins)} of {len(table)} problems; below the best "
+              f"constant network on {len(learned)} of {len(table)}.",
+              f"{DEFAULT} rel L2 (target <= 1e-4 for d <= 10): " + ", ".join(
+                  f"{line['problem']} {fmt(line.get(DEFAULT))}" for line in table if line["d"] <= 10),
+              f"{DEFAULT} rel L2 (target <= 1e-3 for 20 <= d <= 100): " + ", ".join(
+                  f"{line['problem']} {fmt(line.get(DEFAULT))}" for line in table if 20 <= line["d"] <= 100)]
     return lines
 
 
@@ -178,7 +195,8 @@ def figures(rows: list[dict], curves: dict) -> dict:
         ax.set_ylabel("validation rel L2")
     for ax in list(axes.flat)[len(problems):]:
         ax.axis("off")
-    handles = [plt.Line2D([], [], color=colours[m], marker=".", label=m) for m in METHODS]
+    shown = [m for m in METHODS if any(key[1] == m for key in curves)]
+    handles = [plt.Line2D([], [], color=colours[m], marker=".", label=m) for m in shown]
     handles.append(plt.Line2D([], [], color="grey", linestyle="--", label="best constant"))
     fig.legend(handles=handles, loc="lower right", fontsize=9)  # one colour per method in every panel
     fig.tight_layout()

@@ -1,5 +1,5 @@
 """The run settings a problem gets where neither its file nor the user sets them: BP-free
-Gauss-Newton (forward-difference Jacobian) on finite-difference residuals, float64.
+Gauss-Newton (layerwise activity-perturbation Jacobian) on finite-difference residuals, float64.
 
 They sit between the schema defaults of ``pdesolve.config`` (what each kind of model, engine and
 solver starts from) and the problem's own ``config:`` section, which overrides them.
@@ -25,6 +25,6 @@ def run_defaults(dim: int, has_time: bool) -> dict:
         "precision": "float64",  # finite differences of finite differences need it
         "model": default_model(dim + int(has_time)),
         "operators": {"method": "auto"},  # full FD stencil, random coordinates at large d
-        "solver": {"name": "gauss_newton", "jacobian": "forward_difference"},
+        "solver": {"name": "gauss_newton", "jacobian": "layerwise"},  # activity perturbations (BP-free)
         "train": {"steps": 200, "batch_size": 500, "log_every": 10},
     }

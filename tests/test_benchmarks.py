@@ -67,10 +67,11 @@ def test_only_an_existing_suite_is_accepted(capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
-def test_nontrivial_suite_configs_are_valid_and_gn_fd_is_the_package_default():
+def test_nontrivial_suite_configs_are_valid_and_its_default_is_the_package_default():
     """Every method's config of the nontrivial suite resolves on every catalogue problem (a typo in
-    a key would make the suite record failures instead of results), GN-FD is exactly the package
-    default apart from the step budget, and the summary counts wins against Adam-AD."""
+    a key would make the suite record failures instead of results), the suite's DEFAULT method is
+    exactly the package default apart from the step budget, the summary counts wins against
+    Adam-AD, and ``--only`` selects problems and methods."""
     from benchmarks import nontrivial
     from pdesolve.problem import load_problem
     from pdesolve.solve import resolve_run_config
@@ -84,9 +85,13 @@ def test_nontrivial_suite_configs_are_valid_and_gn_fd_is_the_package_default():
             if config is not None:
                 resolve_run_config(problem, config)
         default = resolve_run_config(problem)
-        gn_fd = resolve_run_config(problem, nontrivial.method_config("GN-FD", problem))
-        assert {k: v for k, v in gn_fd.items() if k != "train"} == {k: v for k, v in default.items() if k != "train"}
+        ours = resolve_run_config(problem, nontrivial.method_config(nontrivial.DEFAULT, problem))
+        assert {k: v for k, v in ours.items() if k != "train"} == {k: v for k, v in default.items() if k != "train"}
+    errors = dict(zip(nontrivial.METHODS, (1e-3, 2e-3, 3e-3, 4e-3, 5e-3, 0.2, 0.3)))
     rows = [{"problem": "p", "dim": 5, "method": m, "budget_s": 1, "best_constant_rel_l2": 0.1, "zero_rel_l2": 1.0,
-             "status": "ok", "rel_l2": e} for m, e in zip(nontrivial.METHODS, (1e-3, 2e-3, 3e-3, 5e-3, 0.2, 0.3))]
+             "status": "ok", "rel_l2": e} for m, e in errors.items()]
     summary = "\n".join(nontrivial.summarise(rows, "tiny"))
-    assert "below Adam-AD on 1 of 1 problems; below the best constant network on 1 of 1" in summary
+    assert f"{nontrivial.DEFAULT} (BP-free) below Adam-AD on 1 of 1 problems; below the best constant network on " \
+           "1 of 1" in summary
+    assert nontrivial._selected(["GN-FD", "nt_gauss5_ball"], nontrivial.METHODS) == {"GN-FD"}
+    assert nontrivial._selected(["nt_gauss5_ball"], nontrivial.METHODS) == set(nontrivial.METHODS)
