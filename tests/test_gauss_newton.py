@@ -176,7 +176,7 @@ def test_layerwise_jacobian_matches_forward_mode(case):
     # stencils divide node values by h^2 = 1e-6 (and the Neumann difference by its step): the deltas
     # O(1e-11) error shows as up to ~5e-5; the forward-difference Jacobian is off by ~1e-2 of the largest entry
     np.testing.assert_allclose(jac, exact, rtol=0, atol=1e-4 * float(jnp.max(jnp.abs(exact))))
-    assert cost == 1 + 2 * sum(layer.out_size for layer in eqx.combine(params, loss.static).network.layers[:-1])
+    assert cost == 2 * sum(layer.out_size for layer in eqx.combine(params, loss.static).network.layers[:-1])
 
 
 @pytest.mark.parametrize("change", [{"model": {"type": "tt_mlp", "widths": [4, 4], "dense_layers": [-1]}},

@@ -104,6 +104,7 @@ def _probe_codes(network: MLP, start: int) -> tuple[Int[np.ndarray, " q"], Int[n
 
 
 def _with_bias_input(z: Float[Array, "n k"]) -> Float[Array, "n k+1"]:
+    """A layer's inputs with a trailing column of ones (the input of its bias)."""
     return jnp.concatenate([z, jnp.ones_like(z[:, :1])], axis=1)
 
 
@@ -154,8 +155,8 @@ def layerwise_jacobian(residuals_of, solution, step: float, chunk_size: int | No
     """``(r, J, cost)`` of ``residuals_of(solution) -> (m,)`` over the parameters of
     ``solution.network`` (columns in ``ravel_pytree`` order of the solution's inexact arrays).
 
-    ``cost``: network passes per node, in units of one residual evaluation (1 for the values, plus
-    two partial passes per hidden unit for the deltas).
+    ``cost``: the Jacobian's network passes per node beyond the residual's own, in units of one
+    residual evaluation (two partial passes per hidden unit for the deltas, counted as whole).
     """
     network = solution.network
     dense_first = isinstance(network.layers[0], DenseLinear)
@@ -187,7 +188,7 @@ def layerwise_jacobian(residuals_of, solution, step: float, chunk_size: int | No
     jac = jnp.concatenate([*parts, columns(probe_column, len(delta_codes), chunk_size)], axis=1)
     hidden_units = sum(layer.out_size for layer in network.layers[:-1])
     positions = np.arange(jac.shape[1]) if dense_first else _ravel_positions(solution)
-    return r, jac[:, positions], 1 + 2 * hidden_units
+    return r, jac[:, positions], 2 * hidden_units
 
 
 def _ravel_positions(solution) -> Int[np.ndarray, " p"]:
