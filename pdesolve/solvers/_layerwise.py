@@ -187,8 +187,9 @@ def layerwise_jacobian(residuals_of, solution, step: float, chunk_size: int | No
     parts = [columns(first_column, first.shape[0], chunk_size)] if first.shape[0] else []
     jac = jnp.concatenate([*parts, columns(probe_column, len(delta_codes), chunk_size)], axis=1)
     hidden_units = sum(layer.out_size for layer in network.layers[:-1])
-    positions = np.arange(jac.shape[1]) if dense_first else _ravel_positions(solution)
-    return r, jac[:, positions], 2 * hidden_units
+    if not dense_first:  # [first layer | later layers] -> ravel order
+        jac = jac[:, _ravel_positions(solution)]
+    return r, jac, 2 * hidden_units
 
 
 def _ravel_positions(solution) -> Int[np.ndarray, " p"]:
