@@ -48,7 +48,7 @@ def make_predictor(engine: AbstractOperatorEngine, static, dim: int):
     points sized so that points x smoothing nodes stay within ``PREDICTION_ROWS``."""
     chunk = max(1, PREDICTION_ROWS // engine.evals_per_point(frozenset({"u"}), dim))
 
-    @eqx.filter_jit
+    @jax.jit  # not eqx.filter_jit: see make_guarded_step
     def both(params, x, t):
         u = eqx.combine(params, static)
         return engine.solution(u)(x, t), u(x, t)
@@ -138,6 +138,12 @@ def make_guarded_step(solver: AbstractSolver, loss):
     and stays False, and from then on the parameters and state no longer change; ``n_ok`` counts
     the finite steps. The host reads the guard only when it logs or checkpoints, so the check
     costs no host sync per step.
+
+    Jitted with ``jax.jit``, whose compiled code is freed with the closure at the end of the run
+    (issue 14). ``eqx.filter_jit`` of a closure never frees it: JAX's caches, weakly keyed on
+    Equinox's wrapper, hold the closure (a static argument of the wrapper), and Equinox's cache,
+    weakly keyed on the closure, holds the wrapper; every solve's executables stayed in memory.
+    The step's arguments and results are arrays (None where a parameter is not one).
     """
 
     def step(params, state, guard, batch, key):
@@ -147,7 +153,7 @@ def make_guarded_step(solver: AbstractSolver, loss):
         guard = (ok, n_ok + ok.astype(n_ok.dtype))
         return _select(ok, new_params, params), _select(ok, new_state, state), guard, stats
 
-    return eqx.filter_jit(step)
+    return jax.jit(step)
 
 
 def _has_learning_rate(solver_config: dict) -> bool:
