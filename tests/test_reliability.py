@@ -22,7 +22,7 @@ from pdesolve.checkpoint import RECORD, RunCheckpoints
 from pdesolve.errors import ConfigError
 from pdesolve.limits import check_memory, device_memory, estimate_bytes
 from pdesolve.problem import load_problem
-from pdesolve.solve import resolve_run_config
+from pdesolve.solve import resolve_run
 
 ROOT = Path(__file__).resolve().parent.parent
 POISSON = ROOT / "tests/data/poisson2d_ad.yaml"
@@ -250,10 +250,10 @@ def test_memory_limit_refuses_a_run_that_cannot_fit(tmp_path):
     need = float(re.search(r"at least ([0-9.e+]+) GiB", err).group(1))
     assert need > 1e6  # about 4e15 bytes: 1e5 points x 5 nodes x 1.05e6 perturbations x 2048 x 4 B
     # the suggested chunk settings fit, by the same estimate
-    config = resolve_run_config(load_problem(POISSON), HUGE)
     solver_chunk = int(re.search(r"solver.chunk_size=(\d+)", err).group(1))
     point_chunk = int(re.search(r"operators.chunk_size=(\d+)", err).group(1))
-    config["solver"]["chunk_size"], config["operators"]["chunk_size"] = solver_chunk, point_chunk
+    config = resolve_run(load_problem(POISSON), HUGE, {"solver": {"chunk_size": solver_chunk},
+                                                       "operators": {"chunk_size": point_chunk}})
     n_params = (2 * 1024 + 1024) + (1024 * 1024 + 1024) + 1025
     assert estimate_bytes(config, 5, n_params) <= device_memory()[0]
     check_memory(config, 5, n_params)  # no error
