@@ -46,10 +46,10 @@ def one_case(prob: str, dim: int, name: str, size: dict) -> dict:
     ops = dict(ESTIMATORS[name])
     if ops["method"] == "se":
         ops["samples"] = size["se_samples"]
-    from pdesolve.config import resolve_config
+    from pdesolve.config import resolve
 
-    try:  # the engine checks its settings (e.g. the sparse-grid level) when built
-        engine = build_engine(resolve_config({"operators": ops})["operators"], dim=dim, has_time=True)
+    try:  # the config checks its settings (e.g. the sparse-grid level), the engine its size
+        engine = build_engine(resolve({"operators": ops}).operators, dim=dim, has_time=True)
     except Exception as err:  # noqa: BLE001
         row["status"] = f"unsupported: {str(err).splitlines()[0][:200]}"
         return row
