@@ -80,7 +80,7 @@ def _cost_text(config: RunConfig, problem, compiled) -> str:
     engine = build_engine(config.operators, dim=problem.dimension, has_time=problem.has_time)
     per_point = engine.evals_per_point(compiled.needs, problem.dimension)
     n_params = build_network(config.model, problem.dimension + int(problem.has_time), key=jax.random.key(0)).n_params
-    losses = solver_spec(config.solver.name).perturbations(config.solver.to_dict(), n_params)  # before chunk_size
+    losses = solver_spec(config.solver.name).perturbations(config.solver.settings, n_params)  # before chunk_size
     batch = config.train.batch_size
     chosen = " (auto)" if config.operators.kind == "auto" else ""
     return (f"{engine.name}{chosen} operators: {per_point:,} network evaluations per point, "

@@ -31,10 +31,14 @@ class Field(NamedTuple):
 def setting(types: tuple[type, ...], default: Any, **checks: Any) -> Any:
     """A dataclass field that is a config key: its ``Field`` (``types``, ``default``, ``checks``)
     rides in the metadata, so the class's fields are the section's schema."""
-    spec = Field(types, default, **checks)
-    if isinstance(default, (list, dict)):
-        return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata={FIELD: spec})
-    return dataclasses.field(default=default, metadata={FIELD: spec})
+    return dataclass_field(Field(types, default, **checks))
 
 
-__all__ = ["FIELD", "MAX_POINTS", "NUMBER", "OPTIONAL_INT", "OPTIONAL_NUMBER", "Field", "setting"]
+def dataclass_field(spec: Field) -> Any:
+    """The dataclass field of the config key ``spec`` (see ``setting``)."""
+    if isinstance(spec.default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: copy.deepcopy(spec.default), metadata={FIELD: spec})
+    return dataclasses.field(default=spec.default, metadata={FIELD: spec})
+
+
+__all__ = ["FIELD", "MAX_POINTS", "NUMBER", "OPTIONAL_INT", "OPTIONAL_NUMBER", "Field", "dataclass_field", "setting"]

@@ -21,8 +21,8 @@ GIB = 2.0**30
 def perturbations(solver: SolverConfig, n_params: int) -> int:
     """Loss evaluations the solver makes in one vectorised call per step: its spec's count, capped
     by its ``chunk_size`` when it has one."""
-    count = solver_spec(solver.name).perturbations(solver.to_dict(), n_params)
-    chunk = solver.settings.get("chunk_size")
+    count = solver_spec(solver.name).perturbations(solver.settings, n_params)
+    chunk = getattr(solver.settings, "chunk_size", None)
     return min(count, chunk) if chunk else count
 
 

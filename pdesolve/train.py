@@ -163,7 +163,7 @@ def rescaled_solver(solver: SolverConfig, steps: int, scale: float) -> AbstractS
     spec = solver_spec(solver.name)
     if not spec.learning_rates:
         return None
-    return spec.build(spec.rescaled(solver.to_dict(), scale), steps)
+    return spec.build(spec.rescaled(solver.settings, scale), steps)
 
 
 class TrainClock:

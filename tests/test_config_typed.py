@@ -14,6 +14,7 @@ from pdesolve.config import (MODEL_KINDS, OPERATOR_KINDS, FiniteDifferenceOperat
 from pdesolve.errors import ConfigError
 from pdesolve.problem import load_problem
 from pdesolve.solve import _plain, _resume_config
+from pdesolve.solvers import solver_specs
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
@@ -44,17 +45,24 @@ def test_a_kinds_fields_are_its_schema(family, kinds):
     assert list(TrainConfig.schema()) == [f.name for f in dataclasses.fields(TrainConfig)]
 
 
+def test_a_solvers_settings_are_its_specs_fields():
+    for name, spec in solver_specs().items():
+        settings = resolve({"solver": {"name": name}}).solver.settings
+        assert [f.name for f in dataclasses.fields(settings)] == list(spec.fields)
+        assert {key: getattr(settings, key) for key in spec.fields} == {k: f.default for k, f in spec.fields.items()}
+
+
 def test_the_typed_config_reads_attributes_and_is_frozen():
     config = resolve({"operators": {"method": "sg", "sigma": 2}, "model": {"type": "tt_mlp", "rank": 3},
                       "train": {"steps": 7}})
     assert isinstance(config.operators, SparseGridSteinOperators) and isinstance(config.model, TtMlpConfig)
     assert config.operators.sigma == 2 and config.operators.level == 3
     assert (config.model.rank, config.train.steps, config.solver.name) == (3, 7, "adam")
-    assert config.solver.settings["learning_rate"] == 1e-3
+    assert config.solver.settings.learning_rate == 1e-3 and config.solver.settings.schedule == "cosine"
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.train.steps = 8
-    with pytest.raises(TypeError):
-        config.solver.settings["learning_rate"] = 1.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.solver.settings.learning_rate = 1.0
 
 
 @pytest.mark.parametrize("update, field, phrases", [

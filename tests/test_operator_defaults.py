@@ -40,7 +40,7 @@ def test_check_prints_method_and_cost(capsys):
     assert cli.main(["check", "problems/hjb20.yaml"]) == 0
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("cost"))
     config = resolve(load_problem("problems/hjb20.yaml").config)
-    batch, samples = config.train.batch_size, config.solver.settings["samples"]
+    batch, samples = config.train.batch_size, config.solver.settings.samples
     # sparse-grid Stein level 3 on d + 1 = 21 smoothed coordinates: 925 nodes (README)
     assert f"sg operators: 925 network evaluations per point, {925 * batch:,} per loss" in line
     assert f"({2 * samples + 1} loss evaluations)" in line

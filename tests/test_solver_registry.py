@@ -56,11 +56,11 @@ class ToySpec(AbstractSolverSpec):
               "update": Field((str,), "gradient", ("gradient", "sign"))}
     learning_rates = ("step_size",)  # no "learning_rate" in its name: the spec says what a rollback scales
 
-    def build(self, config, steps):
-        return LineSearchDescent(config["step_size"], config["trials"], config["update"])
+    def build(self, settings, steps):
+        return LineSearchDescent(settings.step_size, settings.trials, settings.update)
 
-    def perturbations(self, config, n_params):
-        return config["trials"]
+    def perturbations(self, settings, n_params):
+        return settings.trials
 
 
 @pytest.fixture
@@ -112,8 +112,9 @@ def test_a_rollback_scales_the_keys_the_spec_names(toy):
     config = resolve({"solver": {"name": "toy", "step_size": 0.8}}).solver
     assert rescaled_solver(config, 10, 0.25).step_size == pytest.approx(0.2)
     assert rescaled_solver(resolve({"solver": {"name": "gauss_newton"}}).solver, 10, 0.25) is None
-    hybrid = resolve_config({"solver": {"name": "hybrid", "coarse_learning_rate": 0.1}})["solver"]
-    assert solver_spec("hybrid").rescaled(hybrid, 0.5)["coarse_learning_rate"] == pytest.approx(0.05)
+    hybrid = resolve({"solver": {"name": "hybrid", "coarse_learning_rate": 0.1}}).solver.settings
+    rescaled = solver_spec("hybrid").rescaled(hybrid, 0.5)
+    assert rescaled.coarse_learning_rate == pytest.approx(0.05) and rescaled.fine_learning_rate == pytest.approx(5e-4)
 
 
 def test_the_registry_holds_one_solver_per_name(toy):

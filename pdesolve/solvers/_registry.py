@@ -39,7 +39,7 @@ def solver_spec(name: str) -> AbstractSolverSpec:
 
 def build_solver(solver: SolverConfig, steps: int) -> AbstractSolver:
     """The solver of the validated ``solver`` section; ``steps`` sizes the schedule."""
-    return solver_spec(solver.name).build(solver.to_dict(), steps)
+    return solver_spec(solver.name).build(solver.settings, steps)
 
 
 register_solver(AdamSpec())

@@ -117,7 +117,7 @@ def study_figure(path: Path, ds: xr.Dataset, space: SearchSpace) -> None:
 
 def _schedule_spans_steps(solver: SolverConfig) -> bool:
     """Whether the learning rate follows a schedule over ``train.steps`` (cosine, exponential)."""
-    return solver.settings.get("schedule", "constant") != "constant"
+    return getattr(solver.settings, "schedule", "constant") != "constant"
 
 
 def best_config(trial: optuna.trial.FrozenTrial, objective: str) -> str:
