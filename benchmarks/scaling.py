@@ -86,9 +86,9 @@ def one_case(prob: str, dim: int, name: str, size: dict) -> dict:
     row["compile_s"] = time.perf_counter() - t0
     row["peak_mib"] = (peak_bytes(compiled) or 0) / 2**20
     times = []
-    for _ in range(size["steps"]):
+    for step in range(1, size["steps"] + 1):
         key, sub = jax.random.split(key)
-        batch = pieces["make_batch"]()
+        batch = pieces["make_batch"](step)
         t0 = time.perf_counter()
         params, state, stats = compiled(params, state, batch, sub)
         jax.block_until_ready(params)

@@ -172,6 +172,7 @@ SECTION_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "steps": ((int,), 2000),
         "batch_size": ((int,), 100),  # collocation points per step
         "boundary_batch_size": ((int,), 100),  # condition points per step (soft conditions)
+        "resample_every": ((int,), 1),  # steps on one batch before the next is drawn (1: a new batch each step)
         "condition_weight": (_NUM, 1.0),
         "sampler": ((str,), "uniform"),  # uniform | sobol | halton
         "log_every": ((int,), 100),
@@ -209,6 +210,7 @@ RANGES = {
     "train.steps": (1, None, ">= 1"),
     "train.batch_size": (1, None, ">= 1"),
     "train.boundary_batch_size": (1, None, ">= 1"),
+    "train.resample_every": (1, None, ">= 1 (1: a new batch every step)"),
     "train.log_every": (1, None, ">= 1"),
     "train.validation_points": (1, None, ">= 1"),
     "train.checkpoint_every": (0, None, ">= 0 (0: no checkpoints)"),
