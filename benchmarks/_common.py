@@ -111,7 +111,7 @@ def build_pieces(problem, config: dict, *, batch_size: int | None = None):
     loss = PinnLoss(compiled, engine, static, soft, config.train.condition_weight)
     sampler = PointSampler(problem.domain, problem.time, "uniform", seed=config.seed)
     maker = _BatchMaker(compiled, sampler, soft, config.train, dtype)
-    batch = maker()
+    batch = maker(0)
     state = solver.init(loss, params)
     return {"make_batch": maker, "loss": loss, "params": params, "static": static, "solver": solver, "state": state,
             "batch": batch, "engine": engine, "network": network, "config": config.to_dict(), "dtype": dtype,

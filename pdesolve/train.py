@@ -88,12 +88,14 @@ def point_sharding(train: TrainConfig) -> tuple[NamedSharding, NamedSharding] | 
 
 
 class _BatchMaker:
-    """Draws a training batch and evaluates the source and soft-condition data on it."""
+    """Draws the training batches and evaluates the source and soft-condition data on them: a new
+    batch every ``train.resample_every`` steps, the same one in between."""
 
     def __init__(self, compiled: CompiledProblem, sampler: PointSampler, soft_kinds, train: TrainConfig, dtype,
                  sharding: NamedSharding | None = None):
         self.compiled, self.sampler, self.soft_kinds = compiled, sampler, soft_kinds
         self.n, self.n_cond = train.batch_size, train.boundary_batch_size
+        self.every = train.resample_every
         self.dtype = dtype
         if sharding is None:
             self.put = lambda a: jnp.asarray(a, dtype)
@@ -103,8 +105,26 @@ class _BatchMaker:
         zero = lambda x, t: jnp.zeros_like(t)  # noqa: E731
         self.source = jax.jit(compiled.source or zero)
         self.conditions = {k: jax.jit(compiled.conditions[k]) for k in soft_kinds}
+        self.current: dict | None = None
+        self.origin: dict | None = None  # the sampler's state before ``current`` was drawn
 
-    def __call__(self) -> dict:
+    def __call__(self, step: int) -> dict:
+        """The batch of step ``step`` (counted from 0)."""
+        if self.current is None or step % self.every == 0:
+            self.origin = self.sampler.state()
+            self.current = self._draw()
+        return self.current
+
+    def restore(self, sampler_state: dict, origin: dict | None, step: int) -> None:
+        """Returns to the stream position ``sampler_state`` reached after ``step`` steps; a batch in use
+        at that point (drawn from ``origin``) is drawn again, so that the next steps reuse it."""
+        self.current = None
+        if self.every > 1 and step % self.every != 0 and origin is not None:
+            self.sampler.restore(origin)
+            self.origin, self.current = origin, self._draw()
+        self.sampler.restore(sampler_state)
+
+    def _draw(self) -> dict:
         problem = self.compiled.problem
         x, t = (self.put(a) for a in self.sampler.interior(self.n))
         batch = {"x": x, "t": t, "f": self.source(x, t), "conditions": {}}
@@ -249,6 +269,7 @@ class _Point:
     done: int
     loss_evals: int
     sampler: dict
+    batch_origin: dict | None  # the sampler's state before the batch in use was drawn
     rows: int  # history rows logged up to it
 
 
@@ -438,7 +459,7 @@ class _TrainLoop:
         self.history = _History(meta["history"])
         self.done, self.loss_evals, self.elapsed = meta["step"], meta["loss_evals"], meta["elapsed"]
         self.guard.lr_scale, self.guard.rollbacks = meta["lr_scale"], meta["rollbacks"]
-        self.sampler.restore(meta["sampler"])
+        self.make_batch.restore(meta["sampler"], meta.get("batch_origin"), self.done)
         self.clock = TrainClock(self.train.time_budget, meta.get("train_time", 0.0))
         if self.guard.lr_scale != 1.0:
             self.solver = rescaled_solver(self.config.solver, self.steps, self.guard.lr_scale)
@@ -472,7 +493,7 @@ class _TrainLoop:
     def _step(self) -> dict:
         """One guarded solver step on a new batch; returns its stats (device arrays)."""
         self.key, subkey = jax.random.split(self.key)
-        batch, started = self.make_batch(), time.perf_counter()
+        batch, started = self.make_batch(self.done), time.perf_counter()
         self.params, self.state, self.guard.flag, stats = self.step(self.params, self.state, self.guard.flag,
                                                                     batch, subkey)
         self.clock.tick(started, self.params)
@@ -536,19 +557,19 @@ class _TrainLoop:
         """Checkpoints the last verified point with the counters that resume needs."""
         meta = {"step": self.done, "loss_evals": self.loss_evals, "lr_scale": self.guard.lr_scale,
                 "rollbacks": self.guard.rollbacks, "elapsed": time.perf_counter() - self.start,
-                "train_time": self.clock.seconds, "sampler": self.guard.good.sampler}
+                "train_time": self.clock.seconds, "sampler": self.guard.good.sampler, "batch_origin": self.guard.good.batch_origin}
         self.checkpoints.save((self.params, self.state, self.key), meta, self.history.columns)
 
     def _point(self) -> _Point:
         """The loop's current position, to return to after a divergence."""
         return _Point(self.params, self.state, self.key, self.done, self.loss_evals, self.sampler.state(),
-                      len(self.history))
+                      self.make_batch.origin, len(self.history))
 
     def _restore(self, point: _Point) -> None:
         """Returns the loop to ``point``: arrays, counters, sampler, history rows and progress."""
         self.params, self.state, self.key = point.params, point.state, point.key
         self.done, self.loss_evals = point.done, point.loss_evals
-        self.sampler.restore(point.sampler)
+        self.make_batch.restore(point.sampler, point.batch_origin, self.done)
         self.history.truncate(point.rows)
         self.pending = []
         self.progress.rewind(self.done)

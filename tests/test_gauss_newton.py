@@ -137,7 +137,7 @@ def _residual_setup(problem, config, batch_size=24):
     params, static = eqx.partition(pieces.solution, eqx.is_inexact_array)
     loss = PinnLoss(pieces.compiled, pieces.engine, static, pieces.soft_kinds, 1.0)
     sampler = PointSampler(problem.domain, problem.time, "uniform", seed=0)
-    batch = _BatchMaker(pieces.compiled, sampler, pieces.soft_kinds, config.train, pieces.dtype)()
+    batch = _BatchMaker(pieces.compiled, sampler, pieces.soft_kinds, config.train, pieces.dtype)(0)
     return loss, params, batch
 
 

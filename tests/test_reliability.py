@@ -35,6 +35,9 @@ SOLVERS = {
     "hybrid": {"solver": {"name": "hybrid", "patience": 1, "coarse_samples": 4, "fine_block_size": 64,
                           "coarse_learning_rate": 0.05},
                "train": {"sampler": "halton"}},
+    # a batch kept for 7 steps: the checkpoint at step 20 falls inside the one drawn at step 14
+    "gauss_newton": {"solver": {"name": "gauss_newton", "jacobian": "jvp"},
+                     "train": {"resample_every": 7, "batch_size": 32}},
 }
 
 
@@ -257,3 +260,35 @@ def test_memory_limit_refuses_a_run_that_cannot_fit(tmp_path):
     n_params = (2 * 1024 + 1024) + (1024 * 1024 + 1024) + 1025
     assert estimate_bytes(config, 5, n_params) <= device_memory()[0]
     check_memory(config, 5, n_params)  # no error
+
+
+def test_a_batch_is_kept_for_resample_every_steps_and_redrawn_after_a_restore():
+    """Steps 0-2 share a batch, step 3 draws the next; a maker restored inside a period (from the
+    stream positions a checkpoint records) hands out the batch in use there, then continues the stream."""
+    from pdesolve.assemble import assemble
+    from pdesolve.problem import load_problem
+    from pdesolve.sampling import PointSampler
+    from pdesolve.solve import resolve_run_config
+    from pdesolve.train import _BatchMaker
+
+    problem = load_problem(POISSON)
+    config = resolve_run_config(problem, {"train": {"resample_every": 3, "batch_size": 8}})
+    pieces = assemble(problem, config)
+
+    def maker():
+        sampler = PointSampler(problem.domain, problem.time, "uniform", seed=3)
+        return _BatchMaker(pieces.compiled, sampler, pieces.soft_kinds, config["train"], pieces.dtype)
+
+    first = maker()
+    xs = [np.asarray(first(step)["x"]) for step in range(7)]
+    for step in (1, 2, 4, 5):
+        np.testing.assert_array_equal(xs[step], xs[step - 1])
+    assert not np.array_equal(xs[3], xs[2]) and not np.array_equal(xs[6], xs[5])
+    cut = maker()
+    for step in range(5):
+        cut(step)
+    position, origin = cut.sampler.state(), cut.origin  # as a checkpoint after 5 steps records them
+    second = maker()
+    second.restore(position, origin, 5)
+    np.testing.assert_array_equal(np.asarray(second(5)["x"]), xs[5])
+    np.testing.assert_array_equal(np.asarray(second(6)["x"]), xs[6])

@@ -13,6 +13,7 @@ class TrainConfig(Section):
     steps: int = setting((int,), 2000, bounds=(1, None, ">= 1"))
     batch_size: int = setting((int,), 100, bounds=(1, None, ">= 1"))  # collocation points per step
     boundary_batch_size: int = setting((int,), 100, bounds=(1, None, ">= 1"))  # condition points per step (soft)
+    resample_every: int = setting((int,), 1, bounds=(1, None, ">= 1 (1: a new batch every step)"))  # steps per batch
     condition_weight: float = setting(NUMBER, 1.0, bounds=(0, None, ">= 0"))
     sampler: str = setting((str,), "uniform", choices=("uniform", "sobol", "halton"))
     log_every: int = setting((int,), 100, bounds=(1, None, ">= 1"))
