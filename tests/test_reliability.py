@@ -268,16 +268,16 @@ def test_a_batch_is_kept_for_resample_every_steps_and_redrawn_after_a_restore():
     from pdesolve.assemble import assemble
     from pdesolve.problem import load_problem
     from pdesolve.sampling import PointSampler
-    from pdesolve.solve import resolve_run_config
+    from pdesolve.solve import resolve_run
     from pdesolve.train import _BatchMaker
 
     problem = load_problem(POISSON)
-    config = resolve_run_config(problem, {"train": {"resample_every": 3, "batch_size": 8}})
+    config = resolve_run(problem, {"train": {"resample_every": 3, "batch_size": 8}})
     pieces = assemble(problem, config)
 
     def maker():
         sampler = PointSampler(problem.domain, problem.time, "uniform", seed=3)
-        return _BatchMaker(pieces.compiled, sampler, pieces.soft_kinds, config["train"], pieces.dtype)
+        return _BatchMaker(pieces.compiled, sampler, pieces.soft_kinds, config.train, pieces.dtype)
 
     first = maker()
     xs = [np.asarray(first(step)["x"]) for step in range(7)]
