@@ -96,27 +96,26 @@ def build_pieces(problem, config: dict, *, batch_size: int | None = None):
     from pdesolve.assemble import assemble
     from pdesolve.loss import PinnLoss
     from pdesolve.sampling import PointSampler
-    from pdesolve.solve import resolve_run_config
+    from pdesolve.solve import resolve_run
     from pdesolve.solvers import build_solver
     from pdesolve.train import _BatchMaker
 
-    config = resolve_run_config(problem, config)
-    if batch_size is not None:
-        config["train"]["batch_size"] = batch_size
-    if config["precision"] == "float64":
+    config = resolve_run(problem, config, None if batch_size is None else {"train": {"batch_size": batch_size}})
+    if config.precision == "float64":
         jax.config.update("jax_enable_x64", True)
     pieces = assemble(problem, config)
     compiled, network, engine, dtype, soft = (pieces.compiled, pieces.network, pieces.engine, pieces.dtype,
                                               pieces.soft_kinds)
-    solver = build_solver(config["solver"], config["train"]["steps"])
+    solver = build_solver(config.solver, config.train.steps)
     params, static = eqx.partition(pieces.solution, eqx.is_inexact_array)
-    loss = PinnLoss(compiled, engine, static, soft, config["train"]["condition_weight"])
-    sampler = PointSampler(problem.domain, problem.time, "uniform", seed=config["seed"])
-    maker = _BatchMaker(compiled, sampler, soft, config["train"], dtype)
-    batch = maker()
+    loss = PinnLoss(compiled, engine, static, soft, config.train.condition_weight)
+    sampler = PointSampler(problem.domain, problem.time, "uniform", seed=config.seed)
+    maker = _BatchMaker(compiled, sampler, soft, config.train, dtype)
+    batch = maker(0)
     state = solver.init(loss, params)
     return {"make_batch": maker, "loss": loss, "params": params, "static": static, "solver": solver, "state": state,
-            "batch": batch, "engine": engine, "network": network, "config": config, "dtype": dtype, "compiled": compiled}
+            "batch": batch, "engine": engine, "network": network, "config": config.to_dict(), "dtype": dtype,
+            "compiled": compiled}
 
 
 def peak_bytes(compiled) -> int | None:
@@ -250,12 +249,13 @@ def validation_seconds(run, problem) -> float:
     import equinox as eqx
     import jax.numpy as jnp
 
+    from pdesolve.config import resolve
     from pdesolve.operators import build_engine
     from pdesolve.sampling import PointSampler
 
     config = run.config
     dtype = jnp.float64 if config["precision"] == "float64" else jnp.float32
-    engine = build_engine(config["operators"], dim=problem.dimension, has_time=problem.has_time)
+    engine = build_engine(resolve(config).operators, dim=problem.dimension, has_time=problem.has_time)
     params, static = eqx.partition(run.model, eqx.is_inexact_array)
     predict = predictor(engine, static, problem.dimension)
     sampler = PointSampler(problem.domain, problem.time, "uniform", seed=problem.evaluation["seed"] + 1)

@@ -48,13 +48,14 @@ def run(size_name: str, only=None):
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
 
+    from pdesolve.config import MlpConfig
     from pdesolve.models import build_network
 
     size = SIZES[size_name]
     kx, kt, knet, kse = jax.random.split(jax.random.key(0), 4)
     x64 = jax.random.uniform(kx, (size["points"], DIM), jnp.float64)
     t64 = jax.random.uniform(kt, (size["points"],), jnp.float64)
-    network = {"type": "mlp", "widths": [size["width"]] * 2, "activation": "sin", "init": "lecun"}
+    network = MlpConfig(widths=[size["width"]] * 2, activation="sin", init="lecun")
     nets = {dt: build_network(network, DIM + 1, key=knet, dtype=dt) for dt in (jnp.float32, jnp.float64)}
     inputs = {jnp.float64: (x64, t64), jnp.float32: (x64.astype(jnp.float32), t64.astype(jnp.float32))}
 

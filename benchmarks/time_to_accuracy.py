@@ -1,7 +1,7 @@
 """Suite ``time-to-accuracy``: wall time and network evaluations until the validation relative L2
 reaches 1e-2 and 1e-3, for the ordinary PINN (FO+AD, dense MLP, Adam), FO+AD on the TT-MLP, the
 BP-free ZO+SG hybrid, multi-tangent forward gradients, and the projection solver (when
-``"projection"`` is in ``pdesolve.config.SOLVER_SCHEMAS``), all in one run on one device.
+``"projection"`` is in ``pdesolve.solvers.solver_specs()``), all in one run on one device.
 
 Problems: the 20-d HJB and the heat equation in the unit ball with soft conditions (with the exact
 ansatz its base already equals the exact solution); quick size runs the heat problem at d = 10.
@@ -37,9 +37,9 @@ def _models(size: dict) -> tuple[dict, dict | None]:
 
 
 def _projection_available() -> bool:
-    from pdesolve.config import SOLVER_SCHEMAS
+    from pdesolve.solvers import solver_specs
 
-    return "projection" in SOLVER_SCHEMAS
+    return "projection" in solver_specs()
 
 
 def entries(size_name: str):
@@ -98,7 +98,7 @@ def run(size_name: str, only=None):
                 "budget_steps": overrides["train"]["steps"]}
         if kind == "projection" and not _projection_available():
             rows.append({"entry": label, **meta, "status": "not available: 'projection' not in "
-                         "pdesolve.config.SOLVER_SCHEMAS at run time"})
+                         "pdesolve.solvers.solver_specs() at run time"})
             print(f"  {label}: projection solver not available", flush=True)
             continue
         row, hist = train_run(problems[prob], cfile, overrides, label=label, targets=TARGETS)

@@ -5,6 +5,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
+from .config import RunConfig
 from .models import Solution, build_network, build_solution
 from .operators import AbstractOperatorEngine, build_engine
 from .problem import CompiledProblem, Problem, compile_problem
@@ -22,12 +23,12 @@ class Assembled:
     dtype: object
 
 
-def assemble(problem: Problem, config: dict) -> Assembled:
-    """Builds the run's pieces from a resolved ``config`` (call it under the run's precision)."""
-    dtype = jnp.float64 if config["precision"] == "float64" else jnp.float32
+def assemble(problem: Problem, config: RunConfig) -> Assembled:
+    """Builds the run's pieces from a validated ``config`` (call it under the run's precision)."""
+    dtype = jnp.float64 if config.precision == "float64" else jnp.float32
     compiled = compile_problem(problem)
-    key = jax.random.PRNGKey(config["seed"])
-    network = build_network(config["model"], problem.dimension + int(problem.has_time), key=key, dtype=dtype)
-    solution, soft_kinds = build_solution(compiled, network, config["ansatz"])
-    engine = build_engine(config["operators"], dim=problem.dimension, has_time=problem.has_time)
+    key = jax.random.PRNGKey(config.seed)
+    network = build_network(config.model, problem.dimension + int(problem.has_time), key=key, dtype=dtype)
+    solution, soft_kinds = build_solution(compiled, network, config.ansatz)
+    engine = build_engine(config.operators, dim=problem.dimension, has_time=problem.has_time)
     return Assembled(compiled, network, solution, tuple(soft_kinds), engine, dtype)

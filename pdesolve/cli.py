@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import parse_override, safe_load
+from .config import RunConfig, parse_override, safe_load
 from .errors import ConfigError, PdesolveError, ProblemError
 
 
@@ -69,34 +69,34 @@ def cmd_solve(args) -> int:
     return 0
 
 
-def _cost_text(config: dict, problem, compiled) -> str:
+def _cost_text(config: RunConfig, problem, compiled) -> str:
     """The derivative method the run will use and its network evaluations per point and step."""
     import jax
 
-    from .limits import perturbations
     from .models import build_network
     from .operators import build_engine
+    from .solvers import solver_spec
 
-    engine = build_engine(config["operators"], dim=problem.dimension, has_time=problem.has_time)
+    engine = build_engine(config.operators, dim=problem.dimension, has_time=problem.has_time)
     per_point = engine.evals_per_point(compiled.needs, problem.dimension)
-    n_params = build_network(config["model"], problem.dimension + int(problem.has_time), key=jax.random.key(0)).n_params
-    losses = perturbations({**config["solver"], "chunk_size": None}, n_params)
-    batch = config["train"]["batch_size"]
-    chosen = " (auto)" if config["operators"]["method"] == "auto" else ""
+    n_params = build_network(config.model, problem.dimension + int(problem.has_time), key=jax.random.key(0)).n_params
+    losses = solver_spec(config.solver.name).perturbations(config.solver.settings, n_params)  # before chunk_size
+    batch = config.train.batch_size
+    chosen = " (auto)" if config.operators.kind == "auto" else ""
     return (f"{engine.name}{chosen} operators: {per_point:,} network evaluations per point, "
             f"{per_point * batch:,} per loss (batch {batch}), ~{per_point * batch * losses:,} per "
-            f"{config['solver']['name']} step ({losses:,} loss evaluations)")
+            f"{config.solver.name} step ({losses:,} loss evaluations)")
 
 
 def cmd_check(args) -> int:
     from .problem import compile_problem
     from .reference import check_reference
-    from .solve import resolve_run_config
+    from .solve import resolve_run
 
     problem = _load(args.problem, args.param)
     compiled = compile_problem(problem)
     reference = check_reference(compiled)  # refuses a Monte Carlo reference of an unsupported form
-    config = resolve_run_config(problem)  # defaults and the problem's config: section, validated like --config
+    config = resolve_run(problem)  # defaults and the problem's config: section, validated like --config
     time = "none (stationary)" if problem.time is None else f"[{problem.time[0]:g}, {problem.time[1]:g}]"
     params = ", ".join(f"{k}={v:g}" if not hasattr(v, "shape") else f"{k}=<vector of {len(v)}>"
                        for k, v in problem.parameters.items()) or "none"
@@ -115,8 +115,8 @@ def cmd_check(args) -> int:
     if reference is not None:
         print(f"reference  {reference}")
     print(f"evaluation {problem.evaluation['points']} points, {problem.evaluation['sampling']}, seed {problem.evaluation['seed']}")
-    print(f"config     {config['operators']['method']} operators, {config['solver']['name']} solver, "
-          f"{config['model']['type']} model, {config['train']['steps']} steps, {config['precision']}")
+    print(f"config     {config.operators.kind} operators, {config.solver.name} solver, "
+          f"{config.model.kind} model, {config.train.steps} steps, {config.precision}")
     print(f"cost       {_cost_text(config, problem, compiled)}")
     for warning in problem.warnings:
         print(f"warning    {warning}")

@@ -11,27 +11,31 @@ import os
 
 import jax
 
+from .config import RunConfig, SolverConfig
 from .errors import ConfigError
 from .solvers import solver_spec
 
 GIB = 2.0**30
 
 
-def perturbations(solver_config: dict, n_params: int) -> int:
+def perturbations(solver: SolverConfig, n_params: int) -> int:
     """Loss evaluations the solver makes in one vectorised call per step: its spec's count, capped
     by its ``chunk_size`` when it has one."""
-    count = solver_spec(solver_config["name"]).perturbations(solver_config, n_params)
-    chunk = solver_config.get("chunk_size")
+    count = solver_spec(solver.name).perturbations(solver.settings, n_params)
+    chunk = getattr(solver.settings, "chunk_size", None)
     return min(count, chunk) if chunk else count
 
 
-def estimate_bytes(config: dict, evals_per_point: int, n_params: int) -> float:
+def _points_per_call(config: RunConfig) -> int:
+    """Collocation points in one vectorised call: the batch, or the operators' chunk of it."""
+    return min(config.train.batch_size, config.operators.point_chunk or math.inf)
+
+
+def estimate_bytes(config: RunConfig, evals_per_point: int, n_params: int) -> float:
     """The activation memory of one loss evaluation batch (see the module docstring)."""
-    chunk = config["operators"]["chunk_size"] if config["operators"]["method"] != "ad" else None
-    points = min(config["train"]["batch_size"], chunk or math.inf)
-    width = sum(config["model"]["widths"])
-    size = 8 if config["precision"] == "float64" else 4
-    return points * evals_per_point * perturbations(config["solver"], n_params) * width * size
+    width = sum(config.model.widths)
+    size = 8 if config.precision == "float64" else 4
+    return _points_per_call(config) * evals_per_point * perturbations(config.solver, n_params) * width * size
 
 
 def device_memory() -> tuple[float, str]:
@@ -45,17 +49,16 @@ def device_memory() -> tuple[float, str]:
     return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")), "host memory"
 
 
-def check_memory(config: dict, evals_per_point: int, n_params: int) -> None:
+def check_memory(config: RunConfig, evals_per_point: int, n_params: int) -> None:
     """Raises ConfigError, with chunk settings that would fit, when the estimate exceeds memory."""
     need = estimate_bytes(config, evals_per_point, n_params)
     have, where = device_memory()
     if need <= have:
         return
-    per_eval = need / (min(config["train"]["batch_size"], config["operators"]["chunk_size"] or math.inf)
-                       * perturbations(config["solver"], n_params))  # one point, one perturbation
+    perts = perturbations(config.solver, n_params)
+    per_eval = need / (_points_per_call(config) * perts)  # one point, one perturbation
     budget = have / 2
-    perts = perturbations(config["solver"], n_params)
-    point_key = "train.batch_size" if config["operators"]["method"] == "ad" else "operators.chunk_size"
+    point_key = "train.batch_size" if config.operators.kind == "ad" else "operators.chunk_size"
     if perts * per_eval <= budget:
         fix = f"set {point_key}={int(budget // (perts * per_eval))}"
     elif per_eval <= budget:

@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from .assemble import assemble
-from .config import safe_load
+from .config import RunConfig, resolve, safe_load, upgrade_saved
 from .errors import ConfigError
 from .models import Solution
 from .operators import AbstractOperatorEngine
@@ -39,7 +39,7 @@ class OpenedRun:
     history: xr.Dataset | None
     slices: xr.Dataset | None
     report: dict
-    config: dict
+    config: RunConfig
     problem: Problem
     model: Solution
     engine: AbstractOperatorEngine
@@ -58,16 +58,16 @@ class OpenedRun:
             raise ValueError(f"x has {x.shape[1]} components; the problem has dimension {self.problem.dimension}")
         t = np.zeros(len(x)) if t is None or not self.problem.has_time else np.broadcast_to(t, (len(x),))
         with _precision(self.config):
-            dtype = jnp.float64 if self.config["precision"] == "float64" else jnp.float32
+            dtype = jnp.float64 if self.config.precision == "float64" else jnp.float32
             params, static = eqx.partition(self.model, eqx.is_inexact_array)
             smoothed, network = make_predictor(self.engine, static, self.problem.dimension)(
                 params, np.asarray(x, dtype), np.asarray(t, dtype))
         return network if raw else smoothed
 
 
-def _precision(config: dict):
+def _precision(config: RunConfig):
     """The run's precision, for this block only."""
-    return jax.enable_x64(True) if config["precision"] == "float64" else contextlib.nullcontext()
+    return jax.enable_x64(True) if config.precision == "float64" else contextlib.nullcontext()
 
 
 def _open_dataset(path: Path) -> xr.Dataset | None:
@@ -77,7 +77,7 @@ def _open_dataset(path: Path) -> xr.Dataset | None:
         return ds.load()
 
 
-def _rebuild(problem: Problem, config: dict, model_file: Path) -> tuple[Solution, AbstractOperatorEngine]:
+def _rebuild(problem: Problem, config: RunConfig, model_file: Path) -> tuple[Solution, AbstractOperatorEngine]:
     """The trained solution (as in ``solve``: same network, ansatz and engine) with the saved arrays."""
     with _precision(config):
         pieces = assemble(problem, config)
@@ -86,7 +86,7 @@ def _rebuild(problem: Problem, config: dict, model_file: Path) -> tuple[Solution
 
 def open_run(path: str | Path) -> OpenedRun:
     """Opens the run folder ``path``: ``solution``, ``history``, ``slices`` (xarray Datasets, loaded
-    into memory), ``report`` (dict), ``config``, ``problem`` and ``predict(x, t)``.
+    into memory), ``report`` (dict), ``config`` (a ``RunConfig``), ``problem`` and ``predict(x, t)``.
 
     ``model.eqx`` is written when training ends, before the final evaluation: a run stopped during
     that evaluation opens too, with ``predict`` and without the datasets (None) and report ({})."""
@@ -96,8 +96,9 @@ def open_run(path: str | Path) -> OpenedRun:
             raise ConfigError("open_run", f"{folder} is not a trained run folder (no {name})")
     resolved = safe_load((folder / "config.yaml").read_text())
     problem = problem_from_mapping(resolved["problem"], where=resolved.get("problem_file"))
-    model, engine = _rebuild(problem, resolved["config"], folder / "model.eqx")
+    config = resolve(upgrade_saved(resolved["config"]))
+    model, engine = _rebuild(problem, config, folder / "model.eqx")
     report_file = folder / "report.json"
     report = json.loads(report_file.read_text()) if report_file.is_file() else {}
     return OpenedRun(folder, _open_dataset(folder / "solution.nc"), _open_dataset(folder / "history.nc"),
-                     _open_dataset(folder / "slices.nc"), report, resolved["config"], problem, model, engine)
+                     _open_dataset(folder / "slices.nc"), report, config, problem, model, engine)

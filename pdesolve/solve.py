@@ -22,7 +22,7 @@ from .analysis import boundary_distance, error_breakdown, residual_statistics, s
 from .assemble import assemble
 from .baselines import constant_baselines
 from .checkpoint import RunCheckpoints
-from .config import load_config_file, preview, resolve_config, safe_load
+from .config import RunConfig, load_config_file, preview, resolve, safe_load, upgrade_saved
 from .defaults import run_defaults
 from .errors import ConfigError, PdesolveError, ProblemError
 from .limits import check_memory
@@ -45,7 +45,7 @@ class RunResult:
     history: xr.Dataset
     report: dict
     model: Solution
-    config: dict
+    config: dict  # the plain mapping of config.yaml (RunConfig.to_dict())
     path: Path | None = None
     slices: xr.Dataset | None = None  # written with a run folder only
 
@@ -58,10 +58,15 @@ def _as_config(config: dict | str | Path | None) -> dict | None:
     return load_config_file(config) if isinstance(config, (str, Path)) else config
 
 
-def resolve_run_config(problem: Problem, *updates) -> dict:
+def resolve_run(problem: Problem, *updates) -> RunConfig:
     """Defaults (the schema's, then the problem-dependent BP-free ones of ``pdesolve.defaults``),
     then the problem's own ``config`` section, then each update in order."""
-    return resolve_config(run_defaults(problem.dimension, problem.has_time), problem.config, *updates)
+    return resolve(run_defaults(problem.dimension, problem.has_time), problem.config, *updates)
+
+
+def resolve_run_config(problem: Problem, *updates) -> dict:
+    """``resolve_run`` as the plain mapping."""
+    return resolve_run(problem, *updates).to_dict()
 
 
 def solve(problem: Problem | str | Path, config: dict | str | Path | None = None, *,
@@ -82,9 +87,9 @@ def solve(problem: Problem | str | Path, config: dict | str | Path | None = None
     if resume is not None:
         config = _resume_config(Path(resume), problem, _as_config(config), overrides)
     else:
-        config = resolve_run_config(problem, _as_config(config), *overrides)
+        config = resolve_run(problem, _as_config(config), *overrides)
     # the precision holds for this run only (and this thread), never for the rest of the process
-    scope = jax.enable_x64(True) if config["precision"] == "float64" else contextlib.nullcontext()
+    scope = jax.enable_x64(True) if config.precision == "float64" else contextlib.nullcontext()
     where: dict = {}  # the run folder, once made
     try:
         with scope:
@@ -102,18 +107,18 @@ def solve(problem: Problem | str | Path, config: dict | str | Path | None = None
         raise
 
 
-def _run(problem: Problem, config: dict, *, out, output_root, resume, where: dict, on_log=None) -> RunResult:
+def _run(problem: Problem, config: RunConfig, *, out, output_root, resume, where: dict, on_log=None) -> RunResult:
     """Builds, trains and evaluates under the run's precision (see :func:`solve`)."""
     pieces = assemble(problem, config)
     compiled, network, solution, engine, dtype = (pieces.compiled, pieces.network, pieces.solution, pieces.engine,
                                                   pieces.dtype)
     soft_kinds = pieces.soft_kinds
-    solver = build_solver(config["solver"], config["train"]["steps"])
-    if config["train"]["check_memory"]:
+    solver = build_solver(config.solver, config.train.steps)
+    if config.train.check_memory:
         check_memory(config, engine.evals_per_point(compiled.needs, problem.dimension), network.n_params)
     _check_exact(problem, compiled, dtype)
 
-    resolved = {"problem_file": problem.source_file, "problem": _plain(problem.raw), "config": config}
+    resolved = {"problem_file": problem.source_file, "problem": _plain(problem.raw), "config": config.to_dict()}
     if jax.process_count() > 1:  # several hosts: process 0 writes the run folder
         if resume is not None:
             raise ConfigError("--resume", "resuming is supported on one host only")
@@ -125,7 +130,7 @@ def _run(problem: Problem, config: dict, *, out, output_root, resume, where: dic
     if folder is not None:
         if resume is None:  # first thing in the folder: enough to rerun, or to resume
             atomic_write_text(folder / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
-        checkpoints = RunCheckpoints(folder, {"problem": problem.name, "solver": config["solver"]["name"],
+        checkpoints = RunCheckpoints(folder, {"problem": problem.name, "solver": config.solver.name,
                                               "operators": engine.name})
     # a resumed run whose training had finished (it was stopped in the final evaluation) is not retrained
     result = checkpoints.load_trained(solution) if resume is not None else None
@@ -140,7 +145,7 @@ def _run(problem: Problem, config: dict, *, out, output_root, resume, where: dic
     params, static = eqx.partition(result.solution, eqx.is_inexact_array)
     predict = make_predictor(engine, static, problem.dimension)
     chunk = max(1, PREDICTION_ROWS // engine.evals_per_point(frozenset({"u"}), problem.dimension))
-    u_pred, u_raw = _evaluate(predict, params, x, t, chunk, config["train"]["progress"])
+    u_pred, u_raw = _evaluate(predict, params, x, t, chunk, config.train.progress)
     smoothed = engine.solution(result.solution) is not result.solution
     u_exact, ref = _reference_values(compiled, x, t)  # exact solution, or reference: values or Monte Carlo
 
@@ -149,10 +154,10 @@ def _run(problem: Problem, config: dict, *, out, output_root, resume, where: dic
     solution_ds = _solution_dataset(problem, config, report, x, t, u_pred, u_raw if smoothed else None, u_exact, ref)
     history_ds = history_dataset(result.history, {"problem": problem.name, "solver": report["solver"],
                                                   "operators": report["operators"]})
-    run = RunResult(solution_ds, history_ds, report, result.solution, config, folder)
+    run = RunResult(solution_ds, history_ds, report, result.solution, resolved["config"], folder)
     if folder is not None:
         line = _line(problem, compiled, predict, params, dtype)
-        evaluate = functools.partial(_evaluate, predict, params, chunk=chunk, progress=config["train"]["progress"])
+        evaluate = functools.partial(_evaluate, predict, params, chunk=chunk, progress=config.train.progress)
         run.slices = _slices(problem, compiled, evaluate, x, dtype, smoothed, solution_ds.attrs)
         write_run_folder(folder, solution=solution_ds, history=history_ds, report=report, resolved=resolved,
                          line=line, history_arrays=result.history, slices=run.slices,
@@ -236,7 +241,7 @@ def _write_error(err: OSError, folder: Path) -> ConfigError:
     return ConfigError("--out", f"cannot write the run folder {folder}: {reason}; {fix}")
 
 
-def _resume_config(folder: Path, problem: Problem, config: dict | None, overrides) -> dict:
+def _resume_config(folder: Path, problem: Problem, config: dict | None, overrides) -> RunConfig:
     """The config of the unfinished run in ``folder``; refuses a different problem or config."""
     path = folder / "config.yaml"
     if not path.is_file():
@@ -245,14 +250,14 @@ def _resume_config(folder: Path, problem: Problem, config: dict | None, override
         raise ConfigError("--resume", f"the run in {folder} has finished (report.json exists); start a new run")
     try:
         saved = safe_load(path.read_text())
-        saved_config = saved["config"]
+        saved_config = upgrade_saved(saved["config"])
     except (yaml.YAMLError, TypeError, KeyError):
         raise ConfigError("--resume", f"{path} is not a run's config.yaml") from None
     if _plain(problem.raw) != saved.get("problem"):
         raise ConfigError("--resume", f"the problem differs from the one the run in {folder} was made with "
                           f"({saved.get('problem_file')})")
-    merged = resolve_config(saved_config, config, *overrides)
-    for section, values in merged.items():
+    merged = resolve(saved_config, config, *overrides)
+    for section, values in merged.to_dict().items():
         for key, value in values.items() if isinstance(values, dict) else [(None, values)]:
             field = section if key is None else f"{section}.{key}"
             old = saved_config[section] if key is None else saved_config[section].get(key)
@@ -262,14 +267,14 @@ def _resume_config(folder: Path, problem: Problem, config: dict | None, override
     return merged
 
 
-def _prepare_folder(problem: Problem, config: dict, out, root: Path) -> Path | None:
+def _prepare_folder(problem: Problem, config: RunConfig, out, root: Path) -> Path | None:
     if out is None:
         return None
     folder = Path(out)
     try:
         if out == "auto":
             stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-            label = f"{config['operators']['method']}-{config['solver']['name']}-{config['model']['type']}"
+            label = f"{config.operators.kind}-{config.solver.name}-{config.model.kind}"
             folder = root
             return new_run_folder(root, problem.name, label, stamp)
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
@@ -304,14 +309,14 @@ def _report(problem, config, result, engine, solver, network, u_pred, u_exact, s
         "stop_reason": result.stop_reason,
         "n_params": int(network.n_params),
         "dense_n_params": int(network.dense_n_params),
-        "model": config["model"]["type"],
-        "solver": config["solver"]["name"],
+        "model": config.model.kind,
+        "solver": config.solver.name,
         "operators": engine.name,
         "backprop": bool(solver.uses_backprop),
         "loss_evals": int(result.history["loss_evals"][-1]) if len(result.history["loss_evals"]) else 0,
         "network_evals": int(result.history["network_evals"][-1]) if len(result.history["network_evals"]) else 0,
-        "seed": config["seed"],
-        "precision": config["precision"],
+        "seed": config.seed,
+        "precision": config.precision,
         "device": device_description(),
         "versions": versions(),
         "evaluation_points": problem.evaluation["points"],
@@ -329,7 +334,7 @@ def _attributes(problem, config, report) -> dict:
     return {"problem": problem.name, "title": problem.title, "equation": problem.equation_text,
             "domain": problem.domain.describe(), "prediction": report["prediction"],
             "errors_against": report["errors_against"],
-            **config, **{k: report[k] for k in ANALYSIS_ATTRS if k in report}}
+            **config.to_dict(), **{k: report[k] for k in ANALYSIS_ATTRS if k in report}}
 
 
 def _solution_dataset(problem, config, report, x, t, u_pred, u_raw, u_exact, ref=None) -> xr.Dataset:
@@ -410,4 +415,4 @@ def _plain(value):
     return str(value)
 
 
-__all__ = ["RunResult", "resolve_run_config", "solve"]
+__all__ = ["RunResult", "resolve_run", "resolve_run_config", "solve"]

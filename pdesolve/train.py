@@ -16,6 +16,7 @@ from jaxtyping import Array, Bool, Int, PyTree
 from tqdm.auto import tqdm
 
 from .checkpoint import RunCheckpoints
+from .config import RunConfig, SolverConfig, TrainConfig
 from .errors import ConfigError
 from .loss import PinnLoss
 from .metrics import error_metrics
@@ -60,7 +61,7 @@ def make_predictor(engine: AbstractOperatorEngine, static, dim: int):
     return predict
 
 
-def point_sharding(train_config: dict) -> tuple[NamedSharding, NamedSharding] | None:
+def point_sharding(train: TrainConfig) -> tuple[NamedSharding, NamedSharding] | None:
     """Shardings over a 1-d mesh of devices: (points split, replicated), or None for one device.
 
     One host: the first ``train.devices`` local devices (default all). Several hosts (after
@@ -68,31 +69,33 @@ def point_sharding(train_config: dict) -> tuple[NamedSharding, NamedSharding] | 
     """
     if jax.process_count() > 1:
         available = jax.devices()
-        if train_config["devices"] not in (None, len(available)):
+        if train.devices not in (None, len(available)):
             raise ConfigError("train.devices", f"with several hosts all {len(available)} devices are used; "
                               "leave train.devices unset")
     else:
         available = jax.local_devices()
-    count = train_config["devices"] or len(available)
+    count = train.devices or len(available)
     if count < 1 or count > len(available):
         raise ConfigError("train.devices", f"{count} requested but {len(available)} local devices exist")
     if count == 1:
         return None
     for key in ("batch_size", "boundary_batch_size"):
-        if train_config[key] % count:
-            raise ConfigError(f"train.{key}", f"{train_config[key]} does not split over {count} devices; "
+        if getattr(train, key) % count:
+            raise ConfigError(f"train.{key}", f"{getattr(train, key)} does not split over {count} devices; "
                               f"use a multiple of {count}")
     mesh = Mesh(np.array(available[:count]), ("points",))
     return NamedSharding(mesh, PartitionSpec("points")), NamedSharding(mesh, PartitionSpec())
 
 
 class _BatchMaker:
-    """Draws a training batch and evaluates the source and soft-condition data on it."""
+    """Draws the training batches and evaluates the source and soft-condition data on them: a new
+    batch every ``train.resample_every`` steps, the same one in between."""
 
-    def __init__(self, compiled: CompiledProblem, sampler: PointSampler, soft_kinds, train_config, dtype,
+    def __init__(self, compiled: CompiledProblem, sampler: PointSampler, soft_kinds, train: TrainConfig, dtype,
                  sharding: NamedSharding | None = None):
         self.compiled, self.sampler, self.soft_kinds = compiled, sampler, soft_kinds
-        self.n, self.n_cond = train_config["batch_size"], train_config["boundary_batch_size"]
+        self.n, self.n_cond = train.batch_size, train.boundary_batch_size
+        self.every = train.resample_every
         self.dtype = dtype
         if sharding is None:
             self.put = lambda a: jnp.asarray(a, dtype)
@@ -102,8 +105,26 @@ class _BatchMaker:
         zero = lambda x, t: jnp.zeros_like(t)  # noqa: E731
         self.source = jax.jit(compiled.source or zero)
         self.conditions = {k: jax.jit(compiled.conditions[k]) for k in soft_kinds}
+        self.current: dict | None = None
+        self.origin: dict | None = None  # the sampler's state before ``current`` was drawn
 
-    def __call__(self) -> dict:
+    def __call__(self, step: int) -> dict:
+        """The batch of step ``step`` (counted from 0)."""
+        if self.current is None or step % self.every == 0:
+            self.origin = self.sampler.state()
+            self.current = self._draw()
+        return self.current
+
+    def restore(self, sampler_state: dict, origin: dict | None, step: int) -> None:
+        """Returns to the stream position ``sampler_state`` reached after ``step`` steps; a batch in use
+        at that point (drawn from ``origin``) is drawn again, so that the next steps reuse it."""
+        self.current = None
+        if self.every > 1 and step % self.every != 0 and origin is not None:
+            self.sampler.restore(origin)
+            self.origin, self.current = origin, self._draw()
+        self.sampler.restore(sampler_state)
+
+    def _draw(self) -> dict:
         problem = self.compiled.problem
         x, t = (self.put(a) for a in self.sampler.interior(self.n))
         batch = {"x": x, "t": t, "f": self.source(x, t), "conditions": {}}
@@ -156,19 +177,19 @@ def make_guarded_step(solver: AbstractSolver, loss):
     return jax.jit(step)
 
 
-def _has_learning_rate(solver_config: dict) -> bool:
-    return bool(solver_spec(solver_config["name"]).learning_rates)
+def _has_learning_rate(solver: SolverConfig) -> bool:
+    return bool(solver_spec(solver.name).learning_rates)
 
 
-def rescaled_solver(solver_config: dict, steps: int, scale: float) -> AbstractSolver | None:
+def rescaled_solver(solver: SolverConfig, steps: int, scale: float) -> AbstractSolver | None:
     """The solver rebuilt with its spec's ``learning_rates`` times ``scale`` (None: it has none).
 
     The rebuilt solver's state has the same structure, so the state of the old one carries over.
     """
-    spec = solver_spec(solver_config["name"])
+    spec = solver_spec(solver.name)
     if not spec.learning_rates:
         return None
-    return spec.build(spec.rescaled(solver_config, scale), steps)
+    return spec.build(spec.rescaled(solver.settings, scale), steps)
 
 
 class TrainClock:
@@ -228,16 +249,16 @@ class BlowupWatch:
             self.error = min(self.error, error)
 
 
-def _divergence_reason(blowup: str | None, bad: int, kept: int, rollbacks: int, train_config: dict,
+def _divergence_reason(blowup: str | None, bad: int, kept: int, rollbacks: int, train: TrainConfig,
                        has_learning_rate: bool) -> str:
     """The stop reason of a diverged run, with the fix that applies (rollback only if not tried)."""
     what = f"{blowup} at step {bad}" if blowup else f"non-finite loss or parameters at step {bad}"
     if rollbacks:
         fix = (f"still diverging after {rollbacks} rollback{'s' * (rollbacks > 1)}: lower solver.learning_rate, "
                "or train.rollback_factor, or raise train.max_rollbacks")
-    elif train_config["on_divergence"] == "rollback" and not has_learning_rate:
+    elif train.on_divergence == "rollback" and not has_learning_rate:
         fix = "the solver has no learning rate to lower: change its settings"
-    elif train_config["on_divergence"] == "rollback":
+    elif train.on_divergence == "rollback":
         fix = "lower solver.learning_rate, or raise train.max_rollbacks"
     else:
         fix = "lower solver.learning_rate, or set train.on_divergence=rollback"
@@ -254,6 +275,7 @@ class _Point:
     done: int
     loss_evals: int
     sampler: dict
+    batch_origin: dict | None  # the sampler's state before the batch in use was drawn
     rows: int  # history rows logged up to it
 
 
@@ -270,8 +292,8 @@ class _Guard:
     finite loss at the next step (the loss of good's parameters may be the first non-finite one).
     """
 
-    def __init__(self, train_config: dict, solver_config: dict):
-        self.train_config, self.solver_config = train_config, solver_config
+    def __init__(self, train: TrainConfig, solver: SolverConfig):
+        self.train, self.solver = train, solver
         self.rollbacks, self.lr_scale = 0, 1.0
         self.flag = _fresh_flag()
         self.watch = self.good = self.safe = None
@@ -293,17 +315,17 @@ class _Guard:
     def fall_back(self) -> tuple[_Point, bool]:
         """After a divergence: (the point to return to, whether to retry from it). A retry (rollback,
         while allowed) goes back one point further and scales the learning rates once more."""
-        retry = (self.train_config["on_divergence"] == "rollback"
-                 and self.rollbacks < self.train_config["max_rollbacks"] and _has_learning_rate(self.solver_config))
+        retry = (self.train.on_divergence == "rollback"
+                 and self.rollbacks < self.train.max_rollbacks and _has_learning_rate(self.solver))
         if retry:
             self.good = self.safe
-            self.rollbacks, self.lr_scale = self.rollbacks + 1, self.lr_scale * self.train_config["rollback_factor"]
+            self.rollbacks, self.lr_scale = self.rollbacks + 1, self.lr_scale * self.train.rollback_factor
         return self.good, retry
 
     def reason(self, blowup: str | None, bad: int) -> str:
         """The stop reason of a run that diverged at step ``bad`` and stopped at ``good``."""
-        return _divergence_reason(blowup, bad, self.good.done, self.rollbacks, self.train_config,
-                                  _has_learning_rate(self.solver_config))
+        return _divergence_reason(blowup, bad, self.good.done, self.rollbacks, self.train,
+                                  _has_learning_rate(self.solver))
 
     def summary(self) -> str:
         """What the rollbacks did, for the stop reason ('' when there were none)."""
@@ -387,12 +409,12 @@ class _Progress:
 
 
 def _network_evals_per_loss(compiled: CompiledProblem, engine: AbstractOperatorEngine, soft_kinds,
-                            train_config: dict) -> int:
+                            train: TrainConfig) -> int:
     """Network evaluations of one loss evaluation: the batch's stencils, and the soft conditions' points."""
     dim = compiled.problem.dimension
-    evals = train_config["batch_size"] * engine.evals_per_point(compiled.needs, dim)
+    evals = train.batch_size * engine.evals_per_point(compiled.needs, dim)
     if soft_kinds:
-        evals += len(soft_kinds) * train_config["boundary_batch_size"] * engine.evals_per_point(frozenset({"u"}), dim)
+        evals += len(soft_kinds) * train.boundary_batch_size * engine.evals_per_point(frozenset({"u"}), dim)
     return evals
 
 
@@ -410,32 +432,32 @@ class _TrainLoop:
     (stop, or roll back), the history row, the checkpoint and the stopping rules."""
 
     def __init__(self, compiled: CompiledProblem, solution: Solution, engine: AbstractOperatorEngine,
-                 solver: AbstractSolver, config: dict, soft_kinds: tuple[str, ...], checkpoints: RunCheckpoints | None,
+                 solver: AbstractSolver, config: RunConfig, soft_kinds: tuple[str, ...], checkpoints: RunCheckpoints | None,
                  on_log: Callable[[dict], None] | None = None):
-        self.config, self.train_config, self.checkpoints = config, config["train"], checkpoints
+        self.config, self.train, self.checkpoints = config, config.train, checkpoints
         self.on_log = on_log  # called with each logged history row (see train)
-        self.name, self.steps = compiled.problem.name, config["train"]["steps"]
-        dtype = jnp.float64 if config["precision"] == "float64" else jnp.float32
+        self.name, self.steps = compiled.problem.name, config.train.steps
+        dtype = jnp.float64 if config.precision == "float64" else jnp.float32
         self.params, self.static = eqx.partition(solution, eqx.is_inexact_array)
-        sharding = point_sharding(self.train_config)
+        sharding = point_sharding(self.train)
         if sharding is not None:  # points split over devices, parameters replicated
             self.params = jax.device_put(self.params, sharding[1])
-        self.loss = PinnLoss(compiled, engine, self.static, soft_kinds, self.train_config["condition_weight"])
+        self.loss = PinnLoss(compiled, engine, self.static, soft_kinds, self.train.condition_weight)
         # for solvers that need more than the loss
         self.context = SolverContext(self.static, engine, compiled, soft_kinds, config)
         self.solver = solver
         self.state = solver.bind(self.context).init(self.loss, self.params)
         problem = compiled.problem
         predict = make_predictor(engine, self.static, problem.dimension)
-        self.sampler = PointSampler(problem.domain, problem.time, self.train_config["sampler"], seed=config["seed"])
-        self.make_batch = _BatchMaker(compiled, self.sampler, soft_kinds, self.train_config, dtype,
+        self.sampler = PointSampler(problem.domain, problem.time, self.train.sampler, seed=config.seed)
+        self.make_batch = _BatchMaker(compiled, self.sampler, soft_kinds, self.train, dtype,
                                       sharding and sharding[0])
-        self.validation = _Validation(compiled, predict, self.train_config["validation_points"], dtype)
-        self.net_evals_per_loss = _network_evals_per_loss(compiled, engine, soft_kinds, self.train_config)
-        self.history, self.guard = _History(), _Guard(self.train_config, config["solver"])
-        self.key = jax.random.PRNGKey(config["seed"])
+        self.validation = _Validation(compiled, predict, self.train.validation_points, dtype)
+        self.net_evals_per_loss = _network_evals_per_loss(compiled, engine, soft_kinds, self.train)
+        self.history, self.guard = _History(), _Guard(self.train, config.solver)
+        self.key = jax.random.PRNGKey(config.seed)
         self.done, self.loss_evals, self.elapsed, self.pending = 0, 0, 0.0, []  # pending: loss-evaluation counts
-        self.clock = TrainClock(self.train_config["time_budget"])
+        self.clock = TrainClock(self.train.time_budget)
 
     def resume(self) -> None:
         """Continues from the last checkpoint: arrays, history, counters, sampler, clock and learning rates."""
@@ -443,10 +465,10 @@ class _TrainLoop:
         self.history = _History(meta["history"])
         self.done, self.loss_evals, self.elapsed = meta["step"], meta["loss_evals"], meta["elapsed"]
         self.guard.lr_scale, self.guard.rollbacks = meta["lr_scale"], meta["rollbacks"]
-        self.sampler.restore(meta["sampler"])
-        self.clock = TrainClock(self.train_config["time_budget"], meta.get("train_time", 0.0))
+        self.make_batch.restore(meta["sampler"], meta.get("batch_origin"), self.done)
+        self.clock = TrainClock(self.train.time_budget, meta.get("train_time", 0.0))
         if self.guard.lr_scale != 1.0:
-            self.solver = rescaled_solver(self.config["solver"], self.steps, self.guard.lr_scale)
+            self.solver = rescaled_solver(self.config.solver, self.steps, self.guard.lr_scale)
 
     def run(self) -> TrainResult:
         """Trains until a stopping rule holds; the result is at the last verified step."""
@@ -455,7 +477,7 @@ class _TrainLoop:
                          self._point())
         stop_reason = "step budget reached"
         self.start = time.perf_counter() - self.elapsed
-        self.progress = _Progress(self.steps, self.done, self.train_config["progress"], self.name)
+        self.progress = _Progress(self.steps, self.done, self.train.progress, self.name)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*balance properties of Sobol.*")
             while self.done < self.steps:
@@ -477,7 +499,7 @@ class _TrainLoop:
     def _step(self) -> dict:
         """One guarded solver step on a new batch; returns its stats (device arrays)."""
         self.key, subkey = jax.random.split(self.key)
-        batch, started = self.make_batch(), time.perf_counter()
+        batch, started = self.make_batch(self.done), time.perf_counter()
         self.params, self.state, self.guard.flag, stats = self.step(self.params, self.state, self.guard.flag,
                                                                     batch, subkey)
         self.clock.tick(started, self.params)
@@ -488,11 +510,11 @@ class _TrainLoop:
 
     def _log_due(self) -> bool:
         """Whether this step is logged: every ``train.log_every`` steps, the last one, the time budget's."""
-        return self.done % self.train_config["log_every"] == 0 or self.done == self.steps or self.clock.exhausted
+        return self.done % self.train.log_every == 0 or self.done == self.steps or self.clock.exhausted
 
     def _save_due(self) -> bool:
         """Whether this step is checkpointed: every ``train.checkpoint_every`` steps, with a run folder."""
-        every = self.train_config["checkpoint_every"] if self.checkpoints is not None else 0
+        every = self.train.checkpoint_every if self.checkpoints is not None else 0
         return bool(every) and self.done % every == 0
 
     def _verify(self, stats: dict, log: bool, save: bool) -> str | None:
@@ -513,7 +535,7 @@ class _TrainLoop:
         self.guard.verified(self._point())
         if save:
             self._save()
-        return _stop_reason(self.train_config["target_rel_l2"], metrics["rel_l2"], self.clock)
+        return _stop_reason(self.train.target_rel_l2, metrics["rel_l2"], self.clock)
 
     def _diverged(self, blowup: str | None, bad: int) -> str | None:
         """Returns to a verified point: the stop reason, or None after a rollback (lower learning rates)."""
@@ -521,7 +543,7 @@ class _TrainLoop:
         self._restore(point)
         if not retry:
             return self.guard.reason(blowup, bad)
-        self._use_solver(rescaled_solver(self.config["solver"], self.steps, self.guard.lr_scale))
+        self._use_solver(rescaled_solver(self.config.solver, self.steps, self.guard.lr_scale))
         return None
 
     def _log(self, value: float, metrics: dict[str, float], stats: dict) -> None:
@@ -541,19 +563,19 @@ class _TrainLoop:
         """Checkpoints the last verified point with the counters that resume needs."""
         meta = {"step": self.done, "loss_evals": self.loss_evals, "lr_scale": self.guard.lr_scale,
                 "rollbacks": self.guard.rollbacks, "elapsed": time.perf_counter() - self.start,
-                "train_time": self.clock.seconds, "sampler": self.guard.good.sampler}
+                "train_time": self.clock.seconds, "sampler": self.guard.good.sampler, "batch_origin": self.guard.good.batch_origin}
         self.checkpoints.save((self.params, self.state, self.key), meta, self.history.columns)
 
     def _point(self) -> _Point:
         """The loop's current position, to return to after a divergence."""
         return _Point(self.params, self.state, self.key, self.done, self.loss_evals, self.sampler.state(),
-                      len(self.history))
+                      self.make_batch.origin, len(self.history))
 
     def _restore(self, point: _Point) -> None:
         """Returns the loop to ``point``: arrays, counters, sampler, history rows and progress."""
         self.params, self.state, self.key = point.params, point.state, point.key
         self.done, self.loss_evals = point.done, point.loss_evals
-        self.sampler.restore(point.sampler)
+        self.make_batch.restore(point.sampler, point.batch_origin, self.done)
         self.history.truncate(point.rows)
         self.pending = []
         self.progress.rewind(self.done)
@@ -564,13 +586,13 @@ def train(
     solution: Solution,
     engine: AbstractOperatorEngine,
     solver: AbstractSolver,
-    config: dict,
+    config: RunConfig,
     soft_kinds: tuple[str, ...] = (),
     checkpoints: RunCheckpoints | None = None,
     resume: bool = False,
     on_log: Callable[[dict], None] | None = None,
 ) -> TrainResult:
-    """Trains ``solution`` on ``compiled`` with ``solver``; ``config`` is the resolved run config.
+    """Trains ``solution`` on ``compiled`` with ``solver``; ``config`` is the validated run config.
 
     With ``checkpoints``, the state is saved every ``train.checkpoint_every`` steps; with
     ``resume``, training continues from the last checkpoint (bit-identical on CPU to a run that

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pdesolve.config import default_config
+from pdesolve.config import MlpConfig
 from pdesolve.models import build_network
 from pdesolve.operators import OPERATORS, AutodiffEngine
 
@@ -66,7 +66,7 @@ def test_only_requested_operators_are_returned_and_correct(needs):
 
 def test_random_mlp_against_jax_hessian():
     d = 5
-    cfg = default_config()["model"] | {"widths": [16, 16], "activation": "tanh"}
+    cfg = MlpConfig(widths=[16, 16], activation="tanh")
     net = build_network(cfg, d + 1, key=jax.random.PRNGKey(3), dtype=jnp.float64)
 
     def u(x, t):

@@ -95,3 +95,30 @@ def test_nontrivial_suite_configs_are_valid_and_its_default_is_the_package_defau
            "1 of 1" in summary
     assert nontrivial._selected(["GN-FD", "nt_gauss5_ball"], nontrivial.METHODS) == {"GN-FD"}
     assert nontrivial._selected(["nt_gauss5_ball"], nontrivial.METHODS) == set(nontrivial.METHODS)
+
+
+def test_scaling_suite_tiny_entries(tmp_path):
+    """The scaling suite's tiny size (d = 10): an FD-k row, its plain-first-layer twin and the Adam-AD
+    reference; nodes per point follow the stencil (two sets of 1 + 2k + 2 with time) and the ratio
+    column is the measured s/step over Adam-AD's. A case over a cap is a status, not a crash."""
+    from benchmarks import scaling
+
+    entries = ["GN-layerwise FD-k", "GN-layerwise FD-k (plain first layer)", "Adam-AD"]
+    main(["scaling", "--tiny", "--only", *entries, "--out", str(tmp_path)])
+    ds = _check_written(tmp_path, "scaling")
+    rows = {str(c): i for i, c in enumerate(ds["case"].values)}
+    assert set(rows) == set(entries)
+    assert all(str(s).startswith("ok") for s in ds["status"].values)
+    k = scaling.coordinates_k(10)
+    fdk, adam = rows["GN-layerwise FD-k"], rows["Adam-AD"]
+    assert int(ds["nodes_per_point"].values[fdk]) == 2 * (1 + 2 * k + 2)
+    step = ds["step_s"].values
+    assert math.isclose(float(ds["step_over_adam_ad"].values[fdk]), step[fdk] / step[adam], rel_tol=1e-12)
+    assert 0 < float(ds["rel_l2"].values[fdk]) and math.isnan(float(ds["rel_l2"].values[rows[entries[1]]]))
+    assert (tmp_path / "scaling.png").is_file()
+
+    from pdesolve.problem import load_problem
+
+    problem = load_problem(scaling.PROBLEM_FILE, overrides={"dimension": 10})
+    row = scaling.one_case("GN-layerwise SG3", problem, {**scaling.SIZES["tiny"], "max_node_evals": 100})
+    assert row["status"].startswith("skipped:") and row["nodes_per_point"] == 2 * 10**2 + 6 * 10 + 5

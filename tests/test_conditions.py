@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from pdesolve import cli
-from pdesolve.config import default_config
+from pdesolve.config import MlpConfig
 from pdesolve.errors import ProblemError
 from pdesolve.models import build_network, build_solution
 from pdesolve.models._ansatz import _box_extension, _sphere_extension, boundary_extension
@@ -36,7 +36,7 @@ WAVE = {"dimension": 2, "time": {"start": 0, "end": 1}, "domain": {"type": "box"
 
 
 def network(in_size, seed=0):
-    cfg = default_config()["model"] | {"widths": [16, 16]}
+    cfg = MlpConfig(widths=[16, 16])
     return build_network(cfg, in_size, key=jax.random.PRNGKey(seed), dtype=jnp.float64)
 
 

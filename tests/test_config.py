@@ -70,7 +70,7 @@ def test_wrong_types_are_refused(update, field):
 
 
 def test_int_is_accepted_where_a_float_is_expected():
-    c = resolve_config({"solver": {"learning_rate": 1}, "operators": {"sigma": 2}})
+    c = resolve_config({"solver": {"learning_rate": 1}, "operators": {"method": "sg", "sigma": 2}})
     assert c["solver"]["learning_rate"] == 1 and c["operators"]["sigma"] == 2
 
 
@@ -78,7 +78,7 @@ def test_exponent_notation_is_a_number_everywhere(tmp_path):
     """PyYAML reads 1e-3 (no dot) as a string; configs, overrides and problem files must not."""
     assert resolve_config(parse_override("solver.learning_rate=1e-3"))["solver"]["learning_rate"] == 1e-3
     path = tmp_path / "c.yaml"
-    path.write_text("solver: {learning_rate: 5e-4}\noperators: {step: 1E-2}\n")
+    path.write_text("solver: {learning_rate: 5e-4}\noperators: {method: fd, step: 1E-2}\n")
     c = resolve_config(load_config_file(path))
     assert c["solver"]["learning_rate"] == 5e-4 and c["operators"]["step"] == 1e-2
     from pdesolve.problem import load_problem

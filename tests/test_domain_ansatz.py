@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pdesolve.config import default_config
+from pdesolve.config import MlpConfig
 from pdesolve.models import build_network, build_solution
 from pdesolve.problem import Annulus, Ball, Box, compile_problem, load_problem, problem_from_mapping
 from pdesolve.sampling import PointSampler
@@ -123,7 +123,7 @@ def test_box_boundary_faces_in_proportion_to_area():
 # ----- the ansatz -----
 
 def network(in_size, seed):
-    cfg = default_config()["model"] | {"widths": [16, 16]}
+    cfg = MlpConfig(widths=[16, 16])
     return build_network(cfg, in_size, key=jax.random.PRNGKey(seed), dtype=jnp.float64)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from numpy.polynomial import Polynomial
 
-from pdesolve.config import default_config
+from pdesolve.config import resolve
 from pdesolve.errors import ConfigError
 from pdesolve.operators import (
     OPERATORS,
@@ -276,17 +276,19 @@ def test_evaluation_counts():
 
 
 def test_build_engine_and_errors():
-    base = default_config()["operators"]
+    def engine(has_time, **operators):
+        return build_engine(resolve({"operators": operators}).operators, dim=3, has_time=has_time)
+
     kinds = {"ad": AutodiffEngine, "fd": FiniteDifferenceEngine, "sg": SparseGridSteinEngine, "se": MonteCarloSteinEngine}
     for method, cls in kinds.items():
-        assert type(build_engine({**base, "method": method}, dim=3, has_time=True)) is cls
-    assert build_engine({**base, "method": "sg"}, dim=3, has_time=True).smooth_time
-    assert not build_engine({**base, "method": "sg", "time": "fd"}, dim=3, has_time=True).smooth_time
-    assert not build_engine({**base, "method": "se"}, dim=3, has_time=False).smooth_time
+        assert type(engine(True, method=method)) is cls
+    assert engine(True, method="sg").smooth_time
+    assert not engine(True, method="sg", time="fd").smooth_time
+    assert not engine(False, method="se").smooth_time
     bad = [("sg", "sigma", -1), ("sg", "level", 2), ("se", "samples", 0), ("fd", "step", 0.0), ("sg", "chunk_size", 0)]
-    for method, key, value in bad:
+    for method, key, value in bad:  # refused when the config is read, before any engine is built
         with pytest.raises(ConfigError, match=f"operators.{key}: must be") as err:
-            build_engine({**base, "method": method, key: value}, dim=3, has_time=True)
+            resolve({"operators": {"method": method, key: value}})
         assert err.value.field == f"operators.{key}"
     with pytest.raises(ValueError, match="needs a PRNG key"):
         MonteCarloSteinEngine(sigma=0.1, samples=4)(wave, *points(), ALL)

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pdesolve.config import resolve_config
+from pdesolve.config import resolve
 from pdesolve.errors import ConfigError
 from pdesolve.models import Solution, build_network
 from pdesolve.operators import AutodiffEngine, FiniteDifferenceEngine, build_engine, default_step
@@ -109,7 +109,7 @@ def test_random_coordinates_chunk_and_all():
 
 
 def _solution(model_type, d, has_time):
-    model = resolve_config({"model": {"type": model_type, "widths": [64, 64]}})["model"]
+    model = resolve({"model": {"type": model_type, "widths": [64, 64]}}).model
     network = build_network(model, d + int(has_time), key=jax.random.key(0), dtype=jnp.float64)
     base = lambda x, t: jnp.sum(x, 1) * (1 - t)  # noqa: E731
     factor = lambda x, t: (1.5 - t) * jnp.cos(jnp.mean(x, 1))  # noqa: E731
@@ -135,13 +135,15 @@ def test_stencil_aware_first_layer_gives_the_same_numbers(model_type, d, coordin
 
 
 def test_config_builds_fd_engines():
-    base = resolve_config({"operators": {"method": "fd"}})["operators"]
-    assert base["step"] is None and base["coordinates"] == "all"
-    engine = build_engine(base, dim=3, has_time=False)
+    base = {"method": "fd"}
+    operators = resolve({"operators": base}).operators
+    assert operators.step is None and operators.coordinates == "all"
+    engine = build_engine(operators, dim=3, has_time=False)
     assert engine.step is None and engine.coordinates is None
-    engine = build_engine({**base, "coordinates": 8, "step": 1e-3}, dim=100, has_time=False)
+    engine = build_engine(resolve({"operators": {**base, "coordinates": 8, "step": 1e-3}}).operators, dim=100,
+                          has_time=False)
     assert (engine.coordinates, engine.step, engine.name) == (8, 1e-3, "fd8")
     for bad in (0, "some", 2.5):
         with pytest.raises(ConfigError, match="operators.coordinates"):
-            build_engine({**base, "coordinates": bad}, dim=3, has_time=False)
-    assert build_engine({**base, "method": "sg"}, dim=3, has_time=False).step == 1e-2
+            resolve({"operators": {**base, "coordinates": bad}})
+    assert build_engine(resolve({"operators": {"method": "sg"}}).operators, dim=3, has_time=False).step == 1e-2

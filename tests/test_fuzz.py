@@ -23,11 +23,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pdesolve.config import (CHOICES, MODEL_SCHEMAS, SECTION_SCHEMAS, SOLVER_SCHEMAS, TOP_LEVEL, load_config_file,
-                             parse_override, resolve_config, safe_load)
+from pdesolve.config import (MODEL_KINDS, OPERATOR_KINDS, RunConfig, TrainConfig, load_config_file, parse_override,
+                             resolve_config, safe_load, solver_fields)
 from pdesolve.errors import PdesolveError
 from pdesolve.problem import Problem, compile_problem, load_problem
-from pdesolve.solvers import solver_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBLEM_TEXTS = {p.name: p.read_text() for p in sorted((ROOT / "problems").glob("*.yaml"))}
@@ -263,21 +262,23 @@ def _run_problems(tmp_path, n, mode):
 
 # --- configs -----------------------------------------------------------------------------------
 
+def _section_schemas(config: dict) -> dict:
+    """The schema of each section of a resolved config, for the section's kind."""
+    return {"model": MODEL_KINDS[config["model"]["type"]].schema(), "solver": solver_fields()[config["solver"]["name"]],
+            "operators": OPERATOR_KINDS[config["operators"]["method"]].schema(), "train": TrainConfig.schema()}
+
+
 def _check_valid_config(config: dict):
-    """A resolved config holds exactly the schema's keys with values of the schema's types."""
-    schemas = {"model": MODEL_SCHEMAS[config["model"]["type"]], "solver": SOLVER_SCHEMAS[config["solver"]["name"]],
-               **SECTION_SCHEMAS}
-    choices = {**CHOICES, **{f"solver.{key}": field.choices
-                             for key, field in solver_spec(config["solver"]["name"]).fields.items() if field.choices}}
-    for section, schema in schemas.items():
-        kind = {"model": {"type"}, "solver": {"name"}}.get(section, set())
+    """A resolved config holds exactly the schema's keys with values of the schema's types and choices."""
+    for section, schema in _section_schemas(config).items():
+        kind = {"model": {"type"}, "solver": {"name"}, "operators": {"method"}}.get(section, set())
         assert set(config[section]) == set(schema) | kind, section
-        for key, (types, _) in schema.items():
-            value = config[section][key]
+        for key, field in schema.items():
+            value, types = config[section][key], field.types
             assert isinstance(value, types) and not (isinstance(value, bool) and bool not in types), (section, key)
-            assert value in choices.get(f"{section}.{key}", (value,))
-    for key, (types, _) in TOP_LEVEL.items():
-        assert isinstance(config[key], types)
+            assert value in (field.choices or (value,))
+    for key, field in RunConfig.schema().items():
+        assert isinstance(config[key], field.types)
 
 
 def _config_from(doc, overrides):
@@ -293,9 +294,10 @@ def _config_from_text(path: Path, text: str):
     return config
 
 
-KEYS = sorted({f"{s}.{k}" for s, schema in SECTION_SCHEMAS.items() for k in schema}
-              | {f"model.{k}" for schema in MODEL_SCHEMAS.values() for k in schema}
-              | {f"solver.{k}" for schema in SOLVER_SCHEMAS.values() for k in schema} | set(TOP_LEVEL))
+KEYS = sorted({f"train.{k}" for k in TrainConfig.schema()} | {"operators.method"}
+              | {f"operators.{k}" for kind in OPERATOR_KINDS.values() for k in kind.schema()}
+              | {f"model.{k}" for kind in MODEL_KINDS.values() for k in kind.schema()}
+              | {f"solver.{k}" for fields in solver_fields().values() for k in fields} | set(RunConfig.schema()))
 
 
 def _run_configs(tmp_path, n, mode):

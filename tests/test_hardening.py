@@ -20,7 +20,7 @@ import yaml
 
 import pdesolve
 from pdesolve import cli
-from pdesolve.config import MAX_YAML_NODES, load_config_file, resolve_config, safe_load
+from pdesolve.config import MAX_YAML_NODES, TrainConfig, load_config_file, resolve_config, safe_load
 from pdesolve.errors import ConfigError, ProblemError
 from pdesolve.problem import load_problem
 from pdesolve.train import BlowupWatch, _divergence_reason
@@ -159,10 +159,11 @@ def test_bad_problem_values_are_validation_errors(tmp_path, replace, field):
 
 
 def test_activation_choices_follow_the_models():
-    from pdesolve.config import CHOICES
+    from pdesolve.config import MODEL_KINDS
     from pdesolve.models import ACTIVATIONS
 
-    assert set(CHOICES["model.activation"]) == set(ACTIVATIONS)
+    for kind in MODEL_KINDS.values():
+        assert set(kind.schema()["activation"].choices) == set(ACTIVATIONS)
 
 
 # --- 6: the trained model is saved before the final evaluation --------------------------------------
@@ -222,10 +223,10 @@ def math_nan() -> float:
 
 
 def test_rollback_message_does_not_suggest_rollback_again():
-    train = {"on_divergence": "rollback"}
+    train = TrainConfig(on_divergence="rollback")
     assert "on_divergence=rollback" not in _divergence_reason(None, 5, 4, 3, train, True)
     assert "still diverging after 3 rollbacks" in _divergence_reason(None, 5, 4, 3, train, True)
-    assert "on_divergence=rollback" in _divergence_reason("x", 5, 4, 0, {"on_divergence": "stop"}, True)
+    assert "on_divergence=rollback" in _divergence_reason("x", 5, 4, 0, TrainConfig(on_divergence="stop"), True)
 
 
 HJB2 = ["--param", "dimension=2", "--config", ROOT / "configs/ad_reference.yaml", "--set", "solver.learning_rate=1e30",

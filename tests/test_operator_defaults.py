@@ -4,7 +4,7 @@ check's count of each solver's perturbations."""
 import pytest
 
 from pdesolve import cli
-from pdesolve.config import resolve_config
+from pdesolve.config import resolve
 from pdesolve.limits import perturbations
 from pdesolve.operators import FULL_STENCIL_MAX_DIM, RANDOM_COORDINATES, build_engine, default_operators
 from pdesolve.problem import load_problem
@@ -19,7 +19,7 @@ def test_default_operators_by_dimension(dim, precision, step):
     assert chosen["method"] == "fd" and chosen["step"] == step
     full = dim <= FULL_STENCIL_MAX_DIM
     assert chosen["coordinates"] == ("all" if full else RANDOM_COORDINATES)
-    engine = build_engine({**resolve_config({})["operators"], "method": "auto"}, dim=dim, has_time=True)
+    engine = build_engine(resolve({"operators": {"method": "auto"}}).operators, dim=dim, has_time=True)
     assert engine.coordinates == (None if full else RANDOM_COORDINATES) and engine.step is None
     # nodes per point: 2d + 1 + 2 (t +- h); random: two sets of 2k + 1 + 2, whatever d
     nodes = engine.evals_per_point(HJB, dim)
@@ -27,18 +27,20 @@ def test_default_operators_by_dimension(dim, precision, step):
 
 
 def test_projection_counts_its_zeroth_order_perturbations():
-    solver = resolve_config({"solver": {"name": "projection", "samples": 10}})["solver"]
-    assert perturbations(solver, 1000) == 21  # 1 + 2 * samples (antithetic)
-    assert perturbations({**solver, "antithetic": False}, 1000) == 11
-    assert perturbations({**solver, "hidden": "fixed"}, 1000) == 1
-    assert perturbations({**solver, "chunk_size": 5}, 1000) == 5
+    def solver(**settings):
+        return resolve({"solver": {"name": "projection", "samples": 10, **settings}}).solver
+
+    assert perturbations(solver(), 1000) == 21  # 1 + 2 * samples (antithetic)
+    assert perturbations(solver(antithetic=False), 1000) == 11
+    assert perturbations(solver(hidden="fixed"), 1000) == 1
+    assert perturbations(solver(chunk_size=5), 1000) == 5
 
 
 def test_check_prints_method_and_cost(capsys):
     assert cli.main(["check", "problems/hjb20.yaml"]) == 0
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("cost"))
-    config = resolve_config(load_problem("problems/hjb20.yaml").config)
-    batch, samples = config["train"]["batch_size"], config["solver"]["samples"]
+    config = resolve(load_problem("problems/hjb20.yaml").config)
+    batch, samples = config.train.batch_size, config.solver.settings.samples
     # sparse-grid Stein level 3 on d + 1 = 21 smoothed coordinates: 925 nodes (README)
     assert f"sg operators: 925 network evaluations per point, {925 * batch:,} per loss" in line
     assert f"({2 * samples + 1} loss evaluations)" in line

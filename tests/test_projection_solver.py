@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pdesolve.config import resolve_config
+from pdesolve.config import MlpConfig, resolve
 from pdesolve.errors import ConfigError
 from pdesolve.models import MLP, DenseLinear, build_network, build_solution
 from pdesolve.operators import AutodiffEngine, FiniteDifferenceEngine, SparseGridSteinEngine
@@ -21,10 +21,10 @@ from pdesolve.loss import PinnLoss
 def _setup(problem_file="problems/poisson2d.yaml", solver=None, method="sg"):
     problem = load_problem(problem_file)
     compiled = compile_problem(problem)
-    config = resolve_config(problem.config, {"precision": "float64", "model": {"widths": [8, 8]},
-                                             "operators": {"method": method},
-                                             "solver": solver or {"name": "projection", "hidden": "fixed"}})
-    net = build_network(config["model"], problem.dimension + int(problem.has_time), key=jax.random.PRNGKey(0),
+    config = resolve(problem.config, {"precision": "float64", "model": {"widths": [8, 8]},
+                                      "operators": {"method": method},
+                                      "solver": solver or {"name": "projection", "hidden": "fixed"}})
+    net = build_network(config.model, problem.dimension + int(problem.has_time), key=jax.random.PRNGKey(0),
                         dtype=jnp.float64)
     solution, soft = build_solution(compiled, net, "auto")
     engine = SparseGridSteinEngine(sigma=0.2, level=3, smooth_time=problem.has_time) if method == "sg" else AutodiffEngine()
@@ -34,6 +34,11 @@ def _setup(problem_file="problems/poisson2d.yaml", solver=None, method="sg"):
     f = compiled.source(x, t) if compiled.source else jnp.zeros(6)
     batch = {"x": x, "t": t, "f": f, "conditions": {}}
     return compiled, config, solution, engine, batch, soft
+
+
+def _with_solver(config, **settings):
+    """``config``'s solver section with ``settings`` changed (validated)."""
+    return resolve(config.to_dict(), {"solver": settings}).solver
 
 
 def _residual(compiled, engine, solution, batch):
@@ -55,7 +60,7 @@ def test_residual_is_affine_in_the_network_outputs_at_the_stencil_nodes(problem_
     np.testing.assert_allclose(block.residual, _residual(compiled, engine, solution, batch), rtol=1e-10, atol=1e-10)
     # Any other network: c . N + e is its residual exactly (the PDE is linear in u).
     other = eqx.tree_at(lambda s: s.network, solution,
-                        build_network({"type": "mlp", "widths": [5], "activation": "sin", "init": "lecun"},
+                        build_network(MlpConfig(widths=[5], activation="sin", init="lecun"),
                                       solution.network.layers[0].in_size, key=jax.random.PRNGKey(3),
                                       dtype=jnp.float64))
     n, k, z = block.inputs.shape
@@ -79,7 +84,7 @@ def test_constraints_are_the_engines_residual(stencil):
     compiled, config, solution, _, batch, soft = _setup()
     engine, key = STENCILS[stencil](), jax.random.PRNGKey(4)
     static = eqx.partition(solution, eqx.is_inexact_array)[1]
-    solver = build_solver(config["solver"], 10).bind(SolverContext(static, engine, compiled, soft, config))
+    solver = build_solver(config.solver, 10).bind(SolverContext(static, engine, compiled, soft, config))
     (block,) = solver._blocks(solution, batch, key)
     assert block.inputs.shape[1] == engine.evals_per_point(compiled.needs, 2)  # fd-random: two sets of 2k + 1
 
@@ -90,7 +95,7 @@ def test_constraints_are_the_engines_residual(stencil):
 
     np.testing.assert_allclose(block.residual, reference(solution), rtol=1e-10, atol=1e-10)
     other = eqx.tree_at(lambda s: s.network, solution,
-                        build_network({"type": "mlp", "widths": [5], "activation": "sin", "init": "lecun"}, 2,
+                        build_network(MlpConfig(widths=[5], activation="sin", init="lecun"), 2,
                                       key=jax.random.PRNGKey(3), dtype=jnp.float64))
     n, k, z = block.inputs.shape
     outputs = other.network(block.inputs.reshape(n * k, z)).reshape(n, k)
@@ -105,7 +110,7 @@ def test_constraints_are_the_engines_residual(stencil):
 
 def test_least_squares_readout_minimises_the_loss_like_an_independent_fit():
     compiled, config, solution, engine, batch, soft = _setup()
-    solver = build_solver({**config["solver"], "ridge": 1e-14}, 10)
+    solver = build_solver(_with_solver(config, ridge=1e-14), 10)
     params, static = eqx.partition(solution, eqx.is_inexact_array)
     solver = solver.bind(SolverContext(static, engine, compiled, soft, config))
     loss = PinnLoss(compiled, engine, static, soft, 1.0)
@@ -146,19 +151,19 @@ def test_graph_algorithms_reduce_output_infeasibility(algorithm):
 def test_config_and_binding_errors_name_the_field():
     compiled, config, solution, _, _, soft = _setup(method="ad")
     params, static = eqx.partition(solution, eqx.is_inexact_array)
-    solver = build_solver(config["solver"], 10)
+    solver = build_solver(config.solver, 10)
     with pytest.raises(ConfigError, match="operators.method"):
         solver.bind(SolverContext(static, AutodiffEngine(), compiled, soft, config))
     with pytest.raises(ConfigError, match="solver.algorithm"):
-        build_solver({**config["solver"], "algorithm": "difference_map"}, 10)
+        build_solver(_with_solver(config, algorithm="difference_map"), 10)
     with pytest.raises(ConfigError, match="solver.output_layer"):
-        build_solver({**config["solver"], "hidden": "zeroth_order", "output_layer": "projection"}, 10)
-    tt = resolve_config({"model": {"type": "tt_mlp", "widths": [8, 8], "rank": 2, "n_cores": 2},
-                         "solver": {"name": "projection", "hidden": "projection"}})
-    net = build_network(tt["model"], 2, key=jax.random.PRNGKey(0), dtype=jnp.float64)
+        build_solver(_with_solver(config, hidden="zeroth_order", output_layer="projection"), 10)
+    tt = resolve({"model": {"type": "tt_mlp", "widths": [8, 8], "rank": 2, "n_cores": 2},
+                  "solver": {"name": "projection", "hidden": "projection"}})
+    net = build_network(tt.model, 2, key=jax.random.PRNGKey(0), dtype=jnp.float64)
     tt_static = eqx.partition(build_solution(compiled, net, "auto")[0], eqx.is_inexact_array)[1]
     engine = SparseGridSteinEngine(sigma=0.1, level=3)
     with pytest.raises(ConfigError, match="solver.hidden"):
-        build_solver(tt["solver"], 10).bind(SolverContext(tt_static, engine, compiled, soft, tt))
+        build_solver(tt.solver, 10).bind(SolverContext(tt_static, engine, compiled, soft, tt))
     # With ZO hidden layers a TT network is accepted: only the dense read-out is solved.
-    build_solver({**tt["solver"], "hidden": "zeroth_order"}, 10).bind(SolverContext(tt_static, engine, compiled, soft, tt))
+    build_solver(_with_solver(tt, hidden="zeroth_order"), 10).bind(SolverContext(tt_static, engine, compiled, soft, tt))

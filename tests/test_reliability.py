@@ -22,7 +22,7 @@ from pdesolve.checkpoint import RECORD, RunCheckpoints
 from pdesolve.errors import ConfigError
 from pdesolve.limits import check_memory, device_memory, estimate_bytes
 from pdesolve.problem import load_problem
-from pdesolve.solve import resolve_run_config
+from pdesolve.solve import resolve_run
 
 ROOT = Path(__file__).resolve().parent.parent
 POISSON = ROOT / "tests/data/poisson2d_ad.yaml"
@@ -35,6 +35,9 @@ SOLVERS = {
     "hybrid": {"solver": {"name": "hybrid", "patience": 1, "coarse_samples": 4, "fine_block_size": 64,
                           "coarse_learning_rate": 0.05},
                "train": {"sampler": "halton"}},
+    # a batch kept for 7 steps: the checkpoint at step 20 falls inside the one drawn at step 14
+    "gauss_newton": {"solver": {"name": "gauss_newton", "jacobian": "jvp"},
+                     "train": {"resample_every": 7, "batch_size": 32}},
 }
 
 
@@ -250,10 +253,42 @@ def test_memory_limit_refuses_a_run_that_cannot_fit(tmp_path):
     need = float(re.search(r"at least ([0-9.e+]+) GiB", err).group(1))
     assert need > 1e6  # about 4e15 bytes: 1e5 points x 5 nodes x 1.05e6 perturbations x 2048 x 4 B
     # the suggested chunk settings fit, by the same estimate
-    config = resolve_run_config(load_problem(POISSON), HUGE)
     solver_chunk = int(re.search(r"solver.chunk_size=(\d+)", err).group(1))
     point_chunk = int(re.search(r"operators.chunk_size=(\d+)", err).group(1))
-    config["solver"]["chunk_size"], config["operators"]["chunk_size"] = solver_chunk, point_chunk
+    config = resolve_run(load_problem(POISSON), HUGE, {"solver": {"chunk_size": solver_chunk},
+                                                       "operators": {"chunk_size": point_chunk}})
     n_params = (2 * 1024 + 1024) + (1024 * 1024 + 1024) + 1025
     assert estimate_bytes(config, 5, n_params) <= device_memory()[0]
     check_memory(config, 5, n_params)  # no error
+
+
+def test_a_batch_is_kept_for_resample_every_steps_and_redrawn_after_a_restore():
+    """Steps 0-2 share a batch, step 3 draws the next; a maker restored inside a period (from the
+    stream positions a checkpoint records) hands out the batch in use there, then continues the stream."""
+    from pdesolve.assemble import assemble
+    from pdesolve.problem import load_problem
+    from pdesolve.sampling import PointSampler
+    from pdesolve.solve import resolve_run
+    from pdesolve.train import _BatchMaker
+
+    problem = load_problem(POISSON)
+    config = resolve_run(problem, {"train": {"resample_every": 3, "batch_size": 8}})
+    pieces = assemble(problem, config)
+
+    def maker():
+        sampler = PointSampler(problem.domain, problem.time, "uniform", seed=3)
+        return _BatchMaker(pieces.compiled, sampler, pieces.soft_kinds, config.train, pieces.dtype)
+
+    first = maker()
+    xs = [np.asarray(first(step)["x"]) for step in range(7)]
+    for step in (1, 2, 4, 5):
+        np.testing.assert_array_equal(xs[step], xs[step - 1])
+    assert not np.array_equal(xs[3], xs[2]) and not np.array_equal(xs[6], xs[5])
+    cut = maker()
+    for step in range(5):
+        cut(step)
+    position, origin = cut.sampler.state(), cut.origin  # as a checkpoint after 5 steps records them
+    second = maker()
+    second.restore(position, origin, 5)
+    np.testing.assert_array_equal(np.asarray(second(5)["x"]), xs[5])
+    np.testing.assert_array_equal(np.asarray(second(6)["x"]), xs[6])

@@ -8,7 +8,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 import pdesolve
-from pdesolve.config import SOLVER_SCHEMAS, resolve_config
+from pdesolve.config import resolve, resolve_config, solver_fields
 from pdesolve.fields import NUMBER, Field
 from pdesolve.limits import perturbations
 from pdesolve.solvers import (AbstractSolver, AbstractSolverSpec, register_solver, solver_spec, solver_specs,
@@ -56,11 +56,11 @@ class ToySpec(AbstractSolverSpec):
               "update": Field((str,), "gradient", ("gradient", "sign"))}
     learning_rates = ("step_size",)  # no "learning_rate" in its name: the spec says what a rollback scales
 
-    def build(self, config, steps):
-        return LineSearchDescent(config["step_size"], config["trials"], config["update"])
+    def build(self, settings, steps):
+        return LineSearchDescent(settings.step_size, settings.trials, settings.update)
 
-    def perturbations(self, config, n_params):
-        return config["trials"]
+    def perturbations(self, settings, n_params):
+        return settings.trials
 
 
 @pytest.fixture
@@ -83,7 +83,8 @@ def test_the_toy_solver_trains_end_to_end(toy):
 
 
 def test_the_toy_solvers_keys_are_validated(toy):
-    assert SOLVER_SCHEMAS["toy"] == {"step_size": (NUMBER, 0.5), "trials": ((int,), 8), "update": ((str,), "gradient")}
+    schema = {key: (field.types, field.default) for key, field in solver_fields()["toy"].items()}
+    assert schema == {"step_size": (NUMBER, 0.5), "trials": ((int,), 8), "update": ((str,), "gradient")}
     for update, field, phrase in [
         ({"name": "toy", "step_sise": 0.1}, "solver.step_sise", "unknown key (did you mean 'step_size'?)"),
         ({"name": "toy", "learning_rate": 0.1}, "solver.learning_rate", "allowed: step_size, trials, update"),
@@ -99,7 +100,7 @@ def test_the_toy_solvers_keys_are_validated(toy):
 
 
 def test_the_toy_cost_model_drives_the_memory_check(toy):
-    assert perturbations(resolve_config({"solver": {"name": "toy", "trials": 3}})["solver"], 1000) == 3
+    assert perturbations(resolve({"solver": {"name": "toy", "trials": 3}}).solver, 1000) == 3
     config = {"model": {"type": "mlp", "widths": [16, 16]}, "operators": {"method": "ad"},
               "solver": {"name": "toy", "trials": 10**12}, "train": {"steps": 1, "progress": False}}
     with pytest.raises(pdesolve.ConfigError) as err:
@@ -108,11 +109,12 @@ def test_the_toy_cost_model_drives_the_memory_check(toy):
 
 
 def test_a_rollback_scales_the_keys_the_spec_names(toy):
-    config = resolve_config({"solver": {"name": "toy", "step_size": 0.8}})["solver"]
+    config = resolve({"solver": {"name": "toy", "step_size": 0.8}}).solver
     assert rescaled_solver(config, 10, 0.25).step_size == pytest.approx(0.2)
-    assert rescaled_solver(resolve_config({"solver": {"name": "gauss_newton"}})["solver"], 10, 0.25) is None
-    hybrid = resolve_config({"solver": {"name": "hybrid", "coarse_learning_rate": 0.1}})["solver"]
-    assert solver_spec("hybrid").rescaled(hybrid, 0.5)["coarse_learning_rate"] == pytest.approx(0.05)
+    assert rescaled_solver(resolve({"solver": {"name": "gauss_newton"}}).solver, 10, 0.25) is None
+    hybrid = resolve({"solver": {"name": "hybrid", "coarse_learning_rate": 0.1}}).solver.settings
+    rescaled = solver_spec("hybrid").rescaled(hybrid, 0.5)
+    assert rescaled.coarse_learning_rate == pytest.approx(0.05) and rescaled.fine_learning_rate == pytest.approx(5e-4)
 
 
 def test_the_registry_holds_one_solver_per_name(toy):

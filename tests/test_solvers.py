@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import pdesolve
+from pdesolve.config import resolve
 from pdesolve.solvers import (CoordinateGradientEstimator, ForwardGradientEstimator, HybridSolver,
                               RandomGradientEstimator, build_solver)
 
@@ -90,10 +91,10 @@ def test_forward_gradient_with_all_tangents_is_the_gradient():
 
 
 def _hybrid(patience):
-    solver = build_solver({"name": "hybrid", "patience": patience, "coarse_learning_rate": 1e-2,
-                           "coarse_mu": 0.1, "coarse_samples": 4, "coarse_directions": "gaussian",
-                           "fine_learning_rate": 1e-2, "fine_mu": 0.1, "fine_block_size": None,
-                           "momentum": 0.9, "chunk_size": None}, steps=10)
+    section = {"name": "hybrid", "patience": patience, "coarse_learning_rate": 1e-2, "coarse_mu": 0.1,
+               "coarse_samples": 4, "coarse_directions": "gaussian", "fine_learning_rate": 1e-2, "fine_mu": 0.1,
+               "fine_block_size": None, "momentum": 0.9, "chunk_size": None}
+    solver = build_solver(resolve({"solver": section}).solver, steps=10)
     assert isinstance(solver, HybridSolver)
     return solver
 

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from pdesolve.config import resolve, upgrade_saved
 from pdesolve.errors import ConfigError
 from pdesolve.models import Solution
 from pdesolve.operators import OPERATORS, AutodiffEngine, MonteCarloSteinEngine, SparseGridSteinEngine, build_engine
@@ -115,7 +116,9 @@ def test_evaluation_count_is_that_of_the_network_calls(needs):
 
 def test_config_smooth():
     stein = {"method": "sg", "sigma": 0.1, "level": 3, "time": "joint", "chunk_size": None}
-    assert build_engine({**stein, "smooth": "network"}, dim=2, has_time=False).smooth == "network"
-    assert build_engine(stein, dim=2, has_time=False).smooth == "solution"  # a run saved before the option
+    configured = resolve({"operators": {**stein, "smooth": "network"}}).operators
+    assert build_engine(configured, dim=2, has_time=False).smooth == "network"
+    saved = resolve(upgrade_saved({"operators": stein})).operators  # a run saved before the option
+    assert build_engine(saved, dim=2, has_time=False).smooth == "solution"
     with pytest.raises(ConfigError, match="operators.smooth"):
-        build_engine({**stein, "smooth": "both"}, dim=2, has_time=False)
+        resolve({"operators": {**stein, "smooth": "both"}})

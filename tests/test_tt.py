@@ -1,5 +1,6 @@
 """Tensor-train layers, TT-SVD and the TT-MLP, checked against independent NumPy references."""
 
+import dataclasses
 import itertools
 import math
 from pathlib import Path
@@ -10,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pdesolve.config import load_config_file, resolve_config
+from pdesolve.config import MlpConfig, load_config_file, resolve, resolve_config
 from pdesolve.errors import ConfigError
 from pdesolve.models import MLP, DenseLinear, TTLinear, build_network, factorise, tt_svd
 from pdesolve.models._tt import padded_factorise
@@ -122,10 +123,10 @@ def test_from_dense_matches_dense_layer():
 
 
 def test_reference_network_parameter_count():
-    config = resolve_config(load_config_file(REFERENCE_CONFIG))
-    assert set(config["model"]) == {"type", "widths", "activation", "init", "rank", "n_cores", "in_factors",
+    model = resolve(load_config_file(REFERENCE_CONFIG)).model
+    assert set(model.to_dict()) == {"type", "widths", "activation", "init", "rank", "n_cores", "in_factors",
                                     "out_factors", "dense_layers", "path"}
-    net = build_network(config["model"], 21, key=jax.random.key(0))
+    net = build_network(model, 21, key=jax.random.key(0))
     first, second, last = net.layers
     assert (first.in_factors, first.out_factors) == ((1, 1, 3, 7), (8, 4, 4, 4))
     assert (second.in_factors, second.out_factors) == ((4, 4, 4, 8), (8, 4, 4, 4))
@@ -133,7 +134,7 @@ def test_reference_network_parameter_count():
     assert net.n_params == 1929  # docs/methods.md#tensor-train-layers
     assert net.dense_n_params == 274_433 == 22 * 512 + 513 * 512 + 513
     # the automatic factorisation chooses the reference factors
-    auto = build_network({**config["model"], "in_factors": None, "out_factors": None}, 21, key=jax.random.key(0))
+    auto = build_network(dataclasses.replace(model, in_factors=None, out_factors=None), 21, key=jax.random.key(0))
     assert [(l.in_factors, l.out_factors) for l in auto.layers[:2]] == [(first.in_factors, first.out_factors),
                                                                           (second.in_factors, second.out_factors)]
 
@@ -150,8 +151,8 @@ def test_init_variance_matches_dense(init, variance):
 
 def test_sine_tt_network_activations_match_dense():
     """Pre-activation scale of every hidden layer of the reference sin network is that of the dense one."""
-    config = resolve_config(load_config_file(REFERENCE_CONFIG))["model"]
-    dense_config = {"type": "mlp", **{k: config[k] for k in ("widths", "activation", "init")}}
+    config = resolve(load_config_file(REFERENCE_CONFIG)).model
+    dense_config = MlpConfig(widths=config.widths, activation=config.activation, init=config.init)
     x = jax.random.uniform(jax.random.key(7), (256, 21), jnp.float32, -1, 1)
 
     def hidden_rms(net: MLP) -> list[float]:
@@ -222,7 +223,7 @@ def test_unfactorable_size_is_padded():
 def test_tt_network_for_any_input_size_matches_dense(in_size, widths):
     """A TT network on a size with no balanced factorisation (padded inputs, and outputs for the
     width 51) equals the dense network built from its reconstructed weights, on both TT paths."""
-    config = resolve_config({"model": {"type": "tt_mlp", "widths": widths}})["model"]
+    config = resolve({"model": {"type": "tt_mlp", "widths": widths}}).model
     tt = build_network(config, in_size, key=jax.random.key(0), dtype=jnp.float64)
     assert math.prod(tt.layers[0].in_factors) > in_size
     dense = MLP([DenseLinear(layer.in_size, layer.out_size, key=jax.random.key(1), dtype=jnp.float64)
@@ -240,12 +241,15 @@ def test_tt_network_for_any_input_size_matches_dense(in_size, widths):
 
 
 def test_config_errors_name_the_field():
-    base = resolve_config({"model": {"type": "tt_mlp"}})["model"]
+    def network(**model):  # settings whose fit depends on the input size: checked when the network is built
+        config = resolve({"model": {"type": "tt_mlp", **model}}).model
+        return build_network(config, 21, key=jax.random.key(0))
+
     with pytest.raises(ConfigError, match="layer 0: 21 -> 512.*in_factors"):
-        build_network({**base, "in_factors": [[1, 1, 3, 8], None]}, 21, key=jax.random.key(0))
+        network(in_factors=[[1, 1, 3, 8], None])
     with pytest.raises(ConfigError, match="model.rank"):
-        build_network({**base, "rank": [2, 2, 2]}, 21, key=jax.random.key(0))
+        network(rank=[2, 2, 2])
     with pytest.raises(ConfigError, match="model.dense_layers"):
-        build_network({**base, "dense_layers": [3]}, 21, key=jax.random.key(0))
+        network(dense_layers=[3])
     with pytest.raises(ConfigError, match="model.ranks"):
         resolve_config({"model": {"type": "tt_mlp", "ranks": 2}})

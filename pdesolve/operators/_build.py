@@ -1,25 +1,11 @@
 """Builds the operator engine named by the ``operators`` section of a config."""
 
-from ..errors import ConfigError
+from ..config import (AutodiffOperators, AutoOperators, FiniteDifferenceOperators, MonteCarloSteinOperators,
+                      OperatorsConfig, SparseGridSteinOperators)
 from ._autodiff import AutodiffEngine
 from ._base import AbstractOperatorEngine
 from ._finite_diff import DEFAULT_STEPS, FiniteDifferenceEngine
-from ._stein import SMOOTH, MonteCarloSteinEngine, SparseGridSteinEngine
-
-
-def _require(config: dict, key: str, ok: bool, condition: str) -> None:
-    if not ok:
-        raise ConfigError(f"operators.{key}", f"must be {condition}, got {config[key]!r}")
-
-
-def _coordinates(config: dict) -> int | None:
-    """``operators.coordinates``: ``all`` (None) or a count k >= 1 of random coordinates per point."""
-    value = config.get("coordinates", "all")
-    if value == "all":
-        return None
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
-    _require(config, "coordinates", ok, "'all' or an integer >= 1")
-    return value
+from ._stein import MonteCarloSteinEngine, SparseGridSteinEngine
 
 
 #: Largest dimension whose default is the full FD stencil (2d + 1 nodes per point, <= 401); beyond
@@ -45,41 +31,40 @@ def default_operators(dim: int, precision: str) -> dict:
     return {"method": "fd", "coordinates": coordinates, "step": DEFAULT_STEPS[precision]}
 
 
-def build_engine(operators_config: dict, *, dim: int, has_time: bool) -> AbstractOperatorEngine:
-    """``operators_config`` is the validated ``operators`` section:
-    ``{method, sigma, level, samples, step, coordinates, time, smooth, chunk_size}``.
+def _coordinates(value: str | int) -> int | None:
+    """``operators.coordinates``: ``all`` (None) or a count k >= 1 of random coordinates per point."""
+    return None if value == "all" else value
+
+
+def _stein(operators: SparseGridSteinOperators | MonteCarloSteinOperators, has_time: bool) -> dict:
+    """The settings both Stein engines take."""
+    return dict(
+        sigma=operators.sigma,
+        smooth_time=has_time and operators.time == "joint",
+        step=1e-2 if operators.step is None else operators.step,  # time differences of the smoothed field
+        chunk_size=operators.chunk_size,
+        smooth=operators.smooth,
+    )
+
+
+def build_engine(operators: OperatorsConfig, *, dim: int, has_time: bool) -> AbstractOperatorEngine:
+    """The engine of the validated ``operators`` section (its kind is ``operators.method``).
 
     ``dim`` is the space dimension and ``has_time`` whether u depends on t (Stein estimators
     smooth time jointly with space when ``time`` is ``joint``, else difference it with ``step``).
     ``method: auto`` builds ``default_operators(dim, .)`` (an unset step follows the points' dtype).
-    Raises ``ConfigError`` naming the offending field.
     """
-    config = operators_config
-    method = config["method"]
-    if method == "auto":
-        method = "fd"
-        config = {**config, "coordinates": default_operators(dim, "float64")["coordinates"]}
-    if method == "ad":
-        return AutodiffEngine()
-    if method not in ("fd", "sg", "se"):
-        raise ConfigError("operators.method", f"unknown method {method!r}; allowed: ad, auto, fd, se, sg")
-    chunk_size, step = config["chunk_size"], config.get("step")
-    _require(config, "step", step is None or step > 0, "> 0 or unset (by precision)")
-    _require(config, "chunk_size", chunk_size is None or chunk_size >= 1, ">= 1 or unset")
-    if method == "fd":
-        return FiniteDifferenceEngine(step=step, chunk_size=chunk_size, coordinates=_coordinates(config))
-    _require(config, "sigma", config["sigma"] > 0, "> 0")
-    _require(config, "time", config["time"] in ("joint", "fd"), "'joint' or 'fd'")
-    _require(config, "smooth", config.get("smooth", "solution") in SMOOTH, "'network' or 'solution'")
-    stein = dict(
-        sigma=config["sigma"],
-        smooth_time=has_time and config["time"] == "joint",
-        step=1e-2 if step is None else step,  # time differences of the smoothed field
-        chunk_size=chunk_size,
-        smooth=config.get("smooth", "solution"),  # a run saved before the option smoothed the solution
-    )
-    if method == "sg":
-        _require(config, "level", config["level"] >= 3, ">= 3 (level 2 is exact to degree 3 only)")
-        return SparseGridSteinEngine(level=config["level"], **stein)
-    _require(config, "samples", config["samples"] >= 1, ">= 1")
-    return MonteCarloSteinEngine(samples=config["samples"], **stein)
+    match operators:
+        case AutodiffOperators():
+            return AutodiffEngine()
+        case AutoOperators():
+            coordinates = _coordinates(default_operators(dim, "float64")["coordinates"])
+            return FiniteDifferenceEngine(step=operators.step, chunk_size=operators.chunk_size, coordinates=coordinates)
+        case FiniteDifferenceOperators():
+            return FiniteDifferenceEngine(step=operators.step, chunk_size=operators.chunk_size,
+                                          coordinates=_coordinates(operators.coordinates))
+        case SparseGridSteinOperators():
+            return SparseGridSteinEngine(level=operators.level, **_stein(operators, has_time))
+        case MonteCarloSteinOperators():
+            return MonteCarloSteinEngine(samples=operators.samples, **_stein(operators, has_time))
+    raise TypeError(f"no engine for operators config {operators!r}")

@@ -133,12 +133,12 @@ CGE_FIELDS = {
 }
 
 
-def random_estimator(config: dict) -> RandomGradientEstimator:
-    """The RGE of a section with ``RGE_FIELDS``."""
-    return RandomGradientEstimator(config["samples"], config["mu"], config["directions"], config["antithetic"],
-                                   config["chunk_size"])
+def random_estimator(settings) -> RandomGradientEstimator:
+    """The RGE of solver settings with ``RGE_FIELDS``."""
+    return RandomGradientEstimator(settings.samples, settings.mu, settings.directions, settings.antithetic,
+                                   settings.chunk_size)
 
 
-def random_evaluations(config: dict) -> int:
+def random_evaluations(settings) -> int:
     """Loss evaluations of one RGE call: the perturbed points and the centre."""
-    return config["samples"] * (2 if config["antithetic"] else 1) + 1
+    return settings.samples * (2 if settings.antithetic else 1) + 1

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import optax
 
 from ._base import AbstractSolver, Loss
-from ._optimizer import OPTIMIZER_FIELDS, build_optimizer
+from ._optimizer import OPTIMIZER_FIELDS, OptimizerSettings, build_optimizer
 from ._spec import AbstractSolverSpec
 
 
@@ -40,8 +40,8 @@ class AdamSpec(AbstractSolverSpec):
     fields = {k: v for k, v in OPTIMIZER_FIELDS.items() if k not in ("optimizer", "momentum")}
     learning_rates = ("learning_rate",)
 
-    def build(self, config, steps):
-        return FirstOrder(build_optimizer({**config, "optimizer": "adam"}, steps))
+    def build(self, settings, steps):
+        return FirstOrder(build_optimizer(OptimizerSettings.of(settings, optimizer="adam"), steps))
 
-    def perturbations(self, config, n_params):
+    def perturbations(self, settings, n_params):
         return 1

@@ -186,11 +186,11 @@ class GaussNewtonSpec(AbstractSolverSpec):
     }
     learning_rates = ()
 
-    def build(self, config, steps):
-        return GaussNewton(config["jacobian"], config["initial_damping"], config["min_damping"], config["scaling"],
-                           config["max_trials"], config["difference_step"], config["chunk_size"])
+    def build(self, settings, steps):
+        return GaussNewton(settings.jacobian, settings.initial_damping, settings.min_damping, settings.scaling,
+                           settings.max_trials, settings.difference_step, settings.chunk_size)
 
-    def perturbations(self, config, n_params):
+    def perturbations(self, settings, n_params):
         """The Jacobian's columns (2 residuals each for central differences); layerwise columns are
         linearised residuals, at most as large as one evaluation each."""
-        return n_params * (2 if config["jacobian"] == "central_difference" else 1)
+        return n_params * (2 if settings.jacobian == "central_difference" else 1)

@@ -8,7 +8,7 @@ import optax
 from ..fields import NUMBER, Field
 from ._base import AbstractSolver, Loss
 from ._estimators import CGE_FIELDS, RGE_FIELDS, CoordinateGradientEstimator, RandomGradientEstimator
-from ._optimizer import OPTIMIZER_FIELDS, build_optimizer
+from ._optimizer import OPTIMIZER_FIELDS, OptimizerSettings, build_optimizer
 from ._spec import AbstractSolverSpec
 from ._zeroth_order import EstimatedGradientSolver
 
@@ -77,16 +77,20 @@ class HybridSpec(AbstractSolverSpec):
     }
     learning_rates = ("coarse_learning_rate", "fine_learning_rate")
 
-    def build(self, config, steps):
-        constant = {"schedule": "constant", "end_factor": 1.0, "momentum": config["momentum"], "b1": 0.9, "b2": 0.999}
-        coarse = EstimatedGradientSolver(
-            RandomGradientEstimator(config["coarse_samples"], config["coarse_mu"], config["coarse_directions"],
-                                    True, config["chunk_size"]),
-            build_optimizer({**constant, "optimizer": "sign"}, steps, config["coarse_learning_rate"]), "sign_rge")
-        fine = EstimatedGradientSolver(
-            CoordinateGradientEstimator(config["fine_mu"], False, config["fine_block_size"], config["chunk_size"]),
-            build_optimizer({**constant, "optimizer": "momentum"}, steps, config["fine_learning_rate"]), "cge")
-        return HybridSolver(coarse, fine, config["patience"])
+    def build(self, settings, steps):
+        s = settings
 
-    def perturbations(self, config, n_params):
-        return max(2 * config["coarse_samples"] + 1, 1 + (config["fine_block_size"] or n_params))
+        def constant(optimizer: str, learning_rate: float):
+            return build_optimizer(OptimizerSettings(learning_rate=learning_rate, schedule="constant", end_factor=1.0,
+                                                     optimizer=optimizer, momentum=s.momentum), steps)
+
+        coarse = EstimatedGradientSolver(
+            RandomGradientEstimator(s.coarse_samples, s.coarse_mu, s.coarse_directions, True, s.chunk_size),
+            constant("sign", s.coarse_learning_rate), "sign_rge")
+        fine = EstimatedGradientSolver(
+            CoordinateGradientEstimator(s.fine_mu, False, s.fine_block_size, s.chunk_size),
+            constant("momentum", s.fine_learning_rate), "cge")
+        return HybridSolver(coarse, fine, s.patience)
+
+    def perturbations(self, settings, n_params):
+        return max(2 * settings.coarse_samples + 1, 1 + (settings.fine_block_size or n_params))

@@ -1,5 +1,8 @@
 """The optax chain that turns a gradient (or its estimate) into an update, and its config keys."""
 
+import dataclasses
+from typing import Any
+
 import jax
 import optax
 
@@ -19,26 +22,47 @@ OPTIMIZER_FIELDS = {
 }
 
 
-def build_optimizer(config: dict, steps: int, learning_rate: float | None = None) -> optax.GradientTransformation:
+def _default(key: str) -> Any:
+    return dataclasses.field(default=OPTIMIZER_FIELDS[key].default)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OptimizerSettings:
+    """The ``OPTIMIZER_FIELDS`` of a solver section (their defaults where a solver has no such key)."""
+
+    learning_rate: float = _default("learning_rate")
+    schedule: str = _default("schedule")
+    end_factor: float = _default("end_factor")
+    optimizer: str = _default("optimizer")
+    momentum: float = _default("momentum")
+    b1: float = _default("b1")
+    b2: float = _default("b2")
+
+    @classmethod
+    def of(cls, settings: Any, **fixed: Any) -> "OptimizerSettings":
+        """The optimiser keys of a solver's ``settings``, with ``fixed`` ones replacing them."""
+        given = {f.name: getattr(settings, f.name) for f in dataclasses.fields(cls) if hasattr(settings, f.name)}
+        return cls(**{**given, **fixed})
+
+
+def build_optimizer(settings: OptimizerSettings, steps: int) -> optax.GradientTransformation:
     """The optax chain that turns a gradient estimate into an update (adam, sgd, sign, momentum),
     applied to the list of parameter leaves (see :func:`on_leaves`)."""
-    return on_leaves(_chain(config, steps, learning_rate))
+    return on_leaves(_chain(settings, steps))
 
 
-def _chain(config: dict, steps: int, learning_rate: float | None) -> optax.GradientTransformation:
+def _chain(settings: OptimizerSettings, steps: int) -> optax.GradientTransformation:
     """The optax chain of ``build_optimizer``, on the parameters as given."""
-    if learning_rate is not None:
-        config = {**config, "learning_rate": learning_rate}
-    lr = learning_rate_schedule(config, steps)
-    kind = config.get("optimizer", "adam")
+    lr = learning_rate_schedule(settings.learning_rate, settings.schedule, settings.end_factor, steps)
+    kind = settings.optimizer
     if kind == "adam":
-        return optax.adam(lr, b1=config["b1"], b2=config["b2"])
+        return optax.adam(lr, b1=settings.b1, b2=settings.b2)
     if kind == "sgd":
-        return optax.sgd(lr, momentum=config["momentum"] or None)
+        return optax.sgd(lr, momentum=settings.momentum or None)
     if kind == "sign":
         return optax.sign_sgd(lr)
     if kind == "momentum":  # EMA of the estimate, as the reference's CGE + momentum
-        return optax.chain(optax.ema(config["momentum"], debias=False), optax.scale_by_learning_rate(lr))
+        return optax.chain(optax.ema(settings.momentum, debias=False), optax.scale_by_learning_rate(lr))
     raise ValueError(f"solver.optimizer: unknown optimizer {kind!r}")
 
 

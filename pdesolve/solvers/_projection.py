@@ -15,7 +15,7 @@ from ..models import MLP, DenseLinear
 from ..operators import AbstractSteinEngine, FiniteDifferenceEngine
 from ._base import AbstractSolver, Loss, SolverContext
 from ._estimators import RGE_FIELDS, RandomGradientEstimator, random_estimator, random_evaluations
-from ._optimizer import OPTIMIZER_FIELDS, build_optimizer
+from ._optimizer import OPTIMIZER_FIELDS, OptimizerSettings, build_optimizer
 from ._projection_graph import ALGORITHMS, OutputConstraints, solve_graph
 from ._projection_pinn import ConstraintBlock, fit_readout, least_squares_rows, linearised_block
 from ._spec import AbstractSolverSpec
@@ -91,7 +91,7 @@ class ProjectionSolver(AbstractSolver):
             return engine.solution(field)(x, t) - g
 
         blocks = [linearised_block(residual, solution, batch["x"], batch["t"], batch["f"])]
-        weight = ctx.config["train"]["condition_weight"]
+        weight = ctx.config.train.condition_weight
         for x, t, g in batch["conditions"].values():
             blocks.append(linearised_block(condition, solution, x, t, g, weight))
         return blocks
@@ -157,10 +157,10 @@ class ProjectionSpec(AbstractSolverSpec):
     }
     learning_rates = ("learning_rate",)
 
-    def build(self, config, steps):
-        return ProjectionSolver(config["algorithm"], config["inner_iterations"], config["relaxation"], config["hidden"],
-                                config["output_layer"], config["ridge"], random_estimator(config),
-                                build_optimizer(config, steps))
+    def build(self, settings, steps):
+        s = settings
+        return ProjectionSolver(s.algorithm, s.inner_iterations, s.relaxation, s.hidden, s.output_layer, s.ridge,
+                                random_estimator(s), build_optimizer(OptimizerSettings.of(s), steps))
 
-    def perturbations(self, config, n_params):
-        return random_evaluations(config) if config["hidden"] == "zeroth_order" else 1  # RGE on the hidden layers
+    def perturbations(self, settings, n_params):
+        return random_evaluations(settings) if settings.hidden == "zeroth_order" else 1  # RGE on the hidden layers

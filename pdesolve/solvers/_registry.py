@@ -1,5 +1,6 @@
 """The solver kinds by ``solver.name``: a new solver is its module (class and spec) plus one line here."""
 
+from ..config import SolverConfig
 from ._base import AbstractSolver
 from ._first_order import AdamSpec
 from ._gauss_newton import GaussNewtonSpec
@@ -36,9 +37,9 @@ def solver_spec(name: str) -> AbstractSolverSpec:
     return _SOLVERS[name]
 
 
-def build_solver(solver_config: dict, steps: int) -> AbstractSolver:
-    """``solver_config`` is the validated ``solver`` section; ``steps`` sizes the schedule."""
-    return solver_spec(solver_config["name"]).build(solver_config, steps)
+def build_solver(solver: SolverConfig, steps: int) -> AbstractSolver:
+    """The solver of the validated ``solver`` section; ``steps`` sizes the schedule."""
+    return solver_spec(solver.name).build(solver.settings, steps)
 
 
 register_solver(AdamSpec())

@@ -3,11 +3,8 @@
 import optax
 
 
-def learning_rate_schedule(solver_config: dict, steps: int) -> optax.Schedule:
-    """``constant``, ``cosine`` (to ``end_factor`` x lr) or ``exponential`` (to ``end_factor`` x lr)."""
-    lr = solver_config["learning_rate"]
-    kind = solver_config["schedule"]
-    end = solver_config["end_factor"]
+def learning_rate_schedule(lr: float, kind: str, end: float, steps: int) -> optax.Schedule:
+    """``constant``, ``cosine`` (to ``end`` x ``lr``) or ``exponential`` (to ``end`` x ``lr``) over ``steps``."""
     if kind == "constant":
         return optax.constant_schedule(lr)
     if kind == "cosine":

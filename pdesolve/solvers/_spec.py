@@ -1,8 +1,9 @@
 """A kind of solver as the registry knows it: its config keys, its builder and its cost model."""
 
 import abc
+import dataclasses
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..fields import Field
 from ._base import AbstractSolver
@@ -13,6 +14,8 @@ class AbstractSolverSpec(abc.ABC):
 
     ``fields`` are its config keys (``name`` aside), validated at the boundary with their
     choices and bounds; ``learning_rates`` the keys a divergence rollback scales (empty: none).
+    ``settings`` below is the validated section as a frozen dataclass with those fields as
+    attributes (``SolverConfig.settings``).
     """
 
     name: ClassVar[str]
@@ -20,13 +23,13 @@ class AbstractSolverSpec(abc.ABC):
     learning_rates: ClassVar[tuple[str, ...]]
 
     @abc.abstractmethod
-    def build(self, config: dict, steps: int) -> AbstractSolver:
-        """The solver from its validated ``solver`` section; ``steps`` sizes learning-rate schedules."""
+    def build(self, settings: Any, steps: int) -> AbstractSolver:
+        """The solver from its validated ``settings``; ``steps`` sizes learning-rate schedules."""
 
     @abc.abstractmethod
-    def perturbations(self, config: dict, n_params: int) -> int:
+    def perturbations(self, settings: Any, n_params: int) -> int:
         """Loss evaluations in one vectorised call per step, before ``chunk_size`` (the memory check's count)."""
 
-    def rescaled(self, config: dict, scale: float) -> dict:
-        """``config`` with each of ``learning_rates`` times ``scale``."""
-        return {**config, **{key: config[key] * scale for key in self.learning_rates}}
+    def rescaled(self, settings: Any, scale: float) -> Any:
+        """``settings`` with each of ``learning_rates`` times ``scale``."""
+        return dataclasses.replace(settings, **{key: getattr(settings, key) * scale for key in self.learning_rates})

@@ -10,7 +10,7 @@ from ..fields import Field
 from ._base import AbstractSolver, Loss
 from ._estimators import (CGE_FIELDS, COUNT, RGE_FIELDS, AbstractGradientEstimator, CoordinateGradientEstimator,
                           ForwardGradientEstimator, random_estimator, random_evaluations)
-from ._optimizer import OPTIMIZER_FIELDS, build_optimizer
+from ._optimizer import OPTIMIZER_FIELDS, OptimizerSettings, build_optimizer
 from ._spec import AbstractSolverSpec
 
 
@@ -44,11 +44,12 @@ class RgeSpec(AbstractSolverSpec):
     fields = {**OPTIMIZER_FIELDS, **RGE_FIELDS}
     learning_rates = ("learning_rate",)
 
-    def build(self, config, steps):
-        return EstimatedGradientSolver(random_estimator(config), build_optimizer(config, steps), self.name)
+    def build(self, settings, steps):
+        optimizer = build_optimizer(OptimizerSettings.of(settings), steps)
+        return EstimatedGradientSolver(random_estimator(settings), optimizer, self.name)
 
-    def perturbations(self, config, n_params):
-        return random_evaluations(config)
+    def perturbations(self, settings, n_params):
+        return random_evaluations(settings)
 
 
 class SignRgeSpec(RgeSpec):
@@ -70,13 +71,12 @@ class CgeSpec(AbstractSolverSpec):
               "schedule": OPTIMIZER_FIELDS["schedule"]._replace(default="constant")}
     learning_rates = ("learning_rate",)
 
-    def build(self, config, steps):
-        estimator = CoordinateGradientEstimator(config["mu"], config["central"], config["block_size"],
-                                                config["chunk_size"])
-        return EstimatedGradientSolver(estimator, build_optimizer(config, steps), self.name)
+    def build(self, settings, steps):
+        estimator = CoordinateGradientEstimator(settings.mu, settings.central, settings.block_size, settings.chunk_size)
+        return EstimatedGradientSolver(estimator, build_optimizer(OptimizerSettings.of(settings), steps), self.name)
 
-    def perturbations(self, config, n_params):
-        return 1 + (config["block_size"] or n_params) * (2 if config["central"] else 1)
+    def perturbations(self, settings, n_params):
+        return 1 + (settings.block_size or n_params) * (2 if settings.central else 1)
 
 
 class ForwardGradientSpec(AbstractSolverSpec):
@@ -87,9 +87,9 @@ class ForwardGradientSpec(AbstractSolverSpec):
               "combine": Field((str,), "projection", ("plain", "projection"))}
     learning_rates = ("learning_rate",)
 
-    def build(self, config, steps):
-        estimator = ForwardGradientEstimator(config["tangents"], config["combine"])
-        return EstimatedGradientSolver(estimator, build_optimizer(config, steps), self.name)
+    def build(self, settings, steps):
+        estimator = ForwardGradientEstimator(settings.tangents, settings.combine)
+        return EstimatedGradientSolver(estimator, build_optimizer(OptimizerSettings.of(settings), steps), self.name)
 
-    def perturbations(self, config, n_params):
-        return 2 * config["tangents"]  # a value and a tangent per direction
+    def perturbations(self, settings, n_params):
+        return 2 * settings.tangents  # a value and a tangent per direction

@@ -1,7 +1,7 @@
 """What a tune writes: ``study.nc`` (one row per trial), ``study.png`` (the error against each
 setting) and ``best.yaml`` (the best trial's whole config, for ``pdesolve solve --config``)."""
 
-import copy
+import dataclasses
 import math
 from pathlib import Path
 
@@ -11,6 +11,7 @@ import xarray as xr
 import yaml
 from optuna.trial import TrialState
 
+from ..config import SolverConfig, resolve, upgrade_saved
 from ..results import atomic_write, atomic_write_text
 from ._space import Dimension, SearchSpace
 from ._study import counts
@@ -114,9 +115,9 @@ def study_figure(path: Path, ds: xr.Dataset, space: SearchSpace) -> None:
     plt.close(fig)
 
 
-def _schedule_spans_steps(solver: dict) -> bool:
+def _schedule_spans_steps(solver: SolverConfig) -> bool:
     """Whether the learning rate follows a schedule over ``train.steps`` (cosine, exponential)."""
-    return solver.get("schedule", "constant") != "constant"
+    return getattr(solver.settings, "schedule", "constant") != "constant"
 
 
 def best_config(trial: optuna.trial.FrozenTrial, objective: str) -> str:
@@ -128,21 +129,21 @@ def best_config(trial: optuna.trial.FrozenTrial, objective: str) -> str:
     learning-rate schedule spans ``train.steps`` and the budget cut it short: then the trial's own
     settings are kept, and the header says so.
     """
-    config = copy.deepcopy(trial.user_attrs["config"])
-    steps, train = trial.user_attrs["steps"], config["train"]
-    budget = train["time_budget"]
-    train["progress"] = True
-    exact = steps == train["steps"] or not _schedule_spans_steps(config["solver"])
+    config = resolve(upgrade_saved(trial.user_attrs["config"]))
+    steps, train = trial.user_attrs["steps"], config.train
+    budget = train.time_budget
+    exact = steps == train.steps or not _schedule_spans_steps(config.solver)
     if exact:
         how = (f"train.steps is the {steps} steps it did (time budget {budget} s per trial, unset here):\n"
                "# `pdesolve solve PROBLEM --config best.yaml` replays it bit for bit on CPU")
-        train["steps"], train["time_budget"] = steps, None
+        train = dataclasses.replace(train, steps=steps, time_budget=None)
     else:
-        how = (f"its learning-rate schedule spans train.steps = {train['steps']}, which the time budget of "
+        how = (f"its learning-rate schedule spans train.steps = {train.steps}, which the time budget of "
                f"{budget} s cut at step {steps}:\n# a rerun stops where its own budget runs out (not bit for bit)")
-    header = (f"# best trial {trial.number}: {objective} {trial.value:.6e} (seed {config['seed']})\n"
+    config = dataclasses.replace(config, train=dataclasses.replace(train, progress=True))
+    header = (f"# best trial {trial.number}: {objective} {trial.value:.6e} (seed {config.seed})\n"
               f"# {how}\n")
-    return header + yaml.safe_dump(config, sort_keys=False)
+    return header + yaml.safe_dump(config.to_dict(), sort_keys=False)
 
 
 def write_outputs(out: Path, study: optuna.Study, space: SearchSpace, attrs: dict) -> xr.Dataset:

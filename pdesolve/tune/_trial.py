@@ -6,7 +6,7 @@ import time
 
 import optuna
 
-from ..config import resolve_config
+from ..config import TrainConfig, resolve
 from ..errors import PdesolveError
 from ..problem import Problem
 from ..solve import solve
@@ -41,8 +41,8 @@ def objective_of(run, problem: Problem) -> float:
 class _PruningReporter:
     """``on_log`` callback: reports the error at each tenth of the budget, raises TrialPruned."""
 
-    def __init__(self, trial: optuna.Trial, train_config: dict):
-        self.trial, self.budget, self.steps = trial, train_config["time_budget"], train_config["steps"]
+    def __init__(self, trial: optuna.Trial, train: TrainConfig):
+        self.trial, self.budget, self.steps = trial, train.time_budget, train.steps
         self.reported, self.last = 0, math.nan  # the last tenth reported, and its value
 
     def __call__(self, row: dict) -> None:
@@ -73,10 +73,10 @@ def run_trial(trial: optuna.Trial, problem: Problem, base_config: dict, space: S
     settings = space.suggest(trial)
     started = time.perf_counter()
     try:
-        config = resolve_config(base_config, nested(settings))  # the validation of --set
-        trial.set_user_attr("config", config)
-        reporter = _PruningReporter(trial, config["train"])
-        run = solve(problem, config, on_log=reporter)
+        config = resolve(base_config, nested(settings))  # the validation of --set
+        trial.set_user_attr("config", config.to_dict())
+        reporter = _PruningReporter(trial, config.train)
+        run = solve(problem, config.to_dict(), on_log=reporter)
         value = objective_of(run, problem)
         trial.set_user_attr("steps", int(run.report["steps"]))
         trial.set_user_attr("train_time", float(run.history["train_time"].values[-1]))  # the budget's clock

@@ -18,7 +18,7 @@ import xarray as xr
 from ..config import load_config_file, resolve_config
 from ..errors import ConfigError
 from ..problem import load_problem
-from ..solve import resolve_run_config
+from ..solve import resolve_run
 from ._outputs import write_outputs
 from ._space import load_space
 from ._study import TuneJob, fail_interrupted, open_storage, run_worker
@@ -128,9 +128,9 @@ def tune(problem_file: str | Path, space: str | Path, trials: int, *, config: st
         raise ConfigError("--budget", f"must be a number of seconds > 0, got {budget!r}")
     params = params or {}
     problem = load_problem(problem_file, overrides=params)
-    base = resolve_run_config(problem, config and load_config_file(config), {"train": {"progress": False}})
-    budget = budget or base["train"]["time_budget"] or DEFAULT_BUDGET_S
-    base = resolve_config(base, {"train": {"time_budget": float(budget)}})
+    base = resolve_run(problem, config and load_config_file(config), {"train": {"progress": False}})
+    budget = budget or base.train.time_budget or DEFAULT_BUDGET_S
+    base = resolve_config(base.to_dict(), {"train": {"time_budget": float(budget)}})
     space_set = load_space(space, base)
     out = Path(out) if out is not None else Path("outputs") / problem.name / f"tune-{Path(space).stem}"
     try:

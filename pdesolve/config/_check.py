@@ -1,0 +1,69 @@
+"""Checks one config value against its ``Field``; error texts name the field, the value and the fix."""
+
+import difflib
+import math
+import reprlib
+from typing import Any
+
+from ..errors import ConfigError
+from ..fields import Field
+
+
+def preview(value: Any) -> str:
+    """A value for an error message: its repr, shortened, however large or nested the value is."""
+    text = _PREVIEW.repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+_PREVIEW = reprlib.Repr()
+_PREVIEW.maxstring = _PREVIEW.maxother = _PREVIEW.maxlong = 60
+_PREVIEW.maxlist = _PREVIEW.maxdict = _PREVIEW.maxtuple = _PREVIEW.maxset = 6
+_PREVIEW.maxlevel = 3
+
+
+def key_name(key: Any) -> str:
+    """A key as it appears in an error's field: itself when it is a plain name, else its repr
+    (so an empty key, or one holding a newline, still names the field on one line)."""
+    plain = isinstance(key, str) and key.isprintable() and key.strip() == key and 0 < len(key) <= 100
+    return key if plain else preview(key)
+
+
+def suggest(name: str, allowed, also=()) -> str:
+    """``" (did you mean 'x'?); allowed: a, b"``: the closest of ``allowed`` (or of ``also``, names
+    allowed elsewhere, e.g. a section's kind key), then all of ``allowed``."""
+    close = difflib.get_close_matches(name, [*allowed, *also], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{hint}; allowed: {', '.join(sorted(allowed)) or 'none'}"
+
+
+def _checked_type(field: str, value: Any, types: tuple[type, ...]) -> Any:
+    """``value`` if it is one of ``types`` (an int where only a float is allowed becomes a float)."""
+    expected = "/".join(t.__name__ for t in types)
+    if isinstance(value, bool) and bool not in types:
+        raise ConfigError(field, f"expected {expected}, got {value!r}")
+    if isinstance(value, int) and not isinstance(value, bool) and float in types and int not in types:
+        if abs(value) > 1e300:
+            raise ConfigError(field, f"{preview(value)} is out of range; give a number below 1e300")
+        value = float(value)
+    if not isinstance(value, types):
+        raise ConfigError(field, f"expected {expected}, got {preview(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(field, f"must be a finite number, got {value!r}")
+    return value
+
+
+def check_value(field: str, value: Any, spec: Field) -> Any:
+    """``value`` for the key ``field`` checked against ``spec``; raises ``ConfigError`` naming ``field``."""
+    value = _checked_type(field, value, spec.types)
+    if spec.choices and value not in spec.choices:
+        raise ConfigError(field, f"unknown value {preview(value)}{suggest(str(value)[:100], spec.choices)}")
+    if spec.check is not None:
+        spec.check(field, value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if spec.positive and not value > 0:
+            raise ConfigError(field, f"must be > 0, got {value!r}")
+        if spec.bounds:
+            low, high, text = spec.bounds
+            if not (value >= low and (high is None or value <= high)):
+                raise ConfigError(field, f"must be {text}, got {preview(value)}")
+    return value

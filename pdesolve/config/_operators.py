@@ -1,0 +1,103 @@
+"""The ``operators`` section, one kind per ``operators.method``: autodiff, finite differences
+(chosen by the problem or given), sparse-grid Stein and Monte Carlo Stein."""
+
+import dataclasses
+from typing import Any, ClassVar
+
+from ..errors import ConfigError
+from ..fields import MAX_POINTS, NUMBER, OPTIONAL_INT, OPTIONAL_NUMBER, setting
+from ._section import KindedSection, kinds
+
+
+def _check_coordinates(field: str, value: Any) -> None:
+    if value != "all" and not (isinstance(value, int) and value >= 1):
+        raise ConfigError(field, f"must be 'all' or an integer >= 1, got {value!r}")
+
+
+def _sigma() -> Any:
+    return setting(NUMBER, 0.1, positive=True)  # Stein smoothing scale
+
+
+def _step() -> Any:
+    return setting(OPTIONAL_NUMBER, None, positive=True)  # difference step (None: by precision, or 1e-2 in time)
+
+
+def _time() -> Any:
+    return setting((str,), "joint", choices=("joint", "fd"))  # Stein: smooth time jointly with space | difference it
+
+
+def _smooth() -> Any:
+    return setting((str,), "network", choices=("network", "solution"))  # Stein: smooth the network | the solution
+
+
+def _chunk_size() -> Any:
+    return setting(OPTIONAL_INT, None, bounds=(1, None, ">= 1, or unset"))  # max points per vectorised call
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OperatorsConfig(KindedSection):
+    """How the operator values of the residual are computed, chosen by ``operators.method``."""
+
+    kind_key: ClassVar[str] = "method"
+
+    @property
+    def point_chunk(self) -> int | None:
+        """Points per vectorised network call (None: the whole batch)."""
+        return getattr(self, "chunk_size", None)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AutodiffOperators(OperatorsConfig):
+    """``ad``: exact derivatives by autodiff (the reference; back-propagates)."""
+
+    kind: ClassVar[str] = "ad"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AutoOperators(OperatorsConfig):
+    """``auto``: finite differences chosen by the problem's dimension (``operators.default_operators``)."""
+
+    kind: ClassVar[str] = "auto"
+    step: float | None = _step()
+    chunk_size: int | None = _chunk_size()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FiniteDifferenceOperators(OperatorsConfig):
+    """``fd``: central differences, on all coordinates or on k random ones per point (unbiased)."""
+
+    kind: ClassVar[str] = "fd"
+    step: float | None = _step()
+    coordinates: str | int = setting((str, int), "all", check=_check_coordinates)
+    chunk_size: int | None = _chunk_size()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SparseGridSteinOperators(OperatorsConfig):
+    """``sg``: Gaussian-smoothed (Stein) derivatives on a symmetric sparse grid."""
+
+    kind: ClassVar[str] = "sg"
+    sigma: float = _sigma()
+    level: int = setting((int,), 3, bounds=(3, 8, "between 3 and 8 (level 2 is exact to degree 3 only; nodes "
+                                                 "grow fast with the level; 3 is the reference)"))
+    step: float | None = _step()
+    time: str = _time()
+    smooth: str = _smooth()
+    chunk_size: int | None = _chunk_size()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MonteCarloSteinOperators(OperatorsConfig):
+    """``se``: Gaussian-smoothed (Stein) derivatives from Monte Carlo samples."""
+
+    kind: ClassVar[str] = "se"
+    sigma: float = _sigma()
+    samples: int = setting((int,), 1024, bounds=(1, MAX_POINTS, f"between 1 and {MAX_POINTS}"))
+    step: float | None = _step()
+    time: str = _time()
+    smooth: str = _smooth()
+    chunk_size: int | None = _chunk_size()
+
+
+OPERATOR_KINDS = kinds(AutodiffOperators, AutoOperators, FiniteDifferenceOperators, SparseGridSteinOperators,
+                       MonteCarloSteinOperators)

@@ -1,0 +1,29 @@
+"""The ``train`` section: steps, batches, logging, stopping, divergence handling, checkpoints."""
+
+import dataclasses
+
+from ..fields import MAX_POINTS, NUMBER, OPTIONAL_INT, OPTIONAL_NUMBER, setting
+from ._section import Section
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrainConfig(Section):
+    """How a run trains (``train.*``)."""
+
+    steps: int = setting((int,), 2000, bounds=(1, None, ">= 1"))
+    batch_size: int = setting((int,), 100, bounds=(1, None, ">= 1"))  # collocation points per step
+    boundary_batch_size: int = setting((int,), 100, bounds=(1, None, ">= 1"))  # condition points per step (soft)
+    resample_every: int = setting((int,), 1, bounds=(1, None, ">= 1 (1: a new batch every step)"))  # steps per batch
+    condition_weight: float = setting(NUMBER, 1.0, bounds=(0, None, ">= 0"))
+    sampler: str = setting((str,), "uniform", choices=("uniform", "sobol", "halton"))
+    log_every: int = setting((int,), 100, bounds=(1, None, ">= 1"))
+    validation_points: int = setting((int,), 1000, bounds=(1, MAX_POINTS, f"between 1 and {MAX_POINTS}"))
+    target_rel_l2: float | None = setting(OPTIONAL_NUMBER, None)  # stop once the validation error is below
+    progress: bool = setting((bool,), True)
+    devices: int | None = setting(OPTIONAL_INT, None, bounds=(1, None, ">= 1, or unset (all local devices)"))
+    checkpoint_every: int = setting((int,), 1000, bounds=(0, None, ">= 0 (0: no checkpoints)"))
+    on_divergence: str = setting((str,), "stop", choices=("stop", "rollback"))  # rollback: last good step, lower lr
+    rollback_factor: float = setting(NUMBER, 0.5, bounds=(1e-6, 1 - 1e-6, "between 0 and 1 (exclusive)"))
+    max_rollbacks: int = setting((int,), 3, bounds=(0, None, ">= 0"))  # rollbacks before the run stops
+    check_memory: bool = setting((bool,), True)  # refuse a run whose memory estimate exceeds the device's
+    time_budget: float | None = setting(OPTIONAL_NUMBER, None, bounds=(1e-9, None, "> 0 seconds, or unset for no limit"))
