@@ -180,9 +180,10 @@ def test_layerwise_jacobian_matches_forward_mode(case):
 
 
 @pytest.mark.parametrize("change", [{"model": {"type": "tt_mlp", "widths": [4, 4], "dense_layers": [-1]}},
-                                    {"operators": {"method": "ad"}}])
+                                    {"operators": {"method": "ad"}}, {"operators": {"method": "fd", "chunk_size": 8}}])
 def test_layerwise_refuses_what_it_cannot_linearise(change):
-    """A TT hidden layer (no per-unit weights) or autodiff operators (they differentiate the network)."""
+    """A TT hidden layer (no per-unit weights), autodiff operators (they differentiate the network), or
+    chunked operators (the per-node records would leave ``lax.map``: an UnexpectedTracerError before)."""
     config = {"precision": "float64", "model": {"type": "mlp", "widths": [4, 4]}, "operators": {"method": "fd"},
               "solver": {"name": "gauss_newton", "jacobian": "layerwise"}, "train": {"steps": 2, "progress": False},
               **change}

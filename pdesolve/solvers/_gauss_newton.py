@@ -74,6 +74,10 @@ def _check_layerwise(loss, params) -> None:
     if loss.engine.name == "ad":
         raise ConfigError("solver.jacobian", "layerwise needs operators that evaluate the network (fd, sg, se), "
                           "not autodiff operators; use operators.method fd, or jacobian ad with operators ad")
+    if getattr(loss.engine, "chunk_size", None) is not None:  # lax.map over chunks hides the per-node records
+        raise ConfigError("operators.chunk_size", f"layerwise evaluates all stencil nodes of the batch at once, "
+                          f"got chunk_size {loss.engine.chunk_size}; unset operators.chunk_size (lower "
+                          "train.batch_size to save memory), or use solver.jacobian forward_difference")
 
 
 class GaussNewton(AbstractSolver):
