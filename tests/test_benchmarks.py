@@ -97,6 +97,7 @@ def test_nontrivial_suite_configs_are_valid_and_its_default_is_the_package_defau
     assert nontrivial._selected(["nt_gauss5_ball"], nontrivial.METHODS) == set(nontrivial.METHODS)
 
 
+@pytest.mark.slow  # 23 s (compiles seven cases)
 def test_scaling_suite_tiny_entries(tmp_path):
     """The scaling suite's tiny size (d = 10): an FD-k row, its plain-first-layer twin and the Adam-AD
     reference; nodes per point follow the stencil (two sets of 1 + 2k + 2 with time) and the ratio

@@ -116,7 +116,7 @@ def _solution(model_type, d, has_time):
     return Solution(network, base, factor, has_time)
 
 
-@pytest.mark.parametrize("model_type, d", [("mlp", 20), ("tt_mlp", 50)])  # TT: 51 inputs, padded
+@pytest.mark.parametrize("model_type, d", [("mlp", 20), pytest.param("tt_mlp", 50, marks=pytest.mark.slow)])  # TT: 51 inputs, padded; 18 s, -m slow
 @pytest.mark.parametrize("coordinates", [None, 5])
 def test_stencil_aware_first_layer_gives_the_same_numbers(model_type, d, coordinates):
     u = _solution(model_type, d, has_time=True)

@@ -154,7 +154,10 @@ LAYERWISE_CASES = {  # problem, config: FD stencil with time, random coordinates
 }
 
 
-@pytest.mark.parametrize("case", sorted(LAYERWISE_CASES))
+# fd-time and soft-neumann in the default run; the three slower cases (15-25 s each) with -m slow
+@pytest.mark.parametrize("case", [pytest.param(case, marks=pytest.mark.slow)
+                                  if case in ("fd-random", "sparse-grid", "tt-first-layer") else case
+                                  for case in sorted(LAYERWISE_CASES)])
 def test_layerwise_jacobian_matches_forward_mode(case):
     """Activity-perturbation columns (central differences of partial forward passes) against the
     exact forward-mode Jacobian of the same residual vector."""

@@ -104,6 +104,7 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(solver, tmp_path, monke
     assert not np.array_equal(whole.history["loss"].values[:1], whole.history["loss"].values[-1:])  # it trained
 
 
+@pytest.mark.slow  # 30 s of subprocesses; the in-process resume tests cover resume in the default run
 def test_a_run_killed_with_sigkill_keeps_a_readable_folder_and_resumes(tmp_path):
     folder = tmp_path / "killed"
     base = [sys.executable, "-m", "pdesolve", "solve", str(POISSON), "--quiet", "--seed", "3",

@@ -146,7 +146,7 @@ MULTI_DEVICE = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("solver", ["adam", "rge"])
+@pytest.mark.parametrize("solver", ["adam", pytest.param("rge", marks=pytest.mark.slow)])  # rge: -m slow
 def test_four_host_devices_match_one(solver):
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     result = subprocess.run([sys.executable, "-c", MULTI_DEVICE, solver, POISSON], capture_output=True, text=True,
