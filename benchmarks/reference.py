@@ -163,6 +163,7 @@ def figures(rows, histories):
         ax.set_title({"mlp": "dense MLP", "tt": "TT-MLP"}[net])
         ax.set_xlabel("step")
         ax.set_ylabel("validation rel L2")
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[1]:  # a --only run may leave one panel empty
+            ax.legend(fontsize=7)
     figs["rel_l2_vs_step.png"] = fig
     return figs
