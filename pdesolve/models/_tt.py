@@ -19,10 +19,10 @@ from ._layers import AbstractLinear, uniform_bound
 from ._tt_svd import check_factors, check_ranks, max_ranks, tt_svd
 
 # Batch size from which ``path="auto"`` rebuilds the dense weight instead of contracting the cores.
-# Measured by ``benchmarks/tt_forward.py`` on the reference 512 -> 512 rank-2 layer (2-core CPU,
-# float32; benchmarks/results/tt_forward/results.md): contracting is faster up to n = 30
-# (rebuilding W costs about as much as a dense layer on ~30 points), the two tie at n = 100, and
-# rebuilding is 3-10x faster from n = 300 on, with 5x less memory (the sweep keeps (n, 512, r)
+# Measured by ``python -m benchmarks tt-forward`` on the reference 512 -> 512 rank-2 layer (2-core
+# CPU, float32; benchmarks/results/tt-forward/summary.md): contracting is faster up to n = 30
+# (rebuilding W costs about as much as a dense layer on ~30 points), rebuilding is 1.4x faster at
+# n = 100 and 3.5-7x faster from n = 1000 on, with 5x less memory (the sweep keeps (n, 512, r)
 # intermediates). XLA's CPU code for the small-rank contractions is memory bound.
 AUTO_DENSE_MIN_BATCH = 100
 
