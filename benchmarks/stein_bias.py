@@ -106,8 +106,7 @@ def run(size_name: str, only=None):
 def summarise(rows: list[dict], size: str) -> list[str]:
     s = SIZES[size]
     lines = [f"Rel L2 at {s['eval_points']} Sobol points after {s['budget']} s of training each (float64; "
-             "Richardson: two runs of half the budget). Taken under shared load on a 2-core CPU (load average "
-             "above): step counts are low and the lead may rerun alone.", ""]
+             "Richardson: two runs of half the budget); the load average above says whether it ran alone.", ""]
     table = [{**r, "rel_l2": fmt(r["rel_l2"]), "train_time_s": fmt(r["train_time_s"])} for r in rows]
     return lines + markdown_table(table, ["problem", "solver", "operators", "sigma", "level", "rel_l2", "steps",
                                           "train_time_s", "prediction"])
