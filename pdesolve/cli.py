@@ -140,7 +140,8 @@ def cmd_tune(args) -> int:
 
     try:
         result = tune(args.problem, args.space, args.trials, config=args.config, workers=args.workers,
-                      budget=args.budget, out=args.out, storage=args.storage, params=_param_overrides(args.param))
+                      budget=args.budget, out=args.out, storage=args.storage, params=_param_overrides(args.param),
+                      seeds=args.seeds, baseline=args.baseline)
     except KeyboardInterrupt:
         print("\ninterrupted; run the same command again to continue the study", file=sys.stderr)
         return 130
@@ -148,6 +149,10 @@ def cmd_tune(args) -> int:
     states = {state: int((study.state == state).sum()) for state in ("complete", "pruned", "failed")}
     print(f"{study.attrs['problem']}: {study.attrs['trials_finished']} trials ({states['complete']} complete, "
           f"{states['pruned']} pruned, {states['failed']} failed)")
+    if "baseline_error" in study.attrs:
+        note = study.attrs["baseline_note"]
+        print(f"baseline (the config without the space): {study.attrs['objective']} "
+              f"{study.attrs['baseline_error']:.3e}{f' ({note})' if note else ''}")
     if result.best_trial is None:
         print(f"error: no trial completed; why is in {result.path / 'study.nc'} (variable note)", file=sys.stderr)
         return 1
@@ -186,6 +191,35 @@ def _leading_comment(path: Path) -> str:
     return ""
 
 
+def _tune_parser(sub) -> argparse.ArgumentParser:
+    """The ``tune`` subcommand's options."""
+    tune = sub.add_parser("tune", help="search config settings (optuna TPE, pruning) and write the best as a config")
+    tune.add_argument("problem", help="problem file (.yaml, or .py defining PROBLEM)")
+    tune.add_argument("--space", required=True, help="search space (YAML: dotted config paths with range, "
+                      "log_range, int_range or choices; configs/spaces/)")
+    tune.add_argument("--trials", type=int, required=True, help="trials in the study (a rerun continues up to it)")
+    tune.add_argument("--config", help="config file every trial starts from (as for solve)")
+    tune.add_argument("--workers", type=int, default=1, help="parallel worker processes on this machine")
+    tune.add_argument("--budget", type=float, help="seconds of training per run, one run per seed of a trial "
+                      "(default: the config's train.time_budget, else 20)")
+    tune.add_argument("--seeds", type=int, default=1, metavar="K", help="training runs per trial, at the config's "
+                      "seed, seed+1, ..., seed+K-1, each with the whole --budget (a trial costs K budgets); the "
+                      "objective is the geometric mean of their errors (errors span decades); pruning watches the "
+                      "first seed's run (default 1)")
+    tune.add_argument("--baseline", action="store_true", help="also train the config the trials start from "
+                      "without the space's settings (the shipped defaults, or --config) at the same seeds and budget, "
+                      "by the first worker before its trials; its error is printed and kept in study.nc (attributes "
+                      "baseline_*)")
+    tune.add_argument("--out", help="output folder (default outputs/<problem>/tune-<space>); the same folder "
+                      "continues an interrupted study")
+    tune.add_argument("--storage", metavar="URL", help="RDB URL of a study shared by workers on several machines, "
+                      "e.g. postgresql://user:password@host/db (default: a journal file in --out)")
+    tune.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                      help="problem parameter or dimension override")
+    tune.set_defaults(func=cmd_tune)
+    return tune
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pdesolve", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -219,22 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="list shipped problems, configs and search spaces")
     listing.set_defaults(func=cmd_list)
 
-    tune = sub.add_parser("tune", help="search config settings (optuna TPE, pruning) and write the best as a config")
-    tune.add_argument("problem", help="problem file (.yaml, or .py defining PROBLEM)")
-    tune.add_argument("--space", required=True, help="search space (YAML: dotted config paths with range, "
-                      "log_range, int_range or choices; configs/spaces/)")
-    tune.add_argument("--trials", type=int, required=True, help="trials in the study (a rerun continues up to it)")
-    tune.add_argument("--config", help="config file every trial starts from (as for solve)")
-    tune.add_argument("--workers", type=int, default=1, help="parallel worker processes on this machine")
-    tune.add_argument("--budget", type=float, help="seconds of training per trial (default: the config's "
-                      "train.time_budget, else 20)")
-    tune.add_argument("--out", help="output folder (default outputs/<problem>/tune-<space>); the same folder "
-                      "continues an interrupted study")
-    tune.add_argument("--storage", metavar="URL", help="RDB URL of a study shared by workers on several machines, "
-                      "e.g. postgresql://user:password@host/db (default: a journal file in --out)")
-    tune.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                      help="problem parameter or dimension override")
-    tune.set_defaults(func=cmd_tune)
+    tune = _tune_parser(sub)
     for command in (solve, check, report, listing, tune):  # --debug also after the subcommand, as errors suggest
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return parser

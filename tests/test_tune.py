@@ -1,9 +1,11 @@
 """``pdesolve tune``: search-space validation, study.nc, best.yaml replaying the best trial bit for
-bit, resuming a killed study, two worker processes. A tiny 2-d Poisson problem at 0.1 s of training per trial."""
+bit, resuming a killed study, two worker processes, several seeds per trial and the baseline. A
+tiny 2-d Poisson problem at 0.1 s of training per run."""
 
 import shutil
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 import xarray as xr
@@ -12,7 +14,8 @@ from optuna.trial import TrialState
 
 import pdesolve
 from pdesolve.cli import main
-from pdesolve.tune import tune
+from pdesolve.solve import solve
+from pdesolve.tune import _trial, tune
 from pdesolve.tune._outputs import best_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,6 +100,21 @@ def test_invalid_options_exit_2(files, capsys, extra, words):
     assert code == 2 and words in err
 
 
+def test_zero_seeds_exit_2_naming_the_option_value_and_fix(files, capsys):
+    code, err = _tune_cli(files, "solver.learning_rate: {log_range: [1.0e-3, 0.1]}", capsys, "--seeds", "0")
+    assert code == 2
+    assert err == ("error: config --seeds: must be an integer >= 1 (training runs per trial), got 0; "
+                   "e.g. --seeds 3, or leave it out for one\n")  # one line, no traceback
+    assert not (files["folder"] / "refused").exists()
+
+
+@pytest.mark.parametrize("extra", [["--seeds", "2"], ["--baseline"]])
+def test_a_space_setting_the_seed_is_refused_with_seeds_or_baseline(files, capsys, extra):
+    code, err = _tune_cli(files, "seed: 3\nsolver.learning_rate: {log_range: [1.0e-3, 0.1]}", capsys, *extra)
+    assert code == 2 and err.startswith(f"error: {files['folder'] / 'bad_space.yaml'}: seed: ")
+    assert "set seed in --config" in err and not (files["folder"] / "refused").exists()
+
+
 @pytest.mark.parametrize("space", sorted((ROOT / "configs" / "spaces").glob("*.yaml")), ids=lambda p: p.stem)
 def test_shipped_spaces_are_valid_and_listed(space, capsys):
     from pdesolve.solve import resolve_run_config
@@ -125,6 +143,22 @@ def test_study_nc_has_one_row_per_trial(study):
     with xr.open_dataset(study.path / "study.nc", engine="h5netcdf") as on_disk:
         assert float(on_disk.error.sel(trial=0)) == float(ds.error.sel(trial=0))
     assert (study.path / "study.png").stat().st_size > 10_000
+
+
+def test_one_seed_keeps_the_study_as_it_was(study):
+    """Without --seeds: no seed dimension, no per-seed records, no baseline; the trials' user
+    attributes are those of the studies made before --seeds (the objective is the run's error,
+    bit for bit: see the replay test)."""
+    ds = study.study
+    assert "seed" not in ds.dims and "seed_error" not in ds
+    assert ds.test_rel_l2.dims == ds.steps.dims == ("trial",)
+    assert not [name for name in ds.attrs if name.startswith("baseline")]
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(study.path / "study.log")))
+    journal = optuna.load_study(study_name="tiny_poisson-space", storage=storage)
+    assert "baseline" not in journal.user_attrs
+    for trial in journal.trials:
+        if trial.state == TrialState.COMPLETE:
+            assert set(trial.user_attrs) == {"config", "steps", "train_time", "test_rel_l2", "stop_reason"}
 
 
 def test_best_yaml_replays_the_best_trial_bit_for_bit(study, files):
@@ -172,7 +206,7 @@ def test_resume_keeps_completed_trials_and_drops_a_killed_one(study, files, caps
     assert main(["tune", files["problem"], "--space", str(other), "--trials", "4", "--out", str(out)]) == 2
     assert "of another problem or space; choose a new folder" in capsys.readouterr().err
     assert main(["tune", files["problem"], "--space", files["space"], "--trials", "4", "--out", str(out)]) == 2
-    assert "made with another problem, config, budget or space" in capsys.readouterr().err  # budget 20 s
+    assert "made with another problem, config, budget, space or --seeds" in capsys.readouterr().err  # budget 20 s
 
 
 def test_two_workers_share_the_study(files):
@@ -186,3 +220,87 @@ def test_two_workers_share_the_study(files):
         optuna.storages.journal.JournalFileBackend(str(result.path / "study.log")))
     first, second = optuna.load_study(study_name="tiny_poisson-space", storage=storage).trials
     assert first.datetime_start < second.datetime_complete and second.datetime_start < first.datetime_complete
+
+
+@pytest.fixture(scope="module")
+def two_seeds(files):
+    """A 2-trial study at 2 seeds with the baseline, trial 1 pruned at its first report; with the
+    (seed, watched by the pruning reporter, solver.b1) of each solve, in order."""
+    calls = []
+
+    def spy(problem, config, on_log=None):
+        calls.append((config["seed"], on_log is not None, config["solver"]["b1"]))
+        return solve(problem, config, on_log=on_log)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_trial, "solve", spy)
+        patch.setattr(optuna.trial.Trial, "should_prune", lambda trial: trial.number == 1)
+        result = tune(files["problem"], files["space"], 2, budget=BUDGET, out=files["folder"] / "seeds", seeds=2,
+                      baseline=True)
+    return result, calls
+
+
+def test_two_seeds_objective_is_the_geometric_mean_of_the_seed_errors(two_seeds):
+    ds = two_seeds[0].study
+    assert list(ds.seed.values) == [0, 1] and ds.attrs["objective"].startswith("geometric mean over seeds 0 to 1")
+    assert list(ds.state.values) == ["complete", "pruned"]
+    errors = ds.seed_error.sel(trial=0).values
+    assert np.all(np.isfinite(errors)) and errors[0] != errors[1]  # two runs, two seeds
+    assert float(ds.error.sel(trial=0)) == pytest.approx(np.exp(np.mean(np.log(errors))), rel=1e-13)
+    assert min(errors) < float(ds.error.sel(trial=0)) < max(errors)
+    assert ds.steps.dims == ("trial", "seed") and (ds.steps.sel(trial=0) > 3).all()
+    assert (ds.train_time.sel(trial=0) >= BUDGET).all()  # each seed gets the whole budget
+    with xr.open_dataset(two_seeds[0].path / "study.nc", engine="h5netcdf") as on_disk:
+        assert list(on_disk.seed_error.sel(trial=0).values) == list(errors)
+
+
+def test_two_seeds_pruning_watches_the_first_seed_only(two_seeds):
+    result, calls = two_seeds
+    trials = calls[2:]  # after the baseline's two runs
+    assert trials == [(0, True, 0.8), (1, False, 0.8), (0, True, 0.8)]  # trial 1 pruned in its first seed
+    pruned = result.study.sel(trial=1)
+    assert np.isnan(pruned.seed_error.values).all() and np.isfinite(float(pruned.error))
+    assert str(pruned.note.values).startswith("pruned at")
+
+
+def test_two_seeds_baseline_trains_the_config_without_the_space(two_seeds):
+    result, calls = two_seeds
+    assert calls[:2] == [(0, False, 0.9), (1, False, 0.9)]  # same seeds, never pruned, Adam's b1 (not the space's)
+    attrs = result.study.attrs
+    errors = np.asarray(attrs["baseline_seed_error"])
+    assert errors.shape == (2,) and np.isfinite(errors).all() and attrs["baseline_note"] == ""
+    assert attrs["baseline_error"] == pytest.approx(np.exp(np.mean(np.log(errors))), rel=1e-13)
+    assert (np.asarray(attrs["baseline_seed_train_time"]) >= BUDGET).all()
+    with xr.open_dataset(result.path / "study.nc", engine="h5netcdf") as on_disk:
+        assert list(np.atleast_1d(on_disk.attrs["baseline_seed_error"])) == list(errors)
+
+
+def test_two_seeds_best_yaml_replays_the_first_seed(two_seeds, files):
+    result = two_seeds[0]
+    text = (result.path / "best.yaml").read_text()
+    assert "this file is the seed 0 run" in text and yaml.safe_load(text)["seed"] == 0
+    run = pdesolve.solve(files["problem"], result.path / "best.yaml", overrides=[{"train": {"progress": False}}])
+    assert float(run.history.rel_l2.values[-1]) == float(result.study.seed_error.sel(trial=0, seed=0))
+
+
+def test_two_seeds_resume_drops_a_trial_killed_between_seeds(two_seeds, files, capsys):
+    out = files["folder"] / "seeds_resumed"
+    shutil.copytree(two_seeds[0].path, out)
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(out / "study.log")))
+    killed = optuna.load_study(study_name="tiny_poisson-space", storage=storage).ask()
+    killed.set_user_attr("seed_error", [0.5])  # its first seed ran, then the kill
+    assert main(["tune", files["problem"], "--space", files["space"], "--trials", "3", "--budget", str(BUDGET),
+                 "--seeds", "2", "--baseline", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "baseline  complete" not in printed  # recorded in the study: not trained again
+    assert f"baseline (the config without the space): {two_seeds[0].study.attrs['objective']}" in printed
+    ds = xr.open_dataset(out / "study.nc", engine="h5netcdf")
+    assert list(ds.trial.values) == [0, 1, killed.number + 1]
+    assert optuna.load_study(study_name="tiny_poisson-space", storage=storage).trials[killed.number].state \
+        == TrialState.FAIL
+    new = ds.seed_error.sel(trial=killed.number + 1).values
+    assert ds.state.values[-1] == "complete" and np.isfinite(new).all() and 0.5 not in new
+    assert list(ds.seed_error.values[0]) == list(two_seeds[0].study.seed_error.values[0])
+    assert main(["tune", files["problem"], "--space", files["space"], "--trials", "3", "--budget", str(BUDGET),
+                 "--seeds", "3", "--out", str(out)]) == 2
+    assert "made with another problem, config, budget, space or --seeds" in capsys.readouterr().err

@@ -3,6 +3,7 @@ setting) and ``best.yaml`` (the best trial's whole config, for ``pdesolve solve 
 
 import dataclasses
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -48,25 +49,60 @@ def _setting_values(dim: Dimension, trials: list) -> np.ndarray:
     return np.array(["" if v is None else str(v) for v in values], dtype=object)
 
 
-def study_dataset(trials: list, space: SearchSpace, attrs: dict) -> xr.Dataset:
+#: Per-run variables of study.nc: name -> (the trial's user attribute with one seed, with several
+#: seeds (a list by seed), the fill for a run not done, dtype, attributes).
+RUN_VARIABLES = {
+    "test_rel_l2": ("test_rel_l2", "seed_test_rel_l2", math.nan, float,
+                    {"long_name": "rel L2 error on the evaluation points (complete trials)"}),
+    "train_time": ("train_time", "seed_train_time", math.nan, float, {"units": "s"}),
+    "steps": ("steps", "seed_steps", -1, np.int64, {"long_name": "steps done (-1: unknown)"}),
+    "seed_error": (None, "seed_error", math.nan, float, {"long_name": "the objective of each seed's run"}),
+}
+
+
+def _run_variables(trials: list, seeds: list[int]) -> dict:
+    """``test_rel_l2``, ``train_time`` and ``steps`` over ``trial``; with several seeds, over
+    ``trial`` and ``seed`` (filled for the seeds not run), and ``seed_error`` beside them."""
+    data = {}
+    for name, (single, per_seed, fill, dtype, attrs) in RUN_VARIABLES.items():
+        if len(seeds) > 1:
+            rows = [t.user_attrs.get(per_seed, []) for t in trials]
+            table = np.array([row + [fill] * (len(seeds) - len(row)) for row in rows], dtype=dtype)
+            data[name] = (("trial", "seed"), table.reshape(len(trials), len(seeds)), attrs)
+        elif single is not None:
+            data[name] = ("trial", np.array([t.user_attrs.get(single, fill) for t in trials], dtype=dtype), attrs)
+    return data
+
+
+def baseline_attributes(baseline: dict | None) -> dict:
+    """The study's baseline record (see ``_trial.run_baseline``) as study.nc attributes ``baseline_*``."""
+    attrs = {}
+    for key, value in (baseline or {}).items():
+        if isinstance(value, list):
+            value = np.array(value, dtype=np.int64 if key == "seed_steps" else float)
+        attrs[f"baseline_{key}"] = value
+    return attrs
+
+
+def study_dataset(trials: list, space: SearchSpace, attrs: dict, seeds: list[int]) -> xr.Dataset:
     """``study.nc``: over ``trial`` (the optuna trial number), each searched setting (named by its
-    config path), ``error`` (the objective), ``test_rel_l2``, ``train_time``, ``steps``, ``state``
+    config path), ``error`` (the objective), ``test_rel_l2``, ``train_time``, ``steps`` (over
+    ``trial`` and ``seed`` with several seeds, with each seed's error ``seed_error``), ``state``
     and ``note`` (why a trial stopped, was pruned or failed)."""
-    attr = lambda name, fill: [t.user_attrs.get(name, fill) for t in trials]  # noqa: E731
     data = {dim.path: ("trial", _setting_values(dim, trials), {"search": dim.kind}) for dim in space.dimensions}
     data.update({
         "error": ("trial", np.array([trial_error(t) for t in trials]), {"long_name": attrs["objective"]}),
-        "test_rel_l2": ("trial", np.array(attr("test_rel_l2", math.nan), dtype=float),
-                        {"long_name": "rel L2 error on the evaluation points (complete trials)"}),
-        "train_time": ("trial", np.array(attr("train_time", math.nan), dtype=float), {"units": "s"}),
-        "steps": ("trial", np.array(attr("steps", -1), dtype=np.int64), {"long_name": "steps done (-1: unknown)"}),
+        **_run_variables(trials, seeds),
         "state": ("trial", np.array([STATES[t.state] for t in trials], dtype=object)),
         "note": ("trial", np.array([t.user_attrs.get("error", t.user_attrs.get("stop_reason", "")) for t in trials],
                                    dtype=object)),
     })
     best = best_trial(trials)
     attrs = {**attrs, "best_trial": -1 if best is None else best.number, "trials_finished": len(trials)}
-    return xr.Dataset(data, coords={"trial": np.array([t.number for t in trials], dtype=np.int64)}, attrs=attrs)
+    coords = {"trial": np.array([t.number for t in trials], dtype=np.int64)}
+    if len(seeds) > 1:
+        coords["seed"] = np.array(seeds, dtype=np.int64)
+    return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
 def study_figure(path: Path, ds: xr.Dataset, space: SearchSpace) -> None:
@@ -93,6 +129,8 @@ def study_figure(path: Path, ds: xr.Dataset, space: SearchSpace) -> None:
         for state, style in (("complete", {"marker": "o", "color": "C0"}), ("pruned", {"marker": "x", "color": "0.5"})):
             keep = ds["state"].values == state
             ax.scatter(values[keep], error[keep], label=state, s=22, **style)
+        if math.isfinite(ds.attrs.get("baseline_error", math.nan)):
+            ax.axhline(ds.attrs["baseline_error"], color="C2", linestyle="--", label="baseline (no space)")
         if ds.attrs["best_trial"] >= 0:
             best = list(ds["trial"].values).index(ds.attrs["best_trial"])
             ax.scatter([values[best]], [error[best]], marker="*", s=160, color="C3", label="best", zorder=3)
@@ -105,7 +143,7 @@ def study_figure(path: Path, ds: xr.Dataset, space: SearchSpace) -> None:
         if positive:
             ax.set_yscale("log")
         ax.set_xlabel(dim.path)
-        ax.set_ylabel(ds.attrs["objective"])
+        ax.set_ylabel(textwrap.fill(ds.attrs["objective"], 32))  # several seeds: a long name
     for ax in list(axes.flat)[count:]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=8)
@@ -125,7 +163,8 @@ def best_config(trial: optuna.trial.FrozenTrial, objective: str) -> str:
 
     The trial was stopped by its time budget, which a rerun on a busier or faster machine would
     reach at another step; so ``train.steps`` becomes the steps the trial did and the budget is
-    unset, and the file replays the trial bit for bit on CPU. That is not possible when the
+    unset, and the file replays the trial bit for bit on CPU (of a several-seed trial, the run at
+    its first seed; the header gives every seed's error). That is not possible when the
     learning-rate schedule spans ``train.steps`` and the budget cut it short: then the trial's own
     settings are kept, and the header says so.
     """
@@ -134,22 +173,25 @@ def best_config(trial: optuna.trial.FrozenTrial, objective: str) -> str:
     budget = train.time_budget
     exact = steps == train.steps or not _schedule_spans_steps(config.solver)
     if exact:
-        how = (f"train.steps is the {steps} steps it did (time budget {budget} s per trial, unset here):\n"
+        how = (f"train.steps is the {steps} steps it did (time budget {budget} s per run, unset here):\n"
                "# `pdesolve solve PROBLEM --config best.yaml` replays it bit for bit on CPU")
         train = dataclasses.replace(train, steps=steps, time_budget=None)
     else:
         how = (f"its learning-rate schedule spans train.steps = {train.steps}, which the time budget of "
                f"{budget} s cut at step {steps}:\n# a rerun stops where its own budget runs out (not bit for bit)")
     config = dataclasses.replace(config, train=dataclasses.replace(train, progress=True))
-    header = (f"# best trial {trial.number}: {objective} {trial.value:.6e} (seed {config.seed})\n"
-              f"# {how}\n")
+    errors = trial.user_attrs.get("seed_error")  # several seeds: the file is the first one's run
+    which = (f"by seed {', '.join(f'{e:.6e}' for e in errors)}; this file is the seed {config.seed} run" if errors
+             else f"seed {config.seed}")
+    header = f"# best trial {trial.number}: {objective} {trial.value:.6e} ({which})\n# {how}\n"
     return header + yaml.safe_dump(config.to_dict(), sort_keys=False)
 
 
-def write_outputs(out: Path, study: optuna.Study, space: SearchSpace, attrs: dict) -> xr.Dataset:
+def write_outputs(out: Path, study: optuna.Study, space: SearchSpace, attrs: dict, seeds: list[int]) -> xr.Dataset:
     """Writes ``study.nc``, ``study.png`` and (when a trial completed) ``best.yaml`` into ``out``."""
     trials = finished_trials(study)
-    ds = study_dataset(trials, space, attrs)
+    attrs = {**attrs, **baseline_attributes(study.user_attrs.get("baseline"))}
+    ds = study_dataset(trials, space, attrs, seeds)
     atomic_write(out / "study.nc", lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
     if trials:
         study_figure(out / "study.png", ds, space)

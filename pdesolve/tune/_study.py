@@ -19,7 +19,7 @@ from ..config import preview
 from ..errors import ConfigError
 from ..problem import load_problem
 from ._space import parse_space
-from ._trial import TrialFailed, run_trial
+from ._trial import TrialFailed, run_baseline, run_trial
 
 #: A worker on a shared RDB storage records a heartbeat this often (s); a running trial without
 #: one for ``GRACE_S`` is failed (its worker was killed), so that the study can go on without it.
@@ -40,6 +40,8 @@ class TuneJob:
     storage: str | None  # an RDB URL, or None: the journal file
     journal: str  # the journal file's path
     study_name: str
+    seeds: int = 1  # training runs per trial (see _trial.run_trial)
+    baseline: bool = False  # worker 0 also trains base_config itself (see _trial.run_baseline)
 
 
 @contextlib.contextmanager
@@ -91,7 +93,7 @@ def _objective(trial: optuna.Trial, job: TuneJob, problem, space) -> float:
     if len(before) >= job.trials:
         trial.set_user_attr("surplus", True)
         raise _Surplus
-    return run_trial(trial, problem, job.base_config, space)
+    return run_trial(trial, problem, job.base_config, space, job.seeds)
 
 
 def worker_study(job: TuneJob, index: int) -> optuna.Study:
@@ -106,11 +108,15 @@ def worker_study(job: TuneJob, index: int) -> optuna.Study:
 
 
 def run_worker(job: TuneJob, index: int) -> None:
-    """Runs trials until the study holds ``job.trials`` that count (see :func:`counts`)."""
+    """Runs trials until the study holds ``job.trials`` that count (see :func:`counts`); worker 0
+    first runs the baseline when ``job.baseline`` and the study has none (the study's user
+    attribute ``baseline``: recorded once every seed has run, so a killed one runs again)."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # each trial prints its own line
     problem = load_problem(job.problem_file, overrides=job.params)
     space = parse_space(job.space, job.space_file, job.base_config)
     study = worker_study(job, index)
+    if job.baseline and index == 0 and "baseline" not in study.user_attrs:
+        study.set_user_attr("baseline", run_baseline(problem, job.base_config, job.seeds))
     objective = functools.partial(_objective, job=job, problem=problem, space=space)
     while True:
         if job.storage is not None:  # the trials of killed workers (no heartbeat) count no longer

@@ -1,5 +1,6 @@
 """``tune(problem, space, trials)``: a search over config settings by optuna's TPE sampler with
-median pruning, in K worker processes sharing one study, resumable in its output folder."""
+median pruning, in K worker processes sharing one study, resumable in its output folder; each
+trial one solve per seed (``seeds``), beside an optional baseline without the space."""
 
 import contextlib
 import dataclasses
@@ -20,9 +21,9 @@ from ..errors import ConfigError
 from ..problem import load_problem
 from ..solve import resolve_run
 from ._outputs import write_outputs
-from ._space import load_space
+from ._space import SpaceError, load_space
 from ._study import TuneJob, fail_interrupted, open_storage, run_worker
-from ._trial import objective_name
+from ._trial import objective_text
 
 #: Seconds of training per trial when neither ``--budget`` nor the config sets ``train.time_budget``.
 DEFAULT_BUDGET_S = 20.0
@@ -105,33 +106,46 @@ def _open_study(job: TuneJob, fingerprint: str) -> optuna.Study:
     if known is None:
         study.set_user_attr("fingerprint", fingerprint)
     elif known != fingerprint:
-        raise ConfigError(where, f"holds the study {job.study_name!r} made with another problem, config, budget or "
-                          "space; choose a new folder (or storage), or repeat the command that made it")
+        raise ConfigError(where, f"holds the study {job.study_name!r} made with another problem, config, budget, "
+                          "space or --seeds; choose a new folder (or storage), or repeat the command that made it")
     return study
 
 
-def tune(problem_file: str | Path, space: str | Path, trials: int, *, config: str | Path | None = None,
-         workers: int = 1, budget: float | None = None, out: str | Path | None = None, storage: str | None = None,
-         params: dict | None = None) -> TuneResult:
-    """Searches the settings of the space file ``space`` on the problem in ``problem_file`` over
-    ``config``: ``trials`` trials in all, each a solve at a time budget of ``budget`` seconds of
-    training (default: the config's ``train.time_budget``, else ``DEFAULT_BUDGET_S``), by
-    ``workers`` processes. Writes ``study.nc``, ``study.png`` and ``best.yaml`` into ``out``
-    (default ``outputs/<problem>/tune-<space>``); run again with the same ``out``, a tune
-    continues its study up to ``trials``. ``storage`` is an RDB URL shared by several machines;
-    ``params`` overrides problem parameters (as ``--param``)."""
+def _check_options(trials, workers: int, budget: float | None, seeds: int) -> None:
     if not (isinstance(trials, int) and trials >= 1):
         raise ConfigError("--trials", f"must be an integer >= 1, got {trials!r}")
     if not (isinstance(workers, int) and 1 <= workers <= 256):
         raise ConfigError("--workers", f"must be an integer from 1 to 256, got {workers!r}")
     if budget is not None and not (math.isfinite(budget) and budget > 0):
         raise ConfigError("--budget", f"must be a number of seconds > 0, got {budget!r}")
+    if not (isinstance(seeds, int) and seeds >= 1):
+        raise ConfigError("--seeds", f"must be an integer >= 1 (training runs per trial), got {seeds!r}; "
+                          "e.g. --seeds 3, or leave it out for one")
+
+
+def tune(problem_file: str | Path, space: str | Path, trials: int, *, config: str | Path | None = None,
+         workers: int = 1, budget: float | None = None, out: str | Path | None = None, storage: str | None = None,
+         params: dict | None = None, seeds: int = 1, baseline: bool = False) -> TuneResult:
+    """Searches the settings of the space file ``space`` on the problem in ``problem_file`` over
+    ``config``: ``trials`` trials in all, each ``seeds`` solves (seeds ``seed`` to ``seed + seeds
+    - 1`` of the config, each at a time budget of ``budget`` seconds of training: default the
+    config's ``train.time_budget``, else ``DEFAULT_BUDGET_S``; a trial costs ``seeds`` budgets)
+    whose objective is the geometric mean of their errors, by ``workers`` processes. Pruning
+    watches the first seed's run. ``baseline`` also solves ``config`` without the space at the
+    same seeds and budget, recorded in study.nc's ``baseline_*`` attributes. Writes ``study.nc``,
+    ``study.png`` and ``best.yaml`` into ``out`` (default ``outputs/<problem>/tune-<space>``);
+    run again with the same ``out``, a tune continues its study up to ``trials``. ``storage`` is
+    an RDB URL shared by several machines; ``params`` overrides problem parameters (as ``--param``)."""
+    _check_options(trials, workers, budget, seeds)
     params = params or {}
     problem = load_problem(problem_file, overrides=params)
     base = resolve_run(problem, config and load_config_file(config), {"train": {"progress": False}})
     budget = budget or base.train.time_budget or DEFAULT_BUDGET_S
     base = resolve_config(base.to_dict(), {"train": {"time_budget": float(budget)}})
     space_set = load_space(space, base)
+    if "seed" in space_set.raw and (seeds > 1 or baseline):
+        raise SpaceError(str(space), "seed", "--seeds and --baseline train at the config's seed, seed+1, ...: set "
+                         "seed in --config, not in the space")
     out = Path(out) if out is not None else Path("outputs") / problem.name / f"tune-{Path(space).stem}"
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -139,8 +153,10 @@ def tune(problem_file: str | Path, space: str | Path, trials: int, *, config: st
         raise ConfigError("--out", f"cannot create {out}: {err.strerror or err}; choose a folder you can write "
                           "to") from None
     job = TuneJob(str(problem_file), params, base, space_set.raw, str(space), trials, storage,
-                  str(out / "study.log"), f"{problem.name}-{Path(space).stem}")
+                  str(out / "study.log"), f"{problem.name}-{Path(space).stem}", seeds, baseline)
     settings = {"problem": problem.raw, "params": params, "config": base, "space": space_set.raw}
+    if seeds > 1:  # one seed keeps the fingerprint of the studies made before --seeds
+        settings["seeds"] = seeds
     fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # not optuna's line per trial: each prints its own
     with _folder_lock(out):
@@ -149,6 +165,8 @@ def tune(problem_file: str | Path, space: str | Path, trials: int, *, config: st
             fail_interrupted(study)
         _run_workers(job, out, min(workers, trials))
         attrs = {"problem": problem.name, "problem_file": str(problem_file), "space": str(space),
-                 "objective": objective_name(problem), "time_budget_s": float(budget), "trials_requested": trials,
-                 "study_name": job.study_name, "sampler": "optuna TPE", "pruner": "optuna median"}
-        return TuneResult(write_outputs(out, study, space_set, attrs), out)
+                 "objective": objective_text(problem, base["seed"], seeds), "time_budget_s": float(budget),
+                 "trials_requested": trials, "study_name": job.study_name, "sampler": "optuna TPE",
+                 "pruner": "optuna median"}
+        seed_list = list(range(base["seed"], base["seed"] + seeds))
+        return TuneResult(write_outputs(out, study, space_set, attrs, seed_list), out)
