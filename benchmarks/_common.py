@@ -8,6 +8,7 @@ uncommitted changes, the device, date, versions, the machine's load average and 
 suite's ``summary.md``.
 """
 
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -84,38 +85,29 @@ def problem_with(path: str | Path, *, dimension: int | None = None, eval_points:
     return problem
 
 
-def build_pieces(problem, config: dict, *, batch_size: int | None = None):
-    """What ``pdesolve.solve`` builds before training, for compile-time analyses.
+@contextlib.contextmanager
+def built(problem, config: dict, *, batch_size: int | None = None):
+    """The pieces ``pdesolve.solve`` builds before training (``pdesolve.run.build``), for
+    compile-time analyses, under the run's precision (float64 for the ``with`` block only).
 
-    Returns a dict with ``loss`` (params, batch, key), ``params``, ``static``, ``solver``,
-    ``state``, ``batch``, ``engine``, ``network``, ``config`` (resolved) and ``dtype``.
+    Yields a dict with ``loss`` (params, batch, key), ``params``, ``static``, ``solver``, ``state``,
+    ``batch`` (of step 0), ``make_batch``, ``engine``, ``network``, ``compiled``, ``config``
+    (resolved, plain) and ``dtype``.
     """
     import equinox as eqx
-    import jax
 
-    from pdesolve.assemble import assemble
-    from pdesolve.loss import PinnLoss
-    from pdesolve.sampling import PointSampler
-    from pdesolve.solve import resolve_run
-    from pdesolve.solvers import build_solver
-    from pdesolve.train import _BatchMaker
+    from pdesolve.run import build, precision, resolve_run
 
     config = resolve_run(problem, config, None if batch_size is None else {"train": {"batch_size": batch_size}})
-    if config.precision == "float64":
-        jax.config.update("jax_enable_x64", True)
-    pieces = assemble(problem, config)
-    compiled, network, engine, dtype, soft = (pieces.compiled, pieces.network, pieces.engine, pieces.dtype,
-                                              pieces.soft_kinds)
-    solver = build_solver(config.solver, config.train.steps)
-    params, static = eqx.partition(pieces.solution, eqx.is_inexact_array)
-    loss = PinnLoss(compiled, engine, static, soft, config.train.condition_weight)
-    sampler = PointSampler(problem.domain, problem.time, "uniform", seed=config.seed)
-    maker = _BatchMaker(compiled, sampler, soft, config.train, dtype)
-    batch = maker(0)
-    state = solver.init(loss, params)
-    return {"make_batch": maker, "loss": loss, "params": params, "static": static, "solver": solver, "state": state,
-            "batch": batch, "engine": engine, "network": network, "config": config.to_dict(), "dtype": dtype,
-            "compiled": compiled}
+    with precision(config):
+        pieces = build(problem, config)
+        params, static = eqx.partition(pieces.solution, eqx.is_inexact_array)
+        loss = pieces.loss(static)
+        maker = pieces.batch_maker()
+        yield {"make_batch": maker, "loss": loss, "params": params, "static": static, "solver": pieces.solver,
+               "state": pieces.solver.init(loss, params), "batch": maker(0), "engine": pieces.engine,
+               "network": pieces.network, "config": config.to_dict(), "dtype": pieces.dtype,
+               "compiled": pieces.compiled}
 
 
 def peak_bytes(compiled) -> int | None:
@@ -247,23 +239,22 @@ def validation_seconds(run, problem) -> float:
     """Time of one validation pass (the prediction at ``train.validation_points``) of a finished run;
     the training loop's logged wall time includes one per log, which :func:`train_run` subtracts."""
     import equinox as eqx
-    import jax.numpy as jnp
 
     from pdesolve.config import resolve
-    from pdesolve.operators import build_engine
+    from pdesolve.run import build_engine, make_predictor, precision, run_dtype
     from pdesolve.sampling import PointSampler
 
-    config = run.config
-    dtype = jnp.float64 if config["precision"] == "float64" else jnp.float32
-    engine = build_engine(resolve(config).operators, dim=problem.dimension, has_time=problem.has_time)
-    params, static = eqx.partition(run.model, eqx.is_inexact_array)
-    predict = predictor(engine, static, problem.dimension)
-    sampler = PointSampler(problem.domain, problem.time, "uniform", seed=problem.evaluation["seed"] + 1)
-    x, t = (np.asarray(a, dtype) for a in sampler.interior(config["train"]["validation_points"]))
-    predict(params, x, t)  # compiled
-    start = time.perf_counter()
-    predict(params, x, t)
-    return time.perf_counter() - start
+    config = resolve(run.config)
+    with precision(config):
+        engine = build_engine(config.operators, dim=problem.dimension, has_time=problem.has_time)
+        params, static = eqx.partition(run.model, eqx.is_inexact_array)
+        predict = make_predictor(engine, static, problem.dimension)
+        sampler = PointSampler(problem.domain, problem.time, "uniform", seed=problem.evaluation["seed"] + 1)
+        x, t = (np.asarray(a, run_dtype(config)) for a in sampler.interior(config.train.validation_points))
+        predict(params, x, t)  # compiled
+        start = time.perf_counter()
+        predict(params, x, t)
+        return time.perf_counter() - start
 
 
 def train_run(problem, config: dict | str | Path | None, overrides: dict, *, label: str,
@@ -313,15 +304,3 @@ def train_run(problem, config: dict | str | Path | None, overrides: dict, *, lab
     print(f"  {label}: rel_l2 {row['rel_l2']:.3e} mse {row['mse']:.3e} steps {row['steps']} "
           f"train {row['train_time_s']:.1f}s ({rep['stop_reason']})", flush=True)
     return row, hist
-
-
-def predictor(engine, static, dim: int, max_rows: int = 200_000):
-    """``pdesolve.train.make_predictor`` across its two signatures: ``(engine, static, dim)`` (chunks
-    sized by the library) or the older ``(engine, static, chunk)`` (chunks sized here)."""
-    import inspect
-
-    from pdesolve.train import make_predictor
-
-    if "dim" in inspect.signature(make_predictor).parameters:
-        return make_predictor(engine, static, dim)
-    return make_predictor(engine, static, max(1, max_rows // engine.evals_per_point(frozenset({"u"}), dim)))

@@ -14,7 +14,7 @@ matmul speed, and the peak memory of a BP-free step against first-order steps.
    512-wide TT-MLP (compile only, nothing run).
 """
 
-from ._common import CONFIGS, PROBLEMS, build_pieces, flops_of, markdown_table, median_time, peak_bytes, problem_with
+from ._common import CONFIGS, PROBLEMS, built, flops_of, markdown_table, median_time, peak_bytes, problem_with
 
 SIZES = {
     "tiny": {"width": 16, "flop_batch": 2, "memory_batch": 4, "square": 256, "reference_memory": False},
@@ -42,13 +42,18 @@ def _dense_flops_per_eval(network) -> float:
 
 
 def loss_throughput(problem, width: int, batch: int, dtype_name: str) -> dict:
+    config = {"precision": dtype_name, "model": _tt(width), "operators": {"method": "sg", "level": 3, "sigma": 0.1},
+              "solver": {"name": "rge", "samples": N_DIRECTIONS, "mu": MU}}
+    with built(problem, config, batch_size=batch) as pieces:
+        return _built_loss_throughput(problem, pieces, width, batch, dtype_name)
+
+
+def _built_loss_throughput(problem, pieces: dict, width: int, batch: int, dtype_name: str) -> dict:
+    """:func:`loss_throughput` on the pieces of ``_common.built`` (under the run's precision)."""
     import jax
     import jax.numpy as jnp
     from jax.flatten_util import ravel_pytree
 
-    config = {"precision": dtype_name, "model": _tt(width), "operators": {"method": "sg", "level": 3, "sigma": 0.1},
-              "solver": {"name": "rge", "samples": N_DIRECTIONS, "mu": MU}}
-    pieces = build_pieces(problem, config, batch_size=batch)
     flat, unravel = ravel_pytree(pieces["params"])
     loss, batch_data = pieces["loss"], pieces["batch"]
     directions = jax.random.rademacher(jax.random.PRNGKey(1), (N_DIRECTIONS, flat.size), dtype=flat.dtype)
@@ -81,10 +86,11 @@ def matmul_throughput(rows: int, inner: int, cols: int, dtype_name: str, label: 
     import jax.numpy as jnp
 
     dtype = jnp.float64 if dtype_name == "float64" else jnp.float32
-    a = jax.random.normal(jax.random.PRNGKey(2), (rows, inner), dtype)
-    b = jax.random.normal(jax.random.PRNGKey(3), (inner, cols), dtype)
-    compiled = jax.jit(jnp.matmul).lower(a, b).compile()
-    seconds = median_time(compiled, a, b, repeats=5)
+    with jax.enable_x64(dtype_name == "float64"):  # for this measurement only
+        a = jax.random.normal(jax.random.PRNGKey(2), (rows, inner), dtype)
+        b = jax.random.normal(jax.random.PRNGKey(3), (inner, cols), dtype)
+        compiled = jax.jit(jnp.matmul).lower(a, b).compile()
+        seconds = median_time(compiled, a, b, repeats=5)
     flops = 2.0 * rows * inner * cols
     return {"entry": f"matmul {label} {dtype_name}", "kind": "matmul", "dtype": dtype_name,
             "shape": f"({rows}x{inner}) @ ({inner}x{cols})", "seconds": seconds, "analytic_flops": flops,
@@ -106,10 +112,10 @@ def step_memory(problem, model: dict, label: str, batch: int) -> list[dict]:
     }
     rows = []
     for name, setup in setups.items():
-        pieces = build_pieces(problem, {"precision": "float64", "model": model, **setup}, batch_size=batch)
-        solver, loss = pieces["solver"], pieces["loss"]
-        step = jax.jit(lambda p, s, b, k: solver.step(loss, p, s, b, k))  # noqa: B023
-        compiled = step.lower(pieces["params"], pieces["state"], pieces["batch"], jax.random.PRNGKey(0)).compile()
+        with built(problem, {"precision": "float64", "model": model, **setup}, batch_size=batch) as pieces:
+            solver, loss = pieces["solver"], pieces["loss"]
+            step = jax.jit(lambda p, s, b, k: solver.step(loss, p, s, b, k))  # noqa: B023
+            compiled = step.lower(pieces["params"], pieces["state"], pieces["batch"], jax.random.PRNGKey(0)).compile()
         rows.append({"entry": f"step memory {label}: {name}", "kind": "memory", "network": label, "method": name,
                      "batch": batch, "peak_bytes": peak_bytes(compiled), "peak_mib": peak_bytes(compiled) / 2**20,
                      "n_params": pieces["network"].n_params})

@@ -42,14 +42,19 @@ def _relative_l2(estimate, reference) -> float:
 
 
 def run(size_name: str, only=None):
-    import equinox as eqx
     import jax
 
-    jax.config.update("jax_enable_x64", True)
+    with jax.enable_x64(True):  # float64 for this suite only, not for the suites run after it
+        return _run(size_name, only)
+
+
+def _run(size_name: str, only=None):
+    import equinox as eqx
+    import jax
     import jax.numpy as jnp
 
     from pdesolve.config import MlpConfig
-    from pdesolve.models import build_network
+    from pdesolve.run import build_network
 
     size = SIZES[size_name]
     kx, kt, knet, kse = jax.random.split(jax.random.key(0), 4)

@@ -97,7 +97,7 @@ def case_config(case: str, dim: int, has_time: bool, size: dict) -> dict:
 
 def not_run_reason(case: str, dim: int) -> str | None:
     """Why ``case`` is not run at ``dim`` because another row measures the same thing (else None)."""
-    from pdesolve.operators._build import FULL_STENCIL_MAX_DIM
+    from pdesolve.operators import FULL_STENCIL_MAX_DIM
 
     if case == "GN-layerwise auto" and dim <= FULL_STENCIL_MAX_DIM:
         return f"same as GN-layerwise FD (auto = all coordinates up to d = {FULL_STENCIL_MAX_DIM})"
@@ -106,9 +106,8 @@ def not_run_reason(case: str, dim: int) -> str | None:
 
 def nodes_per_point(config: dict, problem) -> tuple[int, int]:
     """(network evaluations per collocation point, per residual evaluation of the batch)."""
-    from pdesolve.operators import build_engine
     from pdesolve.problem import compile_problem
-    from pdesolve.solve import resolve_run
+    from pdesolve.run import build_engine, resolve_run
 
     engine = build_engine(resolve_run(problem, config).operators, dim=problem.dimension, has_time=problem.has_time)
     nodes = engine.evals_per_point(compile_problem(problem).needs, problem.dimension)
@@ -123,11 +122,16 @@ def time_step(problem, config: dict, aware: bool | None, size: dict) -> dict:
     (peak memory, XLA's FLOP count, or one call over ``max_step_s``). ``aware=False``
     swaps the loss's FD engine for one without the stencil-aware first layer.
     """
+    from ._common import built
+
+    with built(problem, config) as pieces:
+        return _time_built_step(pieces, aware, size)
+
+
+def _time_built_step(pieces: dict, aware: bool | None, size: dict) -> dict:
+    """:func:`time_step` on the pieces of ``_common.built`` (under the run's precision)."""
     import jax
 
-    from ._common import build_pieces
-
-    pieces = build_pieces(problem, config)
     loss, solver = pieces["loss"], pieces["solver"]
     if aware is False:
         loss.engine = dataclasses.replace(loss.engine, aware=False)

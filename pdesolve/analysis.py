@@ -87,7 +87,7 @@ def residual_statistics(compiled: CompiledProblem, field, x: np.ndarray, t: np.n
     source = compiled.source or zero
     params, static = eqx.partition(field, eqx.is_inexact_array)
 
-    @jax.jit  # not eqx.filter_jit, whose cache keeps closures (see pdesolve.train.make_guarded_step)
+    @jax.jit  # not eqx.filter_jit, whose cache keeps closures (see pdesolve.run._step.make_guarded_step)
     def residual(params, xx, tt):
         u = eqx.combine(params, static)
         ops = engine(u, xx, tt, compiled.needs)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import yaml
 
-from .config import RunConfig, parse_override, safe_load
+from .config import parse_override
 from .errors import ConfigError, PdesolveError, ProblemError
+from .safe_yaml import safe_load
 
 
 def shipped(kind: str) -> Path:
@@ -43,7 +44,7 @@ def _load(path: str, params: list[str]):
 
 
 def cmd_solve(args) -> int:
-    from .solve import solve
+    from .run import solve
 
     problem = _load(args.problem, args.param)
     overrides = [parse_override(item) for item in args.set]
@@ -69,17 +70,14 @@ def cmd_solve(args) -> int:
     return 0
 
 
-def _cost_text(config: RunConfig, problem, compiled) -> str:
-    """The derivative method the run will use and its network evaluations per point and step."""
-    import jax
-
-    from .models import build_network
-    from .operators import build_engine
+def _cost_text(pieces) -> str:
+    """The derivative method the run of ``pieces`` (``pdesolve.run.Assembled``) will use and its
+    network evaluations per point and step."""
     from .solvers import solver_spec
 
-    engine = build_engine(config.operators, dim=problem.dimension, has_time=problem.has_time)
-    per_point = engine.evals_per_point(compiled.needs, problem.dimension)
-    n_params = build_network(config.model, problem.dimension + int(problem.has_time), key=jax.random.key(0)).n_params
+    config, problem, engine = pieces.config, pieces.compiled.problem, pieces.engine
+    per_point = engine.evals_per_point(pieces.compiled.needs, problem.dimension)
+    n_params = pieces.network.n_params
     losses = solver_spec(config.solver.name).perturbations(config.solver.settings, n_params)  # before chunk_size
     batch = config.train.batch_size
     chosen = " (auto)" if config.operators.kind == "auto" else ""
@@ -89,14 +87,15 @@ def _cost_text(config: RunConfig, problem, compiled) -> str:
 
 
 def cmd_check(args) -> int:
-    from .problem import compile_problem
     from .reference import check_reference
-    from .solve import resolve_run
+    from .run import build, precision, resolve_run
 
     problem = _load(args.problem, args.param)
-    compiled = compile_problem(problem)
-    reference = check_reference(compiled)  # refuses a Monte Carlo reference of an unsupported form
     config = resolve_run(problem)  # defaults and the problem's config: section, validated like --config
+    with precision(config):
+        pieces = build(problem, config)  # as solve builds the run: compiled problem, network, engine, solver
+    compiled = pieces.compiled
+    reference = check_reference(compiled)  # refuses a Monte Carlo reference of an unsupported form
     time = "none (stationary)" if problem.time is None else f"[{problem.time[0]:g}, {problem.time[1]:g}]"
     params = ", ".join(f"{k}={v:g}" if not hasattr(v, "shape") else f"{k}=<vector of {len(v)}>"
                        for k, v in problem.parameters.items()) or "none"
@@ -117,7 +116,7 @@ def cmd_check(args) -> int:
     print(f"evaluation {problem.evaluation['points']} points, {problem.evaluation['sampling']}, seed {problem.evaluation['seed']}")
     print(f"config     {config.operators.kind} operators, {config.solver.name} solver, "
           f"{config.model.kind} model, {config.train.steps} steps, {config.precision}")
-    print(f"cost       {_cost_text(config, problem, compiled)}")
+    print(f"cost       {_cost_text(pieces)}")
     for warning in problem.warnings:
         print(f"warning    {warning}")
     print("ok")

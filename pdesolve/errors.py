@@ -1,4 +1,8 @@
-"""User-facing errors: each names where the problem is, the offending value and the fix."""
+"""User-facing errors: each names where the problem is, the offending value and the fix; ``preview``
+and ``key_name`` show values and keys in their messages."""
+
+import reprlib
+from typing import Any
 
 
 class PdesolveError(Exception):
@@ -21,3 +25,22 @@ class ConfigError(PdesolveError):
     def __init__(self, field: str, message: str):
         self.field = field
         super().__init__(f"config {field}: {message}")
+
+
+def preview(value: Any) -> str:
+    """A value for an error message: its repr, shortened, however large or nested the value is."""
+    text = _PREVIEW.repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+_PREVIEW = reprlib.Repr()
+_PREVIEW.maxstring = _PREVIEW.maxother = _PREVIEW.maxlong = 60
+_PREVIEW.maxlist = _PREVIEW.maxdict = _PREVIEW.maxtuple = _PREVIEW.maxset = 6
+_PREVIEW.maxlevel = 3
+
+
+def key_name(key: Any) -> str:
+    """A key as it appears in an error's field: itself when it is a plain name, else its repr
+    (so an empty key, or one holding a newline, still names the field on one line)."""
+    plain = isinstance(key, str) and key.isprintable() and key.strip() == key and 0 < len(key) <= 100
+    return key if plain else preview(key)

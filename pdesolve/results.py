@@ -15,6 +15,8 @@ import numpy as np
 import xarray as xr
 import yaml
 
+from ._version import __version__
+
 REPORT_KEYS = ("mse", "rel_l2", "rel_l1", "max_abs_error")
 
 
@@ -123,8 +125,6 @@ def versions() -> dict[str, str]:
     """Versions of the packages that decide the numbers."""
     import jax
     import jaxlib
-
-    from . import __version__
 
     return {"pdesolve": __version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
             "numpy": np.__version__, "python": platform.python_version()}

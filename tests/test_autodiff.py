@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from pdesolve.config import MlpConfig
-from pdesolve.models import build_network
 from pdesolve.operators import OPERATORS, AutodiffEngine
+from pdesolve.run import build_network
 
 D = 4
 A = np.array([0.5, -1.0, 2.0, 0.25])

@@ -74,7 +74,7 @@ def test_nontrivial_suite_configs_are_valid_and_its_default_is_the_package_defau
     Adam-AD, and ``--only`` selects problems and methods."""
     from benchmarks import nontrivial
     from pdesolve.problem import load_problem
-    from pdesolve.solve import resolve_run_config
+    from pdesolve.run import resolve_run_config
 
     for path in nontrivial.problem_files(nontrivial.SIZES["quick"]):
         problem = load_problem(path)

@@ -15,11 +15,12 @@ from scipy import stats
 from pdesolve import cli
 from pdesolve.config import MlpConfig
 from pdesolve.errors import ProblemError
-from pdesolve.models import build_network, build_solution
+from pdesolve.models import build_solution
 from pdesolve.models._ansatz import _box_extension, _sphere_extension, boundary_extension
 from pdesolve.operators import AutodiffEngine
 from pdesolve.problem import Annulus, Ball, Box, WholeSpace, compile_problem, load_problem, problem_from_mapping
 from pdesolve.results import report_markdown
+from pdesolve.run import build_network
 from pdesolve.sampling import PointSampler
 
 ROOT = Path(__file__).resolve().parent.parent

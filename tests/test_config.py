@@ -11,7 +11,7 @@ from pdesolve.config import (
 )
 from pdesolve.errors import ConfigError
 from pdesolve.problem import problem_from_mapping
-from pdesolve.solve import resolve_run_config
+from pdesolve.run import resolve_run_config
 
 
 def test_defaults():
@@ -197,7 +197,7 @@ def test_shipped_configs_resolve_to_their_own_settings():
     every section it leaves out is the default."""
     from pathlib import Path
 
-    from pdesolve.config import safe_load
+    from pdesolve.safe_yaml import safe_load
 
     paths = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml"))
     assert len(paths) >= 5

@@ -10,10 +10,11 @@ import yaml
 
 from pdesolve.config import (MODEL_KINDS, OPERATOR_KINDS, FiniteDifferenceOperators, RunConfig,
                              SparseGridSteinOperators, TrainConfig, TtMlpConfig, default_config, resolve,
-                             resolve_config, safe_load, upgrade_saved)
+                             resolve_config, upgrade_saved)
 from pdesolve.errors import ConfigError
 from pdesolve.problem import load_problem
-from pdesolve.solve import _plain, _resume_config
+from pdesolve.run._resolve import plain, resume_config
+from pdesolve.safe_yaml import safe_load
 from pdesolve.solvers import solver_specs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,10 +127,10 @@ def test_a_run_folder_saved_before_kinding_resumes(tmp_path):
     current = resolve_config({"precision": "float64", "operators": {"method": "sg", "sigma": 0.01}})
     saved = {**current, "operators": FLAT_OPERATORS}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({"problem_file": "problems/poisson2d.yaml",
-                                                          "problem": _plain(problem.raw), "config": saved},
+                                                          "problem": plain(problem.raw), "config": saved},
                                                          sort_keys=False))
-    resumed = _resume_config(tmp_path, problem, None, [{"train": {"progress": False}}])
+    resumed = resume_config(tmp_path, problem, None, [{"train": {"progress": False}}])
     assert resumed.operators == SparseGridSteinOperators(sigma=0.01)
     assert resumed.to_dict() == {**current, "train": {**current["train"], "progress": False}}
     with pytest.raises(ConfigError, match="a resumed run keeps its config"):
-        _resume_config(tmp_path, problem, None, [{"operators": {"sigma": 0.02}}])
+        resume_config(tmp_path, problem, None, [{"operators": {"sigma": 0.02}}])

@@ -10,8 +10,9 @@ import pytest
 from scipy import stats
 
 from pdesolve.config import MlpConfig
-from pdesolve.models import build_network, build_solution
+from pdesolve.models import build_solution
 from pdesolve.problem import Annulus, Ball, Box, compile_problem, load_problem, problem_from_mapping
+from pdesolve.run import build_network
 from pdesolve.sampling import PointSampler
 
 ROOT = Path(__file__).resolve().parent.parent

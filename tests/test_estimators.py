@@ -17,9 +17,9 @@ from pdesolve.operators import (
     FiniteDifferenceEngine,
     MonteCarloSteinEngine,
     SparseGridSteinEngine,
-    build_engine,
     sparse_grid,
 )
+from pdesolve.run import build_engine
 
 D_SPACE = 3
 ALL = frozenset(OPERATORS)

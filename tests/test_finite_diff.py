@@ -8,9 +8,10 @@ import pytest
 
 from pdesolve.config import resolve
 from pdesolve.errors import ConfigError
-from pdesolve.models import Solution, build_network
-from pdesolve.operators import AutodiffEngine, FiniteDifferenceEngine, build_engine, default_step
+from pdesolve.models import Solution
+from pdesolve.operators import AutodiffEngine, FiniteDifferenceEngine, default_step
 from pdesolve.operators._finite_diff import node_values
+from pdesolve.run import build_engine, build_network
 
 ALL = frozenset({"u", "u_x", "u_xx", "lap_u", "u_t", "u_tt"})
 STEPS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]

@@ -24,9 +24,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pdesolve.config import (MODEL_KINDS, OPERATOR_KINDS, RunConfig, TrainConfig, load_config_file, parse_override,
-                             resolve_config, safe_load, solver_fields)
+                             resolve_config, solver_fields)
 from pdesolve.errors import PdesolveError
 from pdesolve.problem import Problem, compile_problem, load_problem
+from pdesolve.safe_yaml import safe_load
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBLEM_TEXTS = {p.name: p.read_text() for p in sorted((ROOT / "problems").glob("*.yaml"))}

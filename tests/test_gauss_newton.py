@@ -123,21 +123,16 @@ def _residual_setup(problem, config, batch_size=24):
     """A problem's PinnLoss, parameters and one training batch (float64)."""
     import equinox as eqx
 
-    from pdesolve.assemble import assemble
-    from pdesolve.loss import PinnLoss
     from pdesolve.problem import load_problem
-    from pdesolve.sampling import PointSampler
-    from pdesolve.solve import resolve_run
-    from pdesolve.train import _BatchMaker
+    from pdesolve.run import build, resolve_run
 
     problem = load_problem(problem, overrides=config.pop("overrides", None))
     config = resolve_run(problem, {"precision": "float64", "train": {"batch_size": batch_size,
                                                                     "boundary_batch_size": 8}}, config)
-    pieces = assemble(problem, config)
+    pieces = build(problem, config)
     params, static = eqx.partition(pieces.solution, eqx.is_inexact_array)
-    loss = PinnLoss(pieces.compiled, pieces.engine, static, pieces.soft_kinds, 1.0)
-    sampler = PointSampler(problem.domain, problem.time, "uniform", seed=0)
-    batch = _BatchMaker(pieces.compiled, sampler, pieces.soft_kinds, config.train, pieces.dtype)(0)
+    loss = pieces.loss(static)
+    batch = pieces.batch_maker()(0)
     return loss, params, batch
 
 

@@ -20,13 +20,14 @@ import yaml
 
 import pdesolve
 from pdesolve import cli
-from pdesolve.config import MAX_YAML_NODES, TrainConfig, load_config_file, resolve_config, safe_load
+from pdesolve.config import TrainConfig, load_config_file, resolve_config
 from pdesolve.errors import ConfigError, ProblemError
 from pdesolve.problem import load_problem
-from pdesolve.train import BlowupWatch, _divergence_reason
+from pdesolve.run._guard import BlowupWatch, divergence_reason
+from pdesolve.safe_yaml import MAX_YAML_NODES, safe_load
 
 ROOT = Path(__file__).resolve().parent.parent
-SOLVE = importlib.import_module("pdesolve.solve")  # the module (pdesolve.solve is the function)
+SOLVE = importlib.import_module("pdesolve.run._solve")  # where solve looks up its steps (train, evaluate)
 POISSON = ROOT / "tests/data/poisson2d_ad.yaml"
 QUIET = {"progress": False}
 
@@ -171,13 +172,13 @@ def test_activation_choices_follow_the_models():
 def test_an_interrupted_final_evaluation_keeps_the_trained_model_and_resumes(tmp_path, monkeypatch):
     config = {"seed": 1, "train": {**QUIET, "steps": 20, "log_every": 10, "checkpoint_every": 1000}}
     folder = tmp_path / "run"
-    evaluate = SOLVE._evaluate
+    evaluate = SOLVE.evaluate
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(SOLVE, "_evaluate", interrupted)
+        patch.setattr(SOLVE, "evaluate", interrupted)
         with pytest.raises(KeyboardInterrupt) as info:
             pdesolve.solve(POISSON, config, out=folder)
     assert info.value.run_folder == folder
@@ -189,7 +190,7 @@ def test_an_interrupted_final_evaluation_keeps_the_trained_model_and_resumes(tmp
     assert run.report["steps"] == 20 and np.isfinite(run.report["rel_l2"])
     whole = pdesolve.solve(POISSON, config)
     np.testing.assert_array_equal(run.solution["u_pred"].values, whole.solution["u_pred"].values)
-    assert evaluate is SOLVE._evaluate
+    assert evaluate is SOLVE.evaluate
 
 
 def test_evaluation_in_chunks_equals_one_call():
@@ -199,7 +200,7 @@ def test_evaluation_in_chunks_equals_one_call():
         return x.sum(axis=1) * params, x[:, 0]
 
     whole = predict(2.0, x, t)
-    chunked = SOLVE._evaluate(predict, 2.0, x, t, chunk=5, progress=False)
+    chunked = SOLVE.evaluate(predict, 2.0, x, t, chunk=5, progress=False)
     for a, b in zip(whole, chunked):
         np.testing.assert_array_equal(a, b)
 
@@ -224,9 +225,9 @@ def math_nan() -> float:
 
 def test_rollback_message_does_not_suggest_rollback_again():
     train = TrainConfig(on_divergence="rollback")
-    assert "on_divergence=rollback" not in _divergence_reason(None, 5, 4, 3, train, True)
-    assert "still diverging after 3 rollbacks" in _divergence_reason(None, 5, 4, 3, train, True)
-    assert "on_divergence=rollback" in _divergence_reason("x", 5, 4, 0, TrainConfig(on_divergence="stop"), True)
+    assert "on_divergence=rollback" not in divergence_reason(None, 5, 4, 3, train, True)
+    assert "still diverging after 3 rollbacks" in divergence_reason(None, 5, 4, 3, train, True)
+    assert "on_divergence=rollback" in divergence_reason("x", 5, 4, 0, TrainConfig(on_divergence="stop"), True)
 
 
 HJB2 = ["--param", "dimension=2", "--config", ROOT / "configs/ad_reference.yaml", "--set", "solver.learning_rate=1e30",
@@ -367,7 +368,7 @@ def test_interrupted_names_the_folder_to_resume(monkeypatch, tmp_path):
         err.run_folder = tmp_path / "run"
         raise err
 
-    monkeypatch.setattr(SOLVE, "solve", stop)
+    monkeypatch.setattr(pdesolve.run, "solve", stop)
     code, out, err = _cli(["solve", POISSON, "--quiet"])
     assert code == 130 and err.startswith("\ninterrupted") and f"--resume {tmp_path / 'run'}" in err
 

@@ -6,8 +6,9 @@ import pytest
 from pdesolve import cli
 from pdesolve.config import resolve
 from pdesolve.limits import perturbations
-from pdesolve.operators import FULL_STENCIL_MAX_DIM, RANDOM_COORDINATES, build_engine, default_operators
+from pdesolve.operators import FULL_STENCIL_MAX_DIM, RANDOM_COORDINATES, default_operators
 from pdesolve.problem import load_problem
+from pdesolve.run import build_engine
 
 HJB = frozenset({"u_t", "lap_u", "u_x"})
 

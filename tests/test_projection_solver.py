@@ -9,13 +9,14 @@ import pytest
 
 from pdesolve.config import MlpConfig, resolve
 from pdesolve.errors import ConfigError
-from pdesolve.models import MLP, DenseLinear, build_network, build_solution
+from pdesolve.loss import PinnLoss
+from pdesolve.models import MLP, DenseLinear, build_solution
 from pdesolve.operators import AutodiffEngine, FiniteDifferenceEngine, SparseGridSteinEngine
 from pdesolve.problem import compile_problem, load_problem
-from pdesolve.solvers import SolverContext, build_solver
+from pdesolve.run import build_network, build_solver
+from pdesolve.solvers import SolverContext
 from pdesolve.solvers._projection_graph import ALGORITHMS, OutputConstraints, solve_graph
 from pdesolve.solvers._projection_pinn import least_squares_rows, linearised_block
-from pdesolve.loss import PinnLoss
 
 
 def _setup(problem_file="problems/poisson2d.yaml", solver=None, method="sg"):
@@ -85,7 +86,8 @@ def test_constraints_are_the_engines_residual(stencil):
     compiled, config, solution, _, batch, soft = _setup()
     engine, key = STENCILS[stencil](), jax.random.PRNGKey(4)
     static = eqx.partition(solution, eqx.is_inexact_array)[1]
-    solver = build_solver(config.solver, 10).bind(SolverContext(static, engine, compiled, soft, config))
+    context = SolverContext(static, engine, compiled, soft, config.train.condition_weight)
+    solver = build_solver(config.solver, 10).bind(context)
     (block,) = solver._blocks(solution, batch, key)
     assert block.inputs.shape[1] == engine.evals_per_point(compiled.needs, 2)  # fd-random: two sets of 2k + 1
 
@@ -113,7 +115,7 @@ def test_least_squares_readout_minimises_the_loss_like_an_independent_fit():
     compiled, config, solution, engine, batch, soft = _setup()
     solver = build_solver(_with_solver(config, ridge=1e-14), 10)
     params, static = eqx.partition(solution, eqx.is_inexact_array)
-    solver = solver.bind(SolverContext(static, engine, compiled, soft, config))
+    solver = solver.bind(SolverContext(static, engine, compiled, soft, config.train.condition_weight))
     loss = PinnLoss(compiled, engine, static, soft, 1.0)
     new, _, stats = solver.step(loss, params, solver.init(loss, params), batch, jax.random.PRNGKey(0))
     np.testing.assert_allclose(stats["loss"], loss(params, batch, None), rtol=1e-10)
@@ -154,7 +156,7 @@ def test_config_and_binding_errors_name_the_field():
     params, static = eqx.partition(solution, eqx.is_inexact_array)
     solver = build_solver(config.solver, 10)
     with pytest.raises(ConfigError, match="operators.method"):
-        solver.bind(SolverContext(static, AutodiffEngine(), compiled, soft, config))
+        solver.bind(SolverContext(static, AutodiffEngine(), compiled, soft, config.train.condition_weight))
     with pytest.raises(ConfigError, match="solver.algorithm"):
         build_solver(_with_solver(config, algorithm="difference_map"), 10)
     with pytest.raises(ConfigError, match="solver.output_layer"):
@@ -164,7 +166,8 @@ def test_config_and_binding_errors_name_the_field():
     net = build_network(tt.model, 2, key=jax.random.PRNGKey(0), dtype=jnp.float64)
     tt_static = eqx.partition(build_solution(compiled, net, "auto")[0], eqx.is_inexact_array)[1]
     engine = SparseGridSteinEngine(sigma=0.1, level=3)
+    tt_context = SolverContext(tt_static, engine, compiled, soft, tt.train.condition_weight)
     with pytest.raises(ConfigError, match="solver.hidden"):
-        build_solver(tt.solver, 10).bind(SolverContext(tt_static, engine, compiled, soft, tt))
+        build_solver(tt.solver, 10).bind(tt_context)
     # With ZO hidden layers a TT network is accepted: only the dense read-out is solved.
-    build_solver(_with_solver(tt, hidden="zeroth_order"), 10).bind(SolverContext(tt_static, engine, compiled, soft, tt))
+    build_solver(_with_solver(tt, hidden="zeroth_order"), 10).bind(tt_context)

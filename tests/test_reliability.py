@@ -18,11 +18,11 @@ import xarray as xr
 
 import pdesolve
 from pdesolve import cli
-from pdesolve.checkpoint import RECORD, RunCheckpoints
 from pdesolve.errors import ConfigError
 from pdesolve.limits import check_memory, device_memory, estimate_bytes
 from pdesolve.problem import load_problem
-from pdesolve.solve import resolve_run
+from pdesolve.run import RunCheckpoints, resolve_run
+from pdesolve.run._checkpoint import RECORD
 
 ROOT = Path(__file__).resolve().parent.parent
 POISSON = ROOT / "tests/data/poisson2d_ad.yaml"
@@ -266,19 +266,17 @@ def test_memory_limit_refuses_a_run_that_cannot_fit(tmp_path):
 def test_a_batch_is_kept_for_resample_every_steps_and_redrawn_after_a_restore():
     """Steps 0-2 share a batch, step 3 draws the next; a maker restored inside a period (from the
     stream positions a checkpoint records) hands out the batch in use there, then continues the stream."""
-    from pdesolve.assemble import assemble
     from pdesolve.problem import load_problem
+    from pdesolve.run import BatchMaker, build
     from pdesolve.sampling import PointSampler
-    from pdesolve.solve import resolve_run
-    from pdesolve.train import _BatchMaker
 
     problem = load_problem(POISSON)
     config = resolve_run(problem, {"train": {"resample_every": 3, "batch_size": 8}})
-    pieces = assemble(problem, config)
+    pieces = build(problem, config)
 
     def maker():
         sampler = PointSampler(problem.domain, problem.time, "uniform", seed=3)
-        return _BatchMaker(pieces.compiled, sampler, pieces.soft_kinds, config.train, pieces.dtype)
+        return BatchMaker(pieces.compiled, sampler, pieces.soft_kinds, config.train, pieces.dtype)
 
     first = maker()
     xs = [np.asarray(first(step)["x"]) for step in range(7)]

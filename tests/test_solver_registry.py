@@ -13,7 +13,7 @@ from pdesolve.fields import NUMBER, Field
 from pdesolve.limits import perturbations
 from pdesolve.solvers import (AbstractSolver, AbstractSolverSpec, register_solver, solver_spec, solver_specs,
                               unregister_solver)
-from pdesolve.train import rescaled_solver
+from pdesolve.run._guard import rescaled_solver
 
 POISSON = "problems/poisson2d.yaml"
 

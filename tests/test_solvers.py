@@ -14,8 +14,9 @@ import pytest
 
 import pdesolve
 from pdesolve.config import resolve
+from pdesolve.run import build_solver
 from pdesolve.solvers import (CoordinateGradientEstimator, ForwardGradientEstimator, HybridSolver,
-                              RandomGradientEstimator, build_solver)
+                              RandomGradientEstimator)
 
 POISSON = str(Path(__file__).parent / "data" / "poisson2d_ad.yaml")  # the AD-era default config
 D = 12

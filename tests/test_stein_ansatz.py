@@ -9,8 +9,9 @@ import pytest
 from pdesolve.config import resolve, upgrade_saved
 from pdesolve.errors import ConfigError
 from pdesolve.models import Solution
-from pdesolve.operators import OPERATORS, AutodiffEngine, MonteCarloSteinEngine, SparseGridSteinEngine, build_engine
+from pdesolve.operators import OPERATORS, AutodiffEngine, MonteCarloSteinEngine, SparseGridSteinEngine
 from pdesolve.operators._product import expanded_needs
+from pdesolve.run import build_engine
 
 ALL = frozenset(OPERATORS)
 S, STEP = 0.3, 0.1

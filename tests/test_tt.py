@@ -13,8 +13,9 @@ import pytest
 
 from pdesolve.config import MlpConfig, load_config_file, resolve, resolve_config
 from pdesolve.errors import ConfigError
-from pdesolve.models import MLP, DenseLinear, TTLinear, build_network, factorise, tt_svd
+from pdesolve.models import MLP, DenseLinear, TTLinear, factorise, tt_svd
 from pdesolve.models._tt import padded_factorise
+from pdesolve.run import build_network
 
 REFERENCE_CONFIG = Path(__file__).parents[1] / "configs" / "tt_mlp_reference.yaml"
 

@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 
 import pdesolve
 from pdesolve.cli import main
-from pdesolve.solve import solve
+from pdesolve.run import solve
 from pdesolve.tune import _trial, tune
 from pdesolve.tune._outputs import best_config
 
@@ -117,7 +117,7 @@ def test_a_space_setting_the_seed_is_refused_with_seeds_or_baseline(files, capsy
 
 @pytest.mark.parametrize("space", sorted((ROOT / "configs" / "spaces").glob("*.yaml")), ids=lambda p: p.stem)
 def test_shipped_spaces_are_valid_and_listed(space, capsys):
-    from pdesolve.solve import resolve_run_config
+    from pdesolve.run import resolve_run_config
     from pdesolve.tune import load_space
 
     problem = pdesolve.load_problem(ROOT / "problems" / "poisson2d.yaml")

@@ -7,7 +7,6 @@ and ``SolverConfig`` whose keys are the registered solver's fields (``solver.nam
 ``RunConfig.to_dict()`` gives back the plain mapping of ``config.yaml``.
 """
 
-from ._check import key_name, preview
 from ._legacy import upgrade_saved
 from ._model import ACTIVATIONS, MAX_LAYERS, MAX_WIDTH, MODEL_KINDS, MlpConfig, ModelConfig, TtMlpConfig
 from ._operators import (OPERATOR_KINDS, AutodiffOperators, AutoOperators, FiniteDifferenceOperators,
@@ -16,13 +15,12 @@ from ._run import RunConfig, default_config, merge_config, resolve, resolve_conf
 from ._section import KindedSection, Section
 from ._solver import SolverConfig, solver_fields
 from ._train import TrainConfig
-from ._yaml import MAX_YAML_CHARS, MAX_YAML_NODES, SafeLoader, check_expanded_size, load_config_file, parse_override, safe_load
+from ._yaml import load_config_file, parse_override
 
 __all__ = [
-    "ACTIVATIONS", "MAX_LAYERS", "MAX_WIDTH", "MAX_YAML_CHARS", "MAX_YAML_NODES", "MODEL_KINDS", "OPERATOR_KINDS",
-    "AutoOperators", "AutodiffOperators", "FiniteDifferenceOperators", "KindedSection", "MlpConfig",
-    "ModelConfig", "MonteCarloSteinOperators", "OperatorsConfig", "RunConfig", "SafeLoader", "Section",
-    "SolverConfig", "SparseGridSteinOperators", "TrainConfig", "TtMlpConfig", "check_expanded_size",
-    "default_config", "key_name", "load_config_file", "merge_config", "parse_override", "preview", "resolve",
-    "resolve_config", "safe_load", "solver_fields", "upgrade_saved",
+    "ACTIVATIONS", "MAX_LAYERS", "MAX_WIDTH", "MODEL_KINDS", "OPERATOR_KINDS", "AutoOperators", "AutodiffOperators",
+    "FiniteDifferenceOperators", "KindedSection", "MlpConfig", "ModelConfig", "MonteCarloSteinOperators",
+    "OperatorsConfig", "RunConfig", "Section", "SolverConfig", "SparseGridSteinOperators", "TrainConfig",
+    "TtMlpConfig", "default_config", "load_config_file", "merge_config", "parse_override", "resolve",
+    "resolve_config", "solver_fields", "upgrade_saved",
 ]

@@ -2,30 +2,10 @@
 
 import difflib
 import math
-import reprlib
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, preview
 from ..fields import Field
-
-
-def preview(value: Any) -> str:
-    """A value for an error message: its repr, shortened, however large or nested the value is."""
-    text = _PREVIEW.repr(value)
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-_PREVIEW = reprlib.Repr()
-_PREVIEW.maxstring = _PREVIEW.maxother = _PREVIEW.maxlong = 60
-_PREVIEW.maxlist = _PREVIEW.maxdict = _PREVIEW.maxtuple = _PREVIEW.maxset = 6
-_PREVIEW.maxlevel = 3
-
-
-def key_name(key: Any) -> str:
-    """A key as it appears in an error's field: itself when it is a plain name, else its repr
-    (so an empty key, or one holding a newline, still names the field on one line)."""
-    plain = isinstance(key, str) and key.isprintable() and key.strip() == key and 0 < len(key) <= 100
-    return key if plain else preview(key)
 
 
 def suggest(name: str, allowed, also=()) -> str:

@@ -3,9 +3,9 @@
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, key_name, preview
 from ..fields import Field
-from ._check import check_value, key_name, preview, suggest
+from ._check import check_value, suggest
 
 
 def merge_section(field: str, base: dict, update: Any, schema: Mapping[str, Field], kind_key: str | None = None

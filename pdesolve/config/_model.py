@@ -3,9 +3,8 @@
 import dataclasses
 from typing import Any, ClassVar
 
-from ..errors import ConfigError
+from ..errors import ConfigError, preview
 from ..fields import setting
-from ._check import preview
 from ._section import KindedSection, kinds
 
 # Bounds that keep a network buildable and within memory.

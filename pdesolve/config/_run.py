@@ -4,9 +4,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Self
 
-from ..errors import ConfigError
+from ..errors import ConfigError, key_name
 from ..fields import setting
-from ._check import check_value, key_name, suggest
+from ._check import check_value, suggest
 from ._merge import merge_kinded, merge_section
 from ._model import MODEL_KINDS, MlpConfig, ModelConfig
 from ._operators import OPERATOR_KINDS, AutodiffOperators, OperatorsConfig

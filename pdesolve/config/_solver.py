@@ -7,14 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..fields import Field, dataclass_field
+from ..solvers import solver_spec, solver_specs
 from ._section import Section
 
 
 def solver_fields() -> dict[str, Mapping[str, Field]]:
-    """The registered solvers' fields by name (imported here: ``problem`` imports the config, and
-    the solvers import ``problem`` through ``models``)."""
-    from ..solvers import solver_specs
-
+    """The registered solvers' fields by name."""
     return {name: spec.fields for name, spec in solver_specs().items()}
 
 
@@ -37,8 +35,6 @@ class SolverConfig:
     @classmethod
     def from_valid(cls, values: Mapping[str, Any]) -> "SolverConfig":
         """The section from a validated ``solver`` mapping (``name`` and the kind's keys)."""
-        from ..solvers import solver_spec
-
         return cls(name=values["name"], settings=settings_class(solver_spec(values["name"])).from_valid(values))
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,7 +1,6 @@
 """Solution networks (Equinox modules on batches of points) and exact-condition ansatz wrappers."""
 
 from ._ansatz import Solution, build_solution, condition_values
-from ._build import build_network
 from ._layers import AbstractLinear, DenseLinear
 from ._mlp import ACTIVATIONS, MLP
 from ._tt import AUTO_DENSE_MIN_BATCH, TTLinear, factorise
@@ -15,7 +14,6 @@ __all__ = [
     "DenseLinear",
     "Solution",
     "TTLinear",
-    "build_network",
     "build_solution",
     "condition_values",
     "factorise",

@@ -2,7 +2,7 @@
 
 from ._autodiff import AutodiffEngine
 from ._base import OPERATOR_SHAPES, OPERATORS, AbstractOperatorEngine, BatchedField
-from ._build import FULL_STENCIL_MAX_DIM, RANDOM_COORDINATES, build_engine, default_operators
+from ._defaults import FULL_STENCIL_MAX_DIM, RANDOM_COORDINATES, default_operators
 from ._finite_diff import DEFAULT_STEPS, FiniteDifferenceEngine, default_step
 from ._sparse_grid import SymmetricRule, sparse_grid, symmetric_sparse_grid
 from ._stein import AbstractSteinEngine, MonteCarloSteinEngine, SparseGridSteinEngine
@@ -21,7 +21,6 @@ __all__ = [
     "MonteCarloSteinEngine",
     "SparseGridSteinEngine",
     "SymmetricRule",
-    "build_engine",
     "default_operators",
     "default_step",
     "sparse_grid",

@@ -17,8 +17,8 @@ import sympy as sp
 from jaxtyping import Array, Float
 
 from ..errors import ProblemError
-from ..operators import AutodiffEngine
 from . import _vocabulary as vocab
+from ._derivatives import forward_operators
 from ._spec import Problem
 
 _UNARY = {
@@ -243,14 +243,14 @@ def _residual_function(expr: sp.Expr, problem: Problem):
 
 
 def _manufactured_source(problem: Problem, exact: PointFunction) -> PointFunction:
-    """f = -R0 / (dR/df) with R0 the residual at f = 0, operators of the exact solution by AD."""
+    """f = -R0 / (dR/df) with R0 the residual at f = 0, operators of the exact solution by forward-mode AD."""
     coefficient = sp.diff(problem.residual, vocab.SOURCE)
     expr = -problem.residual.subs(vocab.SOURCE, 0) / coefficient
     needs = vocab.operators_in(expr)
     residual = _residual_function(expr, problem)
 
     def source(x, t):
-        ops = AutodiffEngine()(exact, x, t, needs)
+        ops = forward_operators(exact, x, t, needs)
         return residual(ops, x, t, jnp.zeros_like(t))
 
     return source

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import preview
+from ..errors import preview
 from ._domain import Annulus, Box, Domain
 
 KINDS = ("monte_carlo", "values")

@@ -15,8 +15,8 @@ import numpy as np
 import sympy as sp
 import yaml
 
-from ..config import key_name, preview, safe_load
-from ..errors import ProblemError
+from ..errors import ProblemError, key_name, preview
+from ..safe_yaml import safe_load
 from . import _vocabulary as vocab
 from ._domain import Annulus, Ball, Box, Domain, WholeSpace
 from ._parse import ExpressionError, base_names, equation_names, parse_expression

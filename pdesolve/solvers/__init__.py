@@ -15,7 +15,7 @@ from ._hybrid import HybridSolver
 from ._jacobian import JACOBIANS, jacobian
 from ._optimizer import build_optimizer
 from ._projection import ProjectionSolver
-from ._registry import build_solver, register_solver, solver_spec, solver_specs, unregister_solver
+from ._registry import register_solver, solver_spec, solver_specs, unregister_solver
 from ._schedule import learning_rate_schedule
 from ._spec import AbstractSolverSpec
 from ._zeroth_order import EstimatedGradientSolver
@@ -24,6 +24,6 @@ __all__ = [
     "AbstractGradientEstimator", "AbstractSolver", "AbstractSolverSpec", "CoordinateGradientEstimator",
     "EstimatedGradientSolver", "FirstOrder", "ForwardGradientEstimator", "GaussNewton", "GaussNewtonState",
     "HybridSolver", "JACOBIANS", "Loss", "ProjectionSolver", "RandomGradientEstimator", "SolverContext",
-    "build_optimizer", "build_solver", "jacobian", "learning_rate_schedule", "register_solver", "solver_spec",
+    "build_optimizer", "jacobian", "learning_rate_schedule", "register_solver", "solver_spec",
     "solver_specs", "unregister_solver",
 ]

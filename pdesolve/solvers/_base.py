@@ -11,21 +11,20 @@ from typing import Any
 import equinox as eqx
 from jaxtyping import Array, PRNGKeyArray, PyTree, Scalar
 
-from ..config import RunConfig
-
 Loss = Callable[[PyTree, Any, PRNGKeyArray], Scalar]
 
 
 class SolverContext(eqx.Module):
     """What a solver may need beyond the loss: the solution's static part (combine it with the
-    parameters), the operator engine, the compiled problem, the soft condition kinds and the
-    validated run config. Handed to ``AbstractSolver.bind`` by the training loop."""
+    parameters), the operator engine, the compiled problem, the soft condition kinds and their
+    weight in the loss (``train.condition_weight``). Handed to ``AbstractSolver.bind`` by the
+    training loop."""
 
     static: PyTree
     engine: Any
     compiled: Any = eqx.field(static=True)
     soft_kinds: tuple[str, ...] = eqx.field(static=True)
-    config: RunConfig = eqx.field(static=True)
+    condition_weight: float = eqx.field(static=True)
 
 
 class AbstractSolver(eqx.Module):

@@ -91,7 +91,7 @@ class ProjectionSolver(AbstractSolver):
             return engine.solution(field)(x, t) - g
 
         blocks = [linearised_block(residual, solution, batch["x"], batch["t"], batch["f"])]
-        weight = ctx.config.train.condition_weight
+        weight = ctx.condition_weight
         for x, t, g in batch["conditions"].values():
             blocks.append(linearised_block(condition, solution, x, t, g, weight))
         return blocks

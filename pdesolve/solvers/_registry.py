@@ -1,7 +1,5 @@
 """The solver kinds by ``solver.name``: a new solver is its module (class and spec) plus one line here."""
 
-from ..config import SolverConfig
-from ._base import AbstractSolver
 from ._first_order import AdamSpec
 from ._gauss_newton import GaussNewtonSpec
 from ._hybrid import HybridSpec
@@ -35,11 +33,6 @@ def solver_spec(name: str) -> AbstractSolverSpec:
     if name not in _SOLVERS:
         raise ValueError(f"solver.name: unknown solver {name!r}")
     return _SOLVERS[name]
-
-
-def build_solver(solver: SolverConfig, steps: int) -> AbstractSolver:
-    """The solver of the validated ``solver`` section; ``steps`` sizes the schedule."""
-    return solver_spec(solver.name).build(solver.settings, steps)
 
 
 register_solver(AdamSpec())

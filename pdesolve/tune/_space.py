@@ -18,7 +18,9 @@ from typing import Any
 
 import yaml
 
-from ..config import preview, resolve_config, safe_load
+from ..config import resolve_config
+from ..errors import preview
+from ..safe_yaml import safe_load
 from ..errors import ConfigError, PdesolveError
 
 KINDS = ("range", "log_range", "int_range", "choices")

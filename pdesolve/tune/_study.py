@@ -15,7 +15,7 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
-from ..config import preview
+from ..errors import preview
 from ..errors import ConfigError
 from ..problem import load_problem
 from ._space import parse_space

@@ -12,7 +12,7 @@ import optuna
 from ..config import RunConfig, TrainConfig, resolve
 from ..errors import PdesolveError
 from ..problem import Problem
-from ..solve import solve
+from ..run import solve
 from ._space import SearchSpace, nested
 
 #: Intermediate errors are reported at each tenth of a trial's budget (training time or steps,

@@ -19,7 +19,7 @@ import xarray as xr
 from ..config import load_config_file, resolve_config
 from ..errors import ConfigError
 from ..problem import load_problem
-from ..solve import resolve_run
+from ..run import resolve_run
 from ._outputs import write_outputs
 from ._space import SpaceError, load_space
 from ._study import TuneJob, fail_interrupted, open_storage, run_worker

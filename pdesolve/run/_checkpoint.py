@@ -16,8 +16,9 @@ import equinox as eqx
 import numpy as np
 from jaxtyping import PyTree
 
-from .errors import ConfigError
-from .results import atomic_write, atomic_write_text, history_dataset
+from ..errors import ConfigError
+from ..results import atomic_write, atomic_write_text, history_dataset
+from ._trained import TrainResult
 
 RECORD = "checkpoint.json"
 TRAINED = "trained.json"  # written when training ends, before the final evaluation
@@ -56,18 +57,16 @@ class RunCheckpoints:
             if old.name != name:
                 old.unlink()
 
-    def save_trained(self, result) -> None:
-        """After training (``result``: a ``TrainResult``; its solution is in ``model.eqx``): the
+    def save_trained(self, result: TrainResult) -> None:
+        """After training (``result``; its solution is in ``model.eqx``): the
         training summary ``trained.json``, so that a run stopped in its final evaluation resumes
         by evaluating, without training again."""
         record = {"arrays": "model.eqx", "steps_done": result.steps_done, "stop_reason": result.stop_reason,
                   "wall_time_s": result.wall_time_s, "history": _plain_history(result.history)}
         atomic_write_text(self.folder / TRAINED, json.dumps(record) + "\n")
 
-    def load_trained(self, like: PyTree):
+    def load_trained(self, like: PyTree) -> TrainResult | None:
         """The ``TrainResult`` saved by :meth:`save_trained` (solution shaped like ``like``), or None."""
-        from .train import TrainResult
-
         if not (self.folder / TRAINED).is_file():
             return None
         try:
@@ -87,5 +86,3 @@ class RunCheckpoints:
             raise ConfigError("--resume", f"cannot read the checkpoint in {self.folder}: {err}") from None
         return arrays, record
 
-
-__all__ = ["RECORD", "RunCheckpoints"]

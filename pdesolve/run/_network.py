@@ -6,9 +6,7 @@ from jaxtyping import PRNGKeyArray
 
 from ..config import MlpConfig, ModelConfig, TtMlpConfig
 from ..errors import ConfigError
-from ._layers import AbstractLinear, DenseLinear
-from ._mlp import MLP
-from ._tt import TTLinear
+from ..models import MLP, AbstractLinear, DenseLinear, TTLinear
 
 
 def build_network(model: ModelConfig, in_size: int, *, key: PRNGKeyArray, dtype=jnp.float32) -> MLP:

@@ -4,24 +4,23 @@ The model is rebuilt from the run's ``config.yaml`` (problem, network, ansatz, o
 and its arrays are loaded from ``model.eqx`` (equinox ``tree_deserialise_leaves``).
 """
 
-import contextlib
 import dataclasses
 import json
 from pathlib import Path
 
 import equinox as eqx
-import jax
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from .assemble import assemble
-from .config import RunConfig, resolve, safe_load, upgrade_saved
-from .errors import ConfigError
-from .models import Solution
-from .operators import AbstractOperatorEngine
-from .problem import Problem, problem_from_mapping
-from .train import make_predictor
+from ..config import RunConfig, resolve, upgrade_saved
+from ..errors import ConfigError
+from ..models import Solution
+from ..operators import AbstractOperatorEngine
+from ..problem import Problem, problem_from_mapping
+from ..safe_yaml import safe_load
+from ._build import build
+from ._precision import precision, run_dtype
+from ._predict import make_predictor
 
 
 @dataclasses.dataclass
@@ -57,17 +56,12 @@ class OpenedRun:
         if x.shape[1] != self.problem.dimension:
             raise ValueError(f"x has {x.shape[1]} components; the problem has dimension {self.problem.dimension}")
         t = np.zeros(len(x)) if t is None or not self.problem.has_time else np.broadcast_to(t, (len(x),))
-        with _precision(self.config):
-            dtype = jnp.float64 if self.config.precision == "float64" else jnp.float32
+        with precision(self.config):
+            dtype = run_dtype(self.config)
             params, static = eqx.partition(self.model, eqx.is_inexact_array)
             smoothed, network = make_predictor(self.engine, static, self.problem.dimension)(
                 params, np.asarray(x, dtype), np.asarray(t, dtype))
         return network if raw else smoothed
-
-
-def _precision(config: RunConfig):
-    """The run's precision, for this block only."""
-    return jax.enable_x64(True) if config.precision == "float64" else contextlib.nullcontext()
 
 
 def _open_dataset(path: Path) -> xr.Dataset | None:
@@ -79,8 +73,8 @@ def _open_dataset(path: Path) -> xr.Dataset | None:
 
 def _rebuild(problem: Problem, config: RunConfig, model_file: Path) -> tuple[Solution, AbstractOperatorEngine]:
     """The trained solution (as in ``solve``: same network, ansatz and engine) with the saved arrays."""
-    with _precision(config):
-        pieces = assemble(problem, config)
+    with precision(config):
+        pieces = build(problem, config)
         return eqx.tree_deserialise_leaves(model_file, pieces.solution), pieces.engine
 
 

@@ -1,0 +1,62 @@
+"""The one build of a run's untrained pieces, shared by ``solve``, ``open_run``, ``pdesolve check``
+and the benchmarks: problem, network, ansatz, operator engine, solver, sampler."""
+
+import dataclasses
+
+import jax
+from jaxtyping import PyTree
+
+from ..config import RunConfig, SolverConfig
+from ..loss import PinnLoss
+from ..models import MLP, Solution, build_solution
+from ..operators import AbstractOperatorEngine
+from ..problem import CompiledProblem, Problem, compile_problem
+from ..sampling import PointSampler
+from ..solvers import AbstractSolver, solver_spec
+from ._batches import BatchMaker
+from ._engine import build_engine
+from ._network import build_network
+from ._precision import run_dtype
+
+
+@dataclasses.dataclass
+class Assembled:
+    """A run's pieces before training: the compiled problem, its seeded network, the ansatz around
+    it (``solution``) with the condition kinds left to the loss (``soft_kinds``), the operator
+    engine, the solver, the training-point sampler and the dtype, all from ``config``."""
+
+    config: RunConfig
+    compiled: CompiledProblem
+    network: MLP
+    solution: Solution
+    soft_kinds: tuple[str, ...]
+    engine: AbstractOperatorEngine
+    solver: AbstractSolver
+    sampler: PointSampler
+    dtype: object
+
+    def loss(self, static: PyTree) -> PinnLoss:
+        """The PINN loss of parameters combined with ``static``, the solution's non-parameter part."""
+        return PinnLoss(self.compiled, self.engine, static, self.soft_kinds, self.config.train.condition_weight)
+
+    def batch_maker(self, sharding: jax.sharding.NamedSharding | None = None) -> BatchMaker:
+        """The training batches drawn by ``sampler`` (rows split over devices by ``sharding``)."""
+        return BatchMaker(self.compiled, self.sampler, self.soft_kinds, self.config.train, self.dtype, sharding)
+
+
+def build_solver(solver: SolverConfig, steps: int) -> AbstractSolver:
+    """The solver of the validated ``solver`` section; ``steps`` sizes its schedule."""
+    return solver_spec(solver.name).build(solver.settings, steps)
+
+
+def build(problem: Problem, config: RunConfig) -> Assembled:
+    """Builds the run's pieces from a validated ``config``; call it under ``precision(config)``."""
+    dtype = run_dtype(config)
+    compiled = compile_problem(problem)
+    key = jax.random.PRNGKey(config.seed)
+    network = build_network(config.model, problem.dimension + int(problem.has_time), key=key, dtype=dtype)
+    solution, soft_kinds = build_solution(compiled, network, config.ansatz)
+    engine = build_engine(config.operators, dim=problem.dimension, has_time=problem.has_time)
+    solver = build_solver(config.solver, config.train.steps)
+    sampler = PointSampler(problem.domain, problem.time, config.train.sampler, seed=config.seed)
+    return Assembled(config, compiled, network, solution, tuple(soft_kinds), engine, solver, sampler, dtype)

@@ -1,0 +1,91 @@
+"""The trained solution on the evaluation points, and what it is measured against: the exact
+solution, or a ``reference:`` (listed values or Monte Carlo); the diagonal line and the slices."""
+
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+from tqdm.auto import tqdm
+
+from ..analysis import slice_plan, slice_points, slices_dataset
+from ..errors import ProblemError, preview
+from ..problem import CompiledProblem, Problem
+from ..reference import Reference, check_reference, compute_reference, reference_points
+from ..sampling import PointSampler
+
+
+def evaluation_points(problem: Problem, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """The evaluation points x (n, d), t (n,): those of ``reference.values`` if listed, else sampled."""
+    listed = reference_points(problem)
+    if listed is None:
+        sampler = PointSampler(problem.domain, problem.time, problem.evaluation["sampling"], problem.evaluation["seed"])
+        listed = sampler.interior(problem.evaluation["points"])
+    return tuple(np.asarray(a, dtype) for a in listed)
+
+
+def reference_values(compiled: CompiledProblem, x, t) -> tuple[np.ndarray | None, Reference | None]:
+    """(values (n,) the errors are measured against or None, the ``reference:`` result or None)."""
+    if compiled.exact is not None:
+        return np.asarray(compiled.exact(jnp.asarray(x), jnp.asarray(t))), None
+    ref = compute_reference(compiled, x, t)
+    return (None, None) if ref is None else (ref.u.astype(x.dtype), ref)
+
+
+def check_exact(problem: Problem, compiled: CompiledProblem, dtype) -> None:
+    """Refuses, before training, an exact solution that is not finite on the evaluation points:
+    an error report against NaN says nothing (it would read ``rel_l2 nan``). Identifies the form
+    of a Monte Carlo ``reference:`` (refusing an unsupported one) before training too."""
+    check_reference(compiled)
+    if compiled.exact is None:
+        return
+    sampler = PointSampler(problem.domain, problem.time, problem.evaluation["sampling"], problem.evaluation["seed"])
+    x, t = (np.asarray(a, dtype) for a in sampler.interior(problem.evaluation["points"]))
+    u = np.asarray(compiled.exact(jnp.asarray(x), jnp.asarray(t)))
+    bad = ~np.isfinite(u)
+    if bad.any():
+        i = int(np.argmax(bad))
+        at = f"x = {preview(x[i].tolist())}" + (f", t = {t[i]:.6g}" if problem.has_time else "")
+        raise ProblemError("exact", f"is {u[i]} at {int(bad.sum())} of {len(u)} evaluation points (e.g. {at}); "
+                           "give an expression that is finite on the whole domain", source=problem.source_file)
+
+
+def evaluate(predict, params, x, t, chunk: int, progress: bool,
+             desc: str = "evaluation") -> tuple[np.ndarray, np.ndarray]:
+    """``predict`` over the points x (n, d), t (n,) in chunks of ``chunk`` points, with a progress
+    bar: (u_pred (n,), u_raw (n,))."""
+    parts = []
+    with tqdm(total=len(x), disable=not progress, desc=desc, unit="point", leave=False) as bar:
+        for i in range(0, len(x), chunk):
+            parts.append(predict(params, x[i:i + chunk], t[i:i + chunk]))
+            bar.update(len(parts[-1][0]))
+    return tuple(np.concatenate([p[k] for p in parts]) for k in range(2))
+
+
+def slices(problem: Problem, compiled: CompiledProblem, evaluate_at, x_test, dtype, smoothed,
+           attrs) -> xr.Dataset | None:
+    """``slices.nc``: prediction (and exact, error) on the 2-d slice grid of ``evaluation.slice``;
+    ``evaluate_at(x, t, desc=...) -> (u_pred, u_raw)`` in chunks; ``attrs`` those of ``solution.nc``."""
+    plan = slice_plan(problem, x_test)
+    if plan is None:
+        return None
+    t_default = 0.0 if problem.time is None else problem.time[0]
+    xs, ts, shape = slice_points(plan, t_default)
+    xs, ts = xs.astype(dtype), ts.astype(dtype)
+    u_pred, u_raw = evaluate_at(xs, ts, desc="slices")
+    values = {"u_pred": u_pred, **({"u_raw": u_raw} if smoothed else {})}
+    if compiled.exact is not None:
+        values["u_exact"] = np.asarray(compiled.exact(jnp.asarray(xs), jnp.asarray(ts)))
+    keep = ("problem", "title", "equation", "domain", "prediction", "errors_against")
+    if "u_exact" not in values and problem.reference is not None:
+        attrs = {**attrs, "errors_against": "none on the slices (the reference is at the evaluation points only)"}
+    return slices_dataset(problem, plan, xs, values, shape, {"Conventions": "CF-1.10", **{k: attrs[k] for k in keep}})
+
+
+def diagonal_line(problem: Problem, compiled: CompiledProblem, predict, params, dtype) -> dict:
+    """The prediction (and exact solution) at 201 points along the domain's diagonal, mid-time."""
+    s, x = problem.domain.line(201)
+    t_mid = 0.0 if problem.time is None else 0.5 * (problem.time[0] + problem.time[1])
+    t = np.full(len(s), t_mid)
+    u_pred = predict(params, x.astype(dtype), t.astype(dtype))[0]
+    u_exact = None if compiled.exact is None else np.asarray(compiled.exact(jnp.asarray(x, dtype), jnp.asarray(t, dtype)))
+    label = "position along the domain's diagonal" + ("" if problem.time is None else f" (t = {t_mid:g})")
+    return {"s": s, "u_pred": u_pred, "u_exact": u_exact, "label": label}

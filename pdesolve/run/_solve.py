@@ -1,0 +1,153 @@
+"""``solve(problem, config)``: build, train, evaluate and (optionally) write a run folder."""
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import xarray as xr
+import yaml
+
+from ..errors import ConfigError, PdesolveError
+from ..limits import check_memory
+from ..models import Solution
+from ..problem import Problem, load_problem
+from ..results import atomic_write_text, history_dataset, save_model, write_run_folder
+from ._build import Assembled, build
+from ._checkpoint import RunCheckpoints
+from ._evaluate import check_exact, diagonal_line, evaluate, evaluation_points, reference_values, slices
+from ._folder import WRITE_ERRNOS, discard_unstarted, prepare_folder, write_error
+from ._loop import train
+from ._precision import precision
+from ._predict import make_predictor, prediction_chunk
+from ._report import analysis, run_report, run_solution_dataset
+from ._resolve import as_config, resolve_run, resolved_record, resume_config
+from ._trained import TrainResult
+
+
+@dataclasses.dataclass
+class RunResult:
+    """A finished run: datasets, report, the trained solution and the run folder (if written)."""
+
+    solution: xr.Dataset
+    history: xr.Dataset
+    report: dict
+    model: Solution
+    config: dict  # the plain mapping of config.yaml (RunConfig.to_dict())
+    path: Path | None = None
+    slices: xr.Dataset | None = None  # written with a run folder only
+
+
+def solve(problem: Problem | str | Path, config: dict | str | Path | None = None, *,
+          overrides: list[dict] | tuple = (), out: str | Path | None = None,
+          output_root: str | Path = "outputs", resume: str | Path | None = None,
+          on_log: Callable[[dict], None] | None = None) -> RunResult:
+    """Solves ``problem`` (a Problem or a problem file) with ``config`` (a mapping or a YAML file),
+    then ``overrides`` (mappings, e.g. from ``--set``). Writes a run folder when ``out`` is a
+    folder (used as is: it must not hold files) or ``out == "auto"`` (under ``output_root``).
+
+    ``resume`` is the folder of an unfinished run: training continues there from its last
+    checkpoint with the run's own config (``config`` and ``overrides`` may only repeat it, or
+    change ``train.progress``).
+
+    ``on_log(row)`` is called with each logged training history row (see :func:`pdesolve.run.train`).
+    """
+    problem = problem if isinstance(problem, Problem) else load_problem(problem)
+    if resume is not None:
+        config = resume_config(Path(resume), problem, as_config(config), overrides)
+    else:
+        config = resolve_run(problem, as_config(config), *overrides)
+    where: dict = {}  # the run folder, once made
+    try:
+        with precision(config):  # float64 for this run only (and this thread), never for the rest of the process
+            return _run(problem, build(problem, config), out=out, output_root=output_root, resume=resume,
+                        where=where, on_log=on_log)
+    except PdesolveError:
+        if resume is None:
+            discard_unstarted(where)
+        raise
+    except OSError as err:
+        if where.get("folder") is None or err.errno not in WRITE_ERRNOS:
+            raise
+        raise write_error(err, where["folder"]) from None
+    except KeyboardInterrupt as err:
+        err.run_folder = where.get("folder")  # for the CLI's hint: continue with --resume there
+        raise
+
+
+def _run(problem: Problem, pieces: Assembled, *, out, output_root, resume, where: dict, on_log=None) -> RunResult:
+    """Checks, trains and evaluates the built ``pieces`` under the run's precision (see :func:`solve`)."""
+    config, compiled = pieces.config, pieces.compiled
+    if config.train.check_memory:
+        check_memory(config, pieces.engine.evals_per_point(compiled.needs, problem.dimension), pieces.network.n_params)
+    check_exact(problem, compiled, pieces.dtype)
+    resolved = resolved_record(problem, config)
+    folder, checkpoints = _open_folder(problem, pieces, resolved, out=out, output_root=output_root, resume=resume,
+                                       where=where)
+    result = _trained(pieces, checkpoints, resume, on_log)
+    return _evaluated(problem, pieces, result, resolved, folder)
+
+
+def _open_folder(problem: Problem, pieces: Assembled, resolved: dict, *, out, output_root, resume,
+                 where: dict) -> tuple[Path | None, RunCheckpoints | None]:
+    """The run's folder (new, or the one resumed; none without ``out``), also recorded in ``where``,
+    with ``config.yaml`` written first (enough to rerun, or to resume), and its checkpoints."""
+    config = pieces.config
+    if jax.process_count() > 1:  # several hosts: process 0 writes the run folder
+        if resume is not None:
+            raise ConfigError("--resume", "resuming is supported on one host only")
+        out = out if jax.process_index() == 0 else None
+    created = out == "auto" or (out is not None and not Path(out).exists())  # else an empty folder given
+    folder = Path(resume) if resume is not None else prepare_folder(problem, config, out, Path(output_root))
+    where.update(folder=folder, created=created)
+    if folder is None:
+        return None, None
+    if resume is None:
+        atomic_write_text(folder / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    return folder, RunCheckpoints(folder, {"problem": problem.name, "solver": config.solver.name,
+                                           "operators": pieces.engine.name})
+
+
+def _trained(pieces: Assembled, checkpoints: RunCheckpoints | None, resume, on_log) -> TrainResult:
+    """Trains (or resumes training); a resumed run whose training had finished (it was stopped in
+    the final evaluation) is not retrained. With a folder, saves the trained network first:
+    ``open_run(folder).predict`` reloads it, and from then on ``--resume`` only evaluates."""
+    result = checkpoints.load_trained(pieces.solution) if resume is not None else None
+    if result is None:
+        result = train(pieces, checkpoints=checkpoints, resume=checkpoints is not None and checkpoints.exists(),
+                       on_log=on_log)
+    if checkpoints is not None:
+        save_model(checkpoints.folder, result.solution)
+        checkpoints.save_trained(result)
+    return result
+
+
+def _evaluated(problem: Problem, pieces: Assembled, result: TrainResult, resolved: dict,
+               folder: Path | None) -> RunResult:
+    """The trained solution on the evaluation points: report, datasets and (with a folder) its files."""
+    config, compiled, engine, dtype = pieces.config, pieces.compiled, pieces.engine, pieces.dtype
+    x, t = evaluation_points(problem, dtype)
+    params, static = eqx.partition(result.solution, eqx.is_inexact_array)
+    predict = make_predictor(engine, static, problem.dimension)
+    chunk = prediction_chunk(engine, problem.dimension)
+    u_pred, u_raw = evaluate(predict, params, x, t, chunk, config.train.progress)
+    smoothed = engine.solution(result.solution) is not result.solution
+    u_exact, ref = reference_values(compiled, x, t)  # exact solution, or reference: values or Monte Carlo
+
+    report = run_report(problem, pieces, result, u_pred, u_exact, smoothed, ref)
+    report.update(analysis(problem, compiled, result.solution, x, t, u_pred, u_exact, smoothed))
+    solution_ds = run_solution_dataset(problem, config, report, x, t, u_pred, u_raw if smoothed else None, u_exact,
+                                       ref)
+    history_ds = history_dataset(result.history, {"problem": problem.name, "solver": report["solver"],
+                                                  "operators": report["operators"]})
+    run = RunResult(solution_ds, history_ds, report, result.solution, resolved["config"], folder)
+    if folder is not None:
+        line = diagonal_line(problem, compiled, predict, params, dtype)
+        evaluate_at = functools.partial(evaluate, predict, params, chunk=chunk, progress=config.train.progress)
+        run.slices = slices(problem, compiled, evaluate_at, x, dtype, smoothed, solution_ds.attrs)
+        write_run_folder(folder, solution=solution_ds, history=history_ds, report=report, resolved=resolved,
+                         line=line, history_arrays=result.history, slices=run.slices,
+                         units=problem.evaluation.get("units"))
+    return run
