@@ -94,6 +94,7 @@ def build_pieces(problem, config: dict, *, batch_size: int | None = None):
     import jax
 
     from pdesolve.assemble import assemble
+    from pdesolve.limits import fit_solver_chunk
     from pdesolve.loss import PinnLoss
     from pdesolve.sampling import PointSampler
     from pdesolve.solve import resolve_run
@@ -106,6 +107,7 @@ def build_pieces(problem, config: dict, *, batch_size: int | None = None):
     pieces = assemble(problem, config)
     compiled, network, engine, dtype, soft = (pieces.compiled, pieces.network, pieces.engine, pieces.dtype,
                                               pieces.soft_kinds)
+    config = fit_solver_chunk(config, engine.evals_per_point(compiled.needs, problem.dimension), network.n_params)
     solver = build_solver(config.solver, config.train.steps)
     params, static = eqx.partition(pieces.solution, eqx.is_inexact_array)
     loss = PinnLoss(compiled, engine, static, soft, config.train.condition_weight)

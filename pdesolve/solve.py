@@ -25,7 +25,7 @@ from .checkpoint import RunCheckpoints
 from .config import RunConfig, load_config_file, preview, resolve, safe_load, upgrade_saved
 from .defaults import run_defaults
 from .errors import ConfigError, PdesolveError, ProblemError
-from .limits import check_memory
+from .limits import check_memory, fit_solver_chunk
 from .metrics import error_metrics
 from .models import Solution
 from .problem import Problem, load_problem
@@ -113,9 +113,7 @@ def _run(problem: Problem, config: RunConfig, *, out, output_root, resume, where
     compiled, network, solution, engine, dtype = (pieces.compiled, pieces.network, pieces.solution, pieces.engine,
                                                   pieces.dtype)
     soft_kinds = pieces.soft_kinds
-    solver = build_solver(config.solver, config.train.steps)
-    if config.train.check_memory:
-        check_memory(config, engine.evals_per_point(compiled.needs, problem.dimension), network.n_params)
+    config, solver = _solver_of(problem, config, pieces)
     _check_exact(problem, compiled, dtype)
 
     resolved = {"problem_file": problem.source_file, "problem": _plain(problem.raw), "config": config.to_dict()}
@@ -163,6 +161,17 @@ def _run(problem: Problem, config: RunConfig, *, out, output_root, resume, where
                          line=line, history_arrays=result.history, slices=run.slices,
                          units=problem.evaluation.get("units"))
     return run
+
+
+def _solver_of(problem: Problem, config: RunConfig, pieces) -> tuple[RunConfig, object]:
+    """The config with ``solver.chunk_size`` fitted to memory (``limits.fit_solver_chunk``; it is
+    what config.yaml records) and its solver, after the memory check."""
+    evals_per_point = pieces.engine.evals_per_point(pieces.compiled.needs, problem.dimension)
+    config = fit_solver_chunk(config, evals_per_point, pieces.network.n_params)
+    solver = build_solver(config.solver, config.train.steps)
+    if config.train.check_memory:
+        check_memory(config, evals_per_point, pieces.network.n_params)
+    return config, solver
 
 
 def _evaluation_points(problem: Problem, dtype) -> tuple[np.ndarray, np.ndarray]:
