@@ -11,7 +11,9 @@ fewer). Entries (``--only``): ``problem: method`` as in the table.
 from ._common import PROBLEMS, markdown_table, train_run
 
 SG = {"method": "sg", "level": 3, "sigma": 0.1}
-# The hybrid vmaps ~21 perturbed losses at once; chunking the points keeps it within host memory.
+# The hybrid's signRGE stage vmaps 21 perturbed losses, its CGE stage one per parameter (4994 for
+# mlp(64, 64) on heat_sin10, which reaches that stage at step 270 since 28577e2 changed its ansatz);
+# chunking the points bounds each of them, pdesolve.solve chunks the perturbations (limits.fit_solver_chunk).
 SG_CHUNKED = {**SG, "chunk_size": 10}
 SIZES = {  # step budgets are divided by ``divisor`` (full = quick: no GPU-sized setting yet)
     "tiny": {"divisor": 100, "first_run_per_problem": True},

@@ -4,8 +4,13 @@ The estimate counts the activations of one vectorised loss evaluation: collocati
 call) x network evaluations per point (stencil nodes) x perturbations evaluated at once x the
 summed hidden widths x bytes per number. It is a lower bound on what the step needs (parameters,
 optimiser state and the compiler's temporaries come on top), so a run it refuses cannot fit.
+
+A solver whose ``chunk_size`` is unset evaluates its perturbations in chunks that fit
+``AUTO_CHUNK_BYTES`` (:func:`fit_solver_chunk`): CGE and the hybrid's CGE stage perturb every
+parameter, thousands of losses that all at once took 14 GB (heat_sin10, 4993 parameters).
 """
 
+import dataclasses
 import math
 import os
 
@@ -16,6 +21,9 @@ from .errors import ConfigError
 from .solvers import solver_spec
 
 GIB = 2.0**30
+#: Activation memory of the perturbations a solver with ``chunk_size`` unset evaluates at once
+#: (at most an eighth of the device's memory on smaller devices).
+AUTO_CHUNK_BYTES = 1.0 * GIB
 
 
 def perturbations(solver: SolverConfig, n_params: int) -> int:
@@ -31,11 +39,31 @@ def _points_per_call(config: RunConfig) -> int:
     return min(config.train.batch_size, config.operators.point_chunk or math.inf)
 
 
+def _bytes_per_perturbation(config: RunConfig, evals_per_point: int) -> float:
+    """The activation memory of one loss evaluation on one call's points."""
+    size = 8 if config.precision == "float64" else 4
+    return _points_per_call(config) * evals_per_point * sum(config.model.widths) * size
+
+
 def estimate_bytes(config: RunConfig, evals_per_point: int, n_params: int) -> float:
     """The activation memory of one loss evaluation batch (see the module docstring)."""
-    width = sum(config.model.widths)
-    size = 8 if config.precision == "float64" else 4
-    return _points_per_call(config) * evals_per_point * perturbations(config.solver, n_params) * width * size
+    return _bytes_per_perturbation(config, evals_per_point) * perturbations(config.solver, n_params)
+
+
+def fit_solver_chunk(config: RunConfig, evals_per_point: int, n_params: int) -> RunConfig:
+    """``config`` with an unset ``solver.chunk_size`` set to the perturbations that fit in
+    ``AUTO_CHUNK_BYTES`` (or an eighth of the device's memory), when the solver's perturbations do
+    not. Unchanged when they fit, when the chunk is set or when one perturbation alone does not
+    fit (:func:`check_memory` then names the point chunk to set)."""
+    settings = config.solver.settings
+    if getattr(settings, "chunk_size", 0) is not None:
+        return config
+    budget = min(AUTO_CHUNK_BYTES, device_memory()[0] / 8)
+    fits = int(budget // _bytes_per_perturbation(config, evals_per_point))
+    if fits < 1 or perturbations(config.solver, n_params) <= fits:
+        return config
+    solver = dataclasses.replace(config.solver, settings=dataclasses.replace(settings, chunk_size=fits))
+    return dataclasses.replace(config, solver=solver)
 
 
 def device_memory() -> tuple[float, str]:
@@ -71,4 +99,4 @@ def check_memory(config: RunConfig, evals_per_point: int, n_params: int) -> None
                       f"{have / GIB:.3g} GiB; {fix} (or train.check_memory=false to run anyway)")
 
 
-__all__ = ["check_memory", "device_memory", "estimate_bytes", "perturbations"]
+__all__ = ["check_memory", "device_memory", "estimate_bytes", "fit_solver_chunk", "perturbations"]

@@ -7,6 +7,7 @@ import jax
 from jaxtyping import PyTree
 
 from ..config import RunConfig, SolverConfig
+from ..limits import fit_solver_chunk
 from ..loss import PinnLoss
 from ..models import MLP, Solution, build_solution
 from ..operators import AbstractOperatorEngine
@@ -50,13 +51,16 @@ def build_solver(solver: SolverConfig, steps: int) -> AbstractSolver:
 
 
 def build(problem: Problem, config: RunConfig) -> Assembled:
-    """Builds the run's pieces from a validated ``config``; call it under ``precision(config)``."""
+    """Builds the run's pieces from a validated ``config``; call it under ``precision(config)``.
+    The returned ``config`` has an unset ``solver.chunk_size`` fitted to memory
+    (``limits.fit_solver_chunk``): it is what the run folder records."""
     dtype = run_dtype(config)
     compiled = compile_problem(problem)
     key = jax.random.PRNGKey(config.seed)
     network = build_network(config.model, problem.dimension + int(problem.has_time), key=key, dtype=dtype)
     solution, soft_kinds = build_solution(compiled, network, config.ansatz)
     engine = build_engine(config.operators, dim=problem.dimension, has_time=problem.has_time)
+    config = fit_solver_chunk(config, engine.evals_per_point(compiled.needs, problem.dimension), network.n_params)
     solver = build_solver(config.solver, config.train.steps)
     sampler = PointSampler(problem.domain, problem.time, config.train.sampler, seed=config.seed)
     return Assembled(config, compiled, network, solution, tuple(soft_kinds), engine, solver, sampler, dtype)

@@ -2,7 +2,8 @@
 
 Every estimator returns ``(g, loss_at_theta, loss_evals)`` for a flat parameter vector theta of
 size D. Perturbed losses evaluate in one vmapped call over perturbations (chunked by
-``chunk_size`` perturbations with ``jax.lax.map`` when memory would overflow).
+``chunk_size`` perturbations with ``jax.lax.map``; ``pdesolve.solve`` sets an unset one to what
+fits in memory, see ``pdesolve.limits.fit_solver_chunk``).
 """
 
 import abc
@@ -116,7 +117,8 @@ class ForwardGradientEstimator(AbstractGradientEstimator):
 
 
 COUNT = (1, MAX_POINTS, f"between 1 and {MAX_POINTS}")
-CHUNK_SIZE = Field(OPTIONAL_INT, None, bounds=(1, None, ">= 1, or unset"))  # perturbations per vectorised call
+# perturbations per vectorised call; unset: as many as fit in limits.AUTO_CHUNK_BYTES (limits.fit_solver_chunk)
+CHUNK_SIZE = Field(OPTIONAL_INT, None, bounds=(1, None, ">= 1, or unset"))
 DIRECTIONS = ("gaussian", "rademacher")
 RGE_FIELDS = {
     "samples": Field((int,), 10, bounds=COUNT),  # N random directions per step
