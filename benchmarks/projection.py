@@ -15,10 +15,11 @@ SG = {"method": "sg", "level": 3, "sigma": 0.1}
 # mlp(64, 64) on heat_sin10, which reaches that stage at step 270 since 28577e2 changed its ansatz);
 # chunking the points bounds each of them, pdesolve.solve chunks the perturbations (limits.fit_solver_chunk).
 SG_CHUNKED = {**SG, "chunk_size": 10}
-SIZES = {  # step budgets are divided by ``divisor`` (full = quick: no GPU-sized setting yet)
-    "tiny": {"divisor": 100, "first_run_per_problem": True},
-    "quick": {"divisor": 1, "first_run_per_problem": False},
-    "full": {"divisor": 1, "first_run_per_problem": False},
+SIZES = {  # step budgets are divided by ``divisor``; ``time_budget``: a cap of seconds per run (the
+    # hybrid's CGE stage on heat_sin10 takes ~37 s per step on the 2-core CPU)
+    "tiny": {"divisor": 100, "first_run_per_problem": True, "time_budget": None},
+    "quick": {"divisor": 1, "first_run_per_problem": False, "time_budget": 120},
+    "full": {"divisor": 1, "first_run_per_problem": False, "time_budget": None},
 }
 
 
@@ -82,7 +83,8 @@ def entries(size_name: str) -> list[tuple[str, str, dict]]:
             continue
         seen.add(problem)
         train = {**config["train"], "progress": False, "steps": max(2, config["train"]["steps"] // size["divisor"]),
-                 "log_every": max(1, config["train"]["log_every"] // size["divisor"])}
+                 "log_every": max(1, config["train"]["log_every"] // size["divisor"]),
+                 "time_budget": size["time_budget"]}
         out.append((problem, f"{problem.removesuffix('.yaml')}: {label}",
                     {**config, "precision": "float64", "seed": 0, "train": train}))
     return out
@@ -101,10 +103,13 @@ def run(size_name: str, only=None):
 
 
 def summarise(rows: list[dict], size_name: str) -> list[str]:
-    return [f"float64, seed 0, step budgets divided by {SIZES[size_name]['divisor']}; train s excludes compilation.",
+    size = SIZES[size_name]
+    return [f"float64, seed 0, step budgets divided by {size['divisor']}, at most {size['time_budget']} s of "
+            "training per run (`stop` says which ended it); train s excludes compilation.",
             "", *markdown_table(rows, ["problem", "method", "rel_l2", "steps", "train_time_s", "network_evals",
-                                       "status"],
-                                ["problem", "method", "final rel L2", "steps", "train s", "network evals", "status"])]
+                                       "stop_reason", "status"],
+                                ["problem", "method", "final rel L2", "steps", "train s", "network evals", "stop",
+                                 "status"])]
 
 
 def figures(rows, histories) -> dict:
