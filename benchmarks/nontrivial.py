@@ -65,7 +65,7 @@ def method_config(method: str, problem) -> dict | None:
         jacobian = {"GN-layerwise": "layerwise", "GN-FD": "forward_difference", "GN-JVP": "jvp",
                     "GN-AD": "ad"}[method]
         operators = {"method": "ad"} if method == "GN-AD" else default["operators"]
-        return {**default, "operators": operators, "solver": {"name": "gauss_newton", "jacobian": jacobian},
+        return {**default, "operators": operators, "solver": {**default["solver"], "jacobian": jacobian},
                 "train": train}
     if method == "Adam-AD":
         return {"model": {"type": "mlp", "widths": [64, 64], "activation": "tanh"}, "operators": {"method": "ad"},

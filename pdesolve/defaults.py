@@ -34,6 +34,9 @@ def run_defaults(dim: int, has_time: bool) -> dict:
         "precision": "float64",  # finite differences of finite differences need it
         "model": default_model(dim + int(has_time)),
         "operators": {"method": "auto"},  # full FD stencil, random coordinates at large d
-        "solver": {"name": "gauss_newton", "jacobian": "layerwise"},  # activity perturbations (BP-free)
+        # activity-perturbation Jacobian (BP-free); one solve at damping 1e-6 of trace(J^T J)/P and a
+        # 20-point grid line search (ENGD style): lower than the gain-ratio loop at equal steps on
+        # gauss5 (fixed set), burgers5, minmax5 (experiments of issue 11), +19 residual evaluations per step
+        "solver": {"name": "gauss_newton", "jacobian": "layerwise", "line_search": 20, "min_damping": 1e-6},
         "train": {"steps": 200, "batch_size": 500 if dim <= FULL_STENCIL_MAX_DIM else 100, "log_every": 10},
     }

@@ -196,3 +196,89 @@ def test_layerwise_gauss_newton_solves_poisson():
               "train": {"steps": 30, "batch_size": 256, "log_every": 5, "progress": False}}
     run = pdesolve.solve("problems/poisson2d.yaml", config)
     assert run.report["rel_l2"] < 1e-3 and run.report["backprop"] is False
+
+
+def test_line_search_takes_the_exact_minimiser_of_a_linear_least_squares_problem():
+    """A linear residual: the (nearly) undamped direction reaches the minimiser at length 1."""
+    rng = np.random.default_rng(5)
+    a, y = rng.normal(size=(30, 4)), rng.normal(size=30)
+    loss = _Residuals(lambda p, batch: batch[0] @ p - batch[1])
+    solver = GaussNewton("jvp", min_damping=1e-14, line_search=12)
+    params = jnp.asarray(rng.normal(size=4))
+    params, _, stats = solver.step(loss, params, solver.init(loss, params), (jnp.asarray(a), jnp.asarray(y)), None)
+    np.testing.assert_allclose(params, np.linalg.lstsq(a, y, rcond=None)[0], atol=1e-10)
+    assert bool(stats["accepted"]) and int(stats["loss_evals"]) == 1 + 4 + 12
+
+
+def test_line_search_shortens_an_overshooting_step():
+    """arctan(theta) from 5: the Gauss-Newton step -arctan(5) (1 + 25) lands at -30.7, worse than 5;
+    the grid 1, 1/2, ..., 1/64 holds the best length, found here by numpy on the same grid."""
+    loss = _Residuals(lambda p, batch: jnp.arctan(p) - batch)
+    solver = GaussNewton("ad", min_damping=0.0, line_search=7)
+    params = jnp.asarray([5.0])
+    new, _, stats = solver.step(loss, params, solver.init(loss, params), jnp.asarray([0.0]), None)
+    direction = -np.arctan(5.0) * 26.0
+    lengths = 0.5 ** np.arange(7)
+    expected = 5.0 + lengths[np.argmin(np.arctan(5.0 + lengths * direction) ** 2)] * direction
+    assert bool(stats["accepted"]) and abs(float(new[0]) - expected) < 1e-12 and abs(expected - 0.537) < 1e-3
+
+
+def test_failed_line_search_stays_and_raises_the_damping():
+    loss = _Residuals(lambda p, batch: jnp.arctan(p) - batch)
+    solver = GaussNewton("ad", min_damping=1e-8, line_search=2)  # lengths 1 and 1/2 both overshoot
+    params = jnp.asarray([5.0])
+    new, state, stats = solver.step(loss, params, solver.init(loss, params), jnp.asarray([0.0]), None)
+    assert not bool(stats["accepted"]) and float(new[0]) == 5.0
+    assert float(state.growth) == 4.0 and float(stats["damping"]) == pytest.approx(2e-8)
+
+
+def test_geodesic_acceleration_matches_the_second_directional_derivative():
+    """r(theta) = A theta + q(theta) - y with q_i = theta^T B_i theta / 2: the second directional
+    derivative along v is v^T B_i v exactly, so the finite difference of residuals is exact and the
+    step must be v + a / 2 with v, a the damped solves against r and v^T B v (numpy)."""
+    rng = np.random.default_rng(6)
+    a, y = rng.normal(size=(9, 3)), rng.normal(size=9)
+    b = rng.normal(size=(9, 3, 3))
+    b = b + b.transpose(0, 2, 1)
+    fn = lambda th: jnp.asarray(a) @ th + 0.5 * jnp.einsum("i,kij,j->k", th, jnp.asarray(b), th) - y  # noqa: E731
+    theta, lam = jnp.asarray(rng.normal(size=3) * 0.1), 0.2
+    r = fn(theta)
+    jac = np.asarray(jax.jacfwd(fn)(theta))
+    system = _DampedSystem.build(jnp.asarray(jac), r)
+    delta, _ = GaussNewton("ad", geodesic=True)._direction(fn, theta, r, jnp.asarray(jac), jnp.ones(3), system,
+                                                           jnp.asarray(lam))
+    damped = lambda rhs: -np.linalg.solve(jac.T @ jac + lam * np.eye(3), jac.T @ rhs)  # noqa: E731
+    v = damped(np.asarray(r))
+    accel = damped(np.einsum("i,kij,j->k", v, b, v))
+    np.testing.assert_allclose(delta, v + accel / 2, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("options", [{"geodesic": True}, {"line_search": 20}, {"line_search": 20, "geodesic": True}])
+def test_rosenbrock_residual_reaches_the_minimum(options):
+    """r = (10 (theta_2 - theta_1^2), 1 - theta_1), a curved valley with its minimum at (1, 1)."""
+    loss = _Residuals(lambda p, batch: jnp.stack([10 * (p[1] - p[0] ** 2), 1 - p[0]]))
+    solver = GaussNewton("ad", min_damping=1e-10, **options)
+    params = jnp.asarray([-1.2, 1.0])
+    state = solver.init(loss, params)
+    step = jax.jit(lambda p, st: solver.step(loss, p, st, None, None))
+    for _ in range(60):
+        params, state, _ = step(params, state)
+    np.testing.assert_allclose(params, [1.0, 1.0], atol=1e-8)
+
+
+def test_line_search_solve_is_reproducible_and_bp_free():
+    config = {"precision": "float64", "model": {"type": "mlp", "widths": [8, 8], "activation": "tanh"},
+              "operators": {"method": "fd", "step": 1e-3},
+              "solver": {"name": "gauss_newton", "jacobian": "layerwise", "line_search": 16, "min_damping": 1e-6,
+                         "geodesic": True},
+              "train": {"steps": 12, "batch_size": 128, "resample_every": 4, "log_every": 4, "progress": False}}
+    first, second = (pdesolve.solve("problems/poisson2d.yaml", config) for _ in range(2))
+    assert first.report["rel_l2"] == second.report["rel_l2"] < 1e-2
+    assert first.report["backprop"] is False
+
+
+@pytest.mark.parametrize("setting", [{"line_search": -1}, {"line_search": 61}, {"geodesic": "yes"}])
+def test_line_search_and_geodesic_settings_are_checked(setting):
+    with pytest.raises(pdesolve.ConfigError, match="solver"):
+        pdesolve.solve("problems/poisson2d.yaml", {"solver": {"name": "gauss_newton", **setting},
+                                                   "train": {"steps": 1, "progress": False}})
