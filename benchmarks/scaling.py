@@ -8,8 +8,9 @@ affine in the stencil operators (``lap_u``, ``u_t``) given the centre value, so 
 coordinate estimator is unbiased on it. (``nt_heat100_ball`` is its linear special case and
 ``nt_product100_ball`` is stationary with ``u * sum u_x``; one problem keeps the run short.)
 
-Cases per d, all with THE SAME network (``pdesolve.defaults.default_model(d + 1)``: a 20 x 20 tanh
-MLP below 50 inputs, a 16 x 16 tanh MLP with a rank-2 TT first layer from 50 inputs), THE SAME
+Cases per d, all with THE SAME network (``pdesolve.defaults.default_model(d + 1)``: a dense 20 x 20 tanh
+MLP below 50 inputs, 16 x 16 from 50 inputs; the table committed at 914574c predates 903ffdd and used
+a rank-2 TT first layer from 50 inputs), THE SAME
 batch (``batch`` points per step), float64, one process:
 
 - ``GN-layerwise SG3 / FD / FD-k / auto``: the BP-free default solver (Gauss-Newton, layerwise
