@@ -109,3 +109,17 @@ def test_evals_per_point_counts():
     assert e.evals_per_point(frozenset({"lap_u"}), 10) == 21
     assert e.evals_per_point(frozenset({"u_t", "u_tt"}), 10) == 4
     assert e.name == "ad"
+
+
+@pytest.mark.parametrize("needs", [frozenset(OPERATORS), frozenset({"u_x"})])
+def test_directions_in_chunks_match_closed_forms(monkeypatch, needs):
+    """With a tangent budget below n d^2 the directions go in chunks (3 and a remainder of 1 for
+    d = 4, n = 9: 36 tangent elements per direction); the values are the closed forms still."""
+    from pdesolve.problem import _derivatives
+
+    monkeypatch.setattr(_derivatives, "TANGENT_ELEMENTS", 3 * 9 * D)
+    x, t = points()
+    got = jax.jit(lambda x, t: AutodiffEngine()(field, x, t, needs))(jnp.asarray(x), jnp.asarray(t))
+    expected = closed_forms(x, t)
+    for name in needs:
+        np.testing.assert_allclose(np.asarray(got[name]), expected[name], rtol=1e-11, atol=1e-11, err_msg=name)
