@@ -78,8 +78,9 @@ def _cost_text(pieces) -> str:
     config, problem, engine = pieces.config, pieces.compiled.problem, pieces.engine
     per_point = engine.evals_per_point(pieces.compiled.needs, problem.dimension)
     n_params = pieces.network.n_params
-    losses = solver_spec(config.solver.name).perturbations(config.solver.settings, n_params)  # before chunk_size
     batch = config.train.batch_size
+    hidden_units = sum(getattr(config.model, "widths", ()))
+    losses = solver_spec(config.solver.name).evaluations_per_step(config.solver.settings, n_params, hidden_units, batch)
     chosen = " (auto)" if config.operators.kind == "auto" else ""
     return (f"{engine.name}{chosen} operators: {per_point:,} network evaluations per point, "
             f"{per_point * batch:,} per loss (batch {batch}), ~{per_point * batch * losses:,} per "

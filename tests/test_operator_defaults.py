@@ -45,3 +45,11 @@ def test_check_prints_method_and_cost(capsys):
     # sparse-grid Stein level 3 on d + 1 = 21 smoothed coordinates: 925 nodes (README)
     assert f"sg operators: 925 network evaluations per point, {925 * batch:,} per loss" in line
     assert f"({2 * samples + 1} loss evaluations)" in line
+
+
+def test_check_counts_the_layerwise_jacobian_by_hidden_units(capsys):
+    """The default Gauss-Newton step costs the residual, two partial passes per hidden unit (20 + 20)
+    and its 20 line-search lengths: 101 loss evaluations, not one per parameter (521)."""
+    assert cli.main(["check", "problems/nt_burgers5_ball.yaml"]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("cost"))
+    assert "gauss_newton step (101 loss evaluations)" in line

@@ -265,3 +265,10 @@ class GaussNewtonSpec(AbstractSolverSpec):
         """The Jacobian's columns (2 residuals each for central differences); layerwise columns are
         linearised residuals, at most as large as one evaluation each."""
         return n_params * (2 if settings.jacobian == "central_difference" else 1)
+
+    def evaluations_per_step(self, settings, n_params, hidden_units, rows):
+        """The residual, the Jacobian (layerwise: two partial passes per hidden unit, counted as
+        whole; ad: one pullback per row; otherwise one or two evaluations per column) and the
+        line search's lengths (or at least one damped trial)."""
+        jacobian = {"layerwise": 2 * hidden_units, "ad": rows, "central_difference": 2 * n_params}
+        return 1 + jacobian.get(settings.jacobian, n_params) + max(settings.line_search, 1)

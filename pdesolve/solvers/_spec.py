@@ -30,6 +30,12 @@ class AbstractSolverSpec(abc.ABC):
     def perturbations(self, settings: Any, n_params: int) -> int:
         """Loss evaluations in one vectorised call per step, before ``chunk_size`` (the memory check's count)."""
 
+    def evaluations_per_step(self, settings: Any, n_params: int, hidden_units: int, rows: int) -> int:
+        """Loss evaluations (or their equivalents in network passes) one step costs in all, for a
+        network of ``n_params`` parameters and ``hidden_units`` hidden units and a batch of ``rows``
+        residual rows (what ``pdesolve check`` prints); by default the vectorised call's count."""
+        return self.perturbations(settings, n_params)
+
     def rescaled(self, settings: Any, scale: float) -> Any:
         """``settings`` with each of ``learning_rates`` times ``scale``."""
         return dataclasses.replace(settings, **{key: getattr(settings, key) * scale for key in self.learning_rates})
