@@ -46,9 +46,11 @@ def budget_for(size: dict, dim: int) -> float:
 #: Largest d at which each method runs (None: every d). GN-JVP repeats GN-FD with exact Jacobian
 #: columns, which small d shows; the SG stencil (2d^2 + O(d) nodes) confines the previous default;
 #: the ZO hybrid stalls far above the baselines at small d already; autodiff operators at d = 1000
-#: need 2d forward-mode passes per point.
-MAX_DIM = {"GN-layerwise": None, "GN-FD": None, "GN-JVP": 20, "GN-AD": 100, "Adam-AD": None, "projection-SG": 20,
-           "ZO-hybrid": 20}
+#: need 2d forward-mode passes per point. At d = 20 the previous default's run (925 SG nodes x 64 points
+#: x 21 perturbations per step through a 64-wide TT network) had not ended after 17 minutes on the
+#: 2-core CPU (quick size, 30 s budget), so both ZO rows stop at d = 10.
+MAX_DIM = {"GN-layerwise": None, "GN-FD": None, "GN-JVP": 20, "GN-AD": 100, "Adam-AD": None, "projection-SG": 10,
+           "ZO-hybrid": 10}
 
 
 def method_config(method: str, problem) -> dict | None:

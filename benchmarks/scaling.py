@@ -16,8 +16,8 @@ batch (``batch`` points per step), float64, one process:
 - ``GN-layerwise SG3 / FD / FD-k / auto``: the BP-free default solver (Gauss-Newton, layerwise
   activity-perturbation Jacobian) on sparse-grid Stein level 3, finite differences on all
   coordinates, on k = min(16, d // 2) random coordinates per set, and ``method: auto`` (the package
-  default: FD on all coordinates up to d = 200, 100 random coordinates beyond; run only where it
-  differs from FD);
+  default: FD on all coordinates up to d = 200, 16 random coordinates per set beyond; run only where
+  it differs from FD);
 - ``... (plain first layer)``: the same FD steps with the stencil-aware first layer switched off
   (``FiniteDifferenceEngine(aware=False)``: the engine evaluates every node's coordinates through
   the whole first layer). The package has no config key for it, so the suite swaps the engine of
@@ -44,7 +44,7 @@ SIZES = {
              "validation_points": 100, "max_node_evals": 2e5, "max_peak_gib": 2, "max_step_s": 20},
     "quick": {"dims": [10, 20, 50, 100, 200, 500, 1000], "batch": 100, "budget_s": {50: 15, 200: 20, 10_000: 40},
               "repeats": 3, "eval_points": 1000, "validation_points": 200, "max_node_evals": 2.5e6,
-              "max_peak_gib": 4, "max_step_s": 30},
+              "max_peak_gib": 8, "max_step_s": 30},
     "full": {"dims": [10, 20, 50, 100, 200, 500, 1000], "batch": 500, "budget_s": {50: 120, 200: 300, 10_000: 600},
              "repeats": 5, "eval_points": 2000, "validation_points": 500, "max_node_evals": 2e7,
              "max_peak_gib": 60, "max_step_s": 120},
