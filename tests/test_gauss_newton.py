@@ -177,6 +177,27 @@ def test_layerwise_jacobian_matches_forward_mode(case):
     assert cost == 2 * sum(layer.out_size for layer in eqx.combine(params, loss.static).network.layers[:-1])
 
 
+def test_node_weights_read_each_nodes_row_and_weight():
+    """Two calls feeding rows in scrambled order with negative, tiny and zero weights: the
+    transposed map gives every used node's row and weight (an unused node has weight 0)."""
+    from pdesolve.solvers._layerwise import _node_weights
+
+    rows_a, weights_a = np.array([3, 0, 3, 2, 1, 0]), np.array([1.5, -2.0, 1e-9, 4.0, -0.25, 0.0])
+    rows_b, weights_b = np.array([4, 2, 4]), np.array([1e6, -3.0, 0.5])
+
+    def linear(probes):
+        a, b = probes
+        return (jax.ops.segment_sum(weights_a * a, rows_a, 5) + jax.ops.segment_sum(weights_b * b, rows_b, 5))
+
+    probes = (jnp.zeros(6), jnp.zeros(3))
+    weights, rows = _node_weights(linear, probes, 5, jnp.float64)
+    np.testing.assert_array_equal(weights[0], weights_a)
+    np.testing.assert_array_equal(weights[1], weights_b)
+    used = weights_a != 0
+    np.testing.assert_array_equal(np.asarray(rows[0])[used], rows_a[used])
+    np.testing.assert_array_equal(rows[1], rows_b)
+
+
 @pytest.mark.parametrize("change", [{"model": {"type": "tt_mlp", "widths": [4, 4], "dense_layers": [-1]}},
                                     {"operators": {"method": "ad"}}, {"operators": {"method": "fd", "chunk_size": 8}}])
 def test_layerwise_refuses_what_it_cannot_linearise(change):
