@@ -13,7 +13,7 @@ import importlib
 import time
 
 from . import SUITES
-from ._common import metadata, regenerate_readme, write_results
+from ._common import metadata, partial_path, regenerate_readme, write_results
 
 
 def run_suite(suite: str, size: str, only=None, out=None) -> None:
@@ -30,7 +30,7 @@ def run_suite(suite: str, size: str, only=None, out=None) -> None:
         print(f"  figures failed: {err}", flush=True)
         figs = {}
     folder = write_results(suite, rows, meta, summary, out=out, figures=figs)
-    (folder / "partial.csv").unlink(missing_ok=True)
+    partial_path(suite).unlink(missing_ok=True)
     print("\n".join(summary))
     print(f"== {suite}: {time.perf_counter() - start:.1f} s, written to {folder}", flush=True)
 

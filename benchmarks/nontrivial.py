@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import PROBLEMS, fmt, markdown_table, train_run
+from ._common import PROBLEMS, fmt, markdown_table, train_run, write_partial
 
 #: Seconds of training per method, by problem dimension (quick: this 2-core CPU).
 SIZES = {
@@ -129,6 +129,7 @@ def run(size_name: str, only=None):
             row, hist = train_run(_with_eval_points(problem, size["eval_points"]), config, overrides,
                                   label=f"{problem.name} {method}")
             rows.append({**info, **row})
+            write_partial("nontrivial", rows)
             if hist is not None:
                 curves[(problem.name, method)] = (np.asarray(hist["train_time"].values),
                                                   np.asarray(hist["rel_l2"].values))

@@ -36,7 +36,7 @@ evaluation, compiled peak memory, seconds of one step) are recorded as skipped, 
 import dataclasses
 import time
 
-from ._common import PROBLEMS, flops_of, fmt, markdown_table, median_time, peak_bytes, train_run
+from ._common import PROBLEMS, flops_of, fmt, markdown_table, median_time, peak_bytes, train_run, write_partial
 
 PROBLEM_FILE = PROBLEMS / "nt_sine_gordon1000_ball.yaml"
 SIZES = {
@@ -232,22 +232,9 @@ def run(size_name: str, only=None):
             mine.append(row)
             print(f"  {row['entry']}: nodes {row.get('nodes_per_point')} s/step {fmt(row.get('step_s'))} "
                   f"peak MiB {fmt(row.get('peak_mib'))} rel L2 {fmt(row.get('rel_l2'))} [{row['status']}]", flush=True)
-            _partial(rows + mine)
+            write_partial("scaling", rows + mine)
         rows += add_ratios(mine)
     return rows, None
-
-
-def _partial(rows: list[dict]) -> None:
-    """Rows so far to <tmp>/pdesolve-benchmarks-scaling-partial.csv, so that a killed run keeps them."""
-    import csv
-    import tempfile
-    from pathlib import Path
-
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    with open(Path(tempfile.gettempdir()) / "pdesolve-benchmarks-scaling-partial.csv", "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def add_ratios(rows: list[dict]) -> list[dict]:

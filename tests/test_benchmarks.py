@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the repo root holds the benchmarks package
 
 from benchmarks.__main__ import main  # noqa: E402
+from benchmarks._common import partial_path, write_partial  # noqa: E402
 
 
 def _check_written(folder: Path, suite: str) -> xr.Dataset:
@@ -54,11 +55,25 @@ def test_reference_suite_tiny_entry(tmp_path):
     ("projection", "poisson2d: projection (fixed hidden, LS read-out)"), ("catalogue", "poisson2d"),
 ])
 def test_every_suite_runs_and_records_its_commit(tmp_path, suite, entry):
+    write_partial(suite, [{"entry": "from a killed run"}])  # the finished suite removes it
     main([suite, "--tiny", "--only", entry, "--out", str(tmp_path)])
+    assert not partial_path(suite).exists()
     ds = _check_written(tmp_path, suite)
     assert ds.sizes["row"] >= 1 and set(ds["entry"].values.astype(str)) == {entry}
     if "status" in ds:
         assert set(ds["status"].values.astype(str)) == {"ok"}
+
+
+def test_partial_rows_read_back_as_csv():
+    """The rows a suite keeps while it runs (what a kill leaves) read back with the csv module,
+    columns in first-seen order, missing cells empty."""
+    import csv
+
+    write_partial("test-partial", [{"entry": "a", "rel_l2": 0.5}, {"entry": "b", "status": "failed"}])
+    with open(partial_path("test-partial"), newline="") as file:
+        rows = list(csv.DictReader(file))
+    partial_path("test-partial").unlink()
+    assert rows == [{"entry": "a", "rel_l2": "0.5", "status": ""}, {"entry": "b", "rel_l2": "", "status": "failed"}]
 
 
 def test_only_an_existing_suite_is_accepted(capsys):
