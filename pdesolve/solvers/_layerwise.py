@@ -125,7 +125,10 @@ def _node_weights(linear_in_probes, probes: tuple, m: int, dtype):
     After the network the residual is a per-row combination of node values (stencil weights, the
     ansatz factor, the PDE's pointwise linearisation), so every node feeds one row n -> row(n) with
     weight w_n, and the transpose of that linear map gives ``L^T 1 = w`` and ``L^T [0, 1, ..., m-1] =
-    w * row``. The transpose runs through that combination only, never through the network.
+    w * row``. The transpose runs through that combination only, never through the network. An
+    engine whose node fed two rows would break this silently: ``tests/test_gauss_newton.py``
+    checks the layerwise Jacobian of FD (all or random coordinates), sparse-grid Stein and soft
+    Neumann conditions against the forward-mode one.
     """
     transpose = jax.linear_transpose(linear_in_probes, probes)
     (weights,) = transpose(jnp.ones(m, dtype))
