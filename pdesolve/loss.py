@@ -37,13 +37,22 @@ class PinnLoss:
     def residuals_of(self, u: PyTree, batch: dict, key: PRNGKeyArray | None) -> Float[Array, " m"]:
         """``residuals`` of the whole solution ``u`` (parameters and static parts combined)."""
         x, t = batch["x"], batch["t"]
-        pde = self.engine.residual(self.compiled.residual, u, x, t, batch["f"], self.compiled.needs, key)
+        pde = self.engine.residual(self.compiled.residual, u, x, t, batch["f"], self.compiled.needs, key,
+                                   prepared=batch.get("prepared"))
         parts = [pde / jnp.sqrt(x.shape[0])]
         if self.soft_kinds:
             field = self.engine.solution(u)
             for kind, (xc, tc, g) in batch["conditions"].items():
                 parts.append((self.values[kind](field, xc, tc) - g) * jnp.sqrt(self.weight / xc.shape[0]))
         return jnp.concatenate(parts)
+
+    def prepare(self, batch: dict, key: PRNGKeyArray | None) -> dict:
+        """``batch`` with the engine's parameter-independent data for this key (``"prepared"``: for
+        finite differences the ansatz's base and factor at the stencil nodes), so that the residuals
+        a solver evaluates on one batch and key compute it once (Gauss-Newton: the Jacobian and the
+        line search). The residuals are the same with or without it."""
+        x, t = batch["x"], batch["t"]
+        return {**batch, "prepared": self.engine.prepare(self.static, x, t, self.compiled.needs, key)}
 
     def __call__(self, params: PyTree, batch: dict, key: PRNGKeyArray | None) -> Float[Array, ""]:
         return jnp.sum(self.residuals(params, batch, key) ** 2)

@@ -135,6 +135,26 @@ def test_stencil_aware_first_layer_gives_the_same_numbers(model_type, d, coordin
         np.testing.assert_allclose(ops[0]["lap_u"], ad["lap_u"], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("coordinates, chunk_size", [(None, None), (None, 3), (5, None), (5, 2)])
+def test_prepared_ansatz_parts_give_the_same_residual(coordinates, chunk_size):
+    """``prepare`` (the base and factor at the nodes, computed once for a batch and key) against
+    the residual that evaluates them itself: the same combination of nodes, for every coordinate
+    set of the random stencil and with chunks."""
+    u = _solution("mlp", 12, has_time=True)
+    x, t = _points(7, 12)
+    key = jax.random.key(6)
+    engine = FiniteDifferenceEngine(coordinates=coordinates, chunk_size=chunk_size)
+    residual = lambda ops, x, t, f: ops["u_t"] - ops["lap_u"] + jnp.sum(ops["u_x"] ** 2, 1) - f  # noqa: E731
+    f = jnp.cos(t)
+    prepared = engine.prepare(u, x, t, ALL, key)
+    assert len(prepared) == (1 if coordinates is None else 2)  # one per coordinate set the residual combines
+    plain = engine.residual(residual, u, x, t, f, ALL, key)
+    reused = engine.residual(residual, u, x, t, f, ALL, key, prepared=prepared)
+    # node values agree to ~1e-15 relative (fused differently); second differences divide by h^2 = 1e-6
+    np.testing.assert_allclose(reused, plain, rtol=1e-8, atol=1e-8 * float(jnp.max(jnp.abs(plain))))
+    assert FiniteDifferenceEngine().prepare(smooth, x, t, ALL) is None  # not an ansatz: nothing to reuse
+
+
 def test_config_builds_fd_engines():
     base = {"method": "fd"}
     operators = resolve({"operators": base}).operators

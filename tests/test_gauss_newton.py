@@ -198,6 +198,44 @@ def test_node_weights_read_each_nodes_row_and_weight():
     np.testing.assert_array_equal(rows[1], rows_b)
 
 
+@pytest.mark.parametrize("layout", ["grouped", "scrambled", "uneven"])
+def test_weighted_sums_match_a_loop_over_nodes(layout):
+    """The table of dr/dW sums, by batched products (nodes in equal consecutive groups per row,
+    some unused) or segment sums (rows scrambled; a node count that is no multiple of the rows),
+    against numpy's unbuffered add over the nodes."""
+    from pdesolve.solvers._layerwise import _weighted_sums
+
+    m, rng = 4, np.random.default_rng(0)
+    n = 4 * m + (3 if layout == "uneven" else 0)
+    rows = np.arange(n) // 4 if layout == "grouped" else rng.integers(0, m, n)
+    weights = rng.normal(size=n)
+    weights[[1, 6]] = 0.0  # unused nodes read row 0 off the map
+    rows[[1, 6]] = 0
+    deltas, inputs = rng.normal(size=(n, 5)), rng.normal(size=(n, 6))
+    blocks = [(0, 3, 0, 4), (3, 2, 4, 2)]  # (delta offset, units, input offset, inputs with the bias's 1)
+    table = _weighted_sums(((jnp.asarray(deltas), jnp.asarray(inputs)),), (jnp.asarray(weights),),
+                           (jnp.asarray(rows),), blocks, m)
+    expected = np.zeros((m, 3 * 4 + 2 * 2))
+    for node in range(n):
+        parts = [np.outer(deltas[node, d0 : d0 + u], inputs[node, i0 : i0 + k]).ravel() for d0, u, i0, k in blocks]
+        np.add.at(expected, rows[node], weights[node] * np.concatenate(parts))
+    np.testing.assert_allclose(table, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_activity_differences_in_chunks_match_one_pass():
+    """More nodes than ``NODE_CHUNK`` (three chunks, the last padded): the same values, deltas and
+    inputs as the unchunked pass."""
+    from pdesolve.models import MLP, DenseLinear
+    from pdesolve.solvers._layerwise import NODE_CHUNK, _activity_differences, activity_differences
+
+    keys = jax.random.split(jax.random.key(0), 3)
+    network = MLP([DenseLinear(3, 5, key=keys[0], dtype=jnp.float64), DenseLinear(5, 4, key=keys[1], dtype=jnp.float64),
+                   DenseLinear(4, 1, key=keys[2], dtype=jnp.float64)], "tanh")
+    hidden = jax.random.normal(keys[0], (2 * NODE_CHUNK + 7, 5), jnp.float64)
+    for got, want in zip(activity_differences(network, hidden, 1e-5), _activity_differences(network, hidden, 1e-5)):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+
+
 @pytest.mark.parametrize("change", [{"model": {"type": "tt_mlp", "widths": [4, 4], "dense_layers": [-1]}},
                                     {"operators": {"method": "ad"}}, {"operators": {"method": "fd", "chunk_size": 8}}])
 def test_layerwise_refuses_what_it_cannot_linearise(change):

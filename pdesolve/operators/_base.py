@@ -5,7 +5,7 @@ from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import equinox as eqx
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 #: Operator names a compiled residual may ask for, with the shape of their values at n points
 #: in d dimensions. ``u`` is the (possibly smoothed) solution itself.
@@ -61,12 +61,22 @@ class AbstractOperatorEngine(eqx.Module):
         """Network evaluations (forward passes or forward-mode passes) per point for ``needs``."""
 
     def residual(self, residual: Callable, u: BatchedField, x: Float[Array, "n d"], t: Float[Array, " n"],
-                 f: Float[Array, " n"], needs: frozenset[str], key: PRNGKeyArray | None = None) -> Float[Array, " n"]:
+                 f: Float[Array, " n"], needs: frozenset[str], key: PRNGKeyArray | None = None,
+                 prepared: PyTree = None) -> Float[Array, " n"]:
         """``residual(ops, x, t, f)`` with this engine's operator values: shape (n,).
 
         Randomised engines override it to combine independent draws (see FiniteDifferenceEngine).
+        ``prepared``: ``prepare(u, x, t, needs, key)`` for the same arguments, or None.
         """
         return residual(self(u, x, t, needs, key), x, t, f)
+
+    def prepare(self, u: BatchedField, x: Float[Array, "n d"], t: Float[Array, " n"], needs: frozenset[str],
+                key: PRNGKeyArray | None = None) -> PyTree:
+        """The parameter-independent part of ``residual`` at these points and key (e.g. an ansatz's
+        base and factor at the stencil nodes), or None: a solver that evaluates the residual several
+        times on one batch computes it once and passes it as ``residual(..., prepared=...)``. ``u``
+        needs only its non-parameter parts. None here: nothing to reuse."""
+        return None
 
     def solution(self, u: BatchedField) -> BatchedField:
         """The field reported as the solution: ``u`` itself, or its smoothed version for Stein

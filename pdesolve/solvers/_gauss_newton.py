@@ -137,6 +137,8 @@ class GaussNewton(AbstractSolver):
         return GaussNewtonState(jnp.asarray(jnp.nan, dtype), jnp.asarray(2.0, dtype))
 
     def step(self, loss, params, state: GaussNewtonState, batch, key):
+        if hasattr(loss, "prepare"):  # parameter-independent stencil data, once for all residuals of the step
+            batch = loss.prepare(batch, key)
         theta, unravel = ravel_pytree(params)
         fn = lambda th: loss.residuals(unravel(th), batch, key)  # noqa: E731 (same batch, same key)
         r, jac, jac_evals = self._jacobian(loss, params, fn, theta, batch, key)

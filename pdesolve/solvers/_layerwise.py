@@ -51,7 +51,24 @@ def _relative_step(z: Float[Array, "..."], step: float) -> Float[Array, "..."]:
     return (z + step * jnp.maximum(1.0, jnp.abs(z))) - z
 
 
+#: Nodes per chunk of ``activity_differences``: its perturbed passes hold (nodes, units, next
+#: width) arrays; in chunks they stay in cache (nt_heat100_ball, 101,500 nodes, 16 x 16 MLP, 2-core
+#: CPU: 0.43 s at once, 0.28 s in chunks of 512, 0.20 s of 2048 or 8192; the same numbers).
+NODE_CHUNK = 2048
+
+
 def activity_differences(network: MLP, hidden: Float[Array, "n w1"], step: float):
+    """``_activity_differences`` in chunks of ``NODE_CHUNK`` nodes (the last padded with zeros)."""
+    n = hidden.shape[0]
+    if n <= NODE_CHUNK:
+        return _activity_differences(network, hidden, step)
+    chunks = -(-n // NODE_CHUNK)
+    padded = jnp.pad(hidden, ((0, chunks * NODE_CHUNK - n), (0, 0))).reshape(chunks, NODE_CHUNK, -1)
+    out = jax.lax.map(lambda chunk: _activity_differences(network, chunk, step), padded)
+    return jax.tree.map(lambda a: a.reshape(chunks * NODE_CHUNK, *a.shape[2:])[:n], out)
+
+
+def _activity_differences(network: MLP, hidden: Float[Array, "n w1"], step: float):
     """Forward pass from the first pre-activation, and its sensitivities by central differences.
 
     Returns ``values`` (n,), ``deltas`` (n, w1 + ... + w_{L-1} + 1): dN/dz_l for every layer
@@ -143,16 +160,41 @@ def _node_weights(linear_in_probes, probes: tuple, m: int, dtype):
 def _weighted_sums(recorded: tuple, weights: tuple, rows: tuple, blocks, m: int) -> Float[Array, "m q"]:
     """The table ``T[row, (unit, k)] = sum over calls and nodes n of that row of w_n delta_n[unit]
     input_n[k]``: dr/dW[unit, k] (k the bias's 1 for dr/db[unit]), layer by layer, unit-major."""
-    tables = []
-    for delta_offset, units, input_offset, k in blocks:
+    return sum(_call_sums(deltas, inputs, w, row, blocks, m)
+               for (deltas, inputs), w, row in zip(recorded, weights, rows))
 
-        def unit_sums(u):
-            return sum(jax.ops.segment_sum((w * deltas[:, delta_offset + u])[:, None]
+
+def _call_sums(deltas, inputs, w, row, blocks, m: int) -> Float[Array, "m q"]:
+    """One network call's part of ``_weighted_sums``. Where the call's N nodes come in m equal
+    consecutive groups, one per row (a stencil over the batch's points with the conditions built
+    in: row(n) = n // (N / m)), the sums are batched matrix products (9x faster than the segment
+    sums at d = 100); otherwise, or when the rows read off the map differ, segment sums."""
+
+    def segment_sums(_):
+        tables = []
+        for delta_offset, units, input_offset, k in blocks:
+            def unit_sums(u):
+                return jax.ops.segment_sum((w * deltas[:, delta_offset + u])[:, None]
                                            * inputs[:, input_offset : input_offset + k], row, m)
-                       for (deltas, inputs), w, row in zip(recorded, weights, rows))
 
-        tables.append(jax.lax.map(unit_sums, jnp.arange(units)).transpose(1, 0, 2).reshape(m, units * k))
-    return jnp.concatenate(tables, axis=1)
+            tables.append(jax.lax.map(unit_sums, jnp.arange(units)).transpose(1, 0, 2).reshape(m, units * k))
+        return jnp.concatenate(tables, axis=1)
+
+    n = row.shape[0]
+    if n % m:
+        return segment_sums(None)
+    group = n // m
+
+    def grouped_sums(_):
+        tables = []
+        for delta_offset, units, input_offset, k in blocks:
+            scaled = (w[:, None] * deltas[:, delta_offset : delta_offset + units]).reshape(m, group, units)
+            tables.append(jnp.einsum("rgu,rgk->ruk", scaled,
+                                     inputs[:, input_offset : input_offset + k].reshape(m, group, k)).reshape(m, -1))
+        return jnp.concatenate(tables, axis=1)
+
+    grouped = jnp.all((row == jnp.arange(n) // group) | (w == 0))
+    return jax.lax.cond(grouped, grouped_sums, segment_sums, None)
 
 
 def _with_bias_input(z: Float[Array, "n k"]) -> Float[Array, "n k+1"]:
