@@ -141,7 +141,7 @@ def cmd_tune(args) -> int:
     try:
         result = tune(args.problem, args.space, args.trials, config=args.config, workers=args.workers,
                       budget=args.budget, out=args.out, storage=args.storage, params=_param_overrides(args.param),
-                      seeds=args.seeds, baseline=args.baseline)
+                      seeds=args.seeds, baseline=args.baseline, verify=args.verify)
     except KeyboardInterrupt:
         print("\ninterrupted; run the same command again to continue the study", file=sys.stderr)
         return 130
@@ -159,6 +159,11 @@ def cmd_tune(args) -> int:
     print(f"best trial {result.best_trial}: {study.attrs['objective']} "
           f"{float(study.error.sel(trial=result.best_trial)):.3e}; "
           f"pdesolve solve {args.problem} --config {result.path / 'best.yaml'}")
+    if "verify_best_error" in study.attrs:
+        seeds = study.attrs["verify_seeds"]
+        print(f"verified alone at seeds {seeds[0]}-{seeds[-1]} (geometric mean): best trial "
+              f"{study.attrs['verify_best_trial']} {study.attrs['verify_best_error']:.3e}, the config without the "
+              f"space {study.attrs['verify_baseline_error']:.3e}")
     print(result.path)
     return 0
 
@@ -210,6 +215,11 @@ def _tune_parser(sub) -> argparse.ArgumentParser:
                       "without the space's settings (the shipped defaults, or --config) at the same seeds and budget, "
                       "by the first worker before its trials; its error is printed and kept in study.nc (attributes "
                       "baseline_*)")
+    tune.add_argument("--verify", type=int, default=0, metavar="K", help="after the study, train the best trial's "
+                      "settings and the config without the space one after the other in this process (no worker "
+                      "beside them) at K seeds the trials did not use, at the same budget; printed and kept in "
+                      "study.nc (attributes verify_*). Trials that share the processors compete for them: verify "
+                      "before trusting a time-budgeted win (default 0: none)")
     tune.add_argument("--out", help="output folder (default outputs/<problem>/tune-<space>); the same folder "
                       "continues an interrupted study")
     tune.add_argument("--storage", metavar="URL", help="RDB URL of a study shared by workers on several machines, "

@@ -1,5 +1,6 @@
 """``pdesolve tune``: search-space validation, study.nc, best.yaml replaying the best trial bit for
-bit, resuming a killed study, two worker processes, several seeds per trial and the baseline. A
+bit, resuming a killed study, two worker processes, several seeds per trial, the baseline and the
+verification alone at fresh seeds. A
 tiny 2-d Poisson problem at 0.1 s of training per run."""
 
 import shutil
@@ -14,6 +15,7 @@ from optuna.trial import TrialState
 
 import pdesolve
 from pdesolve.cli import main
+from pdesolve.config import resolve
 from pdesolve.run import solve
 from pdesolve.tune import _trial, tune
 from pdesolve.tune._outputs import best_config
@@ -94,7 +96,8 @@ def test_invalid_space_exits_2_naming_the_field(files, capsys, text, field, word
     assert not (files["folder"] / "refused").exists()  # refused before any trial or folder
 
 
-@pytest.mark.parametrize("extra, words", [(["--budget", "0"], "--budget"), (["--workers", "0"], "--workers")])
+@pytest.mark.parametrize("extra, words", [(["--budget", "0"], "--budget"), (["--workers", "0"], "--workers"),
+                                          (["--verify", "-1"], "--verify")])
 def test_invalid_options_exit_2(files, capsys, extra, words):
     code, err = _tune_cli(files, "solver.learning_rate: {log_range: [1.0e-3, 0.1]}", capsys, *extra)
     assert code == 2 and words in err
@@ -304,3 +307,49 @@ def test_two_seeds_resume_drops_a_trial_killed_between_seeds(two_seeds, files, c
     assert main(["tune", files["problem"], "--space", files["space"], "--trials", "3", "--budget", str(BUDGET),
                  "--seeds", "3", "--out", str(out)]) == 2
     assert "made with another problem, config, budget, space or --seeds" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def verified(files):
+    """A 2-trial study at one seed verified at 2 fresh seeds; with the (seed, pruning reporter,
+    solver.b1, learning rate) of each solve, in order."""
+    calls = []
+
+    def spy(problem, config, on_log=None):
+        calls.append((config["seed"], on_log is not None, config["solver"]["b1"], config["solver"]["learning_rate"]))
+        return solve(problem, config, on_log=on_log)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_trial, "solve", spy)
+        result = tune(files["problem"], files["space"], 2, budget=BUDGET, out=files["folder"] / "verified", verify=2)
+    return result, calls
+
+
+def test_verify_trains_the_best_trial_and_the_baseline_alternately_at_fresh_seeds(verified):
+    result, calls = verified
+    attrs, best = result.study.attrs, result.best_trial
+    learning_rate = result.study["solver.learning_rate"].sel(trial=best).item()
+    base_rate = resolve(yaml.safe_load(PROBLEM)["config"]).solver.settings.learning_rate  # 1e-2
+    assert [c[:3] for c in calls[2:]] == [(1, False, 0.8), (1, False, 0.9), (2, False, 0.8), (2, False, 0.9)]
+    assert [c[3] for c in calls[2::2]] == [learning_rate] * 2 and [c[3] for c in calls[3::2]] == [base_rate] * 2
+    assert attrs["verify_best_trial"] == best and list(attrs["verify_seeds"]) == [1, 2]
+    for side in ("best", "baseline"):
+        errors = np.asarray(attrs[f"verify_{side}_seed_error"])
+        assert errors.shape == (2,) and errors[0] != errors[1] and attrs[f"verify_{side}_note"] == ""
+        assert attrs[f"verify_{side}_error"] == pytest.approx(np.exp(np.mean(np.log(errors))), rel=1e-13)
+        assert (np.asarray(attrs[f"verify_{side}_seed_train_time"]) >= BUDGET).all()  # the trials' budget
+    with xr.open_dataset(result.path / "study.nc", engine="h5netcdf") as on_disk:
+        assert list(on_disk.attrs["verify_best_seed_error"]) == list(attrs["verify_best_seed_error"])
+
+
+def test_verify_is_kept_in_the_study_and_printed(verified, files, capsys):
+    out = files["folder"] / "verified_again"
+    shutil.copytree(verified[0].path, out)
+    assert main(["tune", files["problem"], "--space", files["space"], "--trials", "2", "--budget", str(BUDGET),
+                 "--verify", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    attrs = verified[0].study.attrs
+    assert "verify    best" not in printed  # the same best trial and seeds: recorded, not trained again
+    assert (f"verified alone at seeds 1-2 (geometric mean): best trial {attrs['verify_best_trial']} "
+            f"{attrs['verify_best_error']:.3e}, the config without the space {attrs['verify_baseline_error']:.3e}"
+            in printed)

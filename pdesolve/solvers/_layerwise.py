@@ -22,7 +22,10 @@ with w and row(n) read off two transposed applications of the map (``_node_weigh
 instead of one application of the map per parameter. Measured per Jacobian (2-core CPU, float64,
 the default network and batch): 0.034 -> 0.023 s on nt_gauss5_ball, 1.11 -> 0.62 s on
 nt_heat100_ball (0.34 s of it the ansatz base at the 101,500 nodes), 1.95 -> 0.84 s on
-nt_sine_gordon1000_ball.
+nt_sine_gordon1000_ball. Then (with the base and factor prepared once per step, see
+``FiniteDifferenceEngine.prepare``) 0.44-0.55 s on nt_heat100_ball: the activity differences in
+chunks of nodes (0.43 -> 0.20 s) and the sums as batched products (0.21 -> 0.02 s for the first
+layer) where each row's nodes are one consecutive group.
 
 No derivative of the network is taken: the network is only queried (forward passes at perturbed
 pre-activations), as in the forward-difference Jacobian; the only transposed map is the linear

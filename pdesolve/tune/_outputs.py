@@ -74,13 +74,14 @@ def _run_variables(trials: list, seeds: list[int]) -> dict:
     return data
 
 
-def baseline_attributes(baseline: dict | None) -> dict:
-    """The study's baseline record (see ``_trial.run_baseline``) as study.nc attributes ``baseline_*``."""
+def record_attributes(prefix: str, record: dict | None) -> dict:
+    """A record kept in the study (the baseline of ``_trial.run_baseline``, the verification of
+    ``_verify.run_verification``) as study.nc attributes ``<prefix>_*`` (lists as arrays)."""
     attrs = {}
-    for key, value in (baseline or {}).items():
+    for key, value in (record or {}).items():
         if isinstance(value, list):
-            value = np.array(value, dtype=np.int64 if key == "seed_steps" else float)
-        attrs[f"baseline_{key}"] = value
+            value = np.array(value, dtype=np.int64 if key.endswith(("steps", "seeds")) else float)
+        attrs[f"{prefix}_{key}"] = value
     return attrs
 
 
@@ -190,7 +191,8 @@ def best_config(trial: optuna.trial.FrozenTrial, objective: str) -> str:
 def write_outputs(out: Path, study: optuna.Study, space: SearchSpace, attrs: dict, seeds: list[int]) -> xr.Dataset:
     """Writes ``study.nc``, ``study.png`` and (when a trial completed) ``best.yaml`` into ``out``."""
     trials = finished_trials(study)
-    attrs = {**attrs, **baseline_attributes(study.user_attrs.get("baseline"))}
+    attrs = {**attrs, **record_attributes("baseline", study.user_attrs.get("baseline")),
+             **record_attributes("verify", study.user_attrs.get("verify"))}
     ds = study_dataset(trials, space, attrs, seeds)
     atomic_write(out / "study.nc", lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
     if trials:

@@ -20,10 +20,11 @@ from ..config import load_config_file, resolve_config
 from ..errors import ConfigError
 from ..problem import load_problem
 from ..run import resolve_run
-from ._outputs import write_outputs
+from ._outputs import best_trial, finished_trials, write_outputs
 from ._space import SpaceError, load_space
 from ._study import TuneJob, fail_interrupted, open_storage, run_worker
 from ._trial import objective_text
+from ._verify import run_verification, verify_seeds
 
 #: Seconds of training per trial when neither ``--budget`` nor the config sets ``train.time_budget``.
 DEFAULT_BUDGET_S = 20.0
@@ -111,7 +112,22 @@ def _open_study(job: TuneJob, fingerprint: str) -> optuna.Study:
     return study
 
 
-def _check_options(trials, workers: int, budget: float | None, seeds: int) -> None:
+def _verify(study: optuna.Study, job: TuneJob, count: int) -> None:
+    """Runs ``--verify`` (see ``_verify``) unless the study holds a verification of its current
+    best trial at the same seeds; stores it as the study's user attribute ``verify``."""
+    best = best_trial(finished_trials(study))
+    if not count or best is None:
+        return
+    seeds = verify_seeds(job.base_config, job.seeds, count)
+    known = study.user_attrs.get("verify")
+    if known and known["best_trial"] == best.number and known["seeds"] == seeds:
+        return
+    problem = load_problem(job.problem_file, overrides=job.params)
+    study.set_user_attr("verify", run_verification(problem, best.user_attrs["config"], job.base_config, seeds,
+                                                   best.number))
+
+
+def _check_options(trials, workers: int, budget: float | None, seeds: int, verify: int) -> None:
     if not (isinstance(trials, int) and trials >= 1):
         raise ConfigError("--trials", f"must be an integer >= 1, got {trials!r}")
     if not (isinstance(workers, int) and 1 <= workers <= 256):
@@ -121,22 +137,27 @@ def _check_options(trials, workers: int, budget: float | None, seeds: int) -> No
     if not (isinstance(seeds, int) and seeds >= 1):
         raise ConfigError("--seeds", f"must be an integer >= 1 (training runs per trial), got {seeds!r}; "
                           "e.g. --seeds 3, or leave it out for one")
+    if not (isinstance(verify, int) and verify >= 0):
+        raise ConfigError("--verify", f"must be an integer >= 0 (runs per config after the study), got {verify!r}; "
+                          "e.g. --verify 4")
 
 
 def tune(problem_file: str | Path, space: str | Path, trials: int, *, config: str | Path | None = None,
          workers: int = 1, budget: float | None = None, out: str | Path | None = None, storage: str | None = None,
-         params: dict | None = None, seeds: int = 1, baseline: bool = False) -> TuneResult:
+         params: dict | None = None, seeds: int = 1, baseline: bool = False, verify: int = 0) -> TuneResult:
     """Searches the settings of the space file ``space`` on the problem in ``problem_file`` over
     ``config``: ``trials`` trials in all, each ``seeds`` solves (seeds ``seed`` to ``seed + seeds
     - 1`` of the config, each at a time budget of ``budget`` seconds of training: default the
     config's ``train.time_budget``, else ``DEFAULT_BUDGET_S``; a trial costs ``seeds`` budgets)
     whose objective is the geometric mean of their errors, by ``workers`` processes. Pruning
     watches the first seed's run. ``baseline`` also solves ``config`` without the space at the
-    same seeds and budget, recorded in study.nc's ``baseline_*`` attributes. Writes ``study.nc``,
+    same seeds and budget, recorded in study.nc's ``baseline_*`` attributes. ``verify = K``: then
+    the best trial's config and ``config`` train one after the other in this process at K new seeds
+    (``_verify``), recorded in the ``verify_*`` attributes. Writes ``study.nc``,
     ``study.png`` and ``best.yaml`` into ``out`` (default ``outputs/<problem>/tune-<space>``);
     run again with the same ``out``, a tune continues its study up to ``trials``. ``storage`` is
     an RDB URL shared by several machines; ``params`` overrides problem parameters (as ``--param``)."""
-    _check_options(trials, workers, budget, seeds)
+    _check_options(trials, workers, budget, seeds, verify)
     params = params or {}
     problem = load_problem(problem_file, overrides=params)
     base = resolve_run(problem, config and load_config_file(config), {"train": {"progress": False}})
@@ -164,6 +185,7 @@ def tune(problem_file: str | Path, space: str | Path, trials: int, *, config: st
         if storage is None:  # the journal is this folder's alone (the lock): its running trials were killed
             fail_interrupted(study)
         _run_workers(job, out, min(workers, trials))
+        _verify(study, job, verify)
         attrs = {"problem": problem.name, "problem_file": str(problem_file), "space": str(space),
                  "objective": objective_text(problem, base["seed"], seeds), "time_budget_s": float(budget),
                  "trials_requested": trials, "study_name": job.study_name, "sampler": "optuna TPE",
