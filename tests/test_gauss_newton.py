@@ -198,26 +198,41 @@ def test_node_weights_read_each_nodes_row_and_weight():
     np.testing.assert_array_equal(rows[1], rows_b)
 
 
-@pytest.mark.parametrize("layout", ["grouped", "scrambled", "uneven"])
-def test_weighted_sums_match_a_loop_over_nodes(layout):
+@pytest.mark.parametrize("layout, stencil", [("grouped", True), ("grouped", False), ("scrambled", True),
+                                            ("uneven", False)])
+def test_weighted_sums_match_a_loop_over_nodes(layout, stencil):
     """The table of dr/dW sums, by batched products (nodes in equal consecutive groups per row,
-    some unused) or segment sums (rows scrambled; a node count that is no multiple of the rows),
-    against numpy's unbuffered add over the nodes."""
-    from pdesolve.solvers._layerwise import _weighted_sums
+    some unused; a stencil's first layer from its points, shifts and coordinates) or segment sums
+    (rows scrambled; a node count that is no multiple of the rows), against numpy's unbuffered
+    add over the nodes with each node's coordinates formed."""
+    from pdesolve.models import MLP, DenseLinear
+    from pdesolve.solvers._layerwise import FirstInputs, _weighted_sums
 
-    m, rng = 4, np.random.default_rng(0)
-    n = 4 * m + (3 if layout == "uneven" else 0)
-    rows = np.arange(n) // 4 if layout == "grouped" else rng.integers(0, m, n)
+    m, k, rng = 4, 5, np.random.default_rng(0)
+    n = m * k + (3 if layout == "uneven" else 0)
+    keys = jax.random.split(jax.random.key(0), 3)
+    network = MLP([DenseLinear(3, 3, key=keys[0]), DenseLinear(3, 2, key=keys[1]), DenseLinear(2, 1, key=keys[2])],
+                  "tanh")  # table: 3 x (3 + 1), 2 x (3 + 1), 1 x (2 + 1)
+    rows = np.arange(n) // k if layout == "grouped" else rng.integers(0, m, n)
     weights = rng.normal(size=n)
     weights[[1, 6]] = 0.0  # unused nodes read row 0 off the map
     rows[[1, 6]] = 0
-    deltas, inputs = rng.normal(size=(n, 5)), rng.normal(size=(n, 6))
-    blocks = [(0, 3, 0, 4), (3, 2, 4, 2)]  # (delta offset, units, input offset, inputs with the bias's 1)
-    table = _weighted_sums(((jnp.asarray(deltas), jnp.asarray(inputs)),), (jnp.asarray(weights),),
-                           (jnp.asarray(rows),), blocks, m)
-    expected = np.zeros((m, 3 * 4 + 2 * 2))
+    deltas, later = rng.normal(size=(n, 6)), rng.normal(size=(n, 7))
+    if stencil:  # node j of point p: points[p] + shifts[p, j] e_coords[p, j] (a coordinate twice in a point)
+        points, coords, shifts = rng.normal(size=(m, 3)), rng.integers(0, 3, (m, k)), rng.normal(size=(m, k))
+        first = FirstInputs(jnp.asarray(points), jnp.asarray(coords), jnp.asarray(shifts))
+        nodes = np.repeat(points, k, axis=0)
+        nodes[np.arange(n), coords.ravel()] += shifts.ravel()
+    else:
+        nodes = rng.normal(size=(n, 3))
+        first = FirstInputs(jnp.asarray(nodes))
+    table = _weighted_sums(((jnp.asarray(deltas), jnp.asarray(later), first),), (jnp.asarray(weights),),
+                           (jnp.asarray(rows),), network, 0, m)
+    inputs = np.concatenate([nodes, np.ones((n, 1)), later], axis=1)  # first layer's with the bias's 1, then later
+    blocks = [(0, 3, 0, 4), (3, 2, 4, 4), (5, 1, 8, 3)]  # (delta offset, units, input offset, inputs)
+    expected = np.zeros((m, 3 * 4 + 2 * 4 + 1 * 3))
     for node in range(n):
-        parts = [np.outer(deltas[node, d0 : d0 + u], inputs[node, i0 : i0 + k]).ravel() for d0, u, i0, k in blocks]
+        parts = [np.outer(deltas[node, d0 : d0 + u], inputs[node, i0 : i0 + q]).ravel() for d0, u, i0, q in blocks]
         np.add.at(expected, rows[node], weights[node] * np.concatenate(parts))
     np.testing.assert_allclose(table, expected, rtol=1e-12, atol=1e-12)
 

@@ -1,9 +1,9 @@
 """Central finite differences on the 2d+1 (+ time) stencil, or on k random coordinates per point.
 
 Every stencil node is the point moved along one input coordinate, ``z + s e_j``. When the field
-is a ``Solution`` whose network exposes ``first_layer`` / ``input_columns`` / ``from_hidden``
-(the MLP), the first affine layer at a node is ``(W z + b) + s W[:, j]``: it is computed once per
-point and one column is added per node (O(w) per node instead of O(d w)), see ``_network_nodes``.
+is a ``Solution`` whose network has ``stencil_values`` (the MLP), the first affine layer at a
+node is ``(W z + b) + s W[:, j]``: it is computed once per point and one column is added per node
+(O(w) per node instead of O(d w)), see ``_network_nodes``.
 The ansatz's base and factor are still evaluated at the (n m, d) node coordinates: at d = 1000
 that memory traffic dominates an unchunked call; ``operators.chunk_size`` of 5-20 points keeps it
 in cache (measured on a loaded 2-core CPU: 1.3-2 s unchunked, 0.27 s with 5-point chunks). They
@@ -55,16 +55,13 @@ def _stencil_parts(needs: frozenset[str]) -> tuple[bool, bool, bool]:
 
 def _network_nodes(u: Ansatz, x, t, coords, shifts, aware: bool) -> Float[Array, "n m"]:
     """The ansatz's network at the nodes: through the stencil-aware first layer ``a0 + s W[:, j]``
-    (the first layer at ``z + s e_j``, z = (x, t) or x) when ``aware`` and the network exposes
-    ``first_layer`` / ``input_columns`` / ``from_hidden``, else at the node coordinates."""
+    (the first layer at ``z + s e_j``, z = (x, t) or x) when ``aware`` and the network has
+    ``stencil_values(z, coords, shifts)``, else at the node coordinates."""
     network = u.network
-    n, m = coords.shape
-    if aware and all(hasattr(network, a) for a in ("first_layer", "input_columns", "from_hidden")):
-        z = jnp.concatenate([x, t[:, None]], axis=1) if u.has_time else x
-        hidden = network.first_layer(z)[:, None, :] + shifts[..., None] * network.input_columns(coords)
-        return network.from_hidden(hidden.reshape(n * m, -1)).reshape(n, m)
+    if aware and hasattr(network, "stencil_values"):
+        return network.stencil_values(jnp.concatenate([x, t[:, None]], axis=1) if u.has_time else x, coords, shifts)
     xs, ts = _node_points(x, t, coords, shifts)
-    return network(jnp.concatenate([xs, ts[:, None]], axis=1) if u.has_time else xs).reshape(n, m)
+    return network(jnp.concatenate([xs, ts[:, None]], axis=1) if u.has_time else xs).reshape(coords.shape)
 
 
 def ansatz_parts(u: Ansatz, x, t, coords, shifts) -> tuple[Float[Array, "n m"], Float[Array, "n m"]]:

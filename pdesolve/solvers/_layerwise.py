@@ -8,8 +8,10 @@ For ``u = base + factor * N`` with an MLP ``N``, a weight of a dense layer after
 and ``delta_l[i]`` is a central difference of the network from layer l on with ``z_l[i]`` moved
 (two partial forward passes per hidden unit and node, against P full passes for the plain
 forward-difference Jacobian; the read-out's delta is 1). A dense first layer is handled the same
-way with the node coordinates as its inputs (the engine then evaluates the network at the nodes,
-not through the stencil-aware first layer). A first layer with no per-unit weights (tensor
+way with the node coordinates as its inputs; at a stencil (``stencil_values``: nodes z + s e_j)
+the network runs through the stencil-aware first layer and the first layer's sums use
+``sum_j a_j (z + s_j e_j) = (sum_j a_j) z + sum_j a_j s_j e_j``, so the node coordinates are never
+formed (``_grouped_first``). A first layer with no per-unit weights (tensor
 train) keeps the stencil-aware form ``W z + b + s W[:, j]``; its columns are forward-mode tangents
 of that layer chained with ``delta_1``. Everything after the network (the ansatz, the stencil or
 Stein combination, the PDE's nonlinearity, the soft-condition misfits) is linearised once
@@ -32,6 +34,8 @@ pre-activations), as in the forward-difference Jacobian; the only transposed map
 combination after it.
 """
 
+from typing import NamedTuple
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -40,6 +44,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, Int
 
 from ..models import MLP, DenseLinear
+from ..models._mlp import stencil_hidden
 from ..models._mlp import ACTIVATIONS
 from ._jacobian import columns
 
@@ -160,44 +165,84 @@ def _node_weights(linear_in_probes, probes: tuple, m: int, dtype):
     return weights, rows
 
 
-def _weighted_sums(recorded: tuple, weights: tuple, rows: tuple, blocks, m: int) -> Float[Array, "m q"]:
+class FirstInputs(NamedTuple):
+    """A network call's first-layer inputs: the node coordinates ``points`` (N, in) themselves
+    (``coords`` None), or a stencil over n points, nodes ``points[p] + shifts[p, j] e_coords[p, j]``."""
+
+    points: Float[Array, "n in"]
+    coords: Int[Array, "n k"] | None = None
+    shifts: Float[Array, "n k"] | None = None
+
+    def at_nodes(self) -> Float[Array, "N in"]:
+        if self.coords is None:
+            return self.points
+        n, k = self.coords.shape
+        moved = self.shifts[..., None] * jax.nn.one_hot(self.coords, self.points.shape[1], dtype=self.points.dtype)
+        return (self.points[:, None, :] + moved).reshape(n * k, -1)
+
+
+def _weighted_sums(recorded: tuple, weights: tuple, rows: tuple, network: MLP, start: int, m: int) -> Float[Array, "m q"]:
     """The table ``T[row, (unit, k)] = sum over calls and nodes n of that row of w_n delta_n[unit]
-    input_n[k]``: dr/dW[unit, k] (k the bias's 1 for dr/db[unit]), layer by layer, unit-major."""
-    return sum(_call_sums(deltas, inputs, w, row, blocks, m)
-               for (deltas, inputs), w, row in zip(recorded, weights, rows))
+    input_n[k]``: dr/dW[unit, k] (k the bias's 1 for dr/db[unit]) for the layers from ``start`` on,
+    layer by layer, unit-major."""
+    return sum(_call_sums(call, w, row, network, start, m) for call, w, row in zip(recorded, weights, rows))
 
 
-def _call_sums(deltas, inputs, w, row, blocks, m: int) -> Float[Array, "m q"]:
+def _call_sums(call: tuple, w, row, network: MLP, start: int, m: int) -> Float[Array, "m q"]:
     """One network call's part of ``_weighted_sums``. Where the call's N nodes come in m equal
     consecutive groups, one per row (a stencil over the batch's points with the conditions built
     in: row(n) = n // (N / m)), the sums are batched matrix products (9x faster than the segment
-    sums at d = 100); otherwise, or when the rows read off the map differ, segment sums."""
+    sums at d = 100), and a stencil's first layer sums its points' inputs once per point
+    (``_grouped_first``); otherwise, or when the rows read off the map differ, segment sums."""
+    deltas, later, first = call
+    units = network.layers[0].out_size
+    blocks = [(delta_offset, count, later[:, offset : offset + k])
+              for delta_offset, count, offset, k in _layer_blocks(network, 1)]
 
-    def segment_sums(_):
-        tables = []
-        for delta_offset, units, input_offset, k in blocks:
-            def unit_sums(u):
-                return jax.ops.segment_sum((w * deltas[:, delta_offset + u])[:, None]
-                                           * inputs[:, input_offset : input_offset + k], row, m)
+    def scaled(delta_offset, count):
+        return w[:, None] * deltas[:, delta_offset : delta_offset + count]
 
-            tables.append(jax.lax.map(unit_sums, jnp.arange(units)).transpose(1, 0, 2).reshape(m, units * k))
+    def by_segments(_):
+        tables = [] if start else [_segment_table(scaled(0, units), _with_bias_input(first.at_nodes()), row, m)]
+        tables += [_segment_table(scaled(d0, count), inputs, row, m) for d0, count, inputs in blocks]
         return jnp.concatenate(tables, axis=1)
 
     n = row.shape[0]
     if n % m:
-        return segment_sums(None)
+        return by_segments(None)
     group = n // m
 
-    def grouped_sums(_):
-        tables = []
-        for delta_offset, units, input_offset, k in blocks:
-            scaled = (w[:, None] * deltas[:, delta_offset : delta_offset + units]).reshape(m, group, units)
-            tables.append(jnp.einsum("rgu,rgk->ruk", scaled,
-                                     inputs[:, input_offset : input_offset + k].reshape(m, group, k)).reshape(m, -1))
+    def by_groups(_):
+        tables = [] if start else [_grouped_first(scaled(0, units), first, group, m)]
+        tables += [_grouped_table(scaled(d0, count), inputs, group, m) for d0, count, inputs in blocks]
         return jnp.concatenate(tables, axis=1)
 
     grouped = jnp.all((row == jnp.arange(n) // group) | (w == 0))
-    return jax.lax.cond(grouped, grouped_sums, segment_sums, None)
+    return jax.lax.cond(grouped, by_groups, by_segments, None)
+
+
+def _segment_table(scaled: Float[Array, "N u"], inputs: Float[Array, "N k"], row, m: int) -> Float[Array, "m uk"]:
+    """``T[row, (unit, k)] = sum over the row's nodes of scaled[n, unit] inputs[n, k]``, unit by unit."""
+    sums = jax.lax.map(lambda u: jax.ops.segment_sum(scaled[:, u, None] * inputs, row, m), jnp.arange(scaled.shape[1]))
+    return sums.transpose(1, 0, 2).reshape(m, -1)
+
+
+def _grouped_table(scaled: Float[Array, "N u"], inputs: Float[Array, "N k"], group: int, m: int) -> Float[Array, "m uk"]:
+    """``_segment_table`` for rows of ``group`` consecutive nodes: one batched matrix product."""
+    return jnp.einsum("rgu,rgk->ruk", scaled.reshape(m, group, -1), inputs.reshape(m, group, -1)).reshape(m, -1)
+
+
+def _grouped_first(scaled: Float[Array, "N u"], first: FirstInputs, group: int, m: int) -> Float[Array, "m uk"]:
+    """The first layer's ``_grouped_table`` (inputs with the bias's 1). For a stencil whose points
+    are the rows (k = group nodes each), ``sum_j a_j (z + s_j e_c_j) = (sum_j a_j) z + sum_j a_j s_j
+    e_c_j``: one outer product per point and one scatter per node, O(n k w) instead of O(n k w in)
+    (the node coordinates are never formed)."""
+    if first.coords is None or first.coords.shape != (m, group):
+        return _grouped_table(scaled, _with_bias_input(first.at_nodes()), group, m)
+    per_node = scaled.reshape(m, group, -1)
+    table = jnp.sum(per_node, axis=1)[:, :, None] * _with_bias_input(first.points)[:, None, :]  # (m, u, in + 1)
+    moved = jnp.zeros_like(table).at[jnp.arange(m)[:, None], :, first.coords].add(per_node * first.shifts[..., None])
+    return (table + moved).reshape(m, -1)
 
 
 def _with_bias_input(z: Float[Array, "n k"]) -> Float[Array, "n k+1"]:
@@ -206,9 +251,10 @@ def _with_bias_input(z: Float[Array, "n k"]) -> Float[Array, "n k+1"]:
 
 
 class _Probed(eqx.Module):
-    """The network as the residual sees it while a dense-first-layer Jacobian is built: exposing
-    only ``__call__``, it sees every node's input, records ``(deltas, inputs)`` per call and adds
-    that call's probe (whose tangents carry the Jacobian columns)."""
+    """The network as the residual sees it while a dense-first-layer Jacobian is built: called at
+    node coordinates, or at a stencil through ``stencil_values`` (the stencil-aware first layer),
+    it records ``(deltas, later inputs, FirstInputs)`` per call and adds that call's probe (whose
+    tangents carry the Jacobian columns)."""
 
     network: MLP
     step: float = eqx.field(static=True)
@@ -217,13 +263,20 @@ class _Probed(eqx.Module):
 
     def __call__(self, z: Float[Array, "n in"]) -> Float[Array, " n"]:
         z = jax.lax.stop_gradient(z)
-        values, deltas, inputs = activity_differences(self.network, self.network.first_layer(z), self.step)
-        return self._output(values, deltas, jnp.concatenate([_with_bias_input(z), inputs], axis=1))
+        return self._output(*activity_differences(self.network, self.network.first_layer(z), self.step),
+                            FirstInputs(z))
 
-    def _output(self, values, deltas, inputs) -> Float[Array, " n"]:
+    def stencil_values(self, z: Float[Array, "n in"], coords: Int[Array, "n k"], shifts: Float[Array, "n k"]):
+        """The network at the nodes ``z + shifts e_coords`` (n, k), as ``MLP.stencil_values``."""
+        z, shifts = jax.lax.stop_gradient(z), jax.lax.stop_gradient(shifts)
+        hidden = stencil_hidden(self.network, z, coords, shifts)
+        values = self._output(*activity_differences(self.network, hidden, self.step), FirstInputs(z, coords, shifts))
+        return values.reshape(coords.shape)
+
+    def _output(self, values, deltas, inputs, first: FirstInputs | None) -> Float[Array, " n"]:
         if self.probes is not None:
             values = values + self.probes[len(self.record)]
-        self.record.append((deltas, inputs))
+        self.record.append((deltas, inputs, first))
         return values
 
 
@@ -233,19 +286,16 @@ class _ProbedHidden(_Probed):
     ``delta_1`` (the value is exact, its slope in the first pre-activation is ``delta_1``)."""
 
     def __call__(self, z):
-        return self.from_hidden(self.first_layer(z))
+        return self._from_hidden(self.network.first_layer(z))
 
-    def first_layer(self, z):
-        return self.network.first_layer(z)
+    def stencil_values(self, z, coords, shifts):
+        return self._from_hidden(stencil_hidden(self.network, z, coords, shifts)).reshape(coords.shape)
 
-    def input_columns(self, index):
-        return self.network.input_columns(index)
-
-    def from_hidden(self, hidden: Float[Array, "n w1"]) -> Float[Array, " n"]:
+    def _from_hidden(self, hidden: Float[Array, "n w1"]) -> Float[Array, " n"]:
         fixed = jax.lax.stop_gradient(hidden)
         values, deltas, inputs = jax.lax.stop_gradient(activity_differences(self.network, fixed, self.step))
         values = values + jnp.sum(deltas[:, : hidden.shape[1]] * (hidden - fixed), axis=1)
-        return self._output(values, deltas, inputs)
+        return self._output(values, deltas, inputs, None)
 
 
 def layerwise_jacobian(residuals_of, solution, step: float, chunk_size: int | None):
@@ -274,11 +324,11 @@ def layerwise_jacobian(residuals_of, solution, step: float, chunk_size: int | No
         return residuals_of(eqx.tree_at(lambda s: s.network, solution, probed)), tuple(record)
 
     calls = jax.eval_shape(lambda th: residuals(th, None)[1], first)
-    probes = tuple(jnp.zeros(deltas.shape[:1], dtype) for deltas, _ in calls)
+    probes = tuple(jnp.zeros(deltas.shape[:1], dtype) for deltas, _, _ in calls)
     r, linear, recorded = jax.linearize(residuals, first, probes, has_aux=True)
     zero_first = jnp.zeros_like(first)
     weights, rows = _node_weights(lambda p: linear(zero_first, p), probes, r.shape[0], dtype)
-    table = _weighted_sums(recorded, weights, rows, _layer_blocks(network, start), r.shape[0])
+    table = _weighted_sums(recorded, weights, rows, network, start, r.shape[0])
     later = table[:, _table_positions(network, start)]
     if dense_first:
         return r, later, 2 * _hidden_units(network)
