@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -60,16 +59,15 @@ def _poisson_with(tmp_path, replace: dict[str, str], name="p.yaml") -> Path:
 # --- 1: alias bombs -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("field", ["dimension", "title", "name", "config", "parameters"])
-def test_alias_bomb_in_any_field_is_refused_fast(tmp_path, field):
+def test_alias_bomb_in_any_field_is_refused(tmp_path, field):
+    """Refused by the node count before any expansion (the message names the limit; no wall-clock bound)."""
     text = POISSON.read_text().replace(f"\n{field}:", f"\nunused_{field}:") if field in ("dimension", "title", "name") \
         else POISSON.read_text()
     text = f"anchors:\n{_bomb()}\n{field}: *l8\n" + text.replace("config:", "unused_config:" if field == "config" else "config:")
     path = tmp_path / "bomb.yaml"
     path.write_text(text)
-    start = time.perf_counter()
     with pytest.raises(ProblemError) as info:
         load_problem(path)
-    assert time.perf_counter() - start < 2.0
     message = str(info.value)
     assert "aliases" in message and str(MAX_YAML_NODES) in message and len(message) < 400, message
 
@@ -79,10 +77,8 @@ def test_recursive_alias_and_config_bombs_are_refused(tmp_path):
         safe_load("a: &x [1, *x]")
     path = tmp_path / "c.yaml"
     path.write_text(f"anchors:\n{_bomb()}\nmodel: {{widths: *l8}}\n")
-    start = time.perf_counter()
     with pytest.raises(ConfigError, match="aliases"):
         load_config_file(path)
-    assert time.perf_counter() - start < 2.0
     # ordinary aliases and merge keys still work
     assert safe_load("a: &w [8, 8]\nb: *w\nc: &m {k: 1}\nd: {<<: *m, k: 2}") == {
         "a": [8, 8], "b": [8, 8], "c": {"k": 1}, "d": {"k": 2}}

@@ -24,10 +24,10 @@ with w and row(n) read off two transposed applications of the map (``_node_weigh
 instead of one application of the map per parameter. Measured per Jacobian (2-core CPU, float64,
 the default network and batch): 0.034 -> 0.023 s on nt_gauss5_ball, 1.11 -> 0.62 s on
 nt_heat100_ball (0.34 s of it the ansatz base at the 101,500 nodes), 1.95 -> 0.84 s on
-nt_sine_gordon1000_ball. Then (with the base and factor prepared once per step, see
-``FiniteDifferenceEngine.prepare``) 0.44-0.55 s on nt_heat100_ball: the activity differences in
-chunks of nodes (0.43 -> 0.20 s) and the sums as batched products (0.21 -> 0.02 s for the first
-layer) where each row's nodes are one consecutive group.
+nt_sine_gordon1000_ball. Then 0.28 s on nt_heat100_ball, with the base and factor prepared once
+per step (``FiniteDifferenceEngine.prepare``), the activity differences in chunks of nodes (0.43
+-> 0.20 s), the sums as batched products where each row's nodes are one consecutive group (0.21
+-> 0.02 s for the first layer) and the first layer's sums from the stencil's points.
 
 No derivative of the network is taken: the network is only queried (forward passes at perturbed
 pre-activations), as in the forward-difference Jacobian; the only transposed map is the linear
@@ -44,8 +44,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, Int
 
 from ..models import MLP, DenseLinear
-from ..models._mlp import stencil_hidden
-from ..models._mlp import ACTIVATIONS
+from ..models._mlp import ACTIVATIONS, stencil_hidden
 from ._jacobian import columns
 
 
