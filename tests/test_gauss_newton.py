@@ -149,9 +149,9 @@ LAYERWISE_CASES = {  # problem, config: FD stencil with time, random coordinates
 }
 
 
-# fd-time and soft-neumann in the default run; the three slower cases (15-25 s each) with -m slow
-@pytest.mark.parametrize("case", [pytest.param(case, marks=pytest.mark.slow)
-                                  if case in ("fd-random", "sparse-grid", "tt-first-layer") else case
+# fd-time in the default run; the other cases (15-26 s each) with -m slow (the segment-sum path that
+# soft-neumann takes is also checked against numpy in test_weighted_sums_match_a_loop_over_nodes)
+@pytest.mark.parametrize("case", [pytest.param(case, marks=pytest.mark.slow) if case != "fd-time" else case
                                   for case in sorted(LAYERWISE_CASES)])
 def test_layerwise_jacobian_matches_forward_mode(case):
     """Activity-perturbation columns (central differences of partial forward passes) against the
