@@ -247,6 +247,12 @@ def regenerate_readme(suites: list[str]) -> None:
     readme.write_text("\n".join(parts))
 
 
+def selected(only, names) -> set:
+    """The names of ``names`` that ``--only`` keeps: those it lists, or all when it lists none of them."""
+    listed = set(only or ()) & set(names)
+    return listed or set(names)
+
+
 def deep_update(base: dict, update: dict) -> dict:
     out = dict(base)
     for key, value in update.items():

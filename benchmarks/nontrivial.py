@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import PROBLEMS, fmt, markdown_table, train_run, write_partial
+from ._common import PROBLEMS, fmt, markdown_table, selected, train_run, write_partial
 
 #: Seconds of training per method, by problem dimension (quick: this 2-core CPU).
 SIZES = {
     "tiny": {"budget": {2: 2, 100: 2, 10_000: 2}, "eval_points": 200, "validation_points": 100, "problems": 2},
-    "quick": {"budget": {10: 20, 100: 30, 10_000: 90}, "eval_points": 2000, "validation_points": 500,
+    "quick": {"budget": {10: 60, 100: 30, 10_000: 90}, "eval_points": 2000, "validation_points": 500,
               "problems": None},
     "full": {"budget": {10: 300, 100: 600, 10_000: 1200}, "eval_points": 10000, "validation_points": 1000,
              "problems": None},
@@ -91,12 +91,6 @@ def problem_files(size: dict) -> list[Path]:
     return files[: size["problems"]] if size["problems"] else files
 
 
-def _selected(only, names) -> set:
-    """The names of ``names`` that ``--only`` keeps: those it lists, or all when it lists none of them."""
-    listed = set(only or ()) & set(names)
-    return listed or set(names)
-
-
 def run(size_name: str, only=None):
     """Rows ``problem x method`` and the error-vs-time histories for the figure. ``only`` lists
     problem names and/or method names (each kind: all when none is listed)."""
@@ -106,7 +100,7 @@ def run(size_name: str, only=None):
     size = SIZES[size_name]
     rows, curves = [], {}
     files = problem_files(size)
-    problems, methods = _selected(only, [f.stem for f in files]), _selected(only, METHODS)
+    problems, methods = selected(only, [f.stem for f in files]), selected(only, METHODS)
     for path in files:
         problem = load_problem(path)
         if problem.name not in problems:

@@ -36,7 +36,8 @@ evaluation, compiled peak memory, seconds of one step) are recorded as skipped, 
 import dataclasses
 import time
 
-from ._common import PROBLEMS, flops_of, fmt, markdown_table, median_time, peak_bytes, train_run, write_partial
+from ._common import (PROBLEMS, flops_of, fmt, markdown_table, median_time, peak_bytes, selected, train_run,
+                      write_partial)
 
 PROBLEM_FILE = PROBLEMS / "nt_sine_gordon1000_ball.yaml"
 SIZES = {
@@ -195,12 +196,6 @@ def one_case(case: str, problem, size: dict) -> dict:
     return row
 
 
-def _selected(only, names) -> set:
-    """The names of ``names`` that ``--only`` keeps: those it lists, or all when it lists none."""
-    listed = set(only or ()) & set(names)
-    return listed or set(names)
-
-
 def run(size_name: str, only=None):
     """Rows ``d x case``. ``only`` lists case names, ``d=<dim>`` labels and/or entry labels
     (``d=<dim> <case>``); each kind selects all when none of it is listed."""
@@ -209,8 +204,8 @@ def run(size_name: str, only=None):
     from ._common import problem_with
 
     size = SIZES[size_name]
-    dims = _selected(only, [f"d={d}" for d in size["dims"]])
-    cases = _selected(only, list(CASES))
+    dims = selected(only, [f"d={d}" for d in size["dims"]])
+    cases = selected(only, list(CASES))
     entries = {f"d={d} {c}" for d in size["dims"] for c in CASES} & set(only or ())
     rows = []
     for dim in size["dims"]:

@@ -88,6 +88,7 @@ def test_nontrivial_suite_configs_are_valid_and_its_default_is_the_package_defau
     exactly the package default apart from the step budget, the summary counts wins against
     Adam-AD, and ``--only`` selects problems and methods."""
     from benchmarks import nontrivial
+    from benchmarks._common import selected
     from pdesolve.problem import load_problem
     from pdesolve.run import resolve_run_config
 
@@ -108,8 +109,8 @@ def test_nontrivial_suite_configs_are_valid_and_its_default_is_the_package_defau
     summary = "\n".join(nontrivial.summarise(rows, "tiny"))
     assert f"{nontrivial.DEFAULT} (BP-free) below Adam-AD on 1 of 1 problems; below the best constant network on " \
            "1 of 1" in summary
-    assert nontrivial._selected(["GN-FD", "nt_gauss5_ball"], nontrivial.METHODS) == {"GN-FD"}
-    assert nontrivial._selected(["nt_gauss5_ball"], nontrivial.METHODS) == set(nontrivial.METHODS)
+    assert selected(["GN-FD", "nt_gauss5_ball"], nontrivial.METHODS) == {"GN-FD"}
+    assert selected(["nt_gauss5_ball"], nontrivial.METHODS) == set(nontrivial.METHODS)
 
 
 @pytest.mark.slow  # 23 s (compiles seven cases)
