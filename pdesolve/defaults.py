@@ -36,8 +36,8 @@ def run_defaults(dim: int, has_time: bool) -> dict:
     """The problem-dependent default config (a partial config, validated like any other).
 
     Up to the full FD stencil's range (d <= ``FULL_STENCIL_MAX_DIM``): 200 Gauss-Newton steps of
-    500 points (150 of 2000 up to ``WIDE_MAX_INPUTS`` network inputs), each one solve at damping 1e-6 of trace(J^T J)/P and a 20-point grid line search
-    (ENGD style: lower than the gain-ratio loop at equal steps on gauss5 (fixed set), burgers5,
+    500 points (150 steps of 2000 up to ``WIDE_MAX_INPUTS`` network inputs), each one solve at
+    damping 1e-6 of trace(J^T J)/P and a 20-point grid line search (ENGD style: lower than the gain-ratio loop at equal steps on gauss5 (fixed set), burgers5,
     minmax5; +19 residual evaluations per step). Beyond it the residual comes from random
     coordinates, so each batch's residual is a noisy estimate: the line search at a small damping
     fits that noise (nt_sine_gordon1000_ball: 4.9e-2 after 200 steps of 100 points, against 1.0e-2
