@@ -8,9 +8,9 @@ affine in the stencil operators (``lap_u``, ``u_t``) given the centre value, so 
 coordinate estimator is unbiased on it. (``nt_heat100_ball`` is its linear special case and
 ``nt_product100_ball`` is stationary with ``u * sum u_x``; one problem keeps the run short.)
 
-Cases per d, all with THE SAME network (``pdesolve.defaults.default_model(d + 1)``: a dense 20 x 20 tanh
-MLP below 50 inputs, 16 x 16 from 50 inputs; the table committed at 914574c predates 903ffdd and used
-a rank-2 TT first layer from 50 inputs), THE SAME
+Cases per d, all with THE SAME network (``pdesolve.defaults.default_model(d + 1)``: a dense tanh MLP,
+40 x 40 up to 11 inputs (since 1b064d5; 20 x 20 before), 20 x 20 below 50 inputs, 16 x 16 from 50;
+the table committed at 914574c predates 903ffdd and used a rank-2 TT first layer from 50 inputs), THE SAME
 batch (``batch`` points per step), float64, one process:
 
 - ``GN-layerwise SG3 / FD / FD-k / auto``: the BP-free default solver (Gauss-Newton, layerwise
@@ -245,8 +245,8 @@ def add_ratios(rows: list[dict]) -> list[dict]:
 def summarise(rows: list[dict], size_name: str) -> list[str]:
     """The d x case table, what each column means, and the issue's ratio at d = 100 and 1000."""
     size = SIZES[size_name]
-    lines = [f"`nt_sine_gordon1000_ball` at dimension d; the package-default network for d (20 x 20 tanh MLP below "
-             f"50 inputs, 16 x 16 with a rank-2 TT first layer from 50), {size['batch']} points per step for every "
+    lines = [f"`nt_sine_gordon1000_ball` at dimension d; the package-default network for d (dense tanh MLP: 40 x 40 "
+             f"up to 11 inputs, 20 x 20 below 50, 16 x 16 from 50), {size['batch']} points per step for every "
              f"case, float64, one process. Training budget per case: {size['budget_s']} (seconds by largest d).", "",
              "Columns: `nodes/pt` network evaluations per collocation point (stencil nodes; AD: as counted by the "
              "autodiff engine); `s/step` the compiled training step alone (median of "
