@@ -8,10 +8,11 @@ solver starts from) and the problem's own ``config:`` section, which overrides t
 from .operators import FULL_STENCIL_MAX_DIM
 
 #: Network inputs (d, plus one for time) up to which the default MLP is 40 x 40 and each
-#: Gauss-Newton step takes 2000 points: the FD stencil has at most 2 * 11 + 3 = 25 nodes per point
+#: Gauss-Newton step takes 2000 points: the FD stencil has at most 23 nodes per point (2d + 1, + 2 in t)
 #: there, so the wider network and the larger batch are affordable, and they lower the error where a
-#: 20 x 20 network on 500 points stalls (60 s of training, 2-core CPU: nt_gauss5_ball 1.0e-4 ->
-#: 4.6e-5, nt_allen_cahn5_box 1.5e-3 -> 3.9e-4, nt_hjb10_ball 1.5e-3 -> 1.1e-3).
+#: 20 x 20 network on 500 points stalls (single runs on a 2-core CPU, seed 0, 60 s of training:
+#: nt_allen_cahn5_box 1.9e-3 -> 3.7e-4, nt_hjb10_ball 1.8e-3 -> 1.1e-3; nt_gauss5_ball 1.4e-4 after
+#: 60 s -> 4.4e-5 after 40 s).
 WIDE_MAX_INPUTS = 11
 #: Network inputs from which the default MLP is 16 wide instead of 20: the first layer has
 #: inputs x width parameters, one Gauss-Newton Jacobian column each.
@@ -37,8 +38,9 @@ def run_defaults(dim: int, has_time: bool) -> dict:
 
     Up to the full FD stencil's range (d <= ``FULL_STENCIL_MAX_DIM``): 200 Gauss-Newton steps of
     500 points (150 steps of 2000 up to ``WIDE_MAX_INPUTS`` network inputs), each one solve at
-    damping 1e-6 of trace(J^T J)/P and a 20-point grid line search (ENGD style: lower than the gain-ratio loop at equal steps on gauss5 (fixed set), burgers5,
-    minmax5; +19 residual evaluations per step). Beyond it the residual comes from random
+    damping 1e-6 of trace(J^T J)/P and a 20-point grid line search (ENGD style: lower than the
+    gain-ratio loop at equal steps on gauss5 (fixed set), burgers5, minmax5; +19 residual
+    evaluations per step). Beyond it the residual comes from random
     coordinates, so each batch's residual is a noisy estimate: the line search at a small damping
     fits that noise (nt_sine_gordon1000_ball: 4.9e-2 after 200 steps of 100 points, against 1.0e-2
     for the gain-ratio loop, whose damping settles near 0.05), so there the gain-ratio loop
