@@ -18,7 +18,6 @@ from collections.abc import Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ._base import AbstractOperatorEngine, Ansatz, BatchedField
@@ -71,13 +70,17 @@ def ansatz_parts(u: Ansatz, x, t, coords, shifts) -> tuple[Float[Array, "n m"], 
     return u.base(xs, ts).reshape(coords.shape), u.factor(xs, ts).reshape(coords.shape)
 
 
+def stencil_points(z: Float[Array, "n k"], coords: Int[Array, "n m"],
+                   shifts: Float[Array, "n m"]) -> Float[Array, "nm k"]:
+    """The nodes ``z[p] + shifts[p, j] e_coords[p, j]`` as rows (n m, k); an index >= k moves nothing."""
+    move = shifts[..., None] * jax.nn.one_hot(coords, z.shape[1], dtype=z.dtype)
+    return (z[:, None, :] + move).reshape(-1, z.shape[1])
+
+
 def _node_points(x, t, coords, shifts):
     """Node coordinates ``(n m, d)`` and times ``(n m,)``; coordinate index d is time."""
-    n, d = x.shape
-    move = shifts[..., None] * jax.nn.one_hot(coords, d, dtype=x.dtype)  # index d: a zero row
-    xs = (x[:, None, :] + move).reshape(-1, d)
-    ts = (t[:, None] + jnp.where(coords == d, shifts, 0.0)).reshape(-1)
-    return xs, ts
+    ts = (t[:, None] + jnp.where(coords == x.shape[1], shifts, 0.0)).reshape(-1)
+    return stencil_points(x, coords, shifts), ts
 
 
 def node_values(u: BatchedField, x, t, coords: Int[Array, "n m"], shifts: Float[Array, "n m"], aware: bool = True,

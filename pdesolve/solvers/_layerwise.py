@@ -45,6 +45,7 @@ from jaxtyping import Array, Float, Int
 
 from ..models import MLP, DenseLinear
 from ..models._mlp import ACTIVATIONS, stencil_hidden
+from ..operators import stencil_points
 from ._jacobian import columns
 
 
@@ -173,11 +174,7 @@ class FirstInputs(NamedTuple):
     shifts: Float[Array, "n k"] | None = None
 
     def at_nodes(self) -> Float[Array, "N in"]:
-        if self.coords is None:
-            return self.points
-        n, k = self.coords.shape
-        moved = self.shifts[..., None] * jax.nn.one_hot(self.coords, self.points.shape[1], dtype=self.points.dtype)
-        return (self.points[:, None, :] + moved).reshape(n * k, -1)
+        return self.points if self.coords is None else stencil_points(self.points, self.coords, self.shifts)
 
 
 def _weighted_sums(recorded: tuple, weights: tuple, rows: tuple, network: MLP, start: int, m: int) -> Float[Array, "m q"]:
