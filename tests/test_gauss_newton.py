@@ -9,7 +9,7 @@ import scipy.optimize
 
 import pdesolve
 from pdesolve.solvers import JACOBIANS, GaussNewton, jacobian
-from pdesolve.solvers._gauss_newton import _DampedSystem
+from pdesolve.solvers._gauss_newton import _DampedSystem, split_batch
 
 
 class _Residuals:
@@ -306,6 +306,49 @@ def test_failed_line_search_stays_and_raises_the_damping():
     assert float(state.growth) == 4.0 and float(stats["damping"]) == pytest.approx(2e-8)
 
 
+def _linear_batch(rng, n: int, p: int, noise: float) -> dict:
+    """A batch of the training loop's shape for the residual x @ theta - f (noisy targets)."""
+    x = rng.normal(size=(n, p))
+    return {"x": jnp.asarray(x), "t": jnp.zeros(n), "f": jnp.asarray(x @ np.ones(p) + noise * rng.normal(size=n)),
+            "conditions": {}}
+
+
+def test_holdout_line_search_picks_the_length_by_the_held_out_points():
+    """8 noisy rows for 6 parameters: the step fits those 8 (numpy's least squares on them), and
+    the held-out 32 rows choose the length on the grid (numpy); here that is not the full step."""
+    rng = np.random.default_rng(7)
+    batch = _linear_batch(rng, 40, 6, noise=1.0)
+    loss = _Residuals(lambda p, b: b["x"] @ p - b["f"])
+    solver = GaussNewton("ad", min_damping=0.0, line_search=6, holdout=0.8)
+    params = jnp.zeros(6)
+    new, _, stats = solver.step(loss, params, solver.init(loss, params), batch, None)
+    x, f = np.asarray(batch["x"]), np.asarray(batch["f"])
+    direction = np.linalg.lstsq(x[:8], f[:8], rcond=None)[0]
+    lengths = 0.5 ** np.arange(6)
+    best = lengths[np.argmin([np.sum((x[8:] @ (a * direction) - f[8:]) ** 2) for a in lengths])]
+    assert best < 1 and bool(stats["accepted"]) and int(stats["loss_evals"]) == 1 + 8 + 6 + 1
+    np.testing.assert_allclose(new, best * direction, rtol=1e-9, atol=1e-12)
+
+
+def test_split_batch_holds_out_the_last_points_of_each_part():
+    rng = np.random.default_rng(8)
+    batch = _linear_batch(rng, 10, 2, noise=0.0)
+    batch["conditions"] = {"boundary": (jnp.arange(10.0)[:, None], jnp.arange(10.0), jnp.arange(10.0) + 1)}
+    fit, held = split_batch(batch, 0.2)
+    assert [len(fit[k]) for k in ("x", "t", "f")] == [8, 8, 8] and len(held["x"]) == 2
+    np.testing.assert_array_equal(held["f"], batch["f"][8:])
+    np.testing.assert_array_equal(held["conditions"]["boundary"][2], [9.0, 10.0])
+    np.testing.assert_array_equal(fit["conditions"]["boundary"][0][:, 0], np.arange(8.0))
+    with pytest.raises(pdesolve.ConfigError, match="solver.holdout"):
+        split_batch(_linear_batch(rng, 1, 2, noise=0.0), 0.2)
+
+
+def test_holdout_needs_the_line_search():
+    with pytest.raises(pdesolve.ConfigError, match="solver.holdout.*line_search"):
+        pdesolve.solve("problems/poisson2d.yaml", {"solver": {"name": "gauss_newton", "holdout": 0.2},
+                                                   "train": {"steps": 1, "progress": False}})
+
+
 def test_geodesic_acceleration_matches_the_second_directional_derivative():
     """r(theta) = A theta + q(theta) - y with q_i = theta^T B_i theta / 2: the second directional
     derivative along v is v^T B_i v exactly, so the finite difference of residuals is exact and the
@@ -351,7 +394,8 @@ def test_line_search_solve_is_reproducible_and_bp_free():
     assert first.report["backprop"] is False
 
 
-@pytest.mark.parametrize("setting", [{"line_search": -1}, {"line_search": 61}, {"geodesic": "yes"}])
+@pytest.mark.parametrize("setting", [{"line_search": -1}, {"line_search": 61}, {"geodesic": "yes"},
+                                     {"holdout": 0.95}, {"holdout": -0.1}])
 def test_line_search_and_geodesic_settings_are_checked(setting):
     with pytest.raises(pdesolve.ConfigError, match="solver"):
         pdesolve.solve("problems/poisson2d.yaml", {"solver": {"name": "gauss_newton", **setting},

@@ -12,10 +12,14 @@ adapts by the gain ratio rho = actual / predicted reduction of |r|^2 (Nielsen's 
 rho > 0 is taken and lam *= max(1/3, 1 - (2 rho - 1)^3); otherwise lam *= nu, nu *= 2, and the
 step is retried with the same Jacobian (at most ``max_trials`` solves per step).
 
-Two options change how far the step goes. ``line_search = n > 0`` replaces the gain-ratio loop by
+Three options change how far the step goes. ``line_search = n > 0`` replaces the gain-ratio loop by
 the energy-natural-gradient recipe (Mueller & Zeinhofer, 2023): one solve at the damping floor
 (``min_damping``), then |r|^2 at the step lengths 1, 1/2, ..., 2^-(n-1) along it on the same batch
-(n forward evaluations, no derivative), the best taken if it lowers |r|^2. ``geodesic`` adds
+(n forward evaluations, no derivative), the best taken if it lowers |r|^2. ``holdout = f > 0``
+keeps the last fraction f of the batch's points out of the Jacobian and judges the line search on
+them instead: with about as many rows as parameters, the full step fits the batch's own points
+(their residual drops far more than a fresh batch's), and held-out points pick the length that
+generalises (nt_burgers5_ball, 60 s, seed 0: 1.9e-4 -> 8.8e-5 with 2000 + 500 points). ``geodesic`` adds
 Transtrum & Sethna's geodesic acceleration to every solve: the second directional derivative of the
 residual along the step v by a finite difference of residuals (one more evaluation, the same
 factorisation), and the step v + a / 2.
@@ -111,6 +115,8 @@ class GaussNewton(AbstractSolver):
     ``line_search``: 0 (the gain-ratio loop) or the number n of step lengths 2^0 .. 2^-(n-1) tried
     along one solve at the damping floor (n residual evaluations per step; see ``_line_search``).
     ``geodesic``: geodesic acceleration of every solve (one residual evaluation each; ``_direction``).
+    ``holdout``: the fraction of the batch's points kept out of the Jacobian, on which the line search
+    chooses the step length (``split_batch``; needs ``line_search``).
     """
 
     jacobian: str = eqx.field(static=True, default="forward_difference")
@@ -122,6 +128,7 @@ class GaussNewton(AbstractSolver):
     chunk_size: int | None = eqx.field(static=True, default=64)
     line_search: int = eqx.field(static=True, default=0)
     geodesic: bool = eqx.field(static=True, default=False)
+    holdout: float = eqx.field(static=True, default=0.0)
 
     def __check_init__(self):
         if self.jacobian not in ("layerwise", *JACOBIANS):
@@ -137,10 +144,13 @@ class GaussNewton(AbstractSolver):
         return GaussNewtonState(jnp.asarray(jnp.nan, dtype), jnp.asarray(2.0, dtype))
 
     def step(self, loss, params, state: GaussNewtonState, batch, key):
+        batch, held = split_batch(batch, self.holdout) if self.holdout else (batch, None)
         if hasattr(loss, "prepare"):  # parameter-independent stencil data, once for all residuals of the step
             batch = loss.prepare(batch, key)
+            held = None if held is None else loss.prepare(held, key)
         theta, unravel = ravel_pytree(params)
         fn = lambda th: loss.residuals(unravel(th), batch, key)  # noqa: E731 (same batch, same key)
+        judge = fn if held is None else (lambda th: loss.residuals(unravel(th), held, key))  # noqa: E731
         r, jac, jac_evals = self._jacobian(loss, params, fn, theta, batch, key)
         if self.scaling == "marquardt":
             scale = jnp.sqrt(jnp.sum(jac**2, axis=0))
@@ -152,7 +162,7 @@ class GaussNewton(AbstractSolver):
         start = floor if self.line_search else self.initial_damping * system.mean_diagonal
         lam = jnp.where(jnp.isnan(state.damping), start, state.damping)
         search = self._line_search if self.line_search else self._trials
-        theta, lam, nu, evals, accepted = search(fn, theta, r, jac, scale, system, lam, state.growth, floor)
+        theta, lam, nu, evals, accepted = search(fn, theta, r, jac, scale, system, lam, state.growth, floor, judge)
         stats = {"loss": jnp.sum(r**2), "loss_evals": jnp.asarray(1 + jac_evals) + evals,
                  "damping": lam / system.mean_diagonal, "accepted": accepted}
         return unravel(theta), GaussNewtonState(lam, nu), stats
@@ -187,9 +197,10 @@ class GaussNewton(AbstractSolver):
         small = 2 * jnp.linalg.norm(accel * scale) <= GEODESIC_RATIO * jnp.linalg.norm(velocity * scale)
         return velocity + 0.5 * accel, small
 
-    def _trials(self, fn, theta, r, jac, scale, system, lam, nu, floor):
+    def _trials(self, fn, theta, r, jac, scale, system, lam, nu, floor, judge):
         """Damped solves with the same Jacobian until one lowers |r|^2 (or ``max_trials``); returns
-        ``(theta, lam, nu, residual evaluations, accepted)``."""
+        ``(theta, lam, nu, residual evaluations, accepted)``. ``judge`` is unused: the gain ratio
+        compares with the Jacobian's own prediction, on its own points."""
         loss0 = jnp.sum(r**2)
 
         def body(carry):
@@ -212,24 +223,26 @@ class GaussNewton(AbstractSolver):
         lam, nu, trials, ok, theta = jax.lax.while_loop(more, body, start)
         return theta, lam, nu, trials * (1 + int(self.geodesic)), ok
 
-    def _line_search(self, fn, theta, r, jac, scale, system, lam, nu, floor):
+    def _line_search(self, fn, theta, r, jac, scale, system, lam, nu, floor, judge):
         """Energy-natural-gradient style (Mueller & Zeinhofer, 2023): one solve at ``lam`` (the
-        floor ``min_damping``, raised only after a failed search), then the residual at the step
-        lengths 1, 1/2, ..., 2^-(line_search - 1) along it (forward evaluations on the same batch);
-        the length with the least |r|^2 is taken if it lowers |r|^2. On success lam returns
-        towards the floor (/3); otherwise the parameters stay and lam *= nu, nu *= 2."""
+        floor ``min_damping``, raised only after a failed search), then the residual ``judge`` (the
+        batch's, or its held-out points') at the step lengths 1, 1/2, ..., 2^-(line_search - 1)
+        along it (forward evaluations); the length with the least |r|^2 is taken if it lowers
+        ``judge``'s |r|^2. On success lam returns towards the floor (/3); otherwise the parameters
+        stay and lam *= nu, nu *= 2."""
         delta, small = self._direction(fn, theta, r, jac, scale, system, lam)
         if self.geodesic:  # a failed geodesic check keeps the plain (velocity) direction
             delta = jnp.where(small, delta, system.solve(lam) / scale)
         lengths = 0.5 ** jnp.arange(self.line_search, dtype=theta.dtype)
-        losses = jax.lax.map(lambda length: jnp.sum(fn(theta + length * delta) ** 2), lengths)
+        losses = jax.lax.map(lambda length: jnp.sum(judge(theta + length * delta) ** 2), lengths)
         losses = jnp.where(jnp.isfinite(losses), losses, jnp.inf)
         best = jnp.argmin(losses)
-        ok = (losses[best] < jnp.sum(r**2)) & jnp.all(jnp.isfinite(delta))
+        before = jnp.sum(r**2) if judge is fn else jnp.sum(judge(theta) ** 2)
+        ok = (losses[best] < before) & jnp.all(jnp.isfinite(delta))
         new_theta = jnp.where(ok, theta + lengths[best] * delta, theta)
         lam = jnp.where(ok, jnp.maximum(lam / 3, floor), lam * nu)
         nu = jnp.where(ok, 2.0, 2.0 * nu)
-        return new_theta, lam, nu, self.line_search + int(self.geodesic), ok
+        return new_theta, lam, nu, self.line_search + int(self.geodesic) + int(judge is not fn), ok
 
     @property
     def name(self) -> str:
@@ -238,6 +251,28 @@ class GaussNewton(AbstractSolver):
     @property
     def uses_backprop(self) -> bool:
         return self.jacobian == "ad"
+
+
+def split_batch(batch: dict, fraction: float) -> tuple[dict, dict]:
+    """``(fit, held)``: the batch's points (interior, and each soft condition's) but the last
+    ``round(fraction * n)`` (at least one), and those last ones."""
+
+    def cut(a):
+        k = a.shape[0] - max(1, round(fraction * a.shape[0]))
+        if k < 1:
+            raise ConfigError("solver.holdout", f"{fraction} of {a.shape[0]} points leaves none for the Jacobian; "
+                              "raise train.batch_size (and train.boundary_batch_size) or lower solver.holdout")
+        return a[:k], a[k:]
+
+    fit, held = {}, {}
+    for name in ("x", "t", "f"):
+        fit[name], held[name] = cut(batch[name])
+    fit["conditions"], held["conditions"] = {}, {}
+    for kind, arrays in batch["conditions"].items():
+        parts = [cut(a) for a in arrays]
+        fit["conditions"][kind] = tuple(p[0] for p in parts)
+        held["conditions"][kind] = tuple(p[1] for p in parts)
+    return fit, held
 
 
 class GaussNewtonSpec(AbstractSolverSpec):
@@ -255,13 +290,17 @@ class GaussNewtonSpec(AbstractSolverSpec):
         "chunk_size": Field(OPTIONAL_INT, 64, bounds=(1, None, ">= 1, or unset")),  # Jacobian columns per call
         "line_search": Field((int,), 0, bounds=(0, 60, "between 0 (off) and 60")),  # step lengths 2^0 .. 2^-(n-1)
         "geodesic": Field((bool,), False),  # geodesic acceleration: one more residual evaluation per solve
+        "holdout": Field(NUMBER, 0.0, bounds=(0.0, 0.9, "between 0 (off) and 0.9")),  # batch fraction judging the line search
     }
     learning_rates = ()
 
     def build(self, settings, steps):
+        if settings.holdout and not settings.line_search:
+            raise ConfigError("solver.holdout", f"{settings.holdout} needs the line search that the held-out "
+                              "points judge; set solver.line_search (e.g. 20) or solver.holdout 0")
         return GaussNewton(settings.jacobian, settings.initial_damping, settings.min_damping, settings.scaling,
                            settings.max_trials, settings.difference_step, settings.chunk_size,
-                           settings.line_search, settings.geodesic)
+                           settings.line_search, settings.geodesic, settings.holdout)
 
     def perturbations(self, settings, n_params):
         """The Jacobian's columns (2 residuals each for central differences); layerwise columns are
@@ -271,6 +310,7 @@ class GaussNewtonSpec(AbstractSolverSpec):
     def evaluations_per_step(self, settings, n_params, hidden_units, rows):
         """The residual, the Jacobian (layerwise: two partial passes per hidden unit, counted as
         whole; ad: one pullback per row; otherwise one or two evaluations per column) and the
-        line search's lengths (or at least one damped trial)."""
+        line search's lengths (or at least one damped trial), with the held-out points' residual
+        before the step (held-out evaluations counted as whole)."""
         jacobian = {"layerwise": 2 * hidden_units, "ad": rows, "central_difference": 2 * n_params}
-        return 1 + jacobian.get(settings.jacobian, n_params) + max(settings.line_search, 1)
+        return 1 + jacobian.get(settings.jacobian, n_params) + max(settings.line_search, 1) + int(settings.holdout > 0)
