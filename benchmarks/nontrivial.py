@@ -139,7 +139,7 @@ def _with_eval_points(problem, points: int):
 def summarise(rows: list[dict], size_name: str) -> list[str]:
     """A problem x method table of rel L2 (with the baselines), and the default's record against Adam-AD."""
     problems = list(dict.fromkeys(r["problem"] for r in rows))
-    table = []
+    table, raced = [], []  # raced: the lines where Adam-AD was run (ok or failed)
     for name in problems:
         mine = {r["method"]: r for r in rows if r["problem"] == name}
         first = next(iter(mine.values()))
@@ -149,15 +149,19 @@ def summarise(rows: list[dict], size_name: str) -> list[str]:
             row = mine.get(method, {})
             line[method] = row.get("rel_l2") if row.get("status") == "ok" else None
         table.append(line)
+        if "Adam-AD" in mine:
+            raced.append(line)
     methods = [m for m in METHODS if any(line.get(m) is not None for line in table)]
-    wins = [line for line in table if _beats(line.get(DEFAULT), line.get("Adam-AD"))]
+    wins = [line for line in raced if _beats(line.get(DEFAULT), line.get("Adam-AD"))]
     learned = [line for line in table if _beats(line.get(DEFAULT), line["best_const"])]
     lines = [f"Relative L2 error after `train.time_budget` seconds of training per method (size `{size_name}`); "
              "`best_const` / `zero`: the ansatz with a constant / zero network; `-`: not run or failed "
              "(see table.csv `status`).", ""]
     lines += markdown_table(table, ["problem", "d", "budget_s", "best_const", "zero", *methods])
-    lines += ["", f"{DEFAULT} (BP-free) below Adam-AD on {len(wins)} of {len(table)} problems; below the best "
-              f"constant network on {len(learned)} of {len(table)}.",
+    against_adam = (f"below Adam-AD on {len(wins)} of the {len(raced)} problems where it ran" if raced
+                    else "Adam-AD not run")
+    lines += ["", f"{DEFAULT} (BP-free) {against_adam}; below the best constant network on {len(learned)} of "
+              f"{len(table)}.",
               f"{DEFAULT} rel L2 (target <= 1e-4 for d <= 10): " + ", ".join(
                   f"{line['problem']} {fmt(line.get(DEFAULT))}" for line in table if line["d"] <= 10),
               f"{DEFAULT} rel L2 (target <= 1e-3 for 20 <= d <= 100): " + ", ".join(

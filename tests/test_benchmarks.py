@@ -107,8 +107,10 @@ def test_nontrivial_suite_configs_are_valid_and_its_default_is_the_package_defau
     rows = [{"problem": "p", "dim": 5, "method": m, "budget_s": 1, "best_constant_rel_l2": 0.1, "zero_rel_l2": 1.0,
              "status": "ok", "rel_l2": e} for m, e in errors.items()]
     summary = "\n".join(nontrivial.summarise(rows, "tiny"))
-    assert f"{nontrivial.DEFAULT} (BP-free) below Adam-AD on 1 of 1 problems; below the best constant network on " \
-           "1 of 1" in summary
+    assert f"{nontrivial.DEFAULT} (BP-free) below Adam-AD on 1 of the 1 problems where it ran; below the best " \
+           "constant network on 1 of 1" in summary
+    without_adam = "\n".join(nontrivial.summarise([r for r in rows if r["method"] != "Adam-AD"], "tiny"))
+    assert "(BP-free) Adam-AD not run; below the best constant network on 1 of 1" in without_adam
     assert selected(["GN-FD", "nt_gauss5_ball"], nontrivial.METHODS) == {"GN-FD"}
     assert selected(["nt_gauss5_ball"], nontrivial.METHODS) == set(nontrivial.METHODS)
 
