@@ -16,10 +16,11 @@ from .operators import FULL_STENCIL_MAX_DIM
 WIDE_MAX_INPUTS = 11
 #: There each step takes 2500 points: the Jacobian's 2000 and 500 held out on which the line search
 #: picks the step length (``solver.holdout``). The 40 x 40 network has about as many parameters as
-#: 2000 rows, so the full step fits those points' own residual; judged on fresh points (single runs,
-#: seed 0, 60 s): nt_burgers5_ball 1.9e-4 -> 8.8e-5, nt_hjb10_ball 9.3e-4 -> 6.7e-4,
-#: nt_allen_cahn5_box 3.3e-4 -> 3.2e-4. Not below 12 inputs' 500 points: 125 held-out points
-#: judged too noisily (nt_wave20_whole 2.5e-4 -> 1.7e-3 after 30 s).
+#: 2000 rows, so the full step fits those points' own residual; judged on fresh points (the
+#: ``nontrivial`` suite, 60 s, seed 0): nt_burgers5_ball 1.6e-4 -> 8.3e-5, nt_minmax5_box 7.0e-5 ->
+#: 3.8e-5, the other six within 1.4x. Not with 12 or more inputs (20 x 20 on 500 points; single 30 s
+#: runs, seed 0): 500 + 125 points helped nt_hjb20_ball (4.0e-3 -> 3.1e-3) and hurt
+#: nt_wave20_whole (1.4e-3 -> 1.7e-3; 500 + 500 points: 2.1e-3).
 WIDE_HOLDOUT = 0.2
 #: Network inputs from which the default MLP is 16 wide instead of 20: the first layer has
 #: inputs x width parameters, one Gauss-Newton Jacobian column each.

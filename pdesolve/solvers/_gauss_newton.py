@@ -19,7 +19,7 @@ the energy-natural-gradient recipe (Mueller & Zeinhofer, 2023): one solve at the
 keeps the last fraction f of the batch's points out of the Jacobian and judges the line search on
 them instead: with about as many rows as parameters, the full step fits the batch's own points
 (their residual drops far more than a fresh batch's), and held-out points pick the length that
-generalises (nt_burgers5_ball, 60 s, seed 0: 1.9e-4 -> 8.8e-5 with 2000 + 500 points). ``geodesic`` adds
+generalises (nt_burgers5_ball, 60 s, seed 0: 1.6e-4 -> 8.3e-5 with 2000 + 500 points). ``geodesic`` adds
 Transtrum & Sethna's geodesic acceleration to every solve: the second directional derivative of the
 residual along the step v by a finite difference of residuals (one more evaluation, the same
 factorisation), and the step v + a / 2.
