@@ -161,8 +161,11 @@ class GaussNewton(AbstractSolver):
         floor = self.min_damping * system.mean_diagonal
         start = floor if self.line_search else self.initial_damping * system.mean_diagonal
         lam = jnp.where(jnp.isnan(state.damping), start, state.damping)
-        search = self._line_search if self.line_search else self._trials
-        theta, lam, nu, evals, accepted = search(fn, theta, r, jac, scale, system, lam, state.growth, floor, judge)
+        if self.line_search:
+            theta, lam, nu, evals, accepted = self._line_search(fn, judge, theta, r, jac, scale, system, lam,
+                                                                state.growth, floor)
+        else:
+            theta, lam, nu, evals, accepted = self._trials(fn, theta, r, jac, scale, system, lam, state.growth, floor)
         stats = {"loss": jnp.sum(r**2), "loss_evals": jnp.asarray(1 + jac_evals) + evals,
                  "damping": lam / system.mean_diagonal, "accepted": accepted}
         return unravel(theta), GaussNewtonState(lam, nu), stats
@@ -197,10 +200,9 @@ class GaussNewton(AbstractSolver):
         small = 2 * jnp.linalg.norm(accel * scale) <= GEODESIC_RATIO * jnp.linalg.norm(velocity * scale)
         return velocity + 0.5 * accel, small
 
-    def _trials(self, fn, theta, r, jac, scale, system, lam, nu, floor, judge):
+    def _trials(self, fn, theta, r, jac, scale, system, lam, nu, floor):
         """Damped solves with the same Jacobian until one lowers |r|^2 (or ``max_trials``); returns
-        ``(theta, lam, nu, residual evaluations, accepted)``. ``judge`` is unused: the gain ratio
-        compares with the Jacobian's own prediction, on its own points."""
+        ``(theta, lam, nu, residual evaluations, accepted)``."""
         loss0 = jnp.sum(r**2)
 
         def body(carry):
@@ -223,7 +225,7 @@ class GaussNewton(AbstractSolver):
         lam, nu, trials, ok, theta = jax.lax.while_loop(more, body, start)
         return theta, lam, nu, trials * (1 + int(self.geodesic)), ok
 
-    def _line_search(self, fn, theta, r, jac, scale, system, lam, nu, floor, judge):
+    def _line_search(self, fn, judge, theta, r, jac, scale, system, lam, nu, floor):
         """Energy-natural-gradient style (Mueller & Zeinhofer, 2023): one solve at ``lam`` (the
         floor ``min_damping``, raised only after a failed search), then the residual ``judge`` (the
         batch's, or its held-out points') at the step lengths 1, 1/2, ..., 2^-(line_search - 1)
@@ -257,22 +259,14 @@ def split_batch(batch: dict, fraction: float) -> tuple[dict, dict]:
     """``(fit, held)``: the batch's points (interior, and each soft condition's) but the last
     ``round(fraction * n)`` (at least one), and those last ones."""
 
-    def cut(a):
+    def kept(a) -> int:
         k = a.shape[0] - max(1, round(fraction * a.shape[0]))
         if k < 1:
             raise ConfigError("solver.holdout", f"{fraction} of {a.shape[0]} points leaves none for the Jacobian; "
                               "raise train.batch_size (and train.boundary_batch_size) or lower solver.holdout")
-        return a[:k], a[k:]
+        return k
 
-    fit, held = {}, {}
-    for name in ("x", "t", "f"):
-        fit[name], held[name] = cut(batch[name])
-    fit["conditions"], held["conditions"] = {}, {}
-    for kind, arrays in batch["conditions"].items():
-        parts = [cut(a) for a in arrays]
-        fit["conditions"][kind] = tuple(p[0] for p in parts)
-        held["conditions"][kind] = tuple(p[1] for p in parts)
-    return fit, held
+    return jax.tree.map(lambda a: a[: kept(a)], batch), jax.tree.map(lambda a: a[kept(a) :], batch)
 
 
 class GaussNewtonSpec(AbstractSolverSpec):
