@@ -115,6 +115,26 @@ def test_nontrivial_suite_configs_are_valid_and_its_default_is_the_package_defau
     assert selected(["nt_gauss5_ball"], nontrivial.METHODS) == set(nontrivial.METHODS)
 
 
+def test_nontrivial_fit_exact_row_fits_the_closed_form():
+    """The ``fit-exact`` floor keeps the problem (domain, conditions, exact solution) and makes its
+    residual u - u_exact: the compiled source is the exact solution and the residual vanishes there."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    from benchmarks import nontrivial
+    from pdesolve.problem import compile_problem, load_problem
+
+    problem = load_problem(nontrivial.PROBLEMS / "nt_hjb10_ball.yaml")
+    fitted = compile_problem(nontrivial.fitted_to_exact(problem))
+    assert fitted.needs == {"u"} and fitted.problem.conditions == problem.conditions
+    x = jnp.asarray(np.random.default_rng(0).uniform(-0.5, 0.5, (7, problem.dimension)))
+    t = jnp.linspace(0.0, 1.0, 7)
+    exact = fitted.exact(x, t)
+    np.testing.assert_allclose(fitted.source(x, t), exact, rtol=1e-12)
+    residual = fitted.residual({"u": exact}, x, t, fitted.source(x, t))
+    np.testing.assert_allclose(residual, 0.0, atol=1e-12)
+
+
 @pytest.mark.slow  # 23 s (compiles seven cases)
 def test_scaling_suite_tiny_entries(tmp_path):
     """The scaling suite's tiny size (d = 10): an FD-k row, its plain-first-layer twin and the Adam-AD
