@@ -37,7 +37,7 @@ NARROW_FROM_INPUTS = 50
 
 def default_model(inputs: int) -> dict:
     """A small dense tanh MLP: 40 x 40 up to ``WIDE_MAX_INPUTS`` inputs (1,841 parameters at 3
-    inputs, 2,521 at 21), 20 x 20 below ``NARROW_FROM_INPUTS`` (901 at 22), 16 x 16 from there on
+    inputs, 2,561 at 21), 20 x 20 below ``NARROW_FROM_INPUTS`` (901 at 22), 16 x 16 from there on
     (16,321 at 1001).
 
     The first layer stays dense at every d: a rank-2 tensor-train first layer holds a few hundred
