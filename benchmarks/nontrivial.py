@@ -145,11 +145,10 @@ def fitted_to_exact(problem):
     same ansatz (domain, conditions, sampling, test points) against the closed form."""
     import dataclasses
 
-    import sympy as sp
+    from pdesolve.problem.symbols import SOURCE, U
 
     equation = "u - f = 0"
-    return dataclasses.replace(problem, residual=sp.Symbol("u", real=True) - sp.Symbol("f", real=True),
-                               equation_text=equation, source="from_exact",
+    return dataclasses.replace(problem, residual=U - SOURCE, equation_text=equation, source="from_exact",
                                raw={**problem.raw, "equation": equation, "source": "from_exact"})
 
 
