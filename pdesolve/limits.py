@@ -35,8 +35,11 @@ def perturbations(solver: SolverConfig, n_params: int) -> int:
 
 
 def _points_per_call(config: RunConfig) -> int:
-    """Collocation points in one vectorised call: the batch, or the operators' chunk of it."""
-    return min(config.train.batch_size, config.operators.point_chunk or math.inf)
+    """Collocation points in one vectorised call: the batch (or the solver's ``accumulate``-th part
+    of it, for a Gauss-Newton step that sums its normal equations over chunks), or the operators'
+    chunk of it."""
+    batch = config.train.batch_size // getattr(config.solver.settings, "accumulate", 1)
+    return min(batch, config.operators.point_chunk or math.inf)
 
 
 def _bytes_per_perturbation(config: RunConfig, evals_per_point: int) -> float:

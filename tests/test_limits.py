@@ -98,3 +98,19 @@ def test_the_compiled_cge_step_stays_near_the_budget(monkeypatch):
     fitted, _, _ = _fitted(problem, config)
     assert _step_temp_bytes(problem, config) > 10 * BUDGET
     assert _step_temp_bytes(problem, fitted) <= 2 * BUDGET
+
+
+def test_accumulated_gauss_newton_counts_one_chunk_of_points_per_call():
+    """A step that sums its normal equations over 4 chunks of 400 points evaluates 100 at a time."""
+    problem = load_problem(ROOT / "problems" / "poisson2d.yaml")
+
+    def estimate(accumulate):
+        config = resolve_run(problem, {"model": {"type": "mlp", "activation": "tanh", "widths": [16, 16]},
+                                       "operators": {"method": "fd"}, "precision": "float64",
+                                       "solver": {"name": "gauss_newton", "accumulate": accumulate},
+                                       "train": {"steps": 2, "batch_size": 400, "progress": False}})
+        return limits.estimate_bytes(*_fitted(problem, config))
+
+    whole = estimate(1)
+    assert whole == 400 * 5 * 32 * 8 * 64  # points x FD nodes (2d + 1) x hidden units x bytes x Jacobian chunk
+    assert estimate(4) == whole / 4

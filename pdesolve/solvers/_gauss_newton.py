@@ -22,7 +22,8 @@ them instead: with about as many rows as parameters, the full step fits the batc
 generalises (nt_burgers5_ball, 60 s, seed 0: 1.6e-4 -> 8.3e-5 with 2000 + 500 points). ``geodesic`` adds
 Transtrum & Sethna's geodesic acceleration to every solve: the second directional derivative of the
 residual along the step v by a finite difference of residuals (one more evaluation, the same
-factorisation), and the step v + a / 2.
+factorisation), and the step v + a / 2. ``accumulate = k > 1`` sums the normal equations of k
+chunks of the batch (``chunk_batch``): more rows per step at the memory of one chunk plus P x P.
 """
 
 import equinox as eqx
@@ -54,11 +55,17 @@ class GaussNewtonState(eqx.Module):
 
 
 class _DampedSystem(eqx.Module):
-    """Solves ``(A^T A + lam I) y = -A^T r`` for an (m, P) matrix A, in the smaller of the two forms."""
+    """Solves ``(G + lam I) y = -g`` for ``G = A^T A``, ``g = A^T r`` of an (m, P) matrix A and residual r.
 
-    matrix: Float[Array, "m p"]
-    residual: Float[Array, " m"]
+    ``build`` keeps A and works in the smaller of the two forms (kernel m x m when m < P);
+    ``from_normal`` takes G, g and |r|^2 summed over chunks of rows (normal form, A not kept).
+    """
+
     gram: Float[Array, "k k"]  # A^T A (k = P) or A A^T (k = m)
+    gradient: Float[Array, " p"]  # A^T r
+    loss: Float[Array, ""]  # |r|^2
+    matrix: Float[Array, "m p"] | None
+    residual: Float[Array, " m"] | None
     kernel: bool = eqx.field(static=True)
 
     @classmethod
@@ -66,25 +73,41 @@ class _DampedSystem(eqx.Module):
         m, p = matrix.shape
         kernel = m < p
         gram = matrix @ matrix.T if kernel else matrix.T @ matrix
-        return cls(matrix, residual, gram, kernel)
+        return cls(gram, matrix.T @ residual, jnp.sum(residual**2), matrix, residual, kernel)
+
+    @classmethod
+    def from_normal(cls, gram, gradient, loss):
+        return cls(gram, gradient, loss, None, None, False)
 
     @property
     def mean_diagonal(self) -> Float[Array, ""]:
         """trace(A^T A) / P: the size of the curvature, for relative damping."""
-        return jnp.trace(self.gram) / self.matrix.shape[1]
+        return jnp.trace(self.gram) / self.gradient.shape[0]
 
     def factor(self, lam: Float[Array, ""]):
         """The Cholesky factor of the damped Gram matrix (reused for several right-hand sides)."""
         return jsl.cho_factor(self.gram + lam * jnp.eye(self.gram.shape[0], dtype=self.gram.dtype))
 
+    def step(self, factor) -> Float[Array, " p"]:
+        """``-(G + lam I)^-1 g`` with ``factor = self.factor(lam)``."""
+        if self.kernel:
+            return -self.matrix.T @ jsl.cho_solve(factor, self.residual)
+        return jsl.cho_solve(factor, -self.gradient)
+
     def apply(self, factor, residual: Float[Array, " m"]) -> Float[Array, " p"]:
-        """``-(A^T A + lam I)^-1 A^T residual`` with ``factor = self.factor(lam)``."""
+        """``-(A^T A + lam I)^-1 A^T residual`` for another residual (needs A: ``build``)."""
         if self.kernel:
             return -self.matrix.T @ jsl.cho_solve(factor, residual)
         return jsl.cho_solve(factor, -self.matrix.T @ residual)
 
     def solve(self, lam: Float[Array, ""]) -> Float[Array, " p"]:
-        return self.apply(self.factor(lam), self.residual)
+        return self.step(self.factor(lam))
+
+    def predicted_reduction(self, y: Float[Array, " p"]) -> Float[Array, ""]:
+        """``|r|^2 - |r + A y|^2`` of the linearised residual."""
+        if self.matrix is not None:
+            return self.loss - jnp.sum((self.residual + self.matrix @ y) ** 2)
+        return -(2 * self.gradient @ y + y @ (self.gram @ y))
 
 
 def _check_layerwise(loss, params) -> None:
@@ -117,6 +140,8 @@ class GaussNewton(AbstractSolver):
     ``geodesic``: geodesic acceleration of every solve (one residual evaluation each; ``_direction``).
     ``holdout``: the fraction of the batch's points kept out of the Jacobian, on which the line search
     chooses the step length (``split_batch``; needs ``line_search``).
+    ``accumulate``: the number k of chunks whose normal equations are summed into one step
+    (``chunk_batch``): m rows at the memory of m / k rows plus P x P, always in the normal form.
     """
 
     jacobian: str = eqx.field(static=True, default="forward_difference")
@@ -129,6 +154,7 @@ class GaussNewton(AbstractSolver):
     line_search: int = eqx.field(static=True, default=0)
     geodesic: bool = eqx.field(static=True, default=False)
     holdout: float = eqx.field(static=True, default=0.0)
+    accumulate: int = eqx.field(static=True, default=1)
 
     def __check_init__(self):
         if self.jacobian not in ("layerwise", *JACOBIANS):
@@ -145,30 +171,64 @@ class GaussNewton(AbstractSolver):
 
     def step(self, loss, params, state: GaussNewtonState, batch, key):
         batch, held = split_batch(batch, self.holdout) if self.holdout else (batch, None)
-        if hasattr(loss, "prepare"):  # parameter-independent stencil data, once for all residuals of the step
-            batch = loss.prepare(batch, key)
-            held = None if held is None else loss.prepare(held, key)
+        # parameter-independent stencil data, once for all residuals of the step
+        prepare = (lambda b: loss.prepare(b, key)) if hasattr(loss, "prepare") else (lambda b: b)  # noqa: E731
         theta, unravel = ravel_pytree(params)
-        fn = lambda th: loss.residuals(unravel(th), batch, key)  # noqa: E731 (same batch, same key)
-        judge = fn if held is None else (lambda th: loss.residuals(unravel(th), held, key))  # noqa: E731
-        r, jac, jac_evals = self._jacobian(loss, params, fn, theta, batch, key)
-        if self.scaling == "marquardt":
-            scale = jnp.sqrt(jnp.sum(jac**2, axis=0))
-            scale = jnp.where(scale > 0, scale, 1.0)
+        if self.accumulate > 1:
+            chunks = jax.lax.map(prepare, chunk_batch(batch, self.accumulate))
+
+            def fn(th):  # the whole batch's residual, chunk by chunk
+                rows = jax.lax.map(lambda chunk: loss.residuals(unravel(th), chunk, key), chunks)
+                return rows.reshape(-1) / jnp.sqrt(float(self.accumulate))
+
+            system, scale, jac_evals = self._accumulated_system(loss, params, theta, unravel, chunks, key)
         else:
-            scale = jnp.ones_like(theta)
-        system = _DampedSystem.build(jac / scale[None, :], r)
+            batch = prepare(batch)
+            fn = lambda th: loss.residuals(unravel(th), batch, key)  # noqa: E731 (same batch, same key)
+            r, jac, jac_evals = self._jacobian(loss, params, fn, theta, batch, key)
+            scale = self._column_scale(jnp.sum(jac**2, axis=0))
+            system = _DampedSystem.build(jac / scale[None, :], r)
+        judge = fn
+        if held is not None:
+            held = prepare(held)
+            judge = lambda th: loss.residuals(unravel(th), held, key)  # noqa: E731
         floor = self.min_damping * system.mean_diagonal
         start = floor if self.line_search else self.initial_damping * system.mean_diagonal
         lam = jnp.where(jnp.isnan(state.damping), start, state.damping)
         if self.line_search:
-            theta, lam, nu, evals, accepted = self._line_search(fn, judge, theta, r, jac, scale, system, lam,
-                                                                state.growth, floor)
+            theta, lam, nu, evals, accepted = self._line_search(fn, judge, theta, scale, system, lam, state.growth, floor)
         else:
-            theta, lam, nu, evals, accepted = self._trials(fn, theta, r, jac, scale, system, lam, state.growth, floor)
-        stats = {"loss": jnp.sum(r**2), "loss_evals": jnp.asarray(1 + jac_evals) + evals,
+            theta, lam, nu, evals, accepted = self._trials(fn, theta, scale, system, lam, state.growth, floor)
+        stats = {"loss": system.loss, "loss_evals": jnp.asarray(1 + jac_evals) + evals,
                  "damping": lam / system.mean_diagonal, "accepted": accepted}
         return unravel(theta), GaussNewtonState(lam, nu), stats
+
+    def _column_scale(self, squared_norms: Float[Array, " p"]) -> Float[Array, " p"]:
+        """The column scaling S of ``J S^-1``: Marquardt's |J e_j| (1 for a zero column), or ones."""
+        if self.scaling == "marquardt":
+            return jnp.where(squared_norms > 0, jnp.sqrt(squared_norms), 1.0)
+        return jnp.ones_like(squared_norms)
+
+    def _accumulated_system(self, loss, params, theta, unravel, chunks, key):
+        """The normal equations summed over the batch's ``accumulate`` chunks, one chunk's Jacobian
+        in memory at a time, scaled like the whole batch's (``(sum_i J_i^T J_i, sum_i J_i^T r_i,
+        sum_i |r_i|^2) / accumulate``: each chunk's residual is scaled by its own point count), with
+        the column scaling; returns ``(system, scale, residual-evaluation equivalents)``."""
+
+        def add(totals, chunk):
+            r, jac, evals = self._jacobian(loss, params, lambda th: loss.residuals(unravel(th), chunk, key), theta,
+                                           chunk, key)
+            gram, gradient, squares = totals
+            return (gram + jac.T @ jac, gradient + jac.T @ r, squares + r @ r), jnp.asarray(evals)
+
+        p = theta.shape[0]
+        zeros = (jnp.zeros((p, p), theta.dtype), jnp.zeros(p, theta.dtype), jnp.zeros((), theta.dtype))
+        (gram, gradient, squares), evals = jax.lax.scan(add, zeros, chunks)
+        k = self.accumulate
+        gram, gradient, squares = gram / k, gradient / k, squares / k
+        scale = self._column_scale(jnp.diagonal(gram))
+        system = _DampedSystem.from_normal(gram / jnp.outer(scale, scale), gradient / scale, squares)
+        return system, scale, jnp.sum(evals)
 
     def _jacobian(self, loss, params, fn, theta, batch, key):
         """``(r, J, cost)``: the residual vector, its Jacobian and the residual-evaluation equivalents it cost."""
@@ -181,7 +241,7 @@ class GaussNewton(AbstractSolver):
                                       chunk_size=self.chunk_size)
         return r, jac, evals
 
-    def _direction(self, fn, theta, r, jac, scale, system, lam):
+    def _direction(self, fn, theta, scale, system, lam):
         """The damped Gauss-Newton step at ``lam`` and whether it passes the geodesic check.
 
         With ``geodesic``, the step is ``v + a / 2`` (Transtrum & Sethna, 2012): v the damped step,
@@ -191,26 +251,25 @@ class GaussNewton(AbstractSolver):
         the acceleration is too large to trust.
         """
         factor = system.factor(lam)
-        velocity = system.apply(factor, r) / scale
+        velocity = system.step(factor) / scale
         if not self.geodesic:
             return velocity, jnp.asarray(True)
-        h = GEODESIC_STEP
-        second = (2 / h) * ((fn(theta + h * velocity) - r) / h - jac @ velocity)
+        h, r = GEODESIC_STEP, system.residual
+        second = (2 / h) * ((fn(theta + h * velocity) - r) / h - system.matrix @ (velocity * scale))
         accel = system.apply(factor, second) / scale
         small = 2 * jnp.linalg.norm(accel * scale) <= GEODESIC_RATIO * jnp.linalg.norm(velocity * scale)
         return velocity + 0.5 * accel, small
 
-    def _trials(self, fn, theta, r, jac, scale, system, lam, nu, floor):
+    def _trials(self, fn, theta, scale, system, lam, nu, floor):
         """Damped solves with the same Jacobian until one lowers |r|^2 (or ``max_trials``); returns
         ``(theta, lam, nu, residual evaluations, accepted)``."""
-        loss0 = jnp.sum(r**2)
 
         def body(carry):
             lam, nu, trials, _, best = carry
-            delta, small = self._direction(fn, theta, r, jac, scale, system, lam)
+            delta, small = self._direction(fn, theta, scale, system, lam)
             new_loss = jnp.sum(fn(theta + delta) ** 2)
-            predicted = loss0 - jnp.sum((r + jac @ delta) ** 2)
-            rho = (loss0 - new_loss) / predicted
+            predicted = system.predicted_reduction(delta * scale)
+            rho = (system.loss - new_loss) / predicted
             ok = jnp.isfinite(new_loss) & jnp.all(jnp.isfinite(delta)) & (predicted > 0) & (rho > 0) & small
             shrink = jnp.maximum(1 / 3, 1 - (2 * rho - 1) ** 3)
             lam = jnp.maximum(jnp.where(ok, lam * shrink, lam * nu), floor)
@@ -225,21 +284,21 @@ class GaussNewton(AbstractSolver):
         lam, nu, trials, ok, theta = jax.lax.while_loop(more, body, start)
         return theta, lam, nu, trials * (1 + int(self.geodesic)), ok
 
-    def _line_search(self, fn, judge, theta, r, jac, scale, system, lam, nu, floor):
+    def _line_search(self, fn, judge, theta, scale, system, lam, nu, floor):
         """Energy-natural-gradient style (Mueller & Zeinhofer, 2023): one solve at ``lam`` (the
         floor ``min_damping``, raised only after a failed search), then the residual ``judge`` (the
         batch's, or its held-out points') at the step lengths 1, 1/2, ..., 2^-(line_search - 1)
         along it (forward evaluations); the length with the least |r|^2 is taken if it lowers
         ``judge``'s |r|^2. On success lam returns towards the floor (/3); otherwise the parameters
         stay and lam *= nu, nu *= 2."""
-        delta, small = self._direction(fn, theta, r, jac, scale, system, lam)
+        delta, small = self._direction(fn, theta, scale, system, lam)
         if self.geodesic:  # a failed geodesic check keeps the plain (velocity) direction
             delta = jnp.where(small, delta, system.solve(lam) / scale)
         lengths = 0.5 ** jnp.arange(self.line_search, dtype=theta.dtype)
         losses = jax.lax.map(lambda length: jnp.sum(judge(theta + length * delta) ** 2), lengths)
         losses = jnp.where(jnp.isfinite(losses), losses, jnp.inf)
         best = jnp.argmin(losses)
-        before = jnp.sum(r**2) if judge is fn else jnp.sum(judge(theta) ** 2)
+        before = system.loss if judge is fn else jnp.sum(judge(theta) ** 2)
         ok = (losses[best] < before) & jnp.all(jnp.isfinite(delta))
         new_theta = jnp.where(ok, theta + lengths[best] * delta, theta)
         lam = jnp.where(ok, jnp.maximum(lam / 3, floor), lam * nu)
@@ -253,6 +312,20 @@ class GaussNewton(AbstractSolver):
     @property
     def uses_backprop(self) -> bool:
         return self.jacobian == "ad"
+
+
+def chunk_batch(batch: dict, chunks: int) -> dict:
+    """The batch's points (interior, and each soft condition's) as ``chunks`` equal consecutive
+    chunks: every (n, ...) array becomes (chunks, n // chunks, ...), the last n mod chunks dropped."""
+
+    def chunked(a):
+        size = a.shape[0] // chunks
+        if size < 1:
+            raise ConfigError("solver.accumulate", f"{chunks} chunks of {a.shape[0]} points leaves them empty; "
+                              "raise train.batch_size (and train.boundary_batch_size) or lower solver.accumulate")
+        return a[: chunks * size].reshape(chunks, size, *a.shape[1:])
+
+    return jax.tree.map(chunked, batch)
 
 
 def split_batch(batch: dict, fraction: float) -> tuple[dict, dict]:
@@ -285,6 +358,7 @@ class GaussNewtonSpec(AbstractSolverSpec):
         "line_search": Field((int,), 0, bounds=(0, 60, "between 0 (off) and 60")),  # step lengths 2^0 .. 2^-(n-1)
         "geodesic": Field((bool,), False),  # geodesic acceleration: one more residual evaluation per solve
         "holdout": Field(NUMBER, 0.0, bounds=(0.0, 0.9, "between 0 (off) and 0.9")),  # batch fraction judging the line search
+        "accumulate": Field((int,), 1, bounds=(1, None, ">= 1")),  # chunks of the batch summed into the normal equations
     }
     learning_rates = ()
 
@@ -292,9 +366,13 @@ class GaussNewtonSpec(AbstractSolverSpec):
         if settings.holdout and not settings.line_search:
             raise ConfigError("solver.holdout", f"{settings.holdout} needs the line search that the held-out "
                               "points judge; set solver.line_search (e.g. 20) or solver.holdout 0")
+        if settings.accumulate > 1 and settings.geodesic:
+            raise ConfigError("solver.geodesic", f"geodesic acceleration needs the whole Jacobian, which "
+                              f"solver.accumulate {settings.accumulate} does not keep; set solver.geodesic false "
+                              "or solver.accumulate 1")
         return GaussNewton(settings.jacobian, settings.initial_damping, settings.min_damping, settings.scaling,
                            settings.max_trials, settings.difference_step, settings.chunk_size,
-                           settings.line_search, settings.geodesic, settings.holdout)
+                           settings.line_search, settings.geodesic, settings.holdout, settings.accumulate)
 
     def perturbations(self, settings, n_params):
         """The Jacobian's columns (2 residuals each for central differences); layerwise columns are
