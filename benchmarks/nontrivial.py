@@ -34,9 +34,9 @@ from ._common import PROBLEMS, fmt, markdown_table, selected, train_run, write_p
 #: Seconds of training per method, by problem dimension (quick: this 2-core CPU).
 SIZES = {
     "tiny": {"budget": {2: 2, 100: 2, 10_000: 2}, "eval_points": 200, "validation_points": 100, "problems": 2},
-    # d = 20 gets 240 s: the 40 x 40 default takes ~1.2 s per step there, so 30 s are ~20 steps. The
-    # d = 50 - 100 rows keep 30 s, what seven methods x four problems allow on this CPU in a session.
-    "quick": {"budget": {10: 60, 20: 240, 100: 30, 10_000: 90}, "eval_points": 2000, "validation_points": 500,
+    # d = 20 - 100 get 240 s: the 40 x 40 (d = 20) and 64 x 64 (d = 50 - 100) defaults take 1 - 2.6 s per
+    # step there, so 30 s are 10 - 20 steps.
+    "quick": {"budget": {10: 60, 100: 240, 10_000: 90}, "eval_points": 2000, "validation_points": 500,
               "problems": None},
     "full": {"budget": {10: 300, 100: 600, 10_000: 1200}, "eval_points": 10000, "validation_points": 1000,
              "problems": None},
@@ -56,8 +56,10 @@ def budget_for(size: dict, dim: int) -> float:
 #: need 2d forward-mode passes per point. At d = 20 the previous default's run (925 SG nodes x 64 points
 #: x 21 perturbations per step through a 64-wide TT network) had not ended after 17 minutes on the
 #: 2-core CPU (quick size, 30 s budget), so both ZO rows stop at d = 10. GN-FD's Jacobian is P + 1
-#: residual evaluations: at d = 1000 (P = 16,321, 200 points x 66 nodes) one step is ~10^12 FLOP.
-MAX_DIM = {"GN-layerwise": None, "GN-FD": 100, "GN-JVP": 20, "GN-AD": 100, "Adam-AD": None, "projection-SG": 10,
+#: residual evaluations: at d = 50 (64 x 64 default, P = 7,553, 500 points x 103 nodes) one step is
+#: ~3 x 10^12 FLOP, minutes on this CPU, so it stops at d = 20 (it ran to d = 100 with the earlier
+#: 16 x 16 default: ``results/nontrivial``).
+MAX_DIM = {"GN-layerwise": None, "GN-FD": 20, "GN-JVP": 20, "GN-AD": 100, "Adam-AD": None, "projection-SG": 10,
            "ZO-hybrid": 10, "fit-exact": None}
 
 
