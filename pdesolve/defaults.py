@@ -30,8 +30,9 @@ WIDE_BATCH = 2500
 #: seed 0, 2500 points): nt_burgers5_ball 1.6e-4 -> 8.3e-5, nt_minmax5_box 7.0e-5 -> 3.8e-5, the
 #: other six within 1.4x.
 WIDE_HOLDOUT = 0.2
-#: Network inputs up to which the default MLP beyond ``WIDE_MAX_INPUTS`` is 64 x 64 (16 x 16 beyond,
-#: where the residual comes from random coordinates). With 500 points per step and ~10^4 parameters
+#: Network inputs up to which the default MLP beyond ``WIDE_MAX_INPUTS`` is 64 x 64 (16 x 16 beyond;
+#: 64 is measured only at 51 and 101 inputs, and from d = 201 the residual comes from random
+#: coordinates, measured with 16 x 16). With 500 points per step and ~10^4 parameters
 #: the Gauss-Newton step takes the kernel form (500 x 500). A 16 x 16 network cannot represent the
 #: d = 50 - 100 solutions: fitted to nt_heat100_ball's closed form it stalls at 1.2e-2, 64 x 64 reaches
 #: 2.4e-3. Solving the PDE (single runs, seed 0, 240 s, 2-core CPU), 16 x 16 -> 64 x 64:
