@@ -7,7 +7,7 @@ the method's, so a method that did not beat the best constant visibly learned no
 
 Methods (all float64, one process, one device, ``train.time_budget`` seconds of training each,
 compilation and validation not counted):
-- ``GN-layerwise``: Gauss-Newton with the activity-perturbation Jacobian (central differences of
+- ``GN-layerwise``: Gauss-Newton with the activity-perturbation Jacobian (forward differences of
   partial forward passes at perturbed pre-activations, BP-free) of finite-difference-stencil
   residuals: the package default for a problem file without a config section;
 - ``GN-FD``: the same with a forward-difference Jacobian over the parameters (P + 1 residual

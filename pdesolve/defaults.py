@@ -39,6 +39,12 @@ WIDE_HOLDOUT = 0.2
 #: nt_heat100_ball 1.08e-2 -> 6.1e-3, nt_product100_ball 1.80e-2 -> 1.43e-2, nt_allen_cahn50_ball
 #: 1.99e-2 -> 1.34e-2, nt_hjb100_whole 0.108 -> 7.96e-2. Between 22 and 50 inputs 64 is not measured.
 MID_MAX_INPUTS = 101
+#: Step lengths 2^0 .. 2^-5 that the line search tries beyond ``WIDE_MAX_INPUTS`` inputs (up to there
+#: 20, judged on held-out points, which pick lengths down to 2^-6). Judged on the batch itself the
+#: best length was at least 2^-2 in 49 of 52 steps and 2^-9 in one (nt_heat100_ball and
+#: nt_allen_cahn50_ball, 40 s each, seed 0), and each length costs one residual evaluation (0.05 s
+#: of a 2.3 s step at d = 100, 64 x 64, 2-core CPU).
+MID_LINE_SEARCH = 6
 
 
 def default_model(inputs: int) -> dict:
@@ -62,9 +68,9 @@ def run_defaults(dim: int, has_time: bool) -> dict:
     Up to the full FD stencil's range (d <= ``FULL_STENCIL_MAX_DIM``): 200 Gauss-Newton steps of
     500 points (up to ``WIDE_MAX_INPUTS`` network inputs: 200 steps of 2500 points, and up to
     ``LOW_D_MAX_INPUTS`` 150 steps of 5000; a fifth of them held out), each one solve at
-    damping 1e-6 of trace(J^T J)/P and a 20-point grid line search (ENGD style: lower than the
-    gain-ratio loop at equal steps on gauss5 (fixed set), burgers5, minmax5; +19 residual
-    evaluations per step). Beyond it the residual comes from random
+    damping 1e-6 of trace(J^T J)/P and a 20-point grid line search (``MID_LINE_SEARCH`` points
+    beyond ``WIDE_MAX_INPUTS``; ENGD style: lower than the gain-ratio loop at equal steps on gauss5
+    (fixed set), burgers5, minmax5; +19 residual evaluations per step). Beyond it the residual comes from random
     coordinates, so each batch's residual is a noisy estimate: the line search at a small damping
     fits that noise (nt_sine_gordon1000_ball: 4.9e-2 after 200 steps of 100 points, against 1.0e-2
     for the gain-ratio loop, whose damping settles near 0.05), so there the gain-ratio loop
@@ -76,7 +82,7 @@ def run_defaults(dim: int, has_time: bool) -> dict:
     wide, low_d = inputs <= WIDE_MAX_INPUTS, inputs <= LOW_D_MAX_INPUTS
     solver = {"name": "gauss_newton", "jacobian": "layerwise"}  # activity-perturbation Jacobian (BP-free)
     if not noisy:
-        solver.update({"line_search": 20, "min_damping": 1e-6})
+        solver.update({"line_search": 20 if wide else MID_LINE_SEARCH, "min_damping": 1e-6})
     if wide:
         solver["holdout"] = WIDE_HOLDOUT
     return {

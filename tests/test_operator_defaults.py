@@ -48,9 +48,9 @@ def test_check_prints_method_and_cost(capsys):
 
 
 def test_check_counts_the_layerwise_jacobian_by_hidden_units(capsys):
-    """The default Gauss-Newton step costs the residual, two partial passes per hidden unit (40 + 40),
-    its 20 line-search lengths and the held-out points' residual before the step: 1 + 160 + 20 + 1 =
-    182 loss evaluations, not one per parameter (1,961)."""
+    """The default Gauss-Newton step costs the residual, one partial pass per hidden unit (40 + 40),
+    its 20 line-search lengths and the held-out points' residual before the step: 1 + 80 + 20 + 1 =
+    102 loss evaluations, not one per parameter (1,961)."""
     assert cli.main(["check", "problems/nt_burgers5_ball.yaml"]) == 0
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("cost"))
-    assert "gauss_newton step (182 loss evaluations)" in line
+    assert "gauss_newton step (102 loss evaluations)" in line
