@@ -74,8 +74,8 @@ def run_defaults(dim: int, has_time: bool) -> dict:
     coordinates, so each batch's residual is a noisy estimate: the line search at a small damping
     fits that noise (nt_sine_gordon1000_ball: 4.9e-2 after 200 steps of 100 points, against 1.0e-2
     for the gain-ratio loop, whose damping settles near 0.05), so there the gain-ratio loop
-    (``GaussNewtonSpec`` defaults) takes 300 steps of 200 points (8.0e-3 at d = 1000 after 141 s of
-    training on a 2-core CPU, 3.1 min in all).
+    (``GaussNewtonSpec`` defaults) takes 300 steps of 200 points (9.5e-3 at d = 1000 after 117 s of
+    training on a 2-core CPU, 2.5 min in all; seed 0).
     """
     noisy = dim > FULL_STENCIL_MAX_DIM
     inputs = dim + int(has_time)
