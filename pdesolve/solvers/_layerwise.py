@@ -12,9 +12,10 @@ varies smoothly from node to node, so a stencil's second differences (weights ~1
 do not amplify it; its round-off eps |N| / h they do, which is why h is eps^(1/3) (the central
 difference's step) and not the forward difference's usual eps^(1/2): at h = 6e-6 both are within
 1e-4 of the largest exact entry (``tests/test_gauss_newton.py``), at half the passes of a central
-difference (nt_heat100_ball, 64 x 64 MLP, 500 points, 2-core CPU: 1.31 -> 0.81 s per Jacobian). A dense first layer is handled the same
-way with the node coordinates as its inputs; at a stencil (``stencil_values``: nodes z + s e_j)
-the network runs through the stencil-aware first layer and the first layer's sums use
+difference (nt_heat100_ball, 64 x 64 MLP, 500 points, 2-core CPU: 1.31 -> 0.87 s per Jacobian).
+A dense first layer is handled the same way with the node coordinates as its inputs; at a stencil
+(``stencil_values``: nodes z + s e_j) the network runs through the stencil-aware first layer and
+the first layer's sums use
 ``sum_j a_j (z + s_j e_j) = (sum_j a_j) z + sum_j a_j s_j e_j``, so the node coordinates are never
 formed (``_grouped_first``). A first layer with no per-unit weights (tensor
 train) keeps the stencil-aware form ``W z + b + s W[:, j]``; its columns are forward-mode tangents
