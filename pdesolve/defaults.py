@@ -70,10 +70,10 @@ def run_defaults(dim: int, has_time: bool) -> dict:
     ``LOW_D_MAX_INPUTS`` 150 steps of 5000; a fifth of them held out), each one solve at
     damping 1e-6 of trace(J^T J)/P and a 20-point grid line search (``MID_LINE_SEARCH`` points
     beyond ``WIDE_MAX_INPUTS``; ENGD style: lower than the gain-ratio loop at equal steps on gauss5
-    (fixed set), burgers5, minmax5; +19 residual evaluations per step). Beyond it the residual comes from random
-    coordinates, so each batch's residual is a noisy estimate: the line search at a small damping
-    fits that noise (nt_sine_gordon1000_ball: 4.9e-2 after 200 steps of 100 points, against 1.0e-2
-    for the gain-ratio loop, whose damping settles near 0.05), so there the gain-ratio loop
+    (fixed set), burgers5, minmax5; +19 (+5) residual evaluations per step). Beyond it the residual
+    comes from random coordinates, so each batch's residual is a noisy estimate: the line search at
+    a small damping fits that noise (nt_sine_gordon1000_ball: 4.9e-2 after 200 steps of 100 points,
+    against 1.0e-2 for the gain-ratio loop, whose damping settles near 0.05), so there the gain-ratio loop
     (``GaussNewtonSpec`` defaults) takes 300 steps of 200 points (9.5e-3 at d = 1000 after 117 s of
     training on a 2-core CPU, 2.5 min in all; seed 0).
     """
