@@ -36,7 +36,7 @@ from jaxtyping import Array, Float
 from ..errors import ConfigError
 from ..fields import NUMBER, OPTIONAL_INT, OPTIONAL_NUMBER, Field
 from ._base import AbstractSolver
-from ._jacobian import JACOBIANS, default_difference_step, jacobian as compute_jacobian
+from ._jacobian import JACOBIANS, jacobian as compute_jacobian
 from ._layerwise import layerwise_jacobian, supports
 from ._spec import AbstractSolverSpec
 
@@ -234,10 +234,8 @@ class GaussNewton(AbstractSolver):
     def _jacobian(self, loss, params, fn, theta, batch, key):
         """``(r, J, cost)``: the residual vector, its Jacobian and the residual-evaluation equivalents it cost."""
         if self.jacobian == "layerwise":
-            # eps^(1/3) for its forward differences: a stencil amplifies their round-off (``_layerwise``)
-            step = self.difference_step or default_difference_step("central_difference", theta.dtype)
             return layerwise_jacobian(lambda u: loss.residuals_of(u, batch, key), eqx.combine(params, loss.static),
-                                      step, self.chunk_size)
+                                      self.difference_step, self.chunk_size)
         r = fn(theta)
         jac, evals = compute_jacobian(self.jacobian, fn, theta, r, step=self.difference_step,
                                       chunk_size=self.chunk_size)

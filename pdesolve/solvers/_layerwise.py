@@ -52,7 +52,7 @@ from jaxtyping import Array, Float, Int
 from ..models import MLP, DenseLinear
 from ..models._mlp import ACTIVATIONS, stencil_hidden
 from ..operators import stencil_points
-from ._jacobian import columns
+from ._jacobian import columns, default_difference_step
 
 
 def supports(network) -> bool:
@@ -301,9 +301,12 @@ class _ProbedHidden(_Probed):
         return self._output(values, deltas, inputs, None)
 
 
-def layerwise_jacobian(residuals_of, solution, step: float, chunk_size: int | None):
+def layerwise_jacobian(residuals_of, solution, step: float | None, chunk_size: int | None):
     """``(r, J, cost)`` of ``residuals_of(solution) -> (m,)`` over the parameters of
     ``solution.network`` (columns in ``ravel_pytree`` order of the solution's inexact arrays).
+
+    ``step``: the fixed pre-activation step of the deltas' forward differences (None: eps^(1/3) of
+    the network's precision, the central difference's step, because a stencil amplifies their round-off).
 
     The dense layers' columns are ``_weighted_sums`` of the recorded deltas and inputs with each
     node's weight in the linearised residual (``_node_weights``); a tensor-train first layer's
@@ -315,6 +318,7 @@ def layerwise_jacobian(residuals_of, solution, step: float, chunk_size: int | No
     dense_first = isinstance(network.layers[0], DenseLinear)
     start = 0 if dense_first else 1
     dtype = jax.tree.leaves(network)[0].dtype
+    step = default_difference_step("central_difference", dtype) if step is None else step
     first, unravel_first = ravel_pytree(jnp.zeros(0, dtype) if dense_first else network.layers[0])
 
     def residuals(theta_first, probes):
