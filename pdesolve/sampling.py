@@ -2,6 +2,8 @@
 
 A sampler draws uniforms in [0, 1)^(d + 2) (domain coordinates, one spare for radius or face,
 one for time) and maps them through the domain. Its state is plain data (for checkpoints).
+Interior points follow a mixture of the domain's two laws (``pdesolve.problem.INTERIOR_LAWS``):
+a fraction ``radius_fraction`` of each draw from ``radius_uniform``, the rest from ``volume``.
 """
 
 import dataclasses
@@ -21,6 +23,12 @@ class PointSampler:
     time: tuple[float, float] | None
     kind: str = "uniform"
     seed: int = 0
+    radius_fraction: float = 0.0  # of interior points drawn from the radius-uniform law
+
+    @classmethod
+    def for_law(cls, domain: Domain, time, kind: str, seed: int, law: str) -> "PointSampler":
+        """A sampler whose interior points all follow ``law`` (one of ``INTERIOR_LAWS``)."""
+        return cls(domain, time, kind, seed, radius_fraction={"volume": 0.0, "radius_uniform": 1.0}[law])
 
     def __post_init__(self):
         width = self.domain.dim + 2
@@ -60,9 +68,12 @@ class PointSampler:
         return t0 + (t1 - t0) * uniforms[:, -1]
 
     def interior(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Points uniform in domain x time."""
+        """Points x (n, d) in the domain (the first round(radius_fraction * n) radius-uniform, the
+        others uniform in volume), times t (n,) uniform."""
         u = self._draw(n)
-        return self.domain.interior(u[:, :-1]), self._times(u)
+        k = int(round(self.radius_fraction * n))
+        x = np.concatenate([self.domain.radius_uniform(u[:k, :-1]), self.domain.volume(u[k:, :-1])])
+        return x, self._times(u)
 
     def boundary(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Points on the spatial boundary, times uniform."""
@@ -70,6 +81,6 @@ class PointSampler:
         return self.domain.boundary(u[:, :-1]), self._times(u)
 
     def at_time(self, n: int, time: float) -> tuple[np.ndarray, np.ndarray]:
-        """Points uniform in the domain at one time (for initial/terminal conditions)."""
+        """Points uniform in the domain (volume law) at one time (for initial/terminal conditions)."""
         u = self._draw(n)
-        return self.domain.interior(u[:, :-1]), np.full(n, time)
+        return self.domain.volume(u[:, :-1]), np.full(n, time)

@@ -2,6 +2,15 @@
 
 Samplers take uniforms in [0, 1) of shape (n, dim + 1) (from numpy or scipy.stats.qmc) and
 map them to points, so that every sampler (uniform, Sobol, Halton) works on every domain.
+
+Each domain has two laws for its interior points (``INTERIOR_LAWS``):
+
+- ``volume``: uniform in the domain (whole space: its normal law). In high dimension almost all
+  of this law lies in a thin shell at the boundary (in a ball, P(r < R/2) = 2^-d).
+- ``radius_uniform``: a uniform direction and a *normalised radius* (:meth:`Domain.radius`)
+  uniform in [0, 1] (whole space: in [0, ``radius_max``]), so that the interior is seen as much
+  as the boundary layer. Ball and annulus: Euclidean radius about the centre; box: the sup-norm
+  radius about the centre in coordinates scaled to [-1, 1]. The test law of the STDE paper's tables.
 """
 
 import abc
@@ -9,6 +18,9 @@ import dataclasses
 
 import numpy as np
 from scipy.special import ndtri
+from scipy.stats import chi2
+
+INTERIOR_LAWS = ("volume", "radius_uniform")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,9 +30,37 @@ class Domain(abc.ABC):
     dim: int
     bounded = True  # class constant: whether the domain has a boundary
 
+    def interior(self, uniforms: np.ndarray, law: str = "volume") -> np.ndarray:
+        """Maps uniforms (n, dim + 1) to points (n, dim) under ``law`` (one of ``INTERIOR_LAWS``)."""
+        if law == "volume":
+            return self.volume(uniforms)
+        if law == "radius_uniform":
+            return self.radius_uniform(uniforms)
+        raise ValueError(f"unknown interior law {law!r}; choose one of {', '.join(INTERIOR_LAWS)}")
+
     @abc.abstractmethod
-    def interior(self, uniforms: np.ndarray) -> np.ndarray:
+    def volume(self, uniforms: np.ndarray) -> np.ndarray:
         """Maps uniforms (n, dim + 1) to points (n, dim) distributed uniformly in the domain."""
+
+    @abc.abstractmethod
+    def radius_uniform(self, uniforms: np.ndarray) -> np.ndarray:
+        """Maps uniforms (n, dim + 1) to points (n, dim) whose :meth:`radius` is uniform in
+        [0, ``radius_max``], with a uniform direction."""
+
+    @abc.abstractmethod
+    def radius(self, x: np.ndarray) -> np.ndarray:
+        """The normalised radius (n,) of points x (n, dim): 0 at :attr:`centre`, 1 on the (outer)
+        boundary of a bounded domain."""
+
+    @property
+    @abc.abstractmethod
+    def centre(self) -> np.ndarray:
+        """The point (dim,) a user asks about first: the centre (annulus: mid-shell on the diagonal)."""
+
+    @property
+    def radius_max(self) -> float:
+        """The largest normalised radius of the ``radius_uniform`` law (1 for a bounded domain)."""
+        return 1.0
 
     @abc.abstractmethod
     def boundary(self, uniforms: np.ndarray) -> np.ndarray:
@@ -42,11 +82,26 @@ class Box(Domain):
     low: np.ndarray
     high: np.ndarray
 
-    def interior(self, uniforms):
+    def volume(self, uniforms):
         return self.low + (self.high - self.low) * uniforms[:, : self.dim]
 
+    def radius_uniform(self, uniforms):
+        # A point uniform in the cube [-1, 1]^d, projected along its ray to the cube's surface, is
+        # uniform on it (every face is at distance 1 from the centre); then scaled to the radius.
+        y = 2.0 * uniforms[:, : self.dim] - 1.0
+        sup = np.max(np.abs(y), axis=1, keepdims=True)
+        on_surface = y / np.where(sup > 0, sup, 1.0)
+        return self.centre + uniforms[:, self.dim, None] * on_surface * (self.high - self.low) / 2
+
+    def radius(self, x):
+        return np.max(np.abs(x - self.centre) / ((self.high - self.low) / 2), axis=1)
+
+    @property
+    def centre(self):
+        return (self.low + self.high) / 2
+
     def boundary(self, uniforms):
-        points = self.interior(uniforms)
+        points = self.volume(uniforms)
         # Choose a face with probability proportional to its area: faces x_i = low_i / high_i have
         # area prod_{j != i} (high_j - low_j), i.e. proportional to 1 / (high_i - low_i).
         widths = self.high - self.low
@@ -81,11 +136,23 @@ class Annulus(Domain):
     inner: float
     outer: float
 
-    def interior(self, uniforms):
+    def volume(self, uniforms):
         # Radius with density ~ r^(dim-1) on [inner, outer], by inverting its CDF.
         r_in, r_out = self.inner / self.outer, 1.0
         radius = self.outer * (r_in**self.dim + uniforms[:, -1] * (r_out - r_in**self.dim)) ** (1.0 / self.dim)
         return self.center + radius[:, None] * _directions(uniforms[:, : self.dim])
+
+    def radius_uniform(self, uniforms):
+        radius = self.inner + (self.outer - self.inner) * uniforms[:, -1]
+        return self.center + radius[:, None] * _directions(uniforms[:, : self.dim])
+
+    def radius(self, x):
+        return (np.linalg.norm(x - self.center, axis=1) - self.inner) / (self.outer - self.inner)
+
+    @property
+    def centre(self):
+        diagonal = np.ones(self.dim) / np.sqrt(self.dim)
+        return self.center + (self.inner + self.outer) / 2 * diagonal if self.inner > 0 else self.center
 
     def boundary(self, uniforms):
         directions = _directions(uniforms[:, : self.dim])
@@ -112,6 +179,10 @@ def Ball(dim: int, center: np.ndarray, radius: float) -> Annulus:  # noqa: N802 
     return Annulus(dim, center, 0.0, radius)
 
 
+#: The quantile of the normal law's radius up to which whole-space radius laws and bands reach.
+RADIUS_QUANTILE = 0.999
+
+
 @dataclasses.dataclass(frozen=True)
 class WholeSpace(Domain):
     """All of R^dim, with points drawn from N(mean, diag(std^2)); ``mean``, ``std`` shape (dim,).
@@ -124,9 +195,28 @@ class WholeSpace(Domain):
     std: np.ndarray
     bounded = False
 
-    def interior(self, uniforms):
+    def volume(self, uniforms):
         """Uniforms (n, dim + 1) -> points (n, dim) ~ N(mean, std^2) through the normal quantile."""
         return self.mean + self.std * ndtri(np.clip(uniforms[:, : self.dim], 1e-12, 1 - 1e-12))
+
+    def radius_uniform(self, uniforms):
+        """Points mean + std * sqrt(dim) * rho * theta, theta a uniform direction, rho uniform in
+        [0, ``radius_max``]: the mean's neighbourhood, which the normal law never visits at large d."""
+        rho = self.radius_max * uniforms[:, -1]
+        return self.mean + self.std * np.sqrt(self.dim) * rho[:, None] * _directions(uniforms[:, : self.dim])
+
+    def radius(self, x):
+        """|(x - mean) / std| / sqrt(dim): about 1 for the normal law's points at large dim."""
+        return np.linalg.norm((x - self.mean) / self.std, axis=1) / np.sqrt(self.dim)
+
+    @property
+    def centre(self):
+        return self.mean
+
+    @property
+    def radius_max(self):
+        """The normal law's 99.9 % quantile of :meth:`radius` (chi distribution with dim degrees)."""
+        return float(np.sqrt(chi2.ppf(RADIUS_QUANTILE, self.dim) / self.dim))
 
     def boundary(self, uniforms):
         raise ValueError("a whole-space domain has no boundary: give no boundary condition")
