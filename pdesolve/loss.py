@@ -46,6 +46,12 @@ class PinnLoss:
                 parts.append((self.values[kind](field, xc, tc) - g) * jnp.sqrt(self.weight / xc.shape[0]))
         return jnp.concatenate(parts)
 
+    def pde_residual(self, params: PyTree, x: Float[Array, "n d"], t: Float[Array, " n"], f: Float[Array, " n"],
+                     key: PRNGKeyArray | None) -> Float[Array, " n"]:
+        """The unscaled PDE residual at points x (n, d), t (n,) with source values f (n,)."""
+        u = eqx.combine(params, self.static)
+        return self.engine.residual(self.compiled.residual, u, x, t, f, self.compiled.needs, key)
+
     def prepare(self, batch: dict, key: PRNGKeyArray | None) -> dict:
         """``batch`` with the engine's parameter-independent data for this key (``"prepared"``: for
         finite differences the ansatz's base and factor at the stencil nodes), so that the residuals

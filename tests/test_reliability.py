@@ -38,6 +38,10 @@ SOLVERS = {
     # a batch kept for 7 steps: the checkpoint at step 20 falls inside the one drawn at step 14
     "gauss_newton": {"solver": {"name": "gauss_newton", "jacobian": "jvp"},
                      "train": {"resample_every": 7, "batch_size": 32}},
+    # residual-adaptive points in a kept batch: the restore must reuse the choice made at step 14
+    "gauss_newton_adaptive": {"solver": {"name": "gauss_newton", "jacobian": "jvp"},
+                              "train": {"resample_every": 7, "batch_size": 32, "adaptive_candidates": 3,
+                                        "interior_law": "mixture"}},
 }
 
 

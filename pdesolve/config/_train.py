@@ -16,6 +16,14 @@ class TrainConfig(Section):
     resample_every: int = setting((int,), 1, bounds=(1, None, ">= 1 (1: a new batch every step)"))  # steps per batch
     condition_weight: float = setting(NUMBER, 1.0, bounds=(0, None, ">= 0"))
     sampler: str = setting((str,), "uniform", choices=("uniform", "sobol", "halton"))
+    # where interior points lie: volume (uniform in the domain; in high d all near the boundary),
+    # radius_uniform (normalised radius uniform: the interior seen as much as the boundary layer), or
+    # mixture (a fraction radius_weight of each batch radius-uniform, the rest volume)
+    interior_law: str = setting((str,), "volume", choices=("volume", "radius_uniform", "mixture"))
+    radius_weight: float = setting(NUMBER, 0.5, bounds=(0, 1, "between 0 and 1"))  # of a mixture batch
+    # residual-adaptive resampling (RAD): draw this many times batch_size candidates from the interior
+    # law and keep batch_size of them with probability ~ |residual| / mean |residual| + 1 (1: off)
+    adaptive_candidates: int = setting((int,), 1, bounds=(1, 64, "between 1 (off) and 64"))
     log_every: int = setting((int,), 100, bounds=(1, None, ">= 1"))
     validation_points: int = setting((int,), 1000, bounds=(1, MAX_POINTS, f"between 1 and {MAX_POINTS}"))
     target_rel_l2: float | None = setting(OPTIONAL_NUMBER, None)  # stop once the validation error is below

@@ -1,4 +1,10 @@
-"""The training batches: collocation points, their source values and the soft conditions' data."""
+"""The training batches: collocation points, their source values and the soft conditions' data.
+
+With ``train.adaptive_candidates`` k > 1 the interior points are chosen by residual-adaptive
+resampling (RAD, Wu et al. 2023): k n candidates are drawn from the interior law and n of them kept
+without replacement, with probability proportional to |r| / mean |r| + 1, r the PDE residual of the
+current network; the constant keeps every region in play.
+"""
 
 import jax
 import jax.numpy as jnp
@@ -6,6 +12,7 @@ import numpy as np
 from jax.sharding import NamedSharding
 
 from ..config import TrainConfig
+from ..loss import PinnLoss
 from ..problem import CompiledProblem
 from ..sampling import PointSampler
 
@@ -20,8 +27,11 @@ class BatchMaker:
     """
 
     def __init__(self, compiled: CompiledProblem, sampler: PointSampler, soft_kinds, train: TrainConfig, dtype,
-                 sharding: NamedSharding | None = None):
+                 sharding: NamedSharding | None = None, loss: PinnLoss | None = None):
         self.compiled, self.sampler, self.soft_kinds = compiled, sampler, soft_kinds
+        self.candidates = train.adaptive_candidates if loss is not None else 1
+        if self.candidates > 1:
+            self.score = jax.jit(lambda params, x, t, f, key: jnp.abs(loss.pde_residual(params, x, t, f, key)))
         self.n, self.n_cond = train.batch_size, train.boundary_batch_size
         self.every = train.resample_every
         self.dtype = dtype
@@ -36,25 +46,51 @@ class BatchMaker:
         self.current: dict | None = None
         self.origin: dict | None = None  # the sampler's state before ``current`` was drawn
 
-    def __call__(self, step: int) -> dict:
-        """The batch of step ``step`` (counted from 0)."""
+    def __call__(self, step: int, params=None) -> dict:
+        """The batch of step ``step`` (counted from 0); ``params``: the network's, which adaptive
+        resampling scores candidates with."""
         if self.current is None or step % self.every == 0:
             self.origin = self.sampler.state()
-            self.current = self._draw()
+            self.current = self._draw(step, params)
         return self.current
 
     def restore(self, sampler_state: dict, origin: dict | None, step: int) -> None:
         """Returns to the stream position ``sampler_state`` reached after ``step`` steps; a batch in use
-        at that point (drawn from ``origin``) is drawn again, so that the next steps reuse it."""
+        at that point (drawn from ``origin``, with the adaptive choice recorded there) is drawn again,
+        so that the next steps reuse it."""
         self.current = None
         if self.every > 1 and step % self.every != 0 and origin is not None:
             self.sampler.restore(origin)
-            self.origin, self.current = origin, self._draw()
+            self.origin, self.current = origin, self._draw(step, chosen=origin.get("chosen"))
         self.sampler.restore(sampler_state)
 
-    def _draw(self) -> dict:
+    def _interior(self, step: int, params, chosen: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
+        """The interior points x (n, d), t (n,): drawn from the law, or chosen among candidates."""
+        x, t = self.sampler.interior(self.n * self.candidates)
+        if self.candidates == 1:
+            return x, t
+        if chosen is None:
+            chosen = self._choose(step, params, x, t)
+            self.origin = {**self.origin, "chosen": chosen}
+        return x[chosen], t[chosen]
+
+    def _choose(self, step: int, params, x: np.ndarray, t: np.ndarray) -> list[int]:
+        """Indices of n of the candidates x (k n, d), t (k n,), drawn without replacement (Gumbel
+        top-n) with weights |r| / mean |r| + 1; seeded by the sampler's seed and ``step``."""
+        key = jax.random.fold_in(jax.random.PRNGKey(self.sampler.seed), step)
+        scores = []
+        for i in range(0, len(x), self.n):  # chunks of one batch: the memory of a loss evaluation
+            xs, ts = self.put(x[i:i + self.n]), self.put(t[i:i + self.n])
+            scores.append(np.asarray(self.score(params, xs, ts, self.source(xs, ts), jax.random.fold_in(key, i))))
+        score = np.concatenate(scores).astype(np.float64)
+        weights = score / max(float(np.mean(score)), np.finfo(np.float64).tiny) + 1.0
+        weights = np.where(np.isfinite(weights), weights, 1.0)
+        gumbel = np.random.default_rng([self.sampler.seed, step]).gumbel(size=len(weights))
+        return np.argsort(-(np.log(weights) + gumbel))[: self.n].tolist()
+
+    def _draw(self, step: int = 0, params=None, chosen: list[int] | None = None) -> dict:
         problem = self.compiled.problem
-        x, t = (self.put(a) for a in self.sampler.interior(self.n))
+        x, t = (self.put(a) for a in self._interior(step, params, chosen))
         batch = {"x": x, "t": t, "f": self.source(x, t), "conditions": {}}
         for kind in self.soft_kinds:
             if kind in ("boundary", "neumann", "robin"):

@@ -6,7 +6,7 @@ import dataclasses
 import jax
 from jaxtyping import PyTree
 
-from ..config import RunConfig, SolverConfig
+from ..config import RunConfig, SolverConfig, TrainConfig
 from ..limits import fit_solver_chunk
 from ..loss import PinnLoss
 from ..models import MLP, Solution, build_solution
@@ -40,14 +40,21 @@ class Assembled:
         """The PINN loss of parameters combined with ``static``, the solution's non-parameter part."""
         return PinnLoss(self.compiled, self.engine, static, self.soft_kinds, self.config.train.condition_weight)
 
-    def batch_maker(self, sharding: jax.sharding.NamedSharding | None = None) -> BatchMaker:
-        """The training batches drawn by ``sampler`` (rows split over devices by ``sharding``)."""
-        return BatchMaker(self.compiled, self.sampler, self.soft_kinds, self.config.train, self.dtype, sharding)
+    def batch_maker(self, sharding: jax.sharding.NamedSharding | None = None,
+                    loss: PinnLoss | None = None) -> BatchMaker:
+        """The training batches drawn by ``sampler`` (rows split over devices by ``sharding``;
+        interior points chosen by the residuals of ``loss`` when ``train.adaptive_candidates`` > 1)."""
+        return BatchMaker(self.compiled, self.sampler, self.soft_kinds, self.config.train, self.dtype, sharding, loss)
 
 
 def build_solver(solver: SolverConfig, steps: int) -> AbstractSolver:
     """The solver of the validated ``solver`` section; ``steps`` sizes its schedule."""
     return solver_spec(solver.name).build(solver.settings, steps)
+
+
+def radius_fraction(train: TrainConfig) -> float:
+    """The fraction of interior training points drawn from the radius-uniform law."""
+    return {"volume": 0.0, "radius_uniform": 1.0, "mixture": train.radius_weight}[train.interior_law]
 
 
 def build(problem: Problem, config: RunConfig) -> Assembled:
@@ -62,5 +69,6 @@ def build(problem: Problem, config: RunConfig) -> Assembled:
     engine = build_engine(config.operators, dim=problem.dimension, has_time=problem.has_time)
     config = fit_solver_chunk(config, engine.evals_per_point(compiled.needs, problem.dimension), network.n_params)
     solver = build_solver(config.solver, config.train.steps)
-    sampler = PointSampler(problem.domain, problem.time, config.train.sampler, seed=config.seed)
+    sampler = PointSampler(problem.domain, problem.time, config.train.sampler, seed=config.seed,
+                           radius_fraction=radius_fraction(config.train))
     return Assembled(config, compiled, network, solution, tuple(soft_kinds), engine, solver, sampler, dtype)

@@ -7,7 +7,7 @@ from jaxtyping import PyTree
 
 
 class TrainClock:
-    """Seconds spent in solver steps, excluding the first step of a process (it compiles) and
+    """Seconds spent in drawing batches and solver steps, excluding the first step of a process (it compiles) and
     everything between steps (validation, logging, checkpoints). ``tick`` waits for the step's
     results, so the time is the device's, not the dispatch's."""
 
