@@ -1,11 +1,14 @@
 """Analysis of a trained solution: where the error lives, residual statistics by autodiff, and
 the prediction on 2-d slices of domain x time (``slices.nc``).
 
-Error breakdowns (report keys ``by_time_slab``, ``by_boundary_distance``, or ``by_radius`` on a
-whole-space domain: distance to the sampling mean): time slabs are ``TIME_SLABS`` equal parts of
-the time interval; distance bins are the quartiles of the test points' distances (equal point
-counts: in high dimension most points lie near a face).
+Error breakdowns (report keys ``by_time_slab``, ``by_radius_band``): time slabs are ``TIME_SLABS``
+equal parts of the time interval; radius bands are ``RADIUS_BANDS`` equal-width bands of the
+domain's normalised radius over [0, ``radius_max``] (on radius-uniform points, so that each band is
+populated: in high dimension the evaluation points all lie in the outermost one). Point rows
+(report keys ``centre``, ``at_points``) give the prediction and the error at single points.
 """
+
+import math
 
 import equinox as eqx
 import jax
@@ -17,7 +20,7 @@ from .operators import AutodiffEngine
 from .problem import Annulus, Box, CompiledProblem, Domain, Problem, WholeSpace
 
 TIME_SLABS = 4
-DISTANCE_BINS = 4
+RADIUS_BANDS = 5
 RESIDUAL_ROWS = 2**18  # network rows (points x autodiff passes) per residual call: bounds its memory
 SLICE_POINTS = 51
 SLICE_TIMES = 3
@@ -50,31 +53,45 @@ def _bins(values: np.ndarray, error: np.ndarray, u_ref: np.ndarray, edges: np.nd
 
 def error_breakdown(problem: Problem, x: np.ndarray, t: np.ndarray | None, u_pred: np.ndarray,
                     u_ref: np.ndarray) -> dict:
-    """Error by time slab, by distance to the boundary, and where it is largest.
-
-    x (n, d), t (n,) or None, u_pred and u_ref (n,). Returns report entries (JSON-able).
-    """
+    """Error by time slab, and where it is largest (with its normalised radius and distance to
+    the boundary). x (n, d), t (n,) or None, u_pred and u_ref (n,). Returns report entries (JSON-able)."""
     u_pred, u_ref = np.asarray(u_pred, np.float64), np.asarray(u_ref, np.float64)
     error = u_pred - u_ref
     out = {}
     if t is not None and problem.time is not None:
         out["by_time_slab"] = _bins(t, error, u_ref, np.linspace(*problem.time, TIME_SLABS + 1))
-    distance = boundary_distance(problem.domain, x)
-    quartiles = lambda v: np.quantile(v, np.linspace(0.0, 1.0, DISTANCE_BINS + 1))  # noqa: E731
-    if distance is not None:
-        out["by_boundary_distance"] = _bins(distance, error, u_ref, quartiles(distance))
-    elif isinstance(problem.domain, WholeSpace):  # no boundary: distance to the sampling mean
-        radius = np.linalg.norm(x - problem.domain.mean, axis=1)
-        out["by_radius"] = _bins(radius, error, u_ref, quartiles(radius))
     k = int(np.argmax(np.abs(error)))
     where = {"abs_error": float(abs(error[k])), "x": [float(v) for v in x[k]], "u_pred": float(u_pred[k]),
              "u_ref": float(u_ref[k])}
     if t is not None:
         where["t"] = float(t[k])
+    where["radius"] = float(problem.domain.radius(x[k:k + 1])[0])
+    distance = boundary_distance(problem.domain, x[k:k + 1])
     if distance is not None:
-        where["boundary_distance"] = float(distance[k])
+        where["boundary_distance"] = float(distance[0])
     out["max_error_location"] = where
     return out
+
+
+def radius_bands(domain: Domain, x: np.ndarray, u_pred: np.ndarray, u_ref: np.ndarray,
+                 bands: int = RADIUS_BANDS) -> list[dict]:
+    """Error statistics per equal-width band of the normalised radius over [0, ``domain.radius_max``]
+    at points x (n, d) (values u_pred, u_ref (n,)): rows {low, high, points, mean_abs_error,
+    max_abs_error, rel_l2}."""
+    u_pred, u_ref = np.asarray(u_pred, np.float64), np.asarray(u_ref, np.float64)
+    return _bins(domain.radius(x), u_pred - u_ref, u_ref, np.linspace(0.0, domain.radius_max, bands + 1))
+
+
+def point_rows(labels: list[dict], t: np.ndarray | None, u_pred: np.ndarray, u_ref: np.ndarray,
+               scale: float) -> list[dict]:
+    """One row per point: {t (when t (m,) is given), **labels[k], u_pred, u_exact, abs_error,
+    scaled_error = abs_error / ``scale``}; u_pred and u_ref (m,)."""
+    rows = []
+    for k, label in enumerate(labels):
+        pred, ref = float(u_pred[k]), float(u_ref[k])
+        rows.append({**({} if t is None else {"t": float(t[k])}), **label, "u_pred": pred, "u_exact": ref,
+                     "abs_error": abs(pred - ref), "scaled_error": abs(pred - ref) / scale if scale > 0 else math.nan})
+    return rows
 
 
 def residual_statistics(compiled: CompiledProblem, field, x: np.ndarray, t: np.ndarray,

@@ -58,7 +58,7 @@ def cmd_solve(args) -> int:
                 resume=args.resume)
     report = run.report
     if "rel_l2" in report:
-        print(f"{problem.name}: rel_l2 {report['rel_l2']:.3e}  mse {report['mse']:.3e}  "
+        print(f"{problem.name}: {_errors_text(report)}  mse {report['mse']:.3e}  "
               f"max_abs {report['max_abs_error']:.3e}  ({report['steps']} steps, {report['wall_time_s']:.1f} s, "
               f"{report['operators']} + {report['solver']}, {report['n_params']} parameters)")
     else:
@@ -68,6 +68,18 @@ def cmd_solve(args) -> int:
         print(f"error: {report['stop_reason']}; outputs of step {report['steps']} in {run.path}", file=sys.stderr)
         return 3
     return 0
+
+
+def _errors_text(report: dict) -> str:
+    """rel_l2 under the evaluation law and, with an exact solution, under the radius-uniform law and
+    the largest error at the domain's centre."""
+    from .results import law_label
+
+    text = f"rel_l2 {report['rel_l2']:.3e} ({law_label(report)})"
+    if "radius_uniform" in report:
+        centre = max(row["abs_error"] for row in report["centre"])
+        text += f"  {report['radius_uniform']['rel_l2']:.3e} (radius-uniform)  centre |err| {centre:.3e}"
+    return text
 
 
 def _cost_text(pieces) -> str:

@@ -76,6 +76,22 @@ def solution_dataset(x, t, u_pred, u_raw, u_exact, attrs: dict, *, units: dict |
     return xr.Dataset(data, coords=coords, attrs={"Conventions": CONVENTIONS, **_netcdf_attrs(attrs)})
 
 
+def line_dataset(line: dict, attrs: dict, units: dict | None = None) -> xr.Dataset:
+    """``lines.nc``: the solution along the line of ``line.png``: ``line`` is {s (n,), u_pred (n,),
+    u_exact (n,) or None, label (the long_name of s), t (its time) or None}; adds ``abs_error``
+    with ``u_exact``."""
+    units = units or {}
+    u_attrs = _units(units, "u")
+    data = {"u_pred": ("s", np.asarray(line["u_pred"]), {"long_name": "predicted solution", **u_attrs})}
+    if line["u_exact"] is not None:
+        data["u_exact"] = ("s", np.asarray(line["u_exact"]), {"long_name": "exact solution", **u_attrs})
+        error = np.abs(np.asarray(line["u_pred"], np.float64) - line["u_exact"])
+        data["abs_error"] = ("s", error, {"long_name": "|u_pred - u_exact|", **u_attrs})
+    coords = {"s": ("s", np.asarray(line["s"]), {"long_name": line["label"]})}
+    time = {} if line["t"] is None else {"t": line["t"]}
+    return xr.Dataset(data, coords=coords, attrs={"Conventions": CONVENTIONS, **_netcdf_attrs({**attrs, **time})})
+
+
 def _units(units: dict, key: str) -> dict:
     return {"units": units[key]} if key in units else {}
 
@@ -95,7 +111,7 @@ HISTORY_ATTRS = {
     "rel_l2": {"long_name": "relative L2 error on the evaluation points"},
     "mse": {"long_name": "mean squared error on the evaluation points"},
     "wall_time": {"long_name": "wall time since the start of training", "units": "s"},
-    "train_time": {"long_name": "time in solver steps (no compilation, logging or checkpoints)", "units": "s"},
+    "train_time": {"long_name": "time in batch drawing and solver steps (no compilation, logging or checkpoints)", "units": "s"},
     "loss_evals": {"long_name": "loss evaluations so far"},
     "network_evals": {"long_name": "network evaluations so far (per point)"},
 }
@@ -142,10 +158,7 @@ def report_markdown(report: dict) -> str:
     """The report for people: the error table, then the settings."""
     lines = [f"# {report['problem']}: {report['title']}", "",
              f"Equation: `{report['equation']}`  ", f"Domain: {report['domain']}, dimension {report['dimension']}", "",
-             *reference_markdown(report), "| metric | value |", "|---|---|"]
-    for key in REPORT_KEYS:
-        if key in report:
-            lines.append(f"| {key} | {report[key]:.4e} |")
+             *reference_markdown(report), "| metric | value |", "|---|---|", *error_rows(report)]
     lines += analysis_markdown(report)
     lines += ["", "| setting | value |", "|---|---|"]
     for key in ("prediction", "operators", "solver", "model", "n_params", "dense_n_params", "steps", "stop_reason",
@@ -171,6 +184,48 @@ def reference_markdown(report: dict) -> list[str]:
     return lines + [""] if lines else []
 
 
+def error_rows(report: dict) -> list[str]:
+    """The first table's error rows: the headline rel_l2 under the evaluation law, beside it the
+    radius-uniform law's, the worst radius band's and the centre's error, then the other metrics."""
+    if "rel_l2" not in report:
+        return []
+    lines = [f"| rel_l2 ({law_label(report)}) | {report['rel_l2']:.4e} |"]
+    if "radius_uniform" in report:
+        worst = max(report["by_radius_band"], key=lambda r: np.nan_to_num(r.get("rel_l2", np.nan), nan=-np.inf))
+        band = f"[{worst['low']:.3g}, {worst['high']:.3g}]"
+        centre = max(report["centre"], key=lambda r: r["abs_error"])
+        when = f" (t = {centre['t']:.3g})" if "t" in centre else ""
+        lines += [f"| rel_l2 (radius-uniform law) | {report['radius_uniform']['rel_l2']:.4e} |",
+                  f"| rel_l2, worst radius band {band} | {worst.get('rel_l2', np.nan):.4e} |",
+                  f"| abs error at the centre{when} | {centre['abs_error']:.4e} |"]
+    lines += [f"| {key} | {report[key]:.4e} |" for key in REPORT_KEYS if key in report and key != "rel_l2"]
+    if "line_max_abs_error" in report:
+        lines.append(f"| max abs error on the diagonal line | {report['line_max_abs_error']:.4e} |")
+    return lines
+
+
+def law_label(report: dict) -> str:
+    """The evaluation points' law, for people: "volume law" or "listed points"."""
+    law = report.get("evaluation_law", "volume")
+    return "volume law" if law == "volume" else law
+
+
+def laws_markdown(report: dict) -> list[str]:
+    """The sentence that says what the laws of the first table are (or why only one is there)."""
+    if "radius_uniform" in report:
+        top = report["by_radius_band"][-1]["high"]
+        text = ("Laws: volume: points uniform in the domain (whole space: its normal law), which in high dimension "
+                "lie near the boundary; radius-uniform: the normalised radius (0 at the centre, 1 on the boundary) "
+                f"uniform in [0, {top:.3g}], the interior weighted like the boundary layer; centre: the domain's "
+                "centre (scaled error: |error| / RMS of u_exact over the evaluation points).")
+    elif "rel_l2" in report:
+        text = ("The radius-uniform, radius band and centre errors need an exact solution: left out (the reference "
+                "is known at the evaluation points only).")
+    else:
+        return []
+    return ["", text]
+
+
 def analysis_markdown(report: dict) -> list[str]:
     """Report lines for the residual, the baselines, the error breakdowns and the worst point."""
     lines = []
@@ -179,22 +234,41 @@ def analysis_markdown(report: dict) -> list[str]:
             lines.append(f"| {key} | {report[key]:.4e} |")
     for key, value in report.get("baselines", {}).items():
         lines.append(f"| baseline {key} | {value:.4e} |")
+    lines += laws_markdown(report)
     if "residual_of" in report:
         where = f"the first {report['residual_points']}" if "residual_points" in report else "the"
         lines += ["", f"Residual of the {report['residual_of']} at {where} evaluation points."]
-    for key, title in (("by_time_slab", "time slab"), ("by_boundary_distance", "distance to the boundary"),
-                       ("by_radius", "distance to the sampling mean")):
+    for key, title in (("by_time_slab", "time slab"), ("by_radius_band", "normalised radius (radius-uniform law)")):
         if report.get(key):
             lines += ["", f"| {title} | points | mean abs error | max abs error | rel L2 |", "|---|---|---|---|---|"]
             nan = float("nan")
             lines += [f"| [{r['low']:.3g}, {r['high']:.3g}] | {r['points']} | {r.get('mean_abs_error', nan):.3e} "
                       f"| {r.get('max_abs_error', nan):.3e} | {r.get('rel_l2', nan):.3e} |" for r in report[key]]
+    lines += point_markdown(report.get("centre"), "centre") + point_markdown(report.get("at_points"), "evaluation.at")
     where = report.get("max_error_location")
     if where:
-        x = ", ".join(f"{v:.3g}" for v in where["x"][:6]) + (", ..." if len(where["x"]) > 6 else "")
-        at = f"x = ({x})" + (f", t = {where['t']:.3g}" if "t" in where else "")
-        lines += ["", f"Largest error {where['abs_error']:.3e} at {at}."]
+        at = f"x = ({_coordinates(where['x'])})" + (f", t = {where['t']:.3g}" if "t" in where else "")
+        radius = f", normalised radius {where['radius']:.3g}" if "radius" in where else ""
+        lines += ["", f"Largest error {where['abs_error']:.3e} at {at}{radius}."]
     return lines
+
+
+def point_markdown(rows: list[dict] | None, title: str) -> list[str]:
+    """A table of the report's rows at single points (``centre``, ``at_points``)."""
+    if not rows:
+        return []
+    lines = ["", f"| {title} | t | u_pred | u_exact | abs error | scaled error |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        x = "centre" if r["x"] == "centre" else f"{r['point']}: ({_coordinates(r['x'])})"
+        t = f"{r['t']:.3g}" if "t" in r else "-"
+        lines.append(f"| {x} | {t} | {r['u_pred']:.6g} | {r['u_exact']:.6g} | {r['abs_error']:.3e} "
+                     f"| {r['scaled_error']:.3e} |")
+    return lines
+
+
+def _coordinates(x: list[float], shown: int = 6) -> str:
+    """The first ``shown`` coordinates of a point, then "..." if it has more."""
+    return ", ".join(f"{v:.3g}" for v in x[:shown]) + (", ..." if len(x) > shown else "")
 
 
 def write_figures(folder: Path, history: dict, line: dict | None, report: dict | None = None,
@@ -219,13 +293,15 @@ def write_figures(folder: Path, history: dict, line: dict | None, report: dict |
 
 def write_run_folder(folder: Path, *, solution: xr.Dataset, history: xr.Dataset, report: dict,
                      resolved: dict, line: dict | None, history_arrays: dict,
-                     slices: xr.Dataset | None = None, units: dict | None = None) -> None:
+                     slices: xr.Dataset | None = None, lines: xr.Dataset | None = None,
+                     units: dict | None = None) -> None:
     """Writes every output of a run into ``folder`` (which must be new or empty)."""
     atomic_write_text(folder / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
     atomic_write(folder / "solution.nc", lambda tmp: solution.to_netcdf(tmp, engine="h5netcdf"))
     atomic_write(folder / "history.nc", lambda tmp: history.to_netcdf(tmp, engine="h5netcdf"))
-    if slices is not None:
-        atomic_write(folder / "slices.nc", lambda tmp: slices.to_netcdf(tmp, engine="h5netcdf"))
+    for name, dataset in (("slices.nc", slices), ("lines.nc", lines)):
+        if dataset is not None:
+            atomic_write(folder / name, lambda tmp, dataset=dataset: dataset.to_netcdf(tmp, engine="h5netcdf"))
     write_figures(folder, history_arrays, line, report, slices, units)
     atomic_write_text(folder / "report.md", report_markdown(report))
     atomic_write_text(folder / "report.json", json.dumps(report, indent=2) + "\n")  # last: marks the run finished

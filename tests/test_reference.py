@@ -193,6 +193,11 @@ def test_a_run_states_what_its_errors_are_measured_against(tmp_path):
         assert np.max(np.abs(ds.u_exact.values - _cos_heat(x, t, 1 - t)) / ds.u_exact_stderr.values) < 4.5
     text = (tmp_path / "run" / "report.md").read_text()
     assert f"Errors against: {against}" in text and f"standard error mean {ref['stderr_mean']:.3e}" in text
+    # the reference is known at the evaluation points only: no radius-uniform, band, centre or line errors
+    assert run.report["evaluation_law"] == "volume" and "left out" in text
+    assert not {"radius_uniform", "by_radius_band", "centre", "line_max_abs_error"} & set(run.report)
+    with xr.open_dataset(tmp_path / "run" / "lines.nc", engine="h5netcdf") as line:
+        assert set(line.data_vars) == {"u_pred"} and line.attrs["errors_against"].startswith("none on the line")
 
 
 def test_reference_values_are_the_evaluation_points(tmp_path):
@@ -206,6 +211,7 @@ def test_reference_values_are_the_evaluation_points(tmp_path):
     np.testing.assert_array_equal(ds.u_exact.values, u)
     assert ds.u_exact.attrs["long_name"] == "reference values" and "u_exact_stderr" not in ds
     assert run.report["max_abs_error"] == pytest.approx(np.max(np.abs(ds.u_pred.values - u)))
+    assert run.report["evaluation_law"] == "listed points" and "radius_uniform" not in run.report
 
 
 def test_check_states_the_identified_reference():

@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 import xarray as xr
 import yaml
+from scipy.stats import chi2
 
 import pdesolve
-from pdesolve.analysis import (boundary_distance, error_breakdown, residual_statistics, slice_plan, slice_points,
-                               slices_dataset)
+from pdesolve.analysis import (boundary_distance, error_breakdown, radius_bands, residual_statistics, slice_plan,
+                               slice_points, slices_dataset)
 from pdesolve.problem import compile_problem, problem_from_mapping
+from pdesolve.run._whole_domain import radius_uniform_points
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {"model": {"type": "mlp", "widths": [8], "activation": "tanh"}, "operators": {"method": "ad"},
@@ -37,7 +39,8 @@ HEAT = {
     "conditions": {"initial": "sin(x[1]) * cos(x[2]) + x[3]", "boundary": "sin(x[1]) * cos(x[2]) + x[3] + t * x[3]"},
     "exact": "sin(x[1]) * cos(x[2]) + x[3] + t * x[3]",
     "evaluation": {"points": 300, "seed": 3, "units": {"x": "m", "t": "s", "u": "K"},
-                   "slice": {"axes": [1, 3], "at": 0.25, "times": [0.0, 1.0], "points": 50}},
+                   "slice": {"axes": [1, 3], "at": 0.25, "times": [0.0, 1.0], "points": 50},
+                   "at": {"points": [0.5, [0.25, 0.5, 0.75]], "times": [0, 1]}},
 }
 
 
@@ -108,18 +111,12 @@ def test_report_breakdowns_recomputed(poisson):
     report = json.loads((folder / "report.json").read_text())
     with xr.open_dataset(folder / "solution.nc", engine="h5netcdf") as ds:
         x, err, exact = ds.x.values, (ds.u_pred - ds.u_exact).values.astype(float), ds.u_exact.values.astype(float)
-    distance = np.minimum(x, 1 - x).min(axis=1)
-    edges = np.quantile(distance, [0, 0.25, 0.5, 0.75, 1])
-    rows = report["by_boundary_distance"]
-    assert len(rows) == 4 and sum(r["points"] for r in rows) == len(x)
-    for k, row in enumerate(rows):
-        inside = (distance >= edges[k]) & ((distance < edges[k + 1]) if k < 3 else (distance <= edges[k + 1]))
-        assert row["points"] == inside.sum()
-        np.testing.assert_allclose(row["mean_abs_error"], np.mean(np.abs(err[inside])), rtol=1e-6)
-        rel = np.linalg.norm(err[inside]) / np.linalg.norm(exact[inside])
-        np.testing.assert_allclose(row["rel_l2"], rel, rtol=1e-6)
+    assert "by_boundary_distance" not in report  # quantiles of the evaluation points: now radius bands
     worst = int(np.argmax(np.abs(err)))
-    np.testing.assert_allclose(report["max_error_location"]["x"], x[worst], rtol=1e-6)
+    where = report["max_error_location"]
+    np.testing.assert_allclose(where["x"], x[worst], rtol=1e-6)
+    np.testing.assert_allclose(where["radius"], np.max(np.abs(2 * x[worst] - 1)), rtol=1e-6)  # sup-norm radius
+    np.testing.assert_allclose(where["boundary_distance"], np.minimum(x[worst], 1 - x[worst]).min(), rtol=1e-6)
     factor = np.prod(4 * x * (1 - x), axis=1)  # the box ansatz factor; zero boundary data
     best = factor @ exact / (factor @ factor)
     np.testing.assert_allclose(report["baselines"]["best_constant"], best, rtol=1e-5)
@@ -168,6 +165,72 @@ def test_time_dependent_slabs_slices_and_units(heat):
         assert sl.x3.attrs["units"] == "m" and sl.u_exact.attrs["units"] == "K"
         tt, x1, x3 = np.meshgrid(sl.t.values, sl.x1.values, sl.x3.values, indexing="ij")
         np.testing.assert_allclose(sl.u_exact.values, np.sin(x1) * np.cos(0.25) + x3 + tt * x3, atol=1e-6)
+
+
+def _heat_exact(x, t):
+    return np.sin(x[:, 0]) * np.cos(x[:, 1]) + x[:, 2] + t * x[:, 2]
+
+
+def test_whole_domain_errors_recomputed(heat):
+    """The radius-uniform errors and bands, the centre and the evaluation.at points, recomputed from
+    the reloaded model and the exact solution written here."""
+    _, folder = heat
+    report, opened = json.loads((folder / "report.json").read_text()), pdesolve.open_run(folder)
+    assert report["evaluation_law"] == "volume"
+    x, t = radius_uniform_points(opened.problem, 300)  # as many as the evaluation points
+    error, exact = opened.predict(x, t).astype(float) - _heat_exact(x, t), _heat_exact(x, t)
+    ru, bands = report["radius_uniform"], report["by_radius_band"]
+    assert ru["points"] == 300
+    np.testing.assert_allclose(ru["rel_l2"], np.linalg.norm(error) / np.linalg.norm(exact), rtol=1e-5)
+    np.testing.assert_allclose([b["low"] for b in bands], [0, 0.2, 0.4, 0.6, 0.8], atol=1e-15)
+    band = np.minimum(np.max(np.abs(2 * x - 1), axis=1) // 0.2, 4).astype(int)  # the box's sup-norm radius
+    assert [b["points"] for b in bands] == np.bincount(band, minlength=5).tolist() and min(np.bincount(band)) > 40
+    for k, b in enumerate(bands):
+        np.testing.assert_allclose(b["max_abs_error"], np.abs(error[band == k]).max(), rtol=1e-5)
+    centre, times = np.full((3, 3), 0.5), np.array([0.0, 0.5, 1.0])
+    rows = report["centre"]
+    assert [r["t"] for r in rows] == times.tolist() and {r["x"] for r in rows} == {"centre"}
+    np.testing.assert_allclose([r["u_exact"] for r in rows], _heat_exact(centre, times), rtol=1e-6)
+    np.testing.assert_allclose([r["u_pred"] for r in rows], opened.predict(centre, times), rtol=1e-6)
+    rms = np.sqrt(np.mean(opened.solution.u_exact.values.astype(float) ** 2))
+    np.testing.assert_allclose([r["scaled_error"] for r in rows], [r["abs_error"] / rms for r in rows], rtol=1e-6)
+    at = report["at_points"]  # every point with every time, point by point
+    assert [(r["point"], r["t"], r["x"]) for r in at] == [(0, 0, [0.5] * 3), (0, 1, [0.5] * 3),
+                                                         (1, 0, [0.25, 0.5, 0.75]), (1, 1, [0.25, 0.5, 0.75])]
+    xa, ta = np.array([r["x"] for r in at]), np.array([r["t"] for r in at])
+    np.testing.assert_allclose([r["abs_error"] for r in at], np.abs(opened.predict(xa, ta) - _heat_exact(xa, ta)),
+                               rtol=1e-5, atol=1e-7)
+
+
+def test_whole_domain_entries_in_every_output(heat):
+    """lines.nc is the diagonal line; solution.nc attributes and report.md carry the report's new entries."""
+    run, folder = heat
+    report = run.report
+    with xr.open_dataset(folder / "lines.nc", engine="h5netcdf") as line:
+        xs = line.s.values[:, None] * np.ones(3)  # the box [0, 1]^3's diagonal, at mid-time
+        assert line.attrs["t"] == 0.5 and line.u_pred.attrs["units"] == "K" and "diagonal" in line.s.attrs["long_name"]
+        np.testing.assert_allclose(line.u_exact.values, _heat_exact(xs, 0.5), rtol=1e-6)
+        np.testing.assert_allclose(line.u_pred.values, pdesolve.open_run(folder).predict(xs, 0.5), rtol=1e-6)
+        np.testing.assert_allclose(line.abs_error.values, np.abs(line.u_pred.values - line.u_exact.values))
+        assert float(line.abs_error.max()) == pytest.approx(report["line_max_abs_error"])
+    assert run.lines is not None and pdesolve.open_run(folder).lines is not None
+    with xr.open_dataset(folder / "solution.nc", engine="h5netcdf") as ds:
+        attrs = ds.attrs
+    assert attrs["evaluation_law"] == "volume" and attrs["radius_uniform_rel_l2"] == report["radius_uniform"]["rel_l2"]
+    assert json.loads(attrs["centre"]) == report["centre"] and json.loads(attrs["by_radius_band"]) == report[
+        "by_radius_band"]
+    assert json.loads(attrs["at_points"]) == [{k: v for k, v in r.items() if k != "x"} for r in report["at_points"]]
+    assert attrs["line_max_abs_error"] == report["line_max_abs_error"]
+    text = (folder / "report.md").read_text()
+    worst = max(report["by_radius_band"], key=lambda b: b["rel_l2"])
+    centre = max(report["centre"], key=lambda r: r["abs_error"])
+    for row in (f"| rel_l2 (volume law) | {report['rel_l2']:.4e} |",
+                f"| rel_l2 (radius-uniform law) | {report['radius_uniform']['rel_l2']:.4e} |",
+                f"| rel_l2, worst radius band [{worst['low']:.3g}, {worst['high']:.3g}] | {worst['rel_l2']:.4e} |",
+                f"| abs error at the centre (t = {centre['t']:.3g}) | {centre['abs_error']:.4e} |",
+                "radius-uniform: the normalised radius", "scaled error: |error| / RMS of u_exact"):
+        assert row in text, row
+    assert text.index("radius-uniform law) |") < text.index("| mse |")  # in the first table, beside the headline
 
 
 def test_ball_slices_are_nan_outside():
@@ -246,10 +309,14 @@ def test_slice_plans_for_one_dimension_and_whole_space():
     x, t, u_ref = 1 + 0.5 * rng.standard_normal((400, 3)), rng.random(400), rng.random(400) + 1
     u_pred = u_ref + 0.1 * np.linalg.norm(x - 1, axis=1)  # error grows with the radius
     out = error_breakdown(cauchy, x, t, u_pred, u_ref)
-    assert "by_boundary_distance" not in out and [r["points"] for r in out["by_radius"]] == [100] * 4
-    means = [r["mean_abs_error"] for r in out["by_radius"]]
+    assert set(out) == {"by_time_slab", "max_error_location"} and "boundary_distance" not in out["max_error_location"]
+    rows = radius_bands(cauchy.domain, x, u_pred, u_ref)
+    top = np.sqrt(chi2.ppf(0.999, 3) / 3)  # the normal law's radius |x - mean| / (std sqrt(d)), 99.9 % quantile
+    np.testing.assert_allclose([r["high"] for r in rows], top * np.arange(1, 6) / 5, rtol=1e-12)
+    band = np.minimum(np.linalg.norm(x - 1, axis=1) / (0.5 * np.sqrt(3)) // (top / 5), 4).astype(int)
+    assert [r["points"] for r in rows] == np.bincount(band, minlength=5).tolist()
+    means = [r["mean_abs_error"] for r in rows if r["points"]]
     assert means == sorted(means)
-    np.testing.assert_allclose(np.mean(means), np.mean(np.abs(u_pred - u_ref)), rtol=1e-12)
 
 
 def test_a_problem_without_exact_solution_reports_its_residual(tmp_path_factory):

@@ -19,7 +19,8 @@ STEPS = 300
 # The bound is 3x the seed-0 value: it leaves room for other CPUs/library versions, and an
 # untrained ansatz is far above it (0.95 after one step; checked below).
 REL_L2_BOUND = 0.11
-FILES = ("solution.nc", "history.nc", "report.json", "report.md", "config.yaml", "error_vs_step.png", "line.png")
+FILES = ("solution.nc", "history.nc", "report.json", "report.md", "config.yaml", "error_vs_step.png", "line.png",
+         "lines.nc")
 
 
 def _cli(args):
@@ -42,7 +43,11 @@ def test_solve_prints_the_run_path_last(run_folder):
     folder, out = run_folder
     lines = out.strip().splitlines()
     assert lines[-1] == str(folder)
-    assert "rel_l2" in lines[-2]
+    report = json.loads((folder / "report.json").read_text())
+    centre = max(row["abs_error"] for row in report["centre"])
+    assert (f"poisson2d: rel_l2 {report['rel_l2']:.3e} (volume law)  {report['radius_uniform']['rel_l2']:.3e} "
+            f"(radius-uniform)  centre |err| {centre:.3e}  mse ") in lines[-2]
+    assert f"({STEPS} steps, " in lines[-2]
 
 
 def test_run_folder_holds_every_output(run_folder):

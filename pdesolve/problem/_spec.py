@@ -475,7 +475,7 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
 
     exact = None if data.get("exact") is None else reader.expression("exact", data["exact"], base)
     source = _source(reader, data.get("source"), residual, exact, base)
-    evaluation = _evaluation(reader, data.get("evaluation"), dim, time)
+    evaluation = _evaluation(reader, data.get("evaluation"), dim, time, domain)
     reference = parse_reference(reader, data.get("reference"), dim=dim, time=time, domain=domain,
                                 has_exact=exact is not None, max_numbers=MAX_EVALUATION_NUMBERS)
     config = reader.mapping("config", data.get("config") or {})
@@ -491,19 +491,78 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
     )
 
 
-def _evaluation(reader: _Reader, value: Any, dim: int, time) -> dict:
-    """``evaluation:`` {points, sampling, seed, slice, units} with their defaults."""
-    evaluation = reader.mapping("evaluation", value or {}, {"points", "sampling", "seed", "slice", "units"})
+def _evaluation(reader: _Reader, value: Any, dim: int, time, domain: Domain) -> dict:
+    """``evaluation:`` {points, sampling, seed, slice, units, at} with their defaults."""
+    evaluation = reader.mapping("evaluation", value or {}, {"points", "sampling", "seed", "slice", "units", "at"})
     evaluation = {
         "points": _evaluation_points(reader, evaluation.get("points", 10_000), dim),
         "sampling": evaluation.get("sampling", "uniform"),
         "seed": _seed(reader, "evaluation.seed", evaluation.get("seed", 1234)),
         "slice": _slice_option(reader, evaluation.get("slice"), dim, time),
         "units": {k: str(v) for k, v in reader.mapping("evaluation.units", evaluation.get("units") or {}, {"x", "t", "u"}).items()},
+        "at": _evaluation_at(reader, evaluation.get("at"), dim, time, domain),
     }
     if evaluation["sampling"] not in SAMPLINGS:
         raise reader.fail("evaluation.sampling", f"unknown sampling {preview(evaluation['sampling'])}; choose {', '.join(SAMPLINGS)}")
     return evaluation
+
+
+#: ``evaluation.at``: at most this many (point, time) pairs.
+MAX_EVALUATION_AT = 10_000
+
+
+def _evaluation_at(reader: _Reader, value: Any, dim: int, time, domain: Domain) -> dict | None:
+    """``evaluation.at``: {points: [point, ...] (each d numbers, or one for every component),
+    times: [...] (time-dependent problems; default the start time)}, every point paired with every
+    time. Returns {"x" (m, d), "t" (k,) or None}; None when absent."""
+    if value is None:
+        return None
+    spec = reader.mapping("evaluation.at", value, {"points", "times"})
+    points = spec.get("points")
+    if not isinstance(points, list) or not points:
+        example = "{at: {points: [0, 0.5]" + (f", times: [{time[0]:g}]" if time else "") + "}}"
+        raise reader.fail("evaluation.at.points", f"missing or empty; give a list of points (each {dim} numbers, or "
+                          f"one number for every component), e.g. evaluation: {example}")
+    times = _evaluation_at_times(reader, spec.get("times"), time)
+    n_times = 1 if times is None else len(times)
+    most = min(MAX_EVALUATION_AT, MAX_EVALUATION_NUMBERS // (dim + 2))
+    if len(points) * n_times > most:
+        raise reader.fail("evaluation.at", f"{len(points)} points x {n_times} times are {len(points) * n_times} "
+                          f"evaluations; give at most {most} (fewer points or times)")
+    x = np.array([_vector(reader, f"evaluation.at.points[{i}]", p, dim) for i, p in enumerate(points)])
+    _check_in_domain(reader, "evaluation.at.points", x, domain)
+    return {"x": x, "t": times}
+
+
+def _check_in_domain(reader: _Reader, field: str, x: np.ndarray, domain: Domain) -> None:
+    """Refuses points x (m, d) outside a bounded domain (normalised radius outside [0, 1])."""
+    if not domain.bounded:
+        return
+    radius = domain.radius(x)
+    outside = np.flatnonzero((radius < -1e-9) | (radius > 1 + 1e-9))
+    if outside.size:
+        i = outside[0]
+        raise reader.fail(f"{field}[{i}]", f"{preview(x[i].tolist())} lies outside the domain ({domain.describe()}); "
+                          "give points in the domain")
+
+
+def _evaluation_at_times(reader: _Reader, value: Any, time) -> np.ndarray | None:
+    """``evaluation.at.times``: a list of times in the time interval (default its start); None without time."""
+    if time is None:
+        if value is not None:
+            raise reader.fail("evaluation.at.times", "the problem has no time: drop times")
+        return None
+    if value is None:
+        return np.array([time[0]])
+    if not isinstance(value, list) or not value:
+        raise reader.fail("evaluation.at.times", f"expected a list of times in [{time[0]:g}, {time[1]:g}], "
+                          f"got {preview(value)}")
+    times = np.array([reader.number(f"evaluation.at.times[{i}]", v) for i, v in enumerate(value)])
+    outside = np.flatnonzero((times < time[0] - 1e-12) | (times > time[1] + 1e-12))
+    if outside.size:
+        raise reader.fail(f"evaluation.at.times[{outside[0]}]", f"{times[outside[0]]:g} is outside the time "
+                          f"interval [{time[0]:g}, {time[1]:g}]")
+    return times
 
 
 def _slice_option(reader: _Reader, value: Any, dim: int, time) -> dict:

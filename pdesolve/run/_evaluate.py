@@ -10,6 +10,7 @@ from ..analysis import slice_plan, slice_points, slices_dataset
 from ..errors import ProblemError, preview
 from ..problem import CompiledProblem, Problem
 from ..reference import Reference, check_reference, compute_reference, reference_points
+from ..results import line_dataset
 from ..sampling import PointSampler
 
 
@@ -60,6 +61,10 @@ def evaluate(predict, params, x, t, chunk: int, progress: bool,
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(2))
 
 
+#: The attributes of ``solution.nc`` that ``slices.nc`` and ``lines.nc`` repeat.
+KEPT = ("problem", "title", "equation", "domain", "prediction", "errors_against")
+
+
 def slices(problem: Problem, compiled: CompiledProblem, evaluate_at, x_test, dtype, smoothed,
            attrs) -> xr.Dataset | None:
     """``slices.nc``: prediction (and exact, error) on the 2-d slice grid of ``evaluation.slice``;
@@ -74,18 +79,26 @@ def slices(problem: Problem, compiled: CompiledProblem, evaluate_at, x_test, dty
     values = {"u_pred": u_pred, **({"u_raw": u_raw} if smoothed else {})}
     if compiled.exact is not None:
         values["u_exact"] = np.asarray(compiled.exact(jnp.asarray(xs), jnp.asarray(ts)))
-    keep = ("problem", "title", "equation", "domain", "prediction", "errors_against")
     if "u_exact" not in values and problem.reference is not None:
         attrs = {**attrs, "errors_against": "none on the slices (the reference is at the evaluation points only)"}
-    return slices_dataset(problem, plan, xs, values, shape, {"Conventions": "CF-1.10", **{k: attrs[k] for k in keep}})
+    return slices_dataset(problem, plan, xs, values, shape, {"Conventions": "CF-1.10", **{k: attrs[k] for k in KEPT}})
 
 
 def diagonal_line(problem: Problem, compiled: CompiledProblem, predict, params, dtype) -> dict:
-    """The prediction (and exact solution) at 201 points along the domain's diagonal, mid-time."""
+    """The prediction (and exact solution) at 201 points along the domain's diagonal, mid-time:
+    {s (n,), u_pred (n,), u_exact (n,) or None, label, t (the time, None when stationary)}."""
     s, x = problem.domain.line(201)
     t_mid = 0.0 if problem.time is None else 0.5 * (problem.time[0] + problem.time[1])
     t = np.full(len(s), t_mid)
     u_pred = predict(params, x.astype(dtype), t.astype(dtype))[0]
     u_exact = None if compiled.exact is None else np.asarray(compiled.exact(jnp.asarray(x, dtype), jnp.asarray(t, dtype)))
     label = "position along the domain's diagonal" + ("" if problem.time is None else f" (t = {t_mid:g})")
-    return {"s": s, "u_pred": u_pred, "u_exact": u_exact, "label": label}
+    return {"s": s, "u_pred": u_pred, "u_exact": u_exact, "label": label, "t": None if problem.time is None else t_mid}
+
+
+def lines(problem: Problem, line: dict, attrs: dict) -> xr.Dataset:
+    """``lines.nc``: the :func:`diagonal_line` as a dataset; ``attrs`` those of ``solution.nc``."""
+    attrs = {k: attrs[k] for k in KEPT}
+    if line["u_exact"] is None and problem.reference is not None:
+        attrs["errors_against"] = "none on the line (the reference is at the evaluation points only)"
+    return line_dataset(line, attrs, problem.evaluation.get("units"))

@@ -42,6 +42,7 @@ class OpenedRun:
     problem: Problem
     model: Solution
     engine: AbstractOperatorEngine
+    lines: xr.Dataset | None = None  # lines.nc: the solution along the diagonal line
 
     @property
     def prediction(self) -> str:
@@ -79,8 +80,8 @@ def _rebuild(problem: Problem, config: RunConfig, model_file: Path) -> tuple[Sol
 
 
 def open_run(path: str | Path) -> OpenedRun:
-    """Opens the run folder ``path``: ``solution``, ``history``, ``slices`` (xarray Datasets, loaded
-    into memory), ``report`` (dict), ``config`` (a ``RunConfig``), ``problem`` and ``predict(x, t)``.
+    """Opens the run folder ``path``: ``solution``, ``history``, ``slices``, ``lines`` (xarray Datasets,
+    loaded into memory), ``report`` (dict), ``config`` (a ``RunConfig``), ``problem`` and ``predict(x, t)``.
 
     ``model.eqx`` is written when training ends, before the final evaluation: a run stopped during
     that evaluation opens too, with ``predict`` and without the datasets (None) and report ({})."""
@@ -95,4 +96,5 @@ def open_run(path: str | Path) -> OpenedRun:
     report_file = folder / "report.json"
     report = json.loads(report_file.read_text()) if report_file.is_file() else {}
     return OpenedRun(folder, _open_dataset(folder / "solution.nc"), _open_dataset(folder / "history.nc"),
-                     _open_dataset(folder / "slices.nc"), report, config, problem, model, engine)
+                     _open_dataset(folder / "slices.nc"), report, config, problem, model, engine,
+                     _open_dataset(folder / "lines.nc"))

@@ -29,6 +29,7 @@ def run_report(problem: Problem, pieces: Assembled, result: TrainResult, u_pred,
               "warnings": list(problem.warnings)}  # well-posedness concerns (pdesolve check prints them)
     if u_exact is not None:
         report.update(error_metrics(u_pred, u_exact))
+        report["evaluation_law"] = "listed points" if ref is not None and ref.info["kind"] == "values" else "volume"
     report["errors_against"] = (ref.label if ref is not None else "exact solution" if u_exact is not None
                                 else "none (no exact solution or reference)")
     if ref is not None:
@@ -79,17 +80,21 @@ def analysis(problem: Problem, compiled: CompiledProblem, trained, x, t, u_pred,
     return out
 
 
-ANALYSIS_ATTRS = ("mse", "rel_l2", "rel_l1", "max_abs_error", "baselines", "residual_mean_abs", "residual_max_abs",
+ANALYSIS_ATTRS = ("mse", "rel_l2", "rel_l1", "max_abs_error", "evaluation_law", "radius_uniform", "by_radius_band",
+                  "centre", "at_points", "line_max_abs_error", "baselines", "residual_mean_abs", "residual_max_abs",
                   "residual_rms", "residual_of", "reference")
 
 
 def _attributes(problem: Problem, config: RunConfig, report: dict) -> dict:
     """Dataset attributes: the problem, what errors are measured against, every setting (flattened
-    to ``section_key`` by the writer) and the report's global numbers."""
+    to ``section_key`` by the writer) and the report's global numbers (``at_points`` without their
+    coordinates: its rows name the point by its index in ``evaluation.at.points``)."""
+    numbers = {k: report[k] for k in ANALYSIS_ATTRS if k in report}
+    if "at_points" in numbers:
+        numbers["at_points"] = [{k: v for k, v in row.items() if k != "x"} for row in numbers["at_points"]]
     return {"problem": problem.name, "title": problem.title, "equation": problem.equation_text,
             "domain": problem.domain.describe(), "prediction": report["prediction"],
-            "errors_against": report["errors_against"],
-            **config.to_dict(), **{k: report[k] for k in ANALYSIS_ATTRS if k in report}}
+            "errors_against": report["errors_against"], **config.to_dict(), **numbers}
 
 
 def run_solution_dataset(problem: Problem, config: RunConfig, report: dict, x, t, u_pred, u_raw, u_exact,

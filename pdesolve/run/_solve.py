@@ -17,7 +17,7 @@ from ..problem import Problem, load_problem
 from ..results import atomic_write_text, history_dataset, save_model, write_run_folder
 from ._build import Assembled, build
 from ._checkpoint import RunCheckpoints
-from ._evaluate import check_exact, diagonal_line, evaluate, evaluation_points, reference_values, slices
+from ._evaluate import check_exact, diagonal_line, evaluate, evaluation_points, lines, reference_values, slices
 from ._folder import WRITE_ERRNOS, discard_unstarted, prepare_folder, write_error
 from ._loop import train
 from ._precision import precision
@@ -25,6 +25,7 @@ from ._predict import make_predictor, prediction_chunk
 from ._report import analysis, run_report, run_solution_dataset
 from ._resolve import as_config, resolve_run, resolved_record, resume_config
 from ._trained import TrainResult
+from ._whole_domain import whole_domain_errors
 
 
 @dataclasses.dataclass
@@ -38,6 +39,7 @@ class RunResult:
     config: dict  # the plain mapping of config.yaml (RunConfig.to_dict())
     path: Path | None = None
     slices: xr.Dataset | None = None  # written with a run folder only
+    lines: xr.Dataset | None = None  # the solution along the diagonal line (lines.nc)
 
 
 def solve(problem: Problem | str | Path, config: dict | str | Path | None = None, *,
@@ -136,18 +138,22 @@ def _evaluated(problem: Problem, pieces: Assembled, result: TrainResult, resolve
     smoothed = engine.solution(result.solution) is not result.solution
     u_exact, ref = reference_values(compiled, x, t)  # exact solution, or reference: values or Monte Carlo
 
+    evaluate_at = functools.partial(evaluate, predict, params, chunk=chunk, progress=config.train.progress)
+    line = diagonal_line(problem, compiled, predict, params, dtype)
+
     report = run_report(problem, pieces, result, u_pred, u_exact, smoothed, ref)
     report.update(analysis(problem, compiled, result.solution, x, t, u_pred, u_exact, smoothed))
+    if compiled.exact is not None:  # a reference is known at the evaluation points only
+        report.update(whole_domain_errors(problem, compiled, evaluate_at, u_exact, line, dtype))
     solution_ds = run_solution_dataset(problem, config, report, x, t, u_pred, u_raw if smoothed else None, u_exact,
                                        ref)
     history_ds = history_dataset(result.history, {"problem": problem.name, "solver": report["solver"],
                                                   "operators": report["operators"]})
-    run = RunResult(solution_ds, history_ds, report, result.solution, resolved["config"], folder)
+    run = RunResult(solution_ds, history_ds, report, result.solution, resolved["config"], folder,
+                    lines=lines(problem, line, solution_ds.attrs))
     if folder is not None:
-        line = diagonal_line(problem, compiled, predict, params, dtype)
-        evaluate_at = functools.partial(evaluate, predict, params, chunk=chunk, progress=config.train.progress)
         run.slices = slices(problem, compiled, evaluate_at, x, dtype, smoothed, solution_ds.attrs)
         write_run_folder(folder, solution=solution_ds, history=history_ds, report=report, resolved=resolved,
-                         line=line, history_arrays=result.history, slices=run.slices,
+                         line=line, history_arrays=result.history, slices=run.slices, lines=run.lines,
                          units=problem.evaluation.get("units"))
     return run
