@@ -61,13 +61,16 @@ class _ZeroNetwork(eqx.Module):
         return jnp.zeros(z.shape[0], z.dtype)
 
 
-def problem_baselines(problem: Problem | str | Path, points: int | None = None) -> dict[str, float]:
+def problem_baselines(problem: Problem | str | Path, points: int | None = None,
+                      law: str = "volume", seed_offset: int = 0) -> dict[str, float]:
     """``constant_baselines`` of a problem's exact-condition ansatz on its evaluation points.
 
     Arguments:
         problem: a Problem or a problem file (it needs an ``exact`` solution).
         points: how many evaluation points (default: the problem's ``evaluation.points``); the
             points are the first ``points`` of the problem's evaluation sampler, as ``solve`` draws.
+        law: the interior law of the points (``pdesolve.problem.INTERIOR_LAWS``), drawn with the
+            evaluation seed plus ``seed_offset``.
 
     Returns:
         the dict of ``constant_baselines``.
@@ -78,7 +81,8 @@ def problem_baselines(problem: Problem | str | Path, points: int | None = None) 
     compiled = compile_problem(problem)
     solution, _ = build_solution(compiled, _ZeroNetwork(), "auto")
     evaluation = problem.evaluation
-    sampler = PointSampler(problem.domain, problem.time, evaluation["sampling"], evaluation["seed"])
+    sampler = PointSampler.for_law(problem.domain, problem.time, evaluation["sampling"],
+                                   evaluation["seed"] + seed_offset, law)
     x, t = (jnp.asarray(a) for a in sampler.interior(points or evaluation["points"]))
     values = jax.jit(lambda x, t: (solution.base(x, t), solution.factor(x, t), compiled.exact(x, t)))
     return _baseline_errors(*values(x, t))

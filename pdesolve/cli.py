@@ -99,6 +99,16 @@ def _cost_text(pieces) -> str:
             f"{config.solver.name} step ({losses:,} loss evaluations)")
 
 
+def _training_text(train, soft_kinds, ansatz: str) -> str:
+    """Where the interior training points lie, and which conditions are losses (the rest are exact)."""
+    law = {"volume": "volume law (uniform in the domain)", "radius_uniform": "radius-uniform law",
+           "mixture": f"mixture: {train.radius_weight:g} radius-uniform, the rest volume"}[train.interior_law]
+    if train.adaptive_candidates > 1:
+        law += f", residual-adaptive among {train.adaptive_candidates}x candidates"
+    losses = ", ".join(soft_kinds) if soft_kinds else "none (every condition exact)"
+    return f"interior points: {law}; ansatz {ansatz}, conditions as losses: {losses}"
+
+
 def cmd_check(args) -> int:
     from .reference import check_reference
     from .run import build, precision, resolve_run
@@ -129,6 +139,7 @@ def cmd_check(args) -> int:
     print(f"evaluation {problem.evaluation['points']} points, {problem.evaluation['sampling']}, seed {problem.evaluation['seed']}")
     print(f"config     {config.operators.kind} operators, {config.solver.name} solver, "
           f"{config.model.kind} model, {config.train.steps} steps, {config.precision}")
+    print(f"training   {_training_text(config.train, pieces.soft_kinds, config.ansatz)}")
     print(f"cost       {_cost_text(pieces)}")
     for warning in problem.warnings:
         print(f"warning    {warning}")

@@ -28,6 +28,10 @@ DOMAINS = {
 }
 
 
+#: The ansatz u = 0 + 1 * N: its best constant network is the least-squares constant.
+FLAT = types.SimpleNamespace(base=lambda x, t: jnp.zeros(len(t)), factor=lambda x, t: jnp.ones(len(t)))
+
+
 def _problem(domain: dict, at_point: list):
     conditions = {"initial": "3"} | ({} if domain["type"] == "whole_space" else {"boundary": "3"})
     return problem_from_mapping({
@@ -46,7 +50,7 @@ def _errors(name: str) -> tuple[dict, tuple]:
         return (U + C * (1 - rho),) * 2
 
     line = diagonal_line(problem, exact, lambda params, x, t: evaluate_at(x, t, ""), None, np.float64)
-    return whole_domain_errors(problem, exact, evaluate_at, np.full(N, U), line, np.float64), expected
+    return whole_domain_errors(problem, exact, evaluate_at, np.full(N, U), line, np.float64, FLAT), expected
 
 
 @pytest.fixture(scope="module", params=list(DOMAINS))
@@ -63,6 +67,7 @@ def test_the_radius_uniform_law_against_closed_forms(errors):
     np.testing.assert_allclose(law["rel_l2"], C / np.sqrt(3) / U, rtol=1e-3)
     np.testing.assert_allclose(law["rel_l1"], C / 2 / U, rtol=1e-3)
     np.testing.assert_allclose(law["max_abs_error"], C, rtol=1e-3)
+    assert law["best_constant_rel_l2"] == pytest.approx(0.0, abs=1e-14)  # u = U is a constant network
 
 
 def test_equal_width_bands_against_closed_forms(errors):
@@ -103,7 +108,7 @@ def test_a_stationary_problem_has_one_centre_row_without_time():
     exact = types.SimpleNamespace(exact=lambda x, t: 1.0 + x[:, 0])
     line = {"u_pred": np.zeros(3), "u_exact": np.ones(3)}
     out = whole_domain_errors(problem, exact, lambda x, t, desc: (1.0 + x[:, 0] + C * x[:, 1] ** 2,) * 2,
-                              np.full(16, 2.0), line, np.float64)
+                              np.full(16, 2.0), line, np.float64, FLAT)
     assert out["centre"] == [{"x": "centre", "u_pred": 1.0, "u_exact": 1.0, "abs_error": 0.0, "scaled_error": 0.0}]
     assert "at_points" not in out and out["line_max_abs_error"] == 1.0 and out["radius_uniform"]["points"] == 16
 

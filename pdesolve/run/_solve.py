@@ -144,7 +144,7 @@ def _evaluated(problem: Problem, pieces: Assembled, result: TrainResult, resolve
     report = run_report(problem, pieces, result, u_pred, u_exact, smoothed, ref)
     report.update(analysis(problem, compiled, result.solution, x, t, u_pred, u_exact, smoothed))
     if compiled.exact is not None:  # a reference is known at the evaluation points only
-        report.update(whole_domain_errors(problem, compiled, evaluate_at, u_exact, line, dtype))
+        report.update(whole_domain_errors(problem, compiled, evaluate_at, u_exact, line, dtype, result.solution))
     solution_ds = run_solution_dataset(problem, config, report, x, t, u_pred, u_raw if smoothed else None, u_exact,
                                        ref)
     history_ds = history_dataset(result.history, {"problem": problem.name, "solver": report["solver"],

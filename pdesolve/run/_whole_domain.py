@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..analysis import point_rows, radius_bands
+from ..baselines import constant_baselines
 from ..metrics import error_metrics
 from ..problem import CompiledProblem, Problem
 from ..sampling import PointSampler
@@ -50,12 +51,13 @@ def at_points(problem: Problem) -> tuple[np.ndarray, np.ndarray, list[dict]] | N
 
 
 def whole_domain_errors(problem: Problem, compiled: CompiledProblem, evaluate_at, u_exact: np.ndarray, line: dict,
-                        dtype) -> dict:
+                        dtype, solution) -> dict:
     """Report entries ``radius_uniform``, ``by_radius_band``, ``centre``, ``at_points`` (with
     ``evaluation.at``) and ``line_max_abs_error``. ``evaluate_at(x, t, desc=...) -> (u_pred, u_raw)``
     predicts in chunks; ``u_exact`` (n,) is the exact solution on the evaluation points (their
     number sizes the radius-uniform set, their RMS scales the errors at single points); ``line`` is
-    :func:`pdesolve.run._evaluate.diagonal_line`'s."""
+    :func:`pdesolve.run._evaluate.diagonal_line`'s; ``solution`` the trained ansatz, whose best
+    constant network is measured under the radius-uniform law too."""
 
     def values(x, t, desc):  # (u_pred, u_exact) at x (m, d), t (m,) in the run's dtype
         x, t = np.asarray(x, dtype), np.asarray(t, dtype)
@@ -63,7 +65,8 @@ def whole_domain_errors(problem: Problem, compiled: CompiledProblem, evaluate_at
 
     x, t = radius_uniform_points(problem, len(u_exact))
     u_pred, u_ref = values(x, t, "radius-uniform points")
-    out = {"radius_uniform": {**error_metrics(u_pred, u_ref), "points": len(x)},
+    best = constant_baselines(solution, jnp.asarray(x, dtype), jnp.asarray(t, dtype), u_ref)["best_constant_rel_l2"]
+    out = {"radius_uniform": {**error_metrics(u_pred, u_ref), "points": len(x), "best_constant_rel_l2": best},
            "by_radius_band": radius_bands(problem.domain, x, u_pred, u_ref)}
     scale = float(np.sqrt(np.mean(np.square(np.asarray(u_exact, np.float64)))))
     times = centre_times(problem)
