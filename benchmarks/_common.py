@@ -282,6 +282,19 @@ def validation_seconds(run, problem) -> float:
         return time.perf_counter() - start
 
 
+def interior_errors(report: dict) -> dict:
+    """The report's errors away from the volume law's boundary shell (none without an exact solution):
+    rel L2 under the radius-uniform law and its best constant network's, the worst radius band's,
+    and the largest abs error at the domain's centre (over its times)."""
+    if "radius_uniform" not in report:
+        return {}
+    bands = [row["rel_l2"] for row in report["by_radius_band"] if "rel_l2" in row]
+    return {"rel_l2_radius_uniform": report["radius_uniform"]["rel_l2"],
+            "best_constant_rel_l2_radius_uniform": report["radius_uniform"]["best_constant_rel_l2"],
+            "worst_band_rel_l2": max(bands) if bands else None,
+            "centre_abs_error": max(row["abs_error"] for row in report["centre"])}
+
+
 def train_run(problem, config: dict | str | Path | None, overrides: dict, *, label: str,
               targets: tuple[float, ...] = ()) -> tuple[dict, object]:
     """Runs ``pdesolve.solve`` and returns (row, history Dataset). A failure becomes a row with
@@ -300,6 +313,7 @@ def train_run(problem, config: dict | str | Path | None, overrides: dict, *, lab
         "solver": rep["solver"], "backprop": rep["backprop"], "precision": rep["precision"],
         "n_params": rep["n_params"], "steps": rep["steps"], "batch_size": run.config["train"]["batch_size"],
         "mse": rep.get("mse"), "rel_l2": rep.get("rel_l2"), "max_abs_error": rep.get("max_abs_error"),
+        **interior_errors(rep),
         "train_time_s": rep["train_time_s"],
         "total_time_s": time.perf_counter() - start, "loss_evals": rep["loss_evals"],
         "network_evals": rep["network_evals"], "stop_reason": rep["stop_reason"],
@@ -326,6 +340,7 @@ def train_run(problem, config: dict | str | Path | None, overrides: dict, *, lab
                 row[f"wall_to_{tag}_s"] = None
                 row[f"train_wall_to_{tag}_s"] = None
                 row[f"network_evals_to_{tag}"] = None
-    print(f"  {label}: rel_l2 {row['rel_l2']:.3e} mse {row['mse']:.3e} steps {row['steps']} "
+    uniform = f" (radius-uniform {row['rel_l2_radius_uniform']:.3e})" if "rel_l2_radius_uniform" in row else ""
+    print(f"  {label}: rel_l2 {row['rel_l2']:.3e}{uniform} mse {row['mse']:.3e} steps {row['steps']} "
           f"train {row['train_time_s']:.1f}s ({rep['stop_reason']})", flush=True)
     return row, hist

@@ -182,6 +182,10 @@ def summarise(rows: list[dict], size_name: str) -> list[str]:
              "`best_const` / `zero`: the ansatz with a constant / zero network; `-`: not run or failed "
              "(see table.csv `status`).", ""]
     lines += markdown_table(table, ["problem", "d", "budget_s", "best_const", "zero", *methods])
+    lines += ["", "The same runs under the radius-uniform law (the normalised radius uniform: the interior weighted "
+              "like the boundary shell where the volume law puts its points), with its best constant network, and "
+              "the largest abs error at the domain's centre:", ""]
+    lines += markdown_table(interior_table(rows, methods), ["problem", "d", "best_const", *interior_columns(methods)])
     against_adam = (f"below Adam-AD on {len(wins)} of the {len(raced)} problems where it ran" if raced
                     else "Adam-AD not run")
     lines += ["", f"{DEFAULT} (BP-free) {against_adam}; below the best constant network on {len(learned)} of "
@@ -190,12 +194,39 @@ def summarise(rows: list[dict], size_name: str) -> list[str]:
                   f"{line['problem']} {fmt(line.get(DEFAULT))}" for line in table if line["d"] <= 10),
               f"{DEFAULT} rel L2 (target <= 1e-3 for 20 <= d <= 100): " + ", ".join(
                   f"{line['problem']} {fmt(line.get(DEFAULT))}" for line in table if 20 <= line["d"] <= 100)]
+    uniform = {r["problem"]: r for r in rows if r["method"] == DEFAULT and r.get("rel_l2_radius_uniform") is not None}
+    if uniform:
+        lines.append(f"{DEFAULT} rel L2 radius-uniform law / volume law (target <= 2 on bounded domains; uniform-radius "
+                     "target <= 1e-3 for d <= 10, <= 1e-2 for 20 <= d <= 100): " + ", ".join(
+                         f"{name} {fmt(r['rel_l2_radius_uniform'])} / {fmt(r['rel_l2'])} = "
+                         f"{r['rel_l2_radius_uniform'] / r['rel_l2']:.2g}" for name, r in uniform.items()))
     fitted = [line for line in table if line.get(DEFAULT) is not None and line.get("fit-exact") is not None]
     if fitted:
         lines.append(f"{DEFAULT} over fit-exact (near 1: PDE training costs nothing; the network, points "
                      "and budget limit the error): " + ", ".join(
                          f"{line['problem']} {line[DEFAULT] / line['fit-exact']:.2g}" for line in fitted))
     return lines
+
+
+def interior_columns(methods: list[str]) -> list[str]:
+    return [f"{m} {what}" for m in methods for what in ("uniform-radius", "centre")]
+
+
+def interior_table(rows: list[dict], methods: list[str]) -> list[dict]:
+    """Per problem: the radius-uniform law's best constant, and per method its rel L2 there and the
+    centre's abs error."""
+    table = []
+    for name in dict.fromkeys(r["problem"] for r in rows):
+        mine = {r["method"]: r for r in rows if r["problem"] == name and r.get("status") == "ok"}
+        first = next((r for r in rows if r["problem"] == name), {})
+        line = {"problem": name, "d": first.get("dim"),
+                "best_const": next((r.get("best_constant_rel_l2_radius_uniform") for r in mine.values()), None)}
+        for method in methods:
+            row = mine.get(method, {})
+            line[f"{method} uniform-radius"] = row.get("rel_l2_radius_uniform")
+            line[f"{method} centre"] = row.get("centre_abs_error")
+        table.append(line)
+    return table
 
 
 def _beats(value, other) -> bool:
