@@ -61,6 +61,10 @@ def cmd_solve(args) -> int:
         print(f"{problem.name}: {_errors_text(report)}  mse {report['mse']:.3e}  "
               f"max_abs {report['max_abs_error']:.3e}  ({report['steps']} steps, {report['wall_time_s']:.1f} s, "
               f"{report['operators']} + {report['solver']}, {report['n_params']} parameters)")
+        if "radius_uniform" in report:
+            print("  volume law: test points uniform in the domain, in high d almost all near its boundary; "
+                  "radius-uniform: their distance from the centre uniform, the interior seen as much as the "
+                  "boundary; centre: the domain's centre (report.md: by radius band)")
     else:
         print(f"{problem.name}: no exact solution; final loss in {run.path / 'history.nc'}")
     print(run.path)
