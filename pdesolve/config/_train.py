@@ -18,8 +18,8 @@ class TrainConfig(Section):
     sampler: str = setting((str,), "uniform", choices=("uniform", "sobol", "halton"))
     # where interior points lie: volume (uniform in the domain; in high d all near the boundary),
     # radius_uniform (normalised radius uniform: the interior seen as much as the boundary layer), or
-    # mixture (a fraction radius_weight of each batch radius-uniform, the rest volume)
-    interior_law: str = setting((str,), "volume", choices=("volume", "radius_uniform", "mixture"))
+    # mixture (a fraction radius_weight of each batch radius-uniform, the rest volume): both trained
+    interior_law: str = setting((str,), "mixture", choices=("volume", "radius_uniform", "mixture"))
     radius_weight: float = setting(NUMBER, 0.5, bounds=(0, 1, "between 0 and 1"))  # of a mixture batch
     # residual-adaptive resampling (RAD): draw this many times batch_size candidates from the interior
     # law and keep batch_size of them with probability ~ |residual| / mean |residual| + 1 (1: off)
