@@ -71,7 +71,7 @@ class PointSampler:
         """Points x (n, d) in the domain (the first round(radius_fraction * n) radius-uniform, the
         others uniform in volume), times t (n,) uniform."""
         u = self._draw(n)
-        k = int(round(self.radius_fraction * n))
+        k = round(self.radius_fraction * n)
         x = np.concatenate([self.domain.radius_uniform(u[:k, :-1]), self.domain.volume(u[k:, :-1])])
         return x, self._times(u)
 
