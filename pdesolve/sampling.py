@@ -15,6 +15,10 @@ from scipy.stats import qmc
 from .problem import Domain
 
 
+#: The share of radius-uniform points of each law of ``INTERIOR_LAWS`` (a mixture has its own weight).
+LAW_FRACTIONS = {"volume": 0.0, "radius_uniform": 1.0}
+
+
 @dataclasses.dataclass
 class PointSampler:
     """Draws (x (n, d), t (n,)) batches from a domain and an optional time interval."""
@@ -28,7 +32,7 @@ class PointSampler:
     @classmethod
     def for_law(cls, domain: Domain, time, kind: str, seed: int, law: str) -> "PointSampler":
         """A sampler whose interior points all follow ``law`` (one of ``INTERIOR_LAWS``)."""
-        return cls(domain, time, kind, seed, radius_fraction={"volume": 0.0, "radius_uniform": 1.0}[law])
+        return cls(domain, time, kind, seed, radius_fraction=LAW_FRACTIONS[law])
 
     def __post_init__(self):
         width = self.domain.dim + 2

@@ -93,7 +93,7 @@ def _values(reader, value: Any, dim: int, time, domain: Domain, max_numbers: int
         if outside.size:
             raise reader.fail(f"{field}.times[{outside[0]}]", f"{t[outside[0]]:g} is outside the time interval "
                               f"[{time[0]:g}, {time[1]:g}]")
-    _check_inside(reader, f"{field}.points", x, domain)
+    check_inside(reader, f"{field}.points", x, domain)
     return {"kind": "values", "x": x, "t": t, "u": u}
 
 
@@ -103,8 +103,8 @@ def _point(reader, field: str, value: Any, dim: int) -> list[float]:
     return [reader.number(f"{field}[{j}]", v) for j, v in enumerate(value)]
 
 
-def _check_inside(reader, field: str, x: np.ndarray, domain: Domain) -> None:
-    """Refuses listed points (m, d) outside a box, ball or annulus (1e-9 tolerance)."""
+def check_inside(reader, field: str, x: np.ndarray, domain: Domain) -> None:
+    """Refuses points (m, d) of ``field`` outside a box, ball or annulus (1e-9 tolerance)."""
     if isinstance(domain, Box):
         outside = np.any((x < domain.low - 1e-9) | (x > domain.high + 1e-9), axis=1)
     elif isinstance(domain, Annulus):

@@ -20,7 +20,7 @@ from ..safe_yaml import safe_load
 from . import _vocabulary as vocab
 from ._domain import Annulus, Ball, Box, Domain, WholeSpace
 from ._parse import ExpressionError, base_names, equation_names, parse_expression
-from ._reference import parse_reference
+from ._reference import check_inside, parse_reference
 
 MAX_DIMENSION = 100_000
 TOP_KEYS = {
@@ -530,20 +530,8 @@ def _evaluation_at(reader: _Reader, value: Any, dim: int, time, domain: Domain) 
         raise reader.fail("evaluation.at", f"{len(points)} points x {n_times} times are {len(points) * n_times} "
                           f"evaluations; give at most {most} (fewer points or times)")
     x = np.array([_vector(reader, f"evaluation.at.points[{i}]", p, dim) for i, p in enumerate(points)])
-    _check_in_domain(reader, "evaluation.at.points", x, domain)
+    check_inside(reader, "evaluation.at.points", x, domain)
     return {"x": x, "t": times}
-
-
-def _check_in_domain(reader: _Reader, field: str, x: np.ndarray, domain: Domain) -> None:
-    """Refuses points x (m, d) outside a bounded domain (normalised radius outside [0, 1])."""
-    if not domain.bounded:
-        return
-    radius = domain.radius(x)
-    outside = np.flatnonzero((radius < -1e-9) | (radius > 1 + 1e-9))
-    if outside.size:
-        i = outside[0]
-        raise reader.fail(f"{field}[{i}]", f"{preview(x[i].tolist())} lies outside the domain ({domain.describe()}); "
-                          "give points in the domain")
 
 
 def _evaluation_at_times(reader: _Reader, value: Any, time) -> np.ndarray | None:

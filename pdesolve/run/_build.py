@@ -12,7 +12,7 @@ from ..loss import PinnLoss
 from ..models import MLP, Solution, build_solution
 from ..operators import AbstractOperatorEngine
 from ..problem import CompiledProblem, Problem, compile_problem
-from ..sampling import PointSampler
+from ..sampling import LAW_FRACTIONS, PointSampler
 from ..solvers import AbstractSolver, solver_spec
 from ._batches import BatchMaker
 from ._engine import build_engine
@@ -54,7 +54,7 @@ def build_solver(solver: SolverConfig, steps: int) -> AbstractSolver:
 
 def radius_fraction(train: TrainConfig) -> float:
     """The fraction of interior training points drawn from the radius-uniform law."""
-    return {"volume": 0.0, "radius_uniform": 1.0, "mixture": train.radius_weight}[train.interior_law]
+    return LAW_FRACTIONS.get(train.interior_law, train.radius_weight)  # mixture: its weight
 
 
 def build(problem: Problem, config: RunConfig) -> Assembled:
