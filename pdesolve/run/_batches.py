@@ -22,7 +22,8 @@ class BatchMaker:
     batch every ``train.resample_every`` steps, the same one in between.
 
     A batch is ``{"x": (n, d), "t": (n,), "f": (n,), "conditions": {kind: (x (m, d), t (m,), g (m,))}}``
-    with n = ``train.batch_size`` and m = ``train.boundary_batch_size``, in ``dtype``; with ``sharding``
+    with n = ``train.batch_size`` and m = ``train.boundary_batch_size``, and ``"data": (x, t, u)`` (all
+    the problem's observations) when it has them, in ``dtype``; with ``sharding``
     its rows are split over devices.
     """
 
@@ -43,6 +44,8 @@ class BatchMaker:
         zero = lambda x, t: jnp.zeros_like(t)  # noqa: E731
         self.source = jax.jit(compiled.source or zero)
         self.conditions = {k: jax.jit(compiled.conditions[k]) for k in soft_kinds}
+        data = compiled.problem.data  # observations: every one in every batch
+        self.data = None if data is None else tuple(self.put(data[k]) for k in ("x", "t", "u"))
         self.current: dict | None = None
         self.origin: dict | None = None  # the sampler's state before ``current`` was drawn
 
@@ -76,7 +79,9 @@ class BatchMaker:
 
     def _choose(self, step: int, params, x: np.ndarray, t: np.ndarray) -> list[int]:
         """Indices of n of the candidates x (k n, d), t (k n,), drawn without replacement (Gumbel
-        top-n) with weights |r| / mean |r| + 1; seeded by the sampler's seed and ``step``."""
+        top-n) with weights |r| / mean |r| + 1; seeded by the sampler's seed and ``step``. Returned in
+        the candidates' order, so that the batch's laws stay interleaved and a solver's held-out
+        tail is not the least-scored points."""
         key = jax.random.fold_in(jax.random.PRNGKey(self.sampler.seed), step)
         scores = []
         for i in range(0, len(x), self.n):  # chunks of one batch: the memory of a loss evaluation
@@ -86,7 +91,7 @@ class BatchMaker:
         weights = score / max(float(np.mean(score)), np.finfo(np.float64).tiny) + 1.0
         weights = np.where(np.isfinite(weights), weights, 1.0)
         gumbel = np.random.default_rng([self.sampler.seed, step]).gumbel(size=len(weights))
-        return np.argsort(-(np.log(weights) + gumbel))[: self.n].tolist()
+        return np.sort(np.argsort(-(np.log(weights) + gumbel))[: self.n]).tolist()
 
     def _draw(self, step: int = 0, params=None, chosen: list[int] | None = None) -> dict:
         problem = self.compiled.problem
@@ -99,4 +104,6 @@ class BatchMaker:
                 xc, tc = self.sampler.at_time(self.n_cond, problem.time[0 if kind == "initial" else 1])
             xc, tc = self.put(xc), self.put(tc)
             batch["conditions"][kind] = (xc, tc, self.conditions[kind](xc, tc))
+        if self.data is not None:
+            batch["data"] = self.data
         return batch
