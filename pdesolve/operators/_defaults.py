@@ -4,9 +4,8 @@ from ._finite_diff import DEFAULT_STEPS
 
 #: Largest dimension whose default is the full FD stencil (2d + 1 nodes per point, <= 401); beyond
 #: it, ``RANDOM_COORDINATES`` random coordinates per point, two independent sets for the residual
-#: (2 (2k + 1) = 66 nodes per point at any d). Measured at d = 1000 with the default dense 16 x 16
-#: MLP and 100 points per step: k = 16 reached rel L2 1.4e-2 in 40 Gauss-Newton steps, k = 100
-#: (402 nodes) did not finish 40 steps in 25 minutes (both at load 7-10 on the 2-core CPU).
+#: (2 (2k + 1) = 66 nodes per point at any d); the measurements behind both numbers are in
+#: benchmarks/results/defaults_rationale/README.md.
 FULL_STENCIL_MAX_DIM = 200
 RANDOM_COORDINATES = 16
 
@@ -17,9 +16,9 @@ def default_operators(dim: int, precision: str) -> dict:
     Finite differences at every d: the full 2d+1 stencil up to ``FULL_STENCIL_MAX_DIM``, random
     coordinates beyond (unbiased, ``RANDOM_COORDINATES`` per set). The step follows ``precision``.
     Sparse-grid Stein is not a default, even at small d: its 2d^2 + O(d) nodes are never fewer than
-    FD's 2d + 1 (d = 1: 3 vs 3; d = 10: 221 vs 21), it needs float64, its Laplacian error was
-    1.6e-2 against 5e-7 for FD (benchmarks/results/estimators/, d = 20, float64) and the reported
-    smoothed solution carries an O(sigma^2) bias. Stein stays available as ``method: sg | se``.
+    FD's 2d + 1 (d = 1: 3 vs 3; d = 10: 221 vs 21), it needs float64, its Laplacian is far less
+    accurate than FD's (benchmarks/results/estimators/) and the reported smoothed solution carries
+    an O(sigma^2) bias. Stein stays available as ``method: sg | se``.
     """
     if precision not in ("float32", "float64"):
         raise ValueError(f"precision: unknown value {precision!r}; choose float32 or float64")

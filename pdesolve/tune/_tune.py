@@ -47,12 +47,9 @@ def worker_environment(workers: int) -> dict:
     """The environment of a worker process: with several, no GPU memory preallocation (the
     workers share the device); CPU threads are left as they are.
 
-    Pinning threads changes the floating-point results, so a trial would no longer replay bit for
-    bit in ``pdesolve solve --config best.yaml``: on poisson2d (Gauss-Newton, seed 0, 6 steps) rel
-    L2 1.4548e-3 by default, 1.3526e-3 with the worker on one core (XLA sizes its thread pools by
-    the CPU affinity), 1.4661e-3 with one BLAS thread (``OPENBLAS_NUM_THREADS=1``: the LAPACK
-    solves). ``--xla_cpu_multi_thread_eigen=false`` changed neither the results nor XLA's thread
-    count, nor (within noise) the time of two concurrent runs.
+    Pinning threads (CPU affinity, ``OPENBLAS_NUM_THREADS``) changes the floating-point results,
+    because XLA and LAPACK size their reductions by the thread count, so a trial would no longer
+    replay bit for bit in ``pdesolve solve --config best.yaml``.
     """
     env = dict(os.environ)
     if workers > 1:
