@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from .operators import AutodiffEngine
-from .problem import Annulus, Box, CompiledProblem, Domain, Problem, WholeSpace
+from .problem import Annulus, Box, CompiledProblem, Domain, Problem, WholeSpace, unknown_values
 
 TIME_SLABS = 4
 RADIUS_BANDS = 5
@@ -108,7 +108,9 @@ def residual_statistics(compiled: CompiledProblem, field, x: np.ndarray, t: np.n
     def residual(params, xx, tt):
         u = eqx.combine(params, static)
         ops = engine(u, xx, tt, compiled.needs)
-        return compiled.residual(ops, xx, tt, source(xx, tt))
+        learned = getattr(u, "unknowns", None)  # an inverse problem's unknowns, at their learned values
+        values = unknown_values(compiled.problem.unknowns, learned) if learned else None
+        return compiled.residual(ops, xx, tt, source(xx, tt), values)
 
     parts = [np.asarray(residual(params, jnp.asarray(x[i:i + chunk]), jnp.asarray(t[i:i + chunk])))
              for i in range(0, len(x), chunk)]

@@ -5,15 +5,17 @@ only with ``--debug``. A run that diverges (non-finite loss) writes its folder a
 """
 
 import argparse
+import difflib
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import yaml
 
 from .config import parse_override
-from .errors import ConfigError, PdesolveError, ProblemError
+from .errors import ConfigError, PdesolveError, PdesolveWarning, ProblemError
 from .safe_yaml import safe_load
 
 
@@ -33,18 +35,34 @@ def _param_overrides(items: list[str]) -> dict:
         try:
             overrides[name.strip()] = safe_load(raw)
         except yaml.YAMLError:
-            raise ProblemError(f"--param {name}", f"cannot read the value {raw!r}") from None
+            raise ProblemError(f"--param {key_name(name)}", f"cannot read the value {preview(raw)}") from None
     return overrides
+
+
+def problem_file(name: str) -> str:
+    """``name`` if it is a file; else the shipped problem of that name (``nt_hjb10_ball`` or
+    ``nt_hjb10_ball.yaml``); else a ProblemError that suggests the nearest shipped names."""
+    if Path(name).exists() or os.sep in name or "/" in name:
+        return name  # a path: load_problem says what is wrong with it
+    folder = shipped("problems")
+    for candidate in (folder / name, *(folder / f"{name}{suffix}" for suffix in (".yaml", ".yml", ".py"))):
+        if candidate.is_file():
+            return str(candidate)
+    names = sorted(path.stem for path in folder.glob("*.yaml")) + sorted(path.stem for path in folder.glob("*.py"))
+    near = difflib.get_close_matches(Path(name).stem, names, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(near)}? " if near else ""
+    raise ProblemError("<file>", f"not found, neither as a file nor as a shipped problem in {folder}; {hint}"
+                       "`pdesolve list` shows the shipped problems", source=name)
 
 
 def _load(path: str, params: list[str]):
     from .problem import load_problem
 
-    return load_problem(path, overrides=_param_overrides(params))
+    return load_problem(problem_file(path), overrides=_param_overrides(params))
 
 
 def cmd_solve(args) -> int:
-    from .run import solve
+    from .run import solve, unknowns_summary
 
     problem = _load(args.problem, args.param)
     overrides = [parse_override(item) for item in args.set]
@@ -55,7 +73,7 @@ def cmd_solve(args) -> int:
     if args.resume and args.out:
         raise ConfigError("--resume", "continues the run in its own folder; drop --out")
     run = solve(problem, args.config, overrides=overrides, out=args.out or "auto", output_root=args.output_root,
-                resume=args.resume)
+                resume=args.resume, init_from=args.init_from)
     report = run.report
     if "rel_l2" in report:
         print(f"{problem.name}: {_errors_text(report)}  mse {report['mse']:.3e}  "
@@ -67,6 +85,8 @@ def cmd_solve(args) -> int:
                   "boundary; centre: the domain's centre (report.md: by radius band)")
     else:
         print(f"{problem.name}: no exact solution; final loss in {run.path / 'history.nc'}")
+    for line in unknowns_summary(report):  # an inverse problem's learned unknowns and data misfit
+        print(line)
     print(run.path)
     if report["stop_reason"].startswith("diverged"):
         print(f"error: {report['stop_reason']}; outputs of step {report['steps']} in {run.path}", file=sys.stderr)
@@ -115,16 +135,17 @@ def _training_text(train, soft_kinds, ansatz: str) -> str:
 
 def cmd_check(args) -> int:
     from .reference import check_reference
-    from .run import build, precision, resolve_run
+    from .run import as_config, build, precision, resolve_run
 
     problem = _load(args.problem, args.param)
-    config = resolve_run(problem)  # defaults and the problem's config: section, validated like --config
+    # defaults, the problem's config: section, --config and --set, validated as solve validates them
+    config = resolve_run(problem, as_config(args.config), *[parse_override(item) for item in args.set])
     with precision(config):
         pieces = build(problem, config)  # as solve builds the run: compiled problem, network, engine, solver
     compiled = pieces.compiled
     reference = check_reference(compiled)  # refuses a Monte Carlo reference of an unsupported form
     time = "none (stationary)" if problem.time is None else f"[{problem.time[0]:g}, {problem.time[1]:g}]"
-    params = ", ".join(f"{k}={v:g}" if not hasattr(v, "shape") else f"{k}=<vector of {len(v)}>"
+    params = ", ".join(f"{k}={v:g}" if not hasattr(v, "shape") else f"{k}=<{' x '.join(map(str, v.shape))} array>"
                        for k, v in problem.parameters.items()) or "none"
     conditions = ", ".join(f"{k}: {problem.raw.get('conditions', {}).get(k, v)}" for k, v in problem.conditions.items())
     print(f"problem    {problem.name}: {problem.title}")
@@ -133,7 +154,7 @@ def cmd_check(args) -> int:
     print(f"time       {time}")
     print(f"domain     {problem.domain.describe()}")
     print(f"equation   {problem.equation_text}")
-    print(f"operators  {', '.join(sorted(compiled.needs))}")
+    print(f"operators  {', '.join(sorted(str(n) for n in compiled.needs))}")
     print(f"conditions {conditions}")
     print(f"parameters {params}")
     print(f"source     {'none' if problem.source is None else problem.source}")
@@ -166,7 +187,7 @@ def cmd_tune(args) -> int:
     from .tune import tune
 
     try:
-        result = tune(args.problem, args.space, args.trials, config=args.config, workers=args.workers,
+        result = tune(problem_file(args.problem), args.space, args.trials, config=args.config, workers=args.workers,
                       budget=args.budget, out=args.out, storage=args.storage, params=_param_overrides(args.param),
                       seeds=args.seeds, baseline=args.baseline, verify=args.verify)
     except KeyboardInterrupt:
@@ -275,11 +296,15 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--quiet", action="store_true", help="no progress bar")
     solve.add_argument("--resume", metavar="RUN", help="continue the unfinished run in folder RUN from its last "
                        "checkpoint (same problem and config)")
+    solve.add_argument("--init-from", metavar="RUN", help="start from the trained network of the run in folder RUN "
+                       "(warm start; the same model settings), e.g. after changing a parameter")
     solve.set_defaults(func=cmd_solve)
 
     check = sub.add_parser("check", help="validate a problem file and show what it compiles to")
     check.add_argument("problem")
     check.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    check.add_argument("--config", help="config file (YAML), checked as solve would apply it")
+    check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
     check.set_defaults(func=cmd_check)
 
     report = sub.add_parser("report", help="print a run's error report")
@@ -296,10 +321,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Path arguments, the option that names them and what a run adds below them (limits.path_too_long).
+PATH_ARGS = (("problem", "problem", 0), ("config", "--config", 0), ("out", "--out", "RUN_FILE_NAME"),
+             ("output_root", "--output-root", "RUN_FOLDER_NAME"), ("resume", "--resume", "RUN_FILE_NAME"),
+             ("run", "run", 0), ("space", "--space", 0))
+
+
+def _check_paths(args) -> None:
+    """Refuses, before anything runs, a path argument longer than the file system allows."""
+    from . import limits
+
+    for attr, option, below in PATH_ARGS:
+        value = getattr(args, attr, None)
+        reason = limits.path_too_long(value, getattr(limits, below) if below else 0) if value else None
+        if reason is not None:
+            raise (ProblemError if attr == "problem" else ConfigError)(option, reason)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    with warnings.catch_warnings():  # pdesolve's own warnings as "warning: ..." lines, only while the command runs
+        warnings.simplefilter("always", PdesolveWarning)
+        warnings.showwarning = _show_warning(warnings.showwarning)
+        return _run_command(args)
+
+
+def _show_warning(show):
+    """``warnings.showwarning`` that prints a ``PdesolveWarning`` as one line and others by ``show``."""
+    def shown(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, PdesolveWarning):
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+    return shown
+
+
+def _run_command(args) -> int:
+    """Runs the parsed command; errors become one line and an exit code (2: bad input, 3: diverged,
+    130: interrupted, 1: internal)."""
     try:
+        _check_paths(args)
         code = args.func(args)
         sys.stdout.flush()  # here, so that a closed pipe is caught below
         return code
@@ -309,9 +371,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
-        folder = getattr(err, "run_folder", None)
+        folder = getattr(err, "run_folder", None)  # TrainingInterrupted says at which step and what it saved
         hint = f"; continue it with: pdesolve solve {args.problem} --resume {folder}" if folder else ""
-        print(f"\ninterrupted{hint}", file=sys.stderr)
+        print(f"\n{str(err) or 'interrupted'}{hint}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader of stdout went away (pdesolve report RUN | head): not an error
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -160,9 +160,10 @@ def report_markdown(report: dict) -> str:
              f"Equation: `{report['equation']}`  ", f"Domain: {report['domain']}, dimension {report['dimension']}", "",
              *reference_markdown(report), "| metric | value |", "|---|---|", *error_rows(report)]
     lines += analysis_markdown(report)
+    lines += unknowns_markdown(report)
     lines += ["", "| setting | value |", "|---|---|"]
     for key in ("prediction", "operators", "solver", "model", "n_params", "dense_n_params", "steps", "stop_reason",
-                "wall_time_s", "train_time_s", "seed", "device"):
+                "wall_time_s", "train_time_s", "seed", "init_from", "device"):
         if key in report:
             value = report[key]
             lines.append(f"| {key} | {value:.1f} |" if isinstance(value, float) else f"| {key} | {value} |")
@@ -170,6 +171,24 @@ def report_markdown(report: dict) -> str:
         lines += ["", *(f"Warning: {w}  " for w in report["warnings"])]
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()), ""]
     return "\n".join(lines)
+
+
+def unknowns_markdown(report: dict) -> list[str]:
+    """The learned unknowns of an inverse problem (value, stated truth, relative error) and the data misfit."""
+    unknowns = report.get("unknowns") or {}
+    if not unknowns:
+        return []
+    lines = ["", "| unknown | learned | truth | rel error |", "|---|---|---|---|"]
+    for name, row in unknowns.items():
+        fmt = lambda v: "-" if v is None else ", ".join(f"{x:.6g}" for x in np.ravel(v))  # noqa: E731
+        error = row.get("rel_error")
+        lines.append(f"| {name} | {fmt(row['value'])} | {fmt(row.get('exact'))} | "
+                     f"{'-' if error is None else f'{error:.3e}'} |")
+    data = report.get("data")
+    if data:
+        lines += ["", f"Data: {data['points']} observations from {data['file']}, misfit rms {data['rms_misfit']:.3e}"
+                  + (f" (stated noise {data['noise']:.3e})" if data.get("noise") is not None else "")]
+    return lines
 
 
 def reference_markdown(report: dict) -> list[str]:

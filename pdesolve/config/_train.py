@@ -35,3 +35,5 @@ class TrainConfig(Section):
     max_rollbacks: int = setting((int,), 3, bounds=(0, None, ">= 0"))  # rollbacks before the run stops
     check_memory: bool = setting((bool,), True)  # refuse a run whose memory estimate exceeds the device's
     time_budget: float | None = setting(OPTIONAL_NUMBER, None, bounds=(1e-9, None, "> 0 seconds, or unset for no limit"))
+    # warm start: the folder of a trained run whose network (same architecture) this run starts from
+    init_from: str | None = setting((str, type(None)), None)

@@ -46,6 +46,7 @@ class Solution(eqx.Module):
     base: Field = eqx.field(static=True)
     factor: Field = eqx.field(static=True)
     has_time: bool = eqx.field(static=True)
+    unknowns: dict | None = None  # an inverse problem's unconstrained unknowns {name: () or (d,)}, learned with it
 
     def __call__(self, x: Float[Array, "n d"], t: Float[Array, " n"]) -> Float[Array, " n"]:
         z = jnp.concatenate([x, t[:, None]], axis=1) if self.has_time else x

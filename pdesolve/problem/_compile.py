@@ -19,7 +19,10 @@ from jaxtyping import Array, Float
 from ..errors import ProblemError
 from . import _vocabulary as vocab
 from ._derivatives import forward_operators
+from ._hessian import Contraction, HessianError, SecondDirections, split_hessian
+from ._matrix import Gram
 from ._spec import Problem
+from ._unknowns import unknown_values
 
 _UNARY = {
     sp.sin: jnp.sin, sp.cos: jnp.cos, sp.tan: jnp.tan, sp.exp: jnp.exp, sp.log: jnp.log,
@@ -90,8 +93,8 @@ def _evaluate(expr: sp.Basic, env: _Env) -> Array:
             return functools.reduce(combine, (_evaluate(a, env) for a in expr.args))
     if isinstance(expr, sp.Pow):
         return _power(expr, env)
-    if isinstance(expr, sp.Sum):
-        return _evaluate_sum(expr, env)
+    if isinstance(expr, (sp.Sum, sp.Product)):
+        return _evaluate_reduction(expr, env)
     if isinstance(expr, sp.Piecewise):
         return _piecewise(expr, env)
     return _function(expr, env)
@@ -121,15 +124,22 @@ def _named_value(expr: sp.Symbol, env: _Env) -> Array | np.ndarray | int:
 
 
 def _components(expr: sp.Indexed, env: _Env) -> Array:
-    """Components (1-based) of a vector of ``env``: one, or one per value of a Sum index."""
+    """Entries (1-based) of a vector or matrix of ``env``: one, or one per value of the Sum indices."""
     name = str(expr.base)
     if name not in env.vectors:
         raise CompileError(f"no vector named {name}")
-    index = _index_values(expr.indices[0], env)
-    if np.min(index) < 1 or np.max(index) > env.dim:
-        raise CompileError(f"{expr} reaches component {np.min(index) if np.min(index) < 1 else np.max(index)}, "
-                           f"outside 1..{env.dim}")
-    return env.vectors[name][np.asarray(index) - 1]
+    array = env.vectors[name]
+    if len(expr.indices) != np.ndim(array):
+        raise CompileError(f"{expr} takes {np.ndim(array)} index(es), got {len(expr.indices)}")
+    positions = []
+    for axis, one in enumerate(expr.indices):
+        index = np.asarray(_index_values(one, env))
+        size = np.shape(array)[axis]
+        if np.min(index) < 1 or np.max(index) > size:
+            raise CompileError(f"{expr} reaches entry {np.min(index) if np.min(index) < 1 else np.max(index)}, "
+                               f"outside 1..{size}")
+        positions.append(index - 1)
+    return array[tuple(positions)]
 
 
 def _power(expr: sp.Pow, env: _Env) -> Array:
@@ -172,21 +182,27 @@ def _function(expr: sp.Basic, env: _Env) -> Array:
     raise _unsupported(expr)
 
 
-def _evaluate_sum(expr: sp.Sum, env: _Env) -> Array:
-    if len(expr.limits) != 1:
-        raise CompileError("nested Sums (or a Sum over several indices) are not supported")
-    index, first, last = expr.limits[0]
-    if env.indices:
-        raise CompileError("nested Sums are not supported; write the inner reduction with a vector shorthand")
+def _evaluate_reduction(expr: sp.Sum | sp.Product, env: _Env) -> Array:
+    """A Sum or Product over its limits (the first is innermost); nested reductions broadcast: each
+    index has its own array axis, so the term is evaluated once on the grid of index values."""
+    reduce, empty = (jnp.sum, 0.0) if isinstance(expr, sp.Sum) else (jnp.prod, 1.0)
+    *inner, (index, first, last) = expr.limits
     first, last = (_index_values(sp.sympify(b), env) for b in (first, last))
-    if last - first + 1 > MAX_SUM_TERMS:
-        raise CompileError(f"the Sum over {index} from {first} to {last} has {last - first + 1} terms; "
-                           f"at most {MAX_SUM_TERMS} are supported")
+    if np.ndim(first) or np.ndim(last):
+        raise CompileError(f"the bounds of the {type(expr).__name__} over {index} depend on another index; "
+                           "give bounds of integers and d only")
     values = np.arange(first, last + 1)
+    outer = {k: np.asarray(v)[..., None] for k, v in env.indices.items()}
+    depth = max((v.ndim for v in outer.values()), default=1)
+    grid = values.reshape((1,) * (depth - 1) + (-1,))
+    if int(np.prod(np.broadcast_shapes(grid.shape, *(v.shape for v in outer.values())))) > MAX_SUM_TERMS:
+        raise CompileError(f"the {type(expr).__name__} over {index} from {first} to {last} has too many terms; "
+                           f"at most {MAX_SUM_TERMS} (with its enclosing reductions) are supported")
     if values.size == 0:
-        return 0.0
-    term = _evaluate(expr.function, dataclasses.replace(env, indices={index: values}))
-    return jnp.sum(jnp.broadcast_to(term, values.shape))
+        return empty
+    term = expr.function if not inner else type(expr)(expr.function, *inner)
+    value = _evaluate(term, dataclasses.replace(env, indices={**outer, index: grid}))
+    return reduce(jnp.broadcast_to(value, np.broadcast_shapes(jnp.shape(value), grid.shape)), axis=-1)
 
 
 #: Batched functions of the compiled problem (n points).
@@ -203,7 +219,7 @@ class CompiledProblem:
     """
 
     problem: Problem
-    needs: frozenset[str]
+    needs: frozenset  # operator names, and a SecondDirections per Hessian contraction
     residual: Callable[..., Float[Array, " n"]]
     conditions: dict[str, PointFunction]
     exact: PointFunction | None
@@ -211,10 +227,65 @@ class CompiledProblem:
     robin: tuple[PointFunction, PointFunction] | None = None
 
 
+#: Largest dimension whose Gram parameters are also held as dense d x d matrices (their entries
+#: A[i, j] readable in expressions), and whose dense Hessian coefficients are eigendecomposed.
+MAX_DENSE_DIM = 5000
+
+
 def _names(problem: Problem) -> tuple[dict, dict]:
-    scalars = {k: v for k, v in problem.parameters.items() if np.ndim(v) == 0}
-    vectors = {k: np.asarray(v) for k, v in problem.parameters.items() if np.ndim(v) == 1}
-    return scalars, vectors
+    """Scalars, and arrays (vectors (d,), matrices (d, k), Gram matrices dense up to MAX_DENSE_DIM)."""
+    scalars = {k: v for k, v in problem.parameters.items() if np.ndim(v) == 0 and not isinstance(v, Gram)}
+    arrays = {k: np.asarray(v) for k, v in problem.parameters.items() if np.ndim(v) in (1, 2)}
+    arrays |= {k: v.dense() for k, v in problem.parameters.items()
+               if isinstance(v, Gram) and problem.dimension <= MAX_DENSE_DIM}
+    return scalars, arrays
+
+
+def _second_directions(c: Contraction, problem: Problem) -> SecondDirections:
+    """The directions and weights of one Hessian contraction (see ``_hessian``)."""
+    d = problem.dimension
+    if c.entries is not None:
+        a, b = (int(sp.sympify(e).subs(vocab.DIM, d)) for e in c.entries)
+        if not (1 <= a <= d and 1 <= b <= d):
+            raise CompileError(f"{c.text} is outside 1..{d}")
+        eye = np.eye(d)
+        if a == b:
+            return SecondDirections(c.symbol.name, eye[:, [a - 1]], np.ones(1), None, c.text)
+        columns = np.stack([eye[a - 1] + eye[b - 1], eye[a - 1] - eye[b - 1]], axis=1)
+        return SecondDirections(c.symbol.name, columns, np.array([0.25, -0.25]), None, c.text)
+    columns, weights = _factorised(c, problem)
+    scalars, arrays = _names(problem)
+    i = c.indices[0]
+    grid = np.arange(1, d + 1)
+    if c.scale.has(vocab.T) or any(e.base == vocab.X for e in c.scale.atoms(sp.Indexed)):
+        def at_point(x, t):
+            env = _Env({**scalars, "t": t}, {**arrays, "x": x}, {i: grid}, d)
+            return jnp.broadcast_to(jnp.asarray(_evaluate(c.scale, env), dtype=x.dtype), (d,))
+        return SecondDirections(c.symbol.name, columns, weights, jax.vmap(at_point), c.text)
+    scale = np.broadcast_to(np.asarray(_evaluate(c.scale, _Env(scalars, arrays, {i: grid}, d)), float), (d,))
+    return SecondDirections(c.symbol.name, columns * scale[:, None], weights, None, c.text)
+
+
+def _factorised(c: Contraction, problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """(columns (d, k), weights (k,)) with sum_m w_m l_m l_m^T the symmetric part of C: a Gram
+    parameter's factor, or the eigenpairs of C with |eigenvalue| above 1e-12 of the largest."""
+    i, j = c.indices
+    d = problem.dimension
+    entry = c.coefficient
+    if isinstance(entry, sp.Indexed) and set(entry.indices) == {i, j} and isinstance(
+            problem.parameters.get(str(entry.base)), Gram):
+        factor = problem.parameters[str(entry.base)].factor
+        return factor, np.ones(factor.shape[1])
+    if d > MAX_DENSE_DIM:
+        raise CompileError(f"the coefficient {entry} of u_xx[{i}, {j}] is a dense {d} x {d} matrix; above d = "
+                           f"{MAX_DENSE_DIM} give it as a Gram parameter (A: {{gram: S}}, S of d x k)")
+    scalars, arrays = _names(problem)
+    grid = np.arange(1, d + 1)
+    env = _Env(scalars, arrays, {i: grid[:, None], j: grid[None, :]}, d)
+    matrix = np.broadcast_to(np.asarray(_evaluate(entry, env), dtype=np.float64), (d, d))
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    keep = np.abs(values) > 1e-12 * max(np.max(np.abs(values)), np.finfo(float).tiny)
+    return vectors[:, keep], values[keep]
 
 
 def _point_function(expr: sp.Expr, problem: Problem) -> PointFunction:
@@ -228,51 +299,70 @@ def _point_function(expr: sp.Expr, problem: Problem) -> PointFunction:
     return jax.vmap(at_point)
 
 
-def _residual_function(expr: sp.Expr, problem: Problem):
+def _residual_function(expr: sp.Expr, problem: Problem, hessians=()):
     scalars, vectors = _names(problem)
-    scalar_ops = set(vocab.SCALAR_OPERATORS)
+    scalar_ops = set(vocab.SCALAR_OPERATORS) | {h.name for h in hessians}
+    start = unknown_values(problem.unknowns, None)
 
-    def at_point(ops, x, t, f):
+    def at_point(ops, x, t, f, unknowns):
+        learned = {k: v for k, v in unknowns.items() if jnp.ndim(v) == 0}
         env = _Env(
-            {**scalars, "t": t, "f": f, **{k: v for k, v in ops.items() if k in scalar_ops}},
-            {**vectors, "x": x, **{k: v for k, v in ops.items() if k not in scalar_ops}},
+            {**scalars, **learned, "t": t, "f": f, **{k: v for k, v in ops.items() if k in scalar_ops}},
+            {**vectors, **{k: v for k, v in unknowns.items() if k not in learned}, "x": x,
+             **{k: v for k, v in ops.items() if k not in scalar_ops}},
             {}, problem.dimension)
         return jnp.asarray(_evaluate(expr, env), dtype=x.dtype)
 
-    return jax.vmap(at_point)
+    batched = jax.vmap(at_point, in_axes=(0, 0, 0, 0, None))
+
+    def residual(ops, x, t, f, unknowns=None):
+        """The residual (n,); ``unknowns``: {name: value} of the problem's unknowns (None: their ``init``)."""
+        return batched(ops, x, t, f, start if unknowns is None else unknowns)
+
+    return residual
 
 
-def _manufactured_source(problem: Problem, exact: PointFunction) -> PointFunction:
+def _manufactured_source(problem: Problem, exact: PointFunction, residual: sp.Expr, hessians) -> PointFunction:
     """f = -R0 / (dR/df) with R0 the residual at f = 0, operators of the exact solution by forward-mode AD."""
-    coefficient = sp.diff(problem.residual, vocab.SOURCE)
-    expr = -problem.residual.subs(vocab.SOURCE, 0) / coefficient
-    needs = vocab.operators_in(expr)
-    residual = _residual_function(expr, problem)
+    coefficient = sp.diff(residual, vocab.SOURCE)
+    expr = -residual.subs(vocab.SOURCE, 0) / coefficient
+    needs = vocab.operators_in(expr) | {h for h in hessians if expr.has(sp.Symbol(h.name, real=True))}
+    function = _residual_function(expr, problem, hessians)
 
     def source(x, t):
         ops = forward_operators(exact, x, t, needs)
-        return residual(ops, x, t, jnp.zeros_like(t))
+        return function(ops, x, t, jnp.zeros_like(t))
 
     return source
 
 
+def _equation(problem: Problem) -> tuple[sp.Expr, list[SecondDirections]]:
+    """The residual with its Hessian contractions as scalar operators, and their directions."""
+    try:
+        residual, contractions = split_hessian(problem.residual)
+        return residual, [_second_directions(c, problem) for c in contractions]
+    except (HessianError, CompileError) as err:
+        raise ProblemError("equation", str(err), source=problem.source_file) from None
+
+
 def compile_problem(problem: Problem) -> CompiledProblem:
     """Compiles ``problem``; raises ProblemError naming the field whose expression fails."""
+    residual, hessians = _equation(problem)
     if problem.source == "from_exact":
-        coefficient = sp.diff(problem.residual, vocab.SOURCE)
+        coefficient = sp.diff(residual, vocab.SOURCE)
         if coefficient.has(vocab.SOURCE) or coefficient == 0:
             raise ProblemError("equation", "from_exact needs an equation linear in f", source=problem.source_file)
     exact = None if problem.exact is None else _point_function(problem.exact, problem)
     conditions = {kind: _point_function(expr, problem) for kind, expr in problem.conditions.items()}
     if problem.source == "from_exact":
-        source = _manufactured_source(problem, exact)
+        source = _manufactured_source(problem, exact, residual, hessians)
     elif problem.source is not None:
         source = _point_function(problem.source, problem)
     else:
         source = None
     robin = None if problem.robin is None else tuple(_point_function(c, problem) for c in problem.robin)
-    compiled = CompiledProblem(problem, vocab.operators_in(problem.residual), _residual_function(problem.residual, problem),
-                               conditions, exact, source, robin)
+    compiled = CompiledProblem(problem, vocab.operators_in(residual) | frozenset(hessians),
+                               _residual_function(residual, problem, hessians), conditions, exact, source, robin)
     _trial_run(compiled)
     return compiled
 
@@ -284,7 +374,8 @@ def _trial_run(compiled: CompiledProblem) -> None:
     x = jax.ShapeDtypeStruct((2, d), jnp.float32)
     t = jax.ShapeDtypeStruct((2,), jnp.float32)
     shapes = {"u_x": (2, d), "u_xx": (2, d)}
-    ops = {name: jax.ShapeDtypeStruct(shapes.get(name, (2,)), jnp.float32) for name in compiled.needs}
+    ops = {getattr(name, "name", name): jax.ShapeDtypeStruct(shapes.get(name, (2,)), jnp.float32)
+           for name in compiled.needs}
     checks = [("equation", lambda: jax.eval_shape(compiled.residual, ops, x, t, t))]
     checks += [(f"conditions.{k}", functools.partial(jax.eval_shape, fn, x, t)) for k, fn in compiled.conditions.items()]
     if compiled.exact is not None:

@@ -19,13 +19,16 @@ from ..errors import ProblemError, key_name, preview
 from ..safe_yaml import safe_load
 from . import _vocabulary as vocab
 from ._domain import Annulus, Ball, Box, Domain, WholeSpace
+from ._matrix import is_matrix, parse_matrix
 from ._parse import ExpressionError, base_names, equation_names, parse_expression
+from ._data import parse_data
 from ._reference import check_inside, parse_reference
+from ._unknowns import Unknown, parse_unknowns
 
 MAX_DIMENSION = 100_000
 TOP_KEYS = {
     "name", "title", "description", "dimension", "parameters", "time", "domain", "equation",
-    "conditions", "exact", "source", "evaluation", "config", "reference",
+    "conditions", "exact", "source", "evaluation", "config", "reference", "unknowns", "data",
 }
 CONDITION_KINDS = ("initial", "terminal", "boundary", "initial_velocity", "neumann", "robin")
 #: Kinds given on the spatial boundary: Dirichlet values, outward normal derivatives, a u + b u_n.
@@ -61,6 +64,8 @@ class Problem:
     warnings: tuple[str, ...] = ()  # well-posedness concerns that do not stop a solve
     robin: tuple[sp.Expr, sp.Expr] | None = None  # (a, b) of a u + b u_n = conditions["robin"]
     reference: dict | None = None  # ``reference:`` without a closed form (see ``_reference``)
+    unknowns: dict[str, Unknown] = dataclasses.field(default_factory=dict)  # learned numbers (``_unknowns``)
+    data: dict | None = None  # observations of u, a misfit term of the loss (``_data``)
 
     @property
     def has_time(self) -> bool:
@@ -93,7 +98,7 @@ class _Reader:
     def _check_symbols(self, field: str, expr: sp.Basic, names: dict) -> None:
         allowed = {v for v in names.values() if isinstance(v, (sp.Symbol, sp.IndexedBase))}
         bound = set()
-        for s in expr.atoms(sp.Sum):
+        for s in expr.atoms(sp.Sum, sp.Product):
             bound |= {limit[0] for limit in s.limits}
         for sym in expr.free_symbols:
             if isinstance(sym, sp.Indexed):
@@ -191,7 +196,8 @@ def _whole_space(reader: _Reader, spec: dict, dim: int) -> WholeSpace:
 
 
 def _parameters(reader: _Reader, value: Any, dim: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Returns (values, symbols): scalars -> float / Symbol, vectors -> (dim,) array / IndexedBase."""
+    """Returns (values, symbols): scalars -> float / Symbol, vectors -> (dim,) array / IndexedBase,
+    matrices -> (dim, k) array or ``Gram`` / IndexedBase with a shape (``_matrix``)."""
     spec = reader.mapping("parameters", value or {})
     values, symbols = {}, {}
     for name, raw in spec.items():
@@ -200,7 +206,9 @@ def _parameters(reader: _Reader, value: Any, dim: int) -> tuple[dict[str, Any], 
             raise reader.fail(field, "a parameter name is a plain identifier such as mu or r")
         if name in vocab.RESERVED:
             raise reader.fail(field, f"{name!r} is reserved (x, t, d, u, u_t, ..., functions); rename the parameter")
-        if isinstance(raw, dict):
+        if is_matrix(raw):
+            values[name], symbols[name] = parse_matrix(reader, field, raw, dim, values)
+        elif isinstance(raw, dict):
             reader.mapping(field, raw, {"normal", "uniform"})
             if len(raw) != 1:
                 raise reader.fail(field, "give one of normal: {seed: N} or uniform: {seed: N}")
@@ -315,6 +323,17 @@ def _source(reader: _Reader, source: Any, residual: sp.Expr, exact: sp.Expr | No
             raise reader.fail("equation", "from_exact needs an equation linear in f")
         return source
     return None if source is None else reader.expression("source", source, base)
+
+
+def _observations(reader: _Reader, value: Any, unknowns: dict, source, **where) -> dict | None:
+    """``data:`` (``_data``), required by ``unknowns:``; refuses a manufactured source with unknowns."""
+    if unknowns and value is None:
+        raise reader.fail("data", f"missing: the unknowns ({', '.join(unknowns)}) are learned from observations "
+                          "of u; give data: {file: observations.csv}")
+    if unknowns and source == "from_exact":
+        raise reader.fail("source", "from_exact would make the source depend on the unknowns; give the source "
+                          "as an expression of x and t")
+    return parse_data(reader, value, **where)
 
 
 def _conditions(reader: _Reader, value: Any, time, domain: Domain, base: dict) -> tuple[dict[str, sp.Expr], tuple | None]:
@@ -450,6 +469,7 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
     if dim > MAX_DIMENSION:
         raise reader.fail("dimension", f"{dim} exceeds the supported maximum {MAX_DIMENSION}")
     values, symbols = _parameters(reader, data.get("parameters"), dim)
+    unknowns, unknown_symbols = parse_unknowns(reader, data.get("unknowns"), dim, set(values))
     base = base_names(symbols)
     numeric = {sym: values[n] for n, sym in symbols.items() if isinstance(sym, sp.Symbol)} | {vocab.DIM: dim}
 
@@ -463,7 +483,7 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
         raise reader.fail("equation", "missing; e.g. equation: 'u_t - lap_u = 0'")
     if time is None:
         base = {k: v for k, v in base.items() if k != "t"}
-    eq_names = equation_names(symbols)
+    eq_names = equation_names({**symbols, **unknown_symbols})
     if time is None:
         eq_names = {k: v for k, v in eq_names.items() if k not in ("t", "u_t", "u_tt")}
     residual = _equation(reader, data["equation"], eq_names)
@@ -475,6 +495,7 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
 
     exact = None if data.get("exact") is None else reader.expression("exact", data["exact"], base)
     source = _source(reader, data.get("source"), residual, exact, base)
+    observed = _observations(reader, data.get("data"), unknowns, source, dim=dim, time=time, domain=domain)
     evaluation = _evaluation(reader, data.get("evaluation"), dim, time, domain)
     reference = parse_reference(reader, data.get("reference"), dim=dim, time=time, domain=domain,
                                 has_exact=exact is not None, max_numbers=MAX_EVALUATION_NUMBERS)
@@ -487,7 +508,7 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
         name=name, title=str(title), dimension=dim, parameters=values, time=time, domain=domain,
         residual=residual, equation_text=equation_text, conditions=conditions, exact=exact,
         source=source, evaluation=evaluation, config=config, source_file=where, raw=data, warnings=warnings,
-        robin=robin, reference=reference,
+        robin=robin, reference=reference, unknowns=unknowns, data=observed,
     )
 
 

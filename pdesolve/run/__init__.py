@@ -13,17 +13,18 @@ from ._build import Assembled, build, build_solver
 from ._checkpoint import RunCheckpoints
 from ._engine import build_engine
 from ._history import HISTORY_FIELDS
+from ._inverse import summary_lines as unknowns_summary
 from ._loop import train
 from ._network import build_network
 from ._open import OpenedRun, open_run
 from ._precision import precision, run_dtype
 from ._predict import make_predictor
-from ._resolve import resolve_run, resolve_run_config
+from ._resolve import as_config, resolve_run, resolve_run_config
 from ._solve import RunResult, solve
 from ._trained import TrainResult
 
 __all__ = [
-    "HISTORY_FIELDS", "Assembled", "BatchMaker", "OpenedRun", "RunCheckpoints", "RunResult", "TrainResult", "build",
+    "HISTORY_FIELDS", "Assembled", "as_config", "BatchMaker", "OpenedRun", "RunCheckpoints", "RunResult", "TrainResult", "build",
     "build_engine", "build_network", "build_solver", "make_predictor", "open_run", "precision", "resolve_run",
-    "resolve_run_config", "run_dtype", "solve", "train",
+    "resolve_run_config", "run_dtype", "solve", "train", "unknowns_summary",
 ]

@@ -4,9 +4,11 @@ and the benchmarks: problem, network, ansatz, operator engine, solver, sampler."
 import dataclasses
 
 import jax
+import jax.numpy as jnp
 from jaxtyping import PyTree
 
 from ..config import RunConfig, SolverConfig, TrainConfig
+from ..errors import ConfigError
 from ..limits import fit_solver_chunk
 from ..loss import PinnLoss
 from ..models import MLP, Solution, build_solution
@@ -57,6 +59,21 @@ def radius_fraction(train: TrainConfig) -> float:
     return LAW_FRACTIONS.get(train.interior_law, train.radius_weight)  # mixture: its weight
 
 
+#: Solvers that evaluate the PDE residual themselves, without the loss that applies the unknowns.
+NO_UNKNOWNS = ("projection",)
+
+
+def with_unknowns(solution: Solution, problem: Problem, solver: str, dtype) -> Solution:
+    """``solution`` carrying the unknowns' unconstrained starts (an inverse problem), learned with the network."""
+    if not problem.unknowns:
+        return solution
+    if solver in NO_UNKNOWNS:
+        raise ConfigError("solver.name", f"{solver} projects the PDE residual without the unknowns "
+                          f"({', '.join(problem.unknowns)}); use gauss_newton (the default) or another solver")
+    raw = {name: jnp.asarray(u.raw_init(), dtype) for name, u in problem.unknowns.items()}
+    return dataclasses.replace(solution, unknowns=raw)
+
+
 def build(problem: Problem, config: RunConfig) -> Assembled:
     """Builds the run's pieces from a validated ``config``; call it under ``precision(config)``.
     The returned ``config`` has an unset ``solver.chunk_size`` fitted to memory
@@ -66,6 +83,7 @@ def build(problem: Problem, config: RunConfig) -> Assembled:
     key = jax.random.PRNGKey(config.seed)
     network = build_network(config.model, problem.dimension + int(problem.has_time), key=key, dtype=dtype)
     solution, soft_kinds = build_solution(compiled, network, config.ansatz)
+    solution = with_unknowns(solution, problem, config.solver.name, dtype)
     engine = build_engine(config.operators, dim=problem.dimension, has_time=problem.has_time)
     config = fit_solver_chunk(config, engine.evals_per_point(compiled.needs, problem.dimension), network.n_params)
     solver = build_solver(config.solver, config.train.steps)

@@ -51,6 +51,7 @@ def run_report(problem: Problem, pieces: Assembled, result: TrainResult, u_pred,
         "loss_evals": _last(result.history, "loss_evals"),
         "network_evals": _last(result.history, "network_evals"),
         "seed": config.seed,
+        "init_from": config.train.init_from,  # warm start: the trained run the network started from
         "precision": config.precision,
         "device": device_description(),
         "versions": versions(),

@@ -37,8 +37,9 @@ from ..errors import ConfigError
 from ..fields import NUMBER, OPTIONAL_INT, OPTIONAL_NUMBER, Field
 from ._base import AbstractSolver
 from ._jacobian import JACOBIANS, jacobian as compute_jacobian
-from ._layerwise import layerwise_jacobian, supports
+from ._layerwise import supports
 from ._spec import AbstractSolverSpec
+from ._unknown_columns import layerwise_with_unknowns
 
 SCALINGS = ("identity", "marquardt")
 #: Geodesic acceleration (Transtrum & Sethna, 2012): the finite-difference step along the damped
@@ -111,11 +112,11 @@ class _DampedSystem(eqx.Module):
 
 
 def _check_layerwise(loss, params) -> None:
-    """The activity-perturbation Jacobian needs a PINN loss, an MLP with dense layers after the
-    first, and an engine that only evaluates the network (autodiff operators differentiate it)."""
+    """The activity-perturbation Jacobian needs a PINN loss, an MLP of dense and tensor-train
+    layers, and an engine that only evaluates the network (autodiff operators differentiate it)."""
     if not hasattr(loss, "residuals_of") or not supports(eqx.combine(params, loss.static).network):
-        raise ConfigError("solver.jacobian", "layerwise needs an MLP whose layers after the first are dense "
-                          "(model.type mlp, or tt_mlp with dense_layers [1, -1]); use forward_difference")
+        raise ConfigError("solver.jacobian", "layerwise needs a PINN loss on an MLP of dense and tensor-train "
+                          "layers (model.type mlp or tt_mlp); use forward_difference")
     if loss.engine.name == "ad":
         raise ConfigError("solver.jacobian", "layerwise needs operators that evaluate the network (fd, sg, se), "
                           "not autodiff operators; use operators.method fd, or jacobian ad with operators ad")
@@ -234,8 +235,8 @@ class GaussNewton(AbstractSolver):
     def _jacobian(self, loss, params, fn, theta, batch, key):
         """``(r, J, cost)``: the residual vector, its Jacobian and the residual-evaluation equivalents it cost."""
         if self.jacobian == "layerwise":
-            return layerwise_jacobian(lambda u: loss.residuals_of(u, batch, key), eqx.combine(params, loss.static),
-                                      self.difference_step, self.chunk_size)
+            return layerwise_with_unknowns(lambda u: loss.residuals_of(u, batch, key), eqx.combine(params, loss.static),
+                                           self.difference_step, self.chunk_size)
         r = fn(theta)
         jac, evals = compute_jacobian(self.jacobian, fn, theta, r, step=self.difference_step,
                                       chunk_size=self.chunk_size)
