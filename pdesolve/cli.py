@@ -133,6 +133,30 @@ def _training_text(train, soft_kinds, ansatz: str) -> str:
     return f"interior points: {law}; ansatz {ansatz}, conditions as losses: {losses}"
 
 
+def _source_text(problem) -> str:
+    """The source line of ``check``: none, the expression, or what ``from_exact`` builds."""
+    from .problem import manufactured_text
+
+    if problem.source == "from_exact":
+        return f"from_exact: {manufactured_text(problem)}, operators of the exact solution by autodiff"
+    return "none" if problem.source is None else str(problem.source)
+
+
+def _exact_lines(compiled) -> list[str]:
+    """Prints the exact solution's residual and condition misfits; returns warnings for large ones."""
+    from .problem import verify_exact
+
+    if compiled.problem.exact is None:
+        print("exact      unknown")
+        return []
+    misfits = verify_exact(compiled)
+    print("exact      known; largest misfit at 300 points (relative to the size of its terms): "
+          + ", ".join(f"{m.what} {m.absolute:.1e} ({m.relative:.1e})" for m in misfits))
+    return [f"{m.what}: the exact solution misses it by {m.absolute:.3e} (relative {m.relative:.2e}) at "
+            f"{m.where()}; check exact: (and source:) against the equation and conditions"
+            for m in misfits if not m.small]
+
+
 def cmd_check(args) -> int:
     from .reference import check_reference
     from .run import as_config, build, precision, resolve_run
@@ -157,8 +181,8 @@ def cmd_check(args) -> int:
     print(f"operators  {', '.join(sorted(str(n) for n in compiled.needs))}")
     print(f"conditions {conditions}")
     print(f"parameters {params}")
-    print(f"source     {'none' if problem.source is None else problem.source}")
-    print(f"exact      {'known' if problem.exact is not None else 'unknown'}")
+    print(f"source     {_source_text(problem)}")
+    exact_warnings = _exact_lines(compiled)
     if reference is not None:
         print(f"reference  {reference}")
     print(f"evaluation {problem.evaluation['points']} points, {problem.evaluation['sampling']}, seed {problem.evaluation['seed']}")
@@ -166,7 +190,7 @@ def cmd_check(args) -> int:
           f"{config.model.kind} model, {config.train.steps} steps, {config.precision}")
     print(f"training   {_training_text(config.train, pieces.soft_kinds, config.ansatz)}")
     print(f"cost       {_cost_text(pieces)}")
-    for warning in problem.warnings:
+    for warning in (*problem.warnings, *exact_warnings):
         print(f"warning    {warning}")
     print("ok")
     return 0

@@ -17,7 +17,7 @@ import os
 import jax
 
 from .config import RunConfig, SolverConfig
-from .errors import ConfigError
+from .errors import ConfigError, preview
 from .solvers import solver_spec
 
 GIB = 2.0**30
@@ -102,4 +102,37 @@ def check_memory(config: RunConfig, evals_per_point: int, n_params: int) -> None
                       f"{have / GIB:.3g} GiB; {fix} (or train.check_memory=false to run anyway)")
 
 
-__all__ = ["check_memory", "device_memory", "estimate_bytes", "fit_solver_chunk", "perturbations"]
+
+
+#: Characters that a run folder adds below ``--out`` (its longest file name, a temporary one) and
+#: below ``--output-root`` (``<problem>/<stamp>-<label>-<n>/`` and that file).
+RUN_FILE_NAME = 64
+RUN_FOLDER_NAME = 200
+
+
+def path_too_long(path, below: int = 0) -> str | None:
+    """Why the file system cannot hold ``path`` with ``below`` more characters under it (a
+    component longer than its NAME_MAX, or the whole longer than its PATH_MAX), else None."""
+    raw = os.fsencode(os.path.abspath(os.fsdecode(path)))
+    existing = os.path.dirname(raw)
+    while existing and not os.path.isdir(existing):
+        existing = os.path.dirname(existing)
+    name_max, path_max = _pathconf(existing or b"/", "PC_NAME_MAX", 255), _pathconf(existing or b"/", "PC_PATH_MAX", 4096)
+    longest = max(raw.split(b"/"), key=len)
+    if len(longest) > name_max:
+        return (f"has a name of {len(longest)} bytes ({preview(os.fsdecode(longest))}); the file system allows "
+                f"{name_max}: choose a shorter name")
+    if len(raw) + below >= path_max:
+        return (f"is {len(raw)} bytes long; with the {below} the run adds below it the file system allows "
+                f"{path_max - below - 1}: choose a shorter path")
+    return None
+
+
+def _pathconf(path: bytes, name: str, fallback: int) -> int:
+    try:
+        return os.pathconf(path, name)
+    except (OSError, ValueError):
+        return fallback
+
+
+__all__ = ["check_memory", "device_memory", "estimate_bytes", "fit_solver_chunk", "path_too_long", "perturbations"]

@@ -8,55 +8,70 @@ from typing import Any
 import yaml
 
 # A YAML file is untrusted input: aliases (``*a``) may repeat a node many times over (a "billion
-# laughs" file of 1 kB expands to 10^9 nodes), so a document is refused, before it is built, when
-# its alias-expanded size exceeds these bounds. The node bound leaves room for a 100,000-entry vector.
+# laughs" file of 1 kB expands to 10^9 nodes), so a document is refused while it is composed, as soon
+# as its alias-expanded size exceeds these bounds (nothing is expanded: the count is linear in the
+# file). The node bound leaves room for a 100,000-entry vector. Nesting is bounded too, so that no
+# reader of the values (here or downstream) recurses deeper than Python allows.
 MAX_YAML_NODES = 250_000
 MAX_YAML_CHARS = 10_000_000  # characters of scalar text, aliases expanded
+MAX_YAML_DEPTH = 64  # nested sequences and mappings
 
 
-def _node_children(node: yaml.Node) -> list:
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
-
-
-def check_expanded_size(root: yaml.Node) -> None:
-    """Raises ``yaml.YAMLError`` when ``root`` with its aliases expanded holds more than
-    ``MAX_YAML_NODES`` nodes or ``MAX_YAML_CHARS`` characters, or refers to itself. Each node is
-    visited once (sizes are shared between aliases), so the check is linear in the file."""
-    sizes: dict[int, tuple[int, int]] = {}
-    open_nodes: set[int] = set()
-    stack = [(root, False)]
-    while stack:
-        node, finish = stack.pop()
-        if finish:
-            parts = [sizes[id(child)] for child in _node_children(node)]
-            nodes, chars = 1 + sum(p[0] for p in parts), sum(p[1] for p in parts)
-            if nodes > MAX_YAML_NODES or chars > MAX_YAML_CHARS:
-                raise yaml.composer.ComposerError(
-                    None, None, f"the document expands through aliases (*name) to more than {MAX_YAML_NODES} "
-                    f"values or {MAX_YAML_CHARS} characters; write the values out instead", node.start_mark)
-            sizes[id(node)] = (nodes, chars)
-            open_nodes.discard(id(node))
-        elif id(node) in open_nodes:
-            raise yaml.composer.ComposerError(None, None, "an alias (*name) refers to a node that contains it; "
-                                              "a recursive value cannot be read", node.start_mark)
-        elif id(node) not in sizes:
-            if isinstance(node, yaml.ScalarNode):
-                sizes[id(node)] = (1, len(node.value))
-                continue
-            open_nodes.add(id(node))
-            stack.append((node, True))
-            stack.extend((child, False) for child in _node_children(node))
+def _too_large(mark) -> yaml.composer.ComposerError:
+    return yaml.composer.ComposerError(
+        None, None, f"the document expands through aliases (*name) to more than {MAX_YAML_NODES} "
+        f"values or {MAX_YAML_CHARS} characters; write the values out instead", mark)
 
 
 class SafeLoader(yaml.SafeLoader):
     """PyYAML's safe loader, reading ``1e-3`` as a number (YAML 1.2) rather than the string '1e-3',
-    refusing duplicate keys and documents that aliases expand beyond ``MAX_YAML_NODES``."""
+    refusing duplicate keys, nesting deeper than ``MAX_YAML_DEPTH`` and documents that aliases
+    expand beyond ``MAX_YAML_NODES`` (counted while composing, before anything is built)."""
 
-    def construct_document(self, node):
-        check_expanded_size(node)
-        return super().construct_document(node)
+    def fetch_flow_collection_start(self, token_class):
+        if self.flow_level >= MAX_YAML_DEPTH:  # refused by the scanner: deep '[[[...' costs no more time
+            raise yaml.scanner.ScannerError(None, None, f"values are nested deeper than {MAX_YAML_DEPTH} levels; "
+                                            "flatten them", self.get_mark())
+        super().fetch_flow_collection_start(token_class)
+
+    def compose_document(self):
+        self._sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (nodes, chars), aliases expanded
+        self._open: list[list[int]] = []  # [nodes, chars] so far of each node being composed
+        return super().compose_document()
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            node = super().compose_node(parent, index)
+            if id(node) not in self._sizes:
+                raise yaml.composer.ComposerError(None, None, "an alias (*name) refers to a node that contains "
+                                                  "it; a recursive value cannot be read", mark)
+            self._count(self._sizes[id(node)], mark)
+            return node
+        mark = self.peek_event().start_mark
+        if len(self._open) >= MAX_YAML_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"values are nested deeper than {MAX_YAML_DEPTH} "
+                                              "levels; flatten them", mark)
+        self._open.append([1, 0])
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            nodes, chars = self._open.pop()
+        size = (1, len(node.value)) if isinstance(node, yaml.ScalarNode) else (nodes, chars)
+        self._sizes[id(node)] = size
+        self._count(size, mark)
+        return node
+
+    def _count(self, size: tuple[int, int], mark) -> None:
+        """Adds a finished child's expanded ``size`` to the node that holds it; refuses at the bound."""
+        if size[0] > MAX_YAML_NODES or size[1] > MAX_YAML_CHARS:
+            raise _too_large(mark)
+        if self._open:
+            total = self._open[-1]
+            total[0] += size[0]
+            total[1] += size[1]
+            if total[0] > MAX_YAML_NODES or total[1] > MAX_YAML_CHARS:
+                raise _too_large(mark)
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
@@ -94,3 +109,5 @@ def safe_load(text: str) -> Any:
         return yaml.load(text, Loader=SafeLoader)  # noqa: S506 (a SafeLoader subclass)
     except (ValueError, TypeError, AttributeError, OverflowError) as err:
         raise yaml.constructor.ConstructorError(None, None, f"cannot read a tagged value ({err})") from None
+    except RecursionError:  # a guard behind MAX_YAML_DEPTH (the bound is met first)
+        raise yaml.composer.ComposerError(None, None, "values are nested too deeply; flatten them") from None

@@ -14,10 +14,10 @@ ACTIVATIONS = ("gelu", "relu", "sin", "silu", "softplus", "tanh")  # models.ACTI
 
 
 def check_widths(field: str, value: list) -> None:
-    """Refuses hidden-layer widths that are not a short list of integers from 1 to ``MAX_WIDTH``."""
-    if len(value) > MAX_LAYERS or not all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= MAX_WIDTH
+    """Refuses hidden-layer widths that are not a short, non-empty list of integers from 1 to ``MAX_WIDTH``."""
+    if not 1 <= len(value) <= MAX_LAYERS or not all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= MAX_WIDTH
                                           for w in value):
-        raise ConfigError(field, f"expected a list of at most {MAX_LAYERS} hidden-layer widths, each an integer "
+        raise ConfigError(field, f"expected a list of 1 to {MAX_LAYERS} hidden-layer widths, each an integer "
                           f"from 1 to {MAX_WIDTH}, e.g. [64, 64]; got {preview(value)}")
 
 

@@ -14,12 +14,17 @@ def _check_coordinates(field: str, value: Any) -> None:
         raise ConfigError(field, f"must be 'all' or an integer >= 1, got {value!r}")
 
 
+#: Largest smoothing scale or difference step: its square (in every second difference) stays finite.
+MAX_SCALE = 1e100
+_SCALE_BOUNDS = (0, MAX_SCALE, f"> 0 and at most {MAX_SCALE:g}")
+
+
 def _sigma() -> Any:
-    return setting(NUMBER, 0.1, positive=True)  # Stein smoothing scale
+    return setting(NUMBER, 0.1, positive=True, bounds=_SCALE_BOUNDS)  # Stein smoothing scale
 
 
-def _step() -> Any:
-    return setting(OPTIONAL_NUMBER, None, positive=True)  # difference step (None: by precision, or 1e-2 in time)
+def _step() -> Any:  # difference step (None: by precision, or 1e-2 in time)
+    return setting(OPTIONAL_NUMBER, None, positive=True, bounds=_SCALE_BOUNDS)
 
 
 def _time() -> Any:

@@ -33,7 +33,13 @@ def load_config_file(path: str | Path) -> dict:
     if not path.is_file():
         raise ConfigError(str(path), "config file not found; `pdesolve list` shows the shipped configs")
     try:
-        data = safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(str(path), f"is not UTF-8 text (byte {err.start}); save it as UTF-8 YAML") from None
+    except OSError as err:  # e.g. /proc/self/mem, a file that vanished
+        raise ConfigError(str(path), f"cannot be read: {err.strerror or err}") from None
+    try:
+        data = safe_load(text)
     except yaml.YAMLError as err:
         raise ConfigError(str(path), f"not valid YAML: {str(err).splitlines()[0]}") from None
     return data or {}
