@@ -3,6 +3,7 @@
 from ._first_order import AdamSpec
 from ._gauss_newton import GaussNewtonSpec
 from ._hybrid import HybridSpec
+from ._lbfgs import LbfgsSpec
 from ._projection import ProjectionSpec
 from ._spec import AbstractSolverSpec
 from ._zeroth_order import CgeSpec, ForwardGradientSpec, RgeSpec, SignRgeSpec
@@ -36,6 +37,7 @@ def solver_spec(name: str) -> AbstractSolverSpec:
 
 
 register_solver(AdamSpec())
+register_solver(LbfgsSpec())
 register_solver(RgeSpec())
 register_solver(SignRgeSpec())
 register_solver(CgeSpec())
