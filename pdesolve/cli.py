@@ -150,11 +150,25 @@ def _exact_lines(compiled) -> list[str]:
         print("exact      unknown")
         return []
     misfits = verify_exact(compiled)
-    print("exact      known; largest misfit at 300 points (relative to the size of its terms): "
+    print("exact      known; largest misfit at 300 points (and relative to the size of its terms): "
           + ", ".join(f"{m.what} {m.absolute:.1e} ({m.relative:.1e})" for m in misfits))
-    return [f"{m.what}: the exact solution misses it by {m.absolute:.3e} (relative {m.relative:.2e}) at "
-            f"{m.where()}; check exact: (and source:) against the equation and conditions"
+    return [f"{m.what}: the exact solution misses it by up to {m.absolute:.3e} at {m.where()} (relative up to "
+            f"{m.relative:.2e}); check exact: (and source:) against the equation and conditions"
             for m in misfits if not m.small]
+
+
+def _memory_text(problem, pieces) -> str:
+    """Refuses what ``solve`` would refuse before training (``limits``, ``resources``); else the
+    memory of each phase of the run."""
+    from .limits import check_memory
+    from .resources import check_run, describe
+
+    config = pieces.config
+    evals = pieces.engine.evals_per_point(pieces.compiled.needs, problem.dimension)
+    if config.train.check_memory:
+        check_memory(config, evals, pieces.network.n_params)
+    check_run(problem, config, evals, pieces.network.n_params)
+    return describe(problem, config, evals, pieces.network.n_params)
 
 
 def cmd_check(args) -> int:
@@ -168,6 +182,7 @@ def cmd_check(args) -> int:
         pieces = build(problem, config)  # as solve builds the run: compiled problem, network, engine, solver
     compiled = pieces.compiled
     reference = check_reference(compiled)  # refuses a Monte Carlo reference of an unsupported form
+    memory = _memory_text(problem, pieces)  # refuses, as solve does, a run that would not fit
     time = "none (stationary)" if problem.time is None else f"[{problem.time[0]:g}, {problem.time[1]:g}]"
     params = ", ".join(f"{k}={v:g}" if not hasattr(v, "shape") else f"{k}=<{' x '.join(map(str, v.shape))} array>"
                        for k, v in problem.parameters.items()) or "none"
@@ -190,6 +205,7 @@ def cmd_check(args) -> int:
           f"{config.model.kind} model, {config.train.steps} steps, {config.precision}")
     print(f"training   {_training_text(config.train, pieces.soft_kinds, config.ansatz)}")
     print(f"cost       {_cost_text(pieces)}")
+    print(f"memory     {memory}")
     for warning in (*problem.warnings, *exact_warnings):
         print(f"warning    {warning}")
     print("ok")

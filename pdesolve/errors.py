@@ -27,6 +27,10 @@ class ConfigError(PdesolveError):
         super().__init__(f"config {field}: {message}")
 
 
+class PdesolveWarning(UserWarning):
+    """Something a user should know that does not stop the run (the CLI prints it as one line)."""
+
+
 def preview(value: Any) -> str:
     """A value for an error message: its repr, shortened, however large or nested the value is."""
     text = _PREVIEW.repr(value)

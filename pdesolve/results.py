@@ -4,9 +4,11 @@ Every file is written atomically (a temporary file in the same folder, then a re
 interrupted run never leaves a half-written output.
 """
 
+import errno
 import json
 import os
 import platform
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +45,28 @@ def _umask() -> int:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+#: Room kept free besides a file's own size, and what the figures and reports of a run take.
+FREE_SPACE_MARGIN = 1 << 20
+FIGURES_BYTES = 4 << 20
+
+
+def check_free_space(folder: Path, size: float) -> None:
+    """Raises ``OSError(ENOSPC)`` when the file system of ``folder`` has less than ``size`` bytes
+    (and ``FREE_SPACE_MARGIN``) free: refused before a write starts, not half way through it."""
+    free = shutil.disk_usage(folder).free
+    if free < size + FREE_SPACE_MARGIN:
+        raise OSError(errno.ENOSPC, f"No space left on device ({free} bytes free, {int(size)} needed)", str(folder))
+
+
+def write_netcdf(path: Path, dataset: xr.Dataset) -> None:
+    """``dataset`` as netCDF-4 at ``path``: the HDF5 library builds the file in memory, and Python
+    writes it through a temporary file (``atomic_write``), so that a full disk is an ``OSError``
+    (the HDF5 library crashed the process on one) and leaves no partial file."""
+    image = dataset.to_netcdf(engine="h5netcdf")
+    check_free_space(path.parent, len(image))
+    atomic_write(path, lambda tmp: tmp.write_bytes(image))
 
 
 def solution_dataset(x, t, u_pred, u_raw, u_exact, attrs: dict, *, units: dict | None = None,
@@ -303,13 +327,13 @@ def write_figures(folder: Path, history: dict, line: dict | None, report: dict |
 
     report, units = report or {}, units or {}
     title = report.get("problem", folder.name)
-    figures.error_vs_step(save, history, title)
+    figures.error_vs_step(save, history, title, report)
     if line is not None:
         figures.line_plot(save, line, title, units)
     if report.get("by_time_slab"):
         figures.error_by_time(save, report["by_time_slab"], title, units)
     if slices is not None:
-        figures.slice_heatmaps(save, slices, title)
+        figures.slice_heatmaps(save, slices, title, units, report.get("precision", "float64"))
 
 
 def write_run_folder(folder: Path, *, solution: xr.Dataset, history: xr.Dataset, report: dict,
@@ -317,12 +341,12 @@ def write_run_folder(folder: Path, *, solution: xr.Dataset, history: xr.Dataset,
                      slices: xr.Dataset | None = None, lines: xr.Dataset | None = None,
                      units: dict | None = None) -> None:
     """Writes every output of a run into ``folder`` (which must be new or empty)."""
+    datasets = {"solution.nc": solution, "history.nc": history, "slices.nc": slices, "lines.nc": lines}
+    datasets = {name: dataset for name, dataset in datasets.items() if dataset is not None}
+    check_free_space(folder, sum(d.nbytes for d in datasets.values()) * 1.1 + FIGURES_BYTES)  # before any file
     atomic_write_text(folder / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
-    atomic_write(folder / "solution.nc", lambda tmp: solution.to_netcdf(tmp, engine="h5netcdf"))
-    atomic_write(folder / "history.nc", lambda tmp: history.to_netcdf(tmp, engine="h5netcdf"))
-    for name, dataset in (("slices.nc", slices), ("lines.nc", lines)):
-        if dataset is not None:
-            atomic_write(folder / name, lambda tmp, dataset=dataset: dataset.to_netcdf(tmp, engine="h5netcdf"))
+    for name, dataset in datasets.items():
+        write_netcdf(folder / name, dataset)
     write_figures(folder, history_arrays, line, report, slices, units)
     atomic_write_text(folder / "report.md", report_markdown(report))
     atomic_write_text(folder / "report.json", json.dumps(report, indent=2) + "\n")  # last: marks the run finished

@@ -12,6 +12,7 @@ from ._model import MODEL_KINDS, MlpConfig, ModelConfig
 from ._operators import OPERATOR_KINDS, AutodiffOperators, OperatorsConfig
 from ._section import Section
 from ._solver import SolverConfig, solver_fields
+from ._stages import resolve_stages
 from ._train import TrainConfig
 
 
@@ -20,8 +21,9 @@ class RunConfig(Section):
     """A validated run config: ``RunConfig.from_dict`` (or ``resolve``) builds it, ``to_dict``
     gives back the plain mapping written to a run folder's ``config.yaml``."""
 
+    # random seed of the network, batches and perturbations (same seed, same result on CPU)
     seed: int = setting((int,), 0, bounds=(0, 2**32 - 1, "an integer from 0 to 4294967295"))
-    precision: str = setting((str,), "float32", choices=("float32", "float64"))
+    precision: str = setting((str,), "float32", choices=("float32", "float64"))  # Stein and Gauss-Newton need float64
     ansatz: str = setting((str,), "auto", choices=("auto", "soft"))  # auto: exact conditions where possible
     model: ModelConfig = dataclasses.field(default_factory=MlpConfig)
     solver: SolverConfig = dataclasses.field(default_factory=lambda: SolverConfig.from_valid(default_solver()))
@@ -65,7 +67,8 @@ def _merged_section(section: str, base: dict, update: Any) -> dict:
     by ``model.type`` or ``solver.name`` starts from its defaults; ``operators.method`` keeps the
     settings the two methods share)."""
     if section == "train":
-        return merge_section("train", base, update, TrainConfig.schema())
+        merged = merge_section("train", base, update, TrainConfig.schema())
+        return {**merged, "stages": resolve_stages(merged["stages"])}
     if section == "solver":
         return merge_kinded("solver", base, update, solver_fields(), "name")
     kinds, kind_key = (MODEL_KINDS, "type") if section == "model" else (OPERATOR_KINDS, "method")

@@ -14,6 +14,8 @@ from ._build import Assembled
 from ._checkpoint import RunCheckpoints
 from ._guard import BlowupWatch, Guard, Point, rescaled_solver
 from ._history import History
+from ._inverse import unknown_columns
+from ._interrupt import Interrupt, TrainingInterrupted
 from ._predict import make_predictor
 from ._progress import Progress
 from ._sharding import point_sharding
@@ -43,6 +45,7 @@ class TrainLoop:
         self.config, self.train, self.checkpoints = pieces.config, pieces.config.train, checkpoints
         self.on_log = on_log  # called with each logged history row (see train)
         self.name, self.steps = pieces.compiled.problem.name, self.train.steps
+        self.problem = pieces.compiled.problem
         self.params, self.static = eqx.partition(pieces.solution, eqx.is_inexact_array)
         sharding = point_sharding(self.train)
         if sharding is not None:  # points split over devices, parameters replicated
@@ -60,6 +63,7 @@ class TrainLoop:
         self.history, self.guard = History(), Guard(self.train, self.config.solver)
         self.key = jax.random.PRNGKey(self.config.seed)
         self.done, self.loss_evals, self.elapsed, self.pending = 0, 0, 0.0, []  # pending: loss-evaluation counts
+        self.saved = None  # the step of the last checkpoint written
         self.clock = TrainClock(self.train.time_budget)
 
     def resume(self) -> None:
@@ -67,6 +71,7 @@ class TrainLoop:
         (self.params, self.state, self.key), meta = self.checkpoints.load((self.params, self.state, self.key))
         self.history = History(meta["history"])
         self.done, self.loss_evals, self.elapsed = meta["step"], meta["loss_evals"], meta["elapsed"]
+        self.saved = self.done
         self.guard.lr_scale, self.guard.rollbacks = meta["lr_scale"], meta["rollbacks"]
         self.make_batch.restore(meta["sampler"], meta.get("batch_origin"), self.done)
         self.clock = TrainClock(self.train.time_budget, meta.get("train_time", 0.0))
@@ -74,25 +79,38 @@ class TrainLoop:
             self.solver = rescaled_solver(self.config.solver, self.steps, self.guard.lr_scale)
 
     def run(self) -> TrainResult:
-        """Trains until a stopping rule holds; the result is at the last verified step."""
+        """Trains until a stopping rule holds; the result is at the last verified step. Ctrl-C stops
+        at the end of the step, after a checkpoint (with a run folder): ``TrainingInterrupted``."""
         self._use_solver(self.solver)
         self.guard.start(BlowupWatch(self.history.columns, self.validation.metrics(self.params)["rel_l2"]),
                          self._point())
         reason = "step budget reached"
         self.start = time.perf_counter() - self.elapsed
-        self.progress = Progress(self.steps, self.done, self.train.progress, self.name)
-        with warnings.catch_warnings():
+        self.progress = Progress(self.steps, self.done, self.train.progress, self.name, self.train.time_budget,
+                                 self.clock.seconds)
+        with warnings.catch_warnings(), Interrupt().watch() as interrupt:
             warnings.filterwarnings("ignore", message=".*balance properties of Sobol.*")
             while self.done < self.steps:
                 stats = self._step()
                 log, save = self._log_due(), self._save_due()
-                if (log or save) and (stop := self._verify(stats, log, save)):
+                stop = self._verify(stats, log, save) if log or save else None
+                if interrupt.requested:
+                    self._interrupted(stats, save)
+                if stop:
                     reason = stop
                     break
         self.progress.close()
         wall = time.perf_counter() - self.start
         return TrainResult(eqx.combine(self.params, self.static), self.history.arrays(), wall, self.done,
                            reason + self.guard.summary())
+
+    def _interrupted(self, stats: dict, saved: bool) -> None:
+        """Ctrl-C: a checkpoint at this step (with a run folder and ``train.checkpoint_every`` > 0),
+        then ``TrainingInterrupted``."""
+        if not saved and self.checkpoints is not None and self.train.checkpoint_every:
+            self._verify(stats, False, True)
+        self.progress.close()
+        raise TrainingInterrupted(self.done, self.saved)
 
     def _use_solver(self, solver: AbstractSolver) -> None:
         """Steps with ``solver`` from now on (the given one, or one with scaled learning rates)."""
@@ -109,7 +127,7 @@ class TrainLoop:
         self.clock.tick(started, self.params)
         self.pending.append(stats["loss_evals"])
         self.done += 1
-        self.progress.advance()
+        self.progress.advance(self.clock.seconds)
         return stats
 
     def _log_due(self) -> bool:
@@ -157,8 +175,10 @@ class TrainLoop:
         self.history.append({"step": self.done, "loss": value, "rel_l2": metrics["rel_l2"], "mse": metrics["mse"],
                              "wall_time": time.perf_counter() - self.start, "train_time": self.clock.seconds,
                              "loss_evals": self.loss_evals,
-                             "network_evals": self.loss_evals * self.net_evals_per_loss}, stats)
+                             "network_evals": self.loss_evals * self.net_evals_per_loss},
+                            stats | unknown_columns(self.problem, self.params))
         self.state = self.solver.observe(self.state, metrics["rel_l2"] if self.validation.known else value)
+        self.state = self.solver.observe_time(self.state, self.clock.seconds)  # stages with time budgets
         self.progress.show(value, metrics["rel_l2"])
         if self.on_log is not None:
             self.on_log(self.history.last_row())
@@ -170,6 +190,7 @@ class TrainLoop:
                 "train_time": self.clock.seconds, "sampler": self.guard.good.sampler,
                 "batch_origin": self.guard.good.batch_origin}
         self.checkpoints.save((self.params, self.state, self.key), meta, self.history.columns)
+        self.saved = self.done
 
     def _point(self) -> Point:
         """The loop's current position, to return to after a divergence."""

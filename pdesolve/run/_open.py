@@ -19,8 +19,8 @@ from ..operators import AbstractOperatorEngine
 from ..problem import Problem, problem_from_mapping
 from ..safe_yaml import safe_load
 from ._build import build
-from ._precision import precision, run_dtype
-from ._predict import make_predictor
+from ._precision import precision
+from ._predict import predict_at
 
 
 @dataclasses.dataclass
@@ -51,18 +51,9 @@ class OpenedRun:
         return self.engine.prediction if smoothed else "network"
 
     def predict(self, x, t=None, *, raw: bool = False) -> np.ndarray:
-        """u at points x (n, d) (or (d,) for one point) and times t (n,) or a scalar (ignored
-        for a stationary problem). Returns (n,) in the run's precision."""
-        x = np.atleast_2d(np.asarray(x))
-        if x.shape[1] != self.problem.dimension:
-            raise ValueError(f"x has {x.shape[1]} components; the problem has dimension {self.problem.dimension}")
-        t = np.zeros(len(x)) if t is None or not self.problem.has_time else np.broadcast_to(t, (len(x),))
-        with precision(self.config):
-            dtype = run_dtype(self.config)
-            params, static = eqx.partition(self.model, eqx.is_inexact_array)
-            smoothed, network = make_predictor(self.engine, static, self.problem.dimension)(
-                params, np.asarray(x, dtype), np.asarray(t, dtype))
-        return network if raw else smoothed
+        """u at points x (n, d) (or (d,) for one point) and times t (n,) or a scalar (required for a
+        time-dependent problem, ignored for a stationary one). Returns (n,) in the run's precision."""
+        return predict_at(self.model, self.engine, self.problem, self.config, x, t, raw=raw)
 
 
 def _open_dataset(path: Path) -> xr.Dataset | None:

@@ -15,6 +15,7 @@ import yaml
 from ..config import RunConfig
 from ..errors import ConfigError, PdesolveError, PdesolveWarning
 from ..limits import check_memory
+from ..resources import check_run
 from ..models import Solution
 from ..operators import AbstractOperatorEngine
 from ..problem import Problem, load_problem
@@ -118,6 +119,7 @@ def _run(problem: Problem, pieces: Assembled, *, out, output_root, resume, where
     config, compiled = pieces.config, pieces.compiled
     if config.train.check_memory:
         check_memory(config, pieces.engine.evals_per_point(compiled.needs, problem.dimension), pieces.network.n_params)
+    check_run(problem, config, pieces.engine.evals_per_point(compiled.needs, problem.dimension), pieces.network.n_params)
     check_exact(problem, compiled, pieces.dtype)
     if config.train.init_from is not None:
         pieces.solution = warm_start(pieces.solution, config.train.init_from)
