@@ -273,11 +273,11 @@ def test_activity_differences_converge_at_first_order():
     assert errors[1] < 1e-4 and 7 < errors[0] / errors[1] < 13
 
 
-@pytest.mark.parametrize("change", [{"model": {"type": "tt_mlp", "widths": [4, 4], "dense_layers": [-1]}},
-                                    {"operators": {"method": "ad"}}, {"operators": {"method": "fd", "chunk_size": 8}}])
+@pytest.mark.parametrize("change", [{"operators": {"method": "ad"}}, {"operators": {"method": "fd", "chunk_size": 8}}])
 def test_layerwise_refuses_what_it_cannot_linearise(change):
-    """A TT hidden layer (no per-unit weights), autodiff operators (they differentiate the network), or
-    chunked operators (the per-node records would leave ``lax.map``: an UnexpectedTracerError before)."""
+    """Autodiff operators (they differentiate the network) or chunked operators (the per-node records
+    would leave ``lax.map``: an UnexpectedTracerError before); an unknown layer type in
+    ``tests/test_layerwise_tt.py``."""
     config = {"precision": "float64", "model": {"type": "mlp", "widths": [4, 4]}, "operators": {"method": "fd"},
               "solver": {"name": "gauss_newton", "jacobian": "layerwise"}, "train": {"steps": 2, "progress": False},
               **change}

@@ -19,7 +19,8 @@ the first layer's sums use
 ``sum_j a_j (z + s_j e_j) = (sum_j a_j) z + sum_j a_j s_j e_j``, so the node coordinates are never
 formed (``_grouped_first``). A first layer with no per-unit weights (tensor
 train) keeps the stencil-aware form ``W z + b + s W[:, j]``; its columns are forward-mode tangents
-of that layer chained with ``delta_1``. Everything after the network (the ansatz, the stencil or
+of that layer chained with ``delta_1``. A tensor-train layer after the first has its cores'
+columns from its recorded deltas and inputs (``_layerwise_tt``). Everything after the network (the ansatz, the stencil or
 Stein combination, the PDE's nonlinearity, the soft-condition misfits) is linearised once
 (``jax.linearize``). That map combines node values row by row (each node feeds one residual row
 n -> row(n), with a weight w_n), so the dense layers' columns are sums over each row's nodes,
@@ -49,15 +50,16 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, Int
 
-from ..models import MLP, DenseLinear
+from ..models import MLP, DenseLinear, TTLinear
 from ..models._mlp import ACTIVATIONS, stencil_hidden
 from ..operators import stencil_points
 from ._jacobian import columns, default_difference_step
+from ._layerwise_tt import tt_layer_columns
 
 
 def supports(network) -> bool:
-    """Whether the activity-perturbation Jacobian applies: an MLP with dense layers after the first."""
-    return isinstance(network, MLP) and all(isinstance(layer, DenseLinear) for layer in network.layers[1:])
+    """Whether the activity-perturbation Jacobian applies: an MLP of dense and tensor-train layers."""
+    return isinstance(network, MLP) and all(isinstance(layer, (DenseLinear, TTLinear)) for layer in network.layers)
 
 
 def _exact_step(z: Float[Array, "..."], step: float) -> Float[Array, "..."]:
@@ -72,15 +74,22 @@ def _exact_step(z: Float[Array, "..."], step: float) -> Float[Array, "..."]:
 NODE_CHUNK = 2048
 
 
+def node_chunk(network: MLP) -> int:
+    """``NODE_CHUNK``, fewer for wider layers: the perturbed passes' (nodes, units, next width)
+    arrays stay at most the size they have for 64 x 64 hidden layers."""
+    widest = max(layer.in_size * layer.out_size for layer in network.layers[1:])
+    return min(NODE_CHUNK, max(1, NODE_CHUNK * 64 * 64 // widest))
+
+
 def activity_differences(network: MLP, hidden: Float[Array, "n w1"], step: float):
-    """``_activity_differences`` in chunks of ``NODE_CHUNK`` nodes (the last padded with zeros)."""
-    n = hidden.shape[0]
-    if n <= NODE_CHUNK:
+    """``_activity_differences`` in chunks of ``node_chunk`` nodes (the last padded with zeros)."""
+    n, chunk = hidden.shape[0], node_chunk(network)
+    if n <= chunk:
         return _activity_differences(network, hidden, step)
-    chunks = -(-n // NODE_CHUNK)
-    padded = jnp.pad(hidden, ((0, chunks * NODE_CHUNK - n), (0, 0))).reshape(chunks, NODE_CHUNK, -1)
-    out = jax.lax.map(lambda chunk: _activity_differences(network, chunk, step), padded)
-    return jax.tree.map(lambda a: a.reshape(chunks * NODE_CHUNK, *a.shape[2:])[:n], out)
+    chunks = -(-n // chunk)
+    padded = jnp.pad(hidden, ((0, chunks * chunk - n), (0, 0))).reshape(chunks, chunk, -1)
+    out = jax.lax.map(lambda part: _activity_differences(network, part, step), padded)
+    return jax.tree.map(lambda a: a.reshape(chunks * chunk, *a.shape[2:])[:n], out)
 
 
 def _activity_differences(network: MLP, hidden: Float[Array, "n w1"], step: float):
@@ -111,7 +120,7 @@ def _activity_differences(network: MLP, hidden: Float[Array, "n w1"], step: floa
     for start, (z, a) in enumerate(zip(pre[:-1], acts)):
         n, w = z.shape
         h = _exact_step(z, step)
-        column = layers[start].weight.T[None]  # (1, unit, next): the next pre-activation per unit of a
+        column = _input_columns(layers[start])[None]  # (1, unit, next): the next pre-activation per unit of a
 
         def moved(change: Float[Array, "n w"]) -> Float[Array, "n w"]:
             following = pre[start + 1][:, None, :] + change[:, :, None] * column  # (n, unit, next)
@@ -120,6 +129,11 @@ def _activity_differences(network: MLP, hidden: Float[Array, "n w1"], step: floa
         deltas.append((moved(act(z + h) - a) - values[:, None]) / h)
     deltas.append(jnp.ones_like(values[:, None]))
     return values, jnp.concatenate(deltas, axis=1), jnp.concatenate([_with_bias_input(a) for a in acts], axis=1)
+
+
+def _input_columns(layer) -> Float[Array, "in out"]:
+    """``W.T`` of a dense or tensor-train layer: its output's change per unit of each input."""
+    return layer.weight.T if isinstance(layer, DenseLinear) else layer.to_dense().T
 
 
 def _codes(layer: DenseLinear, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -144,6 +158,10 @@ def _table_positions(network: MLP, start: int) -> Int[np.ndarray, " q"]:
     ``_weighted_sums`` (layer by layer, unit-major, the bias as each unit's last input)."""
     positions, offset = [], 0
     for layer in network.layers[start:]:
+        if isinstance(layer, TTLinear):  # ``tt_layer_columns`` are in ravel order already
+            positions.append(offset + np.arange(layer.n_params))
+            offset += layer.n_params
+            continue
         k = layer.in_size + 1
         grid = offset + np.arange(layer.out_size)[:, None] * k + np.arange(k)[None, :]
         positions.append(_codes(layer, grid[:, :-1], grid[:, -1]))
@@ -201,13 +219,20 @@ def _call_sums(call: tuple, w, row, network: MLP, start: int, m: int) -> Float[A
     units = network.layers[0].out_size
     blocks = [(delta_offset, count, later[:, offset : offset + k])
               for delta_offset, count, offset, k in _layer_blocks(network, 1)]
+    tt_tables = {i: tt_layer_columns(layer, inputs[:, :-1], deltas[:, d0 : d0 + count], w, row, m)  # any rows
+                 for i, (layer, (d0, count, inputs)) in enumerate(zip(network.layers[1:], blocks))
+                 if isinstance(layer, TTLinear)}
 
     def scaled(delta_offset, count):
         return w[:, None] * deltas[:, delta_offset : delta_offset + count]
 
+    def later_tables(table):  # dense layers by ``table(scaled deltas, inputs)``, TT layers by their columns
+        return [tt_tables[i] if i in tt_tables else table(scaled(d0, count), inputs)
+                for i, (d0, count, inputs) in enumerate(blocks)]
+
     def by_segments(_):
         tables = [] if start else [_segment_table(scaled(0, units), _with_bias_input(first.at_nodes()), row, m)]
-        tables += [_segment_table(scaled(d0, count), inputs, row, m) for d0, count, inputs in blocks]
+        tables += later_tables(lambda values, inputs: _segment_table(values, inputs, row, m))
         return jnp.concatenate(tables, axis=1)
 
     n = row.shape[0]
@@ -217,7 +242,7 @@ def _call_sums(call: tuple, w, row, network: MLP, start: int, m: int) -> Float[A
 
     def by_groups(_):
         tables = [] if start else [_grouped_first(scaled(0, units), first, group, m)]
-        tables += [_grouped_table(scaled(d0, count), inputs, group, m) for d0, count, inputs in blocks]
+        tables += later_tables(lambda values, inputs: _grouped_table(values, inputs, group, m))
         return jnp.concatenate(tables, axis=1)
 
     grouped = jnp.all((row == jnp.arange(n) // group) | (w == 0))
