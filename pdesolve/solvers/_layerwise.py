@@ -20,8 +20,8 @@ the first layer's sums use
 formed (``_grouped_first``). A first layer with no per-unit weights (tensor
 train) keeps the stencil-aware form ``W z + b + s W[:, j]``; its columns are forward-mode tangents
 of that layer chained with ``delta_1``. A tensor-train layer after the first has its cores'
-columns from its recorded deltas and inputs (``_layerwise_tt``). Everything after the network (the ansatz, the stencil or
-Stein combination, the PDE's nonlinearity, the soft-condition misfits) is linearised once
+columns from its recorded deltas and inputs (``_layerwise_tt``). Everything after the network
+(the ansatz, the stencil or Stein combination, the PDE's nonlinearity, the soft-condition misfits) is linearised once
 (``jax.linearize``). That map combines node values row by row (each node feeds one residual row
 n -> row(n), with a weight w_n), so the dense layers' columns are sums over each row's nodes,
 
