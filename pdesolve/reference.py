@@ -127,7 +127,7 @@ def identify(compiled: CompiledProblem) -> FeynmanKac:
     problem = compiled.problem
     extra = compiled.needs - {"u", "u_t", "lap_u", "u_x"}
     if extra:
-        raise _refuse(problem, f"the equation uses {', '.join(sorted(extra))}")
+        raise _refuse(problem, f"the equation uses {', '.join(sorted(str(n) for n in extra))}")
     with jax.enable_x64(True):
         r0, grad, q = _probe(compiled, *_probe_points(problem))
     if q is None or not np.all(np.isfinite(grad)):

@@ -210,7 +210,17 @@ def test_vector_parameters_reach_the_compiled_function():
     close(c.exact(jnp.asarray(x), jnp.zeros(8)), x @ np.array([1.0, 2.0, 3.0]) + 0.5)
 
 
-def test_nested_sum_is_a_problem_error():
+def test_nested_sums_and_products_reduce_over_their_own_axes():
+    c = compile_problem(problem_from_mapping(_mapping(
+        "Sum(Sum(x[i] * x[j] / (i + j), (j, 1, d)), (i, 1, d)) + Product(1 + x[k], (k, 1, d)) + Sum(x[i] * x[j], (i, 1, 2), (j, 2, 3))")))
+    x = np.random.default_rng(4).uniform(-1, 1, (6, 3))
+    k = np.arange(1, 4)
+    expected = (np.einsum("ni,nj,ij->n", x, x, 1.0 / (k[:, None] + k[None, :])) + np.prod(1 + x, axis=1)
+                + (x[:, 0] + x[:, 1]) * (x[:, 1] + x[:, 2]))
+    close(c.exact(jnp.asarray(x), jnp.zeros(6)), expected)
+
+
+def test_sum_bounds_that_depend_on_another_index_are_a_problem_error():
     with pytest.raises(ProblemError) as err:
-        compile_problem(problem_from_mapping(_mapping("Sum(Sum(x[i] * x[j], (j, 1, d)), (i, 1, d))")))
-    assert err.value.field == "exact" and "nested Sums" in str(err.value)
+        compile_problem(problem_from_mapping(_mapping("Sum(Sum(x[i] * x[j], (j, 1, i)), (i, 1, d))")))
+    assert err.value.field == "exact" and "depend on another index" in str(err.value)

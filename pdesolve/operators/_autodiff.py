@@ -2,13 +2,13 @@
 
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ..problem import forward_operators
+from ..problem import directions_in, forward_operators
 from ._base import AbstractOperatorEngine, BatchedField
 
 
 class AutodiffEngine(AbstractOperatorEngine):
     """Exact operators by forward-mode autodiff (``pdesolve.problem.forward_operators``: jvps along
-    each coordinate, the Hessian diagonal only)."""
+    each coordinate, the Hessian diagonal only; jvp-of-jvp along the directions of a Hessian contraction)."""
 
     @property
     def name(self) -> str:
@@ -21,7 +21,7 @@ class AutodiffEngine(AbstractOperatorEngine):
         if needs & {"u_xx", "lap_u"}:
             count += 2 * dim
         count += int("u_t" in needs) + 2 * int("u_tt" in needs)
-        return count
+        return count + sum(2 * h.rank for h in directions_in(needs))
 
     def __call__(
         self,

@@ -22,6 +22,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ._base import AbstractOperatorEngine, Ansatz, BatchedField
 from ._chunking import map_over_points
+from ._directional import directions_in, fd_directional, random_directions
 
 #: Default steps by precision (``operators.step`` unset). The central second difference has
 #: error ~ h^2 |u''''| / 12 (truncation) + 4 eps |u| / h^2 (round-off), smallest near
@@ -122,7 +123,9 @@ class FiniteDifferenceEngine(AbstractOperatorEngine):
     and scaled by d/k, so that ``u_x``, ``u_xx`` (zero off the drawn set) and ``lap_u`` are
     unbiased; ``residual`` combines two independent sets so that residuals quadratic in them
     (``grad_u_sq = sum u_x[i]^2``) are unbiased too. ``aware`` switches the stencil-aware first
-    layer (same numbers) on or off.
+    layer (same numbers) on or off. A Hessian contraction (``SecondDirections`` in ``needs``) is
+    differenced along its k directions (``_directional``): 2k + 1 nodes, or Hutchinson directions
+    (``coordinates`` per sign, unbiased) when ``coordinates`` is below its rank.
     """
 
     step: float | None = eqx.field(static=True, default=None)
@@ -150,7 +153,8 @@ class FiniteDifferenceEngine(AbstractOperatorEngine):
 
     def _nodes_per_set(self, needs: frozenset[str], dim: int) -> int:
         centre, space, time = _stencil_parts(needs)
-        return int(centre) + 2 * (self._k(dim) or dim) * int(space) + 2 * int(time)
+        hessians = sum(2 * h.count(self._k(dim)) + 1 for h in directions_in(needs))
+        return int(centre) + 2 * (self._k(dim) or dim) * int(space) + 2 * int(time) + hessians
 
     def __call__(
         self,
@@ -170,7 +174,13 @@ class FiniteDifferenceEngine(AbstractOperatorEngine):
             cc = rest[0] if chosen is not None else None
             return self._evaluate(u, xc, tc, needs, cc, rest[len(extra):] or None)
 
-        return map_over_points(evaluate, x, t, self.chunk_size, *extra, *(parts or ()))
+        named = {n for n in needs if isinstance(n, str)}
+        out = map_over_points(evaluate, x, t, self.chunk_size, *extra, *(parts or ())) if named else {}
+        samples = self._k(x.shape[1])
+        for m, hessian in enumerate(directions_in(needs)):
+            sub = None if key is None else jax.random.fold_in(key, 1 + m)
+            out[hessian.name] = fd_directional(u, x, t, hessian, self._step(x.dtype), samples, sub)
+        return out
 
     def residual(self, residual: Callable, u, x, t, f, needs, key=None, prepared=None) -> Float[Array, " n"]:
         """Unbiased residual for random coordinates: ``2 R((a + b) / 2) - (R(a) + R(b)) / 2`` from
@@ -215,7 +225,7 @@ class FiniteDifferenceEngine(AbstractOperatorEngine):
     def _set_keys(self, dim: int, needs, key) -> tuple:
         """The keys of the operator evaluations ``residual`` combines: one, or two independent ones
         (with ``key`` None: as many Nones)."""
-        if self._k(dim) is None or not _stencil_parts(needs)[1]:
+        if self._k(dim) is None or not (_stencil_parts(needs)[1] or random_directions(needs, dim, self._k(dim))):
             return (key,)
         return (None, None) if key is None else tuple(jax.random.split(key))
 

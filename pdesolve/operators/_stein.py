@@ -9,6 +9,7 @@ the antithetic estimators of docs/methods.md#stein-estimators become sums over p
     d_i f_s     = sum_p w_p delta_pi odd_p / s
     d_ii f_s    = sum_p w_p (delta_pi^2 - 1) even_p / s^2
     lap_x f_s   = sum_p w_p (sum_{i in space} delta_pi^2 - d) even_p / s^2
+    v^T H_s v   = sum_p w_p ((v . delta_p)^2 - |v|^2) even_p / s^2   (a Hessian contraction's directions)
 
 Each node is evaluated once; its mirror is the antithetic sample. With time smoothed jointly,
 z = (x, t) and D = d + 1; the Laplacian sums the space coordinates only (it is the sum of the
@@ -29,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ..problem import directional_derivatives, directions_in
 from ._autodiff import AutodiffEngine
 from ._base import AbstractOperatorEngine, Ansatz, BatchedField
 from ._chunking import map_over_points
@@ -71,7 +73,7 @@ class AbstractSteinEngine(AbstractOperatorEngine):
         if time_fd and "u_tt" in needs:
             at_t = at_t | {"u"}
         shifts = ((0.0,) if at_t else ()) + ((self.step, -self.step) if time_fd else ())
-        second = at_t & (_SECOND_ORDER | ({"u_tt"} if self.smooth_time else set()))
+        second = at_t & (_SECOND_ORDER | ({"u_tt"} if self.smooth_time else set())) or directions_in(at_t)
         smoothed_value = "u" in at_t or time_fd
         centre = bool(second) or (smoothed_value and centre_weighted)
         return shifts, centre, at_t
@@ -92,19 +94,37 @@ class AbstractSteinEngine(AbstractOperatorEngine):
     ) -> dict[str, Array]:
         if self.smooth == "network" and isinstance(u, Ansatz):
             return self._ansatz(u, x, t, needs, key)
+        out = self._operators(u, x, t, needs, key)
+        return {k: v for k, v in out.items() if isinstance(k, str)}
+
+    def _operators(self, u, x, t, needs, key) -> dict:
+        """The operators, and for each Hessian contraction its k directional values under ``(name, "each")``."""
         rule = self.rule(x.shape[1] + int(self.smooth_time), key)
         return map_over_points(lambda xc, tc: self._evaluate(u, xc, tc, needs, rule), x, t, self.chunk_size)
 
     def _ansatz(self, u: Ansatz, x, t, needs, key) -> dict[str, Array]:
-        """Operators of ``g + phi * N_s`` (n,) / (n, d): N_s's from the rule, g's and phi's exact."""
-        wanted = expanded_needs(needs)
+        """Operators of ``g + phi * N_s`` (n,) / (n, d): N_s's from the rule, g's and phi's exact; a
+        Hessian contraction direction by direction, ``D_vv u = D_vv g + D_vv phi N + 2 D_v phi D_v N + phi D_vv N``."""
+        hessians = directions_in(needs)
+        names = frozenset(n for n in needs if isinstance(n, str))
+        wanted = expanded_needs(names) | ({"u_x"} if hessians else set()) | set(hessians)
 
         def network(xs, ts):
             return u.network(jnp.concatenate([xs, ts[:, None]], axis=1) if u.has_time else xs)
 
         exact = AutodiffEngine()
-        return product_rule(exact(u.base, x, t, needs), exact(u.factor, x, t, wanted), self(network, x, t, wanted, key),
-                            needs)
+        net = self._operators(network, x, t, wanted, key)
+        factor = exact(u.factor, x, t, expanded_needs(names))
+        out = product_rule(exact(u.base, x, t, names), factor, net, names)
+        for hessian in hessians:
+            v = hessian.directions(x, t)
+            _, base_second = directional_derivatives(u.base, x, t, v)
+            factor_first, factor_second = directional_derivatives(u.factor, x, t, v)
+            net_first = jnp.einsum("nkd,nd->nk", v, net["u_x"])
+            each = (base_second + factor_second * net["u"][:, None] + 2 * factor_first * net_first
+                    + factor["u"][:, None] * net[(hessian.name, "each")])
+            out[hessian.name] = each @ jnp.asarray(hessian.weights, x.dtype)
+        return out
 
     def solution(self, u: BatchedField) -> BatchedField:
         """The smoothed field (``g + phi * N_s`` for an ansatz with ``smooth = "network"``, else
@@ -164,6 +184,12 @@ class AbstractSteinEngine(AbstractOperatorEngine):
                 out["u_t"] = odd @ jnp.sum(jnp.where(is_time, values, 0.0), axis=1) / s
             if self.smooth_time and "u_tt" in at_t:
                 out["u_tt"] = even @ (jnp.sum(jnp.where(is_time, squares, 0.0), axis=1) - 1) / s**2
+            for hessian in directions_in(at_t):
+                # v^T H_s v = sum_p w_p ((v . delta_p)^2 - |v|^2) even_p / s^2 (space part of delta_p)
+                v = hessian.directions(x, t)  # (n, k, d)
+                along = jnp.einsum("nkd,pd->nkp", v, half[:, :d]) ** 2 - jnp.sum(v**2, axis=-1)[..., None]
+                out[(hessian.name, "each")] = jnp.einsum("nkp,np->nk", along, even) / s**2
+                out[hessian.name] = out[(hessian.name, "each")] @ jnp.asarray(hessian.weights, dtype)
         if not self.smooth_time and needs & _TIME:
             later, earlier = smoothed(len(shifts) - 2), smoothed(len(shifts) - 1)
             if "u_t" in needs:

@@ -6,10 +6,11 @@ from ._domain import INTERIOR_LAWS, Annulus, Ball, Box, Domain, WholeSpace
 from ._hessian import SecondDirections, directions_in
 from ._parse import ExpressionError, parse_expression
 from ._spec import Problem, load_problem, problem_from_mapping
-from ._unknowns import Unknown, unknown_values
+from ._unknowns import Unknown, stated_values, unknown_values
+from ._verify import Misfit, manufactured_text, verify_exact
 
 __all__ = [
     "INTERIOR_LAWS", "Annulus", "Ball", "Box", "CompiledProblem", "Domain", "ExpressionError", "Problem",
     "SecondDirections", "WholeSpace", "compile_problem", "directional_derivatives", "directions_in", "forward_operators", "load_problem",
-    "parse_expression", "problem_from_mapping", "Unknown", "unknown_values",
+    "parse_expression", "problem_from_mapping", "Misfit", "manufactured_text", "verify_exact", "Unknown", "stated_values", "unknown_values",
 ]

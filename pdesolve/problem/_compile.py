@@ -216,6 +216,8 @@ class CompiledProblem:
     - ``residual(ops, x, t, f)``: ops maps operator names to values (OPERATOR_SHAPES).
     - ``conditions[kind](x, t)``, ``exact(x, t)``, ``source(x, t)``: values (n,).
     - ``robin``: the coefficients (a, b) of a Robin condition a u + b u_n = g, or None.
+    - ``needs``: the operator names the residual reads, and a ``SecondDirections`` per Hessian
+      contraction (its value is ``ops[that.name]``, a scalar per point).
     """
 
     problem: Problem
@@ -225,6 +227,7 @@ class CompiledProblem:
     exact: PointFunction | None
     source: PointFunction | None
     robin: tuple[PointFunction, PointFunction] | None = None
+    terms: tuple = ()  # the residual's additive terms, each like ``residual`` (the scale of its round-off)
 
 
 #: Largest dimension whose Gram parameters are also held as dense d x d matrices (their entries
@@ -361,8 +364,10 @@ def compile_problem(problem: Problem) -> CompiledProblem:
     else:
         source = None
     robin = None if problem.robin is None else tuple(_point_function(c, problem) for c in problem.robin)
+    terms = tuple(_residual_function(term, problem, hessians) for term in sp.Add.make_args(residual))
     compiled = CompiledProblem(problem, vocab.operators_in(residual) | frozenset(hessians),
-                               _residual_function(residual, problem, hessians), conditions, exact, source, robin)
+                               _residual_function(residual, problem, hessians), conditions, exact, source, robin,
+                               terms)
     _trial_run(compiled)
     return compiled
 

@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from ._hessian import directions_in
+
 #: Tangent elements (directions x points x coordinates) per vectorised call of the coordinate
 #: derivatives: beyond it the directions go in chunks (``jax.lax.map``), which bounds the memory
 #: of a d-dimensional Laplacian at O(TANGENT_ELEMENTS) instead of O(n d^2) (4 GB at n = 100,
@@ -22,7 +24,8 @@ def forward_operators(u, x: Float[Array, "n d"], t: Float[Array, " n"], needs: f
     The points are independent, so one jvp of the batched field with a tangent that is the same
     unit vector at every point gives that directional derivative at all points at once. Second
     derivatives are jvp-of-jvp along each coordinate (d passes, vmapped), so only the Hessian
-    diagonal is ever formed. The d directions are vmapped in chunks of at most
+    diagonal is ever formed; a Hessian contraction (``SecondDirections`` in ``needs``) is jvp-of-jvp
+    along its k directions (``directional_derivatives``). The d directions are vmapped in chunks of at most
     ``TANGENT_ELEMENTS / (n d)`` (the same values, bounded memory).
     """
     out: dict[str, Array] = {}
@@ -58,6 +61,10 @@ def forward_operators(u, x: Float[Array, "n d"], t: Float[Array, " n"], needs: f
     elif "u_x" in needs:
         out["u_x"] = over_directions(lambda e: along_x(e)(x))
 
+    for hessian in directions_in(needs):
+        _, second = directional_derivatives(u, x, t, hessian.directions(x, t))
+        out[hessian.name] = second @ jnp.asarray(hessian.weights, x.dtype)
+
     if needs & {"u_t", "u_tt"}:
         ones = jnp.ones_like(t)
         d_t = lambda tt: jax.jvp(lambda s: u(x, s), (tt,), (ones,))[1]
@@ -68,3 +75,15 @@ def forward_operators(u, x: Float[Array, "n d"], t: Float[Array, " n"], needs: f
         if "u_t" not in needs:
             del out["u_t"]
     return out
+
+
+def directional_derivatives(u, x: Float[Array, "n d"], t: Float[Array, " n"],
+                            directions: Float[Array, "n k d"]) -> tuple[Float[Array, "n k"], Float[Array, "n k"]]:
+    """First and second derivatives of the batched field ``u`` along k directions per point
+    (``v . grad u`` and ``v^T (hess u) v``): a jvp of a jvp per direction, vmapped over k."""
+
+    def along(v):
+        first = lambda xx: jax.jvp(lambda y: u(y, t), (xx,), (v,))[1]
+        return jax.jvp(first, (x,), (v,))
+
+    return jax.vmap(along, in_axes=1, out_axes=1)(directions)

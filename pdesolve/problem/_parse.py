@@ -8,7 +8,9 @@ numeric powers whose exponent is huge (which would hang on big-integer arithmeti
 """
 
 import ast
+import difflib
 import operator
+import re
 import warnings
 
 import sympy as sp
@@ -54,7 +56,8 @@ class _Builder:
         if isinstance(value, sp.IndexedBase):
             raise ExpressionError(
                 f"{value} is a vector: take a component ({value}[1], {value}[i]) or reduce it "
-                "(vsum, sqnorm, norm, dot)")
+                "(vsum, sqnorm, norm, dot)" if vocab.index_rank(value) == 1 else
+                f"{value} is a matrix: take an entry ({value}[i, j]) inside Sum(..., (i, 1, d), (j, 1, d))")
         return value
 
     def _Constant(self, node, depth):
@@ -78,7 +81,8 @@ class _Builder:
         if name not in self.names and (name in vocab.FUNCTIONS or name in vocab.MACROS):
             raise ExpressionError(f"{name!r} is a function: call it, e.g. {name}(x[1])")
         if name not in self.names:
-            raise ExpressionError(f"unknown name {name!r}; allowed names: {', '.join(sorted(self.names))}")
+            raise ExpressionError(f"unknown name {name!r}{_name_hint(name, self.names)}; allowed names: "
+                                  f"{', '.join(sorted(self.names))}")
         value = self.names[name]
         if callable(value) and not isinstance(value, (sp.Basic, sp.IndexedBase)):
             raise ExpressionError(f"{name!r} is a function: call it, e.g. {name}(x[1])")
@@ -126,13 +130,20 @@ class _Builder:
     def _Subscript(self, node, depth):
         base = self.build(node.value, depth)
         if not isinstance(base, sp.IndexedBase):
-            raise ExpressionError(f"only vectors (x, u_x, u_xx, vector parameters) take an index, not {base}")
+            raise ExpressionError(f"only vectors (x, u_x, u_xx, vector parameters) and matrices take an index, not {base}")
         index = self.scalar(node.slice, depth)
-        if isinstance(index, tuple):
-            raise ExpressionError("a vector takes one index, e.g. x[1] or x[i]")
-        if not (isinstance(index, sp.Expr) and (index.is_integer or index.is_Integer)):
-            raise ExpressionError(f"the index {index} of {base} must be an integer or an index such as i")
-        return base[index]
+        indices = index if isinstance(index, tuple) else (index,)
+        rank = vocab.index_rank(base)
+        if len(indices) != rank and not (base == vocab.HESSIAN and len(indices) == 2):
+            if rank == 2:
+                raise ExpressionError(f"{base} is a matrix: it takes two indices, e.g. {base}[i, j]")
+            raise ExpressionError("a vector takes one index, e.g. x[1] or x[i] (u_xx[i, j] is a Hessian entry)")
+        for one in indices:
+            if not (isinstance(one, sp.Expr) and (one.is_integer or one.is_Integer)):
+                raise ExpressionError(f"the index {one} of {base} must be an integer or an index such as i")
+        if base == vocab.HESSIAN and len(indices) == 2 and indices[0] == indices[1]:
+            return base[indices[0]]  # u_xx[i, i] is the diagonal entry u_xx[i]
+        return base[indices]
 
     def _Call(self, node, depth):
         if not isinstance(node.func, ast.Name):
@@ -141,8 +152,9 @@ class _Builder:
             raise ExpressionError(f"{node.func.id}(): keyword arguments are not allowed")
         name = node.func.id
         if name not in vocab.FUNCTIONS and name not in vocab.MACROS:
-            raise ExpressionError(
-                f"unknown function {name!r}; allowed: {', '.join(sorted([*vocab.FUNCTIONS, *vocab.MACROS]))}")
+            known = [*vocab.FUNCTIONS, *vocab.MACROS]
+            raise ExpressionError(f"unknown function {name!r}{_near(name, known + list(self.names))}; allowed: "
+                                  f"{', '.join(sorted(known))}")
         if name in vocab.MACROS:
             args = [self.build(a, depth) for a in node.args]
             try:
@@ -150,8 +162,8 @@ class _Builder:
             except TypeError as err:
                 raise ExpressionError(str(err)) from None
         args = [self.scalar(a, depth) for a in node.args]
-        if name == "Sum":
-            return _build_sum(args)
+        if name in ("Sum", "Product"):
+            return _build_reduction(name, args)
         if name == "Piecewise":
             if not args or not all(isinstance(a, tuple) and len(a) == 2 for a in args):
                 raise ExpressionError("Piecewise takes (value, condition) pairs, e.g. Piecewise((1, x[1] < 0), (0, True))")
@@ -161,13 +173,33 @@ class _Builder:
             raise ExpressionError(f"{name}(): {err}") from None
 
 
-def _build_sum(args) -> sp.Expr:
-    if len(args) != 2 or not isinstance(args[1], tuple) or len(args[1]) != 3:
-        raise ExpressionError("Sum takes a term and (index, first, last), e.g. Sum(x[i]**2, (i, 1, d))")
-    index, first, last = args[1]
-    if not (isinstance(index, sp.Symbol) and index.is_integer):
-        raise ExpressionError(f"the Sum index must be one of i, j, k, l, m, got {index}")
-    return sp.Sum(args[0], (index, first, last))
+def _build_reduction(name: str, args) -> sp.Expr:
+    """``Sum`` or ``Product`` of a term over one or more (index, first, last) limits."""
+    example = "Sum(x[i]**2, (i, 1, d))" if name == "Sum" else "Product(cos(x[i]), (i, 1, d))"
+    if len(args) < 2 or not all(isinstance(a, tuple) and len(a) == 3 for a in args[1:]):
+        raise ExpressionError(f"{name} takes a term and (index, first, last), e.g. {example}")
+    indices = [limit[0] for limit in args[1:]]
+    for index in indices:
+        if not (isinstance(index, sp.Symbol) and index.is_integer):
+            raise ExpressionError(f"the {name} index must be one of i, j, k, l, m, got {index}")
+    if len(set(indices)) != len(indices):
+        raise ExpressionError(f"{name} over the same index twice; use different indices, e.g. (i, 1, d), (j, 1, d)")
+    return getattr(sp, name)(args[0], *args[1:])
+
+
+def _near(name: str, known) -> str:
+    """`` (did you mean 'sin'?)`` for the closest of ``known`` to ``name``, else ''."""
+    close = difflib.get_close_matches(name, sorted(set(known)), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _name_hint(name: str, names: dict) -> str:
+    """A hint for an unknown name: ``x1`` -> x[1] (a component of a vector), else the nearest name,
+    function or operator (``lapu`` -> lap_u)."""
+    match = re.fullmatch(r"([A-Za-z_]+?)_?([0-9]+)", name)
+    if match and isinstance(names.get(match[1]), sp.IndexedBase):
+        return f" (did you mean {match[1]}[{int(match[2])}]? components take brackets)"
+    return _near(name, [*names, *vocab.FUNCTIONS, *vocab.MACROS, *vocab.DERIVED])
 
 
 def _describe(node: ast.AST) -> str:

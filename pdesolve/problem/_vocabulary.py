@@ -17,6 +17,8 @@ SOURCE = sp.Symbol("f", real=True)
 SCALAR_OPERATORS = {name: sp.Symbol(name, real=True) for name in ("u", "u_t", "u_tt", "lap_u")}
 #: Vector operator values (components 1..d): gradient and Hessian diagonal.
 VECTOR_OPERATORS = {name: sp.IndexedBase(name) for name in ("u_x", "u_xx")}
+#: ``u_xx`` also takes two indices: ``u_xx[i, j]`` is a Hessian entry (``u_xx[i]`` = ``u_xx[i, i]``).
+HESSIAN = VECTOR_OPERATORS["u_xx"]
 
 #: Index symbols usable as Sum indices and subscripts.
 INDICES = {name: sp.Symbol(name, integer=True) for name in ("i", "j", "k", "l", "m")}
@@ -29,7 +31,7 @@ FUNCTIONS = {
     for name in (
         "sin", "cos", "tan", "exp", "log", "sqrt", "sinh", "cosh", "tanh", "asin", "acos",
         "atan", "atan2", "asinh", "acosh", "atanh", "erf", "Abs", "sign", "Min", "Max",
-        "Piecewise", "Sum", "floor", "ceiling", "Heaviside",
+        "Piecewise", "Sum", "Product", "floor", "ceiling", "Heaviside",
     )
 }
 
@@ -72,6 +74,11 @@ def dot(a, b) -> sp.Expr:
     """Dot product of vectors ``a`` and ``b``."""
     a, b = _require_vector("dot", a), _require_vector("dot", b)
     return _vector_sum(lambda i: a[i] * b[i])
+
+
+def index_rank(base: sp.IndexedBase) -> int:
+    """How many indices ``base`` takes: 2 for a matrix parameter (declared with a shape), else 1."""
+    return 2 if base.shape is not None and len(base.shape) == 2 else 1
 
 
 #: Shorthands expanded at parse time into Sums over a fresh index.
