@@ -13,4 +13,8 @@ SUITES = {
     "projection": "projection",
     "catalogue": "catalogue",
     "stein-bias": "stein_bias",
+    "published": "published",
+    "peers": "peers",
+    "warm-start": "warm_start",
+    "reliability": "reliability",
 }

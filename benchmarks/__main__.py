@@ -1,11 +1,11 @@
 """``python -m benchmarks SUITE [SUITE ...] [--quick | --full | --tiny] [--only ENTRY ...] [--out DIR]``.
 
 Suites: reference, time-to-accuracy, efficiency, scaling, nontrivial, estimators, tt-forward,
-compile-time, projection, catalogue, stein-bias (``all`` runs every one). ``--quick`` (default) is sized for a
-small CPU, ``--full`` for a GPU; ``--tiny`` is a few-step smoke size for tests. Each run of a suite
-writes one table from one process at one commit to ``benchmarks/results/<suite>/`` (or ``--out``),
-with the commit, dirty flag, device, versions and load average; the summary section of
-``benchmarks/README.md`` is regenerated (not with ``--out`` or ``--tiny``).
+compile-time, projection, catalogue, stein-bias, warm-start, published, peers, reliability (``all`` runs every one). ``--quick``
+(default) is sized for a small CPU, ``--full`` for a GPU; ``--tiny`` is a few-step smoke size for
+tests. Each run of a suite writes one table from one process at one commit to
+``benchmarks/results/<suite>/`` (or ``--out``), with the commit, dirty flag, device, versions and
+load average; the summary section of ``benchmarks/README.md`` is regenerated (not with ``--out`` or ``--tiny``).
 """
 
 import argparse

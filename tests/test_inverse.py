@@ -4,12 +4,16 @@ Gauss-Newton, the unknowns as extra Jacobian columns), and data files refused wi
 import csv
 from pathlib import Path
 
+import equinox as eqx
+import jax
 import numpy as np
 import pytest
 import yaml
+from jax.flatten_util import ravel_pytree
 
 import pdesolve
 from pdesolve.errors import ConfigError, ProblemError
+from pdesolve.run import build, precision, resolve_run
 
 #: The reaction rate of the small test problem: -lap u + k u = f on [0, 1]^2, u = sin(pi x1) sin(pi x2).
 K_TRUE = 3.0
@@ -62,6 +66,27 @@ def test_a_reaction_rate_is_recovered(observed):
     assert row["rel_error"] == pytest.approx(abs(row["value"] - K_TRUE) / K_TRUE)
     assert run.report["backprop"] is False
     assert run.report["data"]["points"] == 200
+
+
+def test_the_unknown_columns_match_forward_mode(observed):
+    """The default Jacobian (layerwise network columns, forward-difference columns for the unknown)
+    agrees with the forward-mode (jvp) Jacobian of the same residual vector, data rows included."""
+    problem = pdesolve.load_problem(observed)
+    resolved = resolve_run(problem, CONFIG, {"solver": {"holdout": 0.0, "line_search": 0}})
+    with precision(resolved):
+        pieces = build(problem, resolved)
+        params, static = eqx.partition(pieces.solution, eqx.is_inexact_array)
+        loss, key = pieces.loss(static), jax.random.PRNGKey(0)
+        batch = loss.prepare(pieces.batch_maker(None, loss)(0, params), key)
+        theta, unravel = ravel_pytree(params)
+        fn = lambda th: loss.residuals(unravel(th), batch, key)  # noqa: E731
+        r, jac, _ = pieces.solver._jacobian(loss, params, fn, theta, batch, key)
+        reference = np.asarray(jax.jacfwd(fn)(theta))
+    assert pieces.solver.jacobian == "layerwise" and jac.shape == reference.shape
+    assert jac.shape[0] == 400 + 200  # collocation rows and data rows
+    scale = np.max(np.abs(reference))
+    np.testing.assert_allclose(np.asarray(jac)[:, -1], reference[:, -1], rtol=0, atol=1e-6 * scale)
+    np.testing.assert_allclose(np.asarray(jac), reference, rtol=0, atol=1e-4 * scale)
 
 
 def test_the_unknown_stays_in_its_bounds(observed):

@@ -21,6 +21,7 @@ EXPECTED_OPERATORS = {
     "heat_ball100": {"u_t", "lap_u"},
     "heat_mc10": {"u", "u_t", "lap_u"},
     "heat_sin10": {"u_t", "lap_u"},
+    "heat_inverse10": {"u_t", "lap_u"},
     "neumann_ball3": {"lap_u", "u"},
     "hjb20": {"u_t", "lap_u", "u_x"},
     "laplace2d_faces": {"lap_u"},

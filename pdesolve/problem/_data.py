@@ -95,8 +95,8 @@ def _check_values(reader, field: str, path: Path, columns: dict, time, domain) -
     for name, array in columns.items():
         if array is not None and not np.all(np.isfinite(array)):
             row = int(np.argmax(~np.isfinite(array).reshape(n, -1).all(axis=1)))
-            raise reader.fail(field, f"{path}: {name} of observation {row} is {preview(array[row].tolist())}; NaN or infinite "
-                              "values are not data, drop that observation")
+            raise reader.fail(field, f"{path}: {name} of observation {row} is {preview(array[row].tolist())}; NaN or "
+                              "infinite values are not data, drop that observation")
     check_inside(reader, f"{field} ({path.name}) point", columns["x"], domain)
     if time is not None:
         outside = np.flatnonzero((columns["t"] < time[0] - 1e-12) | (columns["t"] > time[1] + 1e-12))

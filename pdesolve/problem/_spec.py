@@ -474,7 +474,6 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
     numeric = {sym: values[n] for n, sym in symbols.items() if isinstance(sym, sp.Symbol)} | {vocab.DIM: dim}
 
     time = None if data.get("time") is None else _time(reader, data["time"], base, numeric)
-
     if "domain" not in data:
         raise reader.fail("domain", "missing; e.g. domain: {type: box, low: 0, high: 1}")
     domain = _domain(reader, data["domain"], dim)

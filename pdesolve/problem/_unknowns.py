@@ -63,6 +63,14 @@ def unknown_values(unknowns: dict[str, Unknown], raw: dict[str, jax.Array] | Non
     return {name: u.value(raw[name]) for name, u in unknowns.items()}
 
 
+def stated_values(unknowns: dict[str, Unknown]) -> dict[str, jax.Array] | None:
+    """``{name: exact}`` when every unknown states its truth (the values at which an ``exact:``
+    solution satisfies the equation), else None."""
+    if any(u.exact is None for u in unknowns.values()):
+        return None
+    return {name: jnp.asarray(u.exact) for name, u in unknowns.items()}
+
+
 def _numbers(reader, field: str, value: Any, dim: int, vector: bool) -> Any:
     """A float, or (d,) floats (a list of d numbers, or one number repeated when ``vector``)."""
     if isinstance(value, list):

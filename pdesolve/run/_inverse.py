@@ -25,10 +25,19 @@ def unknowns_report(problem: Problem, solution) -> dict:
         row = {"value": _plain(value), "init": _plain(unknown.init), "bounds": unknown.bounds and list(unknown.bounds)}
         if unknown.exact is not None:
             exact = np.asarray(unknown.exact, dtype=np.float64)
+            size = max(float(np.linalg.norm(exact)), np.finfo(float).tiny)
             row.update(exact=_plain(exact), abs_error=float(np.max(np.abs(value - exact))),
-                       rel_error=float(np.linalg.norm(value - exact) / max(np.linalg.norm(exact), np.finfo(float).tiny)))
+                       rel_error=float(np.linalg.norm(value - exact)) / size)
         rows[name] = row
     return {"unknowns": rows}
+
+
+def unknown_columns(problem: Problem, params) -> dict:
+    """History columns ``unknown_<name>``: the scalar unknowns' values at a logged step ({} without)."""
+    if not problem.unknowns:
+        return {}
+    values = unknown_values(problem.unknowns, params.unknowns)
+    return {f"unknown_{name}": value for name, value in values.items() if jnp.ndim(value) == 0}
 
 
 def data_report(problem: Problem, engine: AbstractOperatorEngine, solution) -> dict:
