@@ -42,6 +42,13 @@ SOLVERS = {
     "gauss_newton_adaptive": {"solver": {"name": "gauss_newton", "jacobian": "jvp"},
                               "train": {"resample_every": 7, "batch_size": 32, "adaptive_candidates": 3,
                                         "interior_law": "mixture"}},
+    # training stages (the solver section unused): Adam then L-BFGS on a kept batch, the boundary at
+    # step 25 after the checkpoint at 20; signRGE then Gauss-Newton, the boundary at 10 before it
+    "stages_adam_lbfgs": {"solver": {"name": "adam"},
+                          "train": {"resample_every": 50, "stages": [{"name": "adam", "steps": 25}, {"name": "lbfgs"}]}},
+    "stages_zo_gauss_newton": {"solver": {"name": "adam"},
+                               "train": {"batch_size": 32, "stages": [{"name": "sign_rge", "samples": 4, "steps": 10},
+                                                                      {"name": "gauss_newton", "jacobian": "jvp"}]}},
 }
 
 
@@ -93,8 +100,9 @@ def _assert_same_run(a: Path, b: Path):
     assert ra["rel_l2"] == rb["rel_l2"] and ra["steps"] == rb["steps"] and ra["loss_evals"] == rb["loss_evals"]
 
 
-# rge and hybrid (13 s and 22 s on the 2-core CPU) with -m slow: the default run keeps the suite under 15 min
-@pytest.mark.parametrize("solver", [pytest.param(s, marks=pytest.mark.slow) if s in ("rge", "hybrid") else s
+# rge, hybrid and Adam-then-L-BFGS stages (13 s, 22 s, compiling two stages) with -m slow: the default run keeps the suite under 15 min
+@pytest.mark.parametrize("solver", [pytest.param(s, marks=pytest.mark.slow) if s in ("rge", "hybrid", "stages_adam_lbfgs")
+                                    else s
                                     for s in SOLVERS])
 def test_resume_is_bit_identical_to_an_uninterrupted_run(solver, tmp_path, monkeypatch):
     config = _config(solver)
@@ -105,6 +113,9 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(solver, tmp_path, monke
     if solver == "hybrid":  # the run after the checkpoint is in the fine stage: it came from the checkpoint
         assert record["history"]["stage"] == [0.0] * 4
         np.testing.assert_array_equal(whole.history["stage"].values, [0] * 4 + [1] * 4)
+    if solver.startswith("stages"):  # the stage is in the history and in the checkpoint
+        boundary = config["train"]["stages"][0]["steps"]
+        np.testing.assert_array_equal(whole.history["train_stage"].values, [int(s > boundary) for s in range(5, 41, 5)])
     pdesolve.solve(POISSON, config, resume=tmp_path / "cut")
     _assert_same_run(tmp_path / "whole", tmp_path / "cut")
     assert not np.array_equal(whole.history["loss"].values[:1], whole.history["loss"].values[-1:])  # it trained

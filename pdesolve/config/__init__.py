@@ -14,6 +14,7 @@ from ._operators import (OPERATOR_KINDS, AutodiffOperators, AutoOperators, Finit
 from ._run import RunConfig, default_config, merge_config, resolve, resolve_config
 from ._section import KindedSection, Section
 from ._solver import SolverConfig, solver_fields
+from ._stages import stage_solvers
 from ._train import TrainConfig
 from ._yaml import load_config_file, parse_override
 
@@ -22,5 +23,5 @@ __all__ = [
     "FiniteDifferenceOperators", "KindedSection", "MlpConfig", "ModelConfig", "MonteCarloSteinOperators",
     "OperatorsConfig", "RunConfig", "Section", "SolverConfig", "SparseGridSteinOperators", "TrainConfig",
     "TtMlpConfig", "default_config", "load_config_file", "merge_config", "parse_override", "resolve",
-    "resolve_config", "solver_fields", "upgrade_saved",
+    "resolve_config", "solver_fields", "stage_solvers", "upgrade_saved",
 ]

@@ -7,15 +7,16 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import PyTree
 
-from ..config import RunConfig, SolverConfig, TrainConfig
+from ..config import RunConfig, SolverConfig, TrainConfig, stage_solvers
 from ..errors import ConfigError
 from ..limits import fit_solver_chunk
+from ..resources import check_network
 from ..loss import PinnLoss
 from ..models import MLP, Solution, build_solution
 from ..operators import AbstractOperatorEngine
 from ..problem import CompiledProblem, Problem, compile_problem
 from ..sampling import LAW_FRACTIONS, PointSampler
-from ..solvers import AbstractSolver, solver_spec
+from ..solvers import AbstractSolver, StagedSolver, solver_spec
 from ._batches import BatchMaker
 from ._engine import build_engine
 from ._network import build_network
@@ -54,6 +55,20 @@ def build_solver(solver: SolverConfig, steps: int) -> AbstractSolver:
     return solver_spec(solver.name).build(solver.settings, steps)
 
 
+def build_run_solver(config: RunConfig) -> AbstractSolver:
+    """The run's solver: the ``solver`` section's, or the ``train.stages`` in order (``StagedSolver``)."""
+    train = config.train
+    if not train.stages:
+        return build_solver(config.solver, train.steps)
+    if train.on_divergence == "rollback":
+        raise ConfigError("train.on_divergence", "rollback rebuilds the solver section's solver, not the "
+                          "train.stages; set train.on_divergence stop, or train one stage at a time")
+    stages = stage_solvers(train.stages, train.steps)
+    left = train.steps - sum(n or 0 for _, n, _ in stages[:-1])  # the last stage's schedule length
+    solvers = tuple(build_solver(solver, n or left) for solver, n, _ in stages)
+    return StagedSolver(solvers, tuple(n for _, n, _ in stages), tuple(b for _, _, b in stages))
+
+
 def radius_fraction(train: TrainConfig) -> float:
     """The fraction of interior training points drawn from the radius-uniform law."""
     return LAW_FRACTIONS.get(train.interior_law, train.radius_weight)  # mixture: its weight
@@ -81,12 +96,13 @@ def build(problem: Problem, config: RunConfig) -> Assembled:
     dtype = run_dtype(config)
     compiled = compile_problem(problem)
     key = jax.random.PRNGKey(config.seed)
+    check_network(config, problem.dimension + int(problem.has_time))  # before its parameters are allocated
     network = build_network(config.model, problem.dimension + int(problem.has_time), key=key, dtype=dtype)
     solution, soft_kinds = build_solution(compiled, network, config.ansatz)
     solution = with_unknowns(solution, problem, config.solver.name, dtype)
     engine = build_engine(config.operators, dim=problem.dimension, has_time=problem.has_time)
     config = fit_solver_chunk(config, engine.evals_per_point(compiled.needs, problem.dimension), network.n_params)
-    solver = build_solver(config.solver, config.train.steps)
+    solver = build_run_solver(config)
     sampler = PointSampler(problem.domain, problem.time, config.train.sampler, seed=config.seed,
                            radius_fraction=radius_fraction(config.train))
     return Assembled(config, compiled, network, solution, tuple(soft_kinds), engine, solver, sampler, dtype)

@@ -18,12 +18,13 @@ from ._projection import ProjectionSolver
 from ._registry import register_solver, solver_spec, solver_specs, unregister_solver
 from ._schedule import learning_rate_schedule
 from ._spec import AbstractSolverSpec
+from ._stages import StagedSolver
 from ._zeroth_order import EstimatedGradientSolver
 
 __all__ = [
     "AbstractGradientEstimator", "AbstractSolver", "AbstractSolverSpec", "CoordinateGradientEstimator",
     "EstimatedGradientSolver", "FirstOrder", "ForwardGradientEstimator", "GaussNewton", "GaussNewtonState",
     "HybridSolver", "JACOBIANS", "Loss", "ProjectionSolver", "RandomGradientEstimator", "SolverContext",
-    "build_optimizer", "jacobian", "learning_rate_schedule", "register_solver", "solver_spec",
+    "StagedSolver", "build_optimizer", "jacobian", "learning_rate_schedule", "register_solver", "solver_spec",
     "solver_specs", "unregister_solver",
 ]

@@ -51,6 +51,11 @@ class AbstractSolver(eqx.Module):
         is known) between steps; solvers with schedules driven by validation override this."""
         return state
 
+    def observe_time(self, state: PyTree, seconds: float) -> PyTree:
+        """Receives the training time so far at each validation check (training stages with time
+        budgets override this)."""
+        return state
+
     @property
     @abc.abstractmethod
     def name(self) -> str:
