@@ -77,14 +77,16 @@ def cmd_solve(args) -> int:
     report = run.report
     if "rel_l2" in report:
         print(f"{problem.name}: {_errors_text(report)}  mse {report['mse']:.3e}  "
-              f"max_abs {report['max_abs_error']:.3e}  ({report['steps']} steps, {report['wall_time_s']:.1f} s, "
+              f"max_abs {report['max_abs_error']:.3e}  ({report['steps']} steps, {report['stop_reason']}; "
+              f"{report['wall_time_s']:.1f} s, "
               f"{report['operators']} + {report['solver']}, {report['n_params']} parameters)")
         if "radius_uniform" in report:
             print("  volume law: test points uniform in the domain, in high d almost all near its boundary; "
                   "radius-uniform: their distance from the centre uniform, the interior seen as much as the "
                   "boundary; centre: the domain's centre (report.md: by radius band)")
     else:
-        print(f"{problem.name}: no exact solution; final loss in {run.path / 'history.nc'}")
+        print(f"{problem.name}: no exact solution ({report['steps']} steps, {report['stop_reason']}); final loss in "
+              f"{run.path / 'history.nc'}")
     for line in unknowns_summary(report):  # an inverse problem's learned unknowns and data misfit
         print(line)
     print(run.path)

@@ -178,14 +178,20 @@ def device_description() -> str:
     return f"{len(devices)} x {devices[0].platform} ({', '.join(kinds)})"
 
 
-def report_markdown(report: dict) -> str:
-    """The report for people: the error table, then the settings."""
+def report_markdown(report: dict, figures: list[str] | tuple = ()) -> str:
+    """The report for people: a summary line, then separate tables of errors, baselines, residuals,
+    breakdowns and values at points, each explained, links to the ``figures`` (file names in the run
+    folder), then the settings."""
     lines = [f"# {report['problem']}: {report['title']}", "",
              f"Equation: `{report['equation']}`  ", f"Domain: {report['domain']}, dimension {report['dimension']}", "",
-             *reference_markdown(report), "| metric | value |", "|---|---|", *error_rows(report)]
+             summary_line(report), "", *reference_markdown(report)]
+    if "rel_l2" in report:
+        lines += ["## Errors of the trained solution", "", "| metric | value |", "|---|---|", *error_rows(report),
+                  "", *ERROR_NOTES]
     lines += analysis_markdown(report)
+    lines += figures_markdown(figures)
     lines += unknowns_markdown(report)
-    lines += ["", "| setting | value |", "|---|---|"]
+    lines += ["", "## Settings", "", "| setting | value |", "|---|---|"]
     for key in ("prediction", "operators", "solver", "model", "n_params", "dense_n_params", "steps", "stop_reason",
                 "wall_time_s", "train_time_s", "seed", "init_from", "device"):
         if key in report:
@@ -215,6 +221,43 @@ def unknowns_markdown(report: dict) -> list[str]:
     return lines
 
 
+def summary_line(report: dict) -> str:
+    """One line: the headline errors, the steps and time, and why training stopped."""
+    errors = "no exact solution or reference: no errors"
+    if "rel_l2" in report:
+        errors = f"rel L2 {report['rel_l2']:.3e} on the evaluation points ({law_label(report)})"
+        if "radius_uniform" in report:
+            errors += f", {report['radius_uniform']['rel_l2']:.3e} under the radius-uniform law"
+    return (f"**Result:** {errors}; {report['steps']} steps in {report['wall_time_s']:.1f} s; "
+            f"stopped: {report['stop_reason']}.")
+
+
+ERROR_NOTES = (
+    "rel_l2: ||u_pred - u_exact|| / ||u_exact|| over the points; mse: mean of (u_pred - u_exact)^2; rel_l1: "
+    "sum |u_pred - u_exact| / sum |u_exact|; max_abs_error: the largest |u_pred - u_exact|. These are test errors "
+    "on points never trained on; the validation error logged during training (history.nc, error_vs_step.png) is "
+    "measured on other, held-out points.",
+)
+
+
+def figures_markdown(figures: list[str] | tuple) -> list[str]:
+    """Links to the run's figures, each with what it shows; the slices and the history drawn inline."""
+    if not figures:
+        return []
+    lines = ["", "## Figures", ""]
+    lines += [f"- [{name}]({name}): {FIGURES.get(name, name)}" for name in figures]
+    lines += [f"\n![{FIGURES[name]}]({name})" for name in ("error_vs_step.png", "slices.png") if name in figures]
+    return lines
+
+
+FIGURES = {
+    "error_vs_step.png": "training loss and validation error per logged step, the final test errors marked",
+    "line.png": "prediction, exact solution and error along the domain's diagonal line",
+    "error_by_time.png": "mean and largest error per quarter of the time interval",
+    "slices.png": "prediction, exact solution and error on a 2-d slice, one row per time",
+}
+
+
 def reference_markdown(report: dict) -> list[str]:
     """What the errors are measured against, with a Monte Carlo reference's standard error."""
     lines = [f"Errors against: {report['errors_against']}"] if "errors_against" in report else []
@@ -233,14 +276,13 @@ def error_rows(report: dict) -> list[str]:
     if "rel_l2" not in report:
         return []
     lines = [f"| rel_l2 ({law_label(report)}) | {report['rel_l2']:.4e} |"]
-    if "radius_uniform" in report:
+    if "radius_uniform" in report:  # the best constant network's error is in the baselines' table
         worst = max(report["by_radius_band"], key=lambda r: np.nan_to_num(r.get("rel_l2", np.nan), nan=-np.inf))
         band = f"[{worst['low']:.3g}, {worst['high']:.3g}]"
         centre = max(report["centre"], key=lambda r: r["abs_error"])
         when = f" (t = {centre['t']:.3g})" if "t" in centre else ""
         uniform = report["radius_uniform"]
         lines += [f"| rel_l2 (radius-uniform law) | {uniform['rel_l2']:.4e} |",
-                  f"| rel_l2 of the best constant network (radius-uniform law) | {uniform['best_constant_rel_l2']:.4e} |",
                   f"| rel_l2, worst radius band {band} | {worst.get('rel_l2', np.nan):.4e} |",
                   f"| abs error at the centre{when} | {centre['abs_error']:.4e} |"]
     lines += [f"| {key} | {report[key]:.4e} |" for key in REPORT_KEYS if key in report and key != "rel_l2"]
@@ -273,19 +315,10 @@ def laws_markdown(report: dict) -> list[str]:
 
 def analysis_markdown(report: dict) -> list[str]:
     """Report lines for the residual, the baselines, the error breakdowns and the worst point."""
-    lines = []
-    for key in ("residual_mean_abs", "residual_max_abs", "residual_rms"):
-        if key in report:
-            lines.append(f"| {key} | {report[key]:.4e} |")
-    for key, value in report.get("baselines", {}).items():
-        lines.append(f"| baseline {key} | {value:.4e} |")
-    lines += laws_markdown(report)
-    if "residual_of" in report:
-        where = f"the first {report['residual_points']}" if "residual_points" in report else "the"
-        lines += ["", f"Residual of the {report['residual_of']} at {where} evaluation points."]
+    lines = laws_markdown(report) + baselines_markdown(report) + residual_markdown(report)
     for key, title in (("by_time_slab", "time slab"), ("by_radius_band", "normalised radius (radius-uniform law)")):
         if report.get(key):
-            lines += ["", f"| {title} | points | mean abs error | max abs error | rel L2 |", "|---|---|---|---|---|"]
+            lines += ["", f"## Errors by {title}", "", f"| {title} | points | mean abs error | max abs error | rel L2 |", "|---|---|---|---|---|"]
             nan = float("nan")
             lines += [f"| [{r['low']:.3g}, {r['high']:.3g}] | {r['points']} | {r.get('mean_abs_error', nan):.3e} "
                       f"| {r.get('max_abs_error', nan):.3e} | {r.get('rel_l2', nan):.3e} |" for r in report[key]]
@@ -298,11 +331,43 @@ def analysis_markdown(report: dict) -> list[str]:
     return lines
 
 
+def baselines_markdown(report: dict) -> list[str]:
+    """The errors of networks that learn nothing (the exact-condition ansatz alone), beside the run's."""
+    base = report.get("baselines")
+    if not base:
+        return []
+    uniform = report.get("radius_uniform", {})
+    dash = "-"
+    rows = [("trained network (this run)", report["rel_l2"], uniform.get("rel_l2")),
+            ("zero network, u = base (`zero_rel_l2`)", base["zero_rel_l2"], None),
+            ("best constant network, u = base + factor * c (`best_constant_rel_l2`)", base["best_constant_rel_l2"],
+             uniform.get("best_constant_rel_l2"))]
+    return ["", "## Baselines: the ansatz before any learning", "",
+            f"| network | rel_l2 ({law_label(report)}) | rel_l2 (radius-uniform law) |", "|---|---|---|",
+            *(f"| {name} | {a:.4e} | {dash if b is None else f'{b:.4e}'} |" for name, a, b in rows), "",
+            "The exact-condition ansatz u = base + factor * N holds the conditions whatever the network N; these rows "
+            "are its errors with N = 0 and with the best constant N = c (least squares on the points: "
+            f"c = {base['best_constant']:.4g}). A solver has learned only where the trained row is well below them."]
+
+
+def residual_markdown(report: dict) -> list[str]:
+    """The PDE residual's statistics (by autodiff), a measure that needs no exact solution."""
+    keys = [k for k in ("residual_mean_abs", "residual_max_abs", "residual_rms") if k in report]
+    if not keys:
+        return []
+    where = f"the first {report['residual_points']}" if "residual_points" in report else "the"
+    return ["", "## Residual of the PDE", "", "| statistic | value |", "|---|---|",
+            *(f"| {k.removeprefix('residual_')} | {report[k]:.4e} |" for k in keys), "",
+            f"The equation's residual of the {report.get('residual_of', 'network')} at {where} evaluation points "
+            "(zero for an exact solution; it needs no exact solution)."]
+
+
 def point_markdown(rows: list[dict] | None, title: str) -> list[str]:
     """A table of the report's rows at single points (``centre``, ``at_points``)."""
     if not rows:
         return []
-    lines = ["", f"| {title} | t | u_pred | u_exact | abs error | scaled error |", "|---|---|---|---|---|---|"]
+    lines = ["", f"## Values at the {title} points" if title != "centre" else "## Values at the centre", "",
+             f"| {title} | t | u_pred | u_exact | abs error | scaled error |", "|---|---|---|---|---|---|"]
     for r in rows:
         x = "centre" if r["x"] == "centre" else f"{r['point']}: ({_coordinates(r['x'])})"
         t = f"{r['t']:.3g}" if "t" in r else "-"
@@ -317,13 +382,16 @@ def _coordinates(x: list[float], shown: int = 6) -> str:
 
 
 def write_figures(folder: Path, history: dict, line: dict | None, report: dict | None = None,
-                  slices: xr.Dataset | None = None, units: dict | None = None) -> None:
+                  slices: xr.Dataset | None = None, units: dict | None = None) -> list[str]:
     """``error_vs_step.png``; when given, ``line.png``, ``error_by_time.png`` (from the report's
-    ``by_time_slab``) and ``slices.png`` (heatmaps of ``slices``)."""
+    ``by_time_slab``) and ``slices.png`` (heatmaps of ``slices``). Returns the names written."""
     from . import figures
+
+    written = []
 
     def save(name, fig):
         atomic_write(folder / name, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+        written.append(name)
 
     report, units = report or {}, units or {}
     title = report.get("problem", folder.name)
@@ -334,6 +402,7 @@ def write_figures(folder: Path, history: dict, line: dict | None, report: dict |
         figures.error_by_time(save, report["by_time_slab"], title, units)
     if slices is not None:
         figures.slice_heatmaps(save, slices, title, units, report.get("precision", "float64"))
+    return written
 
 
 def write_run_folder(folder: Path, *, solution: xr.Dataset, history: xr.Dataset, report: dict,
@@ -347,8 +416,8 @@ def write_run_folder(folder: Path, *, solution: xr.Dataset, history: xr.Dataset,
     atomic_write_text(folder / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
     for name, dataset in datasets.items():
         write_netcdf(folder / name, dataset)
-    write_figures(folder, history_arrays, line, report, slices, units)
-    atomic_write_text(folder / "report.md", report_markdown(report))
+    written = write_figures(folder, history_arrays, line, report, slices, units)
+    atomic_write_text(folder / "report.md", report_markdown(report, written))
     atomic_write_text(folder / "report.json", json.dumps(report, indent=2) + "\n")  # last: marks the run finished
 
 
