@@ -24,7 +24,7 @@ LAYERS = (
     ("models", {"models", "loss", "baselines"}),
     ("solvers", {"solvers"}),
     ("config", {"config", "defaults", "limits"}),
-    ("results", {"results", "figures", "analysis"}),
+    ("results", {"results", "figures", "analysis", "resources"}),
     ("run", {"run"}),
     ("cli", {"cli", "tune", "__main__", "__init__"}),
 )

@@ -17,7 +17,7 @@ import numpy as np
 from jaxtyping import PyTree
 
 from ..errors import ConfigError
-from ..results import atomic_write, atomic_write_text, history_dataset
+from ..results import atomic_write, atomic_write_text, history_dataset, write_netcdf
 from ._trained import TrainResult
 
 RECORD = "checkpoint.json"
@@ -49,8 +49,7 @@ class RunCheckpoints:
         atomic_write(self.folder / name, lambda tmp: eqx.tree_serialise_leaves(tmp, arrays))
         if history["step"]:
             data = {k: np.asarray(v) for k, v in history.items()}
-            atomic_write(self.folder / "history.nc",
-                         lambda tmp: history_dataset(data, self.history_attrs).to_netcdf(tmp, engine="h5netcdf"))
+            write_netcdf(self.folder / "history.nc", history_dataset(data, self.history_attrs))
         record = {**meta, "arrays": name, "history": _plain_history(history)}
         atomic_write_text(self.folder / RECORD, json.dumps(record) + "\n")
         for old in self.folder.glob("checkpoint-*.eqx"):

@@ -23,10 +23,21 @@ def evaluation_points(problem: Problem, dtype) -> tuple[np.ndarray, np.ndarray]:
     return tuple(np.asarray(a, dtype) for a in listed)
 
 
+#: Points per call of the exact solution: its temporaries stay bounded however many points there are.
+EXACT_CHUNK = 2**16
+
+
+def exact_values(compiled: CompiledProblem, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The exact solution at x (n, d), t (n,) as a numpy array (n,), ``EXACT_CHUNK`` points at a time."""
+    parts = [np.asarray(compiled.exact(jnp.asarray(x[i:i + EXACT_CHUNK]), jnp.asarray(t[i:i + EXACT_CHUNK])))
+             for i in range(0, len(x), EXACT_CHUNK)]
+    return np.concatenate(parts) if parts else np.zeros(0, x.dtype)
+
+
 def reference_values(compiled: CompiledProblem, x, t) -> tuple[np.ndarray | None, Reference | None]:
     """(values (n,) the errors are measured against or None, the ``reference:`` result or None)."""
     if compiled.exact is not None:
-        return np.asarray(compiled.exact(jnp.asarray(x), jnp.asarray(t))), None
+        return exact_values(compiled, x, t), None
     ref = compute_reference(compiled, x, t)
     return (None, None) if ref is None else (ref.u.astype(x.dtype), ref)
 
@@ -40,7 +51,7 @@ def check_exact(problem: Problem, compiled: CompiledProblem, dtype) -> None:
         return
     sampler = PointSampler(problem.domain, problem.time, problem.evaluation["sampling"], problem.evaluation["seed"])
     x, t = (np.asarray(a, dtype) for a in sampler.interior(problem.evaluation["points"]))
-    u = np.asarray(compiled.exact(jnp.asarray(x), jnp.asarray(t)))
+    u = exact_values(compiled, x, t)
     bad = ~np.isfinite(u)
     if bad.any():
         i = int(np.argmax(bad))
@@ -78,7 +89,7 @@ def slices(problem: Problem, compiled: CompiledProblem, evaluate_at, x_test, dty
     u_pred, u_raw = evaluate_at(xs, ts, desc="slices")
     values = {"u_pred": u_pred, **({"u_raw": u_raw} if smoothed else {})}
     if compiled.exact is not None:
-        values["u_exact"] = np.asarray(compiled.exact(jnp.asarray(xs), jnp.asarray(ts)))
+        values["u_exact"] = exact_values(compiled, xs, ts)
     if "u_exact" not in values and problem.reference is not None:
         attrs = {**attrs, "errors_against": "none on the slices (the reference is at the evaluation points only)"}
     return slices_dataset(problem, plan, xs, values, shape, {"Conventions": "CF-1.10", **{k: attrs[k] for k in KEPT}})

@@ -60,6 +60,8 @@ def write_error(err: OSError, folder: Path) -> ConfigError:
     reason = err.strerror or str(err)
     if (folder / "model.eqx").is_file():
         fix = f"make room, then finish the evaluation with --resume {folder} (the trained model is saved)"
+    elif (folder / "checkpoint.json").is_file():  # run._checkpoint.RECORD
+        fix = f"make room, then continue the run with --resume {folder} (from its last checkpoint)"
     else:
         fix = "make room or choose a writable --out / --output-root"
     if err.errno in (errno.ENOSPC, errno.EDQUOT):

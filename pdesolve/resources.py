@@ -1,0 +1,187 @@
+"""One resource model for a whole run, checked by ``pdesolve check`` and by ``solve`` before it
+allocates: each need is a size in bytes (or, for a Monte Carlo reference, in normal draws) with
+the setting that drives it, the value of that setting that would fit and how to get there.
+
+Phases (what is held at the same time, each compared with the memory of ``limits.device_memory``):
+- before the build: the network's parameters with the solver's copies of them;
+- training: the activations of one vectorised loss evaluation (``limits.estimate_bytes``, with the
+  expression's broadcast terms counted beside the hidden units), the condition batch evaluated
+  with it, and the validation points;
+- evaluation: the evaluation points with the arrays kept per point, the slice grid
+  (points^2 x times), the diagonal line; predictions run in chunks (``run._predict``), so only
+  the points and the per-point results count.
+A Monte Carlo reference is bounded in work (paths x points x steps x dimension normals), its
+memory being chunked already. ``train.check_memory=false`` skips every refusal knowingly.
+"""
+
+import dataclasses
+import math
+
+import sympy as sp
+
+from .config import RunConfig
+from .errors import ConfigError, ProblemError
+from .limits import GIB, device_memory, estimate_bytes, perturbations
+
+#: float64 arrays kept per evaluation point besides its coordinates (u_pred, u_raw, u_exact,
+#: abs_error, t, distances, the datasets' copies of them and the netCDF writer's), and the copies
+#: of the coordinates (sampled, cast, the device's and the dataset's).
+EVAL_ARRAYS_PER_POINT = 24
+EVAL_COORDINATE_COPIES = 4
+#: Copies of the parameters a solver holds (parameters, gradient, two moments, last good step,
+#: checkpoint and the compiler's buffers).
+PARAMETER_COPIES = 8
+#: Normal draws a Monte Carlo reference may make (about an hour on one CPU core).
+MAX_REFERENCE_NORMALS = 1e12
+LINE_POINTS = 201  # run._evaluate.diagonal_line
+
+
+@dataclasses.dataclass(frozen=True)
+class Need:
+    """One resource of a run: ``size`` (bytes, or draws) driven by the setting ``field`` (now
+    ``value``), whose cost grows as ``value ** power``; ``problem`` when ``field`` is in the problem file."""
+
+    what: str
+    field: str
+    value: int
+    size: float
+    power: int = 1
+    problem: bool = False
+
+    def fitting(self, budget: float) -> int:
+        """The largest value of ``field`` whose share of ``size`` fits ``budget`` (at least 0)."""
+        return max(0, int(self.value * (budget / self.size) ** (1 / self.power)))
+
+
+def network_params(config: RunConfig, inputs: int) -> int:
+    """Parameters of the dense network of ``config.model`` on ``inputs`` inputs (a TT network has fewer)."""
+    sizes = [inputs, *config.model.widths, 1]
+    return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def _bytes(config: RunConfig) -> int:
+    return 8 if config.precision == "float64" else 4
+
+
+def network_needs(config: RunConfig, inputs: int) -> list[Need]:
+    """The parameters with the solver's copies (the largest layer drives it: its width squared)."""
+    size = network_params(config, inputs) * _bytes(config) * PARAMETER_COPIES
+    return [Need("network parameters", "model.widths", max(config.model.widths), size, power=2)]
+
+
+def expression_terms(*exprs) -> int:
+    """The largest broadcast grid of nested Sum/Product terms in ``exprs`` (1 without reductions):
+    the compiled expression holds that many numbers per point."""
+    largest = 1
+    for expr in exprs:
+        if isinstance(expr, sp.Basic):
+            largest = max(largest, _terms(expr))
+    return largest
+
+
+def _terms(expr: sp.Basic) -> int:
+    inner = max((_terms(arg) for arg in expr.args if isinstance(arg, sp.Basic)), default=1)
+    if isinstance(expr, (sp.Sum, sp.Product)):
+        for _, first, last in expr.limits:
+            span = sp.sympify(last) - sp.sympify(first) + 1
+            inner *= int(span) if span.is_Integer and span > 0 else 1
+    return inner
+
+
+def training_needs(config: RunConfig, problem, evals_per_point: int, n_params: int) -> list[Need]:
+    """The training step's activations (expression terms included), condition batch and validation points."""
+    terms = expression_terms(problem.residual, problem.exact, problem.source, *problem.conditions.values())
+    step = estimate_bytes(config, evals_per_point, n_params) * (1 + terms / max(1, sum(config.model.widths)))
+    dim, size = problem.dimension + 2, _bytes(config)
+    perts = perturbations(config.solver, n_params)
+    boundary = config.train.boundary_batch_size * (dim + sum(config.model.widths) + terms) * size * perts
+    validation = config.train.validation_points * (dim + EVAL_ARRAYS_PER_POINT + terms) * 8
+    key = "train.batch_size" if config.operators.kind == "ad" else "operators.chunk_size"
+    value = config.train.batch_size if key == "train.batch_size" else (config.operators.point_chunk or
+                                                                        config.train.batch_size)
+    return [Need("training step activations", key, value, step),
+            Need("condition batch", "train.boundary_batch_size", config.train.boundary_batch_size, boundary),
+            Need("validation points", "train.validation_points", config.train.validation_points, validation)]
+
+
+def evaluation_needs(problem) -> list[Need]:
+    """The evaluation points, the slice grid and the diagonal line, held together at the end."""
+    d = problem.dimension
+    per_point = (EVAL_COORDINATE_COPIES * d + EVAL_ARRAYS_PER_POINT) * 8
+    evaluation = problem.evaluation
+    needs = [Need("evaluation points", "evaluation.points", evaluation["points"], evaluation["points"] * per_point,
+                  problem=True)]
+    spec = evaluation.get("slice") or {}
+    if d >= 2 or problem.time is not None:
+        from .analysis import SLICE_POINTS, SLICE_TIMES
+
+        n = spec.get("points", SLICE_POINTS)
+        times = spec.get("times", SLICE_TIMES) if problem.time is not None and "t" not in spec.get("axes", []) else 1
+        times = times if isinstance(times, int) else len(times)
+        needs.append(Need("slice grid (points^2 x times)", "evaluation.slice.points", n, n * n * times * per_point,
+                          power=2, problem=True))
+    needs.append(Need("diagonal line", "dimension", d, LINE_POINTS * per_point, problem=True))
+    return needs
+
+
+def reference_needs(problem) -> list[Need]:
+    """The normal draws of a Monte Carlo reference: paths x points x steps x dimension."""
+    ref = problem.reference
+    if not ref or ref.get("kind") != "monte_carlo":
+        return []
+    draws = ref["paths"] * problem.evaluation["points"] * (ref.get("steps") or 1) * problem.dimension
+    return [Need("Monte Carlo reference draws (paths x points x steps x dimension)", "reference.monte_carlo.paths",
+                 ref["paths"], draws, problem=True)]
+
+
+def refuse_over(needs: list[Need], have: float, where: str, phase: str, problem=None) -> None:
+    """Raises (naming the largest need's setting and the value that fits) when ``needs`` together
+    exceed ``have`` bytes of the ``where`` memory."""
+    total = sum(need.size for need in needs)
+    if total <= have:
+        return
+    worst = max(needs, key=lambda need: need.size)
+    fits = worst.fitting(have - (total - worst.size)) if total - worst.size < have else 0
+    fix = (f"set {worst.field} to at most {fits} (from {worst.value})" if fits >= 1 else
+           "the other needs of this phase alone exceed it; reduce them first")
+    parts = ", ".join(f"{need.what} {need.size / GIB:.3g}" for need in sorted(needs, key=lambda n: -n.size)[:3])
+    message = (f"{phase} needs {total / GIB:.3g} GiB ({parts} GiB) but the {where} is {have / GIB:.3g} GiB; "
+               f"{fix} (or train.check_memory=false to run anyway)")
+    if worst.problem:
+        raise ProblemError(worst.field, message, source=getattr(problem, "source_file", None))
+    raise ConfigError(worst.field, message)
+
+
+def check_network(config: RunConfig, inputs: int) -> None:
+    """Before the network is built: refuses parameters (with the solver's copies) beyond memory."""
+    if config.train.check_memory:
+        have, where = device_memory()
+        refuse_over(network_needs(config, inputs), have, where, "the network")
+
+
+def check_run(problem, config: RunConfig, evals_per_point: int, n_params: int) -> None:
+    """Before training: refuses a run whose training or evaluation phase, or whose Monte Carlo
+    reference, would not fit (see the module docstring)."""
+    if not config.train.check_memory:
+        return
+    have, where = device_memory()
+    refuse_over(training_needs(config, problem, evals_per_point, n_params), have, where, "training", problem)
+    refuse_over(evaluation_needs(problem), have, where, "the final evaluation", problem)
+    draws = reference_needs(problem)
+    if draws:
+        refuse_over(draws, MAX_REFERENCE_NORMALS, f"bound on draws ({MAX_REFERENCE_NORMALS:.0e}, about an hour)",
+                    "the reference", problem)
+
+
+def describe(problem, config: RunConfig, evals_per_point: int, n_params: int) -> str:
+    """One line for ``pdesolve check``: the largest need of each phase and the memory it is held against."""
+    have, where = device_memory()
+    phases = {"network": network_needs(config, problem.dimension + int(problem.has_time)),
+              "training": training_needs(config, problem, evals_per_point, n_params),
+              "evaluation": evaluation_needs(problem)}
+    text = ", ".join(f"{name} {sum(n.size for n in needs) / GIB:.3g} GiB" for name, needs in phases.items())
+    return f"{text} of {have / GIB:.3g} GiB ({where})"
+
+
+__all__ = ["Need", "check_network", "check_run", "describe", "evaluation_needs", "expression_terms",
+           "network_needs", "network_params", "reference_needs", "refuse_over", "training_needs"]
