@@ -53,6 +53,7 @@ def test_reference_suite_tiny_entry(tmp_path):
 @pytest.mark.parametrize("suite, entry", [
     ("estimators", "fd"), ("tt-forward", "tt_contract"), ("compile-time", "hjb20"),
     ("projection", "poisson2d: projection (fixed hidden, LS read-out)"), ("catalogue", "poisson2d"),
+    pytest.param("warm-start", "bsb r 0.05 -> 0.07", marks=pytest.mark.slow),  # three runs
 ])
 def test_every_suite_runs_and_records_its_commit(tmp_path, suite, entry):
     write_partial(suite, [{"entry": "from a killed run"}])  # the finished suite removes it

@@ -2,6 +2,7 @@
 Gauss-Newton, the unknowns as extra Jacobian columns), and data files refused with clear errors."""
 
 import csv
+import json
 from pathlib import Path
 
 import equinox as eqx
@@ -12,6 +13,7 @@ import yaml
 from jax.flatten_util import ravel_pytree
 
 import pdesolve
+from pdesolve.cli import main
 from pdesolve.errors import ConfigError, ProblemError
 from pdesolve.run import build, precision, resolve_run
 
@@ -89,13 +91,20 @@ def test_the_unknown_columns_match_forward_mode(observed):
     np.testing.assert_allclose(np.asarray(jac), reference, rtol=0, atol=1e-4 * scale)
 
 
-def test_the_unknown_stays_in_its_bounds(observed):
-    """The sigmoid map keeps the rate inside [lo, hi] even when the truth lies beyond: the bounds hold."""
+def test_the_unknown_stays_in_its_bounds(observed, capsys):
+    """The sigmoid map keeps the rate inside [lo, hi] even when the truth lies beyond: the bounds
+    hold; the command line prints the learned value (no truth stated: no error)."""
     problem = yaml.safe_load(observed.read_text())
     problem["unknowns"]["rate"] = {"init": 1.0, "bounds": [0.0, 2.0]}
-    run = pdesolve.solve(_problem_file(observed.parent, problem), {**CONFIG, "train": {**CONFIG["train"], "steps": 5}})
-    assert 0.0 < run.report["unknowns"]["rate"]["value"] < 2.0
-    assert "rel_error" not in run.report["unknowns"]["rate"]
+    config = observed.parent / "config.yaml"
+    config.write_text(yaml.safe_dump({**CONFIG, "train": {**CONFIG["train"], "steps": 5}}))
+    out = observed.parent / "run"
+    assert main(["solve", str(_problem_file(observed.parent, problem)), "--config", str(config), "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    value = report["unknowns"]["rate"]["value"]
+    assert 0.0 < value < 2.0 and "rel_error" not in report["unknowns"]["rate"]
+    assert f"unknown rate = {value:.6g}" in capsys.readouterr().out
+    assert "| rate |" in (out / "report.md").read_text()
 
 
 def test_a_netcdf_file_reads_like_the_csv(tmp_path):
