@@ -59,7 +59,8 @@ def _node_tables(layer: TTLinear, a: Float[Array, "b in"], delta: Float[Array, "
     """Per node, ``dN/dG_k`` for every core (ravel order), then ``dN/db = delta`` if the layer has a bias."""
     b = a.shape[0]
     a = _padded(a, math.prod(layer.in_factors))
-    lefts, rights = _left_states(layer.cores, a), _right_states(layer.cores, _padded(delta, math.prod(layer.out_factors)))
+    lefts = _left_states(layer.cores, a)
+    rights = _right_states(layer.cores, _padded(delta, math.prod(layer.out_factors)))
     tables = []
     for core, x, u in zip(layer.cores, lefts, rights):
         r_prev, m, n, r_next = core.shape
