@@ -190,9 +190,10 @@ def _draw(ax, da: xr.DataArray, axes_names: list[str], scale: dict):
 def _exact_note(ax, da: xr.DataArray, when: str) -> None:
     """An error panel left blank: the condition is exact there; its largest difference is round-off."""
     ax.set_title(f"|u_pred - u_exact|{when}", fontsize=9)
-    ax.text(0.5, 0.5, f"exact by construction\n(condition imposed by the ansatz)\nmax |difference| "
-            f"{float(np.nanmax(da.values)):.1e}\n(round-off)", ha="center", va="center", fontsize=9,
-            transform=ax.transAxes)
+    largest = float(np.nanmax(da.values))
+    difference = "no difference" if largest == 0 else f"max |difference| {largest:.1e}\n(round-off)"
+    ax.text(0.5, 0.5, f"exact by construction\n(condition imposed by the ansatz)\n{difference}", ha="center",
+            va="center", fontsize=9, transform=ax.transAxes)
     ax.set_xticks([])
     ax.set_yticks([])
 
