@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from .config import parse_override
-from .errors import ConfigError, PdesolveError, PdesolveWarning, ProblemError
+from .errors import ConfigError, PdesolveError, PdesolveWarning, ProblemError, key_name, preview
 from .safe_yaml import safe_load
 
 

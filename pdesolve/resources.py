@@ -34,6 +34,7 @@ PARAMETER_COPIES = 8
 #: Normal draws a Monte Carlo reference may make (about an hour on one CPU core).
 MAX_REFERENCE_NORMALS = 1e12
 LINE_POINTS = 201  # run._evaluate.diagonal_line
+FIT_MARGIN = 0.98
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,8 +50,9 @@ class Need:
     problem: bool = False
 
     def fitting(self, budget: float) -> int:
-        """The largest value of ``field`` whose share of ``size`` fits ``budget`` (at least 0)."""
-        return max(0, int(self.value * (budget / self.size) ** (1 / self.power)))
+        """A value of ``field`` whose share of ``size`` fits ``budget`` (at least 0), with
+        ``FIT_MARGIN`` for the terms below the leading power (a layer's biases)."""
+        return max(0, int(FIT_MARGIN * self.value * (budget / self.size) ** (1 / self.power)))
 
 
 def network_params(config: RunConfig, inputs: int) -> int:

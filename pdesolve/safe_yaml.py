@@ -129,5 +129,10 @@ def safe_load(text: str) -> Any:
         return yaml.load(text, Loader=LOADERS[0])  # noqa: S506 (safe loaders only)
     except (ValueError, TypeError, AttributeError, OverflowError) as err:
         raise yaml.constructor.ConstructorError(None, None, f"cannot read a tagged value ({err})") from None
+    except yaml.YAMLError as err:
+        if "flow level" in str(err):  # libyaml's own nesting bound, met before the composer's
+            raise yaml.composer.ComposerError(None, None, f"values are nested deeper than {MAX_YAML_DEPTH} "
+                                              "levels; flatten them") from None
+        raise
     except RecursionError:  # a guard behind MAX_YAML_DEPTH (the bound is met first)
         raise yaml.composer.ComposerError(None, None, "values are nested too deeply; flatten them") from None

@@ -639,4 +639,8 @@ def load_problem(path: str | Path, overrides: dict | None = None) -> Problem:
 def _run_problem_module(path: Path) -> dict:
     import runpy
 
-    return runpy.run_path(str(path), run_name="pdesolve_problem")
+    try:
+        return runpy.run_path(str(path), run_name="pdesolve_problem")
+    except Exception as err:  # the module's own failure (an import it lacks, a bug): its error, not ours
+        raise ProblemError("<file>", f"the Python problem module failed: {type(err).__name__}: "
+                           f"{preview(str(err))}; run it with python to see where", source=str(path)) from None
