@@ -14,9 +14,11 @@ def vocabulary_markdown() -> str:
     """The expression vocabulary as a Markdown list."""
     names = lambda items: ", ".join(f"`{n}`" for n in sorted(items))  # noqa: E731
     return "\n".join([
-        f"- variables: `x[i]` (components, 1-based), `t`, `d` (the dimension), the source `f`",
+        "- variables: `x[i]` (components, 1-based), `t`, `d` (the dimension), the source `f`, and the "
+        "problem's `parameters:` by name",
         f"- operators on the solution: {names([*vocabulary.SCALAR_OPERATORS, *vocabulary.VECTOR_OPERATORS])}"
-        f" (`u_x[i]`, `u_xx[i]` indexed), and {names(vocabulary.DERIVED)}",
+        f" (`u_x[i]` the gradient, `u_xx[i]` the Hessian diagonal, `u_xx[i, j]` an entry), and "
+        f"{names(vocabulary.DERIVED)} (= |grad u|^2)",
         f"- vector reductions: {names(vocabulary.MACROS)}; sums `Sum(term, (i, 1, d))` over the indices "
         f"{names(vocabulary.INDICES)}",
         f"- functions: {names(vocabulary.FUNCTIONS)}",
