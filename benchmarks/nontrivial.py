@@ -22,7 +22,10 @@ compilation and validation not counted):
   and budget fitted to the exact solution itself (the residual ``u - u_exact``, no derivatives).
   Where ``GN-layerwise`` is close to it, the network and the budget limit the error, not PDE
   training. Not a strict lower bound: the PDE residual weights the error differently, and the
-  fit's cheaper steps make more of them in the same time.
+  fit's cheaper steps make more of them in the same time;
+- ``GN-TT``, ``fit-exact-TT``: ``GN-layerwise`` and ``fit-exact`` with the TT-MLP of
+  ``configs/gn_tt.yaml`` instead of the default dense network (issue 35): the equal-time table
+  dense vs TT is ``--only <problems> GN-layerwise GN-TT fit-exact fit-exact-TT``.
 """
 
 from pathlib import Path
@@ -41,7 +44,11 @@ SIZES = {
     "full": {"budget": {10: 300, 100: 600, 10_000: 1200}, "eval_points": 10000, "validation_points": 1000,
              "problems": None},
 }
-METHODS = ("GN-layerwise", "GN-FD", "GN-JVP", "GN-AD", "Adam-AD", "projection-SG", "ZO-hybrid", "fit-exact")
+METHODS = ("GN-layerwise", "GN-FD", "GN-JVP", "GN-AD", "Adam-AD", "projection-SG", "ZO-hybrid", "fit-exact",
+           "GN-TT", "fit-exact-TT")
+#: The TT-MLP preset of ``GN-TT`` and ``fit-exact-TT`` (its ``model`` section replaces the default's).
+TT_PRESET = Path(__file__).resolve().parent.parent / "configs" / "gn_tt.yaml"
+TT_METHODS = {"GN-TT": "GN-layerwise", "fit-exact-TT": "fit-exact"}  # each the dense method it repeats
 #: The package default (``pdesolve.defaults``), whose record the summary states.
 DEFAULT = "GN-layerwise"
 
@@ -60,7 +67,7 @@ def budget_for(size: dict, dim: int) -> float:
 #: ~3 x 10^12 FLOP, minutes on this CPU, so it stops at d = 20 (it ran to d = 100 with the earlier
 #: 16 x 16 default: ``results/nontrivial``).
 MAX_DIM = {"GN-layerwise": None, "GN-FD": 20, "GN-JVP": 20, "GN-AD": 100, "Adam-AD": None, "projection-SG": 10,
-           "ZO-hybrid": 10, "fit-exact": None}
+           "ZO-hybrid": 10, "fit-exact": None, "GN-TT": None, "fit-exact-TT": None}
 
 
 def method_config(method: str, problem) -> dict | None:
@@ -71,6 +78,10 @@ def method_config(method: str, problem) -> dict | None:
     dim = problem.dimension
     if MAX_DIM[method] is not None and dim > MAX_DIM[method]:
         return None
+    if method in TT_METHODS:
+        import yaml
+
+        return {**method_config(TT_METHODS[method], problem), "model": yaml.safe_load(TT_PRESET.read_text())["model"]}
     default = run_defaults(dim, problem.has_time)
     train = {"steps": 10**7, "batch_size": default["train"]["batch_size"], "log_every": 5}
     if method == "fit-exact":
@@ -131,7 +142,7 @@ def run(size_name: str, only=None):
             config = {**config, "precision": "float64", "seed": 0}
             overrides = {"train": {"time_budget": budget, "validation_points": size["validation_points"],
                                    "checkpoint_every": 0}}
-            target = fitted_to_exact(problem) if method == "fit-exact" else problem
+            target = fitted_to_exact(problem) if method.startswith("fit-exact") else problem
             row, hist = train_run(_with_eval_points(target, size["eval_points"]), config, overrides,
                                   label=f"{problem.name} {method}")
             rows.append({**info, **row})
