@@ -13,7 +13,8 @@ from pdesolve.problem import compile_problem, load_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBLEMS = sorted((ROOT / "problems").glob("*.yaml")) + sorted((ROOT / "problems").glob("*.py"))
-PROBLEMS = [p for p in PROBLEMS if not p.stem.startswith("nt_")]  # tests/test_nontrivial_problems.py
+PROBLEMS = [p for p in PROBLEMS if not p.stem.startswith(("nt_", "pub_"))]  # tests/test_nontrivial_problems.py,
+# tests/test_published_problems.py
 
 #: Operators each shipped problem's equation uses (read off the equations by hand).
 EXPECTED_OPERATORS = {
