@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import PROBLEMS, deep_update, fmt, interior_errors, markdown_table, selected, write_partial
+from ._common import CONFIGS, PROBLEMS, deep_update, fmt, interior_errors, markdown_table, selected, write_partial
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,9 +94,25 @@ def default_config(problem) -> dict | None:
     return None
 
 
+def lbfgs_config(problem) -> dict:
+    """The ordinary PINN (64 x 64 tanh MLP, autodiff) trained by ``solver: lbfgs`` on one fixed batch."""
+    return {"precision": "float64", "model": {"type": "mlp", "widths": [64, 64], "activation": "tanh"},
+            "operators": {"method": "ad"}, "solver": {"name": "lbfgs"},
+            "train": {"batch_size": 1000, "resample_every": 10**7, "log_every": 100}}
+
+
+def adam_lbfgs_config(problem) -> dict:
+    """``configs/adam_lbfgs.yaml`` (DeepXDE's recipe: Adam, then L-BFGS until the budget), its batch
+    kept for the whole run (the preset draws it once per ``train.steps``, which the suite raises)."""
+    import yaml
+
+    preset = yaml.safe_load((CONFIGS / "adam_lbfgs.yaml").read_text())
+    return deep_update(preset, {"train": {"resample_every": 10**7}})
+
+
 #: Method label -> config builder (problem -> config for ``pdesolve.solve``; None: the package
 #: default). The suite runs each; a new solver is one more entry.
-METHODS = {"default": default_config}
+METHODS = {"default": default_config, "L-BFGS (AD)": lbfgs_config, "Adam+L-BFGS (AD)": adam_lbfgs_config}
 
 
 def problems_published() -> list[str]:
