@@ -187,9 +187,16 @@ def _build_reduction(name: str, args) -> sp.Expr:
     return getattr(sp, name)(args[0], *args[1:])
 
 
+#: Names from other languages and libraries, and what this vocabulary calls them.
+ALIASES = {"exponential": "exp", "ln": "log", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
+           "arctan2": "atan2", "abs": "Abs", "sum": "Sum", "prod": "Product", "min": "Min", "max": "Max",
+           "laplacian": "lap_u", "lap": "lap_u", "grad_u": "u_x", "hess_u": "u_xx", "dt_u": "u_t"}
+
+
 def _near(name: str, known) -> str:
-    """`` (did you mean 'sin'?)`` for the closest of ``known`` to ``name``, else ''."""
-    close = difflib.get_close_matches(name, sorted(set(known)), n=1, cutoff=0.6)
+    """`` (did you mean 'sin'?)`` for an alias of ``name`` or the closest of ``known``, else ''."""
+    close = [ALIASES[name]] if ALIASES.get(name) in set(known) else difflib.get_close_matches(
+        name, sorted(set(known)), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
