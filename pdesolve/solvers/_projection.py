@@ -15,12 +15,13 @@ from ..models import MLP, DenseLinear
 from ..operators import AbstractSteinEngine, FiniteDifferenceEngine
 from ._base import AbstractSolver, Loss, SolverContext
 from ._estimators import RGE_FIELDS, RandomGradientEstimator, random_estimator, random_evaluations
+from ._gauss_newton import GaussNewton, GaussNewtonSpec
 from ._optimizer import OPTIMIZER_FIELDS, OptimizerSettings, build_optimizer
 from ._projection_graph import ALGORITHMS, OutputConstraints, solve_graph
 from ._projection_pinn import ConstraintBlock, fit_readout, least_squares_rows, linearised_block
 from ._spec import AbstractSolverSpec
 
-HIDDEN = ("zeroth_order", "projection", "fixed")
+HIDDEN = ("zeroth_order", "projection", "fixed", "linearised")
 OUTPUT_LAYER = ("least_squares", "projection")
 
 
@@ -31,7 +32,10 @@ class ProjectionSolver(AbstractSolver):
     RGE + ``optimizer`` step on the loss after the read-out's least-squares fit (variable
     projection), ``fixed`` keeps them (random features); then the read-out (``output_layer``):
     ``least_squares`` solves for it exactly (``ridge`` pulls towards the previous weights),
-    ``projection`` keeps the graph's consensus. Call ``bind`` before ``init``."""
+    ``projection`` keeps the graph's consensus. ``linearised`` moves all parameters at once to the
+    damped minimum-norm point of the linearised constraint set, ``delta = -J^T (J J^T + lam I)^-1 r``
+    (``newton``: the Gauss-Newton step with a BP-free Jacobian, kernel form when the batch has fewer
+    rows than parameters), then fits the read-out as ``output_layer`` says. Call ``bind`` before ``init``."""
 
     algorithm: str = eqx.field(static=True)
     inner_iterations: int = eqx.field(static=True)
@@ -41,6 +45,7 @@ class ProjectionSolver(AbstractSolver):
     ridge: float = eqx.field(static=True)
     estimator: RandomGradientEstimator
     optimizer: optax.GradientTransformation = eqx.field(static=True)
+    newton: GaussNewton | None = None  # the projection step of hidden: linearised
     context: SolverContext | None = None
 
     def __check_init__(self):
@@ -48,6 +53,8 @@ class ProjectionSolver(AbstractSolver):
                                       ("output_layer", self.output_layer, OUTPUT_LAYER)):
             if value not in allowed:
                 raise ConfigError(f"solver.{field}", f"unknown value {value!r}; allowed: {', '.join(allowed)}")
+        if self.hidden == "linearised" and self.newton is None:
+            raise ConfigError("solver.hidden", "linearised needs the Gauss-Newton step (ProjectionSpec builds it)")
         if self.hidden == "zeroth_order" and self.output_layer != "least_squares":
             raise ConfigError("solver.output_layer", "hidden: zeroth_order fits the read-out by least_squares")
         if not 0 < self.relaxation <= 1:
@@ -65,7 +72,7 @@ class ProjectionSolver(AbstractSolver):
         network = context.static.network
         if not isinstance(network, MLP) or not isinstance(network.layers[-1], DenseLinear):
             raise ConfigError("model.dense_layers", "the projection solver needs a dense read-out layer (-1)")
-        graph = self.hidden == "projection" or self.output_layer == "projection"
+        graph = self.hidden == "projection" or (self.output_layer == "projection" and self.hidden != "linearised")
         if graph and not all(isinstance(layer, DenseLinear) for layer in network.layers):
             raise ConfigError("solver.hidden", "projection sweeps need a dense MLP (model.type: mlp); with TT "
                               "layers use hidden: zeroth_order (the read-out is still solved by least squares)")
@@ -74,6 +81,8 @@ class ProjectionSolver(AbstractSolver):
     def init(self, loss: Loss, params):
         if self.context is None:
             raise RuntimeError("ProjectionSolver.bind(context) must be called before init")
+        if self.hidden == "linearised":
+            return self.newton.init(loss, params)
         return self.optimizer.init(self._hidden(params.network))
 
     @staticmethod
@@ -97,6 +106,8 @@ class ProjectionSolver(AbstractSolver):
         return blocks
 
     def step(self, loss: Loss, params, state, batch, key):
+        if self.hidden == "linearised":
+            return self._linearised_step(loss, params, state, batch, key)
         solution = eqx.combine(params, self.context.static)
         blocks = self._blocks(solution, batch, key)
         value = sum(block.loss for block in blocks)
@@ -123,13 +134,28 @@ class ProjectionSolver(AbstractSolver):
             network = keep
             evals += self.inner_iterations
         if self.output_layer == "least_squares":
-            w, _ = fit_readout(*least_squares_rows(network, blocks), self._readout(network), self.ridge)
-            last = network.layers[-1]
-            network = eqx.tree_at(lambda n: (n.layers[-1].weight, n.layers[-1].bias), network,
-                                  (w[:-1].reshape(last.weight.shape), w[-1:]))
+            network = self._fitted_readout(network, blocks)
             evals += 1
         params = eqx.tree_at(lambda p: p.network, params, eqx.filter(network, eqx.is_inexact_array))
         return params, state, {"loss": value, "loss_evals": jnp.asarray(evals)}
+
+    def _fitted_readout(self, network: MLP, blocks: list[ConstraintBlock]) -> MLP:
+        """``network`` with its read-out solved by least squares on the constraints (hidden layers fixed)."""
+        w, _ = fit_readout(*least_squares_rows(network, blocks), self._readout(network), self.ridge)
+        last = network.layers[-1]
+        return eqx.tree_at(lambda n: (n.layers[-1].weight, n.layers[-1].bias), network,
+                           (w[:-1].reshape(last.weight.shape), w[-1:]))
+
+    def _linearised_step(self, loss: Loss, params, state, batch, key):
+        """The damped minimum-norm projection of all parameters onto the linearised constraints
+        (``newton``), then the read-out by least squares on the new constraints when asked."""
+        params, state, stats = self.newton.step(loss, params, state, batch, key)
+        if self.output_layer == "least_squares":
+            solution = eqx.combine(params, self.context.static)
+            network = self._fitted_readout(solution.network, self._blocks(solution, batch, key))
+            params = eqx.tree_at(lambda p: p.network, params, eqx.filter(network, eqx.is_inexact_array))
+            stats = {**stats, "loss_evals": stats["loss_evals"] + 2}  # the stencil pass and the fit
+        return params, state, stats
 
     @staticmethod
     def _readout(network: MLP):
@@ -151,16 +177,25 @@ class ProjectionSpec(AbstractSolverSpec):
         "algorithm": Field((str,), "douglas_rachford"),  # douglas_rachford | alternating | cyclic
         "inner_iterations": Field((int,), 50, bounds=(1, None, ">= 1")),  # sweeps per minibatch (projection)
         "relaxation": Field(NUMBER, 0.5),  # Douglas-Rachford lam
-        "hidden": Field((str,), "zeroth_order"),  # zeroth_order | projection | fixed
+        "hidden": Field((str,), "zeroth_order"),  # zeroth_order | projection | fixed | linearised
         "output_layer": Field((str,), "least_squares"),  # least_squares | projection
         "ridge": Field(NUMBER, 1e-3, bounds=(0, None, ">= 0")),  # pull towards the previous read-out (x trace/size)
+        # hidden: linearised -- the projection step's Jacobian (BP-free ones), step lengths and damping floor
+        "jacobian": Field((str,), "forward_difference", ("layerwise", "forward_difference", "central_difference",
+                                                          "jvp")),
+        "line_search": GaussNewtonSpec.fields["line_search"]._replace(default=20),
+        "min_damping": GaussNewtonSpec.fields["min_damping"]._replace(default=1e-6),
     }
     learning_rates = ("learning_rate",)
 
     def build(self, settings, steps):
         s = settings
+        newton = GaussNewton(s.jacobian, min_damping=s.min_damping, line_search=s.line_search,
+                             chunk_size=s.chunk_size or 64) if s.hidden == "linearised" else None
         return ProjectionSolver(s.algorithm, s.inner_iterations, s.relaxation, s.hidden, s.output_layer, s.ridge,
-                                random_estimator(s), build_optimizer(OptimizerSettings.of(s), steps))
+                                random_estimator(s), build_optimizer(OptimizerSettings.of(s), steps), newton)
 
     def perturbations(self, settings, n_params):
+        if settings.hidden == "linearised":  # the Jacobian's columns
+            return n_params * (2 if settings.jacobian == "central_difference" else 1)
         return random_evaluations(settings) if settings.hidden == "zeroth_order" else 1  # RGE on the hidden layers
