@@ -234,9 +234,12 @@ def run(size: str, only=None):
     cases = corpus(Path(tempfile.mkdtemp(prefix="pdesolve-reliability-")), SIZES[size]["per_class"])
     cwd = os.getcwd()
     os.chdir(tempfile.mkdtemp(prefix="pdesolve-reliability-run-"))  # where accepted solves would write
-    rows, failures = [], []
+    rss: dict[str, float] = {}  # the process's peak RSS (MB) after each class
+    failures = []
+    for path in (PROBLEM, MC_PROBLEM):  # imports and first compilations outside the clock
+        run_case(Case("warm-up", "warm-up", ["check", str(path)]), limit=100.0)
+    results: dict[str, list] = {}
     try:
-        results: dict[str, list] = {}
         for i, case in enumerate(cases):
             if only and case.kind not in only:
                 continue
@@ -244,39 +247,23 @@ def run(size: str, only=None):
             results.setdefault(case.kind, []).append(result)
             if not clean(result):
                 failures.append(result)
+                print(f"  not clean: {case.label[:80]}: exit {result['exit']}, {result['seconds']:.1f} s, "
+                      f"{result['message'][:160]}", flush=True)
             if i % 100 == 0:
                 print(f"  {i}/{len(cases)} inputs", flush=True)
-            if case.kind != getattr(cases[min(i + 1, len(cases) - 1)], "kind", None) or i == len(cases) - 1:
-                rows.append(_row(case.kind, results[case.kind]))
+            rss[case.kind] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     finally:
         os.chdir(cwd)
-    return _merge(rows), {"failures": failures}
+    return [_row(kind, group, rss[kind]) for kind, group in results.items()], {"failures": failures}
 
 
-def _row(kind: str, results: list[dict]) -> dict:
+def _row(kind: str, results: list[dict], rss_mb: float) -> dict:
     codes = [r["exit"] for r in results]
     bad = [r for r in results if not clean(r)]
     return {"input_class": kind, "tried": len(results), "refused_cleanly": sum(c == 2 for c in codes),
             "accepted": sum(c == 0 for c in codes), "failed": len(bad),
-            "max_time_s": round(max(r["seconds"] for r in results), 3),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "max_time_s": round(max(r["seconds"] for r in results), 3), "peak_rss_mb": round(rss_mb),
             "outcome": "ok" if not bad else f"{bad[0]['label'][:60]}: exit {bad[0]['exit']} {bad[0]['message'][:80]}"}
-
-
-def _merge(rows: list[dict]) -> list[dict]:
-    """One row per class (a class met in several runs of the corpus is summed)."""
-    merged: dict[str, dict] = {}
-    for row in rows:
-        if row["input_class"] not in merged:
-            merged[row["input_class"]] = row
-            continue
-        old = merged[row["input_class"]]
-        for key in ("tried", "refused_cleanly", "accepted", "failed"):
-            old[key] += row[key]
-        old["max_time_s"] = max(old["max_time_s"], row["max_time_s"])
-        old["peak_rss_mb"] = max(old["peak_rss_mb"], row["peak_rss_mb"])
-        old["outcome"] = old["outcome"] if old["outcome"] != "ok" else row["outcome"]
-    return list(merged.values())
 
 
 def summarise(rows: list[dict], size: str) -> list[str]:

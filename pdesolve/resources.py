@@ -24,9 +24,10 @@ from .errors import ConfigError, ProblemError
 from .limits import GIB, device_memory, estimate_bytes, perturbations
 
 #: float64 arrays kept per evaluation point besides its coordinates (u_pred, u_raw, u_exact,
-#: abs_error, t, distances, the datasets' copies of them and the netCDF writer's), and the copies
-#: of the coordinates (sampled, cast, the device's and the dataset's).
-EVAL_ARRAYS_PER_POINT = 24
+#: abs_error, t, distances, the datasets' copies of them and the in-memory netCDF image), and the
+#: copies of the coordinates (sampled, cast, the device's and the dataset's); set above the peak
+#: memory of a measured solve (benchmarks/results/reliability_memory/).
+EVAL_ARRAYS_PER_POINT = 32
 EVAL_COORDINATE_COPIES = 4
 #: Copies of the parameters a solver holds (parameters, gradient, two moments, last good step,
 #: checkpoint and the compiler's buffers).
@@ -117,8 +118,8 @@ def evaluation_needs(problem) -> list[Need]:
     if d >= 2 or problem.time is not None:
         from .analysis import SLICE_POINTS, SLICE_TIMES
 
-        n = spec.get("points", SLICE_POINTS)
-        times = spec.get("times", SLICE_TIMES) if problem.time is not None and "t" not in spec.get("axes", []) else 1
+        n = spec.get("points") or SLICE_POINTS
+        times = spec.get("times") or SLICE_TIMES if problem.time is not None and "t" not in (spec.get("axes") or []) else 1
         times = times if isinstance(times, int) else len(times)
         needs.append(Need("slice grid (points^2 x times)", "evaluation.slice.points", n, n * n * times * per_point,
                           power=2, problem=True))
@@ -144,8 +145,12 @@ def refuse_over(needs: list[Need], have: float, where: str, phase: str, problem=
         return
     worst = max(needs, key=lambda need: need.size)
     fits = worst.fitting(have - (total - worst.size)) if total - worst.size < have else 0
-    fix = (f"set {worst.field} to at most {fits} (from {worst.value})" if fits >= 1 else
-           "the other needs of this phase alone exceed it; reduce them first")
+    if fits >= 1:
+        fix = f"set {worst.field} to at most {fits} (from {worst.value})"
+    elif total - worst.size < have:
+        fix = f"even {worst.field} = 1 does not fit: reduce what multiplies it ({worst.what})"
+    else:
+        fix = "the other needs of this phase alone exceed it; reduce them first"
     parts = ", ".join(f"{need.what} {need.size / GIB:.3g}" for need in sorted(needs, key=lambda n: -n.size)[:3])
     message = (f"{phase} needs {total / GIB:.3g} GiB ({parts} GiB) but the {where} is {have / GIB:.3g} GiB; "
                f"{fix} (or train.check_memory=false to run anyway)")

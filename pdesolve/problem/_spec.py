@@ -128,7 +128,7 @@ class _Reader:
             raise self.fail(field, f"expected a number, got {preview(value)}")
         if isinstance(value, int) and abs(value) > 1e300:  # beyond float range: np.isfinite cannot take it
             raise self.fail(field, f"{preview(value)} is out of range; give a number below 1e300")
-        if not np.isfinite(value):  # first: int(inf) would raise OverflowError
+        if isinstance(value, float) and not np.isfinite(value):  # first: int(inf) would raise OverflowError
             raise self.fail(field, f"expected a finite number, got {value!r}")
         if integer and int(value) != value:
             raise self.fail(field, f"expected an integer, got {value!r}")
@@ -595,7 +595,7 @@ def _slice_option(reader: _Reader, value: Any, dim: int, time) -> dict:
         spec["points"] = reader.number("evaluation.slice.points", spec["points"], positive=True, integer=True)
         if not 2 <= spec["points"] <= 4096:
             raise reader.fail("evaluation.slice.points", f"must be between 2 and 4096, got {spec['points']}")
-    times = spec.get("times")
+    times = spec.pop("times", None)  # null: the default, as when absent
     if times is not None and not isinstance(times, list):
         spec["times"] = reader.number("evaluation.slice.times", times, positive=True, integer=True)
     elif times is not None:
