@@ -185,10 +185,7 @@ class AbstractSteinEngine(AbstractOperatorEngine):
             if self.smooth_time and "u_tt" in at_t:
                 out["u_tt"] = even @ (jnp.sum(jnp.where(is_time, squares, 0.0), axis=1) - 1) / s**2
             for hessian in directions_in(at_t):
-                # v^T H_s v = sum_p w_p ((v . delta_p)^2 - |v|^2) even_p / s^2 (space part of delta_p)
-                v = hessian.directions(x, t)  # (n, k, d)
-                along = jnp.einsum("nkd,pd->nkp", v, half[:, :d]) ** 2 - jnp.sum(v**2, axis=-1)[..., None]
-                out[(hessian.name, "each")] = jnp.einsum("nkp,np->nk", along, even) / s**2
+                out[(hessian.name, "each")] = _along_directions(hessian.directions(x, t), half[:, :d], even, s)
                 out[hessian.name] = out[(hessian.name, "each")] @ jnp.asarray(hessian.weights, dtype)
         if not self.smooth_time and needs & _TIME:
             later, earlier = smoothed(len(shifts) - 2), smoothed(len(shifts) - 1)
@@ -199,6 +196,14 @@ class AbstractSteinEngine(AbstractOperatorEngine):
         if "u" not in needs:
             out.pop("u", None)
         return out
+
+
+def _along_directions(v: Float[Array, "n k d"], half: Float[Array, "p d"], even: Float[Array, "n p"],
+                      s: float) -> Float[Array, "n k"]:
+    """``v^T H_s v = sum_p w_p ((v . delta_p)^2 - |v|^2) even_p / s^2`` per direction (``even``
+    holds ``w_p even_p``; ``half`` the space part of each pair's delta_p)."""
+    along = jnp.einsum("nkd,pd->nkp", v, half) ** 2 - jnp.sum(v**2, axis=-1)[..., None]
+    return jnp.einsum("nkp,np->nk", along, even) / s**2
 
 
 def _check(engine: AbstractSteinEngine) -> None:
