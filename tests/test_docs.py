@@ -80,5 +80,17 @@ def test_the_quick_start_names_a_shipped_problem(name):
     from pdesolve.cli import problem_file
 
     text = (ROOT / name).read_text()
-    assert "pdesolve solve nt_poisson2d_box --set train.steps=30" in text
+    assert "pdesolve solve nt_poisson2d_box --set train.steps=10" in text
     assert Path(problem_file("nt_poisson2d_box")).is_file()
+
+
+def test_the_link_check_sees_a_missing_file_but_not_code(caplog, tmp_path):
+    sys.path.insert(0, str(ROOT / "docs" / "_hooks"))
+    try:
+        import generate
+    finally:
+        sys.path.pop(0)
+    (tmp_path / "there.md").write_text("")
+    page = tmp_path / "page.md"
+    generate.check_links("[a](there.md) [b](gone.md#x) `f[i](n)` [c](https://example.org)", page)
+    assert [r.getMessage() for r in caplog.records] == ["page.md: the link gone.md names no file"]

@@ -88,6 +88,6 @@ def test_report_keeps_errors_baselines_and_residuals_apart(tmp_path):
     baselines = text[text.index("## Baselines"):text.index("## Residual")]
     assert "| zero network, u = base (`zero_rel_l2`) | 5.0000e-01 | - |" in baselines
     assert "c = -0.59" in baselines  # the constant is a value, said in words, not a row of errors
-    assert "| rms | 3.0000e-01 |" in text[text.index("## Residual"):]
+    assert "| residual_rms | 3.0000e-01 |" in text[text.index("## Residual"):]
     assert written == ["error_vs_step.png"] and "[error_vs_step.png](error_vs_step.png)" in text
     assert (tmp_path / "error_vs_step.png").is_file()

@@ -27,13 +27,15 @@ def vocabulary_markdown() -> str:
 
 
 LOG = logging.getLogger("mkdocs.hooks.generate")  # a warning here fails ``mkdocs build --strict``
+CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
 LINK = re.compile(r"\]\(([^)\s#]+)(#[^)\s]*)?\)")
 
 
 def check_links(markdown: str, source: Path) -> None:
     """Warns of each relative link whose file does not exist beside the page's source (links out of
     ``docs/``, to ``../benchmarks/...``, are valid in the repository but unknown to MkDocs)."""
-    for target, _ in LINK.findall(markdown):
+    prose = CODE.sub("", markdown)  # links are not looked for in code
+    for target, _ in LINK.findall(prose):
         if "://" in target or target.startswith("mailto:"):
             continue
         if not (source.parent / target).exists():
