@@ -47,6 +47,7 @@ def error_vs_step(save: Save, history: dict, title: str, report: dict | None = N
         ax.set_ylabel("relative L2 error")
         ax.legend(fontsize=8, loc="best")
     axes[-1, 0].set_xlabel("step")
+    axes[-1, 0].xaxis.get_major_locator().set_params(integer=True)  # steps are whole numbers
     for a in axes[:, 0]:
         a.grid(True, which="both", alpha=0.3)
     save("error_vs_step.png", fig)
