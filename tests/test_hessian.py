@@ -161,3 +161,17 @@ def test_shipped_correlated_problems_have_exact_solutions(name):
     compiled = compile_problem(load_problem(Path(__file__).parent.parent / "problems" / f"{name}.yaml"))
     misfits = verify_exact(compiled, n=60)
     assert misfits and all(m.small for m in misfits), misfits
+
+
+@pytest.mark.parametrize("exact, flagged", [("exp(-t) * sin(x[1])", False), ("exp(-0.9 * t) * sin(x[1])", True)])
+def test_check_flags_a_wrong_exact_solution(exact, flagged):
+    from pdesolve.problem import verify_exact
+
+    mapping = {"dimension": 3, "time": {"start": 0, "end": 1}, "domain": {"type": "ball"},
+               "equation": "u_t - lap_u = 0", "conditions": {"initial": "sin(x[1])", "boundary": exact},
+               "exact": exact}
+    (equation, *conditions) = verify_exact(compile_problem(problem_from_mapping(mapping)), n=60)
+    assert equation.what == "equation" and equation.small != flagged
+    assert all(m.small for m in conditions)
+    if flagged:  # u_t - lap_u = 0.1 exp(-0.9 t) sin(x_1): the largest residual is where |sin x_1| is largest
+        assert equation.absolute > 1e-2 and abs(np.sin(equation.x[0])) > 0.5
