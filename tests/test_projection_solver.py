@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.flatten_util import ravel_pytree
 
 from pdesolve.config import MlpConfig, resolve
 from pdesolve.errors import ConfigError
@@ -171,3 +172,30 @@ def test_config_and_binding_errors_name_the_field():
         build_solver(tt.solver, 10).bind(tt_context)
     # With ZO hidden layers a TT network is accepted: only the dense read-out is solved.
     build_solver(_with_solver(tt, hidden="zeroth_order"), 10).bind(tt_context)
+
+
+def test_linearised_projection_is_the_damped_minimum_norm_step_onto_the_linearised_constraints():
+    # hidden: linearised, one step length (1) at a tiny damping: theta moves by -J^T (J J^T + lam I)^-1 r,
+    # checked against numpy's solve with jax.jacfwd's Jacobian (the solver's: jvp columns, kernel form, its
+    # damping scale; finite differences of the FD residual would add their round-off, ~1e-2 relative here)
+    compiled, config, solution, _, batch, soft = _setup(method="fd")
+    engine = FiniteDifferenceEngine(step=1e-3)
+    params, static = eqx.partition(solution, eqx.is_inexact_array)
+    loss = PinnLoss(compiled, engine, static, tuple(soft), 1.0)
+    solver = build_solver(_with_solver(config, name="projection", hidden="linearised", output_layer="projection",
+                                       jacobian="jvp", line_search=1, min_damping=1e-10), 1)
+    solver = solver.bind(SolverContext(static, engine, compiled, tuple(soft), 1.0))
+    key = jax.random.PRNGKey(0)
+    new = jax.jit(lambda p, s: solver.step(loss, p, s, batch, key)[0])(params, solver.init(loss, params))
+    theta, unravel = ravel_pytree(params)
+    r = loss.residuals(params, batch, key)
+    jac = jax.jit(jax.jacfwd(lambda th: loss.residuals(unravel(th), batch, key)))(theta)
+    assert jac.shape[0] < jac.shape[1]  # fewer constraint rows than parameters: a projection
+    delta = np.asarray(ravel_pytree(new)[0] - theta)
+    lam = 1e-10 * np.trace(jac.T @ jac) / theta.shape[0]
+    expected = -jac.T @ np.linalg.solve(jac @ jac.T + lam * np.eye(r.shape[0]), r)
+    np.testing.assert_allclose(delta, expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
+    # on the linearised constraint set, and the smallest such move (orthogonal to J's null space)
+    assert np.linalg.norm(r + jac @ delta) < 1e-6 * np.linalg.norm(r)
+    null = np.linalg.svd(np.asarray(jac))[2][r.shape[0]:]
+    assert np.linalg.norm(null @ delta) < 1e-4 * np.linalg.norm(delta)
