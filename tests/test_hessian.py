@@ -175,3 +175,24 @@ def test_check_flags_a_wrong_exact_solution(exact, flagged):
     assert all(m.small for m in conditions)
     if flagged:  # u_t - lap_u = 0.1 exp(-0.9 t) sin(x_1): the largest residual is where |sin x_1| is largest
         assert equation.absolute > 1e-2 and abs(np.sin(equation.x[0])) > 0.5
+
+
+
+@pytest.mark.parametrize("truth, flagged", [(0.5, False), (0.7, True)])
+def test_check_judges_an_inverse_problem_at_its_stated_truth(tmp_path, truth, flagged):
+    """With unknowns, the equation is checked at their ``exact`` values (heat_inverse10's kappa is
+    0.5), not at their ``init``."""
+    import shutil
+
+    import yaml
+
+    from pdesolve.problem import load_problem, verify_exact
+
+    shipped = Path(__file__).parents[1] / "problems"
+    mapping = yaml.safe_load((shipped / "heat_inverse10.yaml").read_text())
+    mapping["unknowns"]["kappa"]["exact"] = truth
+    (tmp_path / "data").mkdir()
+    shutil.copy(shipped / mapping["data"]["file"], tmp_path / mapping["data"]["file"])
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(mapping))
+    (equation, *_) = verify_exact(compile_problem(load_problem(tmp_path / "p.yaml")), n=60)
+    assert equation.what == "equation" and equation.small != flagged
