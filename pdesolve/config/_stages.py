@@ -24,7 +24,7 @@ STAGE_FIELDS = {
 
 def _stage(field: str, entry: Any, last: bool) -> dict[str, Any]:
     """One stage checked and with its solver's defaults filled in."""
-    if not isinstance(entry, Mapping) or "name" not in entry:
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
         raise ConfigError(field, f"a stage is a solver section with its name, e.g. {{name: adam, steps: 1000}}; "
                           f"got {preview(entry)}")
     limits = {key: check_value(f"{field}.{key}", entry.get(key), spec) for key, spec in STAGE_FIELDS.items()}
