@@ -3,7 +3,9 @@
 A sampler draws uniforms in [0, 1)^(d + 2) (domain coordinates, one spare for radius or face,
 one for time) and maps them through the domain. Its state is plain data (for checkpoints).
 Interior points follow a mixture of the domain's two laws (``pdesolve.problem.INTERIOR_LAWS``):
-a fraction ``radius_fraction`` of each draw from ``radius_uniform``, the rest from ``volume``.
+a fraction ``radius_fraction`` of each draw from ``radius_uniform``, the rest from ``volume``,
+spread evenly along the batch so that any contiguous part of it (a solver's held-out tail) holds
+both laws in proportion.
 """
 
 import dataclasses
@@ -17,6 +19,13 @@ from .problem import Domain
 
 #: The share of radius-uniform points of each law of ``INTERIOR_LAWS`` (a mixture has its own weight).
 LAW_FRACTIONS = {"volume": 0.0, "radius_uniform": 1.0}
+
+
+def spread_evenly(n: int, fraction: float) -> np.ndarray:
+    """A mask (n,) with floor(fraction * n) True entries spread evenly (a Bresenham pattern): every
+    run of m consecutive entries holds fraction * m of them, up to one."""
+    i = np.arange(n)
+    return np.floor((i + 1) * fraction) > np.floor(i * fraction)
 
 
 @dataclasses.dataclass
@@ -72,11 +81,13 @@ class PointSampler:
         return t0 + (t1 - t0) * uniforms[:, -1]
 
     def interior(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Points x (n, d) in the domain (the first round(radius_fraction * n) radius-uniform, the
-        others uniform in volume), times t (n,) uniform."""
+        """Points x (n, d) in the domain (floor(radius_fraction * n) of them radius-uniform, spread
+        evenly, the others uniform in volume), times t (n,) uniform."""
         u = self._draw(n)
-        k = round(self.radius_fraction * n)
-        x = np.concatenate([self.domain.radius_uniform(u[:k, :-1]), self.domain.volume(u[k:, :-1])])
+        radial = spread_evenly(n, self.radius_fraction)
+        x = np.empty((n, self.domain.dim))
+        x[radial] = self.domain.radius_uniform(u[radial, :-1])
+        x[~radial] = self.domain.volume(u[~radial, :-1])
         return x, self._times(u)
 
     def boundary(self, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ from scipy import stats
 
 from pdesolve.problem import Annulus, Ball, Box, WholeSpace, load_problem
 from pdesolve.run import BatchMaker, build, resolve_run
-from pdesolve.sampling import PointSampler
+from pdesolve.sampling import PointSampler, spread_evenly
 
 POISSON = Path(__file__).resolve().parent / "data/poisson2d_ad.yaml"
 
@@ -76,6 +76,15 @@ def test_a_mixture_draws_its_weight_from_the_radius_uniform_law():
     inner = ball.radius(x) < 0.5  # volume law: 2^-6 of the points; radius-uniform: half of them
     expected = 0.25 * 0.5 + 0.75 * 0.5**D
     assert abs(inner.mean() - expected) < 4 * np.sqrt(expected * (1 - expected) / N)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.1, 0.25, 0.5, 1.0])
+def test_the_laws_are_interleaved_so_any_tail_of_a_batch_holds_both(fraction):
+    """A solver's held-out tail (the last points of the batch) must see the mixture, not one law."""
+    mask = spread_evenly(1000, fraction)
+    assert mask.sum() == int(np.floor(fraction * 1000))
+    for tail in (1, 7, 200, 999):
+        assert abs(mask[-tail:].sum() - fraction * tail) <= 1
 
 
 def test_an_unknown_law_is_refused():

@@ -80,7 +80,8 @@ class BatchMaker:
     def _choose(self, step: int, params, x: np.ndarray, t: np.ndarray) -> list[int]:
         """Indices of n of the candidates x (k n, d), t (k n,), drawn without replacement (Gumbel
         top-n) with weights |r| / mean |r| + 1; seeded by the sampler's seed and ``step``. Returned in
-        the candidates' order, so that a solver's held-out tail is not the least-scored points."""
+        the candidates' order, so that the batch's laws stay interleaved and a solver's held-out
+        tail is not the least-scored points."""
         key = jax.random.fold_in(jax.random.PRNGKey(self.sampler.seed), step)
         scores = []
         for i in range(0, len(x), self.n):  # chunks of one batch: the memory of a loss evaluation
