@@ -9,5 +9,5 @@ SHIPPED = {"pdesolve.problems": "problems", "pdesolve.configs": "configs"}
 setup(
     packages=find_packages(include=["pdesolve", "pdesolve.*"]) + list(SHIPPED),
     package_dir=SHIPPED,
-    package_data={"pdesolve.problems": ["*.yaml"], "pdesolve.configs": ["*.yaml", "spaces/*.yaml"]},
+    package_data={"pdesolve.problems": ["*.yaml", "data/*.csv", "data/*.py"], "pdesolve.configs": ["*.yaml", "spaces/*.yaml"]},
 )

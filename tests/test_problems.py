@@ -119,10 +119,10 @@ BROKEN = [
     ("from_exact nonlinear in f", _edit(GOOD_STATIONARY, equation='"lap_u = f**2"', source="from_exact",
                                         exact='"x[1]"'), "equation", "linear in f"),
     ("index out of range", "dimension: 20\ndomain: {type: box, low: 0, high: 1}\n"
-     'equation: "lap_u = x[25]"\nconditions: {boundary: "0"}\n', "equation", "x[25] reaches component 25, outside 1..20"),
+     'equation: "lap_u = x[25]"\nconditions: {boundary: "0"}\n', "equation", "x[25] reaches entry 25, outside 1..20"),
     ("index zero", _edit(GOOD_STATIONARY, exact='"x[0]"'), "exact", "outside 1..3"),
     ("Sum index past the end", _edit(GOOD_STATIONARY, equation='"lap_u = Sum(x[i + 1], (i, 1, d))"'), "equation",
-     "reaches component 4"),
+     "reaches entry 4"),
     ("index outside a Sum", _edit(GOOD_STATIONARY, equation='"lap_u = x[i]"'), "equation",
      "the index i is used outside a Sum"),
     ("unknown sampling", _edit(GOOD_STATIONARY, evaluation="{sampling: latin}"), "evaluation.sampling",
@@ -232,10 +232,11 @@ def test_python_module_problem_matches_yaml():
 
 
 def test_every_shipped_file_is_package_data():
-    """setup.py ships problems/*.yaml, configs/*.yaml and configs/spaces/*.yaml (and problems' modules as
+    """setup.py ships problems/*.yaml, problems/data/*, configs/*.yaml and configs/spaces/*.yaml (and problems' modules as
     modules): a file of another kind there would be missing from a non-editable install. ``pdesolve list``
     finds them."""
-    kinds = {"problems": {".yaml", ".py"}, "configs": {".yaml"}, "configs/spaces": {".yaml"}}
+    kinds = {"problems": {".yaml", ".py"}, "problems/data": {".csv", ".py"}, "configs": {".yaml"},
+             "configs/spaces": {".yaml"}}
     for kind, suffixes in kinds.items():
         files = [p for p in (ROOT / kind).iterdir()
                  if p.name != "__pycache__" and p.relative_to(ROOT).as_posix() not in kinds]

@@ -236,7 +236,7 @@ def test_rollback_lowers_the_learning_rate_and_finishes(blowup):
 def test_set_goes_through_config_validation_on_the_cli(tmp_path):
     for item, field, hint in (("train.stepz=5", "train.stepz", "did you mean 'steps'"),
                               ("train.steps=abc", "train.steps", "expected int"),
-                              ("train.steps=0", "train.steps", ">= 1"),
+                              ("train.steps=0", "train.steps", "from 1 to 10^12"),
                               ("train.on_divergence=rollbak", "train.on_divergence", "did you mean 'rollback'"),
                               ("solver.learning_rat=1", "solver.learning_rat", "did you mean 'learning_rate'")):
         code, out, err = _cli(["solve", str(POISSON), "--out", str(tmp_path / "x"), "--set", item, "--quiet"])

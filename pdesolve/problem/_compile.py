@@ -191,15 +191,16 @@ def _evaluate_reduction(expr: sp.Sum | sp.Product, env: _Env) -> Array:
     if np.ndim(first) or np.ndim(last):
         raise CompileError(f"the bounds of the {type(expr).__name__} over {index} depend on another index; "
                            "give bounds of integers and d only")
-    values = np.arange(first, last + 1)
     outer = {k: np.asarray(v)[..., None] for k, v in env.indices.items()}
     depth = max((v.ndim for v in outer.values()), default=1)
-    grid = values.reshape((1,) * (depth - 1) + (-1,))
-    if int(np.prod(np.broadcast_shapes(grid.shape, *(v.shape for v in outer.values())))) > MAX_SUM_TERMS:
+    count = max(int(last) - int(first) + 1, 0)
+    shape = (1,) * (depth - 1) + (count,)
+    if int(np.prod(np.broadcast_shapes(shape, *(v.shape for v in outer.values())), dtype=object)) > MAX_SUM_TERMS:
         raise CompileError(f"the {type(expr).__name__} over {index} from {first} to {last} has too many terms; "
                            f"at most {MAX_SUM_TERMS} (with its enclosing reductions) are supported")
-    if values.size == 0:
+    if count == 0:
         return empty
+    grid = np.arange(first, last + 1).reshape(shape)
     term = expr.function if not inner else type(expr)(expr.function, *inner)
     value = _evaluate(term, dataclasses.replace(env, indices={**outer, index: grid}))
     return reduce(jnp.broadcast_to(value, np.broadcast_shapes(jnp.shape(value), grid.shape)), axis=-1)
