@@ -154,7 +154,7 @@ def test_bad_matrix_parameters_name_the_field(raw, message):
     assert err.value.field.startswith("parameters.A")
 
 
-@pytest.mark.parametrize("name", ["nt_basket100_ball", "nt_kolmogorov_corr20_whole"])
+@pytest.mark.parametrize("name", ["basket100_ball", "nt_kolmogorov_corr20_whole"])
 def test_shipped_correlated_problems_have_exact_solutions(name):
     from pdesolve.problem import verify_exact
 
