@@ -22,8 +22,8 @@ class Interrupt:
             return
         previous = signal.getsignal(signal.SIGINT)
 
-        def handler(signum, frame):
-            if self.requested or not callable(previous):
+        def handler(signum, frame):  # also where SIGINT was ignored (a background job): the request is explicit
+            if self.requested:
                 signal.signal(signal.SIGINT, previous)
                 raise KeyboardInterrupt
             self.requested = True
