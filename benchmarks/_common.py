@@ -344,3 +344,12 @@ def train_run(problem, config: dict | str | Path | None, overrides: dict, *, lab
     print(f"  {label}: rel_l2 {row['rel_l2']:.3e}{uniform} mse {row['mse']:.3e} steps {row['steps']} "
           f"train {row['train_time_s']:.1f}s ({rep['stop_reason']})", flush=True)
     return row, hist
+
+
+def draw_error_curves(ax, curves: dict, problem: str, labels, colours: dict) -> None:
+    """Error against training time on ``ax``, one curve per label with ``(problem, label)`` in
+    ``curves`` ({(problem, label): (seconds (k,), error (k,))}); times floored at 10 ms for the log axis."""
+    for label in labels:
+        if (problem, label) in curves:
+            seconds, error = curves[(problem, label)]
+            ax.loglog(np.maximum(seconds, 1e-2), error, marker=".", color=colours[label], label=label)

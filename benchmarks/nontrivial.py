@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import PROBLEMS, fmt, markdown_table, selected, train_run, write_partial
+from ._common import PROBLEMS, draw_error_curves, fmt, markdown_table, selected, train_run, write_partial
 
 #: Seconds of training per method, by problem dimension (quick: this 2-core CPU).
 SIZES = {
@@ -257,10 +257,7 @@ def figures(rows: list[dict], curves: dict) -> dict:
     fig, axes = plt.subplots(rows_of_panels, cols, figsize=(4.2 * cols, 3.3 * rows_of_panels), squeeze=False)
     colours = dict(zip(METHODS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for ax, name in zip(axes.flat, problems):
-        for method in METHODS:
-            if (name, method) in curves:
-                seconds, error = curves[(name, method)]
-                ax.loglog(np.maximum(seconds, 1e-2), error, marker=".", color=colours[method], label=method)
+        draw_error_curves(ax, curves, name, METHODS, colours)
         baseline = next(r["best_constant_rel_l2"] for r in rows if r["problem"] == name)
         ax.axhline(baseline, color="black", linestyle=":", label="best constant")
         ax.set_title(name, fontsize=9)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import PROBLEMS, ROOT, fmt, markdown_table, selected, write_partial
+from ._common import PROBLEMS, ROOT, draw_error_curves, fmt, markdown_table, selected, write_partial
 
 #: Seconds of training per entry and problem, evaluation points, problems (tiny: a smoke size).
 SIZES = {
@@ -162,10 +162,7 @@ def figures(rows: list[dict], curves: dict) -> dict:
     fig, axes = plt.subplots(1, len(problems), figsize=(4.4 * len(problems), 3.4), squeeze=False)
     colours = dict(zip(ENTRIES, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for ax, name in zip(axes.flat, problems):
-        for label in ENTRIES:
-            if (name, label) in curves:
-                seconds, error = curves[(name, label)]
-                ax.loglog(np.maximum(seconds, 1e-2), error, marker=".", color=colours[label], label=label)
+        draw_error_curves(ax, curves, name, ENTRIES, colours)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("training time [s]")
         ax.set_ylabel("rel L2 (volume law)")
