@@ -286,17 +286,8 @@ def _leading_comment(path: Path) -> str:
     return ""
 
 
-def _tune_parser(sub) -> argparse.ArgumentParser:
-    """The ``tune`` subcommand's options."""
-    tune = sub.add_parser("tune", help="search config settings (optuna TPE, pruning) and write the best as a config")
-    tune.add_argument("problem", help="problem file (.yaml, or .py defining PROBLEM)")
-    tune.add_argument("--space", required=True, help="search space (YAML: dotted config paths with range, "
-                      "log_range, int_range or choices; configs/spaces/)")
-    tune.add_argument("--trials", type=int, required=True, help="trials in the study (a rerun continues up to it)")
-    tune.add_argument("--config", help="config file every trial starts from (as for solve)")
-    tune.add_argument("--workers", type=int, default=1, help="parallel worker processes on this machine")
-    tune.add_argument("--budget", type=float, help="seconds of training per run, one run per seed of a trial "
-                      "(default: the config's train.time_budget, else 20)")
+def _tune_seed_options(tune: argparse.ArgumentParser) -> None:
+    """The ``tune`` options on the seeds a trial trains at, the baseline and the verification."""
     tune.add_argument("--seeds", type=int, default=1, metavar="K", help="training runs per trial, at the config's "
                       "seed, seed+1, ..., seed+K-1, each with the whole --budget (a trial costs K budgets); the "
                       "objective is the geometric mean of their errors (errors span decades); pruning watches the "
@@ -310,6 +301,20 @@ def _tune_parser(sub) -> argparse.ArgumentParser:
                       "beside them) at K seeds the trials did not use, at the same budget; printed and kept in "
                       "study.nc (attributes verify_*). Trials that share the processors compete for them: verify "
                       "before trusting a time-budgeted win (default 0: none)")
+
+
+def _tune_parser(sub) -> argparse.ArgumentParser:
+    """The ``tune`` subcommand's options."""
+    tune = sub.add_parser("tune", help="search config settings (optuna TPE, pruning) and write the best as a config")
+    tune.add_argument("problem", help="problem file (.yaml, or .py defining PROBLEM)")
+    tune.add_argument("--space", required=True, help="search space (YAML: dotted config paths with range, "
+                      "log_range, int_range or choices; configs/spaces/)")
+    tune.add_argument("--trials", type=int, required=True, help="trials in the study (a rerun continues up to it)")
+    tune.add_argument("--config", help="config file every trial starts from (as for solve)")
+    tune.add_argument("--workers", type=int, default=1, help="parallel worker processes on this machine")
+    tune.add_argument("--budget", type=float, help="seconds of training per run, one run per seed of a trial "
+                      "(default: the config's train.time_budget, else 20)")
+    _tune_seed_options(tune)
     tune.add_argument("--out", help="output folder (default outputs/<problem>/tune-<space>); the same folder "
                       "continues an interrupted study")
     tune.add_argument("--storage", metavar="URL", help="RDB URL of a study shared by workers on several machines, "

@@ -460,14 +460,8 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
     reader.mapping("", data, TOP_KEYS)
     data = _with_overrides(reader, dict(data), dict(overrides or {}))
 
-    name = data.get("name") or (Path(where).stem if where else "problem")
-    if not isinstance(name, str) or not name.replace("-", "_").isidentifier():
-        raise reader.fail("name", f"must be a plain name (letters, digits, _ or -), got {preview(name)}")
-    if "dimension" not in data:
-        raise reader.fail("dimension", "missing; give the number of space dimensions, e.g. dimension: 20")
-    dim = reader.number("dimension", data["dimension"], positive=True, integer=True)
-    if dim > MAX_DIMENSION:
-        raise reader.fail("dimension", f"{dim} exceeds the supported maximum {MAX_DIMENSION}")
+    name = _name(reader, data, where)
+    dim = _dimension(reader, data)
     values, symbols = _parameters(reader, data.get("parameters"), dim)
     unknowns, unknown_symbols = parse_unknowns(reader, data.get("unknowns"), dim, set(values))
     base = base_names(symbols)
@@ -489,15 +483,7 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
     if not vocab.operators_in(residual) - {"u"}:
         raise reader.fail("equation", "uses no derivative of u (u_t, u_x[i], lap_u, grad_u_sq, ...); this is not a PDE")
 
-    conditions, robin = _conditions(reader, data.get("conditions"), time, domain, base)
-    warnings = _well_posedness(reader, conditions, residual, domain)
-
-    exact = None if data.get("exact") is None else reader.expression("exact", data["exact"], base)
-    source = _source(reader, data.get("source"), residual, exact, base)
-    observed = _observations(reader, data.get("data"), unknowns, source, dim=dim, time=time, domain=domain)
-    evaluation = _evaluation(reader, data.get("evaluation"), dim, time, domain)
-    reference = parse_reference(reader, data.get("reference"), dim=dim, time=time, domain=domain,
-                                has_exact=exact is not None, max_numbers=MAX_EVALUATION_NUMBERS)
+    solution = _conditions_and_data(reader, data, residual, unknowns, dim=dim, time=time, domain=domain, base=base)
     config = reader.mapping("config", data.get("config") or {})
     title = data.get("title") or data.get("description") or name
     if not isinstance(title, str):
@@ -505,10 +491,43 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
     equation_text = data["equation"] if isinstance(data["equation"], str) else str(residual) + " = 0"
     return Problem(
         name=name, title=str(title), dimension=dim, parameters=values, time=time, domain=domain,
-        residual=residual, equation_text=equation_text, conditions=conditions, exact=exact,
-        source=source, evaluation=evaluation, config=config, source_file=where, raw=data, warnings=warnings,
-        robin=robin, reference=reference, unknowns=unknowns, data=observed,
+        residual=residual, equation_text=equation_text, config=config, source_file=where, raw=data,
+        unknowns=unknowns, **solution,
     )
+
+
+def _name(reader: _Reader, data: dict, where: str | None) -> str:
+    """The problem's ``name``, default the file's stem."""
+    name = data.get("name") or (Path(where).stem if where else "problem")
+    if not isinstance(name, str) or not name.replace("-", "_").isidentifier():
+        raise reader.fail("name", f"must be a plain name (letters, digits, _ or -), got {preview(name)}")
+    return name
+
+
+def _dimension(reader: _Reader, data: dict) -> int:
+    """The number of space dimensions, required, at most ``MAX_DIMENSION``."""
+    if "dimension" not in data:
+        raise reader.fail("dimension", "missing; give the number of space dimensions, e.g. dimension: 20")
+    dim = reader.number("dimension", data["dimension"], positive=True, integer=True)
+    if dim > MAX_DIMENSION:
+        raise reader.fail("dimension", f"{dim} exceeds the supported maximum {MAX_DIMENSION}")
+    return dim
+
+
+def _conditions_and_data(reader: _Reader, data: dict, residual, unknowns, *, dim: int, time, domain: Domain,
+                         base: dict) -> dict[str, Any]:
+    """The ``Problem`` fields on what pins the solution down: its conditions (and the well-posedness warnings
+    on them), exact solution, source, observations, evaluation and reference."""
+    conditions, robin = _conditions(reader, data.get("conditions"), time, domain, base)
+    warnings = _well_posedness(reader, conditions, residual, domain)
+    exact = None if data.get("exact") is None else reader.expression("exact", data["exact"], base)
+    source = _source(reader, data.get("source"), residual, exact, base)
+    observed = _observations(reader, data.get("data"), unknowns, source, dim=dim, time=time, domain=domain)
+    evaluation = _evaluation(reader, data.get("evaluation"), dim, time, domain)
+    reference = parse_reference(reader, data.get("reference"), dim=dim, time=time, domain=domain,
+                                has_exact=exact is not None, max_numbers=MAX_EVALUATION_NUMBERS)
+    return {"conditions": conditions, "robin": robin, "warnings": warnings, "exact": exact, "source": source,
+            "data": observed, "evaluation": evaluation, "reference": reference}
 
 
 def _evaluation(reader: _Reader, value: Any, dim: int, time, domain: Domain) -> dict:

@@ -90,17 +90,12 @@ def solve(problem: Problem | str | Path, config: dict | str | Path | None = None
         print([(r["step"], r["rel_l2"]) for r in rows])
     """
     problem = problem if isinstance(problem, Problem) else load_problem(problem)
-    if init_from is not None:
-        overrides = [*overrides, {"train": {"init_from": str(Path(init_from).resolve())}}]
-    if resume is not None:
-        config = resume_config(Path(resume), problem, as_config(config), overrides)
-    else:
-        config = resolve_run(problem, as_config(config), *overrides)
+    config = _run_config(problem, config, overrides, resume, init_from)
     where: dict = {}  # the run folder, once made
     try:
         with precision(config):  # float64 for this run only (and this thread), never for the rest of the process
-            return _run(problem, build(problem, config), out=out, output_root=output_root, resume=resume,
-                        where=where, on_log=on_log)
+            pieces = build(problem, config)
+            return _run(problem, pieces, out=out, output_root=output_root, resume=resume, where=where, on_log=on_log)
     except PdesolveError:
         if resume is None:
             discard_unstarted(where)
@@ -112,6 +107,15 @@ def solve(problem: Problem | str | Path, config: dict | str | Path | None = None
     except KeyboardInterrupt as err:
         err.run_folder = where.get("folder")  # for the CLI's hint: continue with --resume there
         raise
+
+
+def _run_config(problem: Problem, config, overrides, resume, init_from):
+    """The run's resolved config: ``config`` then ``overrides`` (and ``init_from``), or a resumed run's own."""
+    if init_from is not None:
+        overrides = [*overrides, {"train": {"init_from": str(Path(init_from).resolve())}}]
+    if resume is not None:
+        return resume_config(Path(resume), problem, as_config(config), overrides)
+    return resolve_run(problem, as_config(config), *overrides)
 
 
 def _run(problem: Problem, pieces: Assembled, *, out, output_root, resume, where: dict, on_log=None) -> RunResult:

@@ -12,13 +12,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import optuna
 import xarray as xr
 
 from ..config import load_config_file, resolve_config
 from ..errors import ConfigError
-from ..problem import load_problem
+from ..problem import Problem, load_problem
 from ..run import resolve_run
 from ._outputs import best_trial, finished_trials, write_outputs
 from ._space import SpaceError, load_space
@@ -139,6 +140,40 @@ def _check_options(trials, workers: int, budget: float | None, seeds: int, verif
                           "e.g. --verify 4")
 
 
+def _out_folder(out: str | Path | None, problem_name: str, space: str | Path) -> Path:
+    """The tune's folder, made: ``out``, default ``outputs/<problem>/tune-<space>``."""
+    folder = Path(out) if out is not None else Path("outputs") / problem_name / f"tune-{Path(space).stem}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError("--out", f"cannot create {folder}: {err.strerror or err}; choose a folder you can write "
+                          "to") from None
+    return folder
+
+
+def _fingerprint(settings: dict, seeds: int) -> str:
+    """The hash of what a study's trials depend on; one seed keeps the fingerprint of the studies made before
+    ``--seeds``."""
+    if seeds > 1:
+        settings = settings | {"seeds": seeds}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _check_seeds_outside(space: dict, space_file: str | Path, seeds: int, baseline: bool) -> None:
+    """Several seeds and the baseline train at the config's seed, seed+1, ...: the space may not set it."""
+    if "seed" in space and (seeds > 1 or baseline):
+        raise SpaceError(str(space_file), "seed", "--seeds and --baseline train at the config's seed, seed+1, ...: "
+                         "set seed in --config, not in the space")
+
+
+def _study_attrs(job: TuneJob, problem: Problem, base: Any, budget: float) -> dict:
+    """The study's attributes in study.nc: what was searched, on what, how."""
+    return {"problem": problem.name, "problem_file": job.problem_file, "space": job.space_file,
+            "objective": objective_text(problem, base["seed"], job.seeds), "time_budget_s": float(budget),
+            "trials_requested": job.trials, "study_name": job.study_name, "sampler": "optuna TPE",
+            "pruner": "optuna median"}
+
+
 def tune(problem_file: str | Path, space: str | Path, trials: int, *, config: str | Path | None = None,
          workers: int = 1, budget: float | None = None, out: str | Path | None = None, storage: str | None = None,
          params: dict | None = None, seeds: int = 1, baseline: bool = False, verify: int = 0) -> TuneResult:
@@ -161,21 +196,13 @@ def tune(problem_file: str | Path, space: str | Path, trials: int, *, config: st
     budget = budget or base.train.time_budget or DEFAULT_BUDGET_S
     base = resolve_config(base.to_dict(), {"train": {"time_budget": float(budget)}})
     space_set = load_space(space, base)
-    if "seed" in space_set.raw and (seeds > 1 or baseline):
-        raise SpaceError(str(space), "seed", "--seeds and --baseline train at the config's seed, seed+1, ...: set "
-                         "seed in --config, not in the space")
-    out = Path(out) if out is not None else Path("outputs") / problem.name / f"tune-{Path(space).stem}"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ConfigError("--out", f"cannot create {out}: {err.strerror or err}; choose a folder you can write "
-                          "to") from None
-    job = TuneJob(str(problem_file), params, base, space_set.raw, str(space), trials, storage,
-                  str(out / "study.log"), f"{problem.name}-{Path(space).stem}", seeds, baseline)
-    settings = {"problem": problem.raw, "params": params, "config": base, "space": space_set.raw}
-    if seeds > 1:  # one seed keeps the fingerprint of the studies made before --seeds
-        settings["seeds"] = seeds
-    fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+    _check_seeds_outside(space_set.raw, space, seeds, baseline)
+    out = _out_folder(out, problem.name, space)
+    journal, name = str(out / "study.log"), f"{problem.name}-{Path(space).stem}"
+    job = TuneJob(str(problem_file), params, base, space_set.raw, str(space), trials, storage, journal, name, seeds,
+                  baseline)
+    searched = {"problem": problem.raw, "params": params, "config": base, "space": space_set.raw}
+    fingerprint = _fingerprint(searched, seeds)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # not optuna's line per trial: each prints its own
     with _folder_lock(out):
         study = _open_study(job, fingerprint)
@@ -183,9 +210,6 @@ def tune(problem_file: str | Path, space: str | Path, trials: int, *, config: st
             fail_interrupted(study)
         _run_workers(job, out, min(workers, trials))
         _verify(study, job, verify)
-        attrs = {"problem": problem.name, "problem_file": str(problem_file), "space": str(space),
-                 "objective": objective_text(problem, base["seed"], seeds), "time_budget_s": float(budget),
-                 "trials_requested": trials, "study_name": job.study_name, "sampler": "optuna TPE",
-                 "pruner": "optuna median"}
         seed_list = list(range(base["seed"], base["seed"] + seeds))
+        attrs = _study_attrs(job, problem, base, budget)
         return TuneResult(write_outputs(out, study, space_set, attrs, seed_list), out)
