@@ -37,8 +37,9 @@ def run_suite(suite: str, size: str, only=None, out=None) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("suites", nargs="+", choices=[*SUITES, "all"], metavar="SUITE",
-                        help=f"{', '.join(SUITES)} or all")
+    parser.add_argument(
+        "suites", nargs="+", choices=[*SUITES, "all"], metavar="SUITE", help=f"{', '.join(SUITES)} or all"
+    )
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quick", dest="size", action="store_const", const="quick", help="small CPU size (default)")
     group.add_argument("--full", dest="size", action="store_const", const="full", help="GPU size")

@@ -61,8 +61,7 @@ def git_state() -> dict:
     import subprocess
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10,
-                              check=True).stdout
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True).stdout
 
     try:
         commit = git("rev-parse", "HEAD").strip()
@@ -104,10 +103,20 @@ def built(problem, config: dict, *, batch_size: int | None = None):
         params, static = eqx.partition(pieces.solution, eqx.is_inexact_array)
         loss = pieces.loss(static)
         maker = pieces.batch_maker()
-        yield {"make_batch": maker, "loss": loss, "params": params, "static": static, "solver": pieces.solver,
-               "state": pieces.solver.init(loss, params), "batch": maker(0), "engine": pieces.engine,
-               "network": pieces.network, "config": config.to_dict(), "dtype": pieces.dtype,
-               "compiled": pieces.compiled}
+        yield {
+            "make_batch": maker,
+            "loss": loss,
+            "params": params,
+            "static": static,
+            "solver": pieces.solver,
+            "state": pieces.solver.init(loss, params),
+            "batch": maker(0),
+            "engine": pieces.engine,
+            "network": pieces.network,
+            "config": config.to_dict(),
+            "dtype": pieces.dtype,
+            "compiled": pieces.compiled,
+        }
 
 
 def peak_bytes(compiled) -> int | None:
@@ -115,8 +124,12 @@ def peak_bytes(compiled) -> int | None:
     analysis = compiled.memory_analysis()
     if analysis is None:
         return None
-    return int(analysis.argument_size_in_bytes + analysis.output_size_in_bytes + analysis.temp_size_in_bytes
-               - analysis.alias_size_in_bytes)
+    return int(
+        analysis.argument_size_in_bytes
+        + analysis.output_size_in_bytes
+        + analysis.temp_size_in_bytes
+        - analysis.alias_size_in_bytes
+    )
 
 
 def flops_of(compiled) -> float | None:
@@ -169,8 +182,9 @@ def _column(values):
     return np.array(["" if v is None else str(v) for v in values])
 
 
-def write_results(suite: str, rows: list[dict], meta: dict, summary: list[str], out: Path | None = None,
-                  figures: dict | None = None) -> Path:
+def write_results(
+    suite: str, rows: list[dict], meta: dict, summary: list[str], out: Path | None = None, figures: dict | None = None
+) -> Path:
     """Writes table.csv, table.nc, meta.json, summary.md (and figures) to ``out`` (default
     ``benchmarks/results/<suite>``); returns the folder."""
     import csv
@@ -194,10 +208,13 @@ def write_results(suite: str, rows: list[dict], meta: dict, summary: list[str], 
     ds.to_netcdf(out / "table.nc")
     (out / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     dirty = f" with uncommitted changes in {len(meta['dirty_paths'])} files (meta.json)" if meta["dirty"] else ""
-    header = [f"- size: `{meta['size']}`, commit `{meta['commit'][:12]}`{dirty}, date {meta['date']}, "
-              f"device {meta['device']}",
-              "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
-              f"- load average at start: {meta['load_average_start']}; at end: {meta['load_average_end']}", ""]
+    header = [
+        f"- size: `{meta['size']}`, commit `{meta['commit'][:12]}`{dirty}, date {meta['date']}, "
+        f"device {meta['device']}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+        f"- load average at start: {meta['load_average_start']}; at end: {meta['load_average_end']}",
+        "",
+    ]
     (out / "summary.md").write_text("\n".join(header + summary) + "\n")
     for name, fig in (figures or {}).items():
         fig.savefig(out / name, dpi=110, bbox_inches="tight")
@@ -239,8 +256,10 @@ def regenerate_readme(suites: list[str]) -> None:
         if summary.exists():
             parts.append(summary.read_text().rstrip())
             parts.append("")
-            parts.append(f"Full table: [`results/{suite}/table.csv`](results/{suite}/table.csv)"
-                         f" (and `table.nc`, `meta.json`, figures in the same folder).")
+            parts.append(
+                f"Full table: [`results/{suite}/table.csv`](results/{suite}/table.csv)"
+                f" (and `table.nc`, `meta.json`, figures in the same folder)."
+            )
         else:
             parts.append("Not run yet.")
         parts.append("")
@@ -289,14 +308,17 @@ def interior_errors(report: dict) -> dict:
     if "radius_uniform" not in report:
         return {}
     bands = [row["rel_l2"] for row in report["by_radius_band"] if "rel_l2" in row]
-    return {"rel_l2_radius_uniform": report["radius_uniform"]["rel_l2"],
-            "best_constant_rel_l2_radius_uniform": report["radius_uniform"]["best_constant_rel_l2"],
-            "worst_band_rel_l2": max(bands) if bands else None,
-            "centre_abs_error": max(row["abs_error"] for row in report["centre"])}
+    return {
+        "rel_l2_radius_uniform": report["radius_uniform"]["rel_l2"],
+        "best_constant_rel_l2_radius_uniform": report["radius_uniform"]["best_constant_rel_l2"],
+        "worst_band_rel_l2": max(bands) if bands else None,
+        "centre_abs_error": max(row["abs_error"] for row in report["centre"]),
+    }
 
 
-def train_run(problem, config: dict | str | Path | None, overrides: dict, *, label: str,
-              targets: tuple[float, ...] = ()) -> tuple[dict, object]:
+def train_run(
+    problem, config: dict | str | Path | None, overrides: dict, *, label: str, targets: tuple[float, ...] = ()
+) -> tuple[dict, object]:
     """Runs ``pdesolve.solve`` and returns (row, history Dataset). A failure becomes a row with
     ``status`` set to the error (the suite goes on)."""
     import pdesolve
@@ -309,14 +331,25 @@ def train_run(problem, config: dict | str | Path | None, overrides: dict, *, lab
         return {"entry": label, "status": f"failed: {type(err).__name__}: {str(err).splitlines()[0][:200]}"}, None
     rep, hist = run.report, run.history
     row = {
-        "entry": label, "status": "ok", "model": rep["model"], "operators": rep["operators"],
-        "solver": rep["solver"], "backprop": rep["backprop"], "precision": rep["precision"],
-        "n_params": rep["n_params"], "steps": rep["steps"], "batch_size": run.config["train"]["batch_size"],
-        "mse": rep.get("mse"), "rel_l2": rep.get("rel_l2"), "max_abs_error": rep.get("max_abs_error"),
+        "entry": label,
+        "status": "ok",
+        "model": rep["model"],
+        "operators": rep["operators"],
+        "solver": rep["solver"],
+        "backprop": rep["backprop"],
+        "precision": rep["precision"],
+        "n_params": rep["n_params"],
+        "steps": rep["steps"],
+        "batch_size": run.config["train"]["batch_size"],
+        "mse": rep.get("mse"),
+        "rel_l2": rep.get("rel_l2"),
+        "max_abs_error": rep.get("max_abs_error"),
         **interior_errors(rep),
         "train_time_s": rep["train_time_s"],
-        "total_time_s": time.perf_counter() - start, "loss_evals": rep["loss_evals"],
-        "network_evals": rep["network_evals"], "stop_reason": rep["stop_reason"],
+        "total_time_s": time.perf_counter() - start,
+        "loss_evals": rep["loss_evals"],
+        "network_evals": rep["network_evals"],
+        "stop_reason": rep["stop_reason"],
     }
     if "stage" in hist:
         row["final_stage"] = int(hist["stage"].values[-1])
@@ -341,8 +374,11 @@ def train_run(problem, config: dict | str | Path | None, overrides: dict, *, lab
                 row[f"train_wall_to_{tag}_s"] = None
                 row[f"network_evals_to_{tag}"] = None
     uniform = f" (radius-uniform {row['rel_l2_radius_uniform']:.3e})" if "rel_l2_radius_uniform" in row else ""
-    print(f"  {label}: rel_l2 {row['rel_l2']:.3e}{uniform} mse {row['mse']:.3e} steps {row['steps']} "
-          f"train {row['train_time_s']:.1f}s ({rep['stop_reason']})", flush=True)
+    print(
+        f"  {label}: rel_l2 {row['rel_l2']:.3e}{uniform} mse {row['mse']:.3e} steps {row['steps']} "
+        f"train {row['train_time_s']:.1f}s ({rep['stop_reason']})",
+        flush=True,
+    )
     return row, hist
 
 

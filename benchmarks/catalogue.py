@@ -20,8 +20,11 @@ SIZES = {  # full = quick: the reference network is small enough for a CPU; prob
 def entries(size_name: str) -> list[tuple[str, object, dict]]:
     """(entry label, problem file, extra overrides) of every run at this size."""
     chosen = SIZES[size_name]["problems"]
-    paths = [p for p in sorted(PROBLEMS.glob("*.yaml"))
-             if not p.stem.startswith("nt_") and (chosen is None or p.stem in chosen)]
+    paths = [
+        p
+        for p in sorted(PROBLEMS.glob("*.yaml"))
+        if not p.stem.startswith("nt_") and (chosen is None or p.stem in chosen)
+    ]
     out = [(p.stem, p, {}) for p in paths]
     if any(p.stem == "heat_ball100" for p in paths):
         out.append(("heat_ball100 (soft ansatz)", PROBLEMS / "heat_ball100.yaml", {"ansatz": "soft"}))
@@ -36,9 +39,17 @@ def run(size_name: str, only=None):
     for label, path, extra in entries(size_name):
         if only and label not in only:
             continue
-        overrides = {"precision": "float32", **extra,
-                     "train": {"steps": steps, "log_every": max(1, steps // 10), "validation_points": 1000,
-                               "batch_size": 100, "boundary_batch_size": 100}}
+        overrides = {
+            "precision": "float32",
+            **extra,
+            "train": {
+                "steps": steps,
+                "log_every": max(1, steps // 10),
+                "validation_points": 1000,
+                "batch_size": 100,
+                "boundary_batch_size": 100,
+            },
+        }
         row, _ = train_run(path, str(REFERENCE), overrides, label=label)
         rows.append({**row, "dimension": load_problem(path).dimension})
     return rows, None
@@ -46,8 +57,13 @@ def run(size_name: str, only=None):
 
 def summarise(rows: list[dict], size_name: str) -> list[str]:
     steps = SIZES[size_name]["steps"]
-    return [f"Settings: {REFERENCE.name} (MLP 64x64 tanh, AD, Adam 3e-3 cosine), float32, {steps} steps x 100 "
-            "points, evaluation on each problem's own test set.", "",
-            *markdown_table(rows, ["entry", "dimension", "rel_l2", "mse", "max_abs_error", "train_time_s",
-                                   "total_time_s", "status"],
-                            ["problem", "d", "rel L2", "MSE", "max abs", "train s", "total s", "status"])]
+    return [
+        f"Settings: {REFERENCE.name} (MLP 64x64 tanh, AD, Adam 3e-3 cosine), float32, {steps} steps x 100 "
+        "points, evaluation on each problem's own test set.",
+        "",
+        *markdown_table(
+            rows,
+            ["entry", "dimension", "rel_l2", "mse", "max_abs_error", "train_time_s", "total_time_s", "status"],
+            ["problem", "d", "rel L2", "MSE", "max abs", "train s", "total s", "status"],
+        ),
+    ]

@@ -35,8 +35,11 @@ def measure(name: str, dim: int) -> dict:
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.random((POINTS, dim), np.float32) * 0.5)
     t = jnp.asarray(rng.random(POINTS, np.float32))
-    ops = {op: jnp.asarray(rng.standard_normal((POINTS, dim) if "d" in shape else (POINTS,), np.float32))
-           for op, shape in OPERATOR_SHAPES.items() if op in compiled.needs}
+    ops = {
+        op: jnp.asarray(rng.standard_normal((POINTS, dim) if "d" in shape else (POINTS,), np.float32))
+        for op, shape in OPERATOR_SHAPES.items()
+        if op in compiled.needs
+    }
 
     def everything(ops, x, t):
         f = compiled.source(x, t) if compiled.source is not None else jnp.zeros_like(t)
@@ -50,8 +53,13 @@ def measure(name: str, dim: int) -> dict:
     for _ in range(10):
         jax.block_until_ready(fn(ops, x, t))
     call_ms = (time.perf_counter() - start) / 10 * 1e3
-    return {"entry": name.removesuffix(".yaml"), "dimension": dim, "sympy_and_trace_s": sympy_s,
-            "xla_compile_s": xla_s, "call_ms": call_ms}
+    return {
+        "entry": name.removesuffix(".yaml"),
+        "dimension": dim,
+        "sympy_and_trace_s": sympy_s,
+        "xla_compile_s": xla_s,
+        "call_ms": call_ms,
+    }
 
 
 def run(size_name: str, only=None):
@@ -60,7 +68,13 @@ def run(size_name: str, only=None):
 
 
 def summarise(rows: list[dict], size_name: str) -> list[str]:
-    return [f"Residual + exact solution (+ manufactured source by AD for the two-body problem) on {POINTS} points, "
-            "float32; the dimension overrides the problem file's.", "",
-            *markdown_table(rows, ["entry", "dimension", "sympy_and_trace_s", "xla_compile_s", "call_ms"],
-                            ["problem", "d", "load + sympy + trace (s)", "XLA compile (s)", "call (ms)"])]
+    return [
+        f"Residual + exact solution (+ manufactured source by AD for the two-body problem) on {POINTS} points, "
+        "float32; the dimension overrides the problem file's.",
+        "",
+        *markdown_table(
+            rows,
+            ["entry", "dimension", "sympy_and_trace_s", "xla_compile_s", "call_ms"],
+            ["problem", "d", "load + sympy + trace (s)", "XLA compile (s)", "call (ms)"],
+        ),
+    ]

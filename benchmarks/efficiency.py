@@ -34,16 +34,21 @@ def _tt(width: int) -> dict:
 
 def _dense_flops_per_eval(network) -> float:
     """2 x in x out summed over the network's layers (dense-equivalent); nan if the layers are opaque."""
-    sizes = [(getattr(layer, "in_size", None), getattr(layer, "out_size", None))
-             for layer in getattr(network, "layers", [])]
+    sizes = [
+        (getattr(layer, "in_size", None), getattr(layer, "out_size", None)) for layer in getattr(network, "layers", [])
+    ]
     if not sizes or any(a is None or b is None for a, b in sizes):
         return float("nan")
     return sum(2.0 * a * b for a, b in sizes)
 
 
 def loss_throughput(problem, width: int, batch: int, dtype_name: str) -> dict:
-    config = {"precision": dtype_name, "model": _tt(width), "operators": {"method": "sg", "level": 3, "sigma": 0.1},
-              "solver": {"name": "rge", "samples": N_DIRECTIONS, "mu": MU}}
+    config = {
+        "precision": dtype_name,
+        "model": _tt(width),
+        "operators": {"method": "sg", "level": 3, "sigma": 0.1},
+        "solver": {"name": "rge", "samples": N_DIRECTIONS, "mu": MU},
+    }
     with built(problem, config, batch_size=batch) as pieces:
         return _built_loss_throughput(problem, pieces, width, batch, dtype_name)
 
@@ -73,12 +78,23 @@ def _built_loss_throughput(problem, pieces: dict, width: int, batch: int, dtype_
         sizes = [problem.dimension + 1, *w, 1]
         per_eval = sum(2.0 * a * b for a, b in zip(sizes[:-1], sizes[1:]))
     xla = flops_of(compiled)
-    return {"entry": f"BP-free loss eval {dtype_name}", "kind": "loss", "dtype": dtype_name, "width": width,
-            "batch": batch, "perturbations": int(thetas.shape[0]), "nodes_per_point": nodes,
-            "network_evals": evals, "seconds": seconds, "xla_flops": xla, "analytic_flops": per_eval * evals,
-            "xla_gflops_per_s": None if xla is None else xla / seconds / 1e9,
-            "analytic_gflops_per_s": per_eval * evals / seconds / 1e9,
-            "peak_bytes": peak_bytes(compiled), "n_params": int(flat.size)}
+    return {
+        "entry": f"BP-free loss eval {dtype_name}",
+        "kind": "loss",
+        "dtype": dtype_name,
+        "width": width,
+        "batch": batch,
+        "perturbations": int(thetas.shape[0]),
+        "nodes_per_point": nodes,
+        "network_evals": evals,
+        "seconds": seconds,
+        "xla_flops": xla,
+        "analytic_flops": per_eval * evals,
+        "xla_gflops_per_s": None if xla is None else xla / seconds / 1e9,
+        "analytic_gflops_per_s": per_eval * evals / seconds / 1e9,
+        "peak_bytes": peak_bytes(compiled),
+        "n_params": int(flat.size),
+    }
 
 
 def matmul_throughput(rows: int, inner: int, cols: int, dtype_name: str, label: str) -> dict:
@@ -92,23 +108,35 @@ def matmul_throughput(rows: int, inner: int, cols: int, dtype_name: str, label: 
         compiled = jax.jit(jnp.matmul).lower(a, b).compile()
         seconds = median_time(compiled, a, b, repeats=5)
     flops = 2.0 * rows * inner * cols
-    return {"entry": f"matmul {label} {dtype_name}", "kind": "matmul", "dtype": dtype_name,
-            "shape": f"({rows}x{inner}) @ ({inner}x{cols})", "seconds": seconds, "analytic_flops": flops,
-            "analytic_gflops_per_s": flops / seconds / 1e9, "xla_flops": flops_of(compiled)}
+    return {
+        "entry": f"matmul {label} {dtype_name}",
+        "kind": "matmul",
+        "dtype": dtype_name,
+        "shape": f"({rows}x{inner}) @ ({inner}x{cols})",
+        "seconds": seconds,
+        "analytic_flops": flops,
+        "analytic_gflops_per_s": flops / seconds / 1e9,
+        "xla_flops": flops_of(compiled),
+    }
 
 
 def step_memory(problem, model: dict, label: str, batch: int) -> list[dict]:
     import jax
 
     setups = {
-        "BP-free: ZO-RGE + SG": {"operators": {"method": "sg", "level": 3, "sigma": 0.1},
-                                 "solver": {"name": "rge", "samples": N_DIRECTIONS, "mu": MU}},
+        "BP-free: ZO-RGE + SG": {
+            "operators": {"method": "sg", "level": 3, "sigma": 0.1},
+            "solver": {"name": "rge", "samples": N_DIRECTIONS, "mu": MU},
+        },
         "BP-free, perturbations one at a time (solver.chunk_size 1)": {
             "operators": {"method": "sg", "level": 3, "sigma": 0.1},
-            "solver": {"name": "rge", "samples": N_DIRECTIONS, "mu": MU, "chunk_size": 1}},
+            "solver": {"name": "rge", "samples": N_DIRECTIONS, "mu": MU, "chunk_size": 1},
+        },
         "FO+AD: Adam + autodiff": {"operators": {"method": "ad"}, "solver": {"name": "adam"}},
-        "FO+SG: Adam + backprop through SG": {"operators": {"method": "sg", "level": 3, "sigma": 0.1},
-                                              "solver": {"name": "adam"}},
+        "FO+SG: Adam + backprop through SG": {
+            "operators": {"method": "sg", "level": 3, "sigma": 0.1},
+            "solver": {"name": "adam"},
+        },
     }
     rows = []
     for name, setup in setups.items():
@@ -116,9 +144,18 @@ def step_memory(problem, model: dict, label: str, batch: int) -> list[dict]:
             solver, loss = pieces["solver"], pieces["loss"]
             step = jax.jit(lambda p, s, b, k: solver.step(loss, p, s, b, k))  # noqa: B023
             compiled = step.lower(pieces["params"], pieces["state"], pieces["batch"], jax.random.PRNGKey(0)).compile()
-        rows.append({"entry": f"step memory {label}: {name}", "kind": "memory", "network": label, "method": name,
-                     "batch": batch, "peak_bytes": peak_bytes(compiled), "peak_mib": peak_bytes(compiled) / 2**20,
-                     "n_params": pieces["network"].n_params})
+        rows.append(
+            {
+                "entry": f"step memory {label}: {name}",
+                "kind": "memory",
+                "network": label,
+                "method": name,
+                "batch": batch,
+                "peak_bytes": peak_bytes(compiled),
+                "peak_mib": peak_bytes(compiled) / 2**20,
+                "n_params": pieces["network"].n_params,
+            }
+        )
         print(f"  {rows[-1]['entry']}: {rows[-1]['peak_mib']:.1f} MiB", flush=True)
     base = next(r for r in rows if r["method"].startswith("FO+AD"))["peak_bytes"]
     fosg = next(r for r in rows if r["method"].startswith("FO+SG"))["peak_bytes"]
@@ -142,9 +179,12 @@ def run(size_name: str, only=None):
             loss_row[key] = best / ref["analytic_gflops_per_s"]
             loss_row[key + "_analytic"] = loss_row["analytic_gflops_per_s"] / ref["analytic_gflops_per_s"]
         rows += [loss_row, hidden, square]
-        print(f"  {dtype}: loss {loss_row['xla_gflops_per_s']} GFLOP/s (xla), {loss_row['analytic_gflops_per_s']:.2f}"
-              f" (analytic); matmul hidden {hidden['analytic_gflops_per_s']:.2f}, square "
-              f"{square['analytic_gflops_per_s']:.2f}", flush=True)
+        print(
+            f"  {dtype}: loss {loss_row['xla_gflops_per_s']} GFLOP/s (xla), {loss_row['analytic_gflops_per_s']:.2f}"
+            f" (analytic); matmul hidden {hidden['analytic_gflops_per_s']:.2f}, square "
+            f"{square['analytic_gflops_per_s']:.2f}",
+            flush=True,
+        )
     rows += step_memory(problem, _tt(size["width"]), f"TT-MLP width {size['width']}", size["memory_batch"])
     if size["reference_memory"] and size["width"] != 512:
         rows += step_memory(problem, _tt(512), "TT-MLP 512 (reference)", size["memory_batch"])
@@ -156,18 +196,42 @@ def summarise(rows, size_name):
     loss = [r for r in rows if r["kind"] == "loss"]
     mm = [r for r in rows if r["kind"] == "matmul"]
     mem = [r for r in rows if r["kind"] == "memory"]
-    lines = [f"One jitted BP-free loss evaluation: {N_DIRECTIONS * 2 + 1} parameter vectors x "
-             f"{size['flop_batch']} points x 925 SG nodes through the TT-MLP (width {size['width']}), 20-d HJB.", ""]
-    lines += markdown_table(loss, ["dtype", "network_evals", "seconds", "xla_gflops_per_s", "analytic_gflops_per_s",
-                                   "fraction_of_hidden_matmul", "fraction_of_square_matmul"],
-                            ["dtype", "network evals", "s", "GFLOP/s (XLA count)", "GFLOP/s (analytic)",
-                             "fraction of hidden-shape matmul", "fraction of square matmul"])
+    lines = [
+        f"One jitted BP-free loss evaluation: {N_DIRECTIONS * 2 + 1} parameter vectors x "
+        f"{size['flop_batch']} points x 925 SG nodes through the TT-MLP (width {size['width']}), 20-d HJB.",
+        "",
+    ]
+    lines += markdown_table(
+        loss,
+        [
+            "dtype",
+            "network_evals",
+            "seconds",
+            "xla_gflops_per_s",
+            "analytic_gflops_per_s",
+            "fraction_of_hidden_matmul",
+            "fraction_of_square_matmul",
+        ],
+        [
+            "dtype",
+            "network evals",
+            "s",
+            "GFLOP/s (XLA count)",
+            "GFLOP/s (analytic)",
+            "fraction of hidden-shape matmul",
+            "fraction of square matmul",
+        ],
+    )
     lines += ["", "Dense matmuls in the same run:", ""]
-    lines += markdown_table(mm, ["entry", "shape", "seconds", "analytic_gflops_per_s"],
-                            ["matmul", "shape", "s", "GFLOP/s"])
+    lines += markdown_table(
+        mm, ["entry", "shape", "seconds", "analytic_gflops_per_s"], ["matmul", "shape", "s", "GFLOP/s"]
+    )
     lines += ["", f"Peak memory of one training step at batch {size['memory_batch']} (XLA memory_analysis):", ""]
-    lines += markdown_table(mem, ["network", "method", "n_params", "peak_mib", "ratio_to_fo_ad", "ratio_to_fo_sg"],
-                            ["network", "step", "params", "peak MiB", "/ FO+AD", "/ FO+SG"])
+    lines += markdown_table(
+        mem,
+        ["network", "method", "n_params", "peak_mib", "ratio_to_fo_ad", "ratio_to_fo_sg"],
+        ["network", "step", "params", "peak MiB", "/ FO+AD", "/ FO+SG"],
+    )
     return lines
 
 

@@ -23,8 +23,7 @@ SIZES = {  # full = quick: a per-call measurement, not a training budget
 
 
 def engines(size: dict) -> dict:
-    from pdesolve.operators import (AutodiffEngine, FiniteDifferenceEngine, MonteCarloSteinEngine,
-                                    SparseGridSteinEngine)
+    from pdesolve.operators import AutodiffEngine, FiniteDifferenceEngine, MonteCarloSteinEngine, SparseGridSteinEngine
 
     return {
         "ad": AutodiffEngine(),
@@ -83,8 +82,14 @@ def _run(size_name: str, only=None):
             start = time.perf_counter()
             jax.block_until_ready(call(nets[jnp.float32], *inputs[jnp.float32], kse))
             times.append(time.perf_counter() - start)
-        rows.append({"entry": name, "evals_per_point": engine.evals_per_point(NEEDS, DIM),
-                     "median_ms": 1e3 * statistics.median(times), **errors})
+        rows.append(
+            {
+                "entry": name,
+                "evals_per_point": engine.evals_per_point(NEEDS, DIM),
+                "median_ms": 1e3 * statistics.median(times),
+                **errors,
+            }
+        )
         print(f"  {name:14s} evals/pt {rows[-1]['evals_per_point']:5d}  {rows[-1]['median_ms']:8.2f} ms", flush=True)
     return rows, None
 
@@ -92,8 +97,12 @@ def _run(size_name: str, only=None):
 def summarise(rows: list[dict], size_name: str) -> list[str]:
     size = SIZES[size_name]
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    return [f"d = {DIM} (+t), {size['points']} points uniform in [0,1]^21, operators u, u_t, u_x, lap_u; network "
-            f"21-{size['width']}-{size['width']}-1 sin; sigma {SIGMA}, FD step {STEP}, SG level {LEVEL}, SE samples "
-            f"{size['se_samples']}; median of {size['repeats']} compiled float32 calls. Errors: relative L2 "
-            "difference to autodiff of the raw network (for the Stein rows this includes the O(sigma^2) smoothing "
-            "bias: they estimate the smoothed network's operators).", "", *markdown_table(rows, columns)]
+    return [
+        f"d = {DIM} (+t), {size['points']} points uniform in [0,1]^21, operators u, u_t, u_x, lap_u; network "
+        f"21-{size['width']}-{size['width']}-1 sin; sigma {SIGMA}, FD step {STEP}, SG level {LEVEL}, SE samples "
+        f"{size['se_samples']}; median of {size['repeats']} compiled float32 calls. Errors: relative L2 "
+        "difference to autodiff of the raw network (for the Stein rows this includes the O(sigma^2) smoothing "
+        "bias: they estimate the smoothed network's operators).",
+        "",
+        *markdown_table(rows, columns),
+    ]

@@ -39,13 +39,31 @@ SIZES = {
     "tiny": {"budget": {2: 2, 100: 2, 10_000: 2}, "eval_points": 200, "validation_points": 100, "problems": 2},
     # d = 20 - 100 get 240 s: the 40 x 40 (d = 20) and 64 x 64 (d = 50 - 100) defaults take 1 - 2.6 s per
     # step there, so 30 s are 10 - 20 steps.
-    "quick": {"budget": {10: 60, 100: 240, 10_000: 90}, "eval_points": 2000, "validation_points": 500,
-              "problems": None},
-    "full": {"budget": {10: 300, 100: 600, 10_000: 1200}, "eval_points": 10000, "validation_points": 1000,
-             "problems": None},
+    "quick": {
+        "budget": {10: 60, 100: 240, 10_000: 90},
+        "eval_points": 2000,
+        "validation_points": 500,
+        "problems": None,
+    },
+    "full": {
+        "budget": {10: 300, 100: 600, 10_000: 1200},
+        "eval_points": 10000,
+        "validation_points": 1000,
+        "problems": None,
+    },
 }
-METHODS = ("GN-layerwise", "GN-FD", "GN-JVP", "GN-AD", "Adam-AD", "projection-SG", "ZO-hybrid", "fit-exact",
-           "GN-TT", "fit-exact-TT")
+METHODS = (
+    "GN-layerwise",
+    "GN-FD",
+    "GN-JVP",
+    "GN-AD",
+    "Adam-AD",
+    "projection-SG",
+    "ZO-hybrid",
+    "fit-exact",
+    "GN-TT",
+    "fit-exact-TT",
+)
 #: The TT-MLP preset of ``GN-TT`` and ``fit-exact-TT`` (its ``model`` section replaces the default's).
 TT_PRESET = Path(__file__).resolve().parent.parent / "configs" / "gn_tt.yaml"
 TT_METHODS = {"GN-TT": "GN-layerwise", "fit-exact-TT": "fit-exact"}  # each the dense method it repeats
@@ -66,8 +84,18 @@ def budget_for(size: dict, dim: int) -> float:
 #: residual evaluations: at d = 50 (64 x 64 default, P = 7,553, 500 points x 103 nodes) one step is
 #: ~3 x 10^12 FLOP, minutes on this CPU, so it stops at d = 20 (it ran to d = 100 with the earlier
 #: 16 x 16 default: ``results/nontrivial``).
-MAX_DIM = {"GN-layerwise": None, "GN-FD": 20, "GN-JVP": 20, "GN-AD": 100, "Adam-AD": None, "projection-SG": 10,
-           "ZO-hybrid": 10, "fit-exact": None, "GN-TT": None, "fit-exact-TT": None}
+MAX_DIM = {
+    "GN-layerwise": None,
+    "GN-FD": 20,
+    "GN-JVP": 20,
+    "GN-AD": 100,
+    "Adam-AD": None,
+    "projection-SG": 10,
+    "ZO-hybrid": 10,
+    "fit-exact": None,
+    "GN-TT": None,
+    "fit-exact-TT": None,
+}
 
 
 def method_config(method: str, problem) -> dict | None:
@@ -87,25 +115,40 @@ def method_config(method: str, problem) -> dict | None:
     if method == "fit-exact":
         return {**default, "train": train}
     if method.startswith("GN-"):
-        jacobian = {"GN-layerwise": "layerwise", "GN-FD": "forward_difference", "GN-JVP": "jvp",
-                    "GN-AD": "ad"}[method]
+        jacobian = {"GN-layerwise": "layerwise", "GN-FD": "forward_difference", "GN-JVP": "jvp", "GN-AD": "ad"}[method]
         operators = {"method": "ad"} if method == "GN-AD" else default["operators"]
-        return {**default, "operators": operators, "solver": {**default["solver"], "jacobian": jacobian},
-                "train": train}
+        return {
+            **default,
+            "operators": operators,
+            "solver": {**default["solver"], "jacobian": jacobian},
+            "train": train,
+        }
     if method == "Adam-AD":
-        return {"model": {"type": "mlp", "widths": [64, 64], "activation": "tanh"}, "operators": {"method": "ad"},
-                "solver": {"name": "adam", "learning_rate": 1e-3, "schedule": "constant"},
-                "train": {**train, "batch_size": 256, "log_every": 100}}
+        return {
+            "model": {"type": "mlp", "widths": [64, 64], "activation": "tanh"},
+            "operators": {"method": "ad"},
+            "solver": {"name": "adam", "learning_rate": 1e-3, "schedule": "constant"},
+            "train": {**train, "batch_size": 256, "log_every": 100},
+        }
     if method == "projection-SG":
-        return {"model": {"type": "tt_mlp", "widths": [64, 64], "activation": "sin", "rank": 2,
-                          "dense_layers": [0, -1]},
-                "operators": {"method": "sg", "level": 3, "sigma": 0.01},
-                "solver": {"name": "projection", "hidden": "zeroth_order", "output_layer": "least_squares",
-                           "learning_rate": 1e-2, "schedule": "constant"},
-                "train": {**train, "batch_size": 64}}
-    return {"model": default["model"], "operators": default["operators"],
-            "solver": {"name": "hybrid", "coarse_learning_rate": 1e-3, "fine_learning_rate": 1e-3, "chunk_size": 64},
-            "train": {**train, "batch_size": 256, "log_every": 20}}
+        return {
+            "model": {"type": "tt_mlp", "widths": [64, 64], "activation": "sin", "rank": 2, "dense_layers": [0, -1]},
+            "operators": {"method": "sg", "level": 3, "sigma": 0.01},
+            "solver": {
+                "name": "projection",
+                "hidden": "zeroth_order",
+                "output_layer": "least_squares",
+                "learning_rate": 1e-2,
+                "schedule": "constant",
+            },
+            "train": {**train, "batch_size": 64},
+        }
+    return {
+        "model": default["model"],
+        "operators": default["operators"],
+        "solver": {"name": "hybrid", "coarse_learning_rate": 1e-3, "fine_learning_rate": 1e-3, "chunk_size": 64},
+        "train": {**train, "batch_size": 256, "log_every": 20},
+    }
 
 
 def problem_files(size: dict) -> list[Path]:
@@ -129,27 +172,45 @@ def run(size_name: str, only=None):
             continue
         base = problem_baselines(problem, size["eval_points"])
         budget = budget_for(size, problem.dimension)
-        print(f"{problem.name} (d = {problem.dimension}, {budget} s each): best constant "
-              f"{base['best_constant_rel_l2']:.3e}, zero {base['zero_rel_l2']:.3e}", flush=True)
+        print(
+            f"{problem.name} (d = {problem.dimension}, {budget} s each): best constant "
+            f"{base['best_constant_rel_l2']:.3e}, zero {base['zero_rel_l2']:.3e}",
+            flush=True,
+        )
         for method in (m for m in METHODS if m in methods):
-            info = {"problem": problem.name, "dim": problem.dimension, "method": method, "budget_s": budget,
-                    "best_constant_rel_l2": base["best_constant_rel_l2"], "zero_rel_l2": base["zero_rel_l2"]}
+            info = {
+                "problem": problem.name,
+                "dim": problem.dimension,
+                "method": method,
+                "budget_s": budget,
+                "best_constant_rel_l2": base["best_constant_rel_l2"],
+                "zero_rel_l2": base["zero_rel_l2"],
+            }
             config = method_config(method, problem)
             if config is None:
-                rows.append({**info, "entry": f"{problem.name} {method}",
-                             "status": f"not run above d = {MAX_DIM[method]} (see MAX_DIM)"})
+                rows.append(
+                    {
+                        **info,
+                        "entry": f"{problem.name} {method}",
+                        "status": f"not run above d = {MAX_DIM[method]} (see MAX_DIM)",
+                    }
+                )
                 continue
             config = {**config, "precision": "float64", "seed": 0}
-            overrides = {"train": {"time_budget": budget, "validation_points": size["validation_points"],
-                                   "checkpoint_every": 0}}
+            overrides = {
+                "train": {"time_budget": budget, "validation_points": size["validation_points"], "checkpoint_every": 0}
+            }
             target = fitted_to_exact(problem) if method.startswith("fit-exact") else problem
-            row, hist = train_run(_with_eval_points(target, size["eval_points"]), config, overrides,
-                                  label=f"{problem.name} {method}")
+            row, hist = train_run(
+                _with_eval_points(target, size["eval_points"]), config, overrides, label=f"{problem.name} {method}"
+            )
             rows.append({**info, **row})
             write_partial("nontrivial", rows)
             if hist is not None:
-                curves[(problem.name, method)] = (np.asarray(hist["train_time"].values),
-                                                  np.asarray(hist["rel_l2"].values))
+                curves[(problem.name, method)] = (
+                    np.asarray(hist["train_time"].values),
+                    np.asarray(hist["rel_l2"].values),
+                )
     return rows, curves
 
 
@@ -161,8 +222,13 @@ def fitted_to_exact(problem):
     from pdesolve.problem.symbols import SOURCE, U
 
     equation = "u - f = 0"
-    return dataclasses.replace(problem, residual=U - SOURCE, equation_text=equation, source="from_exact",
-                               raw={**problem.raw, "equation": equation, "source": "from_exact"})
+    return dataclasses.replace(
+        problem,
+        residual=U - SOURCE,
+        equation_text=equation,
+        source="from_exact",
+        raw={**problem.raw, "equation": equation, "source": "from_exact"},
+    )
 
 
 def _with_eval_points(problem, points: int):
@@ -178,8 +244,13 @@ def summarise(rows: list[dict], size_name: str) -> list[str]:
     for name in problems:
         mine = {r["method"]: r for r in rows if r["problem"] == name}
         first = next(iter(mine.values()))
-        line = {"problem": name, "d": first["dim"], "budget_s": first["budget_s"],
-                "best_const": first["best_constant_rel_l2"], "zero": first["zero_rel_l2"]}
+        line = {
+            "problem": name,
+            "d": first["dim"],
+            "budget_s": first["budget_s"],
+            "best_const": first["best_constant_rel_l2"],
+            "zero": first["zero_rel_l2"],
+        }
         for method in METHODS:
             row = mine.get(method, {})
             line[method] = row.get("rel_l2") if row.get("status") == "ok" else None
@@ -189,33 +260,50 @@ def summarise(rows: list[dict], size_name: str) -> list[str]:
     methods = [m for m in METHODS if any(line.get(m) is not None for line in table)]
     wins = [line for line in raced if _beats(line.get(DEFAULT), line.get("Adam-AD"))]
     learned = [line for line in table if _beats(line.get(DEFAULT), line["best_const"])]
-    lines = [f"Relative L2 error after `train.time_budget` seconds of training per method (size `{size_name}`); "
-             "`best_const` / `zero`: the ansatz with a constant / zero network; `-`: not run or failed "
-             "(see table.csv `status`).", ""]
+    lines = [
+        f"Relative L2 error after `train.time_budget` seconds of training per method (size `{size_name}`); "
+        "`best_const` / `zero`: the ansatz with a constant / zero network; `-`: not run or failed "
+        "(see table.csv `status`).",
+        "",
+    ]
     lines += markdown_table(table, ["problem", "d", "budget_s", "best_const", "zero", *methods])
-    lines += ["", "The same runs under the radius-uniform law (the normalised radius uniform: the interior weighted "
-              "like the boundary shell where the volume law puts its points), with its best constant network, and "
-              "the largest abs error at the domain's centre:", ""]
+    lines += [
+        "",
+        "The same runs under the radius-uniform law (the normalised radius uniform: the interior weighted "
+        "like the boundary shell where the volume law puts its points), with its best constant network, and "
+        "the largest abs error at the domain's centre:",
+        "",
+    ]
     lines += markdown_table(interior_table(rows, methods), ["problem", "d", "best_const", *interior_columns(methods)])
-    against_adam = (f"below Adam-AD on {len(wins)} of the {len(raced)} problems where it ran" if raced
-                    else "Adam-AD not run")
-    lines += ["", f"{DEFAULT} (BP-free) {against_adam}; below the best constant network on {len(learned)} of "
-              f"{len(table)}.",
-              f"{DEFAULT} rel L2 (target <= 1e-4 for d <= 10): " + ", ".join(
-                  f"{line['problem']} {fmt(line.get(DEFAULT))}" for line in table if line["d"] <= 10),
-              f"{DEFAULT} rel L2 (target <= 1e-3 for 20 <= d <= 100): " + ", ".join(
-                  f"{line['problem']} {fmt(line.get(DEFAULT))}" for line in table if 20 <= line["d"] <= 100)]
+    against_adam = (
+        f"below Adam-AD on {len(wins)} of the {len(raced)} problems where it ran" if raced else "Adam-AD not run"
+    )
+    lines += [
+        "",
+        f"{DEFAULT} (BP-free) {against_adam}; below the best constant network on {len(learned)} of {len(table)}.",
+        f"{DEFAULT} rel L2 (target <= 1e-4 for d <= 10): "
+        + ", ".join(f"{line['problem']} {fmt(line.get(DEFAULT))}" for line in table if line["d"] <= 10),
+        f"{DEFAULT} rel L2 (target <= 1e-3 for 20 <= d <= 100): "
+        + ", ".join(f"{line['problem']} {fmt(line.get(DEFAULT))}" for line in table if 20 <= line["d"] <= 100),
+    ]
     uniform = {r["problem"]: r for r in rows if r["method"] == DEFAULT and r.get("rel_l2_radius_uniform") is not None}
     if uniform:
-        lines.append(f"{DEFAULT} rel L2 radius-uniform law / volume law (target <= 2 on bounded domains; uniform-radius "
-                     "target <= 1e-3 for d <= 10, <= 1e-2 for 20 <= d <= 100): " + ", ".join(
-                         f"{name} {fmt(r['rel_l2_radius_uniform'])} / {fmt(r['rel_l2'])} = "
-                         f"{r['rel_l2_radius_uniform'] / r['rel_l2']:.2g}" for name, r in uniform.items()))
+        lines.append(
+            f"{DEFAULT} rel L2 radius-uniform law / volume law (target <= 2 on bounded domains; uniform-radius "
+            "target <= 1e-3 for d <= 10, <= 1e-2 for 20 <= d <= 100): "
+            + ", ".join(
+                f"{name} {fmt(r['rel_l2_radius_uniform'])} / {fmt(r['rel_l2'])} = "
+                f"{r['rel_l2_radius_uniform'] / r['rel_l2']:.2g}"
+                for name, r in uniform.items()
+            )
+        )
     fitted = [line for line in table if line.get(DEFAULT) is not None and line.get("fit-exact") is not None]
     if fitted:
-        lines.append(f"{DEFAULT} over fit-exact (near 1: PDE training costs nothing; the network, points "
-                     "and budget limit the error): " + ", ".join(
-                         f"{line['problem']} {line[DEFAULT] / line['fit-exact']:.2g}" for line in fitted))
+        lines.append(
+            f"{DEFAULT} over fit-exact (near 1: PDE training costs nothing; the network, points "
+            "and budget limit the error): "
+            + ", ".join(f"{line['problem']} {line[DEFAULT] / line['fit-exact']:.2g}" for line in fitted)
+        )
     return lines
 
 
@@ -230,8 +318,11 @@ def interior_table(rows: list[dict], methods: list[str]) -> list[dict]:
     for name in dict.fromkeys(r["problem"] for r in rows):
         mine = {r["method"]: r for r in rows if r["problem"] == name and r.get("status") == "ok"}
         first = next((r for r in rows if r["problem"] == name), {})
-        line = {"problem": name, "d": first.get("dim"),
-                "best_const": next((r.get("best_constant_rel_l2_radius_uniform") for r in mine.values()), None)}
+        line = {
+            "problem": name,
+            "d": first.get("dim"),
+            "best_const": next((r.get("best_constant_rel_l2_radius_uniform") for r in mine.values()), None),
+        }
         for method in methods:
             row = mine.get(method, {})
             line[f"{method} uniform-radius"] = row.get("rel_l2_radius_uniform")
@@ -263,7 +354,7 @@ def figures(rows: list[dict], curves: dict) -> dict:
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("training time [s]")
         ax.set_ylabel("validation rel L2")
-    for ax in list(axes.flat)[len(problems):]:
+    for ax in list(axes.flat)[len(problems) :]:
         ax.axis("off")
     shown = [m for m in METHODS if any(key[1] == m for key in curves)]
     handles = [plt.Line2D([], [], color=colours[m], marker=".", label=m) for m in shown]

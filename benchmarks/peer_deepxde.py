@@ -28,8 +28,11 @@ def _poisson5(x, lib):
 
 
 def _poisson10(x, lib):
-    u = (lib.sum(x[:, 0::2] * x[:, 1::2], 1, keepdims=True) if lib is np
-         else torch.sum(x[:, 0::2] * x[:, 1::2], 1, keepdim=True))
+    u = (
+        lib.sum(x[:, 0::2] * x[:, 1::2], 1, keepdims=True)
+        if lib is np
+        else torch.sum(x[:, 0::2] * x[:, 1::2], 1, keepdim=True)
+    )
     return u, 0.0 * u
 
 
@@ -39,8 +42,11 @@ def _poisson100(x, lib):
 
 
 #: problem -> (x (n, d), np or torch) -> (exact u (n, 1), f (n, 1)) of -lap u = f on [0, 1]^d.
-PROBLEMS = {"pub_engd_poisson5_box": _poisson5, "pub_kfac_poisson10_box": _poisson10,
-            "pub_kfac_poisson100_box": _poisson100}
+PROBLEMS = {
+    "pub_engd_poisson5_box": _poisson5,
+    "pub_kfac_poisson10_box": _poisson10,
+    "pub_kfac_poisson100_box": _poisson100,
+}
 BATCH, BORDER, CHECK_EVERY = 1000, 500, 50
 
 
@@ -90,8 +96,13 @@ def main(spec_path: str, out_path: str) -> None:
     dde.optimizers.config.LBFGS_options["iter_per_step"] = CHECK_EVERY  # PyTorch: L-BFGS iterations per epoch
     model.compile("L-BFGS")
     model.train(callbacks=[Clock(spec["budget_s"], x, log, 1, CHECK_EVERY)], display_every=10**9)
-    np.savez(out_path, times=np.array(log["times"]), u=np.array(log["u"]), iterations=np.array(log["iterations"]),
-             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    np.savez(
+        out_path,
+        times=np.array(log["times"]),
+        u=np.array(log["u"]),
+        iterations=np.array(log["iterations"]),
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
 
 
 if __name__ == "__main__":

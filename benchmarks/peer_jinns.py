@@ -40,8 +40,11 @@ def _poisson100(x):
 
 
 #: problem -> x (d,) -> (exact u, f) of -lap u = f on [0, 1]^d with the exact u as Dirichlet data.
-PROBLEMS = {"pub_engd_poisson5_box": _poisson5, "pub_kfac_poisson10_box": _poisson10,
-            "pub_kfac_poisson100_box": _poisson100}
+PROBLEMS = {
+    "pub_engd_poisson5_box": _poisson5,
+    "pub_kfac_poisson10_box": _poisson10,
+    "pub_kfac_poisson100_box": _poisson100,
+}
 #: Points per step (interior, boundary) and the iterations of the first ``jinns.solve`` call; each
 #: later call doubles them. jinns compiles its loop in every call, so the clock (the time in
 #: ``jinns.solve``) includes one compilation per call, log2(iterations / CHUNK) + 1 of them.
@@ -71,8 +74,9 @@ def optimizer(name: str):
     if name == "adam":
         return optax.adam(1e-3)
     if name == "ngd":
-        return jinns.optimizers.vanilla_ngd(linesearch=optax.scale_by_backtracking_linesearch(
-            max_backtracking_steps=15, verbose=False))
+        return jinns.optimizers.vanilla_ngd(
+            linesearch=optax.scale_by_backtracking_linesearch(max_backtracking_steps=15, verbose=False)
+        )
     if name == "lbfgs":
         return optax.lbfgs()
     raise ValueError(f"optimizer {name!r}: give adam, ngd or lbfgs")
@@ -81,19 +85,33 @@ def optimizer(name: str):
 def build(spec: dict):
     dim, key = spec["dim"], jax.random.PRNGKey(spec["seed"])
     keys = jax.random.split(key, 3)
-    eqx_list = ((eqx.nn.Linear, dim, 64), (jax.nn.tanh,), (eqx.nn.Linear, 64, 64), (jax.nn.tanh,),
-                (eqx.nn.Linear, 64, 1))
+    eqx_list = (
+        (eqx.nn.Linear, dim, 64),
+        (jax.nn.tanh,),
+        (eqx.nn.Linear, 64, 64),
+        (jax.nn.tanh,),
+        (eqx.nn.Linear, 64, 1),
+    )
     u, nn_params = jinns.nn.PINN_MLP.create(key=keys[0], eqx_list=eqx_list, eq_type="PDEStatio")
     params = jinns.parameters.Params(nn_params=nn_params, eq_params={})
-    data = jinns.data.CubicMeshPDEStatio(key=keys[1], n=BATCH * 10, omega_batch_size=BATCH, dim=dim,
-                                         min_pts=(0.0,) * dim, max_pts=(1.0,) * dim, method="uniform")
+    data = jinns.data.CubicMeshPDEStatio(
+        key=keys[1],
+        n=BATCH * 10,
+        omega_batch_size=BATCH,
+        dim=dim,
+        min_pts=(0.0,) * dim,
+        max_pts=(1.0,) * dim,
+        method="uniform",
+    )
     xb = boundary_points(keys[2], dim, BORDER * 10)
     ub = jax.vmap(lambda x: PROBLEMS[spec["problem"]](x)[0])(xb)[:, None]
-    obs = jinns.data.DataGeneratorObservations(key=keys[2], obs_batch_size=BORDER, observed_pinn_in=xb,
-                                               observed_values=ub)
+    obs = jinns.data.DataGeneratorObservations(
+        key=keys[2], obs_batch_size=BORDER, observed_pinn_in=xb, observed_values=ub
+    )
     weights = jinns.loss.LossWeightsPDEStatio(dyn_loss=1.0, observations=1.0)
-    loss = jinns.loss.LossPDEStatio(u=u, dynamic_loss=Poisson(problem=spec["problem"]), loss_weights=weights,
-                                    params=params)
+    loss = jinns.loss.LossPDEStatio(
+        u=u, dynamic_loss=Poisson(problem=spec["problem"]), loss_weights=weights, params=params
+    )
     return u, params, data, obs, loss, jax.random.fold_in(key, 1)
 
 
@@ -107,8 +125,16 @@ def main(spec_path: str, out_path: str) -> None:
     while trained < spec["budget_s"]:
         start = time.perf_counter()
         params, _, _, data, loss, opt_state, _, _, obs, *_ = jinns.solve(
-            n_iter=chunk, init_params=params, data=data, loss=loss, optimizer=tx, opt_state=opt_state,
-            obs_data=obs, verbose=False, key=key)
+            n_iter=chunk,
+            init_params=params,
+            data=data,
+            loss=loss,
+            optimizer=tx,
+            opt_state=opt_state,
+            obs_data=obs,
+            verbose=False,
+            key=key,
+        )
         jax.block_until_ready(params)
         trained += time.perf_counter() - start
         done += chunk

@@ -22,16 +22,23 @@ def main(spec_path: str, out_path: str) -> None:
 
     spec = json.loads(Path(spec_path).read_text())
     problem = pdesolve.load_problem(ROOT / "problems" / f"{spec['problem']}.yaml")
-    overrides = {"seed": spec["seed"], "train": {"steps": 10**7, "time_budget": spec["budget_s"], "progress": False,
-                                                 "checkpoint_every": 0}}
+    overrides = {
+        "seed": spec["seed"],
+        "train": {"steps": 10**7, "time_budget": spec["budget_s"], "progress": False, "checkpoint_every": 0},
+    }
     run = pdesolve.solve(problem, None, overrides=[overrides])
     x = np.load(spec["points"])["x"]
     u = predict_at(run, problem, x, np.zeros(len(x)))
     hist = run.history
-    np.savez(out_path, times=np.array([run.report["train_time_s"]]), u=np.asarray(u)[None, :],
-             iterations=np.array([run.report["steps"]]),
-             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-             curve_times=np.asarray(hist["train_time"].values, float), curve_rel_l2=np.asarray(hist["rel_l2"].values, float))
+    np.savez(
+        out_path,
+        times=np.array([run.report["train_time_s"]]),
+        u=np.asarray(u)[None, :],
+        iterations=np.array([run.report["steps"]]),
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        curve_times=np.asarray(hist["train_time"].values, float),
+        curve_rel_l2=np.asarray(hist["rel_l2"].values, float),
+    )
 
 
 if __name__ == "__main__":

@@ -50,9 +50,10 @@ def python_for(module: str) -> str:
 
 def library_version(python: str, module: str) -> str | None:
     """The module's version in that interpreter, or None when it does not import."""
-    code = (f"import importlib.metadata as m, {module}; print(m.version('{module}'))")
-    done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "DDE_BACKEND": "pytorch"})
+    code = f"import importlib.metadata as m, {module}; print(m.version('{module}'))"
+    done = subprocess.run(
+        [python, "-c", code], capture_output=True, text=True, timeout=300, env={**os.environ, "DDE_BACKEND": "pytorch"}
+    )
     return done.stdout.strip() if done.returncode == 0 else None
 
 
@@ -95,8 +96,9 @@ def run(size_name: str, only=None):
     return rows, curves
 
 
-def entry_row(label: str, problem, points: Path, u: np.ndarray, budget: float, tmp: Path,
-              versions: dict) -> tuple[dict, tuple | None]:
+def entry_row(
+    label: str, problem, points: Path, u: np.ndarray, budget: float, tmp: Path, versions: dict
+) -> tuple[dict, tuple | None]:
     """Runs one entry's runner on ``problem`` and measures its values against ``u``."""
     script, module, recipe = ENTRIES[label]
     python = python_for(module)
@@ -104,16 +106,30 @@ def entry_row(label: str, problem, points: Path, u: np.ndarray, budget: float, t
     if module not in versions:
         versions[module] = library_version(python, module)
     if versions[module] is None:
-        return {**info, "status": f"not installed: {module} does not import in {python} "
-                                  "(pip install -e '.[peers]' or set PDESOLVE_PEERS_PYTHON)"}, None
-    spec = {"problem": problem.name, "dim": problem.dimension, "optimizer": recipe, "budget_s": budget,
-            "seed": 0, "points": str(points)}
+        return {
+            **info,
+            "status": f"not installed: {module} does not import in {python} "
+            "(pip install -e '.[peers]' or set PDESOLVE_PEERS_PYTHON)",
+        }, None
+    spec = {
+        "problem": problem.name,
+        "dim": problem.dimension,
+        "optimizer": recipe,
+        "budget_s": budget,
+        "seed": 0,
+        "points": str(points),
+    }
     spec_path, out = tmp / "spec.json", tmp / f"{problem.name}-{recipe}-{module}.npz"
     spec_path.write_text(json.dumps(spec))
     start = time.perf_counter()
-    done = subprocess.run([python, str(ROOT / "benchmarks" / script), str(spec_path), str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=budget + GRACE_S,
-                          env={**os.environ, "DDE_BACKEND": "pytorch"})
+    done = subprocess.run(
+        [python, str(ROOT / "benchmarks" / script), str(spec_path), str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=budget + GRACE_S,
+        env={**os.environ, "DDE_BACKEND": "pytorch"},
+    )
     if done.returncode != 0 or not out.exists():
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         print(f"  {problem.name} {label}: FAILED {tail[0][:200]}", flush=True)
@@ -124,13 +140,23 @@ def entry_row(label: str, problem, points: Path, u: np.ndarray, budget: float, t
 def measured(info: dict, result, u: np.ndarray, version: str, wall: float) -> tuple[dict, tuple]:
     """The row of a runner's result (``times``, ``u`` (m, n), ``peak_rss_mb``) against exact ``u``."""
     errors = np.linalg.norm(np.asarray(result["u"]) - u[None, :], axis=1) / np.linalg.norm(u)
-    row = {**info, "version": version, "status": "ok", "rel_l2": float(errors[-1]),
-           "train_time_s": float(result["times"][-1]), "checks": len(errors),
-           "peak_rss_mb": float(result["peak_rss_mb"]), "process_wall_s": wall}
+    row = {
+        **info,
+        "version": version,
+        "status": "ok",
+        "rel_l2": float(errors[-1]),
+        "train_time_s": float(result["times"][-1]),
+        "checks": len(errors),
+        "peak_rss_mb": float(result["peak_rss_mb"]),
+        "process_wall_s": wall,
+    }
     if "iterations" in result:
         row["iterations"] = int(np.asarray(result["iterations"])[-1])
-    print(f"  {info['problem']} {info['entry']}: rel_l2 {fmt(row['rel_l2'])} train {row['train_time_s']:.1f}s "
-          f"peak {row['peak_rss_mb']:.0f} MB", flush=True)
+    print(
+        f"  {info['problem']} {info['entry']}: rel_l2 {fmt(row['rel_l2'])} train {row['train_time_s']:.1f}s "
+        f"peak {row['peak_rss_mb']:.0f} MB",
+        flush=True,
+    )
     if "curve_times" in result:  # pdesolve: its validation history (uniform points of its own)
         return row, (np.asarray(result["curve_times"], float), np.asarray(result["curve_rel_l2"], float))
     return row, (np.asarray(result["times"], float), errors)
@@ -139,10 +165,13 @@ def measured(info: dict, result, u: np.ndarray, version: str, wall: float) -> tu
 def summarise(rows: list[dict], size_name: str) -> list[str]:
     budget = SIZES[size_name]["budget"]
     columns = ["problem", "dim", "entry", "version", "rel_l2", "train_time_s", "peak_rss_mb", "status"]
-    lines = [f"Relative L2 error on points uniform in the domain (the volume law; the same points for every "
-             f"entry) after {budget} s of training each on this machine, one process at a time (size "
-             f"`{size_name}`); `peak_rss_mb`: the process's peak resident memory (libraries and compilation "
-             "included).", ""]
+    lines = [
+        f"Relative L2 error on points uniform in the domain (the volume law; the same points for every "
+        f"entry) after {budget} s of training each on this machine, one process at a time (size "
+        f"`{size_name}`); `peak_rss_mb`: the process's peak resident memory (libraries and compilation "
+        "included).",
+        "",
+    ]
     lines += markdown_table(rows, columns)
     mine = {r["problem"]: r for r in rows if r["entry"] == "pdesolve default" and r.get("status") == "ok"}
     raced = [r for r in rows if r["entry"] != "pdesolve default" and r.get("status") == "ok" and r["problem"] in mine]

@@ -30,48 +30,141 @@ def mlp(*widths: int) -> dict:
 
 # (problem file, label, config); train.steps / batch sizes chosen to fit a few minutes each.
 RUNS = [
-    ("poisson2d.yaml", "projection (fixed hidden, LS read-out)",
-     {"model": mlp(32, 256), "operators": SG, "solver": {"name": "projection", "hidden": "fixed"},
-      "train": {"steps": 100, "log_every": 10}}),
-    ("poisson2d.yaml", "projection (ZO hidden, LS read-out)",
-     {"model": mlp(32, 128), "operators": SG,
-      "solver": {"name": "projection", "hidden": "zeroth_order", "learning_rate": 1e-2, "schedule": "constant"},
-      "train": {"steps": 100, "log_every": 10}}),
-    ("poisson2d.yaml", "projection (DR graph, 50 inner, LS read-out)",
-     {"model": mlp(32, 32), "operators": SG,
-      "solver": {"name": "projection", "hidden": "projection", "algorithm": "douglas_rachford", "inner_iterations": 50},
-      "train": {"steps": 10, "log_every": 2}}),
-    ("poisson2d.yaml", "hybrid ZO (signRGE -> CGE), SG",
-     {"model": mlp(32, 32), "operators": SG_CHUNKED, "solver": {"name": "hybrid"},
-      "train": {"steps": 1000, "log_every": 100}}),
-    ("poisson2d.yaml", "adam + autodiff (BP reference)",
-     {"model": mlp(32, 32), "operators": {"method": "ad"}, "solver": {"name": "adam", "learning_rate": 3e-3},
-      "train": {"steps": 1000, "batch_size": 128, "log_every": 100}}),
-    ("poisson2d.yaml", "projection (fixed hidden, LS read-out), sigma 0.01",
-     {"model": mlp(32, 256), "operators": {**SG, "sigma": 0.01}, "solver": {"name": "projection", "hidden": "fixed"},
-      "train": {"steps": 100, "log_every": 10}}),
-    ("heat_sin10.yaml", "projection (fixed hidden, LS read-out)",
-     {"model": mlp(64, 256), "operators": SG, "solver": {"name": "projection", "hidden": "fixed"},
-      "train": {"steps": 60, "batch_size": 50, "log_every": 10}}),
-    ("heat_sin10.yaml", "projection (ZO hidden, LS read-out)",
-     {"model": mlp(64, 128), "operators": SG,
-      "solver": {"name": "projection", "hidden": "zeroth_order", "learning_rate": 1e-2, "schedule": "constant"},
-      "train": {"steps": 60, "batch_size": 50, "log_every": 10}}),
-    ("heat_sin10.yaml", "hybrid ZO (signRGE -> CGE), SG",
-     {"model": mlp(64, 64), "operators": SG_CHUNKED, "solver": {"name": "hybrid"},
-      "train": {"steps": 300, "batch_size": 50, "log_every": 30}}),
-    ("heat_sin10.yaml", "adam + autodiff (BP reference)",
-     {"model": mlp(64, 64), "operators": {"method": "ad"}, "solver": {"name": "adam", "learning_rate": 1e-3},
-      "train": {"steps": 1000, "log_every": 100}}),
-    ("hjb20.yaml", "projection (fixed hidden, Gauss-Newton LS read-out)",
-     {"model": mlp(64, 256), "operators": SG, "solver": {"name": "projection", "hidden": "fixed"},
-      "train": {"steps": 30, "batch_size": 20, "log_every": 5}}),
-    ("hjb20.yaml", "hybrid ZO (signRGE -> CGE), SG",
-     {"model": mlp(64, 64), "operators": {**SG, "chunk_size": 2}, "solver": {"name": "hybrid"},
-      "train": {"steps": 200, "batch_size": 20, "log_every": 20}}),
-    ("hjb20.yaml", "adam + autodiff (BP reference)",
-     {"model": mlp(64, 64), "operators": {"method": "ad"}, "solver": {"name": "adam", "learning_rate": 3e-3},
-      "train": {"steps": 1000, "log_every": 100}}),
+    (
+        "poisson2d.yaml",
+        "projection (fixed hidden, LS read-out)",
+        {
+            "model": mlp(32, 256),
+            "operators": SG,
+            "solver": {"name": "projection", "hidden": "fixed"},
+            "train": {"steps": 100, "log_every": 10},
+        },
+    ),
+    (
+        "poisson2d.yaml",
+        "projection (ZO hidden, LS read-out)",
+        {
+            "model": mlp(32, 128),
+            "operators": SG,
+            "solver": {"name": "projection", "hidden": "zeroth_order", "learning_rate": 1e-2, "schedule": "constant"},
+            "train": {"steps": 100, "log_every": 10},
+        },
+    ),
+    (
+        "poisson2d.yaml",
+        "projection (DR graph, 50 inner, LS read-out)",
+        {
+            "model": mlp(32, 32),
+            "operators": SG,
+            "solver": {
+                "name": "projection",
+                "hidden": "projection",
+                "algorithm": "douglas_rachford",
+                "inner_iterations": 50,
+            },
+            "train": {"steps": 10, "log_every": 2},
+        },
+    ),
+    (
+        "poisson2d.yaml",
+        "hybrid ZO (signRGE -> CGE), SG",
+        {
+            "model": mlp(32, 32),
+            "operators": SG_CHUNKED,
+            "solver": {"name": "hybrid"},
+            "train": {"steps": 1000, "log_every": 100},
+        },
+    ),
+    (
+        "poisson2d.yaml",
+        "adam + autodiff (BP reference)",
+        {
+            "model": mlp(32, 32),
+            "operators": {"method": "ad"},
+            "solver": {"name": "adam", "learning_rate": 3e-3},
+            "train": {"steps": 1000, "batch_size": 128, "log_every": 100},
+        },
+    ),
+    (
+        "poisson2d.yaml",
+        "projection (fixed hidden, LS read-out), sigma 0.01",
+        {
+            "model": mlp(32, 256),
+            "operators": {**SG, "sigma": 0.01},
+            "solver": {"name": "projection", "hidden": "fixed"},
+            "train": {"steps": 100, "log_every": 10},
+        },
+    ),
+    (
+        "heat_sin10.yaml",
+        "projection (fixed hidden, LS read-out)",
+        {
+            "model": mlp(64, 256),
+            "operators": SG,
+            "solver": {"name": "projection", "hidden": "fixed"},
+            "train": {"steps": 60, "batch_size": 50, "log_every": 10},
+        },
+    ),
+    (
+        "heat_sin10.yaml",
+        "projection (ZO hidden, LS read-out)",
+        {
+            "model": mlp(64, 128),
+            "operators": SG,
+            "solver": {"name": "projection", "hidden": "zeroth_order", "learning_rate": 1e-2, "schedule": "constant"},
+            "train": {"steps": 60, "batch_size": 50, "log_every": 10},
+        },
+    ),
+    (
+        "heat_sin10.yaml",
+        "hybrid ZO (signRGE -> CGE), SG",
+        {
+            "model": mlp(64, 64),
+            "operators": SG_CHUNKED,
+            "solver": {"name": "hybrid"},
+            "train": {"steps": 300, "batch_size": 50, "log_every": 30},
+        },
+    ),
+    (
+        "heat_sin10.yaml",
+        "adam + autodiff (BP reference)",
+        {
+            "model": mlp(64, 64),
+            "operators": {"method": "ad"},
+            "solver": {"name": "adam", "learning_rate": 1e-3},
+            "train": {"steps": 1000, "log_every": 100},
+        },
+    ),
+    (
+        "hjb20.yaml",
+        "projection (fixed hidden, Gauss-Newton LS read-out)",
+        {
+            "model": mlp(64, 256),
+            "operators": SG,
+            "solver": {"name": "projection", "hidden": "fixed"},
+            "train": {"steps": 30, "batch_size": 20, "log_every": 5},
+        },
+    ),
+    (
+        "hjb20.yaml",
+        "hybrid ZO (signRGE -> CGE), SG",
+        {
+            "model": mlp(64, 64),
+            "operators": {**SG, "chunk_size": 2},
+            "solver": {"name": "hybrid"},
+            "train": {"steps": 200, "batch_size": 20, "log_every": 20},
+        },
+    ),
+    (
+        "hjb20.yaml",
+        "adam + autodiff (BP reference)",
+        {
+            "model": mlp(64, 64),
+            "operators": {"method": "ad"},
+            "solver": {"name": "adam", "learning_rate": 3e-3},
+            "train": {"steps": 1000, "log_every": 100},
+        },
+    ),
 ]
 
 
@@ -82,11 +175,20 @@ def entries(size_name: str) -> list[tuple[str, str, dict]]:
         if size["first_run_per_problem"] and problem in seen:
             continue
         seen.add(problem)
-        train = {**config["train"], "progress": False, "steps": max(2, config["train"]["steps"] // size["divisor"]),
-                 "log_every": max(1, config["train"]["log_every"] // size["divisor"]),
-                 "time_budget": size["time_budget"]}
-        out.append((problem, f"{problem.removesuffix('.yaml')}: {label}",
-                    {**config, "precision": "float64", "seed": 0, "train": train}))
+        train = {
+            **config["train"],
+            "progress": False,
+            "steps": max(2, config["train"]["steps"] // size["divisor"]),
+            "log_every": max(1, config["train"]["log_every"] // size["divisor"]),
+            "time_budget": size["time_budget"],
+        }
+        out.append(
+            (
+                problem,
+                f"{problem.removesuffix('.yaml')}: {label}",
+                {**config, "precision": "float64", "seed": 0, "train": train},
+            )
+        )
     return out
 
 
@@ -104,12 +206,16 @@ def run(size_name: str, only=None):
 
 def summarise(rows: list[dict], size_name: str) -> list[str]:
     size = SIZES[size_name]
-    return [f"float64, seed 0, step budgets divided by {size['divisor']}, at most {size['time_budget']} s of "
-            "training per run (`stop` says which ended it); train s excludes compilation.",
-            "", *markdown_table(rows, ["problem", "method", "rel_l2", "steps", "train_time_s", "network_evals",
-                                       "stop_reason", "status"],
-                                ["problem", "method", "final rel L2", "steps", "train s", "network evals", "stop",
-                                 "status"])]
+    return [
+        f"float64, seed 0, step budgets divided by {size['divisor']}, at most {size['time_budget']} s of "
+        "training per run (`stop` says which ended it); train s excludes compilation.",
+        "",
+        *markdown_table(
+            rows,
+            ["problem", "method", "rel_l2", "steps", "train_time_s", "network_evals", "stop_reason", "status"],
+            ["problem", "method", "final rel L2", "steps", "train s", "network evals", "stop", "status"],
+        ),
+    ]
 
 
 def figures(rows, histories) -> dict:

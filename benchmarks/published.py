@@ -51,8 +51,17 @@ RTX, A100, LAPTOP = "RTX 6000", "A100", "laptop CPU (MacBook Pro)"
 
 #: The published figures (issue 36 collected them from the papers and their repositories).
 PUBLISHED = [
-    Published("pub_engd_poisson5_box", "ENGD", 5.6e-8, "volume", RTX, "float64", 3000, KFAC,
-              "ENGD of Mueller & Zeinhofer 2023, sum-cos variant"),
+    Published(
+        "pub_engd_poisson5_box",
+        "ENGD",
+        5.6e-8,
+        "volume",
+        RTX,
+        "float64",
+        3000,
+        KFAC,
+        "ENGD of Mueller & Zeinhofer 2023, sum-cos variant",
+    ),
     Published("pub_engd_poisson5_box", "L-BFGS", 8.9e-4, "volume", RTX, "float64", 3000, KFAC),
     Published("pub_engd_poisson5_box", "Adam", 1.1e-3, "volume", RTX, "float64", 3000, KFAC),
     Published("pub_kfac_poisson100_box", "SPRING", 3.6e-3, "volume", RTX, "float64", 7000, KFAC),
@@ -63,19 +72,64 @@ PUBLISHED = [
     Published("pub_kfac_poisson10_box", "KFAC*", 4.7e-5, "volume", RTX, "float64", None, KFAC),
     Published("pub_kfac_poisson10_box", "L-BFGS", 4.4e-4, "volume", RTX, "float64", None, KFAC),
     Published("pub_kfac_poisson10_box", "Adam", 6.9e-4, "volume", RTX, "float64", None, KFAC),
-    Published("pub_kfac_heat5_box", "best optimiser", 1e-5, "volume", RTX, "float64", None, KFAC,
-              "about 1e-5 (read off the paper's figure)"),
+    Published(
+        "pub_kfac_heat5_box",
+        "best optimiser",
+        1e-5,
+        "volume",
+        RTX,
+        "float64",
+        None,
+        KFAC,
+        "about 1e-5 (read off the paper's figure)",
+    ),
     Published("pub_stde_sine_gordon100_ball", "STDE + Adam", 3.64e-3, "radius_uniform", A100, "float32", 5, STDE),
     Published("pub_stde_poisson100_ball", "STDE + Adam", 3.50e-3, "radius_uniform", A100, "float32", None, STDE),
     Published("pub_stde_allen_cahn100_ball", "STDE + Adam", 1.03e-2, "radius_uniform", A100, "float32", None, STDE),
-    Published("pub_stde_semilinear_heat100_whole", "STDE + Adam", None, "point", A100, "float32", None, STDE,
-              "reference value from the repository; the paper's error not collected yet"),
-    Published("pub_stde_sine_gordon_time100_whole", "STDE + Adam", None, "point", A100, "float32", None, STDE,
-              "reference value from the repository; the paper's error not collected yet"),
-    Published("pub_bsde_hjb100_whole", "deep BSDE", 1.7e-3, "point", LAPTOP, "float32", 330, BSDE,
-              "0.17% from the paper's text"),
-    Published("pub_bsde_allen_cahn100_whole", "deep BSDE", 3.0e-3, "point", LAPTOP, "float32", 647, BSDE,
-              "0.30% from the paper's text, against 0.052802"),
+    Published(
+        "pub_stde_semilinear_heat100_whole",
+        "STDE + Adam",
+        None,
+        "point",
+        A100,
+        "float32",
+        None,
+        STDE,
+        "reference value from the repository; the paper's error not collected yet",
+    ),
+    Published(
+        "pub_stde_sine_gordon_time100_whole",
+        "STDE + Adam",
+        None,
+        "point",
+        A100,
+        "float32",
+        None,
+        STDE,
+        "reference value from the repository; the paper's error not collected yet",
+    ),
+    Published(
+        "pub_bsde_hjb100_whole",
+        "deep BSDE",
+        1.7e-3,
+        "point",
+        LAPTOP,
+        "float32",
+        330,
+        BSDE,
+        "0.17% from the paper's text",
+    ),
+    Published(
+        "pub_bsde_allen_cahn100_whole",
+        "deep BSDE",
+        3.0e-3,
+        "point",
+        LAPTOP,
+        "float32",
+        647,
+        BSDE,
+        "0.30% from the paper's text, against 0.052802",
+    ),
 ]
 
 #: Seconds of training per method and problem (quick: this CPU; the issue's bar is 10 minutes).
@@ -96,9 +150,13 @@ def default_config(problem) -> dict | None:
 
 def lbfgs_config(problem) -> dict:
     """The ordinary PINN (64 x 64 tanh MLP, autodiff) trained by ``solver: lbfgs`` on one fixed batch."""
-    return {"precision": "float64", "model": {"type": "mlp", "widths": [64, 64], "activation": "tanh"},
-            "operators": {"method": "ad"}, "solver": {"name": "lbfgs"},
-            "train": {"batch_size": 1000, "resample_every": 10**7, "log_every": 100}}
+    return {
+        "precision": "float64",
+        "model": {"type": "mlp", "widths": [64, 64], "activation": "tanh"},
+        "operators": {"method": "ad"},
+        "solver": {"name": "lbfgs"},
+        "train": {"batch_size": 1000, "resample_every": 10**7, "log_every": 100},
+    }
 
 
 def adam_lbfgs_config(problem) -> dict:
@@ -163,10 +221,22 @@ def method_row(problem, label: str, config, size: dict) -> tuple[dict, tuple | N
     published law, and the (time, error) curve of the validation history."""
     import pdesolve
 
-    info = {"problem": problem.name, "dim": problem.dimension, "method": label, "budget_s": size["budget"],
-            "law": law_of(problem.name)}
-    overrides = {"train": {"steps": 10**7, "time_budget": size["budget"], "progress": False,
-                           "validation_points": size["validation_points"], "checkpoint_every": 0}}
+    info = {
+        "problem": problem.name,
+        "dim": problem.dimension,
+        "method": label,
+        "budget_s": size["budget"],
+        "law": law_of(problem.name),
+    }
+    overrides = {
+        "train": {
+            "steps": 10**7,
+            "time_budget": size["budget"],
+            "progress": False,
+            "validation_points": size["validation_points"],
+            "checkpoint_every": 0,
+        }
+    }
     start = time.perf_counter()
     try:
         run = pdesolve.solve(problem, config, overrides=[deep_update({}, overrides)])
@@ -174,16 +244,29 @@ def method_row(problem, label: str, config, size: dict) -> tuple[dict, tuple | N
         print(f"  {problem.name} {label}: FAILED {type(err).__name__}: {err}", flush=True)
         return {**info, "status": f"failed: {type(err).__name__}: {str(err).splitlines()[0][:200]}"}, None
     rep = run.report
-    row = {**info, "status": "ok", "solver": rep["solver"], "model": rep["model"], "steps": rep["steps"],
-           "rel_l2_volume": rep.get("rel_l2"), **interior_errors(rep), "train_time_s": rep["train_time_s"],
-           "total_time_s": time.perf_counter() - start, "stop_reason": rep["stop_reason"],
-           "zero_network_rel_l2": rep.get("baselines", {}).get("zero_rel_l2")}
+    row = {
+        **info,
+        "status": "ok",
+        "solver": rep["solver"],
+        "model": rep["model"],
+        "steps": rep["steps"],
+        "rel_l2_volume": rep.get("rel_l2"),
+        **interior_errors(rep),
+        "train_time_s": rep["train_time_s"],
+        "total_time_s": time.perf_counter() - start,
+        "stop_reason": rep["stop_reason"],
+        "zero_network_rel_l2": rep.get("baselines", {}).get("zero_rel_l2"),
+    }
     if info["law"] == "point":
         row.update(point_error(problem, run))
-    row["error"] = row.get({"volume": "rel_l2_volume", "radius_uniform": "rel_l2_radius_uniform",
-                            "point": "point_rel_error"}[info["law"]])
-    print(f"  {problem.name} {label}: {info['law']} error {fmt(row['error'])} steps {row['steps']} "
-          f"train {row['train_time_s']:.1f}s", flush=True)
+    row["error"] = row.get(
+        {"volume": "rel_l2_volume", "radius_uniform": "rel_l2_radius_uniform", "point": "point_rel_error"}[info["law"]]
+    )
+    print(
+        f"  {problem.name} {label}: {info['law']} error {fmt(row['error'])} steps {row['steps']} "
+        f"train {row['train_time_s']:.1f}s",
+        flush=True,
+    )
     hist = run.history
     curve = (np.asarray(hist["train_time"].values, float), np.asarray(hist["rel_l2"].values, float))
     return row, curve if np.isfinite(curve[1]).any() else None
@@ -204,8 +287,9 @@ def point_error(problem, run) -> dict:
     x, t = centre_point(problem)
     spec = problem.reference
     if spec is not None and spec["kind"] == "values":
-        hit = np.flatnonzero(np.all(np.isclose(spec["x"], x), axis=1)
-                             & np.isclose(spec["t"] if spec["t"] is not None else 0.0, t[0]))
+        hit = np.flatnonzero(
+            np.all(np.isclose(spec["x"], x), axis=1) & np.isclose(spec["t"] if spec["t"] is not None else 0.0, t[0])
+        )
         if not hit.size:
             raise ValueError(f"{problem.name}: reference.values does not list the centre at the start time")
         u_ref, stderr = float(spec["u"][hit[0]]), None
@@ -213,8 +297,12 @@ def point_error(problem, run) -> dict:
         ref = monte_carlo(compile_problem(problem), x, t, paths=POINT_PATHS, seed=spec["seed"] if spec else 0)
         u_ref, stderr = float(ref.u[0]), float(ref.stderr[0])
     u = float(predict_at(run, problem, x, t)[0])
-    return {"point_u": u, "point_u_ref": u_ref, "point_u_ref_stderr": stderr,
-            "point_rel_error": abs(u - u_ref) / abs(u_ref)}
+    return {
+        "point_u": u,
+        "point_u_ref": u_ref,
+        "point_u_ref_stderr": stderr,
+        "point_rel_error": abs(u - u_ref) / abs(u_ref),
+    }
 
 
 def predict_at(run, problem, x: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -240,11 +328,23 @@ def table_rows(rows: list[dict]) -> list[dict]:
         pub = best_published(row["problem"])
         ours = row.get("error") if row.get("status") == "ok" else None
         ratio = None if ours is None or pub.error is None else ours / pub.error
-        lines.append({"problem": row["problem"], "d": row["dim"], "law": row["law"], "published": pub.error,
-                      "its method": pub.method, "its hardware": f"{pub.hardware}, {pub.precision}",
-                      "its time_s": pub.time_s, "method": row["method"], "pdesolve": ours,
-                      "zero network": row.get("zero_network_rel_l2"),
-                      "pdesolve time_s": row.get("train_time_s"), "ratio": ratio, "verdict": verdict(ratio)})
+        lines.append(
+            {
+                "problem": row["problem"],
+                "d": row["dim"],
+                "law": row["law"],
+                "published": pub.error,
+                "its method": pub.method,
+                "its hardware": f"{pub.hardware}, {pub.precision}",
+                "its time_s": pub.time_s,
+                "method": row["method"],
+                "pdesolve": ours,
+                "zero network": row.get("zero_network_rel_l2"),
+                "pdesolve time_s": row.get("train_time_s"),
+                "ratio": ratio,
+                "verdict": verdict(ratio),
+            }
+        )
     return lines
 
 
@@ -256,20 +356,39 @@ def verdict(ratio) -> str:
 
 def summarise(rows: list[dict], size_name: str) -> list[str]:
     table = table_rows(rows)
-    headers = ["problem", "d", "law", "published", "its method", "its hardware", "its time_s", "method", "pdesolve",
-               "zero network", "pdesolve time_s", "ratio", "verdict"]
-    lines = [f"pdesolve after `train.time_budget` = {SIZES[size_name]['budget']} s of training on this machine "
-             f"(size `{size_name}`) beside the best published figure under the same error law (`law`: "
-             "volume = rel L2 uniform in the domain, radius_uniform = rel L2 with the radius uniform, point = "
-             "relative error of u(0, 0)); `zero network`: the exact-condition ansatz alone, rel L2 under the "
-             "volume law (near 0: the ansatz holds the solution already); `ratio` = pdesolve / published "
-             "(> 1: the published figure is better). "
-             "Every published figure: `PUBLISHED` in `benchmarks/published.py`.", ""]
+    headers = [
+        "problem",
+        "d",
+        "law",
+        "published",
+        "its method",
+        "its hardware",
+        "its time_s",
+        "method",
+        "pdesolve",
+        "zero network",
+        "pdesolve time_s",
+        "ratio",
+        "verdict",
+    ]
+    lines = [
+        f"pdesolve after `train.time_budget` = {SIZES[size_name]['budget']} s of training on this machine "
+        f"(size `{size_name}`) beside the best published figure under the same error law (`law`: "
+        "volume = rel L2 uniform in the domain, radius_uniform = rel L2 with the radius uniform, point = "
+        "relative error of u(0, 0)); `zero network`: the exact-condition ansatz alone, rel L2 under the "
+        "volume law (near 0: the ansatz holds the solution already); `ratio` = pdesolve / published "
+        "(> 1: the published figure is better). "
+        "Every published figure: `PUBLISHED` in `benchmarks/published.py`.",
+        "",
+    ]
     lines += markdown_table(table, headers)
     ok = [line for line in table if line["ratio"] is not None and line["d"] <= 100]
     better = [line for line in ok if line["ratio"] <= 1]
-    lines += ["", f"At d <= 100 pdesolve reaches the published figure on {len(better)} of {len(ok)} rows with a "
-              "published figure; where the published figure is better the verdict says so."]
+    lines += [
+        "",
+        f"At d <= 100 pdesolve reaches the published figure on {len(better)} of {len(ok)} rows with a "
+        "published figure; where the published figure is better the verdict says so.",
+    ]
     return lines
 
 
@@ -285,16 +404,26 @@ def figures(rows: list[dict], curves: dict) -> dict:
     cols = min(4, max(1, len(problems)))
     nrows = (len(problems) + cols - 1) // cols
     fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.3 * nrows), squeeze=False)
-    colours = dict(zip(list(dict.fromkeys(r["method"] for r in rows)), plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    colours = dict(
+        zip(list(dict.fromkeys(r["method"] for r in rows)), plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    )
     for ax, name in zip(axes.flat, problems):
         for row in (r for r in rows if r["problem"] == name and r.get("status") == "ok"):
             colour = colours[row["method"]]
             if (name, row["method"]) in curves:
                 seconds, error = curves[(name, row["method"])]
-                ax.loglog(np.maximum(seconds, 1e-2), error, marker=".", color=colour, label=f"{row['method']} (validation)")
+                ax.loglog(
+                    np.maximum(seconds, 1e-2), error, marker=".", color=colour, label=f"{row['method']} (validation)"
+                )
             if row.get("error") is not None:
-                ax.loglog([max(row["train_time_s"], 1e-2)], [row["error"]], "o", color=colour, mfc="none",
-                          label=f"{row['method']} ({row['law']})")
+                ax.loglog(
+                    [max(row["train_time_s"], 1e-2)],
+                    [row["error"]],
+                    "o",
+                    color=colour,
+                    mfc="none",
+                    label=f"{row['method']} ({row['law']})",
+                )
         for pub in (p for p in PUBLISHED if p.problem == name and p.error is not None):
             if pub.time_s is None:  # no time stated: a level, not a point
                 ax.axhline(pub.error, color="black", linestyle=":", linewidth=0.8)
@@ -305,7 +434,7 @@ def figures(rows: list[dict], curves: dict) -> dict:
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("training time [s] (published: its own hardware)")
         ax.set_ylabel("error")
-    for ax in list(axes.flat)[len(problems):]:
+    for ax in list(axes.flat)[len(problems) :]:
         ax.axis("off")
     fig.tight_layout()
     return {"error_vs_time.png": fig}

@@ -15,24 +15,72 @@ import math
 from ._common import CONFIGS, PROBLEMS, markdown_table, problem_with, train_run
 
 PUBLISHED = {  # network -> method -> MSE (None: diverged)
-    "mlp": {"FO+AD": 3.58e-4, "FO+FD": 5.97e-5, "FO+SE": 8.98e-4, "FO+SG": 4.27e-4,
-            "ZO+FD": 9.23e-2, "ZO+SE": None, "ZO+SG": 1.62e-1},
-    "tt_3209": {"FO+AD": 1.63e-5, "FO+FD": 4.56e-5, "FO+SE": 3.82e-4, "FO+SG": 4.49e-5,
-                "ZO+FD": 3.82e-4, "ZO+SE": 2.75e-4, "ZO+SG": 1.44e-5},
-    "tt_7745": {"FO+AD": 4.28e-5, "FO+FD": 4.90e-5, "FO+SE": 2.28e-4, "FO+SG": 7.14e-5,
-                "ZO+FD": 3.79e-4, "ZO+SE": 4.35e-4, "ZO+SG": 4.79e-5},
+    "mlp": {
+        "FO+AD": 3.58e-4,
+        "FO+FD": 5.97e-5,
+        "FO+SE": 8.98e-4,
+        "FO+SG": 4.27e-4,
+        "ZO+FD": 9.23e-2,
+        "ZO+SE": None,
+        "ZO+SG": 1.62e-1,
+    },
+    "tt_3209": {
+        "FO+AD": 1.63e-5,
+        "FO+FD": 4.56e-5,
+        "FO+SE": 3.82e-4,
+        "FO+SG": 4.49e-5,
+        "ZO+FD": 3.82e-4,
+        "ZO+SE": 2.75e-4,
+        "ZO+SG": 1.44e-5,
+    },
+    "tt_7745": {
+        "FO+AD": 4.28e-5,
+        "FO+FD": 4.90e-5,
+        "FO+SE": 2.28e-4,
+        "FO+SG": 7.14e-5,
+        "ZO+FD": 3.79e-4,
+        "ZO+SE": 4.35e-4,
+        "ZO+SG": 4.79e-5,
+    },
 }
 DIM = 20
 RMS_U = math.sqrt((DIM / 2 + 0.5) ** 2 + DIM / 12 + 1 / 12)
 
 SIZES = {
-    "tiny": {"width": 16, "tt_width": 16, "fo_steps": 3, "zo_steps": 3, "batch": 8, "eval_points": 200,
-             "validation_points": 50, "se_samples": 16, "log_every": 3},
-    "quick": {"width": 64, "tt_width": 64, "fo_steps": 150, "zo_steps": 40, "batch": 50, "eval_points": 2000,
-              "validation_points": 200, "se_samples": 256, "log_every": 10},
-    "full": {"width": 768, "tt_width": None, "fo_steps": 10000, "zo_steps": 10000, "batch": 100,
-             "eval_points": 10000, "validation_points": 1000, "se_samples": 1024, "log_every": 250,
-             "zo_chunk": 7},  # ZO+SE on the 768-wide MLP needs > 49 GiB with all 21 perturbations at once
+    "tiny": {
+        "width": 16,
+        "tt_width": 16,
+        "fo_steps": 3,
+        "zo_steps": 3,
+        "batch": 8,
+        "eval_points": 200,
+        "validation_points": 50,
+        "se_samples": 16,
+        "log_every": 3,
+    },
+    "quick": {
+        "width": 64,
+        "tt_width": 64,
+        "fo_steps": 150,
+        "zo_steps": 40,
+        "batch": 50,
+        "eval_points": 2000,
+        "validation_points": 200,
+        "se_samples": 256,
+        "log_every": 10,
+    },
+    "full": {
+        "width": 768,
+        "tt_width": None,
+        "fo_steps": 10000,
+        "zo_steps": 10000,
+        "batch": 100,
+        "eval_points": 10000,
+        "validation_points": 1000,
+        "se_samples": 1024,
+        "log_every": 250,
+        "zo_chunk": 7,
+    },  # ZO+SE on the 768-wide MLP needs > 49 GiB with all 21 perturbations at once
 }
 
 METHODS = {  # label -> (table(s), operators, solver)
@@ -60,11 +108,25 @@ def _solver(name: str, n_params_hint: str) -> dict:
     if name == "adam":
         return {"name": "adam", "learning_rate": 1e-3, "schedule": "cosine"}
     if name == "rge":
-        return {"name": "rge", "samples": 10, "mu": 0.01, "directions": "rademacher", "antithetic": True,
-                "learning_rate": 1e-3}
-    hybrid = {"name": "hybrid", "patience": 5, "coarse_mu": 0.1, "coarse_samples": 10, "coarse_learning_rate": 1e-3,
-              "fine_mu": 0.1 if n_params_hint == "tt" else 0.01, "fine_learning_rate": 1e-3, "momentum": 0.9,
-              "chunk_size": 21}  # CGE coordinates (and RGE perturbations) per vectorised call
+        return {
+            "name": "rge",
+            "samples": 10,
+            "mu": 0.01,
+            "directions": "rademacher",
+            "antithetic": True,
+            "learning_rate": 1e-3,
+        }
+    hybrid = {
+        "name": "hybrid",
+        "patience": 5,
+        "coarse_mu": 0.1,
+        "coarse_samples": 10,
+        "coarse_learning_rate": 1e-3,
+        "fine_mu": 0.1 if n_params_hint == "tt" else 0.01,
+        "fine_learning_rate": 1e-3,
+        "momentum": 0.9,
+        "chunk_size": 21,
+    }  # CGE coordinates (and RGE perturbations) per vectorised call
     if n_params_hint == "mlp":
         hybrid["fine_block_size"] = 2000  # CGE over all 600k dense parameters per step is out of reach
     return hybrid
@@ -82,9 +144,15 @@ def entries(size_name: str) -> list[tuple[str, str, object, dict]]:
                 ops["samples"] = size["se_samples"]
             steps = size["fo_steps"] if solver == "adam" else size["zo_steps"]
             overrides = {
-                "precision": "float64", "operators": ops, "solver": _solver(solver, net),
-                "train": {"steps": steps, "batch_size": size["batch"], "log_every": min(size["log_every"], steps),
-                          "validation_points": size["validation_points"]},
+                "precision": "float64",
+                "operators": ops,
+                "solver": _solver(solver, net),
+                "train": {
+                    "steps": steps,
+                    "batch_size": size["batch"],
+                    "log_every": min(size["log_every"], steps),
+                    "validation_points": size["validation_points"],
+                },
             }
             if model:
                 overrides["model"] = model
@@ -107,10 +175,16 @@ def run(size_name: str, only: list[str] | None = None):
         base = method.replace(" hybrid", "")
         pub = PUBLISHED["mlp" if net == "mlp" else "tt_3209"].get(base, "n/a")
         pub2 = PUBLISHED["tt_7745"].get(base) if net == "tt" else None
-        row.update({"network": "dense MLP" if net == "mlp" else "TT-MLP", "method": method, "tables": tables,
-                    "published_mse": "diverged" if pub is None else pub,
-                    "published_rel_l2": (math.sqrt(pub) / RMS_U) if isinstance(pub, float) else None,
-                    "published_mse_tt7745": pub2})
+        row.update(
+            {
+                "network": "dense MLP" if net == "mlp" else "TT-MLP",
+                "method": method,
+                "tables": tables,
+                "published_mse": "diverged" if pub is None else pub,
+                "published_rel_l2": (math.sqrt(pub) / RMS_U) if isinstance(pub, float) else None,
+                "published_mse_tt7745": pub2,
+            }
+        )
         if isinstance(pub, float) and row.get("mse") is not None:
             row["mse_over_published"] = row["mse"] / pub
         rows.append(row)
@@ -128,10 +202,36 @@ def summarise(rows: list[dict], size_name: str) -> list[str]:
         f"TT-MLP, the 7,745 one in the CSV). rel_l2 of a published MSE = sqrt(MSE)/rms(u), rms(u) = {RMS_U:.3f}.",
         "",
     ]
-    cols = ["network", "tables", "method", "n_params", "steps", "mse", "published_mse", "rel_l2",
-            "published_rel_l2", "train_time_s", "status"]
-    lines += markdown_table(rows, cols, ["network", "table", "method", "params", "steps", "MSE", "published MSE",
-                                         "rel L2", "published rel L2", "train s", "status"])
+    cols = [
+        "network",
+        "tables",
+        "method",
+        "n_params",
+        "steps",
+        "mse",
+        "published_mse",
+        "rel_l2",
+        "published_rel_l2",
+        "train_time_s",
+        "status",
+    ]
+    lines += markdown_table(
+        rows,
+        cols,
+        [
+            "network",
+            "table",
+            "method",
+            "params",
+            "steps",
+            "MSE",
+            "published MSE",
+            "rel L2",
+            "published rel L2",
+            "train s",
+            "status",
+        ],
+    )
     return lines
 
 
@@ -147,8 +247,12 @@ def figures(rows, histories):
         sub = [r for r in rows if r.get("network") == net and r.get("mse") is not None]
         xs = range(len(sub))
         ax.bar([x - 0.2 for x in xs], [r["mse"] for r in sub], 0.4, label="this run")
-        ax.bar([x + 0.2 for x in xs], [r["published_mse"] if isinstance(r["published_mse"], float) else 0 for r in sub],
-               0.4, label="published (768 wide, 10k steps)")
+        ax.bar(
+            [x + 0.2 for x in xs],
+            [r["published_mse"] if isinstance(r["published_mse"], float) else 0 for r in sub],
+            0.4,
+            label="published (768 wide, 10k steps)",
+        )
         ax.set_xticks(list(xs), [r["method"] for r in sub], rotation=45, ha="right")
         ax.set_yscale("log")
         ax.set_title(net)

@@ -36,12 +36,52 @@ SEED = 40
 
 #: Hostile values of every type, depth and size (YAML flow text).
 VALUES = [
-    "0", "-1", "1", "2", "3.5", "-1e308", "1e308", "1e-320", ".inf", "-.inf", ".nan", str(10**30), "6e7", "1e9",
-    "4096", "1000000000", "true", "null", "''", "' '", "x", "'x[1]'", "'é\u0000'", "'" + "a" * 20000 + "'",
-    "[]", "{}", "[1]", "[[1]]", "[0, 0]", "[65536, 65536, 65536]", "[-1]", "[1.5]", "[true]", "{a: 1}",
-    "[" * 30 + "1" + "]" * 30, "[" * 70 + "]" * 70, "{a: " * 40 + "1" + "}" * 40, "[" + ", ".join(["1"] * 5000) + "]",
-    "!!binary aGVsbG8=", "!!python/object/apply:os.system ['true']", "!!set {a, b}", "!!timestamp 2001-12-14",
-    "&a [*a]", "'${HOME}'", "'../../etc/passwd'", "'/proc/self/mem'",
+    "0",
+    "-1",
+    "1",
+    "2",
+    "3.5",
+    "-1e308",
+    "1e308",
+    "1e-320",
+    ".inf",
+    "-.inf",
+    ".nan",
+    str(10**30),
+    "6e7",
+    "1e9",
+    "4096",
+    "1000000000",
+    "true",
+    "null",
+    "''",
+    "' '",
+    "x",
+    "'x[1]'",
+    "'é\u0000'",
+    "'" + "a" * 20000 + "'",
+    "[]",
+    "{}",
+    "[1]",
+    "[[1]]",
+    "[0, 0]",
+    "[65536, 65536, 65536]",
+    "[-1]",
+    "[1.5]",
+    "[true]",
+    "{a: 1}",
+    "[" * 30 + "1" + "]" * 30,
+    "[" * 70 + "]" * 70,
+    "{a: " * 40 + "1" + "}" * 40,
+    "[" + ", ".join(["1"] * 5000) + "]",
+    "!!binary aGVsbG8=",
+    "!!python/object/apply:os.system ['true']",
+    "!!set {a, b}",
+    "!!timestamp 2001-12-14",
+    "&a [*a]",
+    "'${HOME}'",
+    "'../../etc/passwd'",
+    "'/proc/self/mem'",
 ]
 
 
@@ -98,8 +138,14 @@ def _problem_cases(tmp: Path, rng: random.Random) -> list[Case]:
     cases = []
     for base, tag in ((PROBLEM, "p"), (MC_PROBLEM, "mc")):
         data = yaml.safe_load(base.read_text())
-        fields = _nested_fields(data) + ["evaluation.slice.points", "evaluation.slice.times", "evaluation.at",
-                                         "reference.monte_carlo.paths", "parameters.a", "time.end"]
+        fields = _nested_fields(data) + [
+            "evaluation.slice.points",
+            "evaluation.slice.times",
+            "evaluation.at",
+            "reference.monte_carlo.paths",
+            "parameters.a",
+            "time.end",
+        ]
         for field in fields:
             for raw in rng.sample(VALUES, 6):
                 text = yaml.safe_dump(_set_path(data, field, "@@"), sort_keys=False).replace("'@@'", raw)
@@ -114,15 +160,17 @@ def _config_cases(tmp: Path, rng: random.Random) -> list[Case]:
     cases = []
     for key in config_keys():
         for raw in rng.sample(VALUES, 6):
-            cases.append(Case("--set every config key", f"{key}={raw[:40]}", ["check", str(PROBLEM), "--set",
-                                                                              f"{key}={raw}"]))
+            cases.append(
+                Case("--set every config key", f"{key}={raw[:40]}", ["check", str(PROBLEM), "--set", f"{key}={raw}"])
+            )
         raw = rng.choice(VALUES)
         section, _, name = key.rpartition(".")
         text = f"{section}: {{{name}: {raw}}}\n" if section else f"{name}: {raw}\n"
         path = tmp / f"c-{len(cases)}.yaml"
         path.write_text(text)
-        cases.append(Case("--config every config key", f"{key}: {raw[:40]}", ["check", str(PROBLEM), "--config",
-                                                                             str(path)]))
+        cases.append(
+            Case("--config every config key", f"{key}: {raw[:40]}", ["check", str(PROBLEM), "--config", str(path)])
+        )
     return cases
 
 
@@ -135,21 +183,36 @@ def _bomb(width: int, levels: int) -> str:
 
 def _file_cases(tmp: Path) -> list[Case]:
     """Hostile ``--config`` files and paths (problem, ``--config``, ``--out``)."""
-    files = {"latin-1": "train: {steps: 10}  # caf\xe9\n".encode("latin-1"), "binary": bytes(range(256)) * 8,
-             "deep": ("train: " + "[" * 5000 + "]" * 5000).encode(), "empty": b"", "nul": b"\x00" * 100,
-             "bom": "\ufefftrain: {steps: 3}\n".encode(), "utf-16": "train: {steps: 3}\n".encode("utf-16"),
-             "alias under": f"model: {{widths: {_bomb(480, 2)}}}\n".encode(),
-             "alias over": f"model: {{widths: {_bomb(500, 2)}}}\n".encode(),
-             "alias deep over": f"model: {{widths: {_bomb(2, 18)}}}\n".encode(),
-             "big": b"train: {steps: 3}\n" + b"# " + b"x" * 20_000_000 + b"\n"}
+    files = {
+        "latin-1": "train: {steps: 10}  # caf\xe9\n".encode("latin-1"),
+        "binary": bytes(range(256)) * 8,
+        "deep": ("train: " + "[" * 5000 + "]" * 5000).encode(),
+        "empty": b"",
+        "nul": b"\x00" * 100,
+        "bom": "\ufefftrain: {steps: 3}\n".encode(),
+        "utf-16": "train: {steps: 3}\n".encode("utf-16"),
+        "alias under": f"model: {{widths: {_bomb(480, 2)}}}\n".encode(),
+        "alias over": f"model: {{widths: {_bomb(500, 2)}}}\n".encode(),
+        "alias deep over": f"model: {{widths: {_bomb(2, 18)}}}\n".encode(),
+        "big": b"train: {steps: 3}\n" + b"# " + b"x" * 20_000_000 + b"\n",
+    }
     cases = []
     for name, content in files.items():
         path = tmp / f"f-{name.replace(' ', '-')}.yaml"
         path.write_bytes(content)
         cases.append(Case("--config hostile files", name, ["check", str(PROBLEM), "--config", str(path)]))
     long_name, long_path = str(tmp / ("a" * 300)), str(tmp / "/".join(["b" * 200] * 30))
-    special = ["/proc/self/mem", "/dev/null", "/dev/zero", str(tmp), "/nonexistent/x.yaml", long_name, long_path,
-               "/etc/passwd", str(ROOT / "pdesolve/cli.py")]
+    special = [
+        "/proc/self/mem",
+        "/dev/null",
+        "/dev/zero",
+        str(tmp),
+        "/nonexistent/x.yaml",
+        long_name,
+        long_path,
+        "/etc/passwd",
+        str(ROOT / "pdesolve/cli.py"),
+    ]
     for path in special:
         cases.append(Case("CLI paths", f"--config {path[:60]}", ["check", str(PROBLEM), "--config", path]))
         cases.append(Case("CLI paths", f"problem {path[:60]}", ["check", path]))
@@ -163,18 +226,27 @@ def _resource_cases(tmp: Path) -> list[Case]:
     """Runs too large to hold: each must be refused by ``check`` (exit 2)."""
     base = yaml.safe_load(PROBLEM.read_text())
     mc = yaml.safe_load(MC_PROBLEM.read_text())
-    edits = {"evaluation.points 6e8": (base, "evaluation.points", 600_000_000),
-             "slice points 4096 x 10^5 times": (mc, "evaluation.slice", {"points": 4096, "times": 100_000}),
-             "Monte Carlo paths 1e9": (mc, "reference.monte_carlo.paths", 10**9),
-             "nested Sum terms 10^8": (_set_path(base, "dimension", 10_000), "source",
-                                       "Sum(Sum(x[i]*x[j], (i, 1, d)), (j, 1, d))")}
+    edits = {
+        "evaluation.points 6e8": (base, "evaluation.points", 600_000_000),
+        "slice points 4096 x 10^5 times": (mc, "evaluation.slice", {"points": 4096, "times": 100_000}),
+        "Monte Carlo paths 1e9": (mc, "reference.monte_carlo.paths", 10**9),
+        "nested Sum terms 10^8": (
+            _set_path(base, "dimension", 10_000),
+            "source",
+            "Sum(Sum(x[i]*x[j], (i, 1, d)), (j, 1, d))",
+        ),
+    }
     cases = []
     for label, (data, field, value) in edits.items():
         path = tmp / f"r-{len(cases)}.yaml"
         path.write_text(yaml.safe_dump(_set_path(data, field, value), sort_keys=False))
         cases.append(Case("runs too large", label, ["check", str(path)]))
-    for item in ("model.widths=[65536, 65536, 65536]", "train.boundary_batch_size=1000000000",
-                 "train.batch_size=1000000000", f"train.steps={10**30}"):
+    for item in (
+        "model.widths=[65536, 65536, 65536]",
+        "train.boundary_batch_size=1000000000",
+        "train.batch_size=1000000000",
+        f"train.steps={10**30}",
+    ):
         cases.append(Case("runs too large", item, ["check", str(PROBLEM), "--set", item]))
     return cases
 
@@ -219,8 +291,14 @@ def run_case(case: Case, limit: float = TIME_LIMIT) -> dict:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
     lines = err.getvalue().strip().splitlines()
-    return {"kind": case.kind, "label": case.label, "exit": code, "seconds": time.perf_counter() - start,
-            "message": lines[-1][:300] if lines else "", "lines": len(lines)}
+    return {
+        "kind": case.kind,
+        "label": case.label,
+        "exit": code,
+        "seconds": time.perf_counter() - start,
+        "message": lines[-1][:300] if lines else "",
+        "lines": len(lines),
+    }
 
 
 def clean(result: dict, limit: float = TIME_LIMIT) -> bool:
@@ -247,8 +325,11 @@ def run(size: str, only=None):
             results.setdefault(case.kind, []).append(result)
             if not clean(result):
                 failures.append(result)
-                print(f"  not clean: {case.label[:80]}: exit {result['exit']}, {result['seconds']:.1f} s, "
-                      f"{result['message'][:160]}", flush=True)
+                print(
+                    f"  not clean: {case.label[:80]}: exit {result['exit']}, {result['seconds']:.1f} s, "
+                    f"{result['message'][:160]}",
+                    flush=True,
+                )
             if i % 100 == 0:
                 print(f"  {i}/{len(cases)} inputs", flush=True)
             rss[case.kind] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -260,19 +341,31 @@ def run(size: str, only=None):
 def _row(kind: str, results: list[dict], rss_mb: float) -> dict:
     codes = [r["exit"] for r in results]
     bad = [r for r in results if not clean(r)]
-    return {"input_class": kind, "tried": len(results), "refused_cleanly": sum(c == 2 for c in codes),
-            "accepted": sum(c == 0 for c in codes), "failed": len(bad),
-            "max_time_s": round(max(r["seconds"] for r in results), 3), "peak_rss_mb": round(rss_mb),
-            "outcome": "ok" if not bad else f"{bad[0]['label'][:60]}: exit {bad[0]['exit']} {bad[0]['message'][:80]}"}
+    return {
+        "input_class": kind,
+        "tried": len(results),
+        "refused_cleanly": sum(c == 2 for c in codes),
+        "accepted": sum(c == 0 for c in codes),
+        "failed": len(bad),
+        "max_time_s": round(max(r["seconds"] for r in results), 3),
+        "peak_rss_mb": round(rss_mb),
+        "outcome": "ok" if not bad else f"{bad[0]['label'][:60]}: exit {bad[0]['exit']} {bad[0]['message'][:80]}",
+    }
 
 
 def summarise(rows: list[dict], size: str) -> list[str]:
     total = sum(r["tried"] for r in rows)
     failed = sum(r["failed"] for r in rows)
-    lines = [f"Hostile corpus ({size}): {total} inputs through `pdesolve check`, {failed} not clean "
-             f"(exit other than 0 / 2, more than one line, or over {TIME_LIMIT:g} s).", "",
-             "| input class | tried | refused cleanly | accepted | failed | max time (s) | peak RSS (MB) | outcome |",
-             "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['input_class']} | {r['tried']} | {r['refused_cleanly']} | {r['accepted']} | {r['failed']} | "
-              f"{r['max_time_s']} | {r['peak_rss_mb']} | {r['outcome']} |" for r in rows]
+    lines = [
+        f"Hostile corpus ({size}): {total} inputs through `pdesolve check`, {failed} not clean "
+        f"(exit other than 0 / 2, more than one line, or over {TIME_LIMIT:g} s).",
+        "",
+        "| input class | tried | refused cleanly | accepted | failed | max time (s) | peak RSS (MB) | outcome |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['input_class']} | {r['tried']} | {r['refused_cleanly']} | {r['accepted']} | {r['failed']} | "
+        f"{r['max_time_s']} | {r['peak_rss_mb']} | {r['outcome']} |"
+        for r in rows
+    ]
     return lines

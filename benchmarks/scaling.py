@@ -36,19 +36,53 @@ evaluation, compiled peak memory, seconds of one step) are recorded as skipped, 
 import dataclasses
 import time
 
-from ._common import (PROBLEMS, flops_of, fmt, markdown_table, median_time, peak_bytes, selected, train_run,
-                      write_partial)
+from ._common import (
+    PROBLEMS,
+    flops_of,
+    fmt,
+    markdown_table,
+    median_time,
+    peak_bytes,
+    selected,
+    train_run,
+    write_partial,
+)
 
 PROBLEM_FILE = PROBLEMS / "nt_sine_gordon1000_ball.yaml"
 SIZES = {
-    "tiny": {"dims": [10], "batch": 16, "budget_s": {10_000: 1}, "repeats": 2, "eval_points": 200,
-             "validation_points": 100, "max_node_evals": 2e5, "max_peak_gib": 2, "max_step_s": 20},
-    "quick": {"dims": [10, 20, 50, 100, 200, 500, 1000], "batch": 100, "budget_s": {50: 15, 200: 20, 10_000: 40},
-              "repeats": 3, "eval_points": 1000, "validation_points": 200, "max_node_evals": 2.5e6,
-              "max_peak_gib": 8, "max_step_s": 30},
-    "full": {"dims": [10, 20, 50, 100, 200, 500, 1000], "batch": 500, "budget_s": {50: 120, 200: 300, 10_000: 600},
-             "repeats": 5, "eval_points": 2000, "validation_points": 500, "max_node_evals": 2e7,
-             "max_peak_gib": 60, "max_step_s": 120},
+    "tiny": {
+        "dims": [10],
+        "batch": 16,
+        "budget_s": {10_000: 1},
+        "repeats": 2,
+        "eval_points": 200,
+        "validation_points": 100,
+        "max_node_evals": 2e5,
+        "max_peak_gib": 2,
+        "max_step_s": 20,
+    },
+    "quick": {
+        "dims": [10, 20, 50, 100, 200, 500, 1000],
+        "batch": 100,
+        "budget_s": {50: 15, 200: 20, 10_000: 40},
+        "repeats": 3,
+        "eval_points": 1000,
+        "validation_points": 200,
+        "max_node_evals": 2.5e6,
+        "max_peak_gib": 8,
+        "max_step_s": 30,
+    },
+    "full": {
+        "dims": [10, 20, 50, 100, 200, 500, 1000],
+        "batch": 500,
+        "budget_s": {50: 120, 200: 300, 10_000: 600},
+        "repeats": 5,
+        "eval_points": 2000,
+        "validation_points": 500,
+        "max_node_evals": 2e7,
+        "max_peak_gib": 60,
+        "max_step_s": 120,
+    },
 }
 #: Case -> (operators kind, solver kind, stencil-aware first layer); ``None``: not an FD engine.
 CASES = {
@@ -89,12 +123,19 @@ def case_config(case: str, dim: int, has_time: bool, size: dict) -> dict:
     from pdesolve.defaults import default_model
 
     kind, solver, _ = CASES[case]
-    solvers = {"layerwise": {"name": "gauss_newton", "jacobian": "layerwise"},
-               "gn_ad": {"name": "gauss_newton", "jacobian": "ad"},
-               "adam": {"name": "adam", "learning_rate": 1e-3, "schedule": "constant"}}
-    return {"precision": "float64", "seed": 0, "model": default_model(dim + int(has_time)),
-            "operators": operators_for(kind, dim), "solver": solvers[solver],
-            "train": {"steps": 10**7, "batch_size": size["batch"], "log_every": 100 if solver == "adam" else 5}}
+    solvers = {
+        "layerwise": {"name": "gauss_newton", "jacobian": "layerwise"},
+        "gn_ad": {"name": "gauss_newton", "jacobian": "ad"},
+        "adam": {"name": "adam", "learning_rate": 1e-3, "schedule": "constant"},
+    }
+    return {
+        "precision": "float64",
+        "seed": 0,
+        "model": default_model(dim + int(has_time)),
+        "operators": operators_for(kind, dim),
+        "solver": solvers[solver],
+        "train": {"steps": 10**7, "batch_size": size["batch"], "log_every": 100 if solver == "adam" else 5},
+    }
 
 
 def not_run_reason(case: str, dim: int) -> str | None:
@@ -148,14 +189,21 @@ def _time_built_step(pieces: dict, aware: bool | None, size: dict) -> dict:
         return {**out, "status": f"skipped: compiled step peak {peak / 2**30:.1f} GiB > cap {size['max_peak_gib']} GiB"}
     out["gflop"] = None if flops_of(compiled) is None else flops_of(compiled) / 1e9
     if out["gflop"] is not None and out["gflop"] / ASSUMED_GFLOPS > 10 * size["max_step_s"]:
-        return {**out, "status": f"skipped: XLA counts {out['gflop']:.3g} GFLOP per step (> 10 x the step cap "
-                                f"at {ASSUMED_GFLOPS} GFLOP/s)"}
+        return {
+            **out,
+            "status": f"skipped: XLA counts {out['gflop']:.3g} GFLOP per step (> 10 x the step cap "
+            f"at {ASSUMED_GFLOPS} GFLOP/s)",
+        }
     start = time.perf_counter()
     jax.block_until_ready(compiled(*args))
     once = time.perf_counter() - start
     if once > size["max_step_s"]:  # one call measured; no repeats, no training
-        return {**out, "step_s": once, "step_s_calls": 1,
-                "status": f"skipped training: one step {once:.1f} s > cap {size['max_step_s']} s"}
+        return {
+            **out,
+            "step_s": once,
+            "step_s_calls": 1,
+            "status": f"skipped training: one step {once:.1f} s > cap {size['max_step_s']} s",
+        }
     out["step_s"] = median_time(compiled, *args, repeats=size["repeats"], min_time_s=0.0)
     out["step_s_calls"] = size["repeats"]
     return out
@@ -170,8 +218,14 @@ def one_case(case: str, problem, size: dict) -> dict:
     after the size's time budget, of ``case`` at the problem's dimension; caps give a status."""
     dim = problem.dimension
     kind, _, aware = CASES[case]
-    row = {"entry": f"d={dim} {case}", "dim": dim, "case": case, "estimator": kind,
-           "k": coordinates_k(dim) if kind == "fdk" else None, "stencil_aware": aware}
+    row = {
+        "entry": f"d={dim} {case}",
+        "dim": dim,
+        "case": case,
+        "estimator": kind,
+        "k": coordinates_k(dim) if kind == "fdk" else None,
+        "stencil_aware": aware,
+    }
     reason = not_run_reason(case, dim)
     if reason:
         return {**row, "status": f"not run: {reason}"}
@@ -179,20 +233,31 @@ def one_case(case: str, problem, size: dict) -> dict:
     row["model"] = config["model"]["type"]
     row["nodes_per_point"], row["node_evals_per_residual"] = nodes_per_point(config, problem)
     if row["node_evals_per_residual"] > size["max_node_evals"]:
-        return {**row, "status": f"skipped: {row['node_evals_per_residual']:.3g} network evaluations per residual "
-                                 f"evaluation > cap {size['max_node_evals']:.3g}"}
+        return {
+            **row,
+            "status": f"skipped: {row['node_evals_per_residual']:.3g} network evaluations per residual "
+            f"evaluation > cap {size['max_node_evals']:.3g}",
+        }
     row.update(time_step(problem, config, aware, size))
     if "status" in row or aware is False:
         row.setdefault("status", "ok (timing only: same numbers as the stencil-aware row)")
         return row
     budget = budget_for(size, dim)
-    overrides = {"train": {"time_budget": budget, "validation_points": size["validation_points"],
-                           "checkpoint_every": 0}}
+    overrides = {
+        "train": {"time_budget": budget, "validation_points": size["validation_points"], "checkpoint_every": 0}
+    }
     trained, hist = train_run(problem, config, overrides, label=row["entry"])
-    row.update({"budget_s": budget, "status": trained["status"], "rel_l2": trained.get("rel_l2"),
-                "train_steps": trained.get("steps"), "n_params": trained.get("n_params"),
-                "backprop": trained.get("backprop"),
-                "train_clock_s": None if hist is None else float(hist["train_time"].values[-1])})
+    row.update(
+        {
+            "budget_s": budget,
+            "status": trained["status"],
+            "rel_l2": trained.get("rel_l2"),
+            "train_steps": trained.get("steps"),
+            "n_params": trained.get("n_params"),
+            "backprop": trained.get("backprop"),
+            "train_clock_s": None if hist is None else float(hist["train_time"].values[-1]),
+        }
+    )
     return row
 
 
@@ -209,8 +274,9 @@ def run(size_name: str, only=None):
     entries = {f"d={d} {c}" for d in size["dims"] for c in CASES} & set(only or ())
     rows = []
     for dim in size["dims"]:
-        wanted = [c for c in CASES if (f"d={dim} {c}" in entries) or (not entries and f"d={dim}" in dims
-                                                                        and c in cases)]
+        wanted = [
+            c for c in CASES if (f"d={dim} {c}" in entries) or (not entries and f"d={dim}" in dims and c in cases)
+        ]
         if not wanted:
             continue
         problem = problem_with(PROBLEM_FILE, dimension=dim, eval_points=size["eval_points"])
@@ -221,12 +287,19 @@ def run(size_name: str, only=None):
             try:
                 row = one_case(case, problem, size)
             except Exception as err:  # noqa: BLE001 (recorded, the suite goes on)
-                row = {"entry": f"d={dim} {case}", "dim": dim, "case": case,
-                       "status": f"failed: {type(err).__name__}: {str(err).splitlines()[0][:200]}"}
+                row = {
+                    "entry": f"d={dim} {case}",
+                    "dim": dim,
+                    "case": case,
+                    "status": f"failed: {type(err).__name__}: {str(err).splitlines()[0][:200]}",
+                }
             row["best_constant_rel_l2"] = best
             mine.append(row)
-            print(f"  {row['entry']}: nodes {row.get('nodes_per_point')} s/step {fmt(row.get('step_s'))} "
-                  f"peak MiB {fmt(row.get('peak_mib'))} rel L2 {fmt(row.get('rel_l2'))} [{row['status']}]", flush=True)
+            print(
+                f"  {row['entry']}: nodes {row.get('nodes_per_point')} s/step {fmt(row.get('step_s'))} "
+                f"peak MiB {fmt(row.get('peak_mib'))} rel L2 {fmt(row.get('rel_l2'))} [{row['status']}]",
+                flush=True,
+            )
             write_partial("scaling", rows + mine)
         rows += add_ratios(mine)
     return rows, None
@@ -245,26 +318,63 @@ def add_ratios(rows: list[dict]) -> list[dict]:
 def summarise(rows: list[dict], size_name: str) -> list[str]:
     """The d x case table, what each column means, and the issue's ratio at d = 100 and 1000."""
     size = SIZES[size_name]
-    lines = [f"`nt_sine_gordon1000_ball` at dimension d; the package-default network for d (dense tanh MLP: 40 x 40 "
-             f"up to 11 inputs, 20 x 20 below 50, 16 x 16 from 50), {size['batch']} points per step for every "
-             f"case, float64, one process. Training budget per case: {size['budget_s']} (seconds by largest d).", "",
-             "Columns: `nodes/pt` network evaluations per collocation point (stencil nodes; AD: as counted by the "
-             "autodiff engine); `s/step` the compiled training step alone (median of "
-             f"{size['repeats']} calls after compilation and a warm-up call; one call where the step is over the "
-             "cap); `peak MiB` XLA memory_analysis of the compiled step; `/GN-AD`, `/Adam-AD` s/step over that "
-             "reference's at the same d; `rel L2` after the time budget (`pdesolve.solve`, compilation and "
-             "validation not counted); `steps` taken in it; `best const` the ansatz with the best constant "
-             "network. `(plain first layer)`: the stencil-aware first layer switched off (timing only). "
-             "With a dense first layer (d < 49) GN-layerwise evaluates node coordinates through its probed "
-             "network, so the stencil-aware path is not used by that step either way.", ""]
-    lines += markdown_table(rows, ["dim", "case", "k", "nodes_per_point", "step_s", "peak_mib", "step_over_gn_ad",
-                                   "step_over_adam_ad", "rel_l2", "train_steps", "best_constant_rel_l2", "status"],
-                            ["d", "case", "k", "nodes/pt", "s/step", "peak MiB", "/GN-AD", "/Adam-AD", "rel L2",
-                             "steps", "best const", "status"])
-    ratios = [f"d = {r['dim']} {r['case']} {fmt(r['step_over_adam_ad'])}" for r in rows
-              if r["dim"] in (100, 1000) and r["case"].startswith("GN-layerwise") and r.get("step_over_adam_ad")]
-    lines += ["", "BP-free (GN-layerwise) s/step over Adam-AD's, side by side (issue 12 asks <= 3 at d = 100 and "
-              "1000): " + ("; ".join(ratios) or "not measured at this size")]
+    lines = [
+        f"`nt_sine_gordon1000_ball` at dimension d; the package-default network for d (dense tanh MLP: 40 x 40 "
+        f"up to 11 inputs, 20 x 20 below 50, 16 x 16 from 50), {size['batch']} points per step for every "
+        f"case, float64, one process. Training budget per case: {size['budget_s']} (seconds by largest d).",
+        "",
+        "Columns: `nodes/pt` network evaluations per collocation point (stencil nodes; AD: as counted by the "
+        "autodiff engine); `s/step` the compiled training step alone (median of "
+        f"{size['repeats']} calls after compilation and a warm-up call; one call where the step is over the "
+        "cap); `peak MiB` XLA memory_analysis of the compiled step; `/GN-AD`, `/Adam-AD` s/step over that "
+        "reference's at the same d; `rel L2` after the time budget (`pdesolve.solve`, compilation and "
+        "validation not counted); `steps` taken in it; `best const` the ansatz with the best constant "
+        "network. `(plain first layer)`: the stencil-aware first layer switched off (timing only). "
+        "With a dense first layer (d < 49) GN-layerwise evaluates node coordinates through its probed "
+        "network, so the stencil-aware path is not used by that step either way.",
+        "",
+    ]
+    lines += markdown_table(
+        rows,
+        [
+            "dim",
+            "case",
+            "k",
+            "nodes_per_point",
+            "step_s",
+            "peak_mib",
+            "step_over_gn_ad",
+            "step_over_adam_ad",
+            "rel_l2",
+            "train_steps",
+            "best_constant_rel_l2",
+            "status",
+        ],
+        [
+            "d",
+            "case",
+            "k",
+            "nodes/pt",
+            "s/step",
+            "peak MiB",
+            "/GN-AD",
+            "/Adam-AD",
+            "rel L2",
+            "steps",
+            "best const",
+            "status",
+        ],
+    )
+    ratios = [
+        f"d = {r['dim']} {r['case']} {fmt(r['step_over_adam_ad'])}"
+        for r in rows
+        if r["dim"] in (100, 1000) and r["case"].startswith("GN-layerwise") and r.get("step_over_adam_ad")
+    ]
+    lines += [
+        "",
+        "BP-free (GN-layerwise) s/step over Adam-AD's, side by side (issue 12 asks <= 3 at d = 100 and "
+        "1000): " + ("; ".join(ratios) or "not measured at this size"),
+    ]
     return lines
 
 

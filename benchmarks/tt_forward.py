@@ -64,8 +64,17 @@ def run(size_name: str, only=None):
             if seconds > size["call_limit_s"]:
                 too_slow.add(name)
             peak = peak_bytes(forward.lower(layer, z).compile())
-            rows.append({"entry": name, "n": n, "status": "ok", "seconds": seconds, "points_per_s": n / seconds,
-                         "repeats": repeats, "peak_bytes": peak})
+            rows.append(
+                {
+                    "entry": name,
+                    "n": n,
+                    "status": "ok",
+                    "seconds": seconds,
+                    "points_per_s": n / seconds,
+                    "repeats": repeats,
+                    "peak_bytes": peak,
+                }
+            )
             print(f"  n={n:>8} {name:<12} {seconds * 1e3:9.3f} ms  {n / seconds / 1e6:8.3f} Mpt/s", flush=True)
     return rows, None
 
@@ -86,12 +95,16 @@ def summarise(rows: list[dict], size_name: str) -> list[str]:
     size = SIZES[size_name]
     by = {(r["n"], r["entry"]): r for r in rows if r["status"] == "ok"}
     names = ("dense", "tt_contract", "tt_dense")
-    lines = [f"float32, jit, median of >= {size['min_repeats']} calls and >= {size['min_time_s']} s after a "
-             f"compiling call; n up to {size['max_n']:.0e}, a layer stops once one call exceeds "
-             f"{size['call_limit_s']} s. Throughput in million points per second; peak memory in MiB from XLA's "
-             "`memory_analysis()` (arguments + outputs + temporaries - aliased).", "",
-             "| n | dense Mpt/s | TT contract Mpt/s | TT rebuild-dense Mpt/s | dense MiB | TT contract MiB | "
-             "TT rebuild MiB |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"float32, jit, median of >= {size['min_repeats']} calls and >= {size['min_time_s']} s after a "
+        f"compiling call; n up to {size['max_n']:.0e}, a layer stops once one call exceeds "
+        f"{size['call_limit_s']} s. Throughput in million points per second; peak memory in MiB from XLA's "
+        "`memory_analysis()` (arguments + outputs + temporaries - aliased).",
+        "",
+        "| n | dense Mpt/s | TT contract Mpt/s | TT rebuild-dense Mpt/s | dense MiB | TT contract MiB | "
+        "TT rebuild MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for n in sorted({r["n"] for r in rows}):
         cells = [by.get((n, name)) for name in names]
         rate = [f"{c['points_per_s'] / 1e6:.3f}" if c else "-" for c in cells]
@@ -99,8 +112,12 @@ def summarise(rows: list[dict], size_name: str) -> list[str]:
         lines.append(f"| {n:.0e} | " + " | ".join(rate + mem) + " |")
     switch = switch_point(rows)
     skipped = [f"{r['entry']} n={r['n']:.0e}" for r in rows if r["status"] != "ok"]
-    lines += ["", f"Skipped (a smaller n already took over the per-call cap): {', '.join(skipped) or 'none'}.",
-              f"The rebuilt-dense TT path is at least as fast as contracting for every measured n >= {switch:.0e}."
-              if switch else "The rebuilt-dense TT path is not at least as fast as contracting at the largest sizes.",
-              f"`AUTO_DENSE_MIN_BATCH` in `pdesolve/models/_tt.py`: {AUTO_DENSE_MIN_BATCH}."]
+    lines += [
+        "",
+        f"Skipped (a smaller n already took over the per-call cap): {', '.join(skipped) or 'none'}.",
+        f"The rebuilt-dense TT path is at least as fast as contracting for every measured n >= {switch:.0e}."
+        if switch
+        else "The rebuilt-dense TT path is not at least as fast as contracting at the largest sizes.",
+        f"`AUTO_DENSE_MIN_BATCH` in `pdesolve/models/_tt.py`: {AUTO_DENSE_MIN_BATCH}.",
+    ]
     return lines

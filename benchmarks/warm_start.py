@@ -18,16 +18,25 @@ import numpy as np
 
 from ._common import PROBLEMS, markdown_table, problem_with
 
-ENTRIES = (
-    {"label": "bsb r 0.05 -> 0.07", "problem": "bsb100.yaml", "param": "r", "old": 0.05, "new": 0.07},
-)
+ENTRIES = ({"label": "bsb r 0.05 -> 0.07", "problem": "bsb100.yaml", "param": "r", "old": 0.05, "new": 0.07},)
 SIZES = {
-    "tiny": {"dimension": 4, "steps": 3, "batch_size": 50, "log_every": 1, "eval_points": 256,
-             "validation_points": 64},
-    "quick": {"dimension": 20, "steps": None, "batch_size": None, "log_every": 5, "eval_points": 4096,
-              "validation_points": 1000},
-    "full": {"dimension": 100, "steps": None, "batch_size": None, "log_every": 5, "eval_points": 10000,
-             "validation_points": 1000},
+    "tiny": {"dimension": 4, "steps": 3, "batch_size": 50, "log_every": 1, "eval_points": 256, "validation_points": 64},
+    "quick": {
+        "dimension": 20,
+        "steps": None,
+        "batch_size": None,
+        "log_every": 5,
+        "eval_points": 4096,
+        "validation_points": 1000,
+    },
+    "full": {
+        "dimension": 100,
+        "steps": None,
+        "batch_size": None,
+        "log_every": 5,
+        "eval_points": 10000,
+        "validation_points": 1000,
+    },
 }
 
 
@@ -39,8 +48,12 @@ def _config(size: dict) -> dict:
 
 
 def _problem(entry: dict, size: dict, value: float):
-    problem = problem_with(PROBLEMS / entry["problem"], dimension=size["dimension"], eval_points=size["eval_points"],
-                           **{entry["param"]: value})
+    problem = problem_with(
+        PROBLEMS / entry["problem"],
+        dimension=size["dimension"],
+        eval_points=size["eval_points"],
+        **{entry["param"]: value},
+    )
     return dataclasses.replace(problem, config={})
 
 
@@ -57,8 +70,14 @@ def _to_target(history, target: float) -> tuple[int | None, float | None, float 
 
 def _row(entry: dict, start: str, run, target: float | None) -> dict:
     history = run.history
-    row = {"entry": entry["label"], "start": start, "rel_l2": run.report.get("rel_l2"), "steps": run.report["steps"],
-           "train_time_s": run.report["train_time_s"], "first_logged_rel_l2": float(history["rel_l2"].values[0])}
+    row = {
+        "entry": entry["label"],
+        "start": start,
+        "rel_l2": run.report.get("rel_l2"),
+        "steps": run.report["steps"],
+        "train_time_s": run.report["train_time_s"],
+        "first_logged_rel_l2": float(history["rel_l2"].values[0]),
+    }
     if target is not None:
         row["target_rel_l2"] = target
         row["steps_to_target"], row["time_to_target_s"], row["wall_to_target_s"] = _to_target(history, target)
@@ -75,14 +94,19 @@ def measure(entry: dict, size: dict) -> list[dict]:
         scratch = pdesolve.solve(new_problem, config)
         warm = pdesolve.solve(new_problem, config, init_from=old.path)
     target = float(np.nanmin(np.asarray(scratch.history["rel_l2"].values, float)))
-    rows = [_row(entry, f"old run ({entry['param']} = {entry['old']})", old, None),
-            _row(entry, "scratch", scratch, target), _row(entry, "warm", warm, target)]
+    rows = [
+        _row(entry, f"old run ({entry['param']} = {entry['old']})", old, None),
+        _row(entry, "scratch", scratch, target),
+        _row(entry, "warm", warm, target),
+    ]
     scratch_time, warm_time = rows[1]["time_to_target_s"], rows[2]["time_to_target_s"]
-    rows[2]["time_fraction_of_scratch"] = (warm_time / scratch_time if warm_time is not None and scratch_time
-                                           else None)
+    rows[2]["time_fraction_of_scratch"] = warm_time / scratch_time if warm_time is not None and scratch_time else None
     for row in rows:
-        print(f"  {row['entry']} {row['start']}: rel_l2 {row['rel_l2']:.3e}, steps to target "
-              f"{row.get('steps_to_target')}, time to target {row.get('time_to_target_s')}", flush=True)
+        print(
+            f"  {row['entry']} {row['start']}: rel_l2 {row['rel_l2']:.3e}, steps to target "
+            f"{row.get('steps_to_target')}, time to target {row.get('time_to_target_s')}",
+            flush=True,
+        )
     return rows
 
 
@@ -93,13 +117,39 @@ def run(size_name: str, only=None):
 
 def summarise(rows: list[dict], size_name: str) -> list[str]:
     size = SIZES[size_name]
-    return [f"Warm start after a parameter change: the package default at d = {size['dimension']}, seed 0, "
-            f"validation every {size['log_every']} steps; target = the from-scratch run's best validation "
-            "error; train time counts solver steps after the first (compiling) one, wall time everything "
-            "(compilation and validations included).", "",
-            *markdown_table(rows, ["entry", "start", "rel_l2", "steps", "train_time_s", "first_logged_rel_l2",
-                                   "target_rel_l2", "steps_to_target", "time_to_target_s", "wall_to_target_s",
-                                   "time_fraction_of_scratch"],
-                            ["entry", "start", "rel L2", "steps", "train time (s)", "first logged rel L2",
-                             "target", "steps to target", "train time to target (s)", "wall time to target (s)",
-                             "train time / scratch's"])]
+    return [
+        f"Warm start after a parameter change: the package default at d = {size['dimension']}, seed 0, "
+        f"validation every {size['log_every']} steps; target = the from-scratch run's best validation "
+        "error; train time counts solver steps after the first (compiling) one, wall time everything "
+        "(compilation and validations included).",
+        "",
+        *markdown_table(
+            rows,
+            [
+                "entry",
+                "start",
+                "rel_l2",
+                "steps",
+                "train_time_s",
+                "first_logged_rel_l2",
+                "target_rel_l2",
+                "steps_to_target",
+                "time_to_target_s",
+                "wall_to_target_s",
+                "time_fraction_of_scratch",
+            ],
+            [
+                "entry",
+                "start",
+                "rel L2",
+                "steps",
+                "train time (s)",
+                "first logged rel L2",
+                "target",
+                "steps to target",
+                "train time to target (s)",
+                "wall time to target (s)",
+                "train time / scratch's",
+            ],
+        ),
+    ]

@@ -17,5 +17,14 @@ from .errors import ConfigError, PdesolveError, ProblemError
 from .problem import Problem, load_problem
 from .run import OpenedRun, RunResult, open_run, solve
 
-__all__ = ["ConfigError", "OpenedRun", "PdesolveError", "Problem", "ProblemError", "RunResult", "load_problem",
-           "open_run", "solve"]
+__all__ = [
+    "ConfigError",
+    "OpenedRun",
+    "PdesolveError",
+    "Problem",
+    "ProblemError",
+    "RunResult",
+    "load_problem",
+    "open_run",
+    "solve",
+]

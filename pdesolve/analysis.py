@@ -45,14 +45,18 @@ def _bins(values: np.ndarray, error: np.ndarray, u_ref: np.ndarray, edges: np.nd
         row = {"low": float(edges[k]), "high": float(edges[k + 1]), "points": int(e.size)}
         if e.size:
             norm = float(np.linalg.norm(r))
-            row.update(mean_abs_error=float(np.mean(np.abs(e))), max_abs_error=float(np.max(np.abs(e))),
-                       rel_l2=float(np.linalg.norm(e) / norm) if norm > 0 else float("nan"))
+            row.update(
+                mean_abs_error=float(np.mean(np.abs(e))),
+                max_abs_error=float(np.max(np.abs(e))),
+                rel_l2=float(np.linalg.norm(e) / norm) if norm > 0 else float("nan"),
+            )
         rows.append(row)
     return rows
 
 
-def error_breakdown(problem: Problem, x: np.ndarray, t: np.ndarray | None, u_pred: np.ndarray,
-                    u_ref: np.ndarray) -> dict:
+def error_breakdown(
+    problem: Problem, x: np.ndarray, t: np.ndarray | None, u_pred: np.ndarray, u_ref: np.ndarray
+) -> dict:
     """Error by time slab, and where it is largest (with its normalised radius and distance to
     the boundary). x (n, d), t (n,) or None, u_pred and u_ref (n,). Returns report entries (JSON-able)."""
     u_pred, u_ref = np.asarray(u_pred, np.float64), np.asarray(u_ref, np.float64)
@@ -61,20 +65,25 @@ def error_breakdown(problem: Problem, x: np.ndarray, t: np.ndarray | None, u_pre
     if t is not None and problem.time is not None:
         out["by_time_slab"] = _bins(t, error, u_ref, np.linspace(*problem.time, TIME_SLABS + 1))
     k = int(np.argmax(np.abs(error)))
-    where = {"abs_error": float(abs(error[k])), "x": [float(v) for v in x[k]], "u_pred": float(u_pred[k]),
-             "u_ref": float(u_ref[k])}
+    where = {
+        "abs_error": float(abs(error[k])),
+        "x": [float(v) for v in x[k]],
+        "u_pred": float(u_pred[k]),
+        "u_ref": float(u_ref[k]),
+    }
     if t is not None:
         where["t"] = float(t[k])
-    where["radius"] = float(problem.domain.radius(x[k:k + 1])[0])
-    distance = boundary_distance(problem.domain, x[k:k + 1])
+    where["radius"] = float(problem.domain.radius(x[k : k + 1])[0])
+    distance = boundary_distance(problem.domain, x[k : k + 1])
     if distance is not None:
         where["boundary_distance"] = float(distance[0])
     out["max_error_location"] = where
     return out
 
 
-def radius_bands(domain: Domain, x: np.ndarray, u_pred: np.ndarray, u_ref: np.ndarray,
-                 bands: int = RADIUS_BANDS) -> list[dict]:
+def radius_bands(
+    domain: Domain, x: np.ndarray, u_pred: np.ndarray, u_ref: np.ndarray, bands: int = RADIUS_BANDS
+) -> list[dict]:
     """Error statistics per equal-width band of the normalised radius over [0, ``domain.radius_max``]
     at points x (n, d) (values u_pred, u_ref (n,)): rows {low, high, points, mean_abs_error,
     max_abs_error, rel_l2}."""
@@ -82,20 +91,30 @@ def radius_bands(domain: Domain, x: np.ndarray, u_pred: np.ndarray, u_ref: np.nd
     return _bins(domain.radius(x), u_pred - u_ref, u_ref, np.linspace(0.0, domain.radius_max, bands + 1))
 
 
-def point_rows(labels: list[dict], t: np.ndarray | None, u_pred: np.ndarray, u_ref: np.ndarray,
-               scale: float) -> list[dict]:
+def point_rows(
+    labels: list[dict], t: np.ndarray | None, u_pred: np.ndarray, u_ref: np.ndarray, scale: float
+) -> list[dict]:
     """One row per point: {t (when t (m,) is given), **labels[k], u_pred, u_exact, abs_error,
     scaled_error = abs_error / ``scale``}; u_pred and u_ref (m,)."""
     rows = []
     for k, label in enumerate(labels):
         pred, ref = float(u_pred[k]), float(u_ref[k])
-        rows.append({**({} if t is None else {"t": float(t[k])}), **label, "u_pred": pred, "u_exact": ref,
-                     "abs_error": abs(pred - ref), "scaled_error": abs(pred - ref) / scale if scale > 0 else math.nan})
+        rows.append(
+            {
+                **({} if t is None else {"t": float(t[k])}),
+                **label,
+                "u_pred": pred,
+                "u_exact": ref,
+                "abs_error": abs(pred - ref),
+                "scaled_error": abs(pred - ref) / scale if scale > 0 else math.nan,
+            }
+        )
     return rows
 
 
-def residual_statistics(compiled: CompiledProblem, field, x: np.ndarray, t: np.ndarray,
-                        chunk: int | None = None) -> dict[str, float]:
+def residual_statistics(
+    compiled: CompiledProblem, field, x: np.ndarray, t: np.ndarray, chunk: int | None = None
+) -> dict[str, float]:
     """Mean, max and RMS of |residual| at points x (n, d), t (n,) by autodiff of ``field``
     (a batched u(x, t) -> (n,)), ``chunk`` points per jitted call (default: ``RESIDUAL_ROWS``
     network rows, i.e. points x autodiff passes, per call)."""
@@ -112,11 +131,16 @@ def residual_statistics(compiled: CompiledProblem, field, x: np.ndarray, t: np.n
         values = unknown_values(compiled.problem.unknowns, learned) if learned else None
         return compiled.residual(ops, xx, tt, source(xx, tt), values)
 
-    parts = [np.asarray(residual(params, jnp.asarray(x[i:i + chunk]), jnp.asarray(t[i:i + chunk])))
-             for i in range(0, len(x), chunk)]
+    parts = [
+        np.asarray(residual(params, jnp.asarray(x[i : i + chunk]), jnp.asarray(t[i : i + chunk])))
+        for i in range(0, len(x), chunk)
+    ]
     r = np.abs(np.concatenate(parts).astype(np.float64))
-    return {"residual_mean_abs": float(np.mean(r)), "residual_max_abs": float(np.max(r)),
-            "residual_rms": float(np.sqrt(np.mean(r**2)))}
+    return {
+        "residual_mean_abs": float(np.mean(r)),
+        "residual_max_abs": float(np.max(r)),
+        "residual_rms": float(np.sqrt(np.mean(r**2))),
+    }
 
 
 def _extent(domain: Domain, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -177,16 +201,22 @@ def slice_points(plan: dict, default_t: float = 0.0) -> tuple[np.ndarray, np.nda
     return x, t, shape
 
 
-def slices_dataset(problem: Problem, plan: dict, x: np.ndarray, values: dict[str, np.ndarray],
-                   shape: tuple[int, ...], attrs: dict) -> xr.Dataset:
+def slices_dataset(
+    problem: Problem, plan: dict, x: np.ndarray, values: dict[str, np.ndarray], shape: tuple[int, ...], attrs: dict
+) -> xr.Dataset:
     """``values`` (name -> (m,) on the points of :func:`slice_points`) on the grid; points outside
     the domain are NaN. Adds ``abs_error`` when ``u_pred`` and ``u_exact`` are given."""
     dims = (("t",) if plan["times"] is not None else ()) + tuple(plan["axes"])
     units = problem.evaluation.get("units") or {}
     unit = lambda key: {"units": units[key]} if key in units else {}  # noqa: E731
-    coords = {name: (name, grid, {"long_name": "time" if name == "t" else f"space coordinate {name}",
-                                  **unit("t" if name == "t" else "x")})
-              for name, grid in zip(plan["axes"], plan["grids"])}
+    coords = {
+        name: (
+            name,
+            grid,
+            {"long_name": "time" if name == "t" else f"space coordinate {name}", **unit("t" if name == "t" else "x")},
+        )
+        for name, grid in zip(plan["axes"], plan["grids"])
+    }
     if plan["times"] is not None:
         coords["t"] = ("t", plan["times"], {"long_name": "time", **unit("t")})
     coords["x_fixed"] = ("component", plan["fixed"], {"long_name": "coordinates held fixed off the slice axes"})
@@ -197,10 +227,17 @@ def slices_dataset(problem: Problem, plan: dict, x: np.ndarray, values: dict[str
         v = np.where(outside, np.nan, np.asarray(v, np.float64))
         data[name] = (dims, v.reshape(shape), {"long_name": VARIABLE_NAMES.get(name, name), **unit("u")})
     if "u_pred" in values and "u_exact" in values:
-        data["abs_error"] = (dims, np.abs(data["u_pred"][1] - data["u_exact"][1]),
-                             {"long_name": VARIABLE_NAMES["abs_error"], **unit("u")})
+        data["abs_error"] = (
+            dims,
+            np.abs(data["u_pred"][1] - data["u_exact"][1]),
+            {"long_name": VARIABLE_NAMES["abs_error"], **unit("u")},
+        )
     return xr.Dataset(data, coords=coords, attrs={"slice_axes": " ".join(plan["axes"]), **attrs})
 
 
-VARIABLE_NAMES = {"u_pred": "predicted solution", "u_exact": "exact solution", "abs_error": "|u_pred - u_exact|",
-                  "u_raw": "raw network solution (before smoothing)"}
+VARIABLE_NAMES = {
+    "u_pred": "predicted solution",
+    "u_exact": "exact solution",
+    "abs_error": "|u_pred - u_exact|",
+    "u_raw": "raw network solution (before smoothing)",
+}

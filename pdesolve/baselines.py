@@ -40,7 +40,9 @@ def constant_baselines(
     return _baseline_errors(solution.base(x, t), solution.factor(x, t), u_ref)
 
 
-def _baseline_errors(base: Float[Array, " n"], factor: Float[Array, " n"], u_ref: Float[Array, " n"]) -> dict[str, float]:
+def _baseline_errors(
+    base: Float[Array, " n"], factor: Float[Array, " n"], u_ref: Float[Array, " n"]
+) -> dict[str, float]:
     """The dict of ``constant_baselines`` from base, factor and reference values at n points."""
     base = np.asarray(base, np.float64)
     factor = np.broadcast_to(np.asarray(factor, np.float64), base.shape)
@@ -61,8 +63,9 @@ class _ZeroNetwork(eqx.Module):
         return jnp.zeros(z.shape[0], z.dtype)
 
 
-def problem_baselines(problem: Problem | str | Path, points: int | None = None,
-                      law: str = "volume", seed_offset: int = 0) -> dict[str, float]:
+def problem_baselines(
+    problem: Problem | str | Path, points: int | None = None, law: str = "volume", seed_offset: int = 0
+) -> dict[str, float]:
     """``constant_baselines`` of a problem's exact-condition ansatz on its evaluation points.
 
     Arguments:
@@ -81,8 +84,9 @@ def problem_baselines(problem: Problem | str | Path, points: int | None = None,
     compiled = compile_problem(problem)
     solution, _ = build_solution(compiled, _ZeroNetwork(), "auto")
     evaluation = problem.evaluation
-    sampler = PointSampler.for_law(problem.domain, problem.time, evaluation["sampling"],
-                                   evaluation["seed"] + seed_offset, law)
+    sampler = PointSampler.for_law(
+        problem.domain, problem.time, evaluation["sampling"], evaluation["seed"] + seed_offset, law
+    )
     x, t = (jnp.asarray(a) for a in sampler.interior(points or evaluation["points"]))
     values = jax.jit(lambda x, t: (solution.base(x, t), solution.factor(x, t), compiled.exact(x, t)))
     return _baseline_errors(*values(x, t))
@@ -94,6 +98,8 @@ def baseline_table(paths: list[str | Path], points: int | None = None) -> str:
     for path in paths:
         problem = load_problem(path)
         row = problem_baselines(problem, points)
-        lines.append(f"| {problem.name} | {problem.dimension} | {row['zero_rel_l2']:.3g} | "
-                     f"{row['best_constant']:.3g} | {row['best_constant_rel_l2']:.3g} |")
+        lines.append(
+            f"| {problem.name} | {problem.dimension} | {row['zero_rel_l2']:.3g} | "
+            f"{row['best_constant']:.3g} | {row['best_constant_rel_l2']:.3g} |"
+        )
     return "\n".join(lines)

@@ -51,8 +51,12 @@ def problem_file(name: str) -> str:
     names = sorted(path.stem for path in folder.glob("*.yaml")) + sorted(path.stem for path in folder.glob("*.py"))
     near = difflib.get_close_matches(Path(name).stem, names, n=3, cutoff=0.6)
     hint = f"did you mean {' or '.join(near)}? " if near else ""
-    raise ProblemError("<file>", f"not found, neither as a file nor as a shipped problem in {folder}; {hint}"
-                       "`pdesolve list` shows the shipped problems", source=name)
+    raise ProblemError(
+        "<file>",
+        f"not found, neither as a file nor as a shipped problem in {folder}; {hint}"
+        "`pdesolve list` shows the shipped problems",
+        source=name,
+    )
 
 
 def _load(path: str, params: list[str]):
@@ -72,21 +76,34 @@ def cmd_solve(args) -> int:
         overrides.append({"train": {"progress": False}})
     if args.resume and args.out:
         raise ConfigError("--resume", "continues the run in its own folder; drop --out")
-    run = solve(problem, args.config, overrides=overrides, out=args.out or "auto", output_root=args.output_root,
-                resume=args.resume, init_from=args.init_from)
+    run = solve(
+        problem,
+        args.config,
+        overrides=overrides,
+        out=args.out or "auto",
+        output_root=args.output_root,
+        resume=args.resume,
+        init_from=args.init_from,
+    )
     report = run.report
     if "rel_l2" in report:
-        print(f"{problem.name}: {_errors_text(report)}  mse {report['mse']:.3e}  "
-              f"max_abs {report['max_abs_error']:.3e}  ({report['steps']} steps, {report['stop_reason']}; "
-              f"{report['wall_time_s']:.1f} s, "
-              f"{report['operators']} + {report['solver']}, {report['n_params']} parameters)")
+        print(
+            f"{problem.name}: {_errors_text(report)}  mse {report['mse']:.3e}  "
+            f"max_abs {report['max_abs_error']:.3e}  ({report['steps']} steps, {report['stop_reason']}; "
+            f"{report['wall_time_s']:.1f} s, "
+            f"{report['operators']} + {report['solver']}, {report['n_params']} parameters)"
+        )
         if "radius_uniform" in report:
-            print("  volume law: test points uniform in the domain, in high d almost all near its boundary; "
-                  "radius-uniform: their distance from the centre uniform, the interior seen as much as the "
-                  "boundary; centre: the domain's centre (report.md: by radius band)")
+            print(
+                "  volume law: test points uniform in the domain, in high d almost all near its boundary; "
+                "radius-uniform: their distance from the centre uniform, the interior seen as much as the "
+                "boundary; centre: the domain's centre (report.md: by radius band)"
+            )
     else:
-        print(f"{problem.name}: no exact solution ({report['steps']} steps, {report['stop_reason']}); final loss in "
-              f"{run.path / 'history.nc'}")
+        print(
+            f"{problem.name}: no exact solution ({report['steps']} steps, {report['stop_reason']}); final loss in "
+            f"{run.path / 'history.nc'}"
+        )
     for line in unknowns_summary(report):  # an inverse problem's learned unknowns and data misfit
         print(line)
     print(run.path)
@@ -120,15 +137,20 @@ def _cost_text(pieces) -> str:
     hidden_units = sum(getattr(config.model, "widths", ()))
     losses = solver_spec(config.solver.name).evaluations_per_step(config.solver.settings, n_params, hidden_units, batch)
     chosen = " (auto)" if config.operators.kind == "auto" else ""
-    return (f"{engine.name}{chosen} operators: {per_point:,} network evaluations per point, "
-            f"{per_point * batch:,} per loss (batch {batch}), ~{per_point * batch * losses:,} per "
-            f"{config.solver.name} step ({losses:,} loss evaluations)")
+    return (
+        f"{engine.name}{chosen} operators: {per_point:,} network evaluations per point, "
+        f"{per_point * batch:,} per loss (batch {batch}), ~{per_point * batch * losses:,} per "
+        f"{config.solver.name} step ({losses:,} loss evaluations)"
+    )
 
 
 def _training_text(train, soft_kinds, ansatz: str) -> str:
     """Where the interior training points lie, and which conditions are losses (the rest are exact)."""
-    law = {"volume": "volume law (uniform in the domain)", "radius_uniform": "radius-uniform law",
-           "mixture": f"mixture: {train.radius_weight:g} radius-uniform, the rest volume"}[train.interior_law]
+    law = {
+        "volume": "volume law (uniform in the domain)",
+        "radius_uniform": "radius-uniform law",
+        "mixture": f"mixture: {train.radius_weight:g} radius-uniform, the rest volume",
+    }[train.interior_law]
     if train.adaptive_candidates > 1:
         law += f", residual-adaptive among {train.adaptive_candidates}x candidates"
     losses = ", ".join(soft_kinds) if soft_kinds else "none (every condition exact)"
@@ -152,11 +174,16 @@ def _exact_lines(compiled) -> list[str]:
         print("exact      unknown")
         return []
     misfits = verify_exact(compiled)
-    print("exact      known; largest misfit at 300 points (and relative to the size of its terms): "
-          + ", ".join(f"{m.what} {m.absolute:.1e} ({m.relative:.1e})" for m in misfits))
-    return [f"{m.what}: the exact solution misses it by up to {m.absolute:.3e} at {m.where()} (relative up to "
-            f"{m.relative:.2e}); check exact: (and source:) against the equation and conditions"
-            for m in misfits if not m.small]
+    print(
+        "exact      known; largest misfit at 300 points (and relative to the size of its terms): "
+        + ", ".join(f"{m.what} {m.absolute:.1e} ({m.relative:.1e})" for m in misfits)
+    )
+    return [
+        f"{m.what}: the exact solution misses it by up to {m.absolute:.3e} at {m.where()} (relative up to "
+        f"{m.relative:.2e}); check exact: (and source:) against the equation and conditions"
+        for m in misfits
+        if not m.small
+    ]
 
 
 def _memory_text(problem, pieces) -> str:
@@ -186,8 +213,13 @@ def cmd_check(args) -> int:
     reference = check_reference(compiled)  # refuses a Monte Carlo reference of an unsupported form
     memory = _memory_text(problem, pieces)  # refuses, as solve does, a run that would not fit
     time = "none (stationary)" if problem.time is None else f"[{problem.time[0]:g}, {problem.time[1]:g}]"
-    params = ", ".join(f"{k}={v:g}" if not hasattr(v, "shape") else f"{k}=<{' x '.join(map(str, v.shape))} array>"
-                       for k, v in problem.parameters.items()) or "none"
+    params = (
+        ", ".join(
+            f"{k}={v:g}" if not hasattr(v, "shape") else f"{k}=<{' x '.join(map(str, v.shape))} array>"
+            for k, v in problem.parameters.items()
+        )
+        or "none"
+    )
     conditions = ", ".join(f"{k}: {problem.raw.get('conditions', {}).get(k, v)}" for k, v in problem.conditions.items())
     print(f"problem    {problem.name}: {problem.title}")
     print(f"file       {problem.source_file}")
@@ -202,9 +234,13 @@ def cmd_check(args) -> int:
     exact_warnings = _exact_lines(compiled)
     if reference is not None:
         print(f"reference  {reference}")
-    print(f"evaluation {problem.evaluation['points']} points, {problem.evaluation['sampling']}, seed {problem.evaluation['seed']}")
-    print(f"config     {config.operators.kind} operators, {config.solver.name} solver, "
-          f"{config.model.kind} model, {config.train.steps} steps, {config.precision}")
+    print(
+        f"evaluation {problem.evaluation['points']} points, {problem.evaluation['sampling']}, seed {problem.evaluation['seed']}"
+    )
+    print(
+        f"config     {config.operators.kind} operators, {config.solver.name} solver, "
+        f"{config.model.kind} model, {config.train.steps} steps, {config.precision}"
+    )
     print(f"training   {_training_text(config.train, pieces.soft_kinds, config.ansatz)}")
     print(f"cost       {_cost_text(pieces)}")
     print(f"memory     {memory}")
@@ -229,31 +265,50 @@ def cmd_tune(args) -> int:
     from .tune import tune
 
     try:
-        result = tune(problem_file(args.problem), args.space, args.trials, config=args.config, workers=args.workers,
-                      budget=args.budget, out=args.out, storage=args.storage, params=_param_overrides(args.param),
-                      seeds=args.seeds, baseline=args.baseline, verify=args.verify)
+        result = tune(
+            problem_file(args.problem),
+            args.space,
+            args.trials,
+            config=args.config,
+            workers=args.workers,
+            budget=args.budget,
+            out=args.out,
+            storage=args.storage,
+            params=_param_overrides(args.param),
+            seeds=args.seeds,
+            baseline=args.baseline,
+            verify=args.verify,
+        )
     except KeyboardInterrupt:
         print("\ninterrupted; run the same command again to continue the study", file=sys.stderr)
         return 130
     study = result.study
     states = {state: int((study.state == state).sum()) for state in ("complete", "pruned", "failed")}
-    print(f"{study.attrs['problem']}: {study.attrs['trials_finished']} trials ({states['complete']} complete, "
-          f"{states['pruned']} pruned, {states['failed']} failed)")
+    print(
+        f"{study.attrs['problem']}: {study.attrs['trials_finished']} trials ({states['complete']} complete, "
+        f"{states['pruned']} pruned, {states['failed']} failed)"
+    )
     if "baseline_error" in study.attrs:
         note = study.attrs["baseline_note"]
-        print(f"baseline (the config without the space): {study.attrs['objective']} "
-              f"{study.attrs['baseline_error']:.3e}{f' ({note})' if note else ''}")
+        print(
+            f"baseline (the config without the space): {study.attrs['objective']} "
+            f"{study.attrs['baseline_error']:.3e}{f' ({note})' if note else ''}"
+        )
     if result.best_trial is None:
         print(f"error: no trial completed; why is in {result.path / 'study.nc'} (variable note)", file=sys.stderr)
         return 1
-    print(f"best trial {result.best_trial}: {study.attrs['objective']} "
-          f"{float(study.error.sel(trial=result.best_trial)):.3e}; "
-          f"pdesolve solve {args.problem} --config {result.path / 'best.yaml'}")
+    print(
+        f"best trial {result.best_trial}: {study.attrs['objective']} "
+        f"{float(study.error.sel(trial=result.best_trial)):.3e}; "
+        f"pdesolve solve {args.problem} --config {result.path / 'best.yaml'}"
+    )
     if "verify_best_error" in study.attrs:
         seeds = study.attrs["verify_seeds"]
-        print(f"verified alone at seeds {seeds[0]}-{seeds[-1]} (geometric mean): best trial "
-              f"{study.attrs['verify_best_trial']} {study.attrs['verify_best_error']:.3e}, the config without the "
-              f"space {study.attrs['verify_baseline_error']:.3e}")
+        print(
+            f"verified alone at seeds {seeds[0]}-{seeds[-1]} (geometric mean): best trial "
+            f"{study.attrs['verify_best_trial']} {study.attrs['verify_best_error']:.3e}, the config without the "
+            f"space {study.attrs['verify_baseline_error']:.3e}"
+        )
     print(result.path)
     return 0
 
@@ -288,39 +343,69 @@ def _leading_comment(path: Path) -> str:
 
 def _tune_seed_options(tune: argparse.ArgumentParser) -> None:
     """The ``tune`` options on the seeds a trial trains at, the baseline and the verification."""
-    tune.add_argument("--seeds", type=int, default=1, metavar="K", help="training runs per trial, at the config's "
-                      "seed, seed+1, ..., seed+K-1, each with the whole --budget (a trial costs K budgets); the "
-                      "objective is the geometric mean of their errors (errors span decades); pruning watches the "
-                      "first seed's run (default 1)")
-    tune.add_argument("--baseline", action="store_true", help="also train the config the trials start from "
-                      "without the space's settings (the shipped defaults, or --config) at the same seeds and budget, "
-                      "by the first worker before its trials; its error is printed and kept in study.nc (attributes "
-                      "baseline_*)")
-    tune.add_argument("--verify", type=int, default=0, metavar="K", help="after the study, train the best trial's "
-                      "settings and the config without the space one after the other in this process (no worker "
-                      "beside them) at K seeds the trials did not use, at the same budget; printed and kept in "
-                      "study.nc (attributes verify_*). Trials that share the processors compete for them: verify "
-                      "before trusting a time-budgeted win (default 0: none)")
+    tune.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        metavar="K",
+        help="training runs per trial, at the config's "
+        "seed, seed+1, ..., seed+K-1, each with the whole --budget (a trial costs K budgets); the "
+        "objective is the geometric mean of their errors (errors span decades); pruning watches the "
+        "first seed's run (default 1)",
+    )
+    tune.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also train the config the trials start from "
+        "without the space's settings (the shipped defaults, or --config) at the same seeds and budget, "
+        "by the first worker before its trials; its error is printed and kept in study.nc (attributes "
+        "baseline_*)",
+    )
+    tune.add_argument(
+        "--verify",
+        type=int,
+        default=0,
+        metavar="K",
+        help="after the study, train the best trial's "
+        "settings and the config without the space one after the other in this process (no worker "
+        "beside them) at K seeds the trials did not use, at the same budget; printed and kept in "
+        "study.nc (attributes verify_*). Trials that share the processors compete for them: verify "
+        "before trusting a time-budgeted win (default 0: none)",
+    )
 
 
 def _tune_parser(sub) -> argparse.ArgumentParser:
     """The ``tune`` subcommand's options."""
     tune = sub.add_parser("tune", help="search config settings (optuna TPE, pruning) and write the best as a config")
     tune.add_argument("problem", help="problem file (.yaml, or .py defining PROBLEM)")
-    tune.add_argument("--space", required=True, help="search space (YAML: dotted config paths with range, "
-                      "log_range, int_range or choices; configs/spaces/)")
+    tune.add_argument(
+        "--space",
+        required=True,
+        help="search space (YAML: dotted config paths with range, log_range, int_range or choices; configs/spaces/)",
+    )
     tune.add_argument("--trials", type=int, required=True, help="trials in the study (a rerun continues up to it)")
     tune.add_argument("--config", help="config file every trial starts from (as for solve)")
     tune.add_argument("--workers", type=int, default=1, help="parallel worker processes on this machine")
-    tune.add_argument("--budget", type=float, help="seconds of training per run, one run per seed of a trial "
-                      "(default: the config's train.time_budget, else 20)")
+    tune.add_argument(
+        "--budget",
+        type=float,
+        help="seconds of training per run, one run per seed of a trial "
+        "(default: the config's train.time_budget, else 20)",
+    )
     _tune_seed_options(tune)
-    tune.add_argument("--out", help="output folder (default outputs/<problem>/tune-<space>); the same folder "
-                      "continues an interrupted study")
-    tune.add_argument("--storage", metavar="URL", help="RDB URL of a study shared by workers on several machines, "
-                      "e.g. postgresql://user:password@host/db (default: a journal file in --out)")
-    tune.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                      help="problem parameter or dimension override")
+    tune.add_argument(
+        "--out",
+        help="output folder (default outputs/<problem>/tune-<space>); the same folder continues an interrupted study",
+    )
+    tune.add_argument(
+        "--storage",
+        metavar="URL",
+        help="RDB URL of a study shared by workers on several machines, "
+        "e.g. postgresql://user:password@host/db (default: a journal file in --out)",
+    )
+    tune.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="problem parameter or dimension override"
+    )
     tune.set_defaults(func=cmd_tune)
     return tune
 
@@ -333,18 +418,35 @@ def build_parser() -> argparse.ArgumentParser:
     solve = sub.add_parser("solve", help="train on a problem and write a run folder")
     solve.add_argument("problem", help="problem file (.yaml, or .py defining PROBLEM)")
     solve.add_argument("--config", help="config file (YAML) applied over the problem's defaults")
-    solve.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="config override, e.g. --set train.steps=2000 (repeatable)")
-    solve.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                       help="problem parameter or dimension override, e.g. --param dimension=50")
+    solve.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override, e.g. --set train.steps=2000 (repeatable)",
+    )
+    solve.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="problem parameter or dimension override, e.g. --param dimension=50",
+    )
     solve.add_argument("--out", help="run folder to create (default outputs/<problem>/<run-id>)")
     solve.add_argument("--output-root", default="outputs", help="where automatic run folders go")
     solve.add_argument("--seed", type=int, help="random seed (same seed, same result on CPU)")
     solve.add_argument("--quiet", action="store_true", help="no progress bar")
-    solve.add_argument("--resume", metavar="RUN", help="continue the unfinished run in folder RUN from its last "
-                       "checkpoint (same problem and config)")
-    solve.add_argument("--init-from", metavar="RUN", help="start from the trained network of the run in folder RUN "
-                       "(warm start; the same model settings), e.g. after changing a parameter")
+    solve.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="continue the unfinished run in folder RUN from its last checkpoint (same problem and config)",
+    )
+    solve.add_argument(
+        "--init-from",
+        metavar="RUN",
+        help="start from the trained network of the run in folder RUN "
+        "(warm start; the same model settings), e.g. after changing a parameter",
+    )
     solve.set_defaults(func=cmd_solve)
 
     check = sub.add_parser("check", help="validate a problem file and show what it compiles to")
@@ -369,9 +471,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Path arguments, the option that names them and what a run adds below them (limits.path_too_long).
-PATH_ARGS = (("problem", "problem", 0), ("config", "--config", 0), ("out", "--out", "RUN_FILE_NAME"),
-             ("output_root", "--output-root", "RUN_FOLDER_NAME"), ("resume", "--resume", "RUN_FILE_NAME"),
-             ("run", "run", 0), ("space", "--space", 0))
+PATH_ARGS = (
+    ("problem", "problem", 0),
+    ("config", "--config", 0),
+    ("out", "--out", "RUN_FILE_NAME"),
+    ("output_root", "--output-root", "RUN_FOLDER_NAME"),
+    ("resume", "--resume", "RUN_FILE_NAME"),
+    ("run", "run", 0),
+    ("space", "--space", 0),
+)
 
 
 def _check_paths(args) -> None:
@@ -396,11 +504,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _show_warning(show):
     """``warnings.showwarning`` that prints a ``PdesolveWarning`` as one line and others by ``show``."""
+
     def shown(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, PdesolveWarning):
             print(f"warning: {message}", file=sys.stderr)
         else:
             show(message, category, filename, lineno, file, line)
+
     return shown
 
 

@@ -32,8 +32,14 @@ def error_vs_step(save: Save, history: dict, title: str, report: dict | None = N
     plt = _pyplot()
     report = report or {}
     has_error = np.any(np.isfinite(history["rel_l2"]))
-    fig, axes = plt.subplots(2 if has_error else 1, 1, figsize=(6.5, 6 if has_error else 3.5), sharex=True,
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        2 if has_error else 1,
+        1,
+        figsize=(6.5, 6 if has_error else 3.5),
+        sharex=True,
+        squeeze=False,
+        layout="constrained",
+    )
     ax = axes[0, 0]
     ax.semilogy(history["step"], history["loss"], "o-", ms=3, color="C0")
     ax.set_ylabel("training loss")
@@ -41,8 +47,14 @@ def error_vs_step(save: Save, history: dict, title: str, report: dict | None = N
     ax.set_title(f"{title}: training history{stop}", fontsize=10)
     if has_error:
         ax = axes[1, 0]
-        ax.semilogy(history["step"], history["rel_l2"], "o-", ms=3, color="C1",
-                    label="validation rel L2 (held-out points, logged in training)")
+        ax.semilogy(
+            history["step"],
+            history["rel_l2"],
+            "o-",
+            ms=3,
+            color="C1",
+            label="validation rel L2 (held-out points, logged in training)",
+        )
         _mark_test_errors(ax, history, report)
         ax.set_ylabel("relative L2 error")
         ax.legend(fontsize=8, loc="best")
@@ -60,8 +72,14 @@ def _mark_test_errors(ax, history: dict, report: dict) -> None:
         return
     last = history["step"][-1]
     law = "volume law" if report.get("evaluation_law", "volume") == "volume" else report["evaluation_law"]
-    ax.plot([last], [report["rel_l2"]], "*", ms=12, color="C3",
-            label=f"final test rel L2, evaluation points ({law}): {report['rel_l2']:.2e}")
+    ax.plot(
+        [last],
+        [report["rel_l2"]],
+        "*",
+        ms=12,
+        color="C3",
+        label=f"final test rel L2, evaluation points ({law}): {report['rel_l2']:.2e}",
+    )
     uniform = report.get("radius_uniform", {}).get("rel_l2")
     if uniform is not None:
         ax.plot([last], [uniform], "D", ms=7, color="C2", label=f"final test rel L2, radius-uniform law: {uniform:.2e}")
@@ -73,8 +91,9 @@ def line_plot(save: Save, line: dict, title: str, units: dict) -> None:
     ``line``: {"s" (n,), "u_pred" (n,), "u_exact" (n,) or None, "label"}."""
     plt = _pyplot()
     has_exact = line.get("u_exact") is not None
-    fig, axes = plt.subplots(2 if has_exact else 1, 1, figsize=(6.5, 6 if has_exact else 3.5), sharex=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        2 if has_exact else 1, 1, figsize=(6.5, 6 if has_exact else 3.5), sharex=True, squeeze=False
+    )
     ax = axes[0, 0]
     ax.plot(line["s"], line["u_pred"], label="predicted")
     if has_exact:
@@ -129,8 +148,11 @@ def fixed_text(slices: xr.Dataset, axes_names: list[str], units: dict) -> str:
     if "x_fixed" not in slices.coords:
         return ""
     unit = f" {units['x']}" if "x" in units else ""
-    rest = [(int(c), float(v)) for c, v in zip(slices["component"].values, slices["x_fixed"].values)
-            if f"x{int(c)}" not in axes_names]
+    rest = [
+        (int(c), float(v))
+        for c, v in zip(slices["component"].values, slices["x_fixed"].values)
+        if f"x{int(c)}" not in axes_names
+    ]
     if not rest:
         return ""
     if len(rest) > 2 and len({v for _, v in rest}) == 1:
@@ -138,8 +160,9 @@ def fixed_text(slices: xr.Dataset, axes_names: list[str], units: dict) -> str:
     return ", ".join(f"x{c} = {v:.3g}{unit}" for c, v in rest[:6]) + (", ..." if len(rest) > 6 else "")
 
 
-def slice_heatmaps(save: Save, slices: xr.Dataset, title: str, units: dict | None = None,
-                   precision: str = "float64") -> None:
+def slice_heatmaps(
+    save: Save, slices: xr.Dataset, title: str, units: dict | None = None, precision: str = "float64"
+) -> None:
     """``slices.png``: prediction, exact and absolute error on the slice grid, one row per time; one
     colour scale for u and one for the error over the whole figure; an error panel that is round-off
     only (the condition is exact there) says so instead of drawing it."""
@@ -148,11 +171,17 @@ def slice_heatmaps(save: Save, slices: xr.Dataset, title: str, units: dict | Non
     names = [n for n in ("u_pred", "u_exact", "abs_error") if n in slices]
     axes_names = slices.attrs["slice_axes"].split()
     times = slices["t"].values if "t" in slices.dims and "t" not in axes_names else [None]
-    fig, axes = plt.subplots(len(times), len(names), figsize=(3.6 * len(names) + 1.2, 3.2 * len(times) + 0.6),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(times),
+        len(names),
+        figsize=(3.6 * len(names) + 1.2, 3.2 * len(times) + 0.6),
+        squeeze=False,
+        layout="constrained",
+    )
     panels = [[slices[n] if t is None else slices[n].isel(t=row) for n in names] for row, t in enumerate(times)]
-    exact_rows = ["abs_error" in names and exact_panel(p[-1].values, p[names.index("u_exact")].values, precision)
-                  for p in panels]
+    exact_rows = [
+        "abs_error" in names and exact_panel(p[-1].values, p[names.index("u_exact")].values, precision) for p in panels
+    ]
     values = np.concatenate([slices[n].values.ravel() for n in names if n != "abs_error"])
     u_scale = {"cmap": "viridis", "vmin": np.nanmin(values), "vmax": np.nanmax(values)}
     drawn = [p[-1].values for p, exact in zip(panels, exact_rows) if not exact]
@@ -193,8 +222,15 @@ def _exact_note(ax, da: xr.DataArray, when: str) -> None:
     ax.set_title(f"|u_pred - u_exact|{when}", fontsize=9)
     largest = float(np.nanmax(da.values))
     difference = "no difference" if largest == 0 else f"max |difference| {largest:.1e}\n(round-off)"
-    ax.text(0.5, 0.5, f"exact by construction\n(condition imposed by the ansatz)\n{difference}", ha="center",
-            va="center", fontsize=9, transform=ax.transAxes)
+    ax.text(
+        0.5,
+        0.5,
+        f"exact by construction\n(condition imposed by the ansatz)\n{difference}",
+        ha="center",
+        va="center",
+        fontsize=9,
+        transform=ax.transAxes,
+    )
     ax.set_xticks([])
     ax.set_yticks([])
 

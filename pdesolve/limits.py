@@ -94,14 +94,14 @@ def check_memory(config: RunConfig, evals_per_point: int, n_params: int) -> None
         fix = f"set {point_key}={int(budget // (perts * per_eval))}"
     elif per_eval <= budget:
         solver_chunk = int(min(perts, budget // per_eval) ** 0.5) or 1
-        fix = (f"set solver.chunk_size={solver_chunk} and {point_key}="
-               f"{max(1, int(budget // (solver_chunk * per_eval)))}")
+        fix = f"set solver.chunk_size={solver_chunk} and {point_key}={max(1, int(budget // (solver_chunk * per_eval)))}"
     else:
         fix = "one point alone does not fit: use a narrower network (model.widths) or fewer stencil nodes"
-    raise ConfigError("train.check_memory", f"the run needs at least {need / GIB:.3g} GiB but the {where} is "
-                      f"{have / GIB:.3g} GiB; {fix} (or train.check_memory=false to run anyway)")
-
-
+    raise ConfigError(
+        "train.check_memory",
+        f"the run needs at least {need / GIB:.3g} GiB but the {where} is "
+        f"{have / GIB:.3g} GiB; {fix} (or train.check_memory=false to run anyway)",
+    )
 
 
 #: Characters that a run folder adds below ``--out`` (its longest file name, a temporary one) and
@@ -117,14 +117,21 @@ def path_too_long(path, below: int = 0) -> str | None:
     existing = os.path.dirname(raw)
     while existing and not os.path.isdir(existing):
         existing = os.path.dirname(existing)
-    name_max, path_max = _pathconf(existing or b"/", "PC_NAME_MAX", 255), _pathconf(existing or b"/", "PC_PATH_MAX", 4096)
+    name_max, path_max = (
+        _pathconf(existing or b"/", "PC_NAME_MAX", 255),
+        _pathconf(existing or b"/", "PC_PATH_MAX", 4096),
+    )
     longest = max(raw.split(b"/"), key=len)
     if len(longest) > name_max:
-        return (f"has a name of {len(longest)} bytes ({preview(os.fsdecode(longest))}); the file system allows "
-                f"{name_max}: choose a shorter name")
+        return (
+            f"has a name of {len(longest)} bytes ({preview(os.fsdecode(longest))}); the file system allows "
+            f"{name_max}: choose a shorter name"
+        )
     if len(raw) + below >= path_max:
-        return (f"is {len(raw)} bytes long; with the {below} the run adds below it the file system allows "
-                f"{path_max - below - 1}: choose a shorter path")
+        return (
+            f"is {len(raw)} bytes long; with the {below} the run adds below it the file system allows "
+            f"{path_max - below - 1}: choose a shorter path"
+        )
     return None
 
 

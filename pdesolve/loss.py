@@ -30,8 +30,14 @@ class PinnLoss:
     m = n + sum of the condition batch sizes (+ k). ``static`` is the solution's non-parameter part.
     """
 
-    def __init__(self, compiled: CompiledProblem, engine: AbstractOperatorEngine, static: PyTree,
-                 soft_kinds: tuple[str, ...], weight: float):
+    def __init__(
+        self,
+        compiled: CompiledProblem,
+        engine: AbstractOperatorEngine,
+        static: PyTree,
+        soft_kinds: tuple[str, ...],
+        weight: float,
+    ):
         self.compiled, self.engine, self.static = compiled, engine, static
         self.soft_kinds, self.weight = tuple(soft_kinds), weight
         self.values = {k: condition_values(compiled, k) for k in self.soft_kinds}  # u, u_n or a u + b u_n
@@ -45,8 +51,9 @@ class PinnLoss:
     def residuals_of(self, u: PyTree, batch: dict, key: PRNGKeyArray | None) -> Float[Array, " m"]:
         """``residuals`` of the whole solution ``u`` (parameters and static parts combined)."""
         x, t = batch["x"], batch["t"]
-        pde = self.engine.residual(self.equation(u), u, x, t, batch["f"], self.compiled.needs, key,
-                                   prepared=batch.get("prepared"))
+        pde = self.engine.residual(
+            self.equation(u), u, x, t, batch["f"], self.compiled.needs, key, prepared=batch.get("prepared")
+        )
         parts = [pde / jnp.sqrt(x.shape[0])]
         if self.soft_kinds:
             field = self.engine.solution(u)
@@ -64,8 +71,14 @@ class PinnLoss:
         values = unknown_values(self.compiled.problem.unknowns, u.unknowns)
         return functools.partial(self.compiled.residual, unknowns=values)
 
-    def pde_residual(self, params: PyTree, x: Float[Array, "n d"], t: Float[Array, " n"], f: Float[Array, " n"],
-                     key: PRNGKeyArray | None) -> Float[Array, " n"]:
+    def pde_residual(
+        self,
+        params: PyTree,
+        x: Float[Array, "n d"],
+        t: Float[Array, " n"],
+        f: Float[Array, " n"],
+        key: PRNGKeyArray | None,
+    ) -> Float[Array, " n"]:
         """The unscaled PDE residual at points x (n, d), t (n,) with source values f (n,)."""
         u = eqx.combine(params, self.static)
         return self.engine.residual(self.equation(u), u, x, t, f, self.compiled.needs, key)

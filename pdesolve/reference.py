@@ -27,10 +27,12 @@ from .errors import ProblemError
 from .problem import CompiledProblem, Problem
 
 FIELD = "reference.monte_carlo"
-SUPPORTED = ("supported forms (with terminal data; with initial data the same with u_t -> -u_t): "
-             "u_t + a lap_u + b.grad_u - c u + f = 0 with constants a > 0 and c, drift b (u_x terms) and "
-             "source f expressions of x and t; and u_t + a lap_u - lam grad_u_sq = 0 with constants a > 0, "
-             "lam != 0 (Cole-Hopf)")
+SUPPORTED = (
+    "supported forms (with terminal data; with initial data the same with u_t -> -u_t): "
+    "u_t + a lap_u + b.grad_u - c u + f = 0 with constants a > 0 and c, drift b (u_x terms) and "
+    "source f expressions of x and t; and u_t + a lap_u - lam grad_u_sq = 0 with constants a > 0, "
+    "lam != 0 (Cole-Hopf)"
+)
 CHUNK_NUMBERS = 2**22  # normals (points x paths x d) per jitted call: about 32 MB per array in float64
 PATH_CHUNK = 2**13  # paths per jitted call (at most)
 DEFAULT_STEPS = 100  # Euler-Maruyama steps when the drift or source varies and none are given
@@ -135,8 +137,11 @@ def identify(compiled: CompiledProblem) -> FeynmanKac:
     gamma, alpha, beta, b = grad[:, 0], grad[:, 1], grad[:, 2], grad[:, 3:]
     for name, values in (("u_t", alpha), ("lap_u", beta), ("u", gamma), ("grad_u_sq", q)):
         if not _constant(values, 1e-9):
-            raise _refuse(problem, f"the coefficient of {name} varies with x or t (from {values.min():.6g} "
-                          f"to {values.max():.6g}); it must be a constant")
+            raise _refuse(
+                problem,
+                f"the coefficient of {name} varies with x or t (from {values.min():.6g} "
+                f"to {values.max():.6g}); it must be a constant",
+            )
     if alpha[0] == 0:
         raise _refuse(problem, "the equation has no u_t term")
     terminal = "terminal" in problem.conditions
@@ -144,16 +149,20 @@ def identify(compiled: CompiledProblem) -> FeynmanKac:
     s = direction / alpha[0]
     a = s * beta[0]
     if not a > 0:
-        raise _refuse(problem, f"with {'terminal' if terminal else 'initial'} data the coefficient of lap_u must be "
-                      f"> 0 in u_t {'+' if terminal else '='} a lap_u + ..., got a = {a:.6g} (ill posed)")
+        raise _refuse(
+            problem,
+            f"with {'terminal' if terminal else 'initial'} data the coefficient of lap_u must be "
+            f"> 0 in u_t {'+' if terminal else '='} a lap_u + ..., got a = {a:.6g} (ill posed)",
+        )
     data_time = problem.time[1] if terminal else problem.time[0]
     coefficients = _coefficients(compiled, s)
     tol = 1e-9 * (abs(alpha[0]) + abs(beta[0]))
     if abs(q[0]) > tol:
         if np.max(np.abs(b)) > tol or abs(gamma[0]) > tol or np.max(np.abs(r0)) > tol:
             raise _refuse(problem, "an equation with grad_u_sq is supported without u, u_x or source terms")
-        return FeynmanKac("cole_hopf", a, 0.0, -s * q[0], direction, data_time, np.zeros(problem.dimension), 0.0,
-                          coefficients)
+        return FeynmanKac(
+            "cole_hopf", a, 0.0, -s * q[0], direction, data_time, np.zeros(problem.dimension), 0.0, coefficients
+        )
     drift = s * b[0] if _constant(b) else None
     source = float(s * r0[0]) if _constant(r0) else None
     return FeynmanKac("linear", a, float(-s * gamma[0]), 0.0, direction, data_time, drift, source, coefficients)
@@ -195,8 +204,11 @@ def _exact_chunk(fk: FeynmanKac, g: Callable, m: int) -> Callable:
     def chunk(x, tau, key, w):
         p, d = x.shape
         z = jax.random.normal(key, (p, m, d), x.dtype)
-        end = x[:, None, :] + jnp.asarray(fk.drift, x.dtype)[None, None, :] * tau[:, None, None] \
+        end = (
+            x[:, None, :]
+            + jnp.asarray(fk.drift, x.dtype)[None, None, :] * tau[:, None, None]
             + jnp.sqrt(2 * fk.a * tau)[:, None, None] * z
+        )
         gx = g(end.reshape(p * m, d), jnp.full((p * m,), fk.data_time, x.dtype)).reshape(p, m)
         if fk.kind == "linear":
             y = jnp.exp(-fk.c * tau)[:, None] * gx + (fk.source * _discounted_integral(fk.c, tau))[:, None]
@@ -289,8 +301,9 @@ def _point_chunk(fk, chunk, x, t, tau, key, paths: int, m: int) -> tuple[np.ndar
     return _estimates(fk, total)
 
 
-def monte_carlo(compiled: CompiledProblem, x: np.ndarray, t: np.ndarray, *, paths: int, seed: int,
-                steps: int | None = None) -> Reference:
+def monte_carlo(
+    compiled: CompiledProblem, x: np.ndarray, t: np.ndarray, *, paths: int, seed: int, steps: int | None = None
+) -> Reference:
     """Feynman-Kac (or Cole-Hopf) estimates at x (n, d), t (n,) from ``paths`` paths per point
     (float64; independent paths per point); raises ProblemError when the equation has no such form."""
     fk, problem = identify(compiled), compiled.problem
@@ -308,10 +321,19 @@ def monte_carlo(compiled: CompiledProblem, x: np.ndarray, t: np.ndarray, *, path
             tau = jnp.maximum(fk.direction * (fk.data_time - ti), 0.0)
             ui, si = _point_chunk(fk, chunk, xi, ti, tau, jax.random.fold_in(key, i // p), paths, m)
             keep = min(p, n - i)
-            u[i:i + keep], se[i:i + keep] = ui[:keep], si[:keep]
-    info = {"kind": "monte_carlo", "method": _method(fk, steps), "paths": int(paths), "seed": int(seed),
-            "steps": steps, "points": int(n), "stderr_mean": float(np.mean(se)), "stderr_max": float(np.max(se)),
-            "time_s": clock.perf_counter() - start, "form": _form(fk)}
+            u[i : i + keep], se[i : i + keep] = ui[:keep], si[:keep]
+    info = {
+        "kind": "monte_carlo",
+        "method": _method(fk, steps),
+        "paths": int(paths),
+        "seed": int(seed),
+        "steps": steps,
+        "points": int(n),
+        "stderr_mean": float(np.mean(se)),
+        "stderr_max": float(np.max(se)),
+        "time_s": clock.perf_counter() - start,
+        "form": _form(fk),
+    }
     label = f"Monte Carlo reference ({paths} paths, mean standard error {info['stderr_mean']:.2e})"
     return Reference(u, se, label, info)
 
@@ -361,7 +383,14 @@ def compute_reference(compiled: CompiledProblem, x: np.ndarray, t: np.ndarray) -
     if spec is None:
         return None
     if spec["kind"] == "values":
-        return Reference(np.asarray(spec["u"], np.float64), None, "reference values",
-                         {"kind": "values", "points": len(spec["u"])})
-    return monte_carlo(compiled, np.asarray(x, np.float64), np.asarray(t, np.float64),
-                       paths=spec["paths"], seed=spec["seed"], steps=spec["steps"])
+        return Reference(
+            np.asarray(spec["u"], np.float64), None, "reference values", {"kind": "values", "points": len(spec["u"])}
+        )
+    return monte_carlo(
+        compiled,
+        np.asarray(x, np.float64),
+        np.asarray(t, np.float64),
+        paths=spec["paths"],
+        seed=spec["seed"],
+        steps=spec["steps"],
+    )

@@ -100,11 +100,16 @@ def training_needs(config: RunConfig, problem, evals_per_point: int, n_params: i
     boundary = config.train.boundary_batch_size * (dim + sum(config.model.widths) + terms) * size * perts
     validation = config.train.validation_points * (dim + EVAL_ARRAYS_PER_POINT + terms) * 8
     key = "train.batch_size" if config.operators.kind == "ad" else "operators.chunk_size"
-    value = config.train.batch_size if key == "train.batch_size" else (config.operators.point_chunk or
-                                                                        config.train.batch_size)
-    return [Need("training step activations", key, value, step),
-            Need("condition batch", "train.boundary_batch_size", config.train.boundary_batch_size, boundary),
-            Need("validation points", "train.validation_points", config.train.validation_points, validation)]
+    value = (
+        config.train.batch_size
+        if key == "train.batch_size"
+        else (config.operators.point_chunk or config.train.batch_size)
+    )
+    return [
+        Need("training step activations", key, value, step),
+        Need("condition batch", "train.boundary_batch_size", config.train.boundary_batch_size, boundary),
+        Need("validation points", "train.validation_points", config.train.validation_points, validation),
+    ]
 
 
 def evaluation_needs(problem) -> list[Need]:
@@ -112,17 +117,34 @@ def evaluation_needs(problem) -> list[Need]:
     d = problem.dimension
     per_point = (EVAL_COORDINATE_COPIES * d + EVAL_ARRAYS_PER_POINT) * 8
     evaluation = problem.evaluation
-    needs = [Need("evaluation points", "evaluation.points", evaluation["points"], evaluation["points"] * per_point,
-                  problem=True)]
+    needs = [
+        Need(
+            "evaluation points",
+            "evaluation.points",
+            evaluation["points"],
+            evaluation["points"] * per_point,
+            problem=True,
+        )
+    ]
     spec = evaluation.get("slice") or {}
     if d >= 2 or problem.time is not None:
         from .analysis import SLICE_POINTS, SLICE_TIMES
 
         n = spec.get("points") or SLICE_POINTS
-        times = spec.get("times") or SLICE_TIMES if problem.time is not None and "t" not in (spec.get("axes") or []) else 1
+        times = (
+            spec.get("times") or SLICE_TIMES if problem.time is not None and "t" not in (spec.get("axes") or []) else 1
+        )
         times = times if isinstance(times, int) else len(times)
-        needs.append(Need("slice grid (points^2 x times)", "evaluation.slice.points", n, n * n * times * per_point,
-                          power=2, problem=True))
+        needs.append(
+            Need(
+                "slice grid (points^2 x times)",
+                "evaluation.slice.points",
+                n,
+                n * n * times * per_point,
+                power=2,
+                problem=True,
+            )
+        )
     needs.append(Need("diagonal line", "dimension", d, LINE_POINTS * per_point, problem=True))
     return needs
 
@@ -133,8 +155,15 @@ def reference_needs(problem) -> list[Need]:
     if not ref or ref.get("kind") != "monte_carlo":
         return []
     draws = ref["paths"] * problem.evaluation["points"] * (ref.get("steps") or 1) * problem.dimension
-    return [Need("Monte Carlo reference draws (paths x points x steps x dimension)", "reference.monte_carlo.paths",
-                 ref["paths"], draws, problem=True)]
+    return [
+        Need(
+            "Monte Carlo reference draws (paths x points x steps x dimension)",
+            "reference.monte_carlo.paths",
+            ref["paths"],
+            draws,
+            problem=True,
+        )
+    ]
 
 
 def refuse_over(needs: list[Need], have: float, where: str, phase: str, problem=None) -> None:
@@ -152,8 +181,10 @@ def refuse_over(needs: list[Need], have: float, where: str, phase: str, problem=
     else:
         fix = "the other needs of this phase alone exceed it; reduce them first"
     parts = ", ".join(f"{need.what} {need.size / GIB:.3g}" for need in sorted(needs, key=lambda n: -n.size)[:3])
-    message = (f"{phase} needs {total / GIB:.3g} GiB ({parts} GiB) but the {where} is {have / GIB:.3g} GiB; "
-               f"{fix} (or train.check_memory=false to run anyway)")
+    message = (
+        f"{phase} needs {total / GIB:.3g} GiB ({parts} GiB) but the {where} is {have / GIB:.3g} GiB; "
+        f"{fix} (or train.check_memory=false to run anyway)"
+    )
     if worst.problem:
         raise ProblemError(worst.field, message, source=getattr(problem, "source_file", None))
     raise ConfigError(worst.field, message)
@@ -176,19 +207,37 @@ def check_run(problem, config: RunConfig, evals_per_point: int, n_params: int) -
     refuse_over(evaluation_needs(problem), have, where, "the final evaluation", problem)
     draws = reference_needs(problem)
     if draws:
-        refuse_over(draws, MAX_REFERENCE_NORMALS, f"bound on draws ({MAX_REFERENCE_NORMALS:.0e}, about an hour)",
-                    "the reference", problem)
+        refuse_over(
+            draws,
+            MAX_REFERENCE_NORMALS,
+            f"bound on draws ({MAX_REFERENCE_NORMALS:.0e}, about an hour)",
+            "the reference",
+            problem,
+        )
 
 
 def describe(problem, config: RunConfig, evals_per_point: int, n_params: int) -> str:
     """One line for ``pdesolve check``: the largest need of each phase and the memory it is held against."""
     have, where = device_memory()
-    phases = {"network": network_needs(config, problem.dimension + int(problem.has_time)),
-              "training": training_needs(config, problem, evals_per_point, n_params),
-              "evaluation": evaluation_needs(problem)}
+    phases = {
+        "network": network_needs(config, problem.dimension + int(problem.has_time)),
+        "training": training_needs(config, problem, evals_per_point, n_params),
+        "evaluation": evaluation_needs(problem),
+    }
     text = ", ".join(f"{name} {sum(n.size for n in needs) / GIB:.3g} GiB" for name, needs in phases.items())
     return f"{text} of {have / GIB:.3g} GiB ({where})"
 
 
-__all__ = ["Need", "check_network", "check_run", "describe", "evaluation_needs", "expression_terms",
-           "network_needs", "network_params", "reference_needs", "refuse_over", "training_needs"]
+__all__ = [
+    "Need",
+    "check_network",
+    "check_run",
+    "describe",
+    "evaluation_needs",
+    "expression_terms",
+    "network_needs",
+    "network_params",
+    "reference_needs",
+    "refuse_over",
+    "training_needs",
+]

@@ -69,9 +69,19 @@ def write_netcdf(path: Path, dataset: xr.Dataset) -> None:
     atomic_write(path, lambda tmp: tmp.write_bytes(image))
 
 
-def solution_dataset(x, t, u_pred, u_raw, u_exact, attrs: dict, *, units: dict | None = None,
-                     extra_coords: dict | None = None, exact_name: str = "exact solution",
-                     exact_stderr: np.ndarray | None = None) -> xr.Dataset:
+def solution_dataset(
+    x,
+    t,
+    u_pred,
+    u_raw,
+    u_exact,
+    attrs: dict,
+    *,
+    units: dict | None = None,
+    extra_coords: dict | None = None,
+    exact_name: str = "exact solution",
+    exact_stderr: np.ndarray | None = None,
+) -> xr.Dataset:
     """The solution on the evaluation points: x (n, d), t (n,) or None, values (n,).
 
     ``x`` (point, component) and ``t`` (point) are coordinates; ``units`` ({x, t, u}) become CF
@@ -82,9 +92,11 @@ def solution_dataset(x, t, u_pred, u_raw, u_exact, attrs: dict, *, units: dict |
     n, d = x.shape
     units = units or {}
     u_attrs = {"units": units["u"]} if "u" in units else {}
-    coords = {"point": ("point", np.arange(n), {"long_name": "evaluation point index"}),
-              "component": ("component", np.arange(1, d + 1), {"long_name": "space component index"}),
-              "x": (("point", "component"), x, {"long_name": "space coordinates", **_units(units, "x")})}
+    coords = {
+        "point": ("point", np.arange(n), {"long_name": "evaluation point index"}),
+        "component": ("component", np.arange(1, d + 1), {"long_name": "space component index"}),
+        "x": (("point", "component"), x, {"long_name": "space coordinates", **_units(units, "x")}),
+    }
     if t is not None:
         coords["t"] = ("point", t, {"long_name": "time", **_units(units, "t")})
     for name, (values, meta) in (extra_coords or {}).items():
@@ -96,7 +108,11 @@ def solution_dataset(x, t, u_pred, u_raw, u_exact, attrs: dict, *, units: dict |
         data["u_exact"] = ("point", u_exact, {"long_name": exact_name, **u_attrs})
         data["abs_error"] = ("point", np.abs(u_pred - u_exact), {"long_name": "|u_pred - u_exact|", **u_attrs})
     if exact_stderr is not None:
-        data["u_exact_stderr"] = ("point", exact_stderr, {"long_name": f"standard error of the {exact_name}", **u_attrs})
+        data["u_exact_stderr"] = (
+            "point",
+            exact_stderr,
+            {"long_name": f"standard error of the {exact_name}", **u_attrs},
+        )
     return xr.Dataset(data, coords=coords, attrs={"Conventions": CONVENTIONS, **_netcdf_attrs(attrs)})
 
 
@@ -123,8 +139,11 @@ def _units(units: dict, key: str) -> dict:
 def history_dataset(history: dict[str, np.ndarray], attrs: dict) -> xr.Dataset:
     """Per logged step: loss, rel_l2, mse, wall_time, loss_evals, network_evals."""
     steps = history["step"]
-    data = {k: ("step", np.asarray(v), HISTORY_ATTRS.get(k, {"long_name": k.replace("_", " ")}))
-            for k, v in history.items() if k != "step"}
+    data = {
+        k: ("step", np.asarray(v), HISTORY_ATTRS.get(k, {"long_name": k.replace("_", " ")}))
+        for k, v in history.items()
+        if k != "step"
+    }
     coords = {"step": ("step", steps, {"long_name": "training step"})}
     return xr.Dataset(data, coords=coords, attrs={"Conventions": CONVENTIONS, **_netcdf_attrs(attrs)})
 
@@ -135,7 +154,10 @@ HISTORY_ATTRS = {
     "rel_l2": {"long_name": "relative L2 error on the evaluation points"},
     "mse": {"long_name": "mean squared error on the evaluation points"},
     "wall_time": {"long_name": "wall time since the start of training", "units": "s"},
-    "train_time": {"long_name": "time in batch drawing and solver steps (no compilation, logging or checkpoints)", "units": "s"},
+    "train_time": {
+        "long_name": "time in batch drawing and solver steps (no compilation, logging or checkpoints)",
+        "units": "s",
+    },
     "loss_evals": {"long_name": "loss evaluations so far"},
     "network_evals": {"long_name": "network evaluations so far (per point)"},
 }
@@ -153,8 +175,11 @@ def _netcdf_attrs(attrs: dict, prefix: str = "") -> dict:
             out[name] = "true" if value else "false"
         elif isinstance(value, (int, float, str)):
             out[name] = value
-        elif isinstance(value, (list, tuple)) and value and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        elif (
+            isinstance(value, (list, tuple))
+            and value
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        ):
             out[name] = np.asarray(value)
         elif value is not None:
             out[name] = json.dumps(value)
@@ -166,8 +191,13 @@ def versions() -> dict[str, str]:
     import jax
     import jaxlib
 
-    return {"pdesolve": __version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
-            "numpy": np.__version__, "python": platform.python_version()}
+    return {
+        "pdesolve": __version__,
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def device_description() -> str:
@@ -182,18 +212,45 @@ def report_markdown(report: dict, figures: list[str] | tuple = ()) -> str:
     """The report for people: a summary line, then separate tables of errors, baselines, residuals,
     breakdowns and values at points, each explained, links to the ``figures`` (file names in the run
     folder), then the settings."""
-    lines = [f"# {report['problem']}: {report['title']}", "",
-             f"Equation: `{report['equation']}`  ", f"Domain: {report['domain']}, dimension {report['dimension']}", "",
-             summary_line(report), "", *reference_markdown(report)]
+    lines = [
+        f"# {report['problem']}: {report['title']}",
+        "",
+        f"Equation: `{report['equation']}`  ",
+        f"Domain: {report['domain']}, dimension {report['dimension']}",
+        "",
+        summary_line(report),
+        "",
+        *reference_markdown(report),
+    ]
     if "rel_l2" in report:
-        lines += ["## Errors of the trained solution", "", "| metric | value |", "|---|---|", *error_rows(report),
-                  "", *ERROR_NOTES]
+        lines += [
+            "## Errors of the trained solution",
+            "",
+            "| metric | value |",
+            "|---|---|",
+            *error_rows(report),
+            "",
+            *ERROR_NOTES,
+        ]
     lines += analysis_markdown(report)
     lines += figures_markdown(figures)
     lines += unknowns_markdown(report)
     lines += ["", "## Settings", "", "| setting | value |", "|---|---|"]
-    for key in ("prediction", "operators", "solver", "model", "n_params", "dense_n_params", "steps", "stop_reason",
-                "wall_time_s", "train_time_s", "seed", "init_from", "device"):
+    for key in (
+        "prediction",
+        "operators",
+        "solver",
+        "model",
+        "n_params",
+        "dense_n_params",
+        "steps",
+        "stop_reason",
+        "wall_time_s",
+        "train_time_s",
+        "seed",
+        "init_from",
+        "device",
+    ):
         if key in report:
             value = report[key]
             lines.append(f"| {key} | {value:.1f} |" if isinstance(value, float) else f"| {key} | {value} |")
@@ -212,12 +269,16 @@ def unknowns_markdown(report: dict) -> list[str]:
     for name, row in unknowns.items():
         fmt = lambda v: "-" if v is None else ", ".join(f"{x:.6g}" for x in np.ravel(v))  # noqa: E731
         error = row.get("rel_error")
-        lines.append(f"| {name} | {fmt(row['value'])} | {fmt(row.get('exact'))} | "
-                     f"{'-' if error is None else f'{error:.3e}'} |")
+        lines.append(
+            f"| {name} | {fmt(row['value'])} | {fmt(row.get('exact'))} | {'-' if error is None else f'{error:.3e}'} |"
+        )
     data = report.get("data")
     if data:
-        lines += ["", f"Data: {data['points']} observations from {data['file']}, misfit rms {data['rms_misfit']:.3e}"
-                  + (f" (stated noise {data['noise']:.3e})" if data.get("noise") is not None else "")]
+        lines += [
+            "",
+            f"Data: {data['points']} observations from {data['file']}, misfit rms {data['rms_misfit']:.3e}"
+            + (f" (stated noise {data['noise']:.3e})" if data.get("noise") is not None else ""),
+        ]
     return lines
 
 
@@ -230,8 +291,10 @@ def summary_line(report: dict) -> str:
             errors += f", {report['radius_uniform']['rel_l2']:.3e} under the radius-uniform law"
     if "steps" not in report:  # a report without a training run (tests, hand-made reports)
         return f"**Result:** {errors}."
-    return (f"**Result:** {errors}; {report['steps']} steps in {report.get('wall_time_s', 0.0):.1f} s; "
-            f"stopped: {report.get('stop_reason', 'unknown')}.")
+    return (
+        f"**Result:** {errors}; {report['steps']} steps in {report.get('wall_time_s', 0.0):.1f} s; "
+        f"stopped: {report.get('stop_reason', 'unknown')}."
+    )
 
 
 ERROR_NOTES = (
@@ -266,9 +329,11 @@ def reference_markdown(report: dict) -> list[str]:
     ref = report.get("reference") or {}
     if ref.get("kind") == "monte_carlo":
         lines[-1] += "  "
-        lines += [f"Reference: {ref['method']}, {ref['paths']} paths per point (seed {ref['seed']}), "
-                  f"identified equation `{ref['form']}`; standard error mean {ref['stderr_mean']:.3e}, "
-                  f"max {ref['stderr_max']:.3e} over the {ref['points']} points ({ref['time_s']:.1f} s)"]
+        lines += [
+            f"Reference: {ref['method']}, {ref['paths']} paths per point (seed {ref['seed']}), "
+            f"identified equation `{ref['form']}`; standard error mean {ref['stderr_mean']:.3e}, "
+            f"max {ref['stderr_max']:.3e} over the {ref['points']} points ({ref['time_s']:.1f} s)"
+        ]
     return lines + [""] if lines else []
 
 
@@ -284,9 +349,11 @@ def error_rows(report: dict) -> list[str]:
         centre = max(report["centre"], key=lambda r: r["abs_error"])
         when = f" (t = {centre['t']:.3g})" if "t" in centre else ""
         uniform = report["radius_uniform"]
-        lines += [f"| rel_l2 (radius-uniform law) | {uniform['rel_l2']:.4e} |",
-                  f"| rel_l2, worst radius band {band} | {worst.get('rel_l2', np.nan):.4e} |",
-                  f"| abs error at the centre{when} | {centre['abs_error']:.4e} |"]
+        lines += [
+            f"| rel_l2 (radius-uniform law) | {uniform['rel_l2']:.4e} |",
+            f"| rel_l2, worst radius band {band} | {worst.get('rel_l2', np.nan):.4e} |",
+            f"| abs error at the centre{when} | {centre['abs_error']:.4e} |",
+        ]
     lines += [f"| {key} | {report[key]:.4e} |" for key in REPORT_KEYS if key in report and key != "rel_l2"]
     if "line_max_abs_error" in report:
         lines.append(f"| max abs error on the diagonal line | {report['line_max_abs_error']:.4e} |")
@@ -303,13 +370,17 @@ def laws_markdown(report: dict) -> list[str]:
     """The sentence that says what the laws of the first table are (or why only one is there)."""
     if "radius_uniform" in report:
         top = report["by_radius_band"][-1]["high"]
-        text = ("Laws: volume: points uniform in the domain (whole space: its normal law), which in high dimension "
-                "lie near the boundary; radius-uniform: the normalised radius (0 at the centre, 1 on the boundary) "
-                f"uniform in [0, {top:.3g}], the interior weighted like the boundary layer; centre: the domain's "
-                "centre (scaled error: |error| / RMS of u_exact over the evaluation points).")
+        text = (
+            "Laws: volume: points uniform in the domain (whole space: its normal law), which in high dimension "
+            "lie near the boundary; radius-uniform: the normalised radius (0 at the centre, 1 on the boundary) "
+            f"uniform in [0, {top:.3g}], the interior weighted like the boundary layer; centre: the domain's "
+            "centre (scaled error: |error| / RMS of u_exact over the evaluation points)."
+        )
     elif "rel_l2" in report:
-        text = ("The radius-uniform, radius band and centre errors need an exact solution: left out (the reference "
-                "is known at the evaluation points only).")
+        text = (
+            "The radius-uniform, radius band and centre errors need an exact solution: left out (the reference "
+            "is known at the evaluation points only)."
+        )
     else:
         return []
     return ["", text]
@@ -320,10 +391,19 @@ def analysis_markdown(report: dict) -> list[str]:
     lines = laws_markdown(report) + baselines_markdown(report) + residual_markdown(report)
     for key, title in (("by_time_slab", "time slab"), ("by_radius_band", "normalised radius (radius-uniform law)")):
         if report.get(key):
-            lines += ["", f"## Errors by {title}", "", f"| {title} | points | mean abs error | max abs error | rel L2 |", "|---|---|---|---|---|"]
+            lines += [
+                "",
+                f"## Errors by {title}",
+                "",
+                f"| {title} | points | mean abs error | max abs error | rel L2 |",
+                "|---|---|---|---|---|",
+            ]
             nan = float("nan")
-            lines += [f"| [{r['low']:.3g}, {r['high']:.3g}] | {r['points']} | {r.get('mean_abs_error', nan):.3e} "
-                      f"| {r.get('max_abs_error', nan):.3e} | {r.get('rel_l2', nan):.3e} |" for r in report[key]]
+            lines += [
+                f"| [{r['low']:.3g}, {r['high']:.3g}] | {r['points']} | {r.get('mean_abs_error', nan):.3e} "
+                f"| {r.get('max_abs_error', nan):.3e} | {r.get('rel_l2', nan):.3e} |"
+                for r in report[key]
+            ]
     lines += point_markdown(report.get("centre"), "centre") + point_markdown(report.get("at_points"), "evaluation.at")
     where = report.get("max_error_location")
     if where:
@@ -340,16 +420,27 @@ def baselines_markdown(report: dict) -> list[str]:
         return []
     uniform = report.get("radius_uniform", {})
     dash = "-"
-    rows = [("trained network (this run)", report["rel_l2"], uniform.get("rel_l2")),
-            ("zero network, u = base (`zero_rel_l2`)", base["zero_rel_l2"], None),
-            ("best constant network, u = base + factor * c (`best_constant_rel_l2`)", base["best_constant_rel_l2"],
-             uniform.get("best_constant_rel_l2"))]
-    return ["", "## Baselines: the ansatz before any learning", "",
-            f"| network | rel_l2 ({law_label(report)}) | rel_l2 (radius-uniform law) |", "|---|---|---|",
-            *(f"| {name} | {a:.4e} | {dash if b is None else f'{b:.4e}'} |" for name, a, b in rows), "",
-            "The exact-condition ansatz u = base + factor * N holds the conditions whatever the network N; these rows "
-            "are its errors with N = 0 and with the best constant N = c (least squares on the points: "
-            f"c = {base['best_constant']:.4g}). A solver has learned only where the trained row is well below them."]
+    rows = [
+        ("trained network (this run)", report["rel_l2"], uniform.get("rel_l2")),
+        ("zero network, u = base (`zero_rel_l2`)", base["zero_rel_l2"], None),
+        (
+            "best constant network, u = base + factor * c (`best_constant_rel_l2`)",
+            base["best_constant_rel_l2"],
+            uniform.get("best_constant_rel_l2"),
+        ),
+    ]
+    return [
+        "",
+        "## Baselines: the ansatz before any learning",
+        "",
+        f"| network | rel_l2 ({law_label(report)}) | rel_l2 (radius-uniform law) |",
+        "|---|---|---|",
+        *(f"| {name} | {a:.4e} | {dash if b is None else f'{b:.4e}'} |" for name, a, b in rows),
+        "",
+        "The exact-condition ansatz u = base + factor * N holds the conditions whatever the network N; these rows "
+        "are its errors with N = 0 and with the best constant N = c (least squares on the points: "
+        f"c = {base['best_constant']:.4g}). A solver has learned only where the trained row is well below them.",
+    ]
 
 
 def residual_markdown(report: dict) -> list[str]:
@@ -358,23 +449,36 @@ def residual_markdown(report: dict) -> list[str]:
     if not keys:
         return []
     where = f"the first {report['residual_points']}" if "residual_points" in report else "the"
-    return ["", "## Residual of the PDE", "", "| statistic | value |", "|---|---|",
-            *(f"| {k} | {report[k]:.4e} |" for k in keys), "",
-            f"The equation's residual of the {report.get('residual_of', 'network')} at {where} evaluation points "
-            "(zero for an exact solution; it needs no exact solution)."]
+    return [
+        "",
+        "## Residual of the PDE",
+        "",
+        "| statistic | value |",
+        "|---|---|",
+        *(f"| {k} | {report[k]:.4e} |" for k in keys),
+        "",
+        f"The equation's residual of the {report.get('residual_of', 'network')} at {where} evaluation points "
+        "(zero for an exact solution; it needs no exact solution).",
+    ]
 
 
 def point_markdown(rows: list[dict] | None, title: str) -> list[str]:
     """A table of the report's rows at single points (``centre``, ``at_points``)."""
     if not rows:
         return []
-    lines = ["", f"## Values at the {title} points" if title != "centre" else "## Values at the centre", "",
-             f"| {title} | t | u_pred | u_exact | abs error | scaled error |", "|---|---|---|---|---|---|"]
+    lines = [
+        "",
+        f"## Values at the {title} points" if title != "centre" else "## Values at the centre",
+        "",
+        f"| {title} | t | u_pred | u_exact | abs error | scaled error |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
         x = "centre" if r["x"] == "centre" else f"{r['point']}: ({_coordinates(r['x'])})"
         t = f"{r['t']:.3g}" if "t" in r else "-"
-        lines.append(f"| {x} | {t} | {r['u_pred']:.6g} | {r['u_exact']:.6g} | {r['abs_error']:.3e} "
-                     f"| {r['scaled_error']:.3e} |")
+        lines.append(
+            f"| {x} | {t} | {r['u_pred']:.6g} | {r['u_exact']:.6g} | {r['abs_error']:.3e} | {r['scaled_error']:.3e} |"
+        )
     return lines
 
 
@@ -383,8 +487,14 @@ def _coordinates(x: list[float], shown: int = 6) -> str:
     return ", ".join(f"{v:.3g}" for v in x[:shown]) + (", ..." if len(x) > shown else "")
 
 
-def write_figures(folder: Path, history: dict, line: dict | None, report: dict | None = None,
-                  slices: xr.Dataset | None = None, units: dict | None = None) -> list[str]:
+def write_figures(
+    folder: Path,
+    history: dict,
+    line: dict | None,
+    report: dict | None = None,
+    slices: xr.Dataset | None = None,
+    units: dict | None = None,
+) -> list[str]:
     """``error_vs_step.png``; when given, ``line.png``, ``error_by_time.png`` (from the report's
     ``by_time_slab``) and ``slices.png`` (heatmaps of ``slices``). Returns the names written."""
     from . import figures
@@ -407,10 +517,19 @@ def write_figures(folder: Path, history: dict, line: dict | None, report: dict |
     return written
 
 
-def write_run_folder(folder: Path, *, solution: xr.Dataset, history: xr.Dataset, report: dict,
-                     resolved: dict, line: dict | None, history_arrays: dict,
-                     slices: xr.Dataset | None = None, lines: xr.Dataset | None = None,
-                     units: dict | None = None) -> None:
+def write_run_folder(
+    folder: Path,
+    *,
+    solution: xr.Dataset,
+    history: xr.Dataset,
+    report: dict,
+    resolved: dict,
+    line: dict | None,
+    history_arrays: dict,
+    slices: xr.Dataset | None = None,
+    lines: xr.Dataset | None = None,
+    units: dict | None = None,
+) -> None:
     """Writes every output of a run into ``folder`` (which must be new or empty)."""
     datasets = {"solution.nc": solution, "history.nc": history, "slices.nc": slices, "lines.nc": lines}
     datasets = {name: dataset for name, dataset in datasets.items() if dataset is not None}

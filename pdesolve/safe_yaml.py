@@ -19,8 +19,12 @@ MAX_YAML_DEPTH = 64  # nested sequences and mappings
 
 def _too_large(mark) -> yaml.composer.ComposerError:
     return yaml.composer.ComposerError(
-        None, None, f"the document expands through aliases (*name) to more than {MAX_YAML_NODES} "
-        f"values or {MAX_YAML_CHARS} characters; write the values out instead", mark)
+        None,
+        None,
+        f"the document expands through aliases (*name) to more than {MAX_YAML_NODES} "
+        f"values or {MAX_YAML_CHARS} characters; write the values out instead",
+        mark,
+    )
 
 
 class _Checked:
@@ -38,14 +42,19 @@ class _Checked:
             mark = self.peek_event().start_mark
             node = super().compose_node(parent, index)
             if id(node) not in self._sizes:
-                raise yaml.composer.ComposerError(None, None, "an alias (*name) refers to a node that contains "
-                                                  "it; a recursive value cannot be read", mark)
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    "an alias (*name) refers to a node that contains it; a recursive value cannot be read",
+                    mark,
+                )
             self._count(self._sizes[id(node)], mark)
             return node
         mark = self.peek_event().start_mark
         if len(self._open) >= MAX_YAML_DEPTH:
-            raise yaml.composer.ComposerError(None, None, f"values are nested deeper than {MAX_YAML_DEPTH} "
-                                              "levels; flatten them", mark)
+            raise yaml.composer.ComposerError(
+                None, None, f"values are nested deeper than {MAX_YAML_DEPTH} levels; flatten them", mark
+            )
         self._open.append([1, 0])
         try:
             node = super().compose_node(parent, index)
@@ -81,8 +90,11 @@ class _Checked:
                     continue
                 if duplicate:
                     raise yaml.constructor.ConstructorError(
-                        None, None, f"found the key {reprlib.repr(key)} twice in one mapping; keep one "
-                        "(YAML keys are unique)", key_node.start_mark)
+                        None,
+                        None,
+                        f"found the key {reprlib.repr(key)} twice in one mapping; keep one (YAML keys are unique)",
+                        key_node.start_mark,
+                    )
         return super().construct_mapping(node, deep=deep)
 
 
@@ -91,15 +103,18 @@ class SafeLoader(_Checked, yaml.SafeLoader):
 
     def fetch_flow_collection_start(self, token_class):
         if self.flow_level >= MAX_YAML_DEPTH:  # refused by the scanner: deep '[[[...' costs no more time
-            raise yaml.scanner.ScannerError(None, None, f"values are nested deeper than {MAX_YAML_DEPTH} levels; "
-                                            "flatten them", self.get_mark())
+            raise yaml.scanner.ScannerError(
+                None, None, f"values are nested deeper than {MAX_YAML_DEPTH} levels; flatten them", self.get_mark()
+            )
         super().fetch_flow_collection_start(token_class)
 
 
 LOADERS = [SafeLoader]
 if getattr(yaml, "__with_libyaml__", False):
-    class FastSafeLoader(_Checked, yaml.composer.Composer, yaml.cyaml.CParser, yaml.constructor.SafeConstructor,
-                         yaml.resolver.Resolver):
+
+    class FastSafeLoader(
+        _Checked, yaml.composer.Composer, yaml.cyaml.CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver
+    ):
         """libyaml's scanner and parser (tens of times faster on large files) under the Python
         composer, so that nesting and alias expansion are counted as in :class:`SafeLoader`."""
 
@@ -131,8 +146,9 @@ def safe_load(text: str) -> Any:
         raise yaml.constructor.ConstructorError(None, None, f"cannot read a tagged value ({err})") from None
     except yaml.YAMLError as err:
         if "flow level" in str(err):  # libyaml's own nesting bound, met before the composer's
-            raise yaml.composer.ComposerError(None, None, f"values are nested deeper than {MAX_YAML_DEPTH} "
-                                              "levels; flatten them") from None
+            raise yaml.composer.ComposerError(
+                None, None, f"values are nested deeper than {MAX_YAML_DEPTH} levels; flatten them"
+            ) from None
         raise
     except RecursionError:  # a guard behind MAX_YAML_DEPTH (the bound is met first)
         raise yaml.composer.ComposerError(None, None, "values are nested too deeply; flatten them") from None

@@ -11,8 +11,11 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 #: Node ids (or id prefixes, relative to tests/) of long cases that only ``pytest -m slow`` runs.
-SLOW = tuple(line.strip() for line in (Path(__file__).parent / "slow_tests.txt").read_text().splitlines()
-             if line.strip() and not line.startswith("#"))
+SLOW = tuple(
+    line.strip()
+    for line in (Path(__file__).parent / "slow_tests.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+)
 
 
 def pytest_collection_modifyitems(items):

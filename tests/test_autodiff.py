@@ -53,8 +53,9 @@ def test_all_operators_match_closed_forms():
         np.testing.assert_allclose(np.asarray(got[name]), value, rtol=1e-11, atol=1e-11, err_msg=name)
 
 
-@pytest.mark.parametrize("needs", [{"u"}, {"u_x"}, {"lap_u"}, {"u_xx", "u"}, {"u_t"}, {"u_tt"}, {"u_x", "u_tt"},
-                                   {"lap_u", "u_x", "u_t"}])
+@pytest.mark.parametrize(
+    "needs", [{"u"}, {"u_x"}, {"lap_u"}, {"u_xx", "u"}, {"u_t"}, {"u_tt"}, {"u_x", "u_tt"}, {"lap_u", "u_x", "u_t"}]
+)
 def test_only_requested_operators_are_returned_and_correct(needs):
     x, t = points(seed=1)
     got = jax.jit(lambda x, t: AutodiffEngine()(field, x, t, frozenset(needs)))(jnp.asarray(x), jnp.asarray(t))

@@ -19,13 +19,20 @@ class _Zero(eqx.Module):
 
 
 def _heat_ball(dim: int):
-    problem = problem_from_mapping({
-        "name": "t", "dimension": dim, "time": {"start": 0, "end": 1},
-        "domain": {"type": "ball", "radius": 1}, "equation": "u_t = lap_u",
-        "conditions": {"initial": "Sum(sin(x[i]), (i, 1, d)) / d",
-                       "boundary": "exp(-t) * sqnorm(x) * Sum(sin(x[i]), (i, 1, d)) / d"},
-        "exact": "exp(-t) * Sum(sin(x[i]), (i, 1, d)) / d",
-    })
+    problem = problem_from_mapping(
+        {
+            "name": "t",
+            "dimension": dim,
+            "time": {"start": 0, "end": 1},
+            "domain": {"type": "ball", "radius": 1},
+            "equation": "u_t = lap_u",
+            "conditions": {
+                "initial": "Sum(sin(x[i]), (i, 1, d)) / d",
+                "boundary": "exp(-t) * sqnorm(x) * Sum(sin(x[i]), (i, 1, d)) / d",
+            },
+            "exact": "exp(-t) * Sum(sin(x[i]), (i, 1, d)) / d",
+        }
+    )
     compiled = compile_problem(problem)
     return compiled, build_solution(compiled, _Zero(), "auto")[0]
 

@@ -50,11 +50,17 @@ def test_reference_suite_tiny_entry(tmp_path):
     assert math.isclose(float(ds["published_rel_l2"].values[0]), rel, rel_tol=2e-3)
 
 
-@pytest.mark.parametrize("suite, entry", [
-    ("estimators", "fd"), ("tt-forward", "tt_contract"), ("compile-time", "hjb20"),
-    ("projection", "poisson2d: projection (fixed hidden, LS read-out)"), ("catalogue", "poisson2d"),
-    pytest.param("warm-start", "bsb r 0.05 -> 0.07", marks=pytest.mark.slow),  # three runs
-])
+@pytest.mark.parametrize(
+    "suite, entry",
+    [
+        ("estimators", "fd"),
+        ("tt-forward", "tt_contract"),
+        ("compile-time", "hjb20"),
+        ("projection", "poisson2d: projection (fixed hidden, LS read-out)"),
+        ("catalogue", "poisson2d"),
+        pytest.param("warm-start", "bsb r 0.05 -> 0.07", marks=pytest.mark.slow),  # three runs
+    ],
+)
 def test_every_suite_runs_and_records_its_commit(tmp_path, suite, entry):
     write_partial(suite, [{"entry": "from a killed run"}])  # the finished suite removes it
     main([suite, "--tiny", "--only", entry, "--out", str(tmp_path)])
@@ -105,15 +111,30 @@ def test_nontrivial_suite_configs_are_valid_and_its_default_is_the_package_defau
         ours = resolve_run_config(problem, nontrivial.method_config(nontrivial.DEFAULT, problem))
         assert {k: v for k, v in ours.items() if k != "train"} == {k: v for k, v in default.items() if k != "train"}
     errors = dict(zip(nontrivial.METHODS, (1e-3, 2e-3, 3e-3, 4e-3, 5e-3, 0.2, 0.3, 5e-4)))
-    rows = [{"problem": "p", "dim": 5, "method": m, "budget_s": 1, "best_constant_rel_l2": 0.1, "zero_rel_l2": 1.0,
-             "status": "ok", "rel_l2": e} for m, e in errors.items()]
+    rows = [
+        {
+            "problem": "p",
+            "dim": 5,
+            "method": m,
+            "budget_s": 1,
+            "best_constant_rel_l2": 0.1,
+            "zero_rel_l2": 1.0,
+            "status": "ok",
+            "rel_l2": e,
+        }
+        for m, e in errors.items()
+    ]
     summary = "\n".join(nontrivial.summarise(rows, "tiny"))
-    assert f"{nontrivial.DEFAULT} (BP-free) below Adam-AD on 1 of the 1 problems where it ran; below the best " \
-           "constant network on 1 of 1" in summary
+    assert (
+        f"{nontrivial.DEFAULT} (BP-free) below Adam-AD on 1 of the 1 problems where it ran; below the best "
+        "constant network on 1 of 1" in summary
+    )
     without_adam = "\n".join(nontrivial.summarise([r for r in rows if r["method"] != "Adam-AD"], "tiny"))
     assert "(BP-free) Adam-AD not run; below the best constant network on 1 of 1" in without_adam
-    assert "over fit-exact (near 1: PDE training costs nothing; the network, points and budget limit the " \
-           "error): p 2" in summary
+    assert (
+        "over fit-exact (near 1: PDE training costs nothing; the network, points and budget limit the "
+        "error): p 2" in summary
+    )
     assert selected(["GN-FD", "nt_gauss5_ball"], nontrivial.METHODS) == {"GN-FD"}
     assert selected(["nt_gauss5_ball"], nontrivial.METHODS) == set(nontrivial.METHODS)
 

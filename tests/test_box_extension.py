@@ -95,9 +95,14 @@ def _hessian(extension, point):
     return np.asarray(jax.hessian(single)(jnp.asarray(point)))
 
 
-@pytest.mark.parametrize("b", [lambda x, t: x[:, 0] ** 2 * x[:, 1] + jnp.cos(x[:, 0]),
-                               lambda x, t: jnp.sin(1 + 2 * x[:, 0]) * jnp.cos(3 * x[:, 1]) * jnp.exp(x[:, 2])],
-                         ids=["kept", "not_kept"])
+@pytest.mark.parametrize(
+    "b",
+    [
+        lambda x, t: x[:, 0] ** 2 * x[:, 1] + jnp.cos(x[:, 0]),
+        lambda x, t: jnp.sin(1 + 2 * x[:, 0]) * jnp.cos(3 * x[:, 1]) * jnp.exp(x[:, 2]),
+    ],
+    ids=["kept", "not_kept"],
+)
 def test_extension_is_smooth_at_an_edge(b):
     """Second derivatives at points approaching the edge x1 = x2 = 0 of [0, 1]^3 along two
     directions tend to the same value, the Hessian on the edge itself."""
@@ -113,11 +118,20 @@ def test_extension_is_smooth_at_an_edge(b):
 
 # ----- which Dirichlet data auto mode builds in -----
 
+
 def _box_problem(d: int, conditions: dict, **changes):
     """Laplace's equation on [0, 1]^d with ``conditions``; ``changes`` replace other fields."""
-    return compile_problem(problem_from_mapping({
-        "dimension": d, "domain": {"type": "box", "low": 0, "high": 1}, "equation": "lap_u = 0",
-        "conditions": conditions} | changes))
+    return compile_problem(
+        problem_from_mapping(
+            {
+                "dimension": d,
+                "domain": {"type": "box", "low": 0, "high": 1},
+                "equation": "lap_u = 0",
+                "conditions": conditions,
+            }
+            | changes
+        )
+    )
 
 
 def _network(in_size: int):
@@ -152,8 +166,9 @@ def test_x_independent_box_data_above_the_limit_stay_exact():
 
 def test_above_the_limit_initial_data_stay_exact_and_boundary_data_are_a_loss():
     d = COONS_MAX_DIM + 1
-    compiled = _box_problem(d, {"initial": "x[1]", "boundary": "x[1] + t"}, time={"start": 0, "end": 1},
-                            equation="u_t = lap_u")
+    compiled = _box_problem(
+        d, {"initial": "x[1]", "boundary": "x[1] + t"}, time={"start": 0, "end": 1}, equation="u_t = lap_u"
+    )
     u, kinds = build_solution(compiled, _network(d + 1), "auto")
     assert kinds == ("boundary",)
     x = jnp.asarray(interior(Box(d, np.zeros(d), np.ones(d)), 20, seed=8))
@@ -174,5 +189,6 @@ def test_at_the_limit_the_exact_solution_is_the_base():
     expected = np.sin(np.pi * x).sum(axis=1) + x[:, 0] * x[:, 1] * x[:, 2]
     np.testing.assert_allclose(u.base(jnp.asarray(x), jnp.zeros(50)), expected, rtol=1e-12, atol=1e-12)
     xb = jnp.asarray(on_faces(Box(d, np.zeros(d), np.ones(d)), 50, seed=10))
-    np.testing.assert_allclose(u(xb, jnp.zeros(50)), np.sin(np.pi * xb).sum(axis=1) + xb[:, 0] * xb[:, 1] * xb[:, 2],
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        u(xb, jnp.zeros(50)), np.sin(np.pi * xb).sum(axis=1) + xb[:, 0] * xb[:, 1] * xb[:, 2], rtol=1e-12, atol=1e-12
+    )

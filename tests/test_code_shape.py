@@ -11,16 +11,25 @@ MAX_FUNCTION_LINES = 60
 def long_functions(source: str) -> list[tuple[str, int]]:
     """(name, lines) of every function or method in ``source`` longer than ``MAX_FUNCTION_LINES``
     (decorators not counted, the docstring counted)."""
-    return [(node.name, node.end_lineno - node.lineno + 1) for node in ast.walk(ast.parse(source))
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+    return [
+        (node.name, node.end_lineno - node.lineno + 1)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+    ]
 
 
 def config_lookups(source: str) -> list[int]:
     """Lines of ``config[...]`` subscripts with a string key in ``source``."""
-    return [node.lineno for node in ast.walk(ast.parse(source))
-            if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "config"
-            and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)]
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "config"
+        and isinstance(node.slice, ast.Constant)
+        and isinstance(node.slice.value, str)
+    ]
 
 
 def test_no_function_is_over_the_line_limit():
@@ -29,8 +38,11 @@ def test_no_function_is_over_the_line_limit():
 
 
 def test_settings_are_read_from_the_typed_config_outside_the_config_package():
-    found = {str(path.relative_to(PACKAGE)): config_lookups(path.read_text()) for path in PACKAGE.rglob("*.py")
-             if path.parent.name != "config"}
+    found = {
+        str(path.relative_to(PACKAGE)): config_lookups(path.read_text())
+        for path in PACKAGE.rglob("*.py")
+        if path.parent.name != "config"
+    }
     assert {path: lines for path, lines in found.items() if lines} == {}
 
 

@@ -18,8 +18,14 @@ def random_inputs(d, seed=0, low=0.0, high=1.0, n=N):
     rng = np.random.default_rng(seed)
     x = rng.uniform(low, high, (n, d))
     t = rng.uniform(0, 1, n)
-    ops = {"u": rng.normal(size=n), "u_t": rng.normal(size=n), "u_tt": rng.normal(size=n),
-           "lap_u": rng.normal(size=n), "u_x": rng.normal(size=(n, d)), "u_xx": rng.normal(size=(n, d))}
+    ops = {
+        "u": rng.normal(size=n),
+        "u_t": rng.normal(size=n),
+        "u_tt": rng.normal(size=n),
+        "lap_u": rng.normal(size=n),
+        "u_x": rng.normal(size=(n, d)),
+        "u_xx": rng.normal(size=(n, d)),
+    }
     f = rng.normal(size=n)
     return x, t, ops, f
 
@@ -34,6 +40,7 @@ def close(a, b, rtol=1e-12, atol=1e-12):
 
 
 # ----- residuals -----
+
 
 def test_hjb20_residual_exact_and_terminal():
     c = compile_problem(load_problem(P / "hjb20.yaml"))
@@ -52,8 +59,9 @@ def test_bsb_residual_and_exact(d):
     assert c.problem.dimension == d
     x, t, ops, f = random_inputs(d, seed=d)
     r, sigma, T = 0.05, 0.4, 1.0
-    expected = (ops["u_t"] + sigma**2 / 2 * np.sum(x**2 * ops["u_xx"], axis=1)
-                - r * (ops["u"] - np.sum(x * ops["u_x"], axis=1)))
+    expected = (
+        ops["u_t"] + sigma**2 / 2 * np.sum(x**2 * ops["u_xx"], axis=1) - r * (ops["u"] - np.sum(x * ops["u_x"], axis=1))
+    )
     close(residual(c, ops, x, t, f), expected)
     close(c.exact(jnp.asarray(x), jnp.asarray(t)), np.exp((r + sigma**2) * (T - t)) * np.sum(x**2, axis=1))
     close(c.conditions["terminal"](jnp.asarray(x), jnp.asarray(t)), np.sum(x**2, axis=1))
@@ -62,8 +70,9 @@ def test_bsb_residual_and_exact(d):
 def test_bsb_parameter_override_reaches_the_residual():
     c = compile_problem(load_problem(P / "bsb100.yaml", overrides={"dimension": 3, "r": 0.3, "sigma": 1.5}))
     x, t, ops, f = random_inputs(3, seed=5)
-    expected = (ops["u_t"] + 1.5**2 / 2 * np.sum(x**2 * ops["u_xx"], axis=1)
-                - 0.3 * (ops["u"] - np.sum(x * ops["u_x"], axis=1)))
+    expected = (
+        ops["u_t"] + 1.5**2 / 2 * np.sum(x**2 * ops["u_xx"], axis=1) - 0.3 * (ops["u"] - np.sum(x * ops["u_x"], axis=1))
+    )
     close(residual(c, ops, x, t, f), expected)
 
 
@@ -89,6 +98,7 @@ def test_poisson_sin10_residual_and_exact():
 
 
 # ----- the manufactured source of the two-body Allen-Cahn problem -----
+
 
 def two_body_exact(x, c):
     """NumPy: (1 - |x|^2) sum_{i<d} c_i sin(x_i + cos(x_{i+1}) + x_{i+1} cos(x_i)); x (..., d)."""
@@ -145,6 +155,7 @@ def test_manufactured_source_detects_a_wrong_laplacian():
 
 # ----- a 1000-d problem -----
 
+
 def test_thousand_dimensional_problem_compiles_and_evaluates():
     c = compile_problem(load_problem(P / "hjb20.yaml", overrides={"dimension": 1000}))
     x, t, ops, f = random_inputs(1000, seed=7, n=4)
@@ -154,30 +165,57 @@ def test_thousand_dimensional_problem_compiles_and_evaluates():
 
 # ----- Piecewise, Min, Max, Abs and friends -----
 
+
 def _mapping(exact, d=3, **extra):
-    return {"dimension": d, "domain": {"type": "box", "low": -1, "high": 1}, "equation": "lap_u = 0",
-            "conditions": {"boundary": "0"}, "exact": exact, **extra}
+    return {
+        "dimension": d,
+        "domain": {"type": "box", "low": -1, "high": 1},
+        "equation": "lap_u = 0",
+        "conditions": {"boundary": "0"},
+        "exact": exact,
+        **extra,
+    }
 
 
-@pytest.mark.parametrize("text, numpy_fn", [
-    ("Piecewise((x[1], x[1] < 0.3), (x[2]**2, x[2] > 0.5), (-x[3], True))",
-     lambda x: np.where(x[:, 0] < 0.3, x[:, 0], np.where(x[:, 1] > 0.5, x[:, 1] ** 2, -x[:, 2]))),
-    ("Piecewise((1, x[1] <= 0 and x[2] >= 0), (2, x[1] > 0.5 or x[3] < -0.5), (3, True))",
-     lambda x: np.select([(x[:, 0] <= 0) & (x[:, 1] >= 0), (x[:, 0] > 0.5) | (x[:, 2] < -0.5)], [1.0, 2.0], 3.0)),
-    ("Min(x[1], x[2]) + Max(x[3], 0.4) + Abs(x[1] - x[2])",
-     lambda x: np.minimum(x[:, 0], x[:, 1]) + np.maximum(x[:, 2], 0.4) + np.abs(x[:, 0] - x[:, 1])),
-    ("Min(x[1], x[2], x[3]) * Max(x[1], x[2], x[3])",
-     lambda x: np.min(x, axis=1) * np.max(x, axis=1)),
-    ("sign(x[1]) * sqrt(Abs(x[2])) + 1 / sqrt(2 + x[3])",
-     lambda x: np.sign(x[:, 0]) * np.sqrt(np.abs(x[:, 1])) + 1 / np.sqrt(2 + x[:, 2])),
-    ("exp(x[1]) * log(2 + x[2]) - atan2(x[3], 0.5) + erf(x[1]) + tanh(x[2])**3",
-     lambda x: np.exp(x[:, 0]) * np.log(2 + x[:, 1]) - np.arctan2(x[:, 2], 0.5)
-     + np.array([__import__("math").erf(v) for v in x[:, 0]]) + np.tanh(x[:, 1]) ** 3),
-    ("floor(3 * x[1]) + ceiling(2 * x[2]) + x[3]**(-2) + (2 + x[1])**1.5",
-     lambda x: np.floor(3 * x[:, 0]) + np.ceil(2 * x[:, 1]) + x[:, 2] ** -2.0 + (2 + x[:, 0]) ** 1.5),
-    ("Sum(i * x[i], (i, 1, d)) + Sum(x[i] * x[i + 1], (i, 1, d - 1)) + x[d]",
-     lambda x: x @ np.arange(1, 4) + np.sum(x[:, :-1] * x[:, 1:], axis=1) + x[:, -1]),
-])
+@pytest.mark.parametrize(
+    "text, numpy_fn",
+    [
+        (
+            "Piecewise((x[1], x[1] < 0.3), (x[2]**2, x[2] > 0.5), (-x[3], True))",
+            lambda x: np.where(x[:, 0] < 0.3, x[:, 0], np.where(x[:, 1] > 0.5, x[:, 1] ** 2, -x[:, 2])),
+        ),
+        (
+            "Piecewise((1, x[1] <= 0 and x[2] >= 0), (2, x[1] > 0.5 or x[3] < -0.5), (3, True))",
+            lambda x: np.select([(x[:, 0] <= 0) & (x[:, 1] >= 0), (x[:, 0] > 0.5) | (x[:, 2] < -0.5)], [1.0, 2.0], 3.0),
+        ),
+        (
+            "Min(x[1], x[2]) + Max(x[3], 0.4) + Abs(x[1] - x[2])",
+            lambda x: np.minimum(x[:, 0], x[:, 1]) + np.maximum(x[:, 2], 0.4) + np.abs(x[:, 0] - x[:, 1]),
+        ),
+        ("Min(x[1], x[2], x[3]) * Max(x[1], x[2], x[3])", lambda x: np.min(x, axis=1) * np.max(x, axis=1)),
+        (
+            "sign(x[1]) * sqrt(Abs(x[2])) + 1 / sqrt(2 + x[3])",
+            lambda x: np.sign(x[:, 0]) * np.sqrt(np.abs(x[:, 1])) + 1 / np.sqrt(2 + x[:, 2]),
+        ),
+        (
+            "exp(x[1]) * log(2 + x[2]) - atan2(x[3], 0.5) + erf(x[1]) + tanh(x[2])**3",
+            lambda x: (
+                np.exp(x[:, 0]) * np.log(2 + x[:, 1])
+                - np.arctan2(x[:, 2], 0.5)
+                + np.array([__import__("math").erf(v) for v in x[:, 0]])
+                + np.tanh(x[:, 1]) ** 3
+            ),
+        ),
+        (
+            "floor(3 * x[1]) + ceiling(2 * x[2]) + x[3]**(-2) + (2 + x[1])**1.5",
+            lambda x: np.floor(3 * x[:, 0]) + np.ceil(2 * x[:, 1]) + x[:, 2] ** -2.0 + (2 + x[:, 0]) ** 1.5,
+        ),
+        (
+            "Sum(i * x[i], (i, 1, d)) + Sum(x[i] * x[i + 1], (i, 1, d - 1)) + x[d]",
+            lambda x: x @ np.arange(1, 4) + np.sum(x[:, :-1] * x[:, 1:], axis=1) + x[:, -1],
+        ),
+    ],
+)
 def test_elementwise_functions_match_numpy(text, numpy_fn):
     c = compile_problem(problem_from_mapping(_mapping(text)))
     x = np.random.default_rng(8).uniform(-1, 1, (64, 3))
@@ -211,12 +249,20 @@ def test_vector_parameters_reach_the_compiled_function():
 
 
 def test_nested_sums_and_products_reduce_over_their_own_axes():
-    c = compile_problem(problem_from_mapping(_mapping(
-        "Sum(Sum(x[i] * x[j] / (i + j), (j, 1, d)), (i, 1, d)) + Product(1 + x[k], (k, 1, d)) + Sum(x[i] * x[j], (i, 1, 2), (j, 2, 3))")))
+    c = compile_problem(
+        problem_from_mapping(
+            _mapping(
+                "Sum(Sum(x[i] * x[j] / (i + j), (j, 1, d)), (i, 1, d)) + Product(1 + x[k], (k, 1, d)) + Sum(x[i] * x[j], (i, 1, 2), (j, 2, 3))"
+            )
+        )
+    )
     x = np.random.default_rng(4).uniform(-1, 1, (6, 3))
     k = np.arange(1, 4)
-    expected = (np.einsum("ni,nj,ij->n", x, x, 1.0 / (k[:, None] + k[None, :])) + np.prod(1 + x, axis=1)
-                + (x[:, 0] + x[:, 1]) * (x[:, 1] + x[:, 2]))
+    expected = (
+        np.einsum("ni,nj,ij->n", x, x, 1.0 / (k[:, None] + k[None, :]))
+        + np.prod(1 + x, axis=1)
+        + (x[:, 0] + x[:, 1]) * (x[:, 1] + x[:, 2])
+    )
     close(c.exact(jnp.asarray(x), jnp.zeros(6)), expected)
 
 

@@ -25,15 +25,26 @@ from pdesolve.sampling import PointSampler
 
 ROOT = Path(__file__).resolve().parent.parent
 MEAN, STD = [1.0, -2.0, 0.5], [0.5, 2.0, 1.0]
-CAUCHY = {"dimension": 3, "time": {"start": 0, "end": 1},
-          "domain": {"type": "whole_space", "sampling": {"normal": {"mean": MEAN, "std": STD}}},
-          "equation": "u_t + lap_u / 2 = 0", "conditions": {"terminal": "sqnorm(x)"},
-          "exact": "sqnorm(x) + d * (1 - t)"}
-WAVE = {"dimension": 2, "time": {"start": 0, "end": 1}, "domain": {"type": "box", "low": 0, "high": 1},
-        "equation": "u_tt = lap_u",
-        "conditions": {"initial": "sin(x[1] + x[2])", "initial_velocity": "-sqrt(2) * cos(x[1] + x[2])",
-                       "boundary": "sin(x[1] + x[2] - sqrt(2) * t)"},
-        "exact": "sin(x[1] + x[2] - sqrt(2) * t)"}
+CAUCHY = {
+    "dimension": 3,
+    "time": {"start": 0, "end": 1},
+    "domain": {"type": "whole_space", "sampling": {"normal": {"mean": MEAN, "std": STD}}},
+    "equation": "u_t + lap_u / 2 = 0",
+    "conditions": {"terminal": "sqnorm(x)"},
+    "exact": "sqnorm(x) + d * (1 - t)",
+}
+WAVE = {
+    "dimension": 2,
+    "time": {"start": 0, "end": 1},
+    "domain": {"type": "box", "low": 0, "high": 1},
+    "equation": "u_tt = lap_u",
+    "conditions": {
+        "initial": "sin(x[1] + x[2])",
+        "initial_velocity": "-sqrt(2) * cos(x[1] + x[2])",
+        "boundary": "sin(x[1] + x[2] - sqrt(2) * t)",
+    },
+    "exact": "sin(x[1] + x[2] - sqrt(2) * t)",
+}
 
 
 def network(in_size, seed=0):
@@ -53,6 +64,7 @@ def compiled_of(mapping):
 
 
 # ----- whole space -----
+
 
 @pytest.mark.parametrize("kind", ["uniform", "sobol", "halton"])
 def test_whole_space_points_follow_the_normal_law(kind):
@@ -106,6 +118,7 @@ def test_whole_space_solution_softly_too():
 
 # ----- the initial velocity -----
 
+
 def test_wave_initial_value_velocity_and_boundary_hold_exactly():
     compiled = compiled_of(WAVE)
     assert "u_tt" in compiled.needs and compiled.problem.warnings == ()
@@ -122,8 +135,9 @@ def test_wave_initial_value_velocity_and_boundary_hold_exactly():
         eps = 1e-5  # central difference in t about t0 = 0 (the ansatz is defined for t < 0 too)
         fd = (u(x, zero + eps) - u(x, zero - eps)) / (2 * eps)
         np.testing.assert_allclose(fd, h, atol=1e-8)
-        np.testing.assert_allclose(u(xb, tb), np.sin(np.asarray(xb).sum(axis=1) - np.sqrt(2) * np.asarray(tb)),
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            u(xb, tb), np.sin(np.asarray(xb).sum(axis=1) - np.sqrt(2) * np.asarray(tb)), atol=1e-12
+        )
     assert np.max(np.abs(built[0][0](x, t) - built[1][0](x, t))) > 1e-3
     ops = AutodiffEngine()(compiled.exact, x, t, compiled.needs)
     np.testing.assert_allclose(compiled.residual(ops, x, t, jnp.zeros_like(t)), 0.0, atol=1e-12)
@@ -149,31 +163,78 @@ def test_wave_without_boundary_data_and_in_soft_mode():
 # ----- refusals (second order in time) and warnings (parabolic without lateral data) -----
 
 REFUSED = [
-    ("u_tt without velocity", with_(WAVE, conditions={"initial": "0", "boundary": "0"}),
-     "conditions.initial_velocity", "second order in time"),
-    ("u_tt with terminal data", with_(WAVE, conditions={"terminal": "0", "initial_velocity": "0"}),
-     "conditions.initial_velocity", "needs the initial value"),
-    ("u_tt with terminal and no velocity", with_(WAVE, conditions={"terminal": "0", "boundary": "0"}),
-     "conditions.terminal", "instead of terminal data"),
-    ("velocity without u_tt", with_(WAVE, equation="u_t = lap_u"), "conditions.initial_velocity",
-     "drop initial_velocity"),
-    ("velocity without time", with_(WAVE, time=None, equation="lap_u = 0",
-                                    conditions={"boundary": "0", "initial_velocity": "0"}),
-     "conditions.initial_velocity", "needs a time interval"),
-    ("boundary on whole space", with_(CAUCHY, conditions={"terminal": "0", "boundary": "0"}),
-     "conditions.boundary", "has no boundary"),
-    ("stationary whole space", with_(CAUCHY, time=None, equation="lap_u = 0", exact=None, conditions=None),
-     "time", "Cauchy"),
-    ("whole space without law", with_(CAUCHY, domain={"type": "whole_space"}), "domain.sampling",
-     "normal: {mean: 0, std: 1}"),
-    ("whole space zero std", with_(CAUCHY, domain={"type": "whole_space", "sampling": {"normal": {"mean": 0, "std": [1, 0, 1]}}}),
-     "domain.sampling.normal.std", "must be > 0"),
-    ("whole space missing std", with_(CAUCHY, domain={"type": "whole_space", "sampling": {"normal": {"mean": 0}}}),
-     "domain.sampling.normal.std", "missing"),
-    ("whole space other law", with_(CAUCHY, domain={"type": "whole_space", "sampling": {"uniform": {}}}),
-     "domain.sampling.uniform", "unknown key"),
-    ("whole space std list too short", with_(CAUCHY, domain={"type": "whole_space", "sampling": {"normal": {"mean": 0, "std": [1, 2]}}}),
-     "domain.sampling.normal.std", "has 2 entries but dimension is 3"),
+    (
+        "u_tt without velocity",
+        with_(WAVE, conditions={"initial": "0", "boundary": "0"}),
+        "conditions.initial_velocity",
+        "second order in time",
+    ),
+    (
+        "u_tt with terminal data",
+        with_(WAVE, conditions={"terminal": "0", "initial_velocity": "0"}),
+        "conditions.initial_velocity",
+        "needs the initial value",
+    ),
+    (
+        "u_tt with terminal and no velocity",
+        with_(WAVE, conditions={"terminal": "0", "boundary": "0"}),
+        "conditions.terminal",
+        "instead of terminal data",
+    ),
+    (
+        "velocity without u_tt",
+        with_(WAVE, equation="u_t = lap_u"),
+        "conditions.initial_velocity",
+        "drop initial_velocity",
+    ),
+    (
+        "velocity without time",
+        with_(WAVE, time=None, equation="lap_u = 0", conditions={"boundary": "0", "initial_velocity": "0"}),
+        "conditions.initial_velocity",
+        "needs a time interval",
+    ),
+    (
+        "boundary on whole space",
+        with_(CAUCHY, conditions={"terminal": "0", "boundary": "0"}),
+        "conditions.boundary",
+        "has no boundary",
+    ),
+    (
+        "stationary whole space",
+        with_(CAUCHY, time=None, equation="lap_u = 0", exact=None, conditions=None),
+        "time",
+        "Cauchy",
+    ),
+    (
+        "whole space without law",
+        with_(CAUCHY, domain={"type": "whole_space"}),
+        "domain.sampling",
+        "normal: {mean: 0, std: 1}",
+    ),
+    (
+        "whole space zero std",
+        with_(CAUCHY, domain={"type": "whole_space", "sampling": {"normal": {"mean": 0, "std": [1, 0, 1]}}}),
+        "domain.sampling.normal.std",
+        "must be > 0",
+    ),
+    (
+        "whole space missing std",
+        with_(CAUCHY, domain={"type": "whole_space", "sampling": {"normal": {"mean": 0}}}),
+        "domain.sampling.normal.std",
+        "missing",
+    ),
+    (
+        "whole space other law",
+        with_(CAUCHY, domain={"type": "whole_space", "sampling": {"uniform": {}}}),
+        "domain.sampling.uniform",
+        "unknown key",
+    ),
+    (
+        "whole space std list too short",
+        with_(CAUCHY, domain={"type": "whole_space", "sampling": {"normal": {"mean": 0, "std": [1, 2]}}}),
+        "domain.sampling.normal.std",
+        "has 2 entries but dimension is 3",
+    ),
     ("whole space box key", with_(CAUCHY, domain={"type": "whole_space", "low": 0}), "domain.low", "unknown key"),
 ]
 
@@ -219,16 +280,25 @@ def test_no_warning_with_lateral_data_or_for_stationary_problems():
 
 
 def test_report_markdown_lists_warnings():
-    report = {"problem": "p", "title": "t", "equation": "e", "domain": "d", "dimension": 1, "versions": {},
-              "warnings": ["conditions.boundary: not well posed"]}
+    report = {
+        "problem": "p",
+        "title": "t",
+        "equation": "e",
+        "domain": "d",
+        "dimension": 1,
+        "versions": {},
+        "warnings": ["conditions.boundary: not well posed"],
+    }
     assert "Warning: conditions.boundary: not well posed" in report_markdown(report)
     assert "Warning" not in report_markdown(report | {"warnings": []})
 
 
 # ----- boundary data read on the boundary only -----
 
+
 def _nan_off(domain, value):
     """A boundary function that is NaN at every point off the boundary (tolerance 1e-12)."""
+
     def b(x, t):
         if isinstance(domain, Box):
             low, high = domain.low[None, :], domain.high[None, :]
@@ -237,12 +307,15 @@ def _nan_off(domain, value):
             r = jnp.linalg.norm(x - domain.center[None, :], axis=1)
             on = (jnp.abs(r - domain.outer) < 1e-12) | (jnp.abs(r - domain.inner) < 1e-12)
         return jnp.where(on, value(x, t), jnp.nan)
+
     return b
 
 
-DOMAINS = {"box": Box(3, np.array([0.0, -1.0, 2.0]), np.array([1.0, 1.0, 6.0])),
-           "ball": Ball(4, np.array([0.5, 0.0, -1.0, 0.0]), 2.0),
-           "annulus": Annulus(3, np.array([1.0, 0.0, 0.0]), 0.5, 1.5)}
+DOMAINS = {
+    "box": Box(3, np.array([0.0, -1.0, 2.0]), np.array([1.0, 1.0, 6.0])),
+    "ball": Ball(4, np.array([0.5, 0.0, -1.0, 0.0]), 2.0),
+    "annulus": Annulus(3, np.array([1.0, 0.0, 0.0]), 0.5, 1.5),
+}
 
 
 @pytest.mark.parametrize("name", DOMAINS)
@@ -296,7 +369,8 @@ def test_extension_is_smooth_inside(name):
     """The autodiff Laplacian of E agrees with a finite-difference one at interior points."""
     domain = DOMAINS[name]
     extend = (_box_extension if name == "box" else _sphere_extension)(
-        domain, lambda x, t: jnp.sin(x[:, 0] + 2 * x[:, 1]) * (1 + t))
+        domain, lambda x, t: jnp.sin(x[:, 0] + 2 * x[:, 1]) * (1 + t)
+    )
     x, t = (jnp.asarray(a) for a in PointSampler(domain, (0.0, 1.0), "halton", seed=10).interior(8))
     single = lambda p, s: extend(p[None, :], s[None])[0]  # noqa: E731
     lap_ad = jax.jit(jax.vmap(lambda p, s: jnp.trace(jax.hessian(single)(p, s))))(x, t)
@@ -324,9 +398,14 @@ def test_wave2d_solves_from_its_file(tmp_path):
 
 # ----- Neumann data (outward normal derivative; a soft condition) -----
 
-NEUMANN = {"dimension": 3, "domain": {"type": "ball", "radius": 1}, "equation": "lap_u - u = f", "source": "from_exact",
-           "conditions": {"neumann": "(exp(x[1]) * sin(x[2]) * x[1] + exp(x[1]) * cos(x[2]) * x[2]) / norm(x)"},
-           "exact": "exp(x[1]) * sin(x[2])"}
+NEUMANN = {
+    "dimension": 3,
+    "domain": {"type": "ball", "radius": 1},
+    "equation": "lap_u - u = f",
+    "source": "from_exact",
+    "conditions": {"neumann": "(exp(x[1]) * sin(x[2]) * x[1] + exp(x[1]) * cos(x[2]) * x[2]) / norm(x)"},
+    "exact": "exp(x[1]) * sin(x[2])",
+}
 
 
 def test_outward_normals_closed_form():
@@ -369,10 +448,18 @@ def test_neumann_values_are_the_normal_derivative_and_the_loss_uses_them():
 
 
 NEUMANN_REFUSED = [
-    ("dirichlet and neumann", with_(NEUMANN, conditions={"neumann": "0", "boundary": "0"}), "conditions.neumann",
-     "not boundary and neumann"),
-    ("neumann on whole space", with_(CAUCHY, conditions={"terminal": "0", "neumann": "0"}), "conditions.neumann",
-     "has no boundary"),
+    (
+        "dirichlet and neumann",
+        with_(NEUMANN, conditions={"neumann": "0", "boundary": "0"}),
+        "conditions.neumann",
+        "not boundary and neumann",
+    ),
+    (
+        "neumann on whole space",
+        with_(CAUCHY, conditions={"terminal": "0", "neumann": "0"}),
+        "conditions.neumann",
+        "has no boundary",
+    ),
 ]
 
 
@@ -387,15 +474,32 @@ def test_neumann_warnings():
     pure = problem_from_mapping(with_(NEUMANN, equation="lap_u = f"))
     assert len(pure.warnings) == 1 and "additive constant" in pure.warnings[0]
     assert problem_from_mapping(NEUMANN).warnings == ()  # the u term fixes the constant
-    heat = {"dimension": 2, "time": {"start": 0, "end": 1}, "domain": {"type": "ball", "radius": 1},
-            "equation": "u_t = lap_u", "conditions": {"initial": "0", "neumann": "0"}}
+    heat = {
+        "dimension": 2,
+        "time": {"start": 0, "end": 1},
+        "domain": {"type": "ball", "radius": 1},
+        "equation": "u_t = lap_u",
+        "conditions": {"initial": "0", "neumann": "0"},
+    }
     assert problem_from_mapping(heat).warnings == ()  # Neumann data are lateral data
 
 
 def test_projection_solver_refuses_neumann(tmp_path, capsys):
     path = ROOT / "problems/neumann_ball3.yaml"
-    code = cli.main(["solve", str(path), "--out", str(tmp_path / "run"), "--set", "solver.name=projection",
-                     "--set", "operators.method=fd", "--set", "train.steps=1"])
+    code = cli.main(
+        [
+            "solve",
+            str(path),
+            "--out",
+            str(tmp_path / "run"),
+            "--set",
+            "solver.name=projection",
+            "--set",
+            "operators.method=fd",
+            "--set",
+            "train.steps=1",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and "Robin data need a loss-based solver" in err
 
@@ -411,9 +515,13 @@ def test_neumann_ball3_solves_from_its_file(tmp_path):
 
 # ----- box data face by face -----
 
-FACES = {"dimension": 2, "domain": {"type": "box", "low": 0, "high": [1, 2]}, "equation": "lap_u = 0",
-         "conditions": {"boundary": {"low_1": "sin(x[2])", "high_1": "E * sin(x[2])", "default": "exp(x[1]) * sin(x[2])"}},
-         "exact": "exp(x[1]) * sin(x[2])"}
+FACES = {
+    "dimension": 2,
+    "domain": {"type": "box", "low": 0, "high": [1, 2]},
+    "equation": "lap_u = 0",
+    "conditions": {"boundary": {"low_1": "sin(x[2])", "high_1": "E * sin(x[2])", "default": "exp(x[1]) * sin(x[2])"}},
+    "exact": "exp(x[1]) * sin(x[2])",
+}
 
 
 def test_face_data_hold_on_their_faces_and_in_the_ansatz():
@@ -435,14 +543,30 @@ def test_face_data_hold_on_their_faces_and_in_the_ansatz():
 
 FACES_REFUSED = [
     ("faces on a ball", with_(FACES, domain={"type": "ball", "radius": 1}), "conditions.boundary", "for a box"),
-    ("face out of range", with_(FACES, conditions={"boundary": {"low_3": "0", "default": "0"}}),
-     "conditions.boundary.low_3", "i in 1..2"),
-    ("unknown face name", with_(FACES, conditions={"boundary": {"left": "0", "default": "0"}}),
-     "conditions.boundary.left", "unknown face"),
-    ("faces missing", with_(FACES, conditions={"boundary": {"low_1": "0", "high_2": "0"}}),
-     "conditions.boundary.default", "2 of the 4 faces have no data"),
-    ("bad face expression", with_(FACES, conditions={"boundary": {"low_1": "foo", "default": "0"}}),
-     "conditions.boundary.low_1", "unknown name 'foo'"),
+    (
+        "face out of range",
+        with_(FACES, conditions={"boundary": {"low_3": "0", "default": "0"}}),
+        "conditions.boundary.low_3",
+        "i in 1..2",
+    ),
+    (
+        "unknown face name",
+        with_(FACES, conditions={"boundary": {"left": "0", "default": "0"}}),
+        "conditions.boundary.left",
+        "unknown face",
+    ),
+    (
+        "faces missing",
+        with_(FACES, conditions={"boundary": {"low_1": "0", "high_2": "0"}}),
+        "conditions.boundary.default",
+        "2 of the 4 faces have no data",
+    ),
+    (
+        "bad face expression",
+        with_(FACES, conditions={"boundary": {"low_1": "foo", "default": "0"}}),
+        "conditions.boundary.low_1",
+        "unknown name 'foo'",
+    ),
 ]
 
 
@@ -495,8 +619,12 @@ def test_robin_coefficients_and_values():
 ROBIN_REFUSED = [
     ("not linear", with_(NEUMANN, conditions={"robin": "u * u_n = 0"}), "conditions.robin", "linear in u and u_n"),
     ("no u_n", with_(NEUMANN, conditions={"robin": "2 * u = 1"}), "conditions.robin", "give boundary:"),
-    ("with dirichlet", with_(NEUMANN, conditions={"robin": "u + u_n = 0", "boundary": "0"}), "conditions.robin",
-     "one kind of boundary data"),
+    (
+        "with dirichlet",
+        with_(NEUMANN, conditions={"robin": "u + u_n = 0", "boundary": "0"}),
+        "conditions.robin",
+        "one kind of boundary data",
+    ),
     ("unknown name", with_(NEUMANN, conditions={"robin": "u + u_x = 0"}), "conditions.robin", "unknown name"),
     ("two equals", with_(NEUMANN, conditions={"robin": "u + u_n = 0 = 1"}), "conditions.robin", "more than one"),
     ("not a string", with_(NEUMANN, conditions={"robin": [1, 2]}), "conditions.robin", "expected an equation"),
@@ -525,11 +653,17 @@ def test_whole_space_problem_solves_end_to_end(tmp_path):
     7.0e-3 (1000 Adam steps, AD, ~10 s); the report names the domain and has no warning."""
     import pdesolve
 
-    mapping = with_(CAUCHY, conditions={"terminal": "sin(vsum(x) / 3)"}, exact="exp(-(1 - t) / 6) * sin(vsum(x) / 3)",
-                    config={"model": {"type": "mlp", "widths": [32, 32], "activation": "tanh"},
-                            "operators": {"method": "ad"},
-                            "solver": {"name": "adam", "learning_rate": 3.0e-3, "schedule": "cosine"},
-                            "train": {"steps": 1000, "batch_size": 256, "log_every": 100}})
+    mapping = with_(
+        CAUCHY,
+        conditions={"terminal": "sin(vsum(x) / 3)"},
+        exact="exp(-(1 - t) / 6) * sin(vsum(x) / 3)",
+        config={
+            "model": {"type": "mlp", "widths": [32, 32], "activation": "tanh"},
+            "operators": {"method": "ad"},
+            "solver": {"name": "adam", "learning_rate": 3.0e-3, "schedule": "cosine"},
+            "train": {"steps": 1000, "batch_size": 256, "log_every": 100},
+        },
+    )
     run = pdesolve.solve(_yaml(tmp_path, mapping), out=str(tmp_path / "run"))
     assert run.report["rel_l2"] <= 2e-2 and run.report["warnings"] == []
     assert run.report["domain"].startswith("whole space R^3")

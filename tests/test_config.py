@@ -36,14 +36,17 @@ def test_merge_does_not_mutate_its_inputs():
     assert merged["train"]["steps"] == 5 and base["train"]["steps"] == 2000 and update == {"train": {"steps": 5}}
 
 
-@pytest.mark.parametrize("update, field, phrase", [
-    ({"trian": {"steps": 1}}, "trian", "did you mean 'train'"),
-    ({"train": {"stpes": 1}}, "train.stpes", "did you mean 'steps'"),
-    ({"operators": {"methd": "sg"}}, "operators.methd", "did you mean 'method'"),
-    ({"model": {"widht": [8]}}, "model.widht", "did you mean 'widths'"),
-    ({"model": {"rank": 2}}, "model.rank", "unknown key"),  # a tt_mlp key on an mlp
-    ({"seeed": 1}, "seeed", "did you mean 'seed'"),
-])
+@pytest.mark.parametrize(
+    "update, field, phrase",
+    [
+        ({"trian": {"steps": 1}}, "trian", "did you mean 'train'"),
+        ({"train": {"stpes": 1}}, "train.stpes", "did you mean 'steps'"),
+        ({"operators": {"methd": "sg"}}, "operators.methd", "did you mean 'method'"),
+        ({"model": {"widht": [8]}}, "model.widht", "did you mean 'widths'"),
+        ({"model": {"rank": 2}}, "model.rank", "unknown key"),  # a tt_mlp key on an mlp
+        ({"seeed": 1}, "seeed", "did you mean 'seed'"),
+    ],
+)
 def test_unknown_section_or_key_suggests(update, field, phrase):
     with pytest.raises(ConfigError) as err:
         resolve_config(update)
@@ -52,16 +55,19 @@ def test_unknown_section_or_key_suggests(update, field, phrase):
     assert "allowed:" in str(err.value)
 
 
-@pytest.mark.parametrize("update, field", [
-    ({"train": {"steps": "many"}}, "train.steps"),
-    ({"train": {"steps": 1.5}}, "train.steps"),
-    ({"train": {"steps": True}}, "train.steps"),
-    ({"solver": {"learning_rate": "fast"}}, "solver.learning_rate"),
-    ({"model": {"widths": 64}}, "model.widths"),
-    ({"seed": "zero"}, "seed"),
-    ({"train": [1, 2]}, "train"),
-    ({"train": {"progress": 1}}, "train.progress"),
-])
+@pytest.mark.parametrize(
+    "update, field",
+    [
+        ({"train": {"steps": "many"}}, "train.steps"),
+        ({"train": {"steps": 1.5}}, "train.steps"),
+        ({"train": {"steps": True}}, "train.steps"),
+        ({"solver": {"learning_rate": "fast"}}, "solver.learning_rate"),
+        ({"model": {"widths": 64}}, "model.widths"),
+        ({"seed": "zero"}, "seed"),
+        ({"train": [1, 2]}, "train"),
+        ({"train": {"progress": 1}}, "train.progress"),
+    ],
+)
 def test_wrong_types_are_refused(update, field):
     with pytest.raises(ConfigError) as err:
         resolve_config(update)
@@ -84,22 +90,27 @@ def test_exponent_notation_is_a_number_everywhere(tmp_path):
     from pdesolve.problem import load_problem
 
     problem = tmp_path / "p.yaml"
-    problem.write_text("dimension: 2\nparameters: {r: 1e-3}\ndomain: {type: ball, radius: 2e0}\n"
-                       "equation: 'lap_u = r'\nconditions: {boundary: '0'}\n")
+    problem.write_text(
+        "dimension: 2\nparameters: {r: 1e-3}\ndomain: {type: ball, radius: 2e0}\n"
+        "equation: 'lap_u = r'\nconditions: {boundary: '0'}\n"
+    )
     loaded = load_problem(problem)
     assert loaded.parameters["r"] == 1e-3 and loaded.domain.outer == 2.0
     assert parse_override("model.activation=1e") == {"model": {"activation": "1e"}}  # not a number: text
 
 
-@pytest.mark.parametrize("update, field, phrase", [
-    ({"operators": {"method": "sgg"}}, "operators.method", "did you mean 'sg'"),
-    ({"precision": "float16"}, "precision", "unknown value 'float16'"),
-    ({"ansatz": "hard"}, "ansatz", "unknown value 'hard'"),
-    ({"train": {"sampler": "sobel"}}, "train.sampler", "did you mean 'sobol'"),
-    ({"solver": {"schedule": "cosin"}}, "solver.schedule", "did you mean 'cosine'"),
-    ({"model": {"type": "mlpp"}}, "model.type", "did you mean 'mlp'"),
-    ({"solver": {"name": "adamw"}}, "solver.name", "did you mean 'adam'"),
-])
+@pytest.mark.parametrize(
+    "update, field, phrase",
+    [
+        ({"operators": {"method": "sgg"}}, "operators.method", "did you mean 'sg'"),
+        ({"precision": "float16"}, "precision", "unknown value 'float16'"),
+        ({"ansatz": "hard"}, "ansatz", "unknown value 'hard'"),
+        ({"train": {"sampler": "sobel"}}, "train.sampler", "did you mean 'sobol'"),
+        ({"solver": {"schedule": "cosin"}}, "solver.schedule", "did you mean 'cosine'"),
+        ({"model": {"type": "mlpp"}}, "model.type", "did you mean 'mlp'"),
+        ({"solver": {"name": "adamw"}}, "solver.name", "did you mean 'adam'"),
+    ],
+)
 def test_bad_choices_are_refused(update, field, phrase):
     with pytest.raises(ConfigError) as err:
         resolve_config(update)
@@ -114,19 +125,22 @@ def test_changing_model_type_takes_that_kinds_defaults():
     assert c["model"]["widths"] == [8] and c["model"]["activation"] == "sin"  # same kind: earlier settings kept
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("train.steps=200", {"train": {"steps": 200}}),
-    ("operators.method=sg", {"operators": {"method": "sg"}}),
-    ("solver.learning_rate=1e-3", {"solver": {"learning_rate": 1e-3}}),
-    ("model.widths=[32, 16]", {"model": {"widths": [32, 16]}}),
-    ("train.progress=false", {"train": {"progress": False}}),
-    ("train.target_rel_l2=null", {"train": {"target_rel_l2": None}}),
-    ("seed=7", {"seed": 7}),
-    ("model={type: tt_mlp, rank: 3}", {"model": {"type": "tt_mlp", "rank": 3}}),
-    ("a.b.c=x=y", {"a": {"b": {"c": "x=y"}}}),
-    ("train.steps=", {"train": {"steps": None}}),
-    ("model.activation=[unclosed", {"model": {"activation": "[unclosed"}}),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("train.steps=200", {"train": {"steps": 200}}),
+        ("operators.method=sg", {"operators": {"method": "sg"}}),
+        ("solver.learning_rate=1e-3", {"solver": {"learning_rate": 1e-3}}),
+        ("model.widths=[32, 16]", {"model": {"widths": [32, 16]}}),
+        ("train.progress=false", {"train": {"progress": False}}),
+        ("train.target_rel_l2=null", {"train": {"target_rel_l2": None}}),
+        ("seed=7", {"seed": 7}),
+        ("model={type: tt_mlp, rank: 3}", {"model": {"type": "tt_mlp", "rank": 3}}),
+        ("a.b.c=x=y", {"a": {"b": {"c": "x=y"}}}),
+        ("train.steps=", {"train": {"steps": None}}),
+        ("model.activation=[unclosed", {"model": {"activation": "[unclosed"}}),
+    ],
+)
 def test_parse_override(text, expected):
     assert parse_override(text) == expected
 
@@ -152,11 +166,15 @@ def test_parse_override_result_is_validated():
 
 
 def test_precedence_defaults_problem_file_overrides(tmp_path):
-    problem = problem_from_mapping({
-        "dimension": 2, "domain": {"type": "box", "low": 0, "high": 1}, "equation": "lap_u = 0",
-        "conditions": {"boundary": "0"},
-        "config": {"train": {"steps": 11, "batch_size": 12, "log_every": 13}, "seed": 1},
-    })
+    problem = problem_from_mapping(
+        {
+            "dimension": 2,
+            "domain": {"type": "box", "low": 0, "high": 1},
+            "equation": "lap_u = 0",
+            "conditions": {"boundary": "0"},
+            "config": {"train": {"steps": 11, "batch_size": 12, "log_every": 13}, "seed": 1},
+        }
+    )
     path = tmp_path / "c.yaml"
     path.write_text("train: {batch_size: 22, log_every: 23}\nseed: 2\n")
     c = resolve_run_config(problem, load_config_file(path), parse_override("train.log_every=33"))
@@ -169,9 +187,15 @@ def test_precedence_defaults_problem_file_overrides(tmp_path):
 
 
 def test_problem_config_is_validated_too():
-    problem = problem_from_mapping({
-        "dimension": 2, "domain": {"type": "box", "low": 0, "high": 1}, "equation": "lap_u = 0",
-        "conditions": {"boundary": "0"}, "config": {"train": {"stepz": 1}}})
+    problem = problem_from_mapping(
+        {
+            "dimension": 2,
+            "domain": {"type": "box", "low": 0, "high": 1},
+            "equation": "lap_u = 0",
+            "conditions": {"boundary": "0"},
+            "config": {"train": {"stepz": 1}},
+        }
+    )
     with pytest.raises(ConfigError, match="did you mean 'steps'"):
         resolve_run_config(problem)
 
@@ -196,11 +220,15 @@ def _given_survives(given, resolved) -> bool:
     """Every value of ``given`` is in ``resolved`` unchanged; sections and stages (dicts, lists of
     dicts) may gain defaults."""
     if isinstance(given, dict):
-        return isinstance(resolved, dict) and all(k in resolved and _given_survives(v, resolved[k])
-                                                  for k, v in given.items())
+        return isinstance(resolved, dict) and all(
+            k in resolved and _given_survives(v, resolved[k]) for k, v in given.items()
+        )
     if isinstance(given, list) and given and all(isinstance(v, dict) for v in given):
-        return isinstance(resolved, list) and len(given) == len(resolved) and all(
-            _given_survives(g, r) for g, r in zip(given, resolved))
+        return (
+            isinstance(resolved, list)
+            and len(given) == len(resolved)
+            and all(_given_survives(g, r) for g, r in zip(given, resolved))
+        )
     return given == resolved
 
 

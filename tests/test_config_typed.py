@@ -8,9 +8,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pdesolve.config import (MODEL_KINDS, OPERATOR_KINDS, FiniteDifferenceOperators, RunConfig,
-                             SparseGridSteinOperators, TrainConfig, TtMlpConfig, default_config, resolve,
-                             resolve_config, upgrade_saved)
+from pdesolve.config import (
+    MODEL_KINDS,
+    OPERATOR_KINDS,
+    FiniteDifferenceOperators,
+    RunConfig,
+    SparseGridSteinOperators,
+    TrainConfig,
+    TtMlpConfig,
+    default_config,
+    resolve,
+    resolve_config,
+    upgrade_saved,
+)
 from pdesolve.errors import ConfigError
 from pdesolve.problem import load_problem
 from pdesolve.run._resolve import plain, resume_config
@@ -54,8 +64,9 @@ def test_a_solvers_settings_are_its_specs_fields():
 
 
 def test_the_typed_config_reads_attributes_and_is_frozen():
-    config = resolve({"operators": {"method": "sg", "sigma": 2}, "model": {"type": "tt_mlp", "rank": 3},
-                      "train": {"steps": 7}})
+    config = resolve(
+        {"operators": {"method": "sg", "sigma": 2}, "model": {"type": "tt_mlp", "rank": 3}, "train": {"steps": 7}}
+    )
     assert isinstance(config.operators, SparseGridSteinOperators) and isinstance(config.model, TtMlpConfig)
     assert config.operators.sigma == 2 and config.operators.level == 3
     assert (config.model.rank, config.train.steps, config.solver.name) == (3, 7, "adam")
@@ -66,15 +77,21 @@ def test_the_typed_config_reads_attributes_and_is_frozen():
         config.solver.settings.learning_rate = 1.0
 
 
-@pytest.mark.parametrize("update, field, phrases", [
-    ({"operators": {"method": "sg", "levl": 4}}, "operators.levl", ["did you mean 'level'", "allowed: chunk_size"]),
-    ({"operators": {"method": "fd", "sigma": 0.1}}, "operators.sigma",
-     ["unknown key for method 'fd'", "a key of method se, sg", "allowed: chunk_size, coordinates, step"]),
-    ({"operators": {"metod": "fd"}}, "operators.metod", ["did you mean 'method'"]),
-    ({"model": {"type": "tt_mlp", "rnak": 2}}, "model.rnak", ["did you mean 'rank'"]),
-    ({"train": {"log_evry": 5}}, "train.log_evry", ["did you mean 'log_every'"]),
-    ({"operators": {"method": "sg", "level": 2}}, "operators.level", ["must be between 3 and 8", "got 2"]),
-])
+@pytest.mark.parametrize(
+    "update, field, phrases",
+    [
+        ({"operators": {"method": "sg", "levl": 4}}, "operators.levl", ["did you mean 'level'", "allowed: chunk_size"]),
+        (
+            {"operators": {"method": "fd", "sigma": 0.1}},
+            "operators.sigma",
+            ["unknown key for method 'fd'", "a key of method se, sg", "allowed: chunk_size, coordinates, step"],
+        ),
+        ({"operators": {"metod": "fd"}}, "operators.metod", ["did you mean 'method'"]),
+        ({"model": {"type": "tt_mlp", "rnak": 2}}, "model.rnak", ["did you mean 'rank'"]),
+        ({"train": {"log_evry": 5}}, "train.log_evry", ["did you mean 'log_every'"]),
+        ({"operators": {"method": "sg", "level": 2}}, "operators.level", ["must be between 3 and 8", "got 2"]),
+    ],
+)
 def test_an_unknown_or_bad_key_names_the_field_and_the_fix(update, field, phrases):
     with pytest.raises(ConfigError) as err:
         resolve(update)
@@ -100,23 +117,46 @@ def test_to_dict_gives_fresh_copies():
 
 
 def test_a_change_of_method_keeps_the_settings_the_methods_share():
-    config = resolve({"operators": {"method": "sg", "sigma": 0.01, "level": 4, "chunk_size": 8}},
-                     {"operators": {"method": "se"}})
-    assert config.operators.to_dict() == {"method": "se", "sigma": 0.01, "samples": 1024, "step": None,
-                                          "time": "joint", "smooth": "network", "chunk_size": 8}
+    config = resolve(
+        {"operators": {"method": "sg", "sigma": 0.01, "level": 4, "chunk_size": 8}}, {"operators": {"method": "se"}}
+    )
+    assert config.operators.to_dict() == {
+        "method": "se",
+        "sigma": 0.01,
+        "samples": 1024,
+        "step": None,
+        "time": "joint",
+        "smooth": "network",
+        "chunk_size": 8,
+    }
     fd = resolve({"operators": {"method": "sg", "sigma": 0.01}}, {"operators": {"method": "fd"}}).operators
     assert fd == FiniteDifferenceOperators()
 
 
 # The operators section of a run folder's config.yaml written before it was kinded: every method's keys.
-FLAT_OPERATORS = {"method": "sg", "sigma": 0.01, "level": 3, "samples": 1024, "step": None, "coordinates": "all",
-                  "time": "joint", "smooth": "network", "chunk_size": None}
+FLAT_OPERATORS = {
+    "method": "sg",
+    "sigma": 0.01,
+    "level": 3,
+    "samples": 1024,
+    "step": None,
+    "coordinates": "all",
+    "time": "joint",
+    "smooth": "network",
+    "chunk_size": None,
+}
 
 
 def test_a_saved_flat_operators_section_is_read_as_its_kind():
     assert upgrade_saved({"operators": FLAT_OPERATORS})["operators"] == {
-        "method": "sg", "sigma": 0.01, "level": 3, "step": None, "time": "joint", "smooth": "network",
-        "chunk_size": None}
+        "method": "sg",
+        "sigma": 0.01,
+        "level": 3,
+        "step": None,
+        "time": "joint",
+        "smooth": "network",
+        "chunk_size": None,
+    }
     before_smooth = {key: value for key, value in FLAT_OPERATORS.items() if key != "smooth"}
     assert upgrade_saved({"operators": before_smooth})["operators"]["smooth"] == "solution"  # what it did then
     assert upgrade_saved({"operators": {"method": "nope"}}) == {"operators": {"method": "nope"}}  # validation says
@@ -126,9 +166,11 @@ def test_a_run_folder_saved_before_kinding_resumes(tmp_path):
     problem = load_problem(ROOT / "problems/poisson2d.yaml")
     current = resolve_config({"precision": "float64", "operators": {"method": "sg", "sigma": 0.01}})
     saved = {**current, "operators": FLAT_OPERATORS}
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"problem_file": "problems/poisson2d.yaml",
-                                                          "problem": plain(problem.raw), "config": saved},
-                                                         sort_keys=False))
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump(
+            {"problem_file": "problems/poisson2d.yaml", "problem": plain(problem.raw), "config": saved}, sort_keys=False
+        )
+    )
     resumed = resume_config(tmp_path, problem, None, [{"train": {"progress": False}}])
     assert resumed.operators == SparseGridSteinOperators(sigma=0.01)
     assert resumed.to_dict() == {**current, "train": {**current["train"], "progress": False}}

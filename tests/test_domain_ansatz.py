@@ -123,6 +123,7 @@ def test_box_boundary_faces_in_proportion_to_area():
 
 # ----- the ansatz -----
 
+
 def network(in_size, seed):
     cfg = MlpConfig(widths=[16, 16])
     return build_network(cfg, in_size, key=jax.random.PRNGKey(seed), dtype=jnp.float64)
@@ -178,13 +179,18 @@ def test_poisson2d_boundary_condition_is_exact():
 
 
 def test_annulus_boundary_condition_is_exact_on_both_spheres():
-    mapping = {"dimension": 3, "domain": {"type": "annulus", "inner": 0.5, "outer": 2, "center": [1, 0, 0]},
-               "equation": "lap_u = 0", "conditions": {"boundary": "x[1] + x[2]**2"}}
+    mapping = {
+        "dimension": 3,
+        "domain": {"type": "annulus", "inner": 0.5, "outer": 2, "center": [1, 0, 0]},
+        "equation": "lap_u = 0",
+        "conditions": {"boundary": "x[1] + x[2]**2"},
+    }
     compiled = compile_problem(problem_from_mapping(mapping))
     u, soft = build_solution(compiled, network(3, 0), "auto")
     xb, tb = PointSampler(compiled.problem.domain, None, "uniform", seed=1).boundary(200)
-    np.testing.assert_allclose(np.asarray(u(jnp.asarray(xb), jnp.asarray(tb))), xb[:, 0] + xb[:, 1] ** 2,
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(u(jnp.asarray(xb), jnp.asarray(tb))), xb[:, 0] + xb[:, 1] ** 2, rtol=1e-12, atol=1e-12
+    )
 
 
 def test_soft_mode_leaves_conditions_to_losses():

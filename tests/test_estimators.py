@@ -228,11 +228,13 @@ def test_monte_carlo_near_autodiff():
 ENGINES = {
     "fd": lambda chunk: FiniteDifferenceEngine(step=1e-2, chunk_size=chunk),
     "sg-joint": lambda chunk: SparseGridSteinEngine(sigma=0.1, level=3, chunk_size=chunk, smooth="solution"),
-    "sg-fd": lambda chunk: SparseGridSteinEngine(sigma=0.1, level=3, smooth_time=False, chunk_size=chunk,
-                                                 smooth="solution"),
+    "sg-fd": lambda chunk: SparseGridSteinEngine(
+        sigma=0.1, level=3, smooth_time=False, chunk_size=chunk, smooth="solution"
+    ),
     "se-joint": lambda chunk: MonteCarloSteinEngine(sigma=0.1, samples=16, chunk_size=chunk, smooth="solution"),
-    "se-fd": lambda chunk: MonteCarloSteinEngine(sigma=0.1, samples=16, smooth_time=False, chunk_size=chunk,
-                                                 smooth="solution"),
+    "se-fd": lambda chunk: MonteCarloSteinEngine(
+        sigma=0.1, samples=16, smooth_time=False, chunk_size=chunk, smooth="solution"
+    ),
 }
 
 
@@ -247,7 +249,14 @@ def test_chunked_equals_unchunked(engine):
         np.testing.assert_allclose(chunked[name], whole[name], rtol=1e-12, atol=1e-10, err_msg=name)
 
 
-NEEDS = [ALL, SPACE, frozenset({"u_x"}), frozenset({"u", "u_t", "u_x", "lap_u"}), frozenset({"u_t"}), frozenset({"u_tt"})]
+NEEDS = [
+    ALL,
+    SPACE,
+    frozenset({"u_x"}),
+    frozenset({"u", "u_t", "u_x", "lap_u"}),
+    frozenset({"u_t"}),
+    frozenset({"u_tt"}),
+]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -279,7 +288,12 @@ def test_build_engine_and_errors():
     def engine(has_time, **operators):
         return build_engine(resolve({"operators": operators}).operators, dim=3, has_time=has_time)
 
-    kinds = {"ad": AutodiffEngine, "fd": FiniteDifferenceEngine, "sg": SparseGridSteinEngine, "se": MonteCarloSteinEngine}
+    kinds = {
+        "ad": AutodiffEngine,
+        "fd": FiniteDifferenceEngine,
+        "sg": SparseGridSteinEngine,
+        "se": MonteCarloSteinEngine,
+    }
     for method, cls in kinds.items():
         assert type(engine(True, method=method)) is cls
     assert engine(True, method="sg").smooth_time

@@ -117,7 +117,9 @@ def _solution(model_type, d, has_time):
     return Solution(network, base, factor, has_time)
 
 
-@pytest.mark.parametrize("model_type, d", [("mlp", 20), pytest.param("tt_mlp", 50, marks=pytest.mark.slow)])  # TT: 51 inputs, padded; 18 s, -m slow
+@pytest.mark.parametrize(
+    "model_type, d", [("mlp", 20), pytest.param("tt_mlp", 50, marks=pytest.mark.slow)]
+)  # TT: 51 inputs, padded; 18 s, -m slow
 @pytest.mark.parametrize("coordinates", [None, 5])
 def test_stencil_aware_first_layer_gives_the_same_numbers(model_type, d, coordinates):
     u = _solution(model_type, d, has_time=True)
@@ -161,8 +163,9 @@ def test_config_builds_fd_engines():
     assert operators.step is None and operators.coordinates == "all"
     engine = build_engine(operators, dim=3, has_time=False)
     assert engine.step is None and engine.coordinates is None
-    engine = build_engine(resolve({"operators": {**base, "coordinates": 8, "step": 1e-3}}).operators, dim=100,
-                          has_time=False)
+    engine = build_engine(
+        resolve({"operators": {**base, "coordinates": 8, "step": 1e-3}}).operators, dim=100, has_time=False
+    )
     assert (engine.coordinates, engine.step, engine.name) == (8, 1e-3, "fd8")
     for bad in (0, "some", 2.5):
         with pytest.raises(ConfigError, match="operators.coordinates"):

@@ -23,8 +23,16 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pdesolve.config import (MODEL_KINDS, OPERATOR_KINDS, RunConfig, TrainConfig, load_config_file, parse_override,
-                             resolve_config, solver_fields)
+from pdesolve.config import (
+    MODEL_KINDS,
+    OPERATOR_KINDS,
+    RunConfig,
+    TrainConfig,
+    load_config_file,
+    parse_override,
+    resolve_config,
+    solver_fields,
+)
 from pdesolve.errors import PdesolveError
 from pdesolve.problem import Problem, compile_problem, load_problem
 from pdesolve.safe_yaml import safe_load
@@ -51,11 +59,42 @@ PAYLOADS = [
     f"x[1].__class__.__init__.__globals__['os'].system('touch {CANARY}')",
     f"sympify(\"open('{CANARY}', 'w')\")",
     f"Symbol('a').func(\"open('{CANARY}', 'w')\")",
-    "9**9**9**9", "10**10**10", "x[1]**x[1]**x[1]**x[1]**99", "(" * 200 + "1" + ")" * 200, "-" * 5000 + "1",
-    "Sum(x[i], (i, 1, 10**12))", "Sum(Sum(x[i]*x[j], (j, 1, d)), (i, 1, d))", "exp(exp(exp(1000)))",
-    "Piecewise((1, x[1] < 0))", "floor(1e308*10)", "sign(0)/0", "1/(1-1)", "log(0)", "x[0]", "x[-1]", "x[d+1]",
-    "x[1.5]", "u_x", "lap_u[1]", "x", "1 if x[1] else 2", "a := 1", "f'{x}'", "'text'", "b'bytes'", "...",
-    "x[1] < x[2] < x[3]", "not x[1]", "True", "None", "[1, 2]", "{1: 2}", "*x", "x[1]; x[2]", "\x00", "é",
+    "9**9**9**9",
+    "10**10**10",
+    "x[1]**x[1]**x[1]**x[1]**99",
+    "(" * 200 + "1" + ")" * 200,
+    "-" * 5000 + "1",
+    "Sum(x[i], (i, 1, 10**12))",
+    "Sum(Sum(x[i]*x[j], (j, 1, d)), (i, 1, d))",
+    "exp(exp(exp(1000)))",
+    "Piecewise((1, x[1] < 0))",
+    "floor(1e308*10)",
+    "sign(0)/0",
+    "1/(1-1)",
+    "log(0)",
+    "x[0]",
+    "x[-1]",
+    "x[d+1]",
+    "x[1.5]",
+    "u_x",
+    "lap_u[1]",
+    "x",
+    "1 if x[1] else 2",
+    "a := 1",
+    "f'{x}'",
+    "'text'",
+    "b'bytes'",
+    "...",
+    "x[1] < x[2] < x[3]",
+    "not x[1]",
+    "True",
+    "None",
+    "[1, 2]",
+    "{1: 2}",
+    "*x",
+    "x[1]; x[2]",
+    "\x00",
+    "é",
 ]
 PAYLOAD_YAML = [
     f"!!python/object/apply:os.system ['touch {CANARY}']",
@@ -66,17 +105,79 @@ PAYLOAD_YAML = [
     "&a [*a]",
     "!!set {a, b}",
     "!!timestamp 2001-12-14",
-    "!!timestamp 2001-12-14x", "!!timestamp 2001-13-45", "!!int abc", "!!float x",  # crashed PyYAML once
+    "!!timestamp 2001-12-14x",
+    "!!timestamp 2001-13-45",
+    "!!int abc",
+    "!!float x",  # crashed PyYAML once
 ]
-TOKENS = ["x[1]", "x[i]", "u", "u_t", "lap_u", "grad_u_sq", "u_x[1]", "u_xx[2]", "d", "t", "pi", "E", "mu",
-          "+", "-", "*", "/", "**", "(", ")", "[", "]", ",", "=", "==", "<", "and", "or", "1e308", "0", "-1",
-          "Sum(", "(i, 1, d)", "vsum(x)", "sqnorm(", "norm(", "dot(x, u_x)", "sin(", "exp(", "log(",
-          "Piecewise(", "Min(", "Abs(", "__import__", ".", "lambda", "os", "_", "'", '"', "\\", "#", ":"]
+TOKENS = [
+    "x[1]",
+    "x[i]",
+    "u",
+    "u_t",
+    "lap_u",
+    "grad_u_sq",
+    "u_x[1]",
+    "u_xx[2]",
+    "d",
+    "t",
+    "pi",
+    "E",
+    "mu",
+    "+",
+    "-",
+    "*",
+    "/",
+    "**",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    "=",
+    "==",
+    "<",
+    "and",
+    "or",
+    "1e308",
+    "0",
+    "-1",
+    "Sum(",
+    "(i, 1, d)",
+    "vsum(x)",
+    "sqnorm(",
+    "norm(",
+    "dot(x, u_x)",
+    "sin(",
+    "exp(",
+    "log(",
+    "Piecewise(",
+    "Min(",
+    "Abs(",
+    "__import__",
+    ".",
+    "lambda",
+    "os",
+    "_",
+    "'",
+    '"',
+    "\\",
+    "#",
+    ":",
+]
 
 _ARMED = [False]
 _EVENTS: list[tuple] = []
-_WATCHED = ("exec", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "subprocess.Popen", "ctypes.dlopen",
-            "pty.spawn")
+_WATCHED = (
+    "exec",
+    "os.system",
+    "os.exec",
+    "os.posix_spawn",
+    "os.spawn",
+    "subprocess.Popen",
+    "ctypes.dlopen",
+    "pty.spawn",
+)
 
 
 def _audit(event, args):
@@ -130,6 +231,7 @@ def _check_outcome(outcome, seconds: float, what):
 
 # --- mutation ----------------------------------------------------------------------------------
 
+
 def _paths(tree, prefix=()):
     """Every (path, value) in a nested dict/list tree, the root included."""
     yield prefix, tree
@@ -153,11 +255,11 @@ def _typo(data, word: str) -> str:
     i = data.draw(st.integers(0, len(word) - 1))
     kind = data.draw(st.sampled_from(["drop", "swap", "insert", "case"]))
     if kind == "drop":
-        return word[:i] + word[i + 1:]
+        return word[:i] + word[i + 1 :]
     if kind == "swap" and i + 1 < len(word):
-        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
     if kind == "case":
-        return word[:i] + word[i].swapcase() + word[i + 1:]
+        return word[:i] + word[i].swapcase() + word[i + 1 :]
     return word[:i] + data.draw(st.sampled_from("abcxyz_0[](). *")) + word[i:]
 
 
@@ -171,13 +273,19 @@ def _splice(data, text: str) -> str:
 
 
 SCALARS = st.one_of(
-    st.integers(-(2**70), 2**70), st.sampled_from([0, -1, 1, 2**31, 10**6, 10**12]),
-    st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none(),
-    st.text(max_size=30), st.sampled_from(PAYLOADS),
+    st.integers(-(2**70), 2**70),
+    st.sampled_from([0, -1, 1, 2**31, 10**6, 10**12]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=30),
+    st.sampled_from(PAYLOADS),
 )
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-                      max_leaves=8)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=8,
+)
 
 
 def _mutate(data, doc):
@@ -214,13 +322,17 @@ def _mutate_text(data, text: str) -> str:
     for _ in range(data.draw(st.integers(1, 5))):
         i = data.draw(st.integers(0, len(text)))
         j = data.draw(st.integers(i, min(len(text), i + 20)))
-        insert = data.draw(st.one_of(st.text(max_size=10), st.sampled_from(["\n", ": ", "- ", "{", "}", "[", "'",
-                                                                             *PAYLOAD_YAML, *TOKENS])))
+        insert = data.draw(
+            st.one_of(
+                st.text(max_size=10), st.sampled_from(["\n", ": ", "- ", "{", "}", "[", "'", *PAYLOAD_YAML, *TOKENS])
+            )
+        )
         text = text[:i] + insert + text[j:]
     return text
 
 
 # --- problems ----------------------------------------------------------------------------------
+
 
 def _problem_from_text(path: Path, text: str):
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
@@ -237,8 +349,7 @@ def _dump(doc) -> str:
 def _run_problems(tmp_path, n, mode):
     path, outcomes, times = tmp_path / "fuzz.yaml", [], []
 
-    @settings(max_examples=n, deadline=None, database=None, derandomize=False,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=n, deadline=None, database=None, derandomize=False, suppress_health_check=list(HealthCheck))
     @given(st.data())
     def run(data):
         name = data.draw(st.sampled_from(sorted(PROBLEMS)))
@@ -263,10 +374,15 @@ def _run_problems(tmp_path, n, mode):
 
 # --- configs -----------------------------------------------------------------------------------
 
+
 def _section_schemas(config: dict) -> dict:
     """The schema of each section of a resolved config, for the section's kind."""
-    return {"model": MODEL_KINDS[config["model"]["type"]].schema(), "solver": solver_fields()[config["solver"]["name"]],
-            "operators": OPERATOR_KINDS[config["operators"]["method"]].schema(), "train": TrainConfig.schema()}
+    return {
+        "model": MODEL_KINDS[config["model"]["type"]].schema(),
+        "solver": solver_fields()[config["solver"]["name"]],
+        "operators": OPERATOR_KINDS[config["operators"]["method"]].schema(),
+        "train": TrainConfig.schema(),
+    }
 
 
 def _check_valid_config(config: dict):
@@ -295,10 +411,14 @@ def _config_from_text(path: Path, text: str):
     return config
 
 
-KEYS = sorted({f"train.{k}" for k in TrainConfig.schema()} | {"operators.method"}
-              | {f"operators.{k}" for kind in OPERATOR_KINDS.values() for k in kind.schema()}
-              | {f"model.{k}" for kind in MODEL_KINDS.values() for k in kind.schema()}
-              | {f"solver.{k}" for fields in solver_fields().values() for k in fields} | set(RunConfig.schema()))
+KEYS = sorted(
+    {f"train.{k}" for k in TrainConfig.schema()}
+    | {"operators.method"}
+    | {f"operators.{k}" for kind in OPERATOR_KINDS.values() for k in kind.schema()}
+    | {f"model.{k}" for kind in MODEL_KINDS.values() for k in kind.schema()}
+    | {f"solver.{k}" for fields in solver_fields().values() for k in fields}
+    | set(RunConfig.schema())
+)
 
 
 def _run_configs(tmp_path, n, mode):
@@ -309,8 +429,10 @@ def _run_configs(tmp_path, n, mode):
     def run(data):
         if mode == "mapping":
             doc = _mutate(data, CONFIGS[data.draw(st.sampled_from(sorted(CONFIGS)))])
-            overrides = [f"{_typo(data, k) if data.draw(st.booleans()) else k}={data.draw(st.one_of(st.text(max_size=12), st.sampled_from(PAYLOADS + PAYLOAD_YAML)))}"
-                         for k in data.draw(st.lists(st.sampled_from(KEYS), max_size=3))]
+            overrides = [
+                f"{_typo(data, k) if data.draw(st.booleans()) else k}={data.draw(st.one_of(st.text(max_size=12), st.sampled_from(PAYLOADS + PAYLOAD_YAML)))}"
+                for k in data.draw(st.lists(st.sampled_from(KEYS), max_size=3))
+            ]
             outcome, seconds = _guarded(_config_from, doc, overrides)
             what = (doc, overrides)
         else:
@@ -328,8 +450,29 @@ def _run_configs(tmp_path, n, mode):
 # --- hostile YAML: alias bombs, duplicate keys, NaN/inf and wrong types in every leaf -------------
 
 N_HOSTILE = {"default": 100, "slow": 2500}  # per kind (problems, configs)
-LEAF_VALUES = [float("nan"), float("inf"), float("-inf"), 1e308, -1e308, -1, 0, 2**63, 10**400, 1e-320, "abc", "",
-               [1], [], {}, {"a": 1}, None, True, "1e12", 1e12, -(2**31)]
+LEAF_VALUES = [
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    1e308,
+    -1e308,
+    -1,
+    0,
+    2**63,
+    10**400,
+    1e-320,
+    "abc",
+    "",
+    [1],
+    [],
+    {},
+    {"a": 1},
+    None,
+    True,
+    "1e12",
+    1e12,
+    -(2**31),
+]
 MAX_MESSAGE = 2000  # characters: a refused value is shown shortened, never whole
 
 
@@ -399,9 +542,11 @@ def test_hostile_yaml_many(tmp_path, kind):
 
 def _summary(label, outcomes, times, n):
     assert len(outcomes) >= 0.9 * n, (label, len(outcomes))
-    print(f"\n[fuzz] {label}: {len(outcomes)} inputs, {outcomes.count('valid')} valid, "
-          f"{outcomes.count('error')} errors; mean {1e3 * sum(times) / len(times):.1f} ms, "
-          f"max {1e3 * max(times):.0f} ms per input")
+    print(
+        f"\n[fuzz] {label}: {len(outcomes)} inputs, {outcomes.count('valid')} valid, "
+        f"{outcomes.count('error')} errors; mean {1e3 * sum(times) / len(times):.1f} ms, "
+        f"max {1e3 * max(times):.0f} ms per input"
+    )
 
 
 @pytest.fixture(autouse=True)

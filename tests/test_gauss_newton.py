@@ -82,7 +82,8 @@ def test_levenberg_marquardt_matches_scipy(kind, scaling):
     for _ in range(40):
         params, state, _ = step(params, state)
     reference = scipy.optimize.least_squares(
-        lambda p: p[0] * np.exp(-p[1] * s) + p[2] - y, [1.0, 0.5, 0.0], method="lm", xtol=1e-15, ftol=1e-15).x
+        lambda p: p[0] * np.exp(-p[1] * s) + p[2] - y, [1.0, 0.5, 0.0], method="lm", xtol=1e-15, ftol=1e-15
+    ).x
     np.testing.assert_allclose([params["a"], params["b"], params["c"]], reference, rtol=1e-6)
 
 
@@ -107,10 +108,13 @@ def test_unknown_jacobian_is_a_config_error():
 
 def test_gauss_newton_solves_poisson_bp_free_within_time_budget():
     """BP-free GN (FD Jacobian of FD-stencil residuals) beats the best constant by orders of magnitude."""
-    config = {"precision": "float64", "model": {"type": "mlp", "widths": [12, 12], "activation": "tanh"},
-              "operators": {"method": "fd", "step": 1e-3},
-              "solver": {"name": "gauss_newton", "jacobian": "forward_difference"},
-              "train": {"steps": 30, "batch_size": 256, "log_every": 5, "progress": False, "time_budget": 1e6}}
+    config = {
+        "precision": "float64",
+        "model": {"type": "mlp", "widths": [12, 12], "activation": "tanh"},
+        "operators": {"method": "fd", "step": 1e-3},
+        "solver": {"name": "gauss_newton", "jacobian": "forward_difference"},
+        "train": {"steps": 30, "batch_size": 256, "log_every": 5, "progress": False, "time_budget": 1e6},
+    }
     run = pdesolve.solve("problems/poisson2d.yaml", config)
     assert run.report["rel_l2"] < 1e-3  # the best constant network: rel L2 ~0.36 (u = factor * c)
     assert run.report["backprop"] is False
@@ -127,8 +131,9 @@ def _residual_setup(problem, config, batch_size=24):
     from pdesolve.run import build, resolve_run
 
     problem = load_problem(problem, overrides=config.pop("overrides", None))
-    config = resolve_run(problem, {"precision": "float64", "train": {"batch_size": batch_size,
-                                                                    "boundary_batch_size": 8}}, config)
+    config = resolve_run(
+        problem, {"precision": "float64", "train": {"batch_size": batch_size, "boundary_batch_size": 8}}, config
+    )
     pieces = build(problem, config)
     params, static = eqx.partition(pieces.solution, eqx.is_inexact_array)
     loss = pieces.loss(static)
@@ -140,19 +145,27 @@ LAYERWISE_CASES = {  # problem, config: FD stencil with time, random coordinates
     # a TT first layer, and soft Neumann conditions (values of u off the stencil)
     "fd-time": ("problems/nt_hjb10_ball.yaml", {"overrides": {"dimension": 4}}),
     "fd-random": ("problems/nt_hjb10_ball.yaml", {"operators": {"method": "fd", "coordinates": 3}}),
-    "sparse-grid": ("problems/poisson2d.yaml", {"operators": {"method": "sg", "sigma": 0.1, "level": 3},
-                                                "model": {"type": "mlp", "widths": [8, 8]}}),
-    "tt-first-layer": ("problems/nt_heat2d_box.yaml", {"model": {"type": "tt_mlp", "widths": [8, 8], "rank": 2,
-                                                                "dense_layers": [1, -1]}}),
-    "soft-neumann": ("problems/neumann_ball3.yaml", {"model": {"type": "mlp", "widths": [6, 5]},
-                                                     "operators": {"method": "fd"}}),
+    "sparse-grid": (
+        "problems/poisson2d.yaml",
+        {"operators": {"method": "sg", "sigma": 0.1, "level": 3}, "model": {"type": "mlp", "widths": [8, 8]}},
+    ),
+    "tt-first-layer": (
+        "problems/nt_heat2d_box.yaml",
+        {"model": {"type": "tt_mlp", "widths": [8, 8], "rank": 2, "dense_layers": [1, -1]}},
+    ),
+    "soft-neumann": (
+        "problems/neumann_ball3.yaml",
+        {"model": {"type": "mlp", "widths": [6, 5]}, "operators": {"method": "fd"}},
+    ),
 }
 
 
 # fd-time in the default run; the other cases (15-26 s each) with -m slow (the segment-sum path that
 # soft-neumann takes is also checked against numpy in test_weighted_sums_match_a_loop_over_nodes)
-@pytest.mark.parametrize("case", [pytest.param(case, marks=pytest.mark.slow) if case != "fd-time" else case
-                                  for case in sorted(LAYERWISE_CASES)])
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(case, marks=pytest.mark.slow) if case != "fd-time" else case for case in sorted(LAYERWISE_CASES)],
+)
 def test_layerwise_jacobian_matches_forward_mode(case):
     """Activity-perturbation columns (forward differences of partial forward passes) against the
     exact forward-mode Jacobian of the same residual vector."""
@@ -168,8 +181,9 @@ def test_layerwise_jacobian_matches_forward_mode(case):
     theta, unravel = ravel_pytree(params)
     fn = lambda th: loss.residuals(unravel(th), batch, key)  # noqa: E731
     exact, _ = jacobian("jvp", fn, theta, fn(theta))
-    r, jac, cost = layerwise_jacobian(lambda u: loss.residuals_of(u, batch, key), eqx.combine(params, loss.static),
-                                      6e-6, 16)
+    r, jac, cost = layerwise_jacobian(
+        lambda u: loss.residuals_of(u, batch, key), eqx.combine(params, loss.static), 6e-6, 16
+    )
     np.testing.assert_allclose(r, fn(theta), rtol=0, atol=1e-8 * float(jnp.max(jnp.abs(r))))
     # stencils divide node values by h^2 = 1e-6 (and the Neumann difference by its step): the deltas'
     # round-off (eps / 6e-6 ~ 4e-11) shows as up to ~5e-5, their truncation error (~3e-6, smooth from
@@ -188,7 +202,7 @@ def test_node_weights_read_each_nodes_row_and_weight():
 
     def linear(probes):
         a, b = probes
-        return (jax.ops.segment_sum(weights_a * a, rows_a, 5) + jax.ops.segment_sum(weights_b * b, rows_b, 5))
+        return jax.ops.segment_sum(weights_a * a, rows_a, 5) + jax.ops.segment_sum(weights_b * b, rows_b, 5)
 
     probes = (jnp.zeros(6), jnp.zeros(3))
     weights, rows = _node_weights(linear, probes, 5, jnp.float64)
@@ -199,8 +213,9 @@ def test_node_weights_read_each_nodes_row_and_weight():
     np.testing.assert_array_equal(rows[1], rows_b)
 
 
-@pytest.mark.parametrize("layout, stencil", [("grouped", True), ("grouped", False), ("scrambled", True),
-                                            ("uneven", False)])
+@pytest.mark.parametrize(
+    "layout, stencil", [("grouped", True), ("grouped", False), ("scrambled", True), ("uneven", False)]
+)
 def test_weighted_sums_match_a_loop_over_nodes(layout, stencil):
     """The table of dr/dW sums, by batched products (nodes in equal consecutive groups per row,
     some unused; a stencil's first layer from its points, shifts and coordinates) or segment sums
@@ -212,8 +227,9 @@ def test_weighted_sums_match_a_loop_over_nodes(layout, stencil):
     m, k, rng = 4, 5, np.random.default_rng(0)
     n = m * k + (3 if layout == "uneven" else 0)
     keys = jax.random.split(jax.random.key(0), 3)
-    network = MLP([DenseLinear(3, 3, key=keys[0]), DenseLinear(3, 2, key=keys[1]), DenseLinear(2, 1, key=keys[2])],
-                  "tanh")  # table: 3 x (3 + 1), 2 x (3 + 1), 1 x (2 + 1)
+    network = MLP(
+        [DenseLinear(3, 3, key=keys[0]), DenseLinear(3, 2, key=keys[1]), DenseLinear(2, 1, key=keys[2])], "tanh"
+    )  # table: 3 x (3 + 1), 2 x (3 + 1), 1 x (2 + 1)
     rows = np.arange(n) // k if layout == "grouped" else rng.integers(0, m, n)
     weights = rng.normal(size=n)
     weights[[1, 6]] = 0.0  # unused nodes read row 0 off the map
@@ -227,8 +243,14 @@ def test_weighted_sums_match_a_loop_over_nodes(layout, stencil):
     else:
         nodes = rng.normal(size=(n, 3))
         first = FirstInputs(jnp.asarray(nodes))
-    table = _weighted_sums(((jnp.asarray(deltas), jnp.asarray(later), first),), (jnp.asarray(weights),),
-                           (jnp.asarray(rows),), network, 0, m)
+    table = _weighted_sums(
+        ((jnp.asarray(deltas), jnp.asarray(later), first),),
+        (jnp.asarray(weights),),
+        (jnp.asarray(rows),),
+        network,
+        0,
+        m,
+    )
     inputs = np.concatenate([nodes, np.ones((n, 1)), later], axis=1)  # first layer's with the bias's 1, then later
     blocks = [(0, 3, 0, 4), (3, 2, 4, 4), (5, 1, 8, 3)]  # (delta offset, units, input offset, inputs)
     expected = np.zeros((m, 3 * 4 + 2 * 4 + 1 * 3))
@@ -245,8 +267,14 @@ def test_activity_differences_in_chunks_match_one_pass():
     from pdesolve.solvers._layerwise import NODE_CHUNK, _activity_differences, activity_differences
 
     keys = jax.random.split(jax.random.key(0), 3)
-    network = MLP([DenseLinear(3, 5, key=keys[0], dtype=jnp.float64), DenseLinear(5, 4, key=keys[1], dtype=jnp.float64),
-                   DenseLinear(4, 1, key=keys[2], dtype=jnp.float64)], "tanh")
+    network = MLP(
+        [
+            DenseLinear(3, 5, key=keys[0], dtype=jnp.float64),
+            DenseLinear(5, 4, key=keys[1], dtype=jnp.float64),
+            DenseLinear(4, 1, key=keys[2], dtype=jnp.float64),
+        ],
+        "tanh",
+    )
     hidden = jax.random.normal(keys[0], (2 * NODE_CHUNK + 7, 5), jnp.float64)
     for got, want in zip(activity_differences(network, hidden, 1e-5), _activity_differences(network, hidden, 1e-5)):
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
@@ -259,17 +287,21 @@ def test_activity_differences_converge_at_first_order():
     from pdesolve.solvers._layerwise import _activity_differences
 
     keys = jax.random.split(jax.random.key(1), 4)
-    first, second, out = (DenseLinear(3, 5, key=keys[0], dtype=jnp.float64),
-                          DenseLinear(5, 4, key=keys[1], dtype=jnp.float64),
-                          DenseLinear(4, 1, key=keys[2], dtype=jnp.float64))
+    first, second, out = (
+        DenseLinear(3, 5, key=keys[0], dtype=jnp.float64),
+        DenseLinear(5, 4, key=keys[1], dtype=jnp.float64),
+        DenseLinear(4, 1, key=keys[2], dtype=jnp.float64),
+    )
     network = MLP([first, second, out], "tanh")
     hidden = jax.random.normal(keys[3], (40, 5), jnp.float64)
     from_second = lambda z2: out(jnp.tanh(z2[None]))[0, 0]  # noqa: E731 (N from z_2, one node)
     from_first = lambda z1: from_second(second(jnp.tanh(z1[None]))[0])  # noqa: E731
-    exact = jnp.concatenate([jax.vmap(jax.grad(from_first))(hidden),
-                             jax.vmap(jax.grad(from_second))(second(jnp.tanh(hidden)))], axis=1)
-    errors = [float(jnp.max(jnp.abs(_activity_differences(network, hidden, h)[1][:, :9] - exact)))
-              for h in (1e-3, 1e-4)]
+    exact = jnp.concatenate(
+        [jax.vmap(jax.grad(from_first))(hidden), jax.vmap(jax.grad(from_second))(second(jnp.tanh(hidden)))], axis=1
+    )
+    errors = [
+        float(jnp.max(jnp.abs(_activity_differences(network, hidden, h)[1][:, :9] - exact))) for h in (1e-3, 1e-4)
+    ]
     assert errors[1] < 1e-4 and 7 < errors[0] / errors[1] < 13
 
 
@@ -278,18 +310,27 @@ def test_layerwise_refuses_what_it_cannot_linearise(change):
     """Autodiff operators (they differentiate the network) or chunked operators (the per-node records
     would leave ``lax.map``: an UnexpectedTracerError before); an unknown layer type in
     ``tests/test_layerwise_tt.py``."""
-    config = {"precision": "float64", "model": {"type": "mlp", "widths": [4, 4]}, "operators": {"method": "fd"},
-              "solver": {"name": "gauss_newton", "jacobian": "layerwise"}, "train": {"steps": 2, "progress": False},
-              **change}
+    config = {
+        "precision": "float64",
+        "model": {"type": "mlp", "widths": [4, 4]},
+        "operators": {"method": "fd"},
+        "solver": {"name": "gauss_newton", "jacobian": "layerwise"},
+        "train": {"steps": 2, "progress": False},
+        **change,
+    }
     with pytest.raises(pdesolve.ConfigError, match="layerwise"):
         pdesolve.solve("problems/poisson2d.yaml", config)
 
 
 def test_layerwise_gauss_newton_solves_poisson():
     """The same solve as the forward-difference one above, with activity-perturbation Jacobians."""
-    config = {"precision": "float64", "model": {"type": "mlp", "widths": [12, 12], "activation": "tanh"},
-              "operators": {"method": "fd", "step": 1e-3}, "solver": {"name": "gauss_newton", "jacobian": "layerwise"},
-              "train": {"steps": 30, "batch_size": 256, "log_every": 5, "progress": False}}
+    config = {
+        "precision": "float64",
+        "model": {"type": "mlp", "widths": [12, 12], "activation": "tanh"},
+        "operators": {"method": "fd", "step": 1e-3},
+        "solver": {"name": "gauss_newton", "jacobian": "layerwise"},
+        "train": {"steps": 30, "batch_size": 256, "log_every": 5, "progress": False},
+    }
     run = pdesolve.solve("problems/poisson2d.yaml", config)
     assert run.report["rel_l2"] < 1e-3 and run.report["backprop"] is False
 
@@ -331,8 +372,12 @@ def test_failed_line_search_stays_and_raises_the_damping():
 def _linear_batch(rng, n: int, p: int, noise: float) -> dict:
     """A batch of the training loop's shape for the residual x @ theta - f (noisy targets)."""
     x = rng.normal(size=(n, p))
-    return {"x": jnp.asarray(x), "t": jnp.zeros(n), "f": jnp.asarray(x @ np.ones(p) + noise * rng.normal(size=n)),
-            "conditions": {}}
+    return {
+        "x": jnp.asarray(x),
+        "t": jnp.zeros(n),
+        "f": jnp.asarray(x @ np.ones(p) + noise * rng.normal(size=n)),
+        "conditions": {},
+    }
 
 
 def test_holdout_line_search_picks_the_length_by_the_held_out_points():
@@ -371,8 +416,12 @@ def test_accumulated_normal_equations_take_the_whole_batch_step(options):
     batch's Jacobian, and the same residual (the chunks are scaled like the whole batch)."""
     rng = np.random.default_rng(9)
     s = rng.uniform(0, 3, size=48)
-    batch = {"x": jnp.asarray(s)[:, None], "t": jnp.zeros(48), "f": jnp.asarray(2 * np.exp(-1.3 * s) + 0.5),
-             "conditions": {}}
+    batch = {
+        "x": jnp.asarray(s)[:, None],
+        "t": jnp.zeros(48),
+        "f": jnp.asarray(2 * np.exp(-1.3 * s) + 0.5),
+        "conditions": {},
+    }
     loss = _Residuals(lambda p, b: (p["a"] * jnp.exp(-p["b"] * b["x"][:, 0]) + p["c"] - b["f"]) / jnp.sqrt(len(b["f"])))
     params = {"a": jnp.asarray(1.0), "b": jnp.asarray(0.5), "c": jnp.asarray(0.0)}
     steps = []
@@ -403,10 +452,13 @@ def test_accumulated_pinn_step_matches_the_whole_batch_step():
     one step is compared: the chunks' Jacobian entries differ from the whole batch's by rounding
     (~1e-11 relative, another XLA blocking under the finite differences), which the nearly
     undamped solve in the Gram matrix's near-null directions amplifies step after step."""
-    config = {"precision": "float64", "model": {"type": "mlp", "widths": [8, 8], "activation": "tanh"},
-              "operators": {"method": "fd", "step": 1e-3},
-              "solver": {"name": "gauss_newton", "jacobian": "layerwise", "line_search": 16, "min_damping": 1e-6},
-              "train": {"steps": 1, "batch_size": 128, "log_every": 1, "progress": False}}
+    config = {
+        "precision": "float64",
+        "model": {"type": "mlp", "widths": [8, 8], "activation": "tanh"},
+        "operators": {"method": "fd", "step": 1e-3},
+        "solver": {"name": "gauss_newton", "jacobian": "layerwise", "line_search": 16, "min_damping": 1e-6},
+        "train": {"steps": 1, "batch_size": 128, "log_every": 1, "progress": False},
+    }
     whole = pdesolve.solve("problems/poisson2d.yaml", config)
     config["solver"]["accumulate"] = 4
     chunked = pdesolve.solve("problems/poisson2d.yaml", config)
@@ -416,14 +468,21 @@ def test_accumulated_pinn_step_matches_the_whole_batch_step():
 
 def test_accumulate_refuses_the_geodesic_acceleration():
     with pytest.raises(pdesolve.ConfigError, match="solver.geodesic.*accumulate"):
-        pdesolve.solve("problems/poisson2d.yaml", {"solver": {"name": "gauss_newton", "accumulate": 2,
-                                                              "geodesic": True}, "train": {"steps": 1, "progress": False}})
+        pdesolve.solve(
+            "problems/poisson2d.yaml",
+            {
+                "solver": {"name": "gauss_newton", "accumulate": 2, "geodesic": True},
+                "train": {"steps": 1, "progress": False},
+            },
+        )
 
 
 def test_holdout_needs_the_line_search():
     with pytest.raises(pdesolve.ConfigError, match="solver.holdout.*line_search"):
-        pdesolve.solve("problems/poisson2d.yaml", {"solver": {"name": "gauss_newton", "holdout": 0.2},
-                                                   "train": {"steps": 1, "progress": False}})
+        pdesolve.solve(
+            "problems/poisson2d.yaml",
+            {"solver": {"name": "gauss_newton", "holdout": 0.2}, "train": {"steps": 1, "progress": False}},
+        )
 
 
 def test_geodesic_acceleration_matches_the_second_directional_derivative():
@@ -439,8 +498,7 @@ def test_geodesic_acceleration_matches_the_second_directional_derivative():
     r = fn(theta)
     jac = np.asarray(jax.jacfwd(fn)(theta))
     system = _DampedSystem.build(jnp.asarray(jac), r)
-    delta, _ = GaussNewton("ad", geodesic=True)._direction(fn, theta, jnp.ones(3), system,
-                                                           jnp.asarray(lam))
+    delta, _ = GaussNewton("ad", geodesic=True)._direction(fn, theta, jnp.ones(3), system, jnp.asarray(lam))
     damped = lambda rhs: -np.linalg.solve(jac.T @ jac + lam * np.eye(3), jac.T @ rhs)  # noqa: E731
     v = damped(np.asarray(r))
     accel = damped(np.einsum("i,kij,j->k", v, b, v))
@@ -461,19 +519,38 @@ def test_rosenbrock_residual_reaches_the_minimum(options):
 
 
 def test_line_search_solve_is_reproducible_and_bp_free():
-    config = {"precision": "float64", "model": {"type": "mlp", "widths": [8, 8], "activation": "tanh"},
-              "operators": {"method": "fd", "step": 1e-3},
-              "solver": {"name": "gauss_newton", "jacobian": "layerwise", "line_search": 16, "min_damping": 1e-6,
-                         "geodesic": True},
-              "train": {"steps": 12, "batch_size": 128, "resample_every": 4, "log_every": 4, "progress": False}}
+    config = {
+        "precision": "float64",
+        "model": {"type": "mlp", "widths": [8, 8], "activation": "tanh"},
+        "operators": {"method": "fd", "step": 1e-3},
+        "solver": {
+            "name": "gauss_newton",
+            "jacobian": "layerwise",
+            "line_search": 16,
+            "min_damping": 1e-6,
+            "geodesic": True,
+        },
+        "train": {"steps": 12, "batch_size": 128, "resample_every": 4, "log_every": 4, "progress": False},
+    }
     first, second = (pdesolve.solve("problems/poisson2d.yaml", config) for _ in range(2))
     assert first.report["rel_l2"] == second.report["rel_l2"] < 1e-2
     assert first.report["backprop"] is False
 
 
-@pytest.mark.parametrize("setting", [{"line_search": -1}, {"line_search": 61}, {"geodesic": "yes"},
-                                     {"holdout": 0.95}, {"holdout": -0.1}, {"accumulate": 0}])
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"line_search": -1},
+        {"line_search": 61},
+        {"geodesic": "yes"},
+        {"holdout": 0.95},
+        {"holdout": -0.1},
+        {"accumulate": 0},
+    ],
+)
 def test_line_search_and_geodesic_settings_are_checked(setting):
     with pytest.raises(pdesolve.ConfigError, match="solver"):
-        pdesolve.solve("problems/poisson2d.yaml", {"solver": {"name": "gauss_newton", **setting},
-                                                   "train": {"steps": 1, "progress": False}})
+        pdesolve.solve(
+            "problems/poisson2d.yaml",
+            {"solver": {"name": "gauss_newton", **setting}, "train": {"steps": 1, "progress": False}},
+        )

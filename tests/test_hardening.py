@@ -58,12 +58,18 @@ def _poisson_with(tmp_path, replace: dict[str, str], name="p.yaml") -> Path:
 
 # --- 1: alias bombs -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("field", ["dimension", "title", "name", "config", "parameters"])
 def test_alias_bomb_in_any_field_is_refused(tmp_path, field):
     """Refused by the node count before any expansion (the message names the limit; no wall-clock bound)."""
-    text = POISSON.read_text().replace(f"\n{field}:", f"\nunused_{field}:") if field in ("dimension", "title", "name") \
+    text = (
+        POISSON.read_text().replace(f"\n{field}:", f"\nunused_{field}:")
+        if field in ("dimension", "title", "name")
         else POISSON.read_text()
-    text = f"anchors:\n{_bomb()}\n{field}: *l8\n" + text.replace("config:", "unused_config:" if field == "config" else "config:")
+    )
+    text = f"anchors:\n{_bomb()}\n{field}: *l8\n" + text.replace(
+        "config:", "unused_config:" if field == "config" else "config:"
+    )
     path = tmp_path / "bomb.yaml"
     path.write_text(text)
     with pytest.raises(ProblemError) as info:
@@ -81,7 +87,11 @@ def test_recursive_alias_and_config_bombs_are_refused(tmp_path):
         load_config_file(path)
     # ordinary aliases and merge keys still work
     assert safe_load("a: &w [8, 8]\nb: *w\nc: &m {k: 1}\nd: {<<: *m, k: 2}") == {
-        "a": [8, 8], "b": [8, 8], "c": {"k": 1}, "d": {"k": 2}}
+        "a": [8, 8],
+        "b": [8, 8],
+        "c": {"k": 1},
+        "d": {"k": 2},
+    }
     code, _, err = _cli(["solve", POISSON, "--quiet", "--out", tmp_path / "x", "--config", path])
     assert code == 2 and len(err.strip().splitlines()) == 1 and len(err) < 400, err
 
@@ -97,6 +107,7 @@ def test_a_long_value_is_shortened_in_messages(tmp_path):
 
 
 # --- 7: silent wrong answers ----------------------------------------------------------------------
+
 
 def test_an_exact_solution_that_is_nan_on_the_domain_is_refused(tmp_path):
     path = _poisson_with(tmp_path, {'exact: "sin(pi * x[1]) * sin(pi * x[2])"': 'exact: "log(x[1] - 0.5)"'})
@@ -125,30 +136,44 @@ def test_check_validates_the_problems_config_section(tmp_path):
 
 # --- 4: bad input is a validation error (exit 2), never an internal one ----------------------------
 
-@pytest.mark.parametrize("item, field", [
-    ("model.widths=[-4, 0]", "model.widths"), ("model.widths=[a]", "model.widths"),
-    ("model.widths=[1000000]", "model.widths"), ("model.activation=swish", "model.activation"),
-    ("seed=-1", "seed"), ("seed=1e40", "seed"), ("solver.learning_rate=-0.1", "solver.learning_rate"),
-    ("solver.learning_rate=.nan", "solver.learning_rate"), ("solver.learning_rate=.inf", "solver.learning_rate"),
-    ("operators.level=50", "operators.level"), ("train.validation_points=1e12", "train.validation_points"),
-    ("solver.b1=1.5", "solver.b1"), ("train.rollback_factor=1", "train.rollback_factor"),
-])
+
+@pytest.mark.parametrize(
+    "item, field",
+    [
+        ("model.widths=[-4, 0]", "model.widths"),
+        ("model.widths=[a]", "model.widths"),
+        ("model.widths=[1000000]", "model.widths"),
+        ("model.activation=swish", "model.activation"),
+        ("seed=-1", "seed"),
+        ("seed=1e40", "seed"),
+        ("solver.learning_rate=-0.1", "solver.learning_rate"),
+        ("solver.learning_rate=.nan", "solver.learning_rate"),
+        ("solver.learning_rate=.inf", "solver.learning_rate"),
+        ("operators.level=50", "operators.level"),
+        ("train.validation_points=1e12", "train.validation_points"),
+        ("solver.b1=1.5", "solver.b1"),
+        ("train.rollback_factor=1", "train.rollback_factor"),
+    ],
+)
 def test_bad_config_values_are_validation_errors(tmp_path, item, field):
     code, out, err = _cli(["solve", POISSON, "--quiet", "--out", tmp_path / "x", "--set", item])
     assert code == 2 and err.startswith(f"error: config {field}:") and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("replace, field", [
-    ({"dimension: 2": "dimension: 2\nparameters: {a: {uniform: {low: .nan}}}"}, "parameters.a.uniform.low"),
-    ({"dimension: 2": "dimension: 2\nparameters: {a: {uniform: {high: abc}}}"}, "parameters.a.uniform.high"),
-    ({"dimension: 2": "dimension: 2\nparameters: {a: {uniform: {low: 2, high: 1}}}"}, "parameters.a.uniform.high"),
-    ({"dimension: 2": "dimension: 2\nparameters: {a: {normal: {seed: -1}}}"}, "parameters.a.normal.seed"),
-    ({"points: 4096": "points: 1e12"}, "evaluation.points"),
-    ({"points: 4096": "points: 1" + "0" * 400}, "evaluation.points"),  # an int beyond float range
-    ({"seed: 1234": "seed: -5"}, "evaluation.seed"),
-    ({"title: 2-d Poisson equation with u = sin(pi x1) sin(pi x2)": "title: [1, 2]"}, "title"),
-])
+@pytest.mark.parametrize(
+    "replace, field",
+    [
+        ({"dimension: 2": "dimension: 2\nparameters: {a: {uniform: {low: .nan}}}"}, "parameters.a.uniform.low"),
+        ({"dimension: 2": "dimension: 2\nparameters: {a: {uniform: {high: abc}}}"}, "parameters.a.uniform.high"),
+        ({"dimension: 2": "dimension: 2\nparameters: {a: {uniform: {low: 2, high: 1}}}"}, "parameters.a.uniform.high"),
+        ({"dimension: 2": "dimension: 2\nparameters: {a: {normal: {seed: -1}}}"}, "parameters.a.normal.seed"),
+        ({"points: 4096": "points: 1e12"}, "evaluation.points"),
+        ({"points: 4096": "points: 1" + "0" * 400}, "evaluation.points"),  # an int beyond float range
+        ({"seed: 1234": "seed: -5"}, "evaluation.seed"),
+        ({"title: 2-d Poisson equation with u = sin(pi x1) sin(pi x2)": "title: [1, 2]"}, "title"),
+    ],
+)
 def test_bad_problem_values_are_validation_errors(tmp_path, replace, field):
     path = _poisson_with(tmp_path, replace)
     code, out, err = _cli(["check", path])
@@ -164,6 +189,7 @@ def test_activation_choices_follow_the_models():
 
 
 # --- 6: the trained model is saved before the final evaluation --------------------------------------
+
 
 def test_an_interrupted_final_evaluation_keeps_the_trained_model_and_resumes(tmp_path, monkeypatch):
     config = {"seed": 1, "train": {**QUIET, "steps": 20, "log_every": 10, "checkpoint_every": 1000}}
@@ -203,6 +229,7 @@ def test_evaluation_in_chunks_equals_one_call():
 
 # --- 2: blow-ups that stay finite --------------------------------------------------------------------
 
+
 def test_blowup_watch_sees_finite_blowups_and_not_noise():
     watch = BlowupWatch({"loss": [], "rel_l2": []}, initial_error=0.9)
     assert watch.check(1.0, 0.8) is None
@@ -226,8 +253,19 @@ def test_rollback_message_does_not_suggest_rollback_again():
     assert "on_divergence=rollback" in divergence_reason("x", 5, 4, 0, TrainConfig(on_divergence="stop"), True)
 
 
-HJB2 = ["--param", "dimension=2", "--config", ROOT / "configs/ad_reference.yaml", "--set", "solver.learning_rate=1e30",
-        "--set", "train.steps=20", "--set", "train.log_every=5", "--quiet"]
+HJB2 = [
+    "--param",
+    "dimension=2",
+    "--config",
+    ROOT / "configs/ad_reference.yaml",
+    "--set",
+    "solver.learning_rate=1e30",
+    "--set",
+    "train.steps=20",
+    "--set",
+    "train.log_every=5",
+    "--quiet",
+]
 
 
 def test_a_huge_learning_rate_stops_with_exit_3(tmp_path):
@@ -239,13 +277,22 @@ def test_a_huge_learning_rate_stops_with_exit_3(tmp_path):
 
 def test_a_huge_learning_rate_recovers_with_rollback(tmp_path):
     problem = load_problem(ROOT / "problems/hjb20.yaml", overrides={"dimension": 2})
-    config = {"solver": {"learning_rate": 1e30}, "train": {**QUIET, "steps": 20, "log_every": 5,
-                                                          "on_divergence": "rollback", "rollback_factor": 1e-4,
-                                                          "max_rollbacks": 9}}  # 1e30 -> 1e26 ... 1e-2
+    config = {
+        "solver": {"learning_rate": 1e30},
+        "train": {
+            **QUIET,
+            "steps": 20,
+            "log_every": 5,
+            "on_divergence": "rollback",
+            "rollback_factor": 1e-4,
+            "max_rollbacks": 9,
+        },
+    }  # 1e30 -> 1e26 ... 1e-2
     run = pdesolve.solve(problem, ROOT / "configs/ad_reference.yaml", overrides=[config])
     assert run.report["steps"] == 20 and "rollbacks: learning rate x" in run.report["stop_reason"]
-    stopped = pdesolve.solve(problem, ROOT / "configs/ad_reference.yaml", overrides=[config, {"train": {
-        "on_divergence": "stop"}}])  # kept step 0: its error is the error before the blow-up
+    stopped = pdesolve.solve(
+        problem, ROOT / "configs/ad_reference.yaml", overrides=[config, {"train": {"on_divergence": "stop"}}]
+    )  # kept step 0: its error is the error before the blow-up
     assert stopped.report["steps"] == 0
     assert run.report["rel_l2"] < 2 * stopped.report["rel_l2"]
 
@@ -264,8 +311,9 @@ def test_float32_after_float64_equals_a_fresh_process():
     import jax
 
     config = lambda p: {"precision": p, "seed": 3, "train": {**QUIET, "steps": 5, "log_every": 5}}  # noqa: E731
-    fresh = subprocess.run([sys.executable, "-c", PRECISION_SCRIPT, str(POISSON)], capture_output=True, text=True,
-                           timeout=600)
+    fresh = subprocess.run(
+        [sys.executable, "-c", PRECISION_SCRIPT, str(POISSON)], capture_output=True, text=True, timeout=600
+    )
     assert fresh.returncode == 0, fresh.stderr[-2000:]
     jax.config.update("jax_enable_x64", False)  # as in a fresh process (the test suite turns it on)
     try:
@@ -278,6 +326,7 @@ def test_float32_after_float64_equals_a_fresh_process():
 
 
 # --- 5: output-folder faults ----------------------------------------------------------------------------
+
 
 def test_an_unwritable_out_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
@@ -315,8 +364,9 @@ def test_an_error_after_the_folder_is_made_leaves_no_folder(tmp_path):
 def test_run_files_follow_the_umask(tmp_path):
     old = os.umask(0o022)
     try:
-        pdesolve.solve(POISSON, {"train": {**QUIET, "steps": 2, "log_every": 1, "checkpoint_every": 1}},
-                       out=tmp_path / "run")
+        pdesolve.solve(
+            POISSON, {"train": {**QUIET, "steps": 2, "log_every": 1, "checkpoint_every": 1}}, out=tmp_path / "run"
+        )
     finally:
         os.umask(old)
     for path in (tmp_path / "run").iterdir():
@@ -324,6 +374,7 @@ def test_run_files_follow_the_umask(tmp_path):
 
 
 # --- 8: smaller items -----------------------------------------------------------------------------------
+
 
 def test_debug_after_the_subcommand_shows_the_traceback(tmp_path):
     with pytest.raises(ProblemError):
@@ -336,8 +387,9 @@ def test_a_folder_as_the_problem_says_so(tmp_path):
 
 
 def test_report_into_a_closed_pipe_is_quiet():
-    proc = subprocess.run(f"{sys.executable} -m pdesolve list | head -1", shell=True, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        f"{sys.executable} -m pdesolve list | head -1", shell=True, capture_output=True, text=True, timeout=300
+    )
     assert proc.stdout.startswith("problems") and "Error" not in proc.stderr, proc.stderr
 
 
@@ -370,8 +422,19 @@ def test_interrupted_names_the_folder_to_resume(monkeypatch, tmp_path):
 
 
 def test_a_sparse_grid_too_large_is_a_validation_error(tmp_path):
-    code, out, err = _cli(["solve", ROOT / "problems/hjb20.yaml", "--quiet", "--out", tmp_path / "x",
-                           "--set", "operators.method=sg", "--set", "operators.level=8"])
+    code, out, err = _cli(
+        [
+            "solve",
+            ROOT / "problems/hjb20.yaml",
+            "--quiet",
+            "--out",
+            tmp_path / "x",
+            "--set",
+            "operators.method=sg",
+            "--set",
+            "operators.level=8",
+        ]
+    )
     assert code == 2 and err.startswith("error: config operators.level:") and "lower level" in err, err
     assert not (tmp_path / "x").exists()
 
@@ -405,8 +468,12 @@ def test_soak_many_solves_in_one_process():
 
     import jax
 
-    combos = [(str(ROOT / p), precision, solver) for p in ("problems/hjb20.yaml", "problems/heat_sin10.yaml")
-              for precision in ("float32", "float64") for solver in ("adam", "rge")]
+    combos = [
+        (str(ROOT / p), precision, solver)
+        for p in ("problems/hjb20.yaml", "problems/heat_sin10.yaml")
+        for precision in ("float32", "float64")
+        for solver in ("adam", "rge")
+    ]
     fresh = {}
     for combo in combos:
         proc = subprocess.run([sys.executable, "-c", SOAK_SCRIPT, *combo], capture_output=True, text=True, timeout=600)
@@ -416,8 +483,14 @@ def test_soak_many_solves_in_one_process():
     try:
         for i in range(SOAK_SOLVES):
             problem, precision, solver = combo = combos[i % len(combos)]
-            config = {"precision": precision, "seed": 5, "solver": {"name": solver}, "operators": {"method": "ad"},
-                      "train": {**QUIET, "steps": 4, "log_every": 2}, "model": {"type": "mlp", "widths": [16, 16]}}
+            config = {
+                "precision": precision,
+                "seed": 5,
+                "solver": {"name": solver},
+                "operators": {"method": "ad"},
+                "train": {**QUIET, "steps": 4, "log_every": 2},
+                "model": {"type": "mlp", "widths": [16, 16]},
+            }
             run = pdesolve.solve(load_problem(problem, overrides={"dimension": 2}), config)
             assert repr(float(run.report["rel_l2"])) == fresh[combo], (i, combo)
             if i == len(combos) - 1:

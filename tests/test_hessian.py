@@ -16,8 +16,15 @@ D = 6
 
 
 def _mapping(equation, exact="x[1]**2 * x[2] + x[3] * x[4] * x[5] + x[2]**3", d=D, **parameters):
-    return {"dimension": d, "parameters": parameters, "domain": {"type": "box", "low": 0.5, "high": 1.5},
-            "equation": equation, "source": "from_exact", "exact": exact, "conditions": {"boundary": "0"}}
+    return {
+        "dimension": d,
+        "parameters": parameters,
+        "domain": {"type": "box", "low": 0.5, "high": 1.5},
+        "equation": equation,
+        "source": "from_exact",
+        "exact": exact,
+        "conditions": {"boundary": "0"},
+    }
 
 
 def _exact(x):
@@ -48,8 +55,12 @@ SIGMA = np.random.default_rng(6).uniform(0.1, 0.4, D)
 
 
 def test_gram_contraction_with_x_dependent_directions_is_two_directional_derivatives():
-    compiled = _compiled("Sum(A[i, j] * s[i] * s[j] * x[i] * x[j] * u_xx[i, j], (i, 1, d), (j, 1, d)) = f",
-                         S={"matrix": S.tolist()}, A={"gram": "S"}, s=SIGMA.tolist())
+    compiled = _compiled(
+        "Sum(A[i, j] * s[i] * s[j] * x[i] * x[j] * u_xx[i, j], (i, 1, d), (j, 1, d)) = f",
+        S={"matrix": S.tolist()},
+        A={"gram": "S"},
+        s=SIGMA.tolist(),
+    )
     (hessian,) = directions_in(compiled.needs)
     assert hessian.rank == 2 and hessian.scale is not None
     scaled = SIGMA[None, :] * POINTS
@@ -77,8 +88,11 @@ def test_dense_matrix_coefficient_is_eigendecomposed_and_indefinite_weights_are_
 
 
 def test_hutchinson_directions_are_unbiased_and_their_cost_does_not_grow_with_d():
-    compiled = _compiled("Sum(A[i, j] * u_xx[i, j], (i, 1, d), (j, 1, d)) = f",
-                         S={"matrix": {"normal": {"seed": 2, "columns": 4}}}, A={"gram": "S"})
+    compiled = _compiled(
+        "Sum(A[i, j] * u_xx[i, j], (i, 1, d), (j, 1, d)) = f",
+        S={"matrix": {"normal": {"seed": 2, "columns": 4}}},
+        A={"gram": "S"},
+    )
     engine = FiniteDifferenceEngine(coordinates=2)  # 2 random directions per set, rank 4
     exact = _contraction(compiled, AutodiffEngine())
     draws = jax.vmap(lambda k: _contraction(compiled, engine, k))(jax.random.split(jax.random.key(0), 2000))
@@ -90,9 +104,15 @@ def test_hutchinson_directions_are_unbiased_and_their_cost_does_not_grow_with_d(
 
 
 def test_stein_engines_read_the_contraction_off_their_nodes():
-    compiled = compile_problem(problem_from_mapping(_mapping(
-        "Sum(A[i, j] * x[i] * x[j] * u_xx[i, j], (i, 1, d), (j, 1, d)) = f",
-        S={"matrix": S.tolist()}, A={"gram": "S"})))  # cubic exact: level-3 rule exact for its 2nd derivatives
+    compiled = compile_problem(
+        problem_from_mapping(
+            _mapping(
+                "Sum(A[i, j] * x[i] * x[j] * u_xx[i, j], (i, 1, d), (j, 1, d)) = f",
+                S={"matrix": S.tolist()},
+                A={"gram": "S"},
+            )
+        )
+    )  # cubic exact: level-3 rule exact for its 2nd derivatives
     exact = _contraction(compiled, AutodiffEngine())
     sg = SparseGridSteinEngine(sigma=0.1, level=3, smooth="solution")
     np.testing.assert_allclose(_contraction(compiled, sg), exact, rtol=1e-9)
@@ -114,12 +134,14 @@ class _Toy:
 
 
 def test_stein_on_an_ansatz_smooths_the_network_only():
-    compiled = _compiled("Sum(A[i, j] * x[i] * x[j] * u_xx[i, j], (i, 1, d), (j, 1, d)) = f",
-                         S={"matrix": S.tolist()}, A={"gram": "S"})
+    compiled = _compiled(
+        "Sum(A[i, j] * x[i] * x[j] * u_xx[i, j], (i, 1, d), (j, 1, d)) = f", S={"matrix": S.tolist()}, A={"gram": "S"}
+    )
     (hessian,) = directions_in(compiled.needs)
     toy = _Toy()
     sg = SparseGridSteinEngine(sigma=0.1, level=3)
     from pdesolve.operators._base import Ansatz
+
     assert isinstance(toy, Ansatz)
     smoothed = lambda x, t: sg(lambda xs, ts: toy.network(xs), x, t, frozenset({"u"}))["u"]  # N_s, same rule
     reference = lambda x, t: toy.base(x, t) + toy.factor(x, t) * smoothed(x, t)
@@ -128,26 +150,32 @@ def test_stein_on_an_ansatz_smooths_the_network_only():
     np.testing.assert_allclose(sg(toy, POINTS, t, frozenset({hessian}))[hessian.name], expected, rtol=1e-9)
 
 
-@pytest.mark.parametrize("equation, message", [
-    ("Sum(A[i, j] * x[i] * u_xx[i, j], (i, 1, d), (j, 1, d)) = f", "not symmetric in form"),
-    ("Sum(A[i, j] * exp(x[i] * x[j]) * u_xx[i, j], (i, 1, d), (j, 1, d)) = f", "depends on i, j and on x"),
-    ("Sum(u_xx[i, 1], (i, 1, d)) = f", "summed over exactly its two indices"),
-    ("Sum(A[i, j] * u_xx[i, j], (i, 1, 3), (j, 1, d)) = f", "over 1..d"),
-    ("A[1] = f", "is a matrix: it takes two indices"),
-])
+@pytest.mark.parametrize(
+    "equation, message",
+    [
+        ("Sum(A[i, j] * x[i] * u_xx[i, j], (i, 1, d), (j, 1, d)) = f", "not symmetric in form"),
+        ("Sum(A[i, j] * exp(x[i] * x[j]) * u_xx[i, j], (i, 1, d), (j, 1, d)) = f", "depends on i, j and on x"),
+        ("Sum(u_xx[i, 1], (i, 1, d)) = f", "summed over exactly its two indices"),
+        ("Sum(A[i, j] * u_xx[i, j], (i, 1, 3), (j, 1, d)) = f", "over 1..d"),
+        ("A[1] = f", "is a matrix: it takes two indices"),
+    ],
+)
 def test_unsupported_hessian_forms_name_the_equation(equation, message):
     with pytest.raises(ProblemError, match=message) as err:
         compile_problem(problem_from_mapping(_mapping(equation, A={"matrix": np.eye(D).tolist()})))
     assert err.value.field == "equation"
 
 
-@pytest.mark.parametrize("raw, message", [
-    ({"matrix": [[1, 2]] * (D - 1)}, "expected 6 rows"),
-    ({"matrix": [[1, 2]] * (D - 1) + [[1]]}, "rows of different lengths"),
-    ({"gram": "nope"}, "names a d x k matrix parameter"),
-    ({"matrix": {"normal": {"seed": 1, "columns": 0}}}, "must be > 0"),
-    ({"matrix": [[0, 0]] * D, "rows": "unit"}, "a zero row"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"matrix": [[1, 2]] * (D - 1)}, "expected 6 rows"),
+        ({"matrix": [[1, 2]] * (D - 1) + [[1]]}, "rows of different lengths"),
+        ({"gram": "nope"}, "names a d x k matrix parameter"),
+        ({"matrix": {"normal": {"seed": 1, "columns": 0}}}, "must be > 0"),
+        ({"matrix": [[0, 0]] * D, "rows": "unit"}, "a zero row"),
+    ],
+)
 def test_bad_matrix_parameters_name_the_field(raw, message):
     with pytest.raises(ProblemError, match=message) as err:
         problem_from_mapping(_mapping("lap_u = f", A=raw))
@@ -167,15 +195,19 @@ def test_shipped_correlated_problems_have_exact_solutions(name):
 def test_check_flags_a_wrong_exact_solution(exact, flagged):
     from pdesolve.problem import verify_exact
 
-    mapping = {"dimension": 3, "time": {"start": 0, "end": 1}, "domain": {"type": "ball"},
-               "equation": "u_t - lap_u = 0", "conditions": {"initial": "sin(x[1])", "boundary": exact},
-               "exact": exact}
+    mapping = {
+        "dimension": 3,
+        "time": {"start": 0, "end": 1},
+        "domain": {"type": "ball"},
+        "equation": "u_t - lap_u = 0",
+        "conditions": {"initial": "sin(x[1])", "boundary": exact},
+        "exact": exact,
+    }
     (equation, *conditions) = verify_exact(compile_problem(problem_from_mapping(mapping)), n=60)
     assert equation.what == "equation" and equation.small != flagged
     assert all(m.small for m in conditions)
     if flagged:  # u_t - lap_u = 0.1 exp(-0.9 t) sin(x_1): the largest residual is where |sin x_1| is largest
         assert equation.absolute > 1e-2 and abs(np.sin(equation.x[0])) > 0.5
-
 
 
 @pytest.mark.parametrize("truth, flagged", [(0.5, False), (0.7, True)])

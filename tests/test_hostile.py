@@ -51,25 +51,29 @@ def _problem(tmp_path, base=POISSON, **edits) -> Path:
 
 # --- 1: input errors are exit 2 -------------------------------------------------------------------
 
+
 def _files(tmp_path):
     (tmp_path / "latin1.yaml").write_bytes("train: {steps: 10}  # caf\xe9\n".encode("latin-1"))
     (tmp_path / "binary.yaml").write_bytes(bytes(range(256)))
     (tmp_path / "deep.yaml").write_text("train: " + "[" * 5000 + "]" * 5000)
 
 
-@pytest.mark.parametrize("args, field", [
-    (["--set", "model.widths=[]"], "model.widths"),
-    (["--set", "train.steps=" + "[" * 3000 + "]" * 3000], "train.steps"),
-    (["--param", "a=" + "[" * 3000 + "]" * 3000], "--param a"),
-    (["--set", "operators.method=fd", "--set", "operators.step=1e308"], "operators.step"),
-    (["--set", "operators.method=se", "--set", "operators.sigma=1e308"], "operators.sigma"),
-    (["--set", f"train.steps={10**30}"], "train.steps"),
-    (["--config", "{tmp}/latin1.yaml"], "not UTF-8"),
-    (["--config", "{tmp}/binary.yaml"], "not UTF-8"),
-    (["--config", "{tmp}/deep.yaml"], "nested deeper"),
-    (["--config", "/proc/self/mem"], "cannot be read"),
-    (["--config", "{tmp}/" + "a" * 300], "the file system allows 255"),
-])
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (["--set", "model.widths=[]"], "model.widths"),
+        (["--set", "train.steps=" + "[" * 3000 + "]" * 3000], "train.steps"),
+        (["--param", "a=" + "[" * 3000 + "]" * 3000], "--param a"),
+        (["--set", "operators.method=fd", "--set", "operators.step=1e308"], "operators.step"),
+        (["--set", "operators.method=se", "--set", "operators.sigma=1e308"], "operators.sigma"),
+        (["--set", f"train.steps={10**30}"], "train.steps"),
+        (["--config", "{tmp}/latin1.yaml"], "not UTF-8"),
+        (["--config", "{tmp}/binary.yaml"], "not UTF-8"),
+        (["--config", "{tmp}/deep.yaml"], "nested deeper"),
+        (["--config", "/proc/self/mem"], "cannot be read"),
+        (["--config", "{tmp}/" + "a" * 300], "the file system allows 255"),
+    ],
+)
 def test_bad_input_is_a_one_line_exit_2(tmp_path, args, field):
     _files(tmp_path)
     code, _, err = _cli("check", POISSON, *[a.replace("{tmp}", str(tmp_path)) for a in args])
@@ -97,14 +101,20 @@ def test_a_failing_python_problem_module_is_a_problem_error():
 
 # --- 4: YAML bounds are met early ---------------------------------------------------------------
 
+
 def _bomb(width: int, levels: int) -> str:
     return f"a: {reliability._bomb(width, levels)}\n"
 
 
 def test_nesting_is_bounded_at_the_stated_depth():
     assert safe_load("[" * MAX_YAML_DEPTH + "]" * MAX_YAML_DEPTH) is not None
-    for text in ("[" * (MAX_YAML_DEPTH + 1) + "]" * (MAX_YAML_DEPTH + 1), "a:\n" + "".join(
-            f"{' ' * (i + 1)}b{i}:\n" for i in range(MAX_YAML_DEPTH + 1)) + " " * (MAX_YAML_DEPTH + 2) + "1"):
+    for text in (
+        "[" * (MAX_YAML_DEPTH + 1) + "]" * (MAX_YAML_DEPTH + 1),
+        "a:\n"
+        + "".join(f"{' ' * (i + 1)}b{i}:\n" for i in range(MAX_YAML_DEPTH + 1))
+        + " " * (MAX_YAML_DEPTH + 2)
+        + "1",
+    ):
         with pytest.raises(yaml.YAMLError, match="nested"):
             safe_load(text)
 
@@ -124,6 +134,7 @@ def test_alias_expansion_is_counted_while_loading():
 
 # --- 1: the resource model ----------------------------------------------------------------------
 
+
 @pytest.fixture
 def small_memory(monkeypatch):
     """An 8 GiB machine, whatever this one has."""
@@ -137,11 +148,14 @@ def _fitting(err: str, field: str) -> int:
     return int(re.search(rf"set {re.escape(field)} to at most (\d+)", err).group(1))
 
 
-@pytest.mark.parametrize("base, edits, field", [
-    (POISSON, {"evaluation__points": 60_000_000}, "evaluation.points"),
-    (HEAT_MC, {"evaluation__slice": {"points": 4096, "times": 1000}}, "evaluation.slice.points"),
-    (HEAT_MC, {"reference__monte_carlo__paths": 10**9}, "reference.monte_carlo.paths"),
-])
+@pytest.mark.parametrize(
+    "base, edits, field",
+    [
+        (POISSON, {"evaluation__points": 60_000_000}, "evaluation.points"),
+        (HEAT_MC, {"evaluation__slice": {"points": 4096, "times": 1000}}, "evaluation.slice.points"),
+        (HEAT_MC, {"reference__monte_carlo__paths": 10**9}, "reference.monte_carlo.paths"),
+    ],
+)
 def test_problem_resources_are_refused_with_a_value_that_fits(tmp_path, small_memory, base, edits, field):
     code, _, err = _cli("check", _problem(tmp_path, base, **edits))
     _refused(code, err, field)
@@ -152,10 +166,13 @@ def test_problem_resources_are_refused_with_a_value_that_fits(tmp_path, small_me
     assert code == 0 and out.strip().endswith("ok"), err
 
 
-@pytest.mark.parametrize("item, field, rebuilt", [
-    ("model.widths=[65536, 65536, 65536]", "model.widths", "model.widths=[{n}, {n}, {n}]"),
-    ("train.boundary_batch_size=1000000000", "train.boundary_batch_size", "train.boundary_batch_size={n}"),
-])
+@pytest.mark.parametrize(
+    "item, field, rebuilt",
+    [
+        ("model.widths=[65536, 65536, 65536]", "model.widths", "model.widths=[{n}, {n}, {n}]"),
+        ("train.boundary_batch_size=1000000000", "train.boundary_batch_size", "train.boundary_batch_size={n}"),
+    ],
+)
 def test_config_resources_are_refused_with_a_value_that_fits(small_memory, monkeypatch, item, field, rebuilt):
     built = []
     with monkeypatch.context() as patch:
@@ -180,8 +197,11 @@ def test_expression_terms_count_the_expanded_sums():
     expansion of the same reductions."""
     x, y = sp.IndexedBase("x"), sp.IndexedBase("y")
     i, j = sp.symbols("i j", integer=True)
-    for expr in (sp.Sum(sp.Sum(x[i] * y[j], (i, 1, 3)), (j, 1, 4)), sp.Sum(x[i] ** 2, (i, 1, 7)),
-                 sp.Product(x[i], (i, 1, 5))):
+    for expr in (
+        sp.Sum(sp.Sum(x[i] * y[j], (i, 1, 3)), (j, 1, 4)),
+        sp.Sum(x[i] ** 2, (i, 1, 7)),
+        sp.Product(x[i], (i, 1, 5)),
+    ):
         assert resources.expression_terms(expr) == len(sp.expand(expr.doit()).args), expr
     assert resources.expression_terms(sp.sin(x[1]) + sp.Sum(x[i], (i, 1, 6))) == 6
     assert resources.expression_terms(sp.sin(x[1])) == 1
@@ -200,6 +220,7 @@ def test_network_parameters_match_the_built_network():
 
 # --- 3: a full disk -----------------------------------------------------------------------------
 
+
 def _full(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -207,15 +228,25 @@ def _full(*args, **kwargs):
 @pytest.mark.parametrize("fault", ["disk_usage", "writer"])
 def test_a_full_disk_while_writing_is_exit_2_and_the_run_resumes(tmp_path, monkeypatch, fault):
     folder = tmp_path / "run"
-    config = ["--quiet", "--seed", "3", "--set", "train.steps=4", "--set", "train.log_every=2",
-              "--set", "train.checkpoint_every=2"]
+    config = [
+        "--quiet",
+        "--seed",
+        "3",
+        "--set",
+        "train.steps=4",
+        "--set",
+        "train.log_every=2",
+        "--set",
+        "train.checkpoint_every=2",
+    ]
     with monkeypatch.context() as patch:
         if fault == "disk_usage":  # the free-space check before netCDF files: no room from the first checkpoint on
             patch.setattr(pdesolve.results.shutil, "disk_usage", lambda path: type("U", (), {"free": 1000})())
         else:  # the operating system refuses the bytes of the final solution.nc
             original = Path.write_bytes
-            patch.setattr(Path, "write_bytes", lambda self, data: _full() if ".solution.nc" in self.name
-                          else original(self, data))
+            patch.setattr(
+                Path, "write_bytes", lambda self, data: _full() if ".solution.nc" in self.name else original(self, data)
+            )
         code, out, err = _cli("solve", POISSON, *config, "--out", folder)
     _refused(code, err, "disk is full")
     assert not (folder / "report.json").exists()
@@ -227,10 +258,19 @@ def test_a_full_disk_while_writing_is_exit_2_and_the_run_resumes(tmp_path, monke
 # --- 2: generated --set and --config values of every type, depth and size -----------------------
 
 KEYS = reliability.config_keys()
-_LEAVES = (st.none() | st.booleans() | st.integers(-(10**40), 10**40) | st.floats(allow_nan=True)
-           | st.text(max_size=30) | st.sampled_from(["tanh", "adam", "fd", "mlp", "float32", "x[1]"]))
-VALUES = st.recursive(_LEAVES, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner,
-                                                                                           max_size=3), max_leaves=12)
+_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**40), 10**40)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=30)
+    | st.sampled_from(["tanh", "adam", "fd", "mlp", "float32", "x[1]"])
+)
+VALUES = st.recursive(
+    _LEAVES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=12,
+)
 DEEP = st.integers(1, 200).map(lambda n: "[" * n + "1" + "]" * n)
 
 
@@ -256,6 +296,7 @@ def test_generated_overrides_and_config_files_exit_0_or_2(tmp_path_factory, key,
 
 
 # --- 5: the hostile corpus ----------------------------------------------------------------------
+
 
 def _corpus(tmp_path, per_class):
     reliability.run_case(reliability.Case("warm", "warm", ["check", str(POISSON)]))  # compile outside the clock

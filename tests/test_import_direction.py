@@ -47,7 +47,7 @@ def imported_names(source: str, module: list[str], package: Path) -> set[str]:
         if isinstance(node, ast.Import):
             targets = [alias.name.split(".") for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            base = here[:len(here) - node.level + 1] if node.level else []
+            base = here[: len(here) - node.level + 1] if node.level else []
             base = base + (node.module.split(".") if node.module else [])
             targets = [base + [alias.name] for alias in node.names] if node.module is None else [base]
         else:
@@ -76,26 +76,34 @@ def backward_imports(package: Path = PACKAGE) -> list[str]:
 
 
 def test_every_module_is_in_one_layer():
-    tops = {path.stem if path.is_file() else path.name for path in PACKAGE.iterdir()
-            if (path.suffix == ".py" or (path / "__init__.py").is_file())}
+    tops = {
+        path.stem if path.is_file() else path.name
+        for path in PACKAGE.iterdir()
+        if (path.suffix == ".py" or (path / "__init__.py").is_file())
+    }
     placed = [name for _, names in LAYERS for name in names]
     assert len(placed) == len(set(placed)), "a name is in two layers"
-    assert tops == set(placed), f"place these in LAYERS: {sorted(tops - set(placed))}; gone: {sorted(set(placed) - tops)}"
+    assert tops == set(placed), (
+        f"place these in LAYERS: {sorted(tops - set(placed))}; gone: {sorted(set(placed) - tops)}"
+    )
 
 
 def test_no_module_imports_a_later_layer():
     assert backward_imports() == []
 
 
-@pytest.mark.parametrize("source, module, expected", [
-    ("from ..run import solve", ["pdesolve", "problem", "_spec"], {"run"}),
-    ("def f():\n    from ..config import resolve", ["pdesolve", "operators", "_build"], {"config"}),
-    ("from . import _vocabulary", ["pdesolve", "problem", "_compile"], {"problem"}),
-    ("from . import __version__, figures", ["pdesolve", "results"], {"__init__", "figures"}),
-    ("from .errors import preview", ["pdesolve", "problem", "__init__"], {"problem"}),  # pdesolve.problem.errors
-    ("from ..errors import preview", ["pdesolve", "problem", "__init__"], {"errors"}),
-    ("import pdesolve.run._loop\nimport numpy", ["pdesolve", "models", "_mlp"], {"run"}),
-])
+@pytest.mark.parametrize(
+    "source, module, expected",
+    [
+        ("from ..run import solve", ["pdesolve", "problem", "_spec"], {"run"}),
+        ("def f():\n    from ..config import resolve", ["pdesolve", "operators", "_build"], {"config"}),
+        ("from . import _vocabulary", ["pdesolve", "problem", "_compile"], {"problem"}),
+        ("from . import __version__, figures", ["pdesolve", "results"], {"__init__", "figures"}),
+        ("from .errors import preview", ["pdesolve", "problem", "__init__"], {"problem"}),  # pdesolve.problem.errors
+        ("from ..errors import preview", ["pdesolve", "problem", "__init__"], {"errors"}),
+        ("import pdesolve.run._loop\nimport numpy", ["pdesolve", "models", "_mlp"], {"run"}),
+    ],
+)
 def test_imports_are_resolved_to_their_top_level_name(source, module, expected):
     """The checker sees relative, absolute and function-level imports (so the tests above can fail)."""
     assert imported_names(source, module, PACKAGE) == expected

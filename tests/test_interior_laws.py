@@ -36,10 +36,12 @@ def test_the_radius_uniform_law_has_a_uniform_normalised_radius(name, kind):
 def test_volume_radii_follow_their_closed_forms():
     """Ball: P(r/R <= s) = s^d. Annulus: (r^d - a^d) / (R^d - a^d). Box: the sup-norm radius of
     independent uniform coordinates, P(max |y_i| <= s) = s^d. Whole space: chi with d degrees."""
-    cdfs = {"ball": lambda s: s**D,
-            "annulus": lambda s: ((0.5 + s) ** D - 0.5**D) / (1.5**D - 0.5**D),
-            "box": lambda s: s**D,
-            "whole_space": lambda s: stats.chi(D).cdf(s * np.sqrt(D))}
+    cdfs = {
+        "ball": lambda s: s**D,
+        "annulus": lambda s: ((0.5 + s) ** D - 0.5**D) / (1.5**D - 0.5**D),
+        "box": lambda s: s**D,
+        "whole_space": lambda s: stats.chi(D).cdf(s * np.sqrt(D)),
+    }
     for name, cdf in cdfs.items():
         domain = DOMAINS[name]
         x, _ = PointSampler.for_law(domain, None, "uniform", 2, "volume").interior(N)
@@ -98,8 +100,7 @@ def _adaptive_maker(scores, candidates=4, n=64):
     config = resolve_run(problem, {"train": {"batch_size": n, "adaptive_candidates": candidates}})
     pieces = build(problem, config)
     sampler = PointSampler(problem.domain, problem.time, "uniform", seed=3)
-    maker = BatchMaker(pieces.compiled, sampler, pieces.soft_kinds, config.train, pieces.dtype,
-                       loss=pieces.loss(None))
+    maker = BatchMaker(pieces.compiled, sampler, pieces.soft_kinds, config.train, pieces.dtype, loss=pieces.loss(None))
     maker.score = lambda params, x, t, f, key: scores(np.asarray(x))
     return maker
 

@@ -20,7 +20,9 @@ from pdesolve.run import build, precision, resolve_run
 #: The reaction rate of the small test problem: -lap u + k u = f on [0, 1]^2, u = sin(pi x1) sin(pi x2).
 K_TRUE = 3.0
 PROBLEM = {
-    "name": "reaction2d_inverse", "dimension": 2, "domain": {"type": "box", "low": 0, "high": 1},
+    "name": "reaction2d_inverse",
+    "dimension": 2,
+    "domain": {"type": "box", "low": 0, "high": 1},
     "equation": "-lap_u + rate * u = f",
     "source": f"(2 * pi**2 + {K_TRUE}) * sin(pi * x[1]) * sin(pi * x[2])",
     "conditions": {"boundary": "0"},
@@ -29,8 +31,11 @@ PROBLEM = {
     "data": {"file": "observations.csv"},
     "evaluation": {"points": 256, "sampling": "sobol"},
 }
-CONFIG = {"seed": 0, "model": {"type": "mlp", "widths": [16, 16], "activation": "tanh"},
-          "train": {"steps": 25, "batch_size": 400, "log_every": 5, "progress": False, "validation_points": 128}}
+CONFIG = {
+    "seed": 0,
+    "model": {"type": "mlp", "widths": [16, 16], "activation": "tanh"},
+    "train": {"steps": 25, "batch_size": 400, "log_every": 5, "progress": False, "validation_points": 128},
+}
 
 
 def _exact(x: np.ndarray) -> np.ndarray:
@@ -99,7 +104,9 @@ def test_the_unknown_stays_in_its_bounds(observed, capsys):
     config = observed.parent / "config.yaml"
     config.write_text(yaml.safe_dump({**CONFIG, "train": {**CONFIG["train"], "steps": 5}}))
     out = observed.parent / "run"
-    assert main(["solve", str(_problem_file(observed.parent, problem)), "--config", str(config), "--out", str(out)]) == 0
+    assert (
+        main(["solve", str(_problem_file(observed.parent, problem)), "--config", str(config), "--out", str(out)]) == 0
+    )
     report = json.loads((out / "report.json").read_text())
     value = report["unknowns"]["rate"]["value"]
     assert 0.0 < value < 2.0 and "rel_error" not in report["unknowns"]["rate"]
@@ -112,22 +119,26 @@ def test_a_netcdf_file_reads_like_the_csv(tmp_path):
 
     x = np.random.default_rng(1).uniform(0, 1, (50, 2))
     xr.Dataset({"x": (("point", "component"), x), "u": ("point", _exact(x))}).to_netcdf(
-        tmp_path / "observations.nc", engine="h5netcdf")
+        tmp_path / "observations.nc", engine="h5netcdf"
+    )
     problem = pdesolve.load_problem(_problem_file(tmp_path, {**PROBLEM, "data": {"file": "observations.nc"}}))
     np.testing.assert_array_equal(problem.data["x"], x)
     np.testing.assert_array_equal(problem.data["u"], _exact(x))
 
 
-@pytest.mark.parametrize("header, rows, message", [
-    (["x1", "u"], [[0.5, 1.0]], "lacks the columns x2"),
-    (["x1", "x2", "u", "v"], [[0.5, 0.5, 1.0, 2.0]], "unexpected columns v"),
-    (["x1", "x2", "t", "u"], [[0.5, 0.5, 0.0, 1.0]], "unexpected columns t"),
-    (["x1", "x2", "u"], [[0.5, 0.5]], "line 2 has 2 values"),
-    (["x1", "x2", "u"], [[0.5, "abc", 1.0]], "line 2, column x2: 'abc' is not a number"),
-    (["x1", "x2", "u"], [[0.5, 0.5, 1.0], [0.2, 0.3, "nan"]], "u of observation 1 is nan"),
-    (["x1", "x2", "u"], [[0.5, 1.5, 1.0]], "outside the domain"),
-    (["x1", "x2", "u"], [], "no observations"),
-])
+@pytest.mark.parametrize(
+    "header, rows, message",
+    [
+        (["x1", "u"], [[0.5, 1.0]], "lacks the columns x2"),
+        (["x1", "x2", "u", "v"], [[0.5, 0.5, 1.0, 2.0]], "unexpected columns v"),
+        (["x1", "x2", "t", "u"], [[0.5, 0.5, 0.0, 1.0]], "unexpected columns t"),
+        (["x1", "x2", "u"], [[0.5, 0.5]], "line 2 has 2 values"),
+        (["x1", "x2", "u"], [[0.5, "abc", 1.0]], "line 2, column x2: 'abc' is not a number"),
+        (["x1", "x2", "u"], [[0.5, 0.5, 1.0], [0.2, 0.3, "nan"]], "u of observation 1 is nan"),
+        (["x1", "x2", "u"], [[0.5, 1.5, 1.0]], "outside the domain"),
+        (["x1", "x2", "u"], [], "no observations"),
+    ],
+)
 def test_bad_data_files_are_refused(tmp_path, header, rows, message):
     _write_csv(tmp_path / "observations.csv", header, rows)
     with pytest.raises(ProblemError, match="data.file") as err:
@@ -139,22 +150,30 @@ def test_a_netcdf_file_with_wrong_shapes_is_refused(tmp_path):
     import xarray as xr
 
     xr.Dataset({"x": (("point", "component"), np.zeros((4, 3)) + 0.5), "u": ("point", np.zeros(4))}).to_netcdf(
-        tmp_path / "observations.nc", engine="h5netcdf")
+        tmp_path / "observations.nc", engine="h5netcdf"
+    )
     with pytest.raises(ProblemError, match=r"variable x has shape \(4, 3\)"):
         pdesolve.load_problem(_problem_file(tmp_path, {**PROBLEM, "data": {"file": "observations.nc"}}))
 
 
-@pytest.mark.parametrize("change, field, message", [
-    ({"data": {"file": "missing.csv"}}, "data.file", "not found"),
-    ({"data": None}, "data", "the unknowns (rate) are learned from observations"),
-    ({"unknowns": {"rate": {"init": 20.0, "bounds": [0, 10]}}}, "unknowns.rate.init", "strictly inside bounds"),
-    ({"unknowns": {"rate": {"bounds": [0, 10]}}}, "unknowns.rate.init", "missing"),
-    ({"unknowns": {"rate": {"init": 1.0, "exact": 12.0, "bounds": [0, 10]}}}, "unknowns.rate.exact", "outside bounds"),
-    ({"unknowns": {"lap_u": {"init": 1.0}}}, "unknowns.lap_u", "reserved"),
-    ({"unknowns": {"rate": {"init": 1.0, "step": 2}}}, "unknowns.rate.step", "unknown key"),
-    ({"data": {"file": "observations.csv", "noise": -1}}, "data.noise", ">= 0"),
-    ({"data": {"file": "observations.txt"}}, "data.file", "not found"),
-])
+@pytest.mark.parametrize(
+    "change, field, message",
+    [
+        ({"data": {"file": "missing.csv"}}, "data.file", "not found"),
+        ({"data": None}, "data", "the unknowns (rate) are learned from observations"),
+        ({"unknowns": {"rate": {"init": 20.0, "bounds": [0, 10]}}}, "unknowns.rate.init", "strictly inside bounds"),
+        ({"unknowns": {"rate": {"bounds": [0, 10]}}}, "unknowns.rate.init", "missing"),
+        (
+            {"unknowns": {"rate": {"init": 1.0, "exact": 12.0, "bounds": [0, 10]}}},
+            "unknowns.rate.exact",
+            "outside bounds",
+        ),
+        ({"unknowns": {"lap_u": {"init": 1.0}}}, "unknowns.lap_u", "reserved"),
+        ({"unknowns": {"rate": {"init": 1.0, "step": 2}}}, "unknowns.rate.step", "unknown key"),
+        ({"data": {"file": "observations.csv", "noise": -1}}, "data.noise", ">= 0"),
+        ({"data": {"file": "observations.txt"}}, "data.file", "not found"),
+    ],
+)
 def test_bad_unknowns_and_data_fields_are_refused(observed, change, field, message):
     problem = {**PROBLEM, **change}
     problem = {k: v for k, v in problem.items() if v is not None}
@@ -165,8 +184,11 @@ def test_bad_unknowns_and_data_fields_are_refused(observed, change, field, messa
 
 def test_a_vector_unknown_is_used_like_a_vector_parameter(observed):
     """``c[i]`` of a vector unknown compiles at its start value; the report lists every component."""
-    problem = {**PROBLEM, "equation": "-lap_u + Sum(c[i], (i, 1, d)) * u / 2 = f",
-               "unknowns": {"c": {"init": 1.0, "vector": True, "exact": [K_TRUE, K_TRUE]}}}
+    problem = {
+        **PROBLEM,
+        "equation": "-lap_u + Sum(c[i], (i, 1, d)) * u / 2 = f",
+        "unknowns": {"c": {"init": 1.0, "vector": True, "exact": [K_TRUE, K_TRUE]}},
+    }
     loaded = pdesolve.load_problem(_problem_file(observed.parent, problem))
     assert loaded.unknowns["c"].vector and np.shape(loaded.unknowns["c"].init) == (2,)
     run = pdesolve.solve(loaded, {**CONFIG, "train": {**CONFIG["train"], "steps": 2}})

@@ -48,26 +48,42 @@ def math_prod(values) -> int:
 
 
 TT_MLP_CASES = {  # TT layers in every position, including the read-out; a dense first layer before TT ones
-    "all-tt": ("problems/nt_heat2d_box.yaml", {"model": {"type": "tt_mlp", "widths": [8, 8], "rank": [2, 2, 1],
-                                                        "dense_layers": [], "path": "dense"}}),
-    "dense-first": ("problems/nt_hjb10_ball.yaml", {"overrides": {"dimension": 4},
-                                                    "model": {"type": "tt_mlp", "widths": [12, 8], "rank": [3, 1],
-                                                              "n_cores": 2, "dense_layers": [0], "path": "dense"}}),
+    "all-tt": (
+        "problems/nt_heat2d_box.yaml",
+        {"model": {"type": "tt_mlp", "widths": [8, 8], "rank": [2, 2, 1], "dense_layers": [], "path": "dense"}},
+    ),
+    "dense-first": (
+        "problems/nt_hjb10_ball.yaml",
+        {
+            "overrides": {"dimension": 4},
+            "model": {
+                "type": "tt_mlp",
+                "widths": [12, 8],
+                "rank": [3, 1],
+                "n_cores": 2,
+                "dense_layers": [0],
+                "path": "dense",
+            },
+        },
+    ),
 }
 
 
 def _as_dense(network: MLP) -> MLP:
     """The same network with every TT layer rebuilt as a dense one (``W = to_dense()``)."""
+
     def dense(layer):
         if not isinstance(layer, TTLinear):
             return layer
         shell = DenseLinear(layer.in_size, layer.out_size, key=jax.random.PRNGKey(0), dtype=layer.cores[0].dtype)
         return eqx.tree_at(lambda l: (l.weight, l.bias), shell, (layer.to_dense(), layer.bias))
+
     return MLP([dense(layer) for layer in network.layers], network.activation)
 
 
-@pytest.mark.parametrize("case", [pytest.param(case, marks=pytest.mark.slow) if case == "all-tt" else case
-                                  for case in sorted(TT_MLP_CASES)])
+@pytest.mark.parametrize(
+    "case", [pytest.param(case, marks=pytest.mark.slow) if case == "all-tt" else case for case in sorted(TT_MLP_CASES)]
+)
 def test_layerwise_jacobian_of_a_tt_mlp_matches_forward_mode(case):
     """The layerwise Jacobian of a TT-MLP (1) against the forward-mode Jacobian of the residual map,
     within the error of the deltas' forward differences (the bound of the dense cases in

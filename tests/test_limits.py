@@ -24,8 +24,16 @@ BUDGET = 2.0**20  # 1 MiB: 31 perturbations of 10 poisson2d points x 13 nodes x 
 
 def _config(problem, solver: dict, widths=(16, 16), batch_size=40):
     model = {"type": "mlp", "activation": "tanh", "widths": list(widths)}
-    return resolve_run(problem, {"model": model, "operators": SG, "solver": solver, "precision": "float64",
-                                 "train": {"steps": 2, "batch_size": batch_size, "progress": False}})
+    return resolve_run(
+        problem,
+        {
+            "model": model,
+            "operators": SG,
+            "solver": solver,
+            "precision": "float64",
+            "train": {"steps": 2, "batch_size": batch_size, "progress": False},
+        },
+    )
 
 
 def _fitted(problem, config):
@@ -48,10 +56,17 @@ def test_heat_sin10_hybrid_gets_a_perturbation_chunk_within_the_budget():
     assert limits.estimate_bytes(fitted, epp, n_params) <= limits.AUTO_CHUNK_BYTES
 
 
-@pytest.mark.parametrize("solver, chunked", [({"name": "hybrid"}, True), ({"name": "cge"}, True),
-                                             ({"name": "rge"}, False), ({"name": "sign_rge"}, False),
-                                             ({"name": "forward_gradient"}, False),
-                                             ({"name": "cge", "chunk_size": 100}, False)])
+@pytest.mark.parametrize(
+    "solver, chunked",
+    [
+        ({"name": "hybrid"}, True),
+        ({"name": "cge"}, True),
+        ({"name": "rge"}, False),
+        ({"name": "sign_rge"}, False),
+        ({"name": "forward_gradient"}, False),
+        ({"name": "cge", "chunk_size": 100}, False),
+    ],
+)
 def test_only_an_unset_chunk_of_too_many_perturbations_is_fitted(monkeypatch, solver, chunked):
     """With a 1 MiB budget: 338 CGE perturbations get a chunk of 31; RGE's 21 fit, forward gradients
     have no chunk and a chunk the config sets is kept."""
@@ -105,10 +120,16 @@ def test_accumulated_gauss_newton_counts_one_chunk_of_points_per_call():
     problem = load_problem(ROOT / "problems" / "poisson2d.yaml")
 
     def estimate(accumulate):
-        config = resolve_run(problem, {"model": {"type": "mlp", "activation": "tanh", "widths": [16, 16]},
-                                       "operators": {"method": "fd"}, "precision": "float64",
-                                       "solver": {"name": "gauss_newton", "accumulate": accumulate},
-                                       "train": {"steps": 2, "batch_size": 400, "progress": False}})
+        config = resolve_run(
+            problem,
+            {
+                "model": {"type": "mlp", "activation": "tanh", "widths": [16, 16]},
+                "operators": {"method": "fd"},
+                "precision": "float64",
+                "solver": {"name": "gauss_newton", "accumulate": accumulate},
+                "train": {"steps": 2, "batch_size": 400, "progress": False},
+            },
+        )
         return limits.estimate_bytes(*_fitted(problem, config))
 
     whole = estimate(1)

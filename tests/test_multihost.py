@@ -47,10 +47,26 @@ def test_two_processes_match_one_process_with_two_devices(tmp_path):
     env.pop("XLA_FLAGS", None)
     address = f"127.0.0.1:{_free_port()}"
     config = json.dumps(CONFIG)
-    procs = [subprocess.Popen([sys.executable, "-c", PROCESS, address, str(i), POISSON, config,
-                               str(tmp_path / "run"), str(tmp_path / f"u{i}.npy")],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-             for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                PROCESS,
+                address,
+                str(i),
+                POISSON,
+                config,
+                str(tmp_path / "run"),
+                str(tmp_path / f"u{i}.npy"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for i in range(2)
+    ]
     for proc in procs:
         try:
             _, err = proc.communicate(timeout=240)
@@ -59,8 +75,13 @@ def test_two_processes_match_one_process_with_two_devices(tmp_path):
                 p.kill()
             pytest.fail("the two-process run hung")
         assert proc.returncode == 0, err[-2000:]
-    single = subprocess.run([sys.executable, "-c", SINGLE, POISSON, config, str(tmp_path / "single.npy")],
-                            capture_output=True, text=True, env=env, timeout=240)
+    single = subprocess.run(
+        [sys.executable, "-c", SINGLE, POISSON, config, str(tmp_path / "single.npy")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
     assert single.returncode == 0, single.stderr[-2000:]
     u0, u1, reference = (np.load(tmp_path / name) for name in ("u0.npy", "u1.npy", "single.npy"))
     np.testing.assert_array_equal(u0, u1)  # both processes hold the same replicated result

@@ -21,18 +21,32 @@ from pdesolve.run._progress import Progress
 
 ROOT = Path(__file__).resolve().parent.parent
 POISSON_2D = {
-    "name": "poisson2_tiny", "dimension": 2, "domain": {"type": "box", "low": 0, "high": 1}, "equation": "lap_u = f",
-    "source": "-2 * pi**2 * sin(pi * x[1]) * sin(pi * x[2])", "conditions": {"boundary": "0"},
-    "exact": "sin(pi * x[1]) * sin(pi * x[2])", "evaluation": {"points": 64, "seed": 3, "slice": {"points": 20}},
+    "name": "poisson2_tiny",
+    "dimension": 2,
+    "domain": {"type": "box", "low": 0, "high": 1},
+    "equation": "lap_u = f",
+    "source": "-2 * pi**2 * sin(pi * x[1]) * sin(pi * x[2])",
+    "conditions": {"boundary": "0"},
+    "exact": "sin(pi * x[1]) * sin(pi * x[2])",
+    "evaluation": {"points": 64, "seed": 3, "slice": {"points": 20}},
 }
-TINY = {"seed": 3, "model": {"widths": [8]}, "solver": {"name": "adam", "learning_rate": 1e-2},
-        "operators": {"method": "ad"},
-        "train": {"steps": 20, "batch_size": 32, "log_every": 5, "progress": False}}
+TINY = {
+    "seed": 3,
+    "model": {"widths": [8]},
+    "solver": {"name": "adam", "learning_rate": 1e-2},
+    "operators": {"method": "ad"},
+    "train": {"steps": 20, "batch_size": 32, "log_every": 5, "progress": False},
+}
 HEAT = {
-    "name": "heat2_tiny", "dimension": 2, "time": {"start": 0, "end": 1},
-    "domain": {"type": "box", "low": 0, "high": 1}, "equation": "u_t - lap_u = f", "source": "from_exact",
+    "name": "heat2_tiny",
+    "dimension": 2,
+    "time": {"start": 0, "end": 1},
+    "domain": {"type": "box", "low": 0, "high": 1},
+    "equation": "u_t - lap_u = f",
+    "source": "from_exact",
     "conditions": {"initial": "sin(x[1]) + x[2]", "boundary": "sin(x[1]) + x[2] + t * x[2]"},
-    "exact": "sin(x[1]) + x[2] + t * x[2]", "evaluation": {"points": 64, "seed": 3, "slice": {"points": 20}},
+    "exact": "sin(x[1]) + x[2] + t * x[2]",
+    "evaluation": {"points": 64, "seed": 3, "slice": {"points": 20}},
 }
 
 
@@ -52,9 +66,11 @@ def _cli(args):
 
 def _interrupt_at(step: int):
     """An ``on_log`` that sends this process SIGINT at the logged ``step``, as Ctrl-C would."""
+
     def on_log(row):
         if row["step"] == step:
             signal.raise_signal(signal.SIGINT)
+
     return on_log
 
 
@@ -82,6 +98,7 @@ def test_cli_ctrl_c_says_where_the_checkpoint_is(POISSON, tmp_path, monkeypatch)
 def _train_then_interrupt(train):
     def interrupted(pieces, **kwargs):
         return train(pieces, **{**kwargs, "on_log": _interrupt_at(10)})
+
     return interrupted
 
 
@@ -156,6 +173,7 @@ def test_on_log_rows_are_the_documented_history_rows(POISSON):
     run = pdesolve.solve(POISSON, TINY, on_log=rows.append)
     assert [set(row) for row in rows] == [set(HISTORY_FIELDS)] * 4
     for name in HISTORY_FIELDS:
-        np.testing.assert_array_equal([row[name] for row in rows], run.history[name].values
-                                      if name != "step" else run.history.step.values)
+        np.testing.assert_array_equal(
+            [row[name] for row in rows], run.history[name].values if name != "step" else run.history.step.values
+        )
         assert f"``{name}``" in pdesolve.solve.__doc__  # each field is documented where on_log is

@@ -39,31 +39,36 @@ def same(a, b) -> bool:
 def _canonical(expr):
     """Renames every Sum's bound index to one symbol, so fresh macro indices compare equal."""
     k = sp.Symbol("_k", integer=True)
-    return expr.replace(lambda e: isinstance(e, sp.Sum),
-                        lambda s: sp.Sum(s.function.subs(s.limits[0][0], k), (k, *s.limits[0][1:])))
+    return expr.replace(
+        lambda e: isinstance(e, sp.Sum), lambda s: sp.Sum(s.function.subs(s.limits[0][0], k), (k, *s.limits[0][1:]))
+    )
 
 
 # ----- allowed expressions build the expected sympy objects -----
 
-@pytest.mark.parametrize("text, expected", [
-    ("x[1] + 2*x[2]", X[1] + 2 * X[2]),
-    ("sin(pi * x[1]) * exp(-t)", sp.sin(sp.pi * X[1]) * sp.exp(-T)),
-    ("mu * u - lap_u", MU * U - LAP_U),
-    ("x[1]**2 / 3", X[1] ** 2 / 3),
-    ("sqrt(x[1]) + Abs(x[2]) + tanh(t)", sp.sqrt(X[1]) + sp.Abs(X[2]) + sp.tanh(T)),
-    ("Sum(x[i]**2, (i, 1, d))", sp.Sum(X[I] ** 2, (I, 1, DIM))),
-    ("Sum(c[i] * x[i + 1], (i, 1, d - 1))", sp.Sum(C[I] * X[I + 1], (I, 1, DIM - 1))),
-    ("vsum(x)", sp.Sum(X[I], (I, 1, DIM))),
-    ("sqnorm(x)", sp.Sum(X[I] ** 2, (I, 1, DIM))),
-    ("norm(x)", sp.sqrt(sp.Sum(X[I] ** 2, (I, 1, DIM)))),
-    ("dot(x, u_x)", sp.Sum(X[I] * U_X[I], (I, 1, DIM))),
-    ("grad_u_sq", sp.Sum(U_X[I] ** 2, (I, 1, DIM))),
-    ("Min(x[1], x[2]) + Max(x[1], 0)", sp.Min(X[1], X[2]) + sp.Max(X[1], 0)),
-    ("Piecewise((1, x[1] < 0), (x[2], True))", sp.Piecewise((1, X[1] < 0), (X[2], True))),
-    ("2.5", sp.Float(2.5)),
-    ("1.0", sp.Integer(1)),
-    ("-x[3]", -X[3]),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("x[1] + 2*x[2]", X[1] + 2 * X[2]),
+        ("sin(pi * x[1]) * exp(-t)", sp.sin(sp.pi * X[1]) * sp.exp(-T)),
+        ("mu * u - lap_u", MU * U - LAP_U),
+        ("x[1]**2 / 3", X[1] ** 2 / 3),
+        ("sqrt(x[1]) + Abs(x[2]) + tanh(t)", sp.sqrt(X[1]) + sp.Abs(X[2]) + sp.tanh(T)),
+        ("Sum(x[i]**2, (i, 1, d))", sp.Sum(X[I] ** 2, (I, 1, DIM))),
+        ("Sum(c[i] * x[i + 1], (i, 1, d - 1))", sp.Sum(C[I] * X[I + 1], (I, 1, DIM - 1))),
+        ("vsum(x)", sp.Sum(X[I], (I, 1, DIM))),
+        ("sqnorm(x)", sp.Sum(X[I] ** 2, (I, 1, DIM))),
+        ("norm(x)", sp.sqrt(sp.Sum(X[I] ** 2, (I, 1, DIM)))),
+        ("dot(x, u_x)", sp.Sum(X[I] * U_X[I], (I, 1, DIM))),
+        ("grad_u_sq", sp.Sum(U_X[I] ** 2, (I, 1, DIM))),
+        ("Min(x[1], x[2]) + Max(x[1], 0)", sp.Min(X[1], X[2]) + sp.Max(X[1], 0)),
+        ("Piecewise((1, x[1] < 0), (x[2], True))", sp.Piecewise((1, X[1] < 0), (X[2], True))),
+        ("2.5", sp.Float(2.5)),
+        ("1.0", sp.Integer(1)),
+        ("-x[3]", -X[3]),
+    ],
+)
 def test_allowed_expressions_build_the_expected_sympy(text, expected):
     got = parse(text)
     assert isinstance(got, sp.Basic)
@@ -223,8 +228,34 @@ def test_random_printable_strings_never_raise_anything_else(text):
 @st.composite
 def mutated(draw):
     text = draw(st.sampled_from(VALID))
-    pieces = ["(", ")", "[", "]", ",", "*", "**", ".", "_", "__class__", "x", "9" * 30, "=", "lambda:", " for ",
-              "'", "-", "d", "i", "0", "1e999", "Sum(", "sin(", "u_x", ":", "@"]
+    pieces = [
+        "(",
+        ")",
+        "[",
+        "]",
+        ",",
+        "*",
+        "**",
+        ".",
+        "_",
+        "__class__",
+        "x",
+        "9" * 30,
+        "=",
+        "lambda:",
+        " for ",
+        "'",
+        "-",
+        "d",
+        "i",
+        "0",
+        "1e999",
+        "Sum(",
+        "sin(",
+        "u_x",
+        ":",
+        "@",
+    ]
     for _ in range(draw(st.integers(1, 4))):
         pos = draw(st.integers(0, len(text)))
         action = draw(st.sampled_from(["insert", "delete", "replace"]))

@@ -18,8 +18,12 @@ PROBLEMS = [p for p in PROBLEMS if not p.stem.startswith(("nt_", "pub_"))]  # te
 
 #: Operators each shipped problem's equation uses (read off the equations by hand).
 EXPECTED_OPERATORS = {
-    "basket100_ball": {"Sum(rho[i, j]*s[i]*s[j]*u_xx[i, j]*x[i]*x[j], (i, 1, d), (j, 1, d)) (3 x-dependent directions)",
-                       "u", "u_t", "u_x"},
+    "basket100_ball": {
+        "Sum(rho[i, j]*s[i]*s[j]*u_xx[i, j]*x[i]*x[j], (i, 1, d), (j, 1, d)) (3 x-dependent directions)",
+        "u",
+        "u_t",
+        "u_x",
+    },
     "bsb100": {"u", "u_t", "u_x", "u_xx"},
     "heat_ball100": {"u_t", "lap_u"},
     "heat_mc10": {"u", "u_t", "lap_u"},
@@ -96,50 +100,113 @@ def _edit(base: str, **fields) -> str:
 
 BROKEN = [
     ("unknown symbol", _edit(GOOD_STATIONARY, equation='"lap_u = foo"'), "equation", "unknown name 'foo'"),
-    ("unknown symbol in condition", _edit(GOOD_STATIONARY, conditions='{boundary: "u_t"}'),
-     "conditions.boundary", "unknown name 'u_t'"),
-    ("unsupported function", _edit(GOOD_STATIONARY, equation='"lap_u = gamma(x[1])"'), "equation",
-     "unknown function 'gamma'"),
-    ("dimension mismatch", _edit(GOOD_STATIONARY, domain="{type: box, low: [0, 0], high: 1}"), "domain.low",
-     "has 2 entries but dimension is 3"),
-    ("time-dependent without initial or terminal", _edit(GOOD_TIMED, conditions='{boundary: "0"}'), "conditions",
-     "missing an initial or terminal"),
+    (
+        "unknown symbol in condition",
+        _edit(GOOD_STATIONARY, conditions='{boundary: "u_t"}'),
+        "conditions.boundary",
+        "unknown name 'u_t'",
+    ),
+    (
+        "unsupported function",
+        _edit(GOOD_STATIONARY, equation='"lap_u = gamma(x[1])"'),
+        "equation",
+        "unknown function 'gamma'",
+    ),
+    (
+        "dimension mismatch",
+        _edit(GOOD_STATIONARY, domain="{type: box, low: [0, 0], high: 1}"),
+        "domain.low",
+        "has 2 entries but dimension is 3",
+    ),
+    (
+        "time-dependent without initial or terminal",
+        _edit(GOOD_TIMED, conditions='{boundary: "0"}'),
+        "conditions",
+        "missing an initial or terminal",
+    ),
     ("stationary without boundary", _edit(GOOD_STATIONARY, conditions=None), "conditions.boundary", "missing"),
-    ("initial without time", _edit(GOOD_STATIONARY, conditions='{initial: "0", boundary: "0"}'),
-     "conditions.initial", "needs a time interval"),
-    ("unknown domain type", _edit(GOOD_STATIONARY, domain="{type: cube, low: 0, high: 1}"), "domain.type",
-     "unknown domain 'cube'"),
-    ("high below low", _edit(GOOD_STATIONARY, domain="{type: box, low: 1, high: 0}"), "domain.high",
-     "must exceed domain.low"),
-    ("high equal to low", _edit(GOOD_STATIONARY, domain="{type: box, low: [0, 0, 1], high: 1}"), "domain.high",
-     "must exceed domain.low"),
+    (
+        "initial without time",
+        _edit(GOOD_STATIONARY, conditions='{initial: "0", boundary: "0"}'),
+        "conditions.initial",
+        "needs a time interval",
+    ),
+    (
+        "unknown domain type",
+        _edit(GOOD_STATIONARY, domain="{type: cube, low: 0, high: 1}"),
+        "domain.type",
+        "unknown domain 'cube'",
+    ),
+    (
+        "high below low",
+        _edit(GOOD_STATIONARY, domain="{type: box, low: 1, high: 0}"),
+        "domain.high",
+        "must exceed domain.low",
+    ),
+    (
+        "high equal to low",
+        _edit(GOOD_STATIONARY, domain="{type: box, low: [0, 0, 1], high: 1}"),
+        "domain.high",
+        "must exceed domain.low",
+    ),
     ("negative radius", _edit(GOOD_STATIONARY, domain="{type: ball, radius: -1}"), "domain.radius", "must be > 0"),
-    ("annulus outer below inner", _edit(GOOD_STATIONARY, domain="{type: annulus, inner: 1, outer: 0.5}"),
-     "domain.outer", "must exceed domain.inner"),
-    ("domain key of another type", _edit(GOOD_STATIONARY, domain="{type: ball, radius: 1, low: 0}"),
-     "domain.low", "unknown key"),
+    (
+        "annulus outer below inner",
+        _edit(GOOD_STATIONARY, domain="{type: annulus, inner: 1, outer: 0.5}"),
+        "domain.outer",
+        "must exceed domain.inner",
+    ),
+    (
+        "domain key of another type",
+        _edit(GOOD_STATIONARY, domain="{type: ball, radius: 1, low: 0}"),
+        "domain.low",
+        "unknown key",
+    ),
     ("bare vector equation", _edit(GOOD_STATIONARY, equation='"lap_u = x"'), "equation", "x is a vector"),
     ("bare vector operator", _edit(GOOD_STATIONARY, equation='"lap_u + u_x = 0"'), "equation", "u_x is a vector"),
     ("no derivative", _edit(GOOD_STATIONARY, equation='"u = x[1]"'), "equation", "not a PDE"),
-    ("unknown top-level key", _edit(GOOD_STATIONARY, equaton='"lap_u = 0"'), "equaton",
-     "did you mean 'equation'"),
+    ("unknown top-level key", _edit(GOOD_STATIONARY, equaton='"lap_u = 0"'), "equaton", "did you mean 'equation'"),
     ("reserved parameter", _edit(GOOD_STATIONARY, parameters="{u: 1}"), "parameters.u", "reserved"),
     ("reserved parameter (function)", _edit(GOOD_STATIONARY, parameters="{sin: 1}"), "parameters.sin", "reserved"),
     ("source but no f", _edit(GOOD_STATIONARY, source='"1"'), "source", "does not use f"),
     ("f without source", _edit(GOOD_STATIONARY, equation='"lap_u = f"'), "source", "uses f"),
-    ("from_exact without exact", _edit(GOOD_STATIONARY, equation='"lap_u = f"', source="from_exact"), "source",
-     "needs the exact solution"),
-    ("from_exact nonlinear in f", _edit(GOOD_STATIONARY, equation='"lap_u = f**2"', source="from_exact",
-                                        exact='"x[1]"'), "equation", "linear in f"),
-    ("index out of range", "dimension: 20\ndomain: {type: box, low: 0, high: 1}\n"
-     'equation: "lap_u = x[25]"\nconditions: {boundary: "0"}\n', "equation", "x[25] reaches entry 25, outside 1..20"),
+    (
+        "from_exact without exact",
+        _edit(GOOD_STATIONARY, equation='"lap_u = f"', source="from_exact"),
+        "source",
+        "needs the exact solution",
+    ),
+    (
+        "from_exact nonlinear in f",
+        _edit(GOOD_STATIONARY, equation='"lap_u = f**2"', source="from_exact", exact='"x[1]"'),
+        "equation",
+        "linear in f",
+    ),
+    (
+        "index out of range",
+        'dimension: 20\ndomain: {type: box, low: 0, high: 1}\nequation: "lap_u = x[25]"\nconditions: {boundary: "0"}\n',
+        "equation",
+        "x[25] reaches entry 25, outside 1..20",
+    ),
     ("index zero", _edit(GOOD_STATIONARY, exact='"x[0]"'), "exact", "outside 1..3"),
-    ("Sum index past the end", _edit(GOOD_STATIONARY, equation='"lap_u = Sum(x[i + 1], (i, 1, d))"'), "equation",
-     "reaches entry 4"),
-    ("index outside a Sum", _edit(GOOD_STATIONARY, equation='"lap_u = x[i]"'), "equation",
-     "the index i is used outside a Sum"),
-    ("unknown sampling", _edit(GOOD_STATIONARY, evaluation="{sampling: latin}"), "evaluation.sampling",
-     "unknown sampling 'latin'"),
+    (
+        "Sum index past the end",
+        _edit(GOOD_STATIONARY, equation='"lap_u = Sum(x[i + 1], (i, 1, d))"'),
+        "equation",
+        "reaches entry 4",
+    ),
+    (
+        "index outside a Sum",
+        _edit(GOOD_STATIONARY, equation='"lap_u = x[i]"'),
+        "equation",
+        "the index i is used outside a Sum",
+    ),
+    (
+        "unknown sampling",
+        _edit(GOOD_STATIONARY, evaluation="{sampling: latin}"),
+        "evaluation.sampling",
+        "unknown sampling 'latin'",
+    ),
     ("dimension not a number", _edit(GOOD_STATIONARY, dimension="three"), "dimension", "expected a number"),
     ("dimension zero", _edit(GOOD_STATIONARY, dimension="0"), "dimension", "must be > 0"),
     ("time end before start", _edit(GOOD_TIMED, time="{start: 1, end: 0}"), "time.end", "must exceed time.start"),
@@ -164,8 +231,10 @@ def test_good_bases_compile_to_their_equations(tmp_path):
     rng = np.random.default_rng(0)
     x, t = jnp.asarray(rng.uniform(0, 1, (5, 3))), jnp.asarray(rng.uniform(0, 1, 5))
     ops = {"u_t": jnp.asarray(rng.normal(size=5)), "lap_u": jnp.asarray(rng.normal(size=5))}
-    for text, condition, expected in ((GOOD_STATIONARY, "boundary", ops["lap_u"]),
-                                      (GOOD_TIMED, "initial", ops["u_t"] - ops["lap_u"])):
+    for text, condition, expected in (
+        (GOOD_STATIONARY, "boundary", ops["lap_u"]),
+        (GOOD_TIMED, "initial", ops["u_t"] - ops["lap_u"]),
+    ):
         c = compile_problem(load_problem(_write(tmp_path, text, "good.yaml")))
         assert c.problem.dimension == 3 and set(c.conditions) == {condition}
         residual = c.residual({k: ops[k] for k in c.needs}, x, t, jnp.zeros(5))
@@ -220,6 +289,7 @@ def test_overrides_change_dimension_and_parameters():
 
 # ----- the Python module problem equals the YAML one -----
 
+
 def test_python_module_problem_matches_yaml():
     yaml_c = compile_problem(load_problem(ROOT / "problems/poisson2d.yaml"))
     py_c = compile_problem(load_problem(ROOT / "problems/poisson2d_module.py"))
@@ -236,22 +306,31 @@ def test_python_module_problem_matches_yaml():
     # and both are lap_u - f up to the sign convention of moving terms across the "="
     np.testing.assert_allclose(np.abs(r_yaml), np.abs(np.asarray(ops["lap_u"]) - np.asarray(f)), rtol=1e-13)
     for name in ("source", "exact"):
-        np.testing.assert_allclose(np.asarray(getattr(py_c, name)(x, t)), np.asarray(getattr(yaml_c, name)(x, t)),
-                                   rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(
+            np.asarray(getattr(py_c, name)(x, t)), np.asarray(getattr(yaml_c, name)(x, t)), rtol=1e-13, atol=1e-13
+        )
     np.testing.assert_allclose(np.asarray(py_c.conditions["boundary"](x, t)), 0.0)
     xn = np.asarray(x)
-    np.testing.assert_allclose(np.asarray(yaml_c.source(x, t)),
-                               -2 * np.pi**2 * np.sin(np.pi * xn[:, 0]) * np.sin(np.pi * xn[:, 1]), rtol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(yaml_c.source(x, t)), -2 * np.pi**2 * np.sin(np.pi * xn[:, 0]) * np.sin(np.pi * xn[:, 1]), rtol=1e-12
+    )
 
 
 def test_every_shipped_file_is_package_data():
     """setup.py ships problems/*.yaml, problems/data/*, configs/*.yaml and configs/spaces/*.yaml (and problems' modules as
     modules): a file of another kind there would be missing from a non-editable install. ``pdesolve list``
     finds them."""
-    kinds = {"problems": {".yaml", ".py"}, "problems/data": {".csv", ".py"}, "configs": {".yaml"},
-             "configs/spaces": {".yaml"}}
+    kinds = {
+        "problems": {".yaml", ".py"},
+        "problems/data": {".csv", ".py"},
+        "configs": {".yaml"},
+        "configs/spaces": {".yaml"},
+    }
     for kind, suffixes in kinds.items():
-        files = [p for p in (ROOT / kind).iterdir()
-                 if p.name != "__pycache__" and p.relative_to(ROOT).as_posix() not in kinds]
+        files = [
+            p
+            for p in (ROOT / kind).iterdir()
+            if p.name != "__pycache__" and p.relative_to(ROOT).as_posix() not in kinds
+        ]
         assert files and all(p.is_file() and p.suffix in suffixes for p in files), kind
         assert {p.name for p in cli.shipped(kind).iterdir()} >= {p.name for p in files}

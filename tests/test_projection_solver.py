@@ -23,13 +23,22 @@ from pdesolve.solvers._projection_pinn import least_squares_rows, linearised_blo
 def _setup(problem_file="problems/poisson2d.yaml", solver=None, method="sg"):
     problem = load_problem(problem_file)
     compiled = compile_problem(problem)
-    config = resolve(problem.config, {"precision": "float64", "model": {"widths": [8, 8]},
-                                      "operators": {"method": method},
-                                      "solver": solver or {"name": "projection", "hidden": "fixed"}})
-    net = build_network(config.model, problem.dimension + int(problem.has_time), key=jax.random.PRNGKey(0),
-                        dtype=jnp.float64)
+    config = resolve(
+        problem.config,
+        {
+            "precision": "float64",
+            "model": {"widths": [8, 8]},
+            "operators": {"method": method},
+            "solver": solver or {"name": "projection", "hidden": "fixed"},
+        },
+    )
+    net = build_network(
+        config.model, problem.dimension + int(problem.has_time), key=jax.random.PRNGKey(0), dtype=jnp.float64
+    )
     solution, soft = build_solution(compiled, net, "auto")
-    engine = SparseGridSteinEngine(sigma=0.2, level=3, smooth_time=problem.has_time) if method == "sg" else AutodiffEngine()
+    engine = (
+        SparseGridSteinEngine(sigma=0.2, level=3, smooth_time=problem.has_time) if method == "sg" else AutodiffEngine()
+    )
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.uniform(0, 1, (6, problem.dimension)))
     t = jnp.asarray(rng.uniform(0, 1, 6)) if problem.has_time else jnp.zeros(6)
@@ -48,10 +57,13 @@ def _residual(compiled, engine, solution, batch):
     return compiled.residual(ops, batch["x"], batch["t"], batch["f"])
 
 
-@pytest.mark.parametrize("problem_file", [
-    "problems/poisson2d.yaml",
-    pytest.param("problems/heat_sin10.yaml", marks=pytest.mark.slow),  # ~40 s: the 10-d SG stencil
-])
+@pytest.mark.parametrize(
+    "problem_file",
+    [
+        "problems/poisson2d.yaml",
+        pytest.param("problems/heat_sin10.yaml", marks=pytest.mark.slow),  # ~40 s: the 10-d SG stencil
+    ],
+)
 def test_residual_is_affine_in_the_network_outputs_at_the_stencil_nodes(problem_file):
     compiled, _, solution, engine, batch, _ = _setup(problem_file)
 
@@ -61,14 +73,24 @@ def test_residual_is_affine_in_the_network_outputs_at_the_stencil_nodes(problem_
     block = linearised_block(residual, solution, batch["x"], batch["t"], batch["f"])
     np.testing.assert_allclose(block.residual, _residual(compiled, engine, solution, batch), rtol=1e-10, atol=1e-10)
     # Any other network: c . N + e is its residual exactly (the PDE is linear in u).
-    other = eqx.tree_at(lambda s: s.network, solution,
-                        build_network(MlpConfig(widths=[5], activation="sin", init="lecun"),
-                                      solution.network.layers[0].in_size, key=jax.random.PRNGKey(3),
-                                      dtype=jnp.float64))
+    other = eqx.tree_at(
+        lambda s: s.network,
+        solution,
+        build_network(
+            MlpConfig(widths=[5], activation="sin", init="lecun"),
+            solution.network.layers[0].in_size,
+            key=jax.random.PRNGKey(3),
+            dtype=jnp.float64,
+        ),
+    )
     n, k, z = block.inputs.shape
     outputs = other.network(block.inputs.reshape(n * k, z)).reshape(n, k)
-    np.testing.assert_allclose(jnp.sum(block.coefficients * outputs, axis=1) + block.offset,
-                               _residual(compiled, engine, other, batch), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        jnp.sum(block.coefficients * outputs, axis=1) + block.offset,
+        _residual(compiled, engine, other, batch),
+        rtol=1e-9,
+        atol=1e-9,
+    )
 
 
 STENCILS = {
@@ -78,8 +100,9 @@ STENCILS = {
 }
 
 
-@pytest.mark.parametrize("stencil", [pytest.param(s, marks=pytest.mark.slow) if s != "fd-random" else s
-                                     for s in STENCILS])  # the Stein ones (16 - 25 s each) with -m slow
+@pytest.mark.parametrize(
+    "stencil", [pytest.param(s, marks=pytest.mark.slow) if s != "fd-random" else s for s in STENCILS]
+)  # the Stein ones (16 - 25 s each) with -m slow
 def test_constraints_are_the_engines_residual(stencil):
     """The block is built from ``engine.residual`` (the randomised engine's two-draw residual, the
     Stein engine's ansatz path), point by point as the solver linearises, and is affine in the
@@ -94,17 +117,26 @@ def test_constraints_are_the_engines_residual(stencil):
 
     def reference(s):  # one point per call, the step's key for each
         x, t, f = batch["x"], batch["t"], batch["f"]
-        return jnp.concatenate([engine.residual(compiled.residual, s, x[i:i + 1], t[i:i + 1], f[i:i + 1],
-                                                compiled.needs, key) for i in range(len(x))])
+        return jnp.concatenate(
+            [
+                engine.residual(compiled.residual, s, x[i : i + 1], t[i : i + 1], f[i : i + 1], compiled.needs, key)
+                for i in range(len(x))
+            ]
+        )
 
     np.testing.assert_allclose(block.residual, reference(solution), rtol=1e-10, atol=1e-10)
-    other = eqx.tree_at(lambda s: s.network, solution,
-                        build_network(MlpConfig(widths=[5], activation="sin", init="lecun"), 2,
-                                      key=jax.random.PRNGKey(3), dtype=jnp.float64))
+    other = eqx.tree_at(
+        lambda s: s.network,
+        solution,
+        build_network(
+            MlpConfig(widths=[5], activation="sin", init="lecun"), 2, key=jax.random.PRNGKey(3), dtype=jnp.float64
+        ),
+    )
     n, k, z = block.inputs.shape
     outputs = other.network(block.inputs.reshape(n * k, z)).reshape(n, k)
-    np.testing.assert_allclose(jnp.sum(block.coefficients * outputs, axis=1) + block.offset, reference(other),
-                               rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(
+        jnp.sum(block.coefficients * outputs, axis=1) + block.offset, reference(other), rtol=1e-8, atol=1e-8
+    )
     if stencil != "fd-random":  # deterministic: the solver's loss is the loss path's
         loss = PinnLoss(compiled, engine, static, soft, 1.0)
         params = eqx.filter(solution, eqx.is_inexact_array)
@@ -140,8 +172,9 @@ def test_least_squares_readout_minimises_the_loss_like_an_independent_fit():
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_graph_algorithms_reduce_output_infeasibility(algorithm):
     keys = jax.random.split(jax.random.PRNGKey(1), 3)
-    net = MLP([DenseLinear(2, 6, key=keys[0], dtype=jnp.float64), DenseLinear(6, 1, key=keys[1], dtype=jnp.float64)],
-              "tanh")
+    net = MLP(
+        [DenseLinear(2, 6, key=keys[0], dtype=jnp.float64), DenseLinear(6, 1, key=keys[1], dtype=jnp.float64)], "tanh"
+    )
     z = jax.random.uniform(keys[2], (12, 2), jnp.float64)
     target = jnp.sin(3 * z[:, 0]) * 0.5
     # Groups of two samples: N_a + N_b = target_a + target_b (a hyperplane per group).
@@ -162,8 +195,12 @@ def test_config_and_binding_errors_name_the_field():
         build_solver(_with_solver(config, algorithm="difference_map"), 10)
     with pytest.raises(ConfigError, match="solver.output_layer"):
         build_solver(_with_solver(config, hidden="zeroth_order", output_layer="projection"), 10)
-    tt = resolve({"model": {"type": "tt_mlp", "widths": [8, 8], "rank": 2, "n_cores": 2},
-                  "solver": {"name": "projection", "hidden": "projection"}})
+    tt = resolve(
+        {
+            "model": {"type": "tt_mlp", "widths": [8, 8], "rank": 2, "n_cores": 2},
+            "solver": {"name": "projection", "hidden": "projection"},
+        }
+    )
     net = build_network(tt.model, 2, key=jax.random.PRNGKey(0), dtype=jnp.float64)
     tt_static = eqx.partition(build_solution(compiled, net, "auto")[0], eqx.is_inexact_array)[1]
     engine = SparseGridSteinEngine(sigma=0.1, level=3)
@@ -182,8 +219,18 @@ def test_linearised_projection_is_the_damped_minimum_norm_step_onto_the_linearis
     engine = FiniteDifferenceEngine(step=1e-3)
     params, static = eqx.partition(solution, eqx.is_inexact_array)
     loss = PinnLoss(compiled, engine, static, tuple(soft), 1.0)
-    solver = build_solver(_with_solver(config, name="projection", hidden="linearised", output_layer="projection",
-                                       jacobian="jvp", line_search=1, min_damping=1e-10), 1)
+    solver = build_solver(
+        _with_solver(
+            config,
+            name="projection",
+            hidden="linearised",
+            output_layer="projection",
+            jacobian="jvp",
+            line_search=1,
+            min_damping=1e-10,
+        ),
+        1,
+    )
     solver = solver.bind(SolverContext(static, engine, compiled, tuple(soft), 1.0))
     key = jax.random.PRNGKey(0)
     new = jax.jit(lambda p, s: solver.step(loss, p, s, batch, key)[0])(params, solver.init(loss, params))
@@ -197,5 +244,5 @@ def test_linearised_projection_is_the_damped_minimum_norm_step_onto_the_linearis
     np.testing.assert_allclose(delta, expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
     # on the linearised constraint set, and the smallest such move (orthogonal to J's null space)
     assert np.linalg.norm(r + jac @ delta) < 1e-6 * np.linalg.norm(r)
-    null = np.linalg.svd(np.asarray(jac))[2][r.shape[0]:]
+    null = np.linalg.svd(np.asarray(jac))[2][r.shape[0] :]
     assert np.linalg.norm(null @ delta) < 1e-4 * np.linalg.norm(delta)

@@ -30,12 +30,19 @@ def test_dot_is_the_nearest_point_of_the_bilinear_set(k):
 def test_hyperplane_matches_constrained_minimisation_in_a_weighted_metric():
     for metric in (None, rng.uniform(0.2, 3.0, size=5)):
         x, c, e = rng.normal(size=5), rng.normal(size=5), rng.normal()
-        ours = np.asarray(proj.hyperplane(jnp.asarray(x), jnp.asarray(c), jnp.asarray(e),
-                                          None if metric is None else jnp.asarray(metric)))
+        ours = np.asarray(
+            proj.hyperplane(
+                jnp.asarray(x), jnp.asarray(c), jnp.asarray(e), None if metric is None else jnp.asarray(metric)
+            )
+        )
         w = np.ones(5) if metric is None else metric
-        ref = optimize.minimize(lambda v: np.sum(w * (v - x) ** 2), x, method="SLSQP",
-                                constraints={"type": "eq", "fun": lambda v: c @ v - e},
-                                options={"ftol": 1e-14, "maxiter": 500}).x
+        ref = optimize.minimize(
+            lambda v: np.sum(w * (v - x) ** 2),
+            x,
+            method="SLSQP",
+            constraints={"type": "eq", "fun": lambda v: c @ v - e},
+            options={"ftol": 1e-14, "maxiter": 500},
+        ).x
         np.testing.assert_allclose(ours, ref, atol=1e-6)
         assert abs(c @ ours - e) < 1e-12
 
@@ -43,9 +50,13 @@ def test_hyperplane_matches_constrained_minimisation_in_a_weighted_metric():
 def test_total_matches_constrained_minimisation():
     x, z = rng.normal(size=4), rng.normal()
     px, pz = (np.asarray(v) for v in proj.total(jnp.asarray(x), jnp.asarray(z)))
-    ref = optimize.minimize(lambda v: np.sum((v[:4] - x) ** 2) + (v[4] - z) ** 2, np.append(x, z), method="SLSQP",
-                            constraints={"type": "eq", "fun": lambda v: np.sum(v[:4]) - v[4]},
-                            options={"ftol": 1e-14}).x
+    ref = optimize.minimize(
+        lambda v: np.sum((v[:4] - x) ** 2) + (v[4] - z) ** 2,
+        np.append(x, z),
+        method="SLSQP",
+        constraints={"type": "eq", "fun": lambda v: np.sum(v[:4]) - v[4]},
+        options={"ftol": 1e-14},
+    ).x
     np.testing.assert_allclose(np.append(px, pz), ref, atol=1e-6)
 
 
@@ -54,8 +65,12 @@ def _brute_graph(f, x, y):
     grid = np.linspace(x - 12, x + 12, 200_001)
     d = (grid - x) ** 2 + (f(grid) - y) ** 2
     s0 = grid[np.argmin(d)]
-    res = optimize.minimize_scalar(lambda s: (s - x) ** 2 + (f(s) - y) ** 2, bounds=(s0 - 1e-3, s0 + 1e-3),
-                                   method="bounded", options={"xatol": 1e-12})
+    res = optimize.minimize_scalar(
+        lambda s: (s - x) ** 2 + (f(s) - y) ** 2,
+        bounds=(s0 - 1e-3, s0 + 1e-3),
+        method="bounded",
+        options={"xatol": 1e-12},
+    )
     return res.fun
 
 

@@ -69,8 +69,11 @@ def test_kfac_poisson10_is_harmonic_and_heat_solves_its_equation():
 
 
 def test_point_reference_values_are_the_published_ones():
-    values = {"pub_bsde_allen_cahn100_whole": 0.052802, "pub_stde_semilinear_heat100_whole": 0.31674,
-              "pub_stde_sine_gordon_time100_whole": 0.0528368}
+    values = {
+        "pub_bsde_allen_cahn100_whole": 0.052802,
+        "pub_stde_semilinear_heat100_whole": 0.31674,
+        "pub_stde_sine_gordon_time100_whole": 0.0528368,
+    }
     for name, value in values.items():
         problem = load_problem(ROOT / "problems" / f"{name}.yaml")
         x, t = published.centre_point(problem)
@@ -80,12 +83,32 @@ def test_point_reference_values_are_the_published_ones():
 
 def _fake_rows():
     return [
-        {"problem": "pub_kfac_poisson10_box", "dim": 10, "method": "default", "law": "volume", "status": "ok",
-         "error": 2.35e-5, "train_time_s": 60.0, "zero_network_rel_l2": 1.0},
-        {"problem": "pub_bsde_hjb100_whole", "dim": 100, "method": "default", "law": "point", "status": "ok",
-         "error": 3.4e-3, "train_time_s": 61.0},
-        {"problem": "pub_stde_semilinear_heat100_whole", "dim": 100, "method": "default", "law": "point",
-         "status": "failed: boom"},
+        {
+            "problem": "pub_kfac_poisson10_box",
+            "dim": 10,
+            "method": "default",
+            "law": "volume",
+            "status": "ok",
+            "error": 2.35e-5,
+            "train_time_s": 60.0,
+            "zero_network_rel_l2": 1.0,
+        },
+        {
+            "problem": "pub_bsde_hjb100_whole",
+            "dim": 100,
+            "method": "default",
+            "law": "point",
+            "status": "ok",
+            "error": 3.4e-3,
+            "train_time_s": 61.0,
+        },
+        {
+            "problem": "pub_stde_semilinear_heat100_whole",
+            "dim": 100,
+            "method": "default",
+            "law": "point",
+            "status": "failed: boom",
+        },
     ]
 
 
@@ -99,9 +122,17 @@ def test_published_table_writer_on_a_fake_result(tmp_path):
     summary = published.summarise(rows, "tiny")
     assert any(line.startswith("| pub_kfac_poisson10_box | 10 | volume | 1.2e-05 | SPRING") for line in summary)
     curves = {("pub_kfac_poisson10_box", "default"): (np.array([1.0, 60.0]), np.array([1e-2, 2.35e-5]))}
-    meta = {"suite": "published", "size": "tiny", "commit": "0" * 40, "dirty": False, "dirty_paths": [],
-            "date": "today", "device": "cpu", "versions": {"jax": jax.__version__},
-            "load_average_start": "n/a"}
+    meta = {
+        "suite": "published",
+        "size": "tiny",
+        "commit": "0" * 40,
+        "dirty": False,
+        "dirty_paths": [],
+        "date": "today",
+        "device": "cpu",
+        "versions": {"jax": jax.__version__},
+        "load_average_start": "n/a",
+    }
     folder = write_results("published", rows, meta, summary, out=tmp_path, figures=published.figures(rows, curves))
     assert (folder / "error_vs_time.png").stat().st_size > 0
     assert "SPRING" in (folder / "summary.md").read_text()
@@ -110,8 +141,12 @@ def test_published_table_writer_on_a_fake_result(tmp_path):
 
 def test_peers_measures_every_entry_on_the_same_points():
     u = np.array([1.0, 2.0, 2.0])
-    result = {"times": np.array([1.0, 2.0]), "u": np.array([[0.0, 0.0, 0.0], [1.0, 2.0, 1.0]]),
-              "peak_rss_mb": 100.0, "iterations": np.array([50, 100])}
+    result = {
+        "times": np.array([1.0, 2.0]),
+        "u": np.array([[0.0, 0.0, 0.0], [1.0, 2.0, 1.0]]),
+        "peak_rss_mb": 100.0,
+        "iterations": np.array([50, 100]),
+    }
     info = {"problem": "pub_kfac_poisson10_box", "dim": 10, "entry": "jinns Adam", "budget_s": 2}
     row, (times, errors) = peers.measured(info, result, u, "1.0", 3.0)
     np.testing.assert_allclose(errors, [1.0, 1.0 / 3.0])  # |u - u*| / |u*| with |u*| = 3

@@ -20,16 +20,26 @@ from pdesolve.reference import check_reference, identify, monte_carlo
 ROOT = Path(__file__).resolve().parent.parent
 WHOLE = {"type": "whole_space", "sampling": {"normal": {"mean": 0, "std": 1}}}
 COS = "Sum(cos(x[i]), (i, 1, d)) / d"
-TINY = {"model": {"type": "mlp", "widths": [8], "activation": "tanh"}, "operators": {"method": "ad"},
-        "solver": {"name": "adam", "learning_rate": 1e-2},
-        "train": {"steps": 2, "batch_size": 32, "log_every": 1, "progress": False, "checkpoint_every": 0},
-        "seed": 0}
+TINY = {
+    "model": {"type": "mlp", "widths": [8], "activation": "tanh"},
+    "operators": {"method": "ad"},
+    "solver": {"name": "adam", "learning_rate": 1e-2},
+    "train": {"steps": 2, "batch_size": 32, "log_every": 1, "progress": False, "checkpoint_every": 0},
+    "seed": 0,
+}
 
 
 def _mapping(equation: str, kind: str = "terminal", data: str = COS, dim: int = 4, **fields) -> dict:
-    base = {"name": "mc", "dimension": dim, "time": {"start": 0, "end": 1}, "domain": WHOLE,
-            "parameters": {"a": 0.7, "c": 0.3, "f0": 0.2, "theta": 0.8}, "equation": equation,
-            "conditions": {kind: data}, "reference": {"monte_carlo": {"paths": 1000, "seed": 0}}}
+    base = {
+        "name": "mc",
+        "dimension": dim,
+        "time": {"start": 0, "end": 1},
+        "domain": WHOLE,
+        "parameters": {"a": 0.7, "c": 0.3, "f0": 0.2, "theta": 0.8},
+        "equation": equation,
+        "conditions": {kind: data},
+        "reference": {"monte_carlo": {"paths": 1000, "seed": 0}},
+    }
     return {**base, **fields}
 
 
@@ -134,13 +144,16 @@ def test_cole_hopf_with_a_diffusion_coefficient_and_initial_data():
     assert np.max(np.abs(ref.u - exact) / ref.stderr) < 4
 
 
-@pytest.mark.parametrize("equation, message", [
-    ("u_t + lap_u + u * u_x[1] = 0", "not linear in u"),
-    ("u_t + (1 + sqnorm(x)) * lap_u = 0", "coefficient of lap_u varies"),
-    ("u_t + lap_u - grad_u_sq + u = 0", "grad_u_sq is supported without u"),
-    ("u_t - lap_u = 0", "must be > 0"),
-    ("u_t + u_xx[1] = 0", "uses u_xx"),
-])
+@pytest.mark.parametrize(
+    "equation, message",
+    [
+        ("u_t + lap_u + u * u_x[1] = 0", "not linear in u"),
+        ("u_t + (1 + sqnorm(x)) * lap_u = 0", "coefficient of lap_u varies"),
+        ("u_t + lap_u - grad_u_sq + u = 0", "grad_u_sq is supported without u"),
+        ("u_t - lap_u = 0", "must be > 0"),
+        ("u_t + u_xx[1] = 0", "uses u_xx"),
+    ],
+)
 def test_unsupported_forms_are_refused_naming_the_field_and_the_forms(equation, message):
     compiled = _compiled(equation)
     with pytest.raises(ProblemError, match=message) as err:
@@ -148,24 +161,41 @@ def test_unsupported_forms_are_refused_naming_the_field_and_the_forms(equation, 
     assert err.value.field == "reference.monte_carlo" and "supported forms" in str(err.value)
 
 
-@pytest.mark.parametrize("change, field, message", [
-    ({"domain": {"type": "ball", "radius": 1}}, "reference.monte_carlo", "killed/stopped paths"),
-    ({"exact": "1"}, "reference", "not both|one of them"),
-    ({"reference": {"monte_carlo": {"paths": 1}}}, "reference.monte_carlo.paths", "from 2"),
-    ({"reference": {"monte_carlo": {"paths": 10, "steps": 0}}}, "reference.monte_carlo.steps", "> 0"),
-    ({"reference": {"monte_carlo": {"path": 10}}}, "reference.monte_carlo.path", "did you mean 'paths'"),
-    ({"reference": {"monte_carlo": {}, "values": {}}}, "reference", "one of"),
-    ({"reference": {"values": {"points": [[0, 0, 0, 0]], "times": [0, 1], "u": [1]}}}, "reference.values.times",
-     "2 entries but points has 1"),
-    ({"reference": {"values": {"points": [[0, 0, 0, 0]], "u": [1]}}}, "reference.values.times", "missing"),
-    ({"reference": {"values": {"points": [[0, 0, 0]], "times": [0], "u": [1]}}}, "reference.values.points[0]",
-     "list of 4"),
-    ({"reference": {"values": {"points": [[0, 0, 0, 0]], "times": [2], "u": [1]}}}, "reference.values.times[0]",
-     "outside the time interval"),
-    ({"domain": {"type": "ball", "radius": 1}, "reference": {"values": {"points": [[2, 0, 0, 0]], "times": [0],
-                                                                         "u": [1]}}},
-     "reference.values.points[0]", "outside the domain"),
-])
+@pytest.mark.parametrize(
+    "change, field, message",
+    [
+        ({"domain": {"type": "ball", "radius": 1}}, "reference.monte_carlo", "killed/stopped paths"),
+        ({"exact": "1"}, "reference", "not both|one of them"),
+        ({"reference": {"monte_carlo": {"paths": 1}}}, "reference.monte_carlo.paths", "from 2"),
+        ({"reference": {"monte_carlo": {"paths": 10, "steps": 0}}}, "reference.monte_carlo.steps", "> 0"),
+        ({"reference": {"monte_carlo": {"path": 10}}}, "reference.monte_carlo.path", "did you mean 'paths'"),
+        ({"reference": {"monte_carlo": {}, "values": {}}}, "reference", "one of"),
+        (
+            {"reference": {"values": {"points": [[0, 0, 0, 0]], "times": [0, 1], "u": [1]}}},
+            "reference.values.times",
+            "2 entries but points has 1",
+        ),
+        ({"reference": {"values": {"points": [[0, 0, 0, 0]], "u": [1]}}}, "reference.values.times", "missing"),
+        (
+            {"reference": {"values": {"points": [[0, 0, 0]], "times": [0], "u": [1]}}},
+            "reference.values.points[0]",
+            "list of 4",
+        ),
+        (
+            {"reference": {"values": {"points": [[0, 0, 0, 0]], "times": [2], "u": [1]}}},
+            "reference.values.times[0]",
+            "outside the time interval",
+        ),
+        (
+            {
+                "domain": {"type": "ball", "radius": 1},
+                "reference": {"values": {"points": [[2, 0, 0, 0]], "times": [0], "u": [1]}},
+            },
+            "reference.values.points[0]",
+            "outside the domain",
+        ),
+    ],
+)
 def test_bad_references_are_refused(change, field, message):
     mapping = _mapping("u_t + lap_u = 0") | change
     if mapping["domain"]["type"] == "ball":
@@ -176,8 +206,12 @@ def test_bad_references_are_refused(change, field, message):
 
 
 def test_a_run_states_what_its_errors_are_measured_against(tmp_path):
-    mapping = _mapping("u_t + a * lap_u - c * u + f0 = 0", dim=2, evaluation={"points": 64, "seed": 1},
-                       reference={"monte_carlo": {"paths": 2000, "seed": 4}})
+    mapping = _mapping(
+        "u_t + a * lap_u - c * u + f0 = 0",
+        dim=2,
+        evaluation={"points": 64, "seed": 1},
+        reference={"monte_carlo": {"paths": 2000, "seed": 4}},
+    )
     path = tmp_path / "mc.yaml"
     path.write_text(yaml.safe_dump(mapping))
     run = pdesolve.solve(path, TINY, out=tmp_path / "run")
@@ -226,8 +260,10 @@ def test_heat_mc10_reference_and_solve():
     (BP-free Gauss-Newton) solve measured against it."""
     run = pdesolve.solve(ROOT / "problems" / "heat_mc10.yaml", {"train": {"progress": False}})
     ref = run.report["reference"]
-    print(f"\nheat_mc10: rel_l2 {run.report['rel_l2']:.3e} against {run.report['errors_against']}; "
-          f"stderr mean {ref['stderr_mean']:.2e} max {ref['stderr_max']:.2e}; reference {ref['time_s']:.1f} s, "
-          f"solve {run.report['wall_time_s']:.1f} s")
+    print(
+        f"\nheat_mc10: rel_l2 {run.report['rel_l2']:.3e} against {run.report['errors_against']}; "
+        f"stderr mean {ref['stderr_mean']:.2e} max {ref['stderr_max']:.2e}; reference {ref['time_s']:.1f} s, "
+        f"solve {run.report['wall_time_s']:.1f} s"
+    )
     assert ref["points"] == 1000 and ref["stderr_max"] < 5e-3
     assert run.report["rel_l2"] < 5e-2

@@ -32,23 +32,39 @@ SOLVERS = {
     "rge": {"solver": {"name": "rge", "samples": 4, "learning_rate": 1e-2}, "train": {"sampler": "sobol"}},
     # patience 1, a large coarse step and a log every 5 steps: the validation error rises at step
     # 20, so the stage switches at the checkpoint (measured: stage 1 from step 25 on)
-    "hybrid": {"solver": {"name": "hybrid", "patience": 1, "coarse_samples": 4, "fine_block_size": 64,
-                          "coarse_learning_rate": 0.05},
-               "train": {"sampler": "halton"}},
+    "hybrid": {
+        "solver": {
+            "name": "hybrid",
+            "patience": 1,
+            "coarse_samples": 4,
+            "fine_block_size": 64,
+            "coarse_learning_rate": 0.05,
+        },
+        "train": {"sampler": "halton"},
+    },
     # a batch kept for 7 steps: the checkpoint at step 20 falls inside the one drawn at step 14
-    "gauss_newton": {"solver": {"name": "gauss_newton", "jacobian": "jvp"},
-                     "train": {"resample_every": 7, "batch_size": 32}},
+    "gauss_newton": {
+        "solver": {"name": "gauss_newton", "jacobian": "jvp"},
+        "train": {"resample_every": 7, "batch_size": 32},
+    },
     # residual-adaptive points in a kept batch: the restore must reuse the choice made at step 14
-    "gauss_newton_adaptive": {"solver": {"name": "gauss_newton", "jacobian": "jvp"},
-                              "train": {"resample_every": 7, "batch_size": 32, "adaptive_candidates": 3,
-                                        "interior_law": "mixture"}},
+    "gauss_newton_adaptive": {
+        "solver": {"name": "gauss_newton", "jacobian": "jvp"},
+        "train": {"resample_every": 7, "batch_size": 32, "adaptive_candidates": 3, "interior_law": "mixture"},
+    },
     # training stages (the solver section unused): Adam then L-BFGS on a kept batch, the boundary at
     # step 25 after the checkpoint at 20; signRGE then Gauss-Newton, the boundary at 10 before it
-    "stages_adam_lbfgs": {"solver": {"name": "adam"},
-                          "train": {"resample_every": 50, "stages": [{"name": "adam", "steps": 25}, {"name": "lbfgs"}]}},
-    "stages_zo_gauss_newton": {"solver": {"name": "adam"},
-                               "train": {"batch_size": 32, "stages": [{"name": "sign_rge", "samples": 4, "steps": 10},
-                                                                      {"name": "gauss_newton", "jacobian": "jvp"}]}},
+    "stages_adam_lbfgs": {
+        "solver": {"name": "adam"},
+        "train": {"resample_every": 50, "stages": [{"name": "adam", "steps": 25}, {"name": "lbfgs"}]},
+    },
+    "stages_zo_gauss_newton": {
+        "solver": {"name": "adam"},
+        "train": {
+            "batch_size": 32,
+            "stages": [{"name": "sign_rge", "samples": 4, "steps": 10}, {"name": "gauss_newton", "jacobian": "jvp"}],
+        },
+    },
 }
 
 
@@ -88,11 +104,15 @@ def _run_interrupted(config, folder, monkeypatch, after_saves: int = 1):
 
 
 def _assert_same_run(a: Path, b: Path):
-    with xr.open_dataset(a / "solution.nc", engine="h5netcdf") as da, \
-            xr.open_dataset(b / "solution.nc", engine="h5netcdf") as db:
+    with (
+        xr.open_dataset(a / "solution.nc", engine="h5netcdf") as da,
+        xr.open_dataset(b / "solution.nc", engine="h5netcdf") as db,
+    ):
         np.testing.assert_array_equal(da["u_pred"].values, db["u_pred"].values)
-    with xr.open_dataset(a / "history.nc", engine="h5netcdf") as ha, \
-            xr.open_dataset(b / "history.nc", engine="h5netcdf") as hb:
+    with (
+        xr.open_dataset(a / "history.nc", engine="h5netcdf") as ha,
+        xr.open_dataset(b / "history.nc", engine="h5netcdf") as hb,
+    ):
         for name in ha.data_vars:
             if name not in ("wall_time", "train_time"):  # clock readings
                 np.testing.assert_array_equal(ha[name].values, hb[name].values, err_msg=name)
@@ -101,9 +121,10 @@ def _assert_same_run(a: Path, b: Path):
 
 
 # rge, hybrid and Adam-then-L-BFGS stages (13 s, 22 s, compiling two stages) with -m slow: the default run keeps the suite under 15 min
-@pytest.mark.parametrize("solver", [pytest.param(s, marks=pytest.mark.slow) if s in ("rge", "hybrid", "stages_adam_lbfgs")
-                                    else s
-                                    for s in SOLVERS])
+@pytest.mark.parametrize(
+    "solver",
+    [pytest.param(s, marks=pytest.mark.slow) if s in ("rge", "hybrid", "stages_adam_lbfgs") else s for s in SOLVERS],
+)
 def test_resume_is_bit_identical_to_an_uninterrupted_run(solver, tmp_path, monkeypatch):
     config = _config(solver)
     whole = pdesolve.solve(POISSON, config, out=tmp_path / "whole")
@@ -124,8 +145,22 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(solver, tmp_path, monke
 @pytest.mark.slow  # 30 s of subprocesses; the in-process resume tests cover resume in the default run
 def test_a_run_killed_with_sigkill_keeps_a_readable_folder_and_resumes(tmp_path):
     folder = tmp_path / "killed"
-    base = [sys.executable, "-m", "pdesolve", "solve", str(POISSON), "--quiet", "--seed", "3",
-            "--set", "train.steps=300", "--set", "train.log_every=25", "--set", "train.checkpoint_every=50"]
+    base = [
+        sys.executable,
+        "-m",
+        "pdesolve",
+        "solve",
+        str(POISSON),
+        "--quiet",
+        "--seed",
+        "3",
+        "--set",
+        "train.steps=300",
+        "--set",
+        "train.log_every=25",
+        "--set",
+        "train.checkpoint_every=50",
+    ]
     proc = subprocess.Popen([*base, "--out", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     try:
@@ -168,10 +203,25 @@ def _diverging(on_divergence: str) -> dict:
     # signRGE moves every weight by +-lr, and the exponential schedule grows lr from 1e-3 to 1e3:
     # u grows until exp(u)**2 overflows float32 (measured: at step 38 of 60, on volume-law points; one
     # rollback by 1e-3 then finishes the run).
-    return {"seed": 0, "solver": {"name": "sign_rge", "learning_rate": 1e-3, "schedule": "exponential",
-                                  "end_factor": 1e6, "samples": 4},
-            "train": {**QUIET, "steps": 60, "log_every": 2, "checkpoint_every": 4, "on_divergence": on_divergence,
-                      "rollback_factor": 1e-3, "interior_law": "volume"}}
+    return {
+        "seed": 0,
+        "solver": {
+            "name": "sign_rge",
+            "learning_rate": 1e-3,
+            "schedule": "exponential",
+            "end_factor": 1e6,
+            "samples": 4,
+        },
+        "train": {
+            **QUIET,
+            "steps": 60,
+            "log_every": 2,
+            "checkpoint_every": 4,
+            "on_divergence": on_divergence,
+            "rollback_factor": 1e-3,
+            "interior_law": "volume",
+        },
+    }
 
 
 @pytest.fixture
@@ -234,11 +284,13 @@ def test_rollback_lowers_the_learning_rate_and_finishes(blowup):
 
 
 def test_set_goes_through_config_validation_on_the_cli(tmp_path):
-    for item, field, hint in (("train.stepz=5", "train.stepz", "did you mean 'steps'"),
-                              ("train.steps=abc", "train.steps", "expected int"),
-                              ("train.steps=0", "train.steps", "from 1 to 10^12"),
-                              ("train.on_divergence=rollbak", "train.on_divergence", "did you mean 'rollback'"),
-                              ("solver.learning_rat=1", "solver.learning_rat", "did you mean 'learning_rate'")):
+    for item, field, hint in (
+        ("train.stepz=5", "train.stepz", "did you mean 'steps'"),
+        ("train.steps=abc", "train.steps", "expected int"),
+        ("train.steps=0", "train.steps", "from 1 to 10^12"),
+        ("train.on_divergence=rollbak", "train.on_divergence", "did you mean 'rollback'"),
+        ("solver.learning_rat=1", "solver.learning_rat", "did you mean 'learning_rate'"),
+    ):
         code, out, err = _cli(["solve", str(POISSON), "--out", str(tmp_path / "x"), "--set", item, "--quiet"])
         assert code == 2 and len(err.strip().splitlines()) == 1, err
         assert err.startswith(f"error: config {field}:") and hint in err, err
@@ -259,13 +311,18 @@ def test_same_seed_bit_identical_for_a_zo_solver():
 
 # A config that needs petabytes: coordinate-wise ZO (one perturbation per parameter, about a
 # million of them) on 10^5 points with wide layers.
-HUGE = {"model": {"widths": [1024, 1024]}, "solver": {"name": "cge"}, "train": {"batch_size": 100_000, **QUIET},
-        "operators": {"method": "fd"}}
+HUGE = {
+    "model": {"widths": [1024, 1024]},
+    "solver": {"name": "cge"},
+    "train": {"batch_size": 100_000, **QUIET},
+    "operators": {"method": "fd"},
+}
 
 
 def test_memory_limit_refuses_a_run_that_cannot_fit(tmp_path):
-    code, out, err = _cli(["solve", str(POISSON), "--output-root", str(tmp_path), "--quiet", "--config",
-                           _write(tmp_path, HUGE)])
+    code, out, err = _cli(
+        ["solve", str(POISSON), "--output-root", str(tmp_path), "--quiet", "--config", _write(tmp_path, HUGE)]
+    )
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "config train.check_memory" in err and "GiB" in err and "solver.chunk_size=" in err
     assert not any(tmp_path.glob("poisson2d*")) and not (tmp_path / "poisson2d").exists()
@@ -274,8 +331,9 @@ def test_memory_limit_refuses_a_run_that_cannot_fit(tmp_path):
     # the suggested chunk settings fit, by the same estimate
     solver_chunk = int(re.search(r"solver.chunk_size=(\d+)", err).group(1))
     point_chunk = int(re.search(r"operators.chunk_size=(\d+)", err).group(1))
-    config = resolve_run(load_problem(POISSON), HUGE, {"solver": {"chunk_size": solver_chunk},
-                                                       "operators": {"chunk_size": point_chunk}})
+    config = resolve_run(
+        load_problem(POISSON), HUGE, {"solver": {"chunk_size": solver_chunk}, "operators": {"chunk_size": point_chunk}}
+    )
     n_params = (2 * 1024 + 1024) + (1024 * 1024 + 1024) + 1025
     assert estimate_bytes(config, 5, n_params) <= device_memory()[0]
     check_memory(config, 5, n_params)  # no error

@@ -9,12 +9,29 @@ from pdesolve import figures
 from pdesolve.results import report_markdown, write_figures
 
 REPORT = {
-    "problem": "toy", "title": "a toy", "equation": "u_t = lap_u", "domain": "ball", "dimension": 4,
-    "rel_l2": 1.5e-3, "mse": 2e-7, "rel_l1": 1e-3, "max_abs_error": 4e-3, "evaluation_law": "volume",
-    "errors_against": "exact solution", "steps": 40, "wall_time_s": 12.5, "stop_reason": "time budget 10 s reached",
+    "problem": "toy",
+    "title": "a toy",
+    "equation": "u_t = lap_u",
+    "domain": "ball",
+    "dimension": 4,
+    "rel_l2": 1.5e-3,
+    "mse": 2e-7,
+    "rel_l1": 1e-3,
+    "max_abs_error": 4e-3,
+    "evaluation_law": "volume",
+    "errors_against": "exact solution",
+    "steps": 40,
+    "wall_time_s": 12.5,
+    "stop_reason": "time budget 10 s reached",
     "baselines": {"zero_rel_l2": 0.5, "best_constant": -0.59, "best_constant_rel_l2": 0.17},
-    "residual_mean_abs": 0.2, "residual_max_abs": 1.1, "residual_rms": 0.3, "residual_points": 512,
-    "residual_of": "network (by autodiff)", "versions": {"pdesolve": "0"}, "seed": 0, "precision": "float64",
+    "residual_mean_abs": 0.2,
+    "residual_max_abs": 1.1,
+    "residual_rms": 0.3,
+    "residual_points": 512,
+    "residual_of": "network (by autodiff)",
+    "versions": {"pdesolve": "0"},
+    "seed": 0,
+    "precision": "float64",
 }
 
 
@@ -33,9 +50,17 @@ def _slices(errors: list[float]) -> xr.Dataset:
     error = np.broadcast_to(np.asarray(errors)[:, None, None], u.shape).copy()
     error[:, 2, 3] *= 2  # not flat
     dims = ("t", "x1", "x2")
-    return xr.Dataset({"u_pred": (dims, u + error), "u_exact": (dims, u), "abs_error": (dims, error)},
-                      coords={"t": times, "x1": grid, "x2": grid, "component": [1, 2, 3, 4],
-                              "x_fixed": ("component", [0.0, 0.0, 0.25, 0.25])}, attrs={"slice_axes": "x1 x2"})
+    return xr.Dataset(
+        {"u_pred": (dims, u + error), "u_exact": (dims, u), "abs_error": (dims, error)},
+        coords={
+            "t": times,
+            "x1": grid,
+            "x2": grid,
+            "component": [1, 2, 3, 4],
+            "x_fixed": ("component", [0.0, 0.0, 0.25, 0.25]),
+        },
+        attrs={"slice_axes": "x1 x2"},
+    )
 
 
 def test_the_slice_title_names_the_fixed_coordinates():
@@ -49,8 +74,9 @@ def test_the_slice_title_names_the_fixed_coordinates():
 
 def test_slices_png_has_one_error_scale_and_names_the_exact_row(tmp_path, monkeypatch):
     saved = {}
-    figures.slice_heatmaps(lambda name, fig: saved.setdefault(name, fig), _slices([1e-3, 2e-3, 1e-17]), "toy",
-                           {"t": "s"}, "float64")
+    figures.slice_heatmaps(
+        lambda name, fig: saved.setdefault(name, fig), _slices([1e-3, 2e-3, 1e-17]), "toy", {"t": "s"}, "float64"
+    )
     fig = saved["slices.png"]
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert any("exact by construction" in t and "2.0e-17" in t for t in texts)  # its largest difference
@@ -67,8 +93,9 @@ def test_slices_png_has_one_error_scale_and_names_the_exact_row(tmp_path, monkey
 def test_error_vs_step_marks_validation_and_final_test_errors():
     saved = {}
     history = {"step": np.array([10, 20]), "loss": np.array([1.0, 0.1]), "rel_l2": np.array([1e-2, 2e-3])}
-    figures.error_vs_step(lambda name, fig: saved.setdefault(name, fig), history, "toy",
-                          {**REPORT, "radius_uniform": {"rel_l2": 3e-3}})
+    figures.error_vs_step(
+        lambda name, fig: saved.setdefault(name, fig), history, "toy", {**REPORT, "radius_uniform": {"rel_l2": 3e-3}}
+    )
     ax = saved["error_vs_step.png"].axes[1]
     labels = [line.get_label() for line in ax.get_lines()]
     assert labels[0].startswith("validation rel L2 (held-out points")
@@ -83,11 +110,11 @@ def test_report_keeps_errors_baselines_and_residuals_apart(tmp_path):
     written = write_figures(tmp_path, history, None, REPORT)
     text = report_markdown(REPORT, written)
     assert "stopped: time budget 10 s reached." in text.splitlines()[5]  # the summary line, under the heading
-    errors = text[text.index("## Errors of the trained solution"):text.index("## Baselines")]
+    errors = text[text.index("## Errors of the trained solution") : text.index("## Baselines")]
     assert "| rel_l2 (volume law) | 1.5000e-03 |" in errors and "baseline" not in errors and "residual" not in errors
-    baselines = text[text.index("## Baselines"):text.index("## Residual")]
+    baselines = text[text.index("## Baselines") : text.index("## Residual")]
     assert "| zero network, u = base (`zero_rel_l2`) | 5.0000e-01 | - |" in baselines
     assert "c = -0.59" in baselines  # the constant is a value, said in words, not a row of errors
-    assert "| residual_rms | 3.0000e-01 |" in text[text.index("## Residual"):]
+    assert "| residual_rms | 3.0000e-01 |" in text[text.index("## Residual") :]
     assert written == ["error_vs_step.png"] and "[error_vs_step.png](error_vs_step.png)" in text
     assert (tmp_path / "error_vs_step.png").is_file()

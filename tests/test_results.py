@@ -15,32 +15,53 @@ import yaml
 from scipy.stats import chi2
 
 import pdesolve
-from pdesolve.analysis import (boundary_distance, error_breakdown, radius_bands, residual_statistics, slice_plan,
-                               slice_points, slices_dataset)
+from pdesolve.analysis import (
+    boundary_distance,
+    error_breakdown,
+    radius_bands,
+    residual_statistics,
+    slice_plan,
+    slice_points,
+    slices_dataset,
+)
 from pdesolve.problem import compile_problem, problem_from_mapping
 from pdesolve.run._whole_domain import radius_uniform_points
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = {"model": {"type": "mlp", "widths": [8], "activation": "tanh"}, "operators": {"method": "ad"},
-        "solver": {"name": "adam", "learning_rate": 1e-2},
-        "train": {"steps": 15, "batch_size": 32, "log_every": 5, "progress": False, "checkpoint_every": 0},
-        "seed": 0}
+TINY = {
+    "model": {"type": "mlp", "widths": [8], "activation": "tanh"},
+    "operators": {"method": "ad"},
+    "solver": {"name": "adam", "learning_rate": 1e-2},
+    "train": {"steps": 15, "batch_size": 32, "log_every": 5, "progress": False, "checkpoint_every": 0},
+    "seed": 0,
+}
 
 POISSON = {
-    "name": "poisson2d_tiny", "dimension": 2, "domain": {"type": "box", "low": 0, "high": 1},
-    "equation": "lap_u = f", "source": "-2 * pi**2 * sin(pi * x[1]) * sin(pi * x[2])",
-    "conditions": {"boundary": "0"}, "exact": "sin(pi * x[1]) * sin(pi * x[2])",
+    "name": "poisson2d_tiny",
+    "dimension": 2,
+    "domain": {"type": "box", "low": 0, "high": 1},
+    "equation": "lap_u = f",
+    "source": "-2 * pi**2 * sin(pi * x[1]) * sin(pi * x[2])",
+    "conditions": {"boundary": "0"},
+    "exact": "sin(pi * x[1]) * sin(pi * x[2])",
     "evaluation": {"points": 256, "sampling": "sobol", "seed": 7},
 }
 HEAT = {
-    "name": "heat3_tiny", "dimension": 3, "time": {"start": 0, "end": 1},
+    "name": "heat3_tiny",
+    "dimension": 3,
+    "time": {"start": 0, "end": 1},
     "domain": {"type": "box", "low": 0, "high": 1},
-    "equation": "u_t - lap_u = f", "source": "from_exact",
+    "equation": "u_t - lap_u = f",
+    "source": "from_exact",
     "conditions": {"initial": "sin(x[1]) * cos(x[2]) + x[3]", "boundary": "sin(x[1]) * cos(x[2]) + x[3] + t * x[3]"},
     "exact": "sin(x[1]) * cos(x[2]) + x[3] + t * x[3]",
-    "evaluation": {"points": 300, "seed": 3, "units": {"x": "m", "t": "s", "u": "K"},
-                   "slice": {"axes": [1, 3], "at": 0.25, "times": [0.0, 1.0], "points": 50},
-                   "at": {"points": [0.5, [0.25, 0.5, 0.75]], "times": [0, 1]}},
+    "evaluation": {
+        "points": 300,
+        "seed": 3,
+        "units": {"x": "m", "t": "s", "u": "K"},
+        "slice": {"axes": [1, 3], "at": 0.25, "times": [0.0, 1.0], "points": 50},
+        "at": {"points": [0.5, [0.25, 0.5, 0.75]], "times": [0, 1]},
+    },
 }
 
 
@@ -195,11 +216,16 @@ def test_whole_domain_errors_recomputed(heat):
     rms = np.sqrt(np.mean(opened.solution.u_exact.values.astype(float) ** 2))
     np.testing.assert_allclose([r["scaled_error"] for r in rows], [r["abs_error"] / rms for r in rows], rtol=1e-6)
     at = report["at_points"]  # every point with every time, point by point
-    assert [(r["point"], r["t"], r["x"]) for r in at] == [(0, 0, [0.5] * 3), (0, 1, [0.5] * 3),
-                                                         (1, 0, [0.25, 0.5, 0.75]), (1, 1, [0.25, 0.5, 0.75])]
+    assert [(r["point"], r["t"], r["x"]) for r in at] == [
+        (0, 0, [0.5] * 3),
+        (0, 1, [0.5] * 3),
+        (1, 0, [0.25, 0.5, 0.75]),
+        (1, 1, [0.25, 0.5, 0.75]),
+    ]
     xa, ta = np.array([r["x"] for r in at]), np.array([r["t"] for r in at])
-    np.testing.assert_allclose([r["abs_error"] for r in at], np.abs(opened.predict(xa, ta) - _heat_exact(xa, ta)),
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        [r["abs_error"] for r in at], np.abs(opened.predict(xa, ta) - _heat_exact(xa, ta)), rtol=1e-5, atol=1e-7
+    )
 
 
 def test_whole_domain_entries_in_every_output(heat):
@@ -217,26 +243,37 @@ def test_whole_domain_entries_in_every_output(heat):
     with xr.open_dataset(folder / "solution.nc", engine="h5netcdf") as ds:
         attrs = ds.attrs
     assert attrs["evaluation_law"] == "volume" and attrs["radius_uniform_rel_l2"] == report["radius_uniform"]["rel_l2"]
-    assert json.loads(attrs["centre"]) == report["centre"] and json.loads(attrs["by_radius_band"]) == report[
-        "by_radius_band"]
+    assert (
+        json.loads(attrs["centre"]) == report["centre"]
+        and json.loads(attrs["by_radius_band"]) == report["by_radius_band"]
+    )
     assert json.loads(attrs["at_points"]) == [{k: v for k, v in r.items() if k != "x"} for r in report["at_points"]]
     assert attrs["line_max_abs_error"] == report["line_max_abs_error"]
     text = (folder / "report.md").read_text()
     worst = max(report["by_radius_band"], key=lambda b: b["rel_l2"])
     centre = max(report["centre"], key=lambda r: r["abs_error"])
-    for row in (f"| rel_l2 (volume law) | {report['rel_l2']:.4e} |",
-                f"| rel_l2 (radius-uniform law) | {report['radius_uniform']['rel_l2']:.4e} |",
-                f"| rel_l2, worst radius band [{worst['low']:.3g}, {worst['high']:.3g}] | {worst['rel_l2']:.4e} |",
-                f"| abs error at the centre (t = {centre['t']:.3g}) | {centre['abs_error']:.4e} |",
-                "radius-uniform: the normalised radius", "scaled error: |error| / RMS of u_exact"):
+    for row in (
+        f"| rel_l2 (volume law) | {report['rel_l2']:.4e} |",
+        f"| rel_l2 (radius-uniform law) | {report['radius_uniform']['rel_l2']:.4e} |",
+        f"| rel_l2, worst radius band [{worst['low']:.3g}, {worst['high']:.3g}] | {worst['rel_l2']:.4e} |",
+        f"| abs error at the centre (t = {centre['t']:.3g}) | {centre['abs_error']:.4e} |",
+        "radius-uniform: the normalised radius",
+        "scaled error: |error| / RMS of u_exact",
+    ):
         assert row in text, row
     assert text.index("radius-uniform law) |") < text.index("| mse |")  # in the first table, beside the headline
 
 
 def test_ball_slices_are_nan_outside():
-    problem = problem_from_mapping({
-        "name": "ball", "dimension": 3, "domain": {"type": "ball", "radius": 2, "center": 1},
-        "equation": "lap_u = 0", "conditions": {"boundary": "x[1]"}})
+    problem = problem_from_mapping(
+        {
+            "name": "ball",
+            "dimension": 3,
+            "domain": {"type": "ball", "radius": 2, "center": 1},
+            "equation": "lap_u = 0",
+            "conditions": {"boundary": "x[1]"},
+        }
+    )
     x_test = np.zeros((1, 3))
     plan = slice_plan(problem, x_test)
     assert plan["axes"] == ["x1", "x2"] and plan["times"] is None and list(plan["fixed"]) == [1, 1, 1]
@@ -248,9 +285,18 @@ def test_ball_slices_are_nan_outside():
     np.testing.assert_allclose(ds.abs_error.values.ravel()[~outside], 1.0)
 
 
-@pytest.mark.parametrize("bad", [{"axes": [1, 1]}, {"axes": [1, 4]}, {"axes": [1, "t"]}, {"at": [1, 2, 3]},
-                                 {"times": 0},
-                                 {"points": 1}, {"colour": 1}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"axes": [1, 1]},
+        {"axes": [1, 4]},
+        {"axes": [1, "t"]},
+        {"at": [1, 2, 3]},
+        {"times": 0},
+        {"points": 1},
+        {"colour": 1},
+    ],
+)
 def test_bad_slice_options_are_refused(bad):
     data = dict(POISSON, evaluation={"slice": bad})
     with pytest.raises(pdesolve.ProblemError, match="evaluation.slice"):
@@ -258,11 +304,14 @@ def test_bad_slice_options_are_refused(bad):
 
 
 def test_stein_run_predict_is_the_smoothed_model(tmp_path_factory):
-    config = {"precision": "float64", "model": {"type": "mlp", "widths": [8], "activation": "sin"},
-              "operators": {"method": "sg", "level": 3, "sigma": 0.05},
-              "solver": {"name": "adam", "learning_rate": 1e-2},
-              "train": {"steps": 3, "batch_size": 16, "log_every": 1, "progress": False, "checkpoint_every": 0},
-              "seed": 1}
+    config = {
+        "precision": "float64",
+        "model": {"type": "mlp", "widths": [8], "activation": "sin"},
+        "operators": {"method": "sg", "level": 3, "sigma": 0.05},
+        "solver": {"name": "adam", "learning_rate": 1e-2},
+        "train": {"steps": 3, "batch_size": 16, "log_every": 1, "progress": False, "checkpoint_every": 0},
+        "seed": 1,
+    }
     problem = dict(POISSON, evaluation={"points": 64, "slice": {"points": 50}})
     run, folder = _solve(tmp_path_factory, problem, "stein", config)
     opened = pdesolve.open_run(folder)
@@ -288,20 +337,32 @@ def test_open_run_before_the_final_evaluation(poisson, tmp_path):
 
 
 def test_slice_plans_for_one_dimension_and_whole_space():
-    heat1 = problem_from_mapping({
-        "name": "heat1", "dimension": 1, "time": {"start": 0, "end": 2},
-        "domain": {"type": "box", "low": -1, "high": 1},
-        "equation": "u_t - lap_u = 0", "conditions": {"initial": "0", "boundary": "0"}})
+    heat1 = problem_from_mapping(
+        {
+            "name": "heat1",
+            "dimension": 1,
+            "time": {"start": 0, "end": 2},
+            "domain": {"type": "box", "low": -1, "high": 1},
+            "equation": "u_t - lap_u = 0",
+            "conditions": {"initial": "0", "boundary": "0"},
+        }
+    )
     plan = slice_plan(heat1, np.zeros((1, 1)))
     assert plan["axes"] == ["x1", "t"] and plan["times"] is None
     xs, ts, shape = slice_points(plan)
     assert shape == (51, 51) and xs.min() == -1 and xs.max() == 1 and ts.min() == 0 and ts.max() == 2
     np.testing.assert_array_equal(xs[:, 0].reshape(shape)[:, 0], np.linspace(-1, 1, 51))
     np.testing.assert_array_equal(ts.reshape(shape)[0], np.linspace(0, 2, 51))
-    cauchy = problem_from_mapping({
-        "name": "cauchy", "dimension": 3, "time": {"start": 0, "end": 1},
-        "domain": {"type": "whole_space", "sampling": {"normal": {"mean": 1, "std": 0.5}}},
-        "equation": "u_t + lap_u = 0", "conditions": {"terminal": "sqnorm(x)"}})
+    cauchy = problem_from_mapping(
+        {
+            "name": "cauchy",
+            "dimension": 3,
+            "time": {"start": 0, "end": 1},
+            "domain": {"type": "whole_space", "sampling": {"normal": {"mean": 1, "std": 0.5}}},
+            "equation": "u_t + lap_u = 0",
+            "conditions": {"terminal": "sqnorm(x)"},
+        }
+    )
     plan = slice_plan(cauchy, np.zeros((1, 3)))
     assert list(plan["fixed"]) == [1, 1, 1] and plan["grids"][0][0] == 0 and plan["grids"][0][-1] == 2
     assert list(plan["times"]) == [0, 0.5, 1]
@@ -351,5 +412,6 @@ def test_open_run_of_a_python_module_problem(tmp_path):
     pdesolve.solve(ROOT / "problems/poisson2d_module.py", config, out=tmp_path / "run")
     opened = pdesolve.open_run(tmp_path / "run")
     assert opened.problem.equation_text == "lap_u = f"
-    np.testing.assert_allclose(opened.predict(opened.solution.x.values), opened.solution.u_pred.values,
-                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        opened.predict(opened.solution.x.values), opened.solution.u_pred.values, rtol=1e-6, atol=1e-7
+    )

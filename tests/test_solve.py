@@ -19,8 +19,16 @@ STEPS = 300
 # The bound is 3x the seed-0 value: it leaves room for other CPUs/library versions, and an
 # untrained ansatz is far above it (0.95 after one step; checked below).
 REL_L2_BOUND = 0.11
-FILES = ("solution.nc", "history.nc", "report.json", "report.md", "config.yaml", "error_vs_step.png", "line.png",
-         "lines.nc")
+FILES = (
+    "solution.nc",
+    "history.nc",
+    "report.json",
+    "report.md",
+    "config.yaml",
+    "error_vs_step.png",
+    "line.png",
+    "lines.nc",
+)
 
 
 def _cli(args):
@@ -33,8 +41,21 @@ def _cli(args):
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("runs") / "poisson"
-    code, out, err = _cli(["solve", str(POISSON), "--out", str(folder), "--set", f"train.steps={STEPS}",
-                           "--set", "train.log_every=50", "--seed", "0", "--quiet"])
+    code, out, err = _cli(
+        [
+            "solve",
+            str(POISSON),
+            "--out",
+            str(folder),
+            "--set",
+            f"train.steps={STEPS}",
+            "--set",
+            "train.log_every=50",
+            "--seed",
+            "0",
+            "--quiet",
+        ]
+    )
     assert code == 0, err
     return folder, out
 
@@ -45,8 +66,10 @@ def test_solve_prints_the_run_path_last(run_folder):
     assert lines[-1] == str(folder)
     report = json.loads((folder / "report.json").read_text())
     centre = max(row["abs_error"] for row in report["centre"])
-    assert (f"poisson2d: rel_l2 {report['rel_l2']:.3e} (volume law)  {report['radius_uniform']['rel_l2']:.3e} "
-            f"(radius-uniform)  centre |err| {centre:.3e}  mse ") in lines[-3]
+    assert (
+        f"poisson2d: rel_l2 {report['rel_l2']:.3e} (volume law)  {report['radius_uniform']['rel_l2']:.3e} "
+        f"(radius-uniform)  centre |err| {centre:.3e}  mse "
+    ) in lines[-3]
     assert f"({STEPS} steps, " in lines[-3]
     assert lines[-2].startswith("  volume law: ") and "radius-uniform: " in lines[-2]
 
@@ -61,8 +84,18 @@ def test_run_folder_holds_every_output(run_folder):
 def test_report_json_and_accuracy(run_folder):
     folder, _ = run_folder
     report = json.loads((folder / "report.json").read_text())
-    for key in ("mse", "rel_l2", "rel_l1", "max_abs_error", "wall_time_s", "n_params", "device", "seed", "solver",
-                "operators"):
+    for key in (
+        "mse",
+        "rel_l2",
+        "rel_l1",
+        "max_abs_error",
+        "wall_time_s",
+        "n_params",
+        "device",
+        "seed",
+        "solver",
+        "operators",
+    ):
         assert key in report, key
     assert report["seed"] == 0 and report["solver"] == "adam" and report["operators"] == "ad"
     assert report["steps"] == STEPS

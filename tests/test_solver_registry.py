@@ -11,8 +11,14 @@ import pdesolve
 from pdesolve.config import resolve, resolve_config, solver_fields
 from pdesolve.fields import NUMBER, Field
 from pdesolve.limits import perturbations
-from pdesolve.solvers import (AbstractSolver, AbstractSolverSpec, register_solver, solver_spec, solver_specs,
-                              unregister_solver)
+from pdesolve.solvers import (
+    AbstractSolver,
+    AbstractSolverSpec,
+    register_solver,
+    solver_spec,
+    solver_specs,
+    unregister_solver,
+)
 from pdesolve.run._guard import rescaled_solver
 
 POISSON = "problems/poisson2d.yaml"
@@ -51,9 +57,11 @@ class LineSearchDescent(AbstractSolver):
 
 class ToySpec(AbstractSolverSpec):
     name = "toy"
-    fields = {"step_size": Field(NUMBER, 0.5, positive=True),
-              "trials": Field((int,), 8, bounds=(1, None, ">= 1")),
-              "update": Field((str,), "gradient", ("gradient", "sign"))}
+    fields = {
+        "step_size": Field(NUMBER, 0.5, positive=True),
+        "trials": Field((int,), 8, bounds=(1, None, ">= 1")),
+        "update": Field((str,), "gradient", ("gradient", "sign")),
+    }
     learning_rates = ("step_size",)  # no "learning_rate" in its name: the spec says what a rollback scales
 
     def build(self, settings, steps):
@@ -71,9 +79,13 @@ def toy():
 
 
 def test_the_toy_solver_trains_end_to_end(toy):
-    config = {"precision": "float64", "model": {"type": "mlp", "widths": [16, 16], "activation": "tanh"},
-              "operators": {"method": "ad"}, "solver": {"name": "toy", "trials": 6},
-              "train": {"steps": 80, "batch_size": 64, "log_every": 20, "progress": False}}
+    config = {
+        "precision": "float64",
+        "model": {"type": "mlp", "widths": [16, 16], "activation": "tanh"},
+        "operators": {"method": "ad"},
+        "solver": {"name": "toy", "trials": 6},
+        "train": {"steps": 80, "batch_size": 64, "log_every": 20, "progress": False},
+    }
     run = pdesolve.solve(POISSON, config)
     assert run.config["solver"] == {"name": "toy", "step_size": 0.5, "trials": 6, "update": "gradient"}
     assert run.report["solver"] == "toy" and run.report["backprop"] is True and run.report["steps"] == 80
@@ -101,8 +113,12 @@ def test_the_toy_solvers_keys_are_validated(toy):
 
 def test_the_toy_cost_model_drives_the_memory_check(toy):
     assert perturbations(resolve({"solver": {"name": "toy", "trials": 3}}).solver, 1000) == 3
-    config = {"model": {"type": "mlp", "widths": [16, 16]}, "operators": {"method": "ad"},
-              "solver": {"name": "toy", "trials": 10**12}, "train": {"steps": 1, "progress": False}}
+    config = {
+        "model": {"type": "mlp", "widths": [16, 16]},
+        "operators": {"method": "ad"},
+        "solver": {"name": "toy", "trials": 10**12},
+        "train": {"steps": 1, "progress": False},
+    }
     with pytest.raises(pdesolve.ConfigError) as err:
         pdesolve.solve(POISSON, config)
     assert err.value.field == "train.check_memory"

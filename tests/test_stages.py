@@ -39,25 +39,31 @@ def trajectory(solver, steps):
 def test_stages_fill_in_their_solvers_defaults_and_name_bad_entries():
     stages = resolve({"train": {"stages": [{"name": "adam", "steps": 5}, {"name": "lbfgs"}]}}).train.stages
     assert stages[0]["learning_rate"] == 1e-3 and stages[1]["memory_size"] == 10 and stages[1]["steps"] is None
-    bad = [([{"name": "adam"}, {"name": "lbfgs"}], r"train.stages\[0\].*needs steps or time_budget"),
-           ([{"name": "adam", "steps": 5}, {"name": "lbfgs", "steps": 3}], r"train.stages\[1\].*last stage"),
-           ([{"name": "adma", "steps": 5}, {"name": "lbfgs"}], r"train.stages\[0\].name.*did you mean 'adam'"),
-           ([{"name": "adam", "steps": 0}, {"name": "lbfgs"}], r"train.stages\[0\].steps.*>= 1"),
-           ([{"name": "adam", "steps": 5, "mu": 1}, {"name": "lbfgs"}], r"train.stages\[0\].mu"),
-           ([{"steps": 5}], r"train.stages\[0\].*solver section with its name")]
+    bad = [
+        ([{"name": "adam"}, {"name": "lbfgs"}], r"train.stages\[0\].*needs steps or time_budget"),
+        ([{"name": "adam", "steps": 5}, {"name": "lbfgs", "steps": 3}], r"train.stages\[1\].*last stage"),
+        ([{"name": "adma", "steps": 5}, {"name": "lbfgs"}], r"train.stages\[0\].name.*did you mean 'adam'"),
+        ([{"name": "adam", "steps": 0}, {"name": "lbfgs"}], r"train.stages\[0\].steps.*>= 1"),
+        ([{"name": "adam", "steps": 5, "mu": 1}, {"name": "lbfgs"}], r"train.stages\[0\].mu"),
+        ([{"steps": 5}], r"train.stages\[0\].*solver section with its name"),
+    ]
     for value, message in bad:
         with pytest.raises(ConfigError, match=message):
             resolve({"train": {"stages": value}})
     with pytest.raises(ConfigError, match="train.stages.*take 50 steps"):
         staged([{"name": "adam", "steps": 50}, {"name": "lbfgs"}], 50)
     with pytest.raises(ConfigError, match="train.on_divergence"):
-        build_run_solver(resolve({"train": {"on_divergence": "rollback",
-                                            "stages": [{"name": "adam", "steps": 5}, {"name": "lbfgs"}]}}))
+        build_run_solver(
+            resolve(
+                {"train": {"on_divergence": "rollback", "stages": [{"name": "adam", "steps": 5}, {"name": "lbfgs"}]}}
+            )
+        )
 
 
 def test_stages_switch_at_their_step_counts_and_each_runs_its_own_solver():
-    solver = staged([{"name": "adam", "learning_rate": 1e-2, "steps": 7}, {"name": "sign_rge", "steps": 3},
-                     {"name": "lbfgs"}], 90)
+    solver = staged(
+        [{"name": "adam", "learning_rate": 1e-2, "steps": 7}, {"name": "sign_rge", "steps": 3}, {"name": "lbfgs"}], 90
+    )
     stage, w = trajectory(solver, 90)
     np.testing.assert_array_equal(np.asarray(stage), [0] * 7 + [1] * 3 + [2] * 80)
     # the first 7 steps are Adam's own steps from the same start (an independent run of Adam alone)

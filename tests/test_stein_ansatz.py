@@ -56,15 +56,19 @@ def test_operators_are_those_of_base_plus_factor_times_smoothed_network(smooth_t
     engine = SparseGridSteinEngine(sigma=S, level=3, smooth_time=smooth_time, step=STEP)
     x, t = points()
     got = run(engine, ANSATZ, x, t, ALL)
-    reference = AutodiffEngine()(lambda x, t: base(x, t) + factor(x, t) * smoothed_network(x, t, smooth_time),
-                                 x, t, ALL)
+    reference = AutodiffEngine()(
+        lambda x, t: base(x, t) + factor(x, t) * smoothed_network(x, t, smooth_time), x, t, ALL
+    )
     assert set(got) == ALL
     for name in ALL:  # u_t, u_tt of N_s by central differences: exact for t-degree 2
         np.testing.assert_allclose(got[name], reference[name], rtol=1e-9, atol=1e-9, err_msg=name)
 
 
-@pytest.mark.parametrize("needs", [frozenset({"u"}), frozenset({"lap_u"}), frozenset({"u_x", "u_t"}),
-                                   frozenset({"u_tt"})], ids=lambda n: "+".join(sorted(n)))
+@pytest.mark.parametrize(
+    "needs",
+    [frozenset({"u"}), frozenset({"lap_u"}), frozenset({"u_x", "u_t"}), frozenset({"u_tt"})],
+    ids=lambda n: "+".join(sorted(n)),
+)
 def test_returns_only_the_needs(needs):
     out = run(SparseGridSteinEngine(sigma=S, level=3), ANSATZ, *points(), needs)
     assert set(out) == needs
@@ -99,8 +103,9 @@ def test_monte_carlo_network_smoothing_matches_the_sparse_grid_in_expectation():
         np.testing.assert_allclose(got[name], exact[name], rtol=0, atol=0.05, err_msg=name)
 
 
-@pytest.mark.parametrize("needs", [frozenset({"u"}), frozenset({"u_x"}), frozenset({"lap_u", "u_t"}), ALL],
-                         ids=lambda n: "+".join(sorted(n)))
+@pytest.mark.parametrize(
+    "needs", [frozenset({"u"}), frozenset({"u_x"}), frozenset({"lap_u", "u_t"}), ALL], ids=lambda n: "+".join(sorted(n))
+)
 def test_evaluation_count_is_that_of_the_network_calls(needs):
     rows = []
 

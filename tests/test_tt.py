@@ -101,8 +101,17 @@ def test_tt_svd_recovers_exact_low_rank_tt():
     [(21, 512, [1, 1, 3, 7], [8, 4, 4, 4], 2), (30, 24, [2, 5, 3], [3, 4, 2], [3, 2]), (64, 8, None, None, 3)],
 )
 def test_forward_paths_agree(in_size, out_size, in_factors, out_factors, rank):
-    make = lambda path: TTLinear(in_size, out_size, key=jax.random.key(0), rank=rank, in_factors=in_factors,
-                                 out_factors=out_factors, n_cores=3, path=path, dtype=jnp.float64)
+    make = lambda path: TTLinear(
+        in_size,
+        out_size,
+        key=jax.random.key(0),
+        rank=rank,
+        in_factors=in_factors,
+        out_factors=out_factors,
+        n_cores=3,
+        path=path,
+        dtype=jnp.float64,
+    )
     layers = [make(path) for path in ("contract", "dense", "auto")]
     z = jax.random.normal(jax.random.key(1), (7, in_size), jnp.float64)
     w = dense_by_definition(layers[0].cores, layers[0].out_factors, layers[0].in_factors)
@@ -117,16 +126,30 @@ def test_from_dense_matches_dense_layer():
     dense = DenseLinear(30, 24, key=jax.random.key(4), dtype=jnp.float64)
     layer = TTLinear.from_dense(dense.weight, dense.bias, in_factors=IN, out_factors=OUT, path="contract")
     z = jax.random.normal(jax.random.key(5), (6, 30), jnp.float64)
-    np.testing.assert_allclose(eqx.filter_jit(layer)(z), np.asarray(z) @ np.asarray(dense.weight).T + np.asarray(dense.bias),
-                               rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(
+        eqx.filter_jit(layer)(z),
+        np.asarray(z) @ np.asarray(dense.weight).T + np.asarray(dense.bias),
+        rtol=1e-11,
+        atol=1e-12,
+    )
     truncated = TTLinear.from_dense(dense.weight, None, rank=2, in_factors=IN, out_factors=OUT)
     assert truncated.ranks == (2, 2) and truncated.bias is None
 
 
 def test_reference_network_parameter_count():
     model = resolve(load_config_file(REFERENCE_CONFIG)).model
-    assert set(model.to_dict()) == {"type", "widths", "activation", "init", "rank", "n_cores", "in_factors",
-                                    "out_factors", "dense_layers", "path"}
+    assert set(model.to_dict()) == {
+        "type",
+        "widths",
+        "activation",
+        "init",
+        "rank",
+        "n_cores",
+        "in_factors",
+        "out_factors",
+        "dense_layers",
+        "path",
+    }
     net = build_network(model, 21, key=jax.random.key(0))
     first, second, last = net.layers
     assert (first.in_factors, first.out_factors) == ((1, 1, 3, 7), (8, 4, 4, 4))
@@ -136,8 +159,10 @@ def test_reference_network_parameter_count():
     assert net.dense_n_params == 274_433 == 22 * 512 + 513 * 512 + 513
     # the automatic factorisation chooses the reference factors
     auto = build_network(dataclasses.replace(model, in_factors=None, out_factors=None), 21, key=jax.random.key(0))
-    assert [(l.in_factors, l.out_factors) for l in auto.layers[:2]] == [(first.in_factors, first.out_factors),
-                                                                          (second.in_factors, second.out_factors)]
+    assert [(l.in_factors, l.out_factors) for l in auto.layers[:2]] == [
+        (first.in_factors, first.out_factors),
+        (second.in_factors, second.out_factors),
+    ]
 
 
 @pytest.mark.parametrize("init, variance", [("lecun", 1 / (3 * 21)), ("siren", 2 / 21)])
@@ -182,8 +207,11 @@ def test_factorise_round_trips(n_factors):
         assert factorise(size, n_factors, descending=True) == factors[::-1]
         # balanced: no factorisation into n_factors factors has a smaller largest factor (brute force)
         divisors = [d for d in range(1, size + 1) if size % d == 0]
-        best = min(max(t) for t in itertools.product(divisors, repeat=n_factors) if math.prod(t) == size) \
-            if n_factors <= 3 or size <= 130 else max(factors)
+        best = (
+            min(max(t) for t in itertools.product(divisors, repeat=n_factors) if math.prod(t) == size)
+            if n_factors <= 3 or size <= 130
+            else max(factors)
+        )
         assert max(factors) == best
 
 
@@ -227,8 +255,10 @@ def test_tt_network_for_any_input_size_matches_dense(in_size, widths):
     config = resolve({"model": {"type": "tt_mlp", "widths": widths}}).model
     tt = build_network(config, in_size, key=jax.random.key(0), dtype=jnp.float64)
     assert math.prod(tt.layers[0].in_factors) > in_size
-    dense = MLP([DenseLinear(layer.in_size, layer.out_size, key=jax.random.key(1), dtype=jnp.float64)
-                 for layer in tt.layers], tt.activation)
+    dense = MLP(
+        [DenseLinear(layer.in_size, layer.out_size, key=jax.random.key(1), dtype=jnp.float64) for layer in tt.layers],
+        tt.activation,
+    )
     for i, layer in enumerate(tt.layers):
         weight = layer.to_dense() if isinstance(layer, TTLinear) else layer.weight
         assert weight.shape == (layer.out_size, layer.in_size)

@@ -65,29 +65,50 @@ def study(files):
 def _tune_cli(files, space_text: str, capsys, *extra) -> tuple[int, str]:
     space = files["folder"] / "bad_space.yaml"
     space.write_text(space_text)
-    code = main(["tune", files["problem"], "--space", str(space), "--trials", "2", "--out",
-                 str(files["folder"] / "refused"), *extra])
+    code = main(
+        [
+            "tune",
+            files["problem"],
+            "--space",
+            str(space),
+            "--trials",
+            "2",
+            "--out",
+            str(files["folder"] / "refused"),
+            *extra,
+        ]
+    )
     return code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("text, field, words", [
-    ("solver.learning_rate: {log_range: [0.1, 0.01]}", "solver.learning_rate", "must be below high"),
-    ("solver.learning_rate: {log_range: [0, 0.01]}", "solver.learning_rate", "must be > 0"),
-    ("solver.learning_rate: {range: [-1, 0.1]}", "solver.learning_rate", "-1.0: must be > 0"),
-    ("solver.learning_rat: {log_range: [1.0e-3, 0.1]}", "solver.learning_rat", "did you mean 'learning_rate'"),
-    ("train.batch_size: {log_range: [16, 64]}", "train.batch_size", "takes int_range"),
-    ("train.batch_size: {int_range: [16, 64.5]}", "train.batch_size", "two integers"),
-    ("solver.learning_rate: {range: [0.1, fast]}", "solver.learning_rate", "two finite numbers"),
-    ("solver.learning_rate: {between: [0.1, 0.2]}", "solver.learning_rate", "expected one of range"),
-    ("model.widths: {choices: []}", "model.widths", "non-empty list"),
-    ("model.widths: {choices: [[4], [0]]}", "model.widths", "each an integer from 1"),
-    ("solver.name: no_such_solver\nsolver.learning_rate: {log_range: [1.0e-3, 0.1]}", "solver.name",
-     "unknown name"),
-    ("solver.b1: 0.5", "<root>", "nothing to search"),
-    ("a: 1\na: 2", "<file>", "not valid YAML: found the key 'a' twice"),
-    ("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n"
-     for p, n in zip("abcdefgh", "bcdefghi")), "<file>", "expands through aliases"),
-])
+@pytest.mark.parametrize(
+    "text, field, words",
+    [
+        ("solver.learning_rate: {log_range: [0.1, 0.01]}", "solver.learning_rate", "must be below high"),
+        ("solver.learning_rate: {log_range: [0, 0.01]}", "solver.learning_rate", "must be > 0"),
+        ("solver.learning_rate: {range: [-1, 0.1]}", "solver.learning_rate", "-1.0: must be > 0"),
+        ("solver.learning_rat: {log_range: [1.0e-3, 0.1]}", "solver.learning_rat", "did you mean 'learning_rate'"),
+        ("train.batch_size: {log_range: [16, 64]}", "train.batch_size", "takes int_range"),
+        ("train.batch_size: {int_range: [16, 64.5]}", "train.batch_size", "two integers"),
+        ("solver.learning_rate: {range: [0.1, fast]}", "solver.learning_rate", "two finite numbers"),
+        ("solver.learning_rate: {between: [0.1, 0.2]}", "solver.learning_rate", "expected one of range"),
+        ("model.widths: {choices: []}", "model.widths", "non-empty list"),
+        ("model.widths: {choices: [[4], [0]]}", "model.widths", "each an integer from 1"),
+        (
+            "solver.name: no_such_solver\nsolver.learning_rate: {log_range: [1.0e-3, 0.1]}",
+            "solver.name",
+            "unknown name",
+        ),
+        ("solver.b1: 0.5", "<root>", "nothing to search"),
+        ("a: 1\na: 2", "<file>", "not valid YAML: found the key 'a' twice"),
+        (
+            "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+            + "".join(f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi")),
+            "<file>",
+            "expands through aliases",
+        ),
+    ],
+)
 def test_invalid_space_exits_2_naming_the_field(files, capsys, text, field, words):
     code, err = _tune_cli(files, text, capsys)
     assert code == 2
@@ -96,8 +117,10 @@ def test_invalid_space_exits_2_naming_the_field(files, capsys, text, field, word
     assert not (files["folder"] / "refused").exists()  # refused before any trial or folder
 
 
-@pytest.mark.parametrize("extra, words", [(["--budget", "0"], "--budget"), (["--workers", "0"], "--workers"),
-                                          (["--verify", "-1"], "--verify")])
+@pytest.mark.parametrize(
+    "extra, words",
+    [(["--budget", "0"], "--budget"), (["--workers", "0"], "--workers"), (["--verify", "-1"], "--verify")],
+)
 def test_invalid_options_exit_2(files, capsys, extra, words):
     code, err = _tune_cli(files, "solver.learning_rate: {log_range: [1.0e-3, 0.1]}", capsys, *extra)
     assert code == 2 and words in err
@@ -106,8 +129,10 @@ def test_invalid_options_exit_2(files, capsys, extra, words):
 def test_zero_seeds_exit_2_naming_the_option_value_and_fix(files, capsys):
     code, err = _tune_cli(files, "solver.learning_rate: {log_range: [1.0e-3, 0.1]}", capsys, "--seeds", "0")
     assert code == 2
-    assert err == ("error: config --seeds: must be an integer >= 1 (training runs per trial), got 0; "
-                   "e.g. --seeds 3, or leave it out for one\n")  # one line, no traceback
+    assert err == (
+        "error: config --seeds: must be an integer >= 1 (training runs per trial), got 0; "
+        "e.g. --seeds 3, or leave it out for one\n"
+    )  # one line, no traceback
     assert not (files["folder"] / "refused").exists()
 
 
@@ -181,8 +206,11 @@ def test_best_yaml_replays_the_best_trial_bit_for_bit(study, files):
 def test_best_yaml_keeps_the_budget_when_the_schedule_spans_the_steps():
     complete = optuna.trial.create_trial(value=0.5, user_attrs={"config": None, "steps": 7})
     for schedule, exact in (("constant", True), ("cosine", False)):
-        config = {"seed": 3, "solver": {"name": "adam", "schedule": schedule},
-                  "train": {"steps": 100, "time_budget": 2.0, "progress": False}}
+        config = {
+            "seed": 3,
+            "solver": {"name": "adam", "schedule": schedule},
+            "train": {"steps": 100, "time_budget": 2.0, "progress": False},
+        }
         complete.user_attrs["config"] = config
         text = best_config(complete, "validation rel_l2")
         train = yaml.safe_load(text)["train"]
@@ -195,14 +223,31 @@ def test_resume_keeps_completed_trials_and_drops_a_killed_one(study, files, caps
     shutil.copytree(study.path, out)
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(out / "study.log")))
     killed = optuna.load_study(study_name="tiny_poisson-space", storage=storage).ask()  # running, never told
-    assert main(["tune", files["problem"], "--space", files["space"], "--trials", "4", "--budget", str(BUDGET),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "tune",
+                files["problem"],
+                "--space",
+                files["space"],
+                "--trials",
+                "4",
+                "--budget",
+                str(BUDGET),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     ds = xr.open_dataset(out / "study.nc", engine="h5netcdf")
     assert list(ds.trial.values) == [0, 1, 2, killed.number + 1]
     for name in ("error", "solver.learning_rate", "model.widths", "state"):
         assert list(ds[name].values[:3]) == list(study.study[name].values)
-    assert optuna.load_study(study_name="tiny_poisson-space", storage=storage).trials[killed.number].state \
+    assert (
+        optuna.load_study(study_name="tiny_poisson-space", storage=storage).trials[killed.number].state
         == TrialState.FAIL
+    )
     assert f"trial {killed.number + 1:3d}" in capsys.readouterr().out  # one line per finished trial
     other = files["folder"] / "other_space.yaml"
     other.write_text(SPACE.replace("3.0e-2", "5.0e-2"))
@@ -215,12 +260,12 @@ def test_resume_keeps_completed_trials_and_drops_a_killed_one(study, files, caps
 def test_two_workers_share_the_study(files):
     config = files["folder"] / "seed5.yaml"
     config.write_text("seed: 5\n")
-    result = tune(files["problem"], files["space"], 2, config=config, workers=2, budget=BUDGET,
-                  out=files["folder"] / "two")
+    result = tune(
+        files["problem"], files["space"], 2, config=config, workers=2, budget=BUDGET, out=files["folder"] / "two"
+    )
     assert list(result.study.trial.values) == [0, 1]
     assert yaml.safe_load((result.path / "best.yaml").read_text())["seed"] == 5  # over --config
-    storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(result.path / "study.log")))
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(result.path / "study.log")))
     first, second = optuna.load_study(study_name="tiny_poisson-space", storage=storage).trials
     assert first.datetime_start < second.datetime_complete and second.datetime_start < first.datetime_complete
 
@@ -238,8 +283,9 @@ def two_seeds(files):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_trial, "solve", spy)
         patch.setattr(optuna.trial.Trial, "should_prune", lambda trial: trial.number == 1)
-        result = tune(files["problem"], files["space"], 2, budget=BUDGET, out=files["folder"] / "seeds", seeds=2,
-                      baseline=True)
+        result = tune(
+            files["problem"], files["space"], 2, budget=BUDGET, out=files["folder"] / "seeds", seeds=2, baseline=True
+        )
     return result, calls
 
 
@@ -292,20 +338,57 @@ def test_two_seeds_resume_drops_a_trial_killed_between_seeds(two_seeds, files, c
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(out / "study.log")))
     killed = optuna.load_study(study_name="tiny_poisson-space", storage=storage).ask()
     killed.set_user_attr("seed_error", [0.5])  # its first seed ran, then the kill
-    assert main(["tune", files["problem"], "--space", files["space"], "--trials", "3", "--budget", str(BUDGET),
-                 "--seeds", "2", "--baseline", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "tune",
+                files["problem"],
+                "--space",
+                files["space"],
+                "--trials",
+                "3",
+                "--budget",
+                str(BUDGET),
+                "--seeds",
+                "2",
+                "--baseline",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "baseline  complete" not in printed  # recorded in the study: not trained again
     assert f"baseline (the config without the space): {two_seeds[0].study.attrs['objective']}" in printed
     ds = xr.open_dataset(out / "study.nc", engine="h5netcdf")
     assert list(ds.trial.values) == [0, 1, killed.number + 1]
-    assert optuna.load_study(study_name="tiny_poisson-space", storage=storage).trials[killed.number].state \
+    assert (
+        optuna.load_study(study_name="tiny_poisson-space", storage=storage).trials[killed.number].state
         == TrialState.FAIL
+    )
     new = ds.seed_error.sel(trial=killed.number + 1).values
     assert ds.state.values[-1] == "complete" and np.isfinite(new).all() and 0.5 not in new
     assert list(ds.seed_error.values[0]) == list(two_seeds[0].study.seed_error.values[0])
-    assert main(["tune", files["problem"], "--space", files["space"], "--trials", "3", "--budget", str(BUDGET),
-                 "--seeds", "3", "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "tune",
+                files["problem"],
+                "--space",
+                files["space"],
+                "--trials",
+                "3",
+                "--budget",
+                str(BUDGET),
+                "--seeds",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "made with another problem, config, budget, space or --seeds" in capsys.readouterr().err
 
 
@@ -345,11 +428,30 @@ def test_verify_trains_the_best_trial_and_the_baseline_alternately_at_fresh_seed
 def test_verify_is_kept_in_the_study_and_printed(verified, files, capsys):
     out = files["folder"] / "verified_again"
     shutil.copytree(verified[0].path, out)
-    assert main(["tune", files["problem"], "--space", files["space"], "--trials", "2", "--budget", str(BUDGET),
-                 "--verify", "2", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "tune",
+                files["problem"],
+                "--space",
+                files["space"],
+                "--trials",
+                "2",
+                "--budget",
+                str(BUDGET),
+                "--verify",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     attrs = verified[0].study.attrs
     assert "verify    best" not in printed  # the same best trial and seeds: recorded, not trained again
-    assert (f"verified alone at seeds 1-2 (geometric mean): best trial {attrs['verify_best_trial']} "
-            f"{attrs['verify_best_error']:.3e}, the config without the space {attrs['verify_baseline_error']:.3e}"
-            in printed)
+    assert (
+        f"verified alone at seeds 1-2 (geometric mean): best trial {attrs['verify_best_trial']} "
+        f"{attrs['verify_best_error']:.3e}, the config without the space {attrs['verify_baseline_error']:.3e}"
+        in printed
+    )

@@ -15,9 +15,14 @@ from pdesolve.run import build, open_run, precision, resolve_run
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "problems" / "poisson2d.yaml"
-CONFIG = {"precision": "float64", "seed": 0, "model": {"type": "mlp", "widths": [8, 8], "activation": "tanh"},
-          "operators": {"method": "fd"}, "solver": {"name": "gauss_newton", "jacobian": "forward_difference"},
-          "train": {"steps": 4, "batch_size": 64, "log_every": 1, "progress": False, "validation_points": 64}}
+CONFIG = {
+    "precision": "float64",
+    "seed": 0,
+    "model": {"type": "mlp", "widths": [8, 8], "activation": "tanh"},
+    "operators": {"method": "fd"},
+    "solver": {"name": "gauss_newton", "jacobian": "forward_difference"},
+    "train": {"steps": 4, "batch_size": 64, "log_every": 1, "progress": False, "validation_points": 64},
+}
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +72,21 @@ def test_init_from_loads_the_trained_weights(problem_file, trained, tmp_path):
 def test_init_from_on_the_command_line(problem_file, trained, tmp_path, capsys):
     out, config = tmp_path / "cli", tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(CONFIG))
-    code = main(["solve", str(problem_file), "--config", str(config), "--init-from", str(trained), "--out", str(out),
-                 "--quiet", "--set", "train.steps=1"])
+    code = main(
+        [
+            "solve",
+            str(problem_file),
+            "--config",
+            str(config),
+            "--init-from",
+            str(trained),
+            "--out",
+            str(out),
+            "--quiet",
+            "--set",
+            "train.steps=1",
+        ]
+    )
     assert code == 0
     opened = open_run(out)
     assert opened.config.train.init_from == str(trained.resolve())
@@ -94,6 +112,8 @@ def test_warm_weights_equal_the_trained_ones(problem_file, trained):
     resolved = resolve_run(problem, CONFIG)
     with precision(resolved):
         warm = warm_start(build(problem, resolved).solution, trained)
-    for a, b in zip(jax.tree.leaves(eqx.filter(warm.network, eqx.is_array)),
-                    jax.tree.leaves(eqx.filter(open_run(trained).model.network, eqx.is_array))):
+    for a, b in zip(
+        jax.tree.leaves(eqx.filter(warm.network, eqx.is_array)),
+        jax.tree.leaves(eqx.filter(open_run(trained).model.network, eqx.is_array)),
+    ):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -23,8 +23,10 @@ DOMAINS = {
     "box": ({"type": "box", "low": 0, "high": [2, 2, 2, 2, 4]}, (0.0, 1.0, [1, 1, 1, 1.5, 2], 0.5)),
     # the annulus's centre is mid-shell on the diagonal; its line crosses the hole (rho = -1 at the centre)
     "annulus": ({"type": "annulus", "inner": 0.5, "outer": 1}, (0.5, 2.0, [0.875, 0, 0, 0, 0], 0.75)),
-    "whole_space": ({"type": "whole_space", "sampling": {"normal": {"mean": 1, "std": 0.5}}},
-                    (0.0, 1.0, [1, 1, 1, 1, 1], 0.0)),
+    "whole_space": (
+        {"type": "whole_space", "sampling": {"normal": {"mean": 1, "std": 0.5}}},
+        (0.0, 1.0, [1, 1, 1, 1, 1], 0.0),
+    ),
 }
 
 
@@ -34,10 +36,17 @@ FLAT = types.SimpleNamespace(base=lambda x, t: jnp.zeros(len(t)), factor=lambda 
 
 def _problem(domain: dict, at_point: list):
     conditions = {"initial": "3"} | ({} if domain["type"] == "whole_space" else {"boundary": "3"})
-    return problem_from_mapping({
-        "name": "radial", "dimension": 5, "time": {"start": 0, "end": 2}, "domain": domain,
-        "equation": "u_t - lap_u = 0", "conditions": conditions,
-        "evaluation": {"points": N, "sampling": "sobol", "seed": 5, "at": {"points": [at_point], "times": [0, 2]}}})
+    return problem_from_mapping(
+        {
+            "name": "radial",
+            "dimension": 5,
+            "time": {"start": 0, "end": 2},
+            "domain": domain,
+            "equation": "u_t - lap_u = 0",
+            "conditions": conditions,
+            "evaluation": {"points": N, "sampling": "sobol", "seed": 5, "at": {"points": [at_point], "times": [0, 2]}},
+        }
+    )
 
 
 def _errors(name: str) -> tuple[dict, tuple]:
@@ -103,22 +112,43 @@ def test_the_centre_the_listed_points_and_the_line(errors):
 
 
 def test_a_stationary_problem_has_one_centre_row_without_time():
-    problem = problem_from_mapping({"dimension": 2, "domain": {"type": "ball", "radius": 1}, "equation": "lap_u = 0",
-                                    "conditions": {"boundary": "0"}, "evaluation": {"points": 16}})
+    problem = problem_from_mapping(
+        {
+            "dimension": 2,
+            "domain": {"type": "ball", "radius": 1},
+            "equation": "lap_u = 0",
+            "conditions": {"boundary": "0"},
+            "evaluation": {"points": 16},
+        }
+    )
     exact = types.SimpleNamespace(exact=lambda x, t: 1.0 + x[:, 0])
     line = {"u_pred": np.zeros(3), "u_exact": np.ones(3)}
-    out = whole_domain_errors(problem, exact, lambda x, t, desc: (1.0 + x[:, 0] + C * x[:, 1] ** 2,) * 2,
-                              np.full(16, 2.0), line, np.float64, FLAT)
+    out = whole_domain_errors(
+        problem,
+        exact,
+        lambda x, t, desc: (1.0 + x[:, 0] + C * x[:, 1] ** 2,) * 2,
+        np.full(16, 2.0),
+        line,
+        np.float64,
+        FLAT,
+    )
     assert out["centre"] == [{"x": "centre", "u_pred": 1.0, "u_exact": 1.0, "abs_error": 0.0, "scaled_error": 0.0}]
     assert "at_points" not in out and out["line_max_abs_error"] == 1.0 and out["radius_uniform"]["points"] == 16
 
 
 # ----- evaluation.at in a problem file -----
 
-BASE = {"dimension": 3, "domain": {"type": "box", "low": 0, "high": 1}, "equation": "lap_u = 0",
-        "conditions": {"boundary": "0"}}
-TIMED = BASE | {"time": {"start": 1, "end": 2}, "equation": "u_t - lap_u = 0",
-                "conditions": {"initial": "0", "boundary": "0"}}
+BASE = {
+    "dimension": 3,
+    "domain": {"type": "box", "low": 0, "high": 1},
+    "equation": "lap_u = 0",
+    "conditions": {"boundary": "0"},
+}
+TIMED = BASE | {
+    "time": {"start": 1, "end": 2},
+    "equation": "u_t - lap_u = 0",
+    "conditions": {"initial": "0", "boundary": "0"},
+}
 
 
 def test_evaluation_at_is_parsed():
@@ -131,21 +161,33 @@ def test_evaluation_at_is_parsed():
     assert problem_from_mapping(BASE).evaluation["at"] is None
 
 
-@pytest.mark.parametrize("base, at, field, phrase", [
-    (BASE, {"points": []}, "evaluation.at.points", "give a list of points (each 3 numbers, or one number"),
-    (BASE, {"times": [0]}, "evaluation.at.points", "missing or empty"),
-    (BASE, {"points": [[0, 1]]}, "evaluation.at.points[0]", "has 2 entries but dimension is 3; give 3 numbers or one"),
-    (BASE, {"points": [0.5, "centre"]}, "evaluation.at.points[1]", "expected a number or a list of 3 numbers"),
-    (BASE, {"points": [[0.5, 0.5, 1.5]]}, "evaluation.at.points[0]", "[0.5, 0.5, 1.5] lies outside the domain"),
-    (BASE | {"domain": {"type": "annulus", "inner": 0.5, "outer": 1}}, {"points": [0, [0, 0.75, 0]]},
-     "evaluation.at.points[0]", "lies outside the domain (annulus"),
-    (BASE, {"points": [0], "times": [0]}, "evaluation.at.times", "the problem has no time: drop times"),
-    (TIMED, {"points": [0], "times": [1, 3]}, "evaluation.at.times[1]", "3 is outside the time interval [1, 2]"),
-    (TIMED, {"points": [0], "times": 1}, "evaluation.at.times", "expected a list of times in [1, 2], got 1"),
-    (TIMED, {"points": [0] * 5001, "times": [1, 2]}, "evaluation.at", "10002 evaluations; give at most 10000"),
-    (BASE, {"point": [0]}, "evaluation.at.point", "did you mean 'points'"),
-    (BASE, [0, 1], "evaluation.at", "expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "base, at, field, phrase",
+    [
+        (BASE, {"points": []}, "evaluation.at.points", "give a list of points (each 3 numbers, or one number"),
+        (BASE, {"times": [0]}, "evaluation.at.points", "missing or empty"),
+        (
+            BASE,
+            {"points": [[0, 1]]},
+            "evaluation.at.points[0]",
+            "has 2 entries but dimension is 3; give 3 numbers or one",
+        ),
+        (BASE, {"points": [0.5, "centre"]}, "evaluation.at.points[1]", "expected a number or a list of 3 numbers"),
+        (BASE, {"points": [[0.5, 0.5, 1.5]]}, "evaluation.at.points[0]", "[0.5, 0.5, 1.5] lies outside the domain"),
+        (
+            BASE | {"domain": {"type": "annulus", "inner": 0.5, "outer": 1}},
+            {"points": [0, [0, 0.75, 0]]},
+            "evaluation.at.points[0]",
+            "lies outside the domain (annulus",
+        ),
+        (BASE, {"points": [0], "times": [0]}, "evaluation.at.times", "the problem has no time: drop times"),
+        (TIMED, {"points": [0], "times": [1, 3]}, "evaluation.at.times[1]", "3 is outside the time interval [1, 2]"),
+        (TIMED, {"points": [0], "times": 1}, "evaluation.at.times", "expected a list of times in [1, 2], got 1"),
+        (TIMED, {"points": [0] * 5001, "times": [1, 2]}, "evaluation.at", "10002 evaluations; give at most 10000"),
+        (BASE, {"point": [0]}, "evaluation.at.point", "did you mean 'points'"),
+        (BASE, [0, 1], "evaluation.at", "expected a mapping"),
+    ],
+)
 def test_bad_evaluation_at_names_field_value_and_fix(base, at, field, phrase):
     with pytest.raises(ProblemError) as err:
         problem_from_mapping(base | {"evaluation": {"at": at}})

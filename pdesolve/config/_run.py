@@ -38,15 +38,22 @@ class RunConfig(Section):
     @classmethod
     def from_valid(cls, values: Mapping[str, Any]) -> Self:
         """The config from a whole mapping already validated by ``merge_config``."""
-        return cls(**{key: values[key] for key in cls.schema()},
-                   model=MODEL_KINDS[values["model"]["type"]].from_valid(values["model"]),
-                   solver=SolverConfig.from_valid(values["solver"]),
-                   operators=OPERATOR_KINDS[values["operators"]["method"]].from_valid(values["operators"]),
-                   train=TrainConfig.from_valid(values["train"]))
+        return cls(
+            **{key: values[key] for key in cls.schema()},
+            model=MODEL_KINDS[values["model"]["type"]].from_valid(values["model"]),
+            solver=SolverConfig.from_valid(values["solver"]),
+            operators=OPERATOR_KINDS[values["operators"]["method"]].from_valid(values["operators"]),
+            train=TrainConfig.from_valid(values["train"]),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "model": self.model.to_dict(), "solver": self.solver.to_dict(),
-                "operators": self.operators.to_dict(), "train": self.train.to_dict()}
+        return {
+            **super().to_dict(),
+            "model": self.model.to_dict(),
+            "solver": self.solver.to_dict(),
+            "operators": self.operators.to_dict(),
+            "train": self.train.to_dict(),
+        }
 
 
 SECTIONS = ("model", "solver", "operators", "train")

@@ -25,15 +25,21 @@ STAGE_FIELDS = {
 def _stage(field: str, entry: Any, last: bool) -> dict[str, Any]:
     """One stage checked and with its solver's defaults filled in."""
     if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
-        raise ConfigError(field, f"a stage is a solver section with its name, e.g. {{name: adam, steps: 1000}}; "
-                          f"got {preview(entry)}")
+        raise ConfigError(
+            field, f"a stage is a solver section with its name, e.g. {{name: adam, steps: 1000}}; got {preview(entry)}"
+        )
     limits = {key: check_value(f"{field}.{key}", entry.get(key), spec) for key, spec in STAGE_FIELDS.items()}
     if last and any(v is not None for v in limits.values()):
-        raise ConfigError(field, "the last stage runs until the run ends; unset its steps and time_budget "
-                          "(train.steps and train.time_budget bound it)")
+        raise ConfigError(
+            field,
+            "the last stage runs until the run ends; unset its steps and time_budget "
+            "(train.steps and train.time_budget bound it)",
+        )
     if not last and all(v is None for v in limits.values()):
-        raise ConfigError(field, f"stage {entry['name']!r} needs steps or time_budget to end (only the last "
-                          "stage runs until the run ends)")
+        raise ConfigError(
+            field,
+            f"stage {entry['name']!r} needs steps or time_budget to end (only the last stage runs until the run ends)",
+        )
     solver = {k: v for k, v in entry.items() if k not in STAGE_FIELDS}
     fields = solver_fields()
     base = {"name": solver["name"], **{k: f.default for k, f in fields.get(solver["name"], {}).items()}}
@@ -50,7 +56,16 @@ def stage_solvers(stages: list[dict[str, Any]], steps: int) -> list[tuple[Solver
     for a run of ``steps`` steps (the last stage's count: what the others leave)."""
     taken = sum(stage["steps"] or 0 for stage in stages[:-1])
     if taken >= steps:
-        raise ConfigError("train.stages", f"the stages before the last take {taken} steps, train.steps is "
-                          f"{steps}; raise train.steps or shorten the stages")
-    return [(SolverConfig.from_valid({k: v for k, v in stage.items() if k not in STAGE_FIELDS}),
-             stage["steps"], stage["time_budget"]) for stage in stages]
+        raise ConfigError(
+            "train.stages",
+            f"the stages before the last take {taken} steps, train.steps is "
+            f"{steps}; raise train.steps or shorten the stages",
+        )
+    return [
+        (
+            SolverConfig.from_valid({k: v for k, v in stage.items() if k not in STAGE_FIELDS}),
+            stage["steps"],
+            stage["time_budget"],
+        )
+        for stage in stages
+    ]

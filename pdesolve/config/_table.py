@@ -47,11 +47,17 @@ def _declarations(tree: ast.AST):
     """(key, node) of each ``key: T = ...`` in a class and each ``"key": value`` of a dict literal."""
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
-            yield from ((s.target.id, s) for s in node.body
-                        if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) and s.value is not None)
+            yield from (
+                (s.target.id, s)
+                for s in node.body
+                if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) and s.value is not None
+            )
         elif isinstance(node, ast.Dict):
-            yield from ((k.value, v) for k, v in zip(node.keys, node.values)
-                        if isinstance(k, ast.Constant) and isinstance(k.value, str))
+            yield from (
+                (k.value, v)
+                for k, v in zip(node.keys, node.values)
+                if isinstance(k, ast.Constant) and isinstance(k.value, str)
+            )
 
 
 def _span_note(notes: dict[int, str], first: int, last: int) -> str:
@@ -87,11 +93,17 @@ def _default(value) -> str:
 def _sources() -> list[tuple[str, str, dict[str, Field], Path]]:
     """(section key prefix, kind label, fields, declaring file) of every section and kind."""
     out = [("", "", RunConfig.schema(), Path(inspect.getfile(RunConfig)))]
-    out += [("model.", f"`type: {kind}`", cls.schema(), Path(inspect.getfile(cls))) for kind, cls in MODEL_KINDS.items()]
-    out += [("operators.", f"`method: {kind}`", cls.schema(), Path(inspect.getfile(cls)))
-            for kind, cls in OPERATOR_KINDS.items()]
-    out += [("solver.", f"`name: {name}`", dict(spec.fields), Path(inspect.getfile(type(spec))))
-            for name, spec in solver_specs().items()]
+    out += [
+        ("model.", f"`type: {kind}`", cls.schema(), Path(inspect.getfile(cls))) for kind, cls in MODEL_KINDS.items()
+    ]
+    out += [
+        ("operators.", f"`method: {kind}`", cls.schema(), Path(inspect.getfile(cls)))
+        for kind, cls in OPERATOR_KINDS.items()
+    ]
+    out += [
+        ("solver.", f"`name: {name}`", dict(spec.fields), Path(inspect.getfile(type(spec))))
+        for name, spec in solver_specs().items()
+    ]
     out.append(("train.", "", TrainConfig.schema(), Path(inspect.getfile(TrainConfig))))
     return out
 
@@ -108,8 +120,9 @@ def _description(key: str, where: Path) -> str:
 def _imported(path: Path) -> list[Path]:
     """The files of the same package that ``path`` imports from (relative imports, level 1)."""
     tree = ast.parse(path.read_text())
-    names = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1
-             and node.module]
+    names = [
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
+    ]
     return [path.parent / f"{name}.py" for name in names if (path.parent / f"{name}.py").is_file()]
 
 
@@ -119,9 +132,17 @@ def settings_rows() -> list[dict[str, str]]:
     for prefix, kind, fields, where in _sources():
         for key, field in fields.items():
             cells = (prefix + key, _type(field), _default(field.default), _allowed(field))
-            row = rows.setdefault(cells, {"setting": f"`{cells[0]}`", "kinds": [], "type": cells[1],
-                                          "default": cells[2], "allowed": cells[3],
-                                          "description": _description(key, where).replace("|", "\\|")})
+            row = rows.setdefault(
+                cells,
+                {
+                    "setting": f"`{cells[0]}`",
+                    "kinds": [],
+                    "type": cells[1],
+                    "default": cells[2],
+                    "allowed": cells[3],
+                    "description": _description(key, where).replace("|", "\\|"),
+                },
+            )
             if kind:
                 row["kinds"].append(kind)
     return [{**row, "kinds": ", ".join(row["kinds"]) or "all"} for row in rows.values()]
@@ -130,8 +151,17 @@ def settings_rows() -> list[dict[str, str]]:
 def settings_table() -> str:
     """The Markdown table of every setting (a row per distinct default where kinds differ)."""
     head = ["| setting | where | type | default | allowed | what it is |", "|---|---|---|---|---|---|"]
-    return "\n".join(head + [f"| {r['setting']} | {r['kinds']} | {r['type']} | {r['default']} | {r['allowed']} "
-                             f"| {r['description']} |" for r in settings_rows()]) + "\n"
+    return (
+        "\n".join(
+            head
+            + [
+                f"| {r['setting']} | {r['kinds']} | {r['type']} | {r['default']} | {r['allowed']} "
+                f"| {r['description']} |"
+                for r in settings_rows()
+            ]
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

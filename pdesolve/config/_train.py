@@ -10,7 +10,9 @@ from ._section import Section
 class TrainConfig(Section):
     """How a run trains (``train.*``)."""
 
-    steps: int = setting((int,), 2000, bounds=(1, 10**12, "from 1 to 10^12 (a step count that fits the run's records)"))  # solver steps (the step budget)
+    steps: int = setting(
+        (int,), 2000, bounds=(1, 10**12, "from 1 to 10^12 (a step count that fits the run's records)")
+    )  # solver steps (the step budget)
     batch_size: int = setting((int,), 100, bounds=(1, None, ">= 1"))  # collocation points per step
     boundary_batch_size: int = setting((int,), 100, bounds=(1, None, ">= 1"))  # condition points per step (soft)
     resample_every: int = setting((int,), 1, bounds=(1, None, ">= 1 (1: a new batch every step)"))  # steps per batch
@@ -39,7 +41,9 @@ class TrainConfig(Section):
     max_rollbacks: int = setting((int,), 3, bounds=(0, None, ">= 0"))  # rollbacks before the run stops
     check_memory: bool = setting((bool,), True)  # refuse a run whose memory estimate exceeds the device's
     # seconds of training (batch drawing and solver steps; no compilation or validation)
-    time_budget: float | None = setting(OPTIONAL_NUMBER, None, bounds=(1e-9, None, "> 0 seconds, or unset for no limit"))
+    time_budget: float | None = setting(
+        OPTIONAL_NUMBER, None, bounds=(1e-9, None, "> 0 seconds, or unset for no limit")
+    )
     # solver sections run in order on the same network, each with its own steps or time_budget
     # (config/_stages.py); empty: the solver section alone
     stages: list = setting((list,), [])

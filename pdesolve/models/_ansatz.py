@@ -216,6 +216,7 @@ def _time_parts(compiled: CompiledProblem, extension: Field | None) -> tuple[Fie
         return value
 
     if h is not None:
+
         def factor(x, t):
             return ((t - t_c) / (t1 - t0)) ** 2
     else:
@@ -223,6 +224,7 @@ def _time_parts(compiled: CompiledProblem, extension: Field | None) -> tuple[Fie
 
         def factor(x, t):
             return sign * (t - t_c) / (t1 - t0)
+
     return base, factor
 
 
@@ -290,10 +292,16 @@ def build_solution(compiled: CompiledProblem, network: eqx.Module, mode: str) ->
     velocity = "initial_velocity" in compiled.conditions
     if mode == "soft" and not velocity:
         return Solution(network, _zero, _one, problem.has_time), tuple(compiled.conditions)
-    hard_boundary = ("boundary" in compiled.conditions and mode == "auto"
-                     and _box_data_is_exact(problem.domain, _depends_on_x(problem.conditions["boundary"])))
-    soft = tuple(k for k in ("boundary", "neumann", "robin")
-                 if k in compiled.conditions and not (k == "boundary" and hard_boundary))
+    hard_boundary = (
+        "boundary" in compiled.conditions
+        and mode == "auto"
+        and _box_data_is_exact(problem.domain, _depends_on_x(problem.conditions["boundary"]))
+    )
+    soft = tuple(
+        k
+        for k in ("boundary", "neumann", "robin")
+        if k in compiled.conditions and not (k == "boundary" and hard_boundary)
+    )
     extension = boundary_extension(compiled) if hard_boundary else None
     space_factor = _boundary_factor(problem.domain) if hard_boundary else None
     if not problem.has_time:  # stationary: Dirichlet data built in, or Neumann data (a loss) alone

@@ -53,8 +53,7 @@ class DenseLinear(AbstractLinear):
     in_size: int = eqx.field(static=True)
     out_size: int = eqx.field(static=True)
 
-    def __init__(self, in_size: int, out_size: int, *, key: PRNGKeyArray, init: str = "lecun",
-                 dtype=jnp.float32):
+    def __init__(self, in_size: int, out_size: int, *, key: PRNGKeyArray, init: str = "lecun", dtype=jnp.float32):
         wkey, bkey = jax.random.split(key)
         bound = uniform_bound(in_size, init)
         self.weight = jax.random.uniform(wkey, (out_size, in_size), dtype, -bound, bound)

@@ -44,8 +44,9 @@ class MLP(eqx.Module):
         """``W[:, index]`` of the first layer: its change per unit step along input ``index``."""
         return self.layers[0].columns(index)
 
-    def stencil_values(self, z: Float[Array, "n in"], coords: Int[Array, "n k"],
-                       shifts: Float[Array, "n k"]) -> Float[Array, "n k"]:
+    def stencil_values(
+        self, z: Float[Array, "n in"], coords: Int[Array, "n k"], shifts: Float[Array, "n k"]
+    ) -> Float[Array, "n k"]:
         """The network at the stencil nodes ``z[p] + shifts[p, j] e_coords[p, j]`` through the
         stencil-aware first layer (``stencil_hidden``): O(w) per node for the first layer, not O(in w)."""
         n, k = coords.shape
@@ -68,8 +69,9 @@ class MLP(eqx.Module):
         return sum((layer.in_size + 1) * layer.out_size for layer in self.layers)
 
 
-def stencil_hidden(network, z: Float[Array, "n in"], coords: Int[Array, "n k"],
-                   shifts: Float[Array, "n k"]) -> Float[Array, "nk w"]:
+def stencil_hidden(
+    network, z: Float[Array, "n in"], coords: Int[Array, "n k"], shifts: Float[Array, "n k"]
+) -> Float[Array, "nk w"]:
     """The first pre-activation at the nodes ``z + s e_j``: ``(W z + b) + s W[:, j]``, shape (n k, w)."""
     n, k = coords.shape
     hidden = network.first_layer(z)[:, None, :] + shifts[..., None] * network.input_columns(coords)

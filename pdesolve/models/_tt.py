@@ -114,9 +114,7 @@ def _normalise_slices(core: Float[Array, "a m n b"], variance: float) -> Float[A
     return core * (math.sqrt(variance * core[:, 0].size) / norms)
 
 
-def _contract(
-    cores: Sequence[Float[Array, "a m n b"]], z: Float[Array, "batch in"]
-) -> Float[Array, "batch out"]:
+def _contract(cores: Sequence[Float[Array, "a m n b"]], z: Float[Array, "batch in"]) -> Float[Array, "batch out"]:
     """``z @ W.T`` by sweeping the cores over ``z`` reshaped to (batch, n_1..n_L)."""
     batch = z.shape[0]
     x = z.reshape(batch, 1, 1, -1)  # (batch, m_1..m_{k-1}, r_{k-1}, n_k..n_L)

@@ -30,7 +30,9 @@ def check_ranks(rank: int | Sequence[int], n_cores: int) -> list[int]:
     """Inner ranks ``[r_1, ..., r_{L-1}]`` from one int or a list of ``L - 1`` positive ints."""
     ranks = [rank] * (n_cores - 1) if isinstance(rank, int) and not isinstance(rank, bool) else list(rank)
     if len(ranks) != n_cores - 1 or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in ranks):
-        raise ValueError(f"rank: expected one positive int or {n_cores - 1} of them (L - 1 for L = {n_cores} cores), got {rank!r}")
+        raise ValueError(
+            f"rank: expected one positive int or {n_cores - 1} of them (L - 1 for L = {n_cores} cores), got {rank!r}"
+        )
     return ranks
 
 

@@ -60,9 +60,17 @@ class AbstractOperatorEngine(eqx.Module):
     def evals_per_point(self, needs: frozenset[str], dim: int) -> int:
         """Network evaluations (forward passes or forward-mode passes) per point for ``needs``."""
 
-    def residual(self, residual: Callable, u: BatchedField, x: Float[Array, "n d"], t: Float[Array, " n"],
-                 f: Float[Array, " n"], needs: frozenset[str], key: PRNGKeyArray | None = None,
-                 prepared: PyTree = None) -> Float[Array, " n"]:
+    def residual(
+        self,
+        residual: Callable,
+        u: BatchedField,
+        x: Float[Array, "n d"],
+        t: Float[Array, " n"],
+        f: Float[Array, " n"],
+        needs: frozenset[str],
+        key: PRNGKeyArray | None = None,
+        prepared: PyTree = None,
+    ) -> Float[Array, " n"]:
         """``residual(ops, x, t, f)`` with this engine's operator values: shape (n,).
 
         Randomised engines override it to combine independent draws (see FiniteDifferenceEngine).
@@ -70,8 +78,14 @@ class AbstractOperatorEngine(eqx.Module):
         """
         return residual(self(u, x, t, needs, key), x, t, f)
 
-    def prepare(self, u: BatchedField, x: Float[Array, "n d"], t: Float[Array, " n"], needs: frozenset[str],
-                key: PRNGKeyArray | None = None) -> PyTree:
+    def prepare(
+        self,
+        u: BatchedField,
+        x: Float[Array, "n d"],
+        t: Float[Array, " n"],
+        needs: frozenset[str],
+        key: PRNGKeyArray | None = None,
+    ) -> PyTree:
         """The parameter-independent part of ``residual`` at these points and key (e.g. an ansatz's
         base and factor at the stencil nodes), or None: a solver that evaluates the residual several
         times on one batch computes it once and passes it as ``residual(..., prepared=...)``. ``u``

@@ -21,8 +21,15 @@ def random_directions(needs, dim: int, samples: int | None) -> bool:
     return samples is not None and samples < dim and any(h.rank > samples for h in directions_in(needs))
 
 
-def fd_directional(u, x: Float[Array, "n d"], t: Float[Array, " n"], hessian: SecondDirections, h: float,
-                   samples: int | None = None, key: PRNGKeyArray | None = None) -> Float[Array, " n"]:
+def fd_directional(
+    u,
+    x: Float[Array, "n d"],
+    t: Float[Array, " n"],
+    hessian: SecondDirections,
+    h: float,
+    samples: int | None = None,
+    key: PRNGKeyArray | None = None,
+) -> Float[Array, " n"]:
     """The contraction ``hessian`` at the points by central differences with step ``h``: shape (n,)."""
     if samples is not None and samples < hessian.rank:
         if key is None:

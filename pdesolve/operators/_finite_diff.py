@@ -71,8 +71,9 @@ def ansatz_parts(u: Ansatz, x, t, coords, shifts) -> tuple[Float[Array, "n m"], 
     return u.base(xs, ts).reshape(coords.shape), u.factor(xs, ts).reshape(coords.shape)
 
 
-def stencil_points(z: Float[Array, "n k"], coords: Int[Array, "n m"],
-                   shifts: Float[Array, "n m"]) -> Float[Array, "nm k"]:
+def stencil_points(
+    z: Float[Array, "n k"], coords: Int[Array, "n m"], shifts: Float[Array, "n m"]
+) -> Float[Array, "nm k"]:
     """The nodes ``z[p] + shifts[p, j] e_coords[p, j]`` as rows (n m, k); an index >= k moves nothing."""
     move = shifts[..., None] * jax.nn.one_hot(coords, z.shape[1], dtype=z.dtype)
     return (z[:, None, :] + move).reshape(-1, z.shape[1])
@@ -84,8 +85,15 @@ def _node_points(x, t, coords, shifts):
     return stencil_points(x, coords, shifts), ts
 
 
-def node_values(u: BatchedField, x, t, coords: Int[Array, "n m"], shifts: Float[Array, "n m"], aware: bool = True,
-                parts: tuple[Array, Array] | None = None) -> Float[Array, "n m"]:
+def node_values(
+    u: BatchedField,
+    x,
+    t,
+    coords: Int[Array, "n m"],
+    shifts: Float[Array, "n m"],
+    aware: bool = True,
+    parts: tuple[Array, Array] | None = None,
+) -> Float[Array, "n m"]:
     """``u`` at the nodes ``(x, t) + shifts e_coords`` (coordinate d is t): shape (n, m).
 
     ``aware``: use the stencil-aware first layer when ``u`` exposes it (same numbers, less work).
@@ -172,7 +180,7 @@ class FiniteDifferenceEngine(AbstractOperatorEngine):
 
         def evaluate(xc, tc, *rest):
             cc = rest[0] if chosen is not None else None
-            return self._evaluate(u, xc, tc, needs, cc, rest[len(extra):] or None)
+            return self._evaluate(u, xc, tc, needs, cc, rest[len(extra) :] or None)
 
         named = {n for n in needs if isinstance(n, str)}
         out = map_over_points(evaluate, x, t, self.chunk_size, *extra, *(parts or ())) if named else {}
@@ -208,7 +216,11 @@ class FiniteDifferenceEngine(AbstractOperatorEngine):
             extra = () if chosen is None else (chosen,)
             return map_over_points(
                 lambda xc, tc, *cc: ansatz_parts(u, xc, tc, *self._nodes(xc, tc, needs, cc[0] if cc else None, h)),
-                x, t, chunk, *extra)
+                x,
+                t,
+                chunk,
+                *extra,
+            )
 
         return tuple(parts(k) for k in self._set_keys(d, needs, key))
 

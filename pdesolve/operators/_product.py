@@ -22,8 +22,9 @@ def expanded_needs(needs: frozenset[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-def product_rule(base: dict[str, Array], factor: dict[str, Array], net: dict[str, Array],
-                 needs: frozenset[str]) -> dict[str, Array]:
+def product_rule(
+    base: dict[str, Array], factor: dict[str, Array], net: dict[str, Array], needs: frozenset[str]
+) -> dict[str, Array]:
     """``{name: values}`` of u for ``needs`` (shapes as in OPERATOR_SHAPES); ``base`` holds g's
     operators for ``needs``, ``factor`` and ``net`` those of phi and M for ``expanded_needs(needs)``."""
     g, p, m = base, factor, net
@@ -33,8 +34,7 @@ def product_rule(base: dict[str, Array], factor: dict[str, Array], net: dict[str
     if "u_x" in needs:
         out["u_x"] = g["u_x"] + p["u_x"] * m["u"][:, None] + p["u"][:, None] * m["u_x"]
     if "u_xx" in needs:
-        out["u_xx"] = (g["u_xx"] + p["u_xx"] * m["u"][:, None] + 2 * p["u_x"] * m["u_x"]
-                       + p["u"][:, None] * m["u_xx"])
+        out["u_xx"] = g["u_xx"] + p["u_xx"] * m["u"][:, None] + 2 * p["u_x"] * m["u_x"] + p["u"][:, None] * m["u_xx"]
     if "lap_u" in needs:
         cross = (p["u_x"] * m["u_x"]).sum(axis=1)
         out["lap_u"] = g["lap_u"] + p["lap_u"] * m["u"] + 2 * cross + p["u"] * m["lap_u"]

@@ -124,7 +124,7 @@ class _NodeWeights:
         fix = np.abs if absolute else (lambda a: a)
         series = _truncated_power(fix(self.g), self.dim - len(values))
         for v in values:
-            series = np.convolve(series, fix(self.h[v]))[:self.level]
+            series = np.convolve(series, fix(self.h[v]))[: self.level]
         return float(fix(self.coef) @ series)
 
     def weight(self, values: tuple[float, ...]) -> float:
@@ -136,16 +136,21 @@ class _NodeWeights:
 def _mirror_patterns(multiset: tuple[float, ...]) -> np.ndarray:
     """The distinct signed orderings of ``multiset`` with a positive first entry, sorted: one per
     mirror pair, (k, len(multiset))."""
-    return np.array(sorted({
-        tuple(s * v for s, v in zip(signs, order))
-        for order in itertools.permutations(multiset)
-        for signs in itertools.product((1.0, -1.0), repeat=len(multiset))
-        if signs[0] > 0
-    }))
+    return np.array(
+        sorted(
+            {
+                tuple(s * v for s, v in zip(signs, order))
+                for order in itertools.permutations(multiset)
+                for signs in itertools.product((1.0, -1.0), repeat=len(multiset))
+                if signs[0] > 0
+            }
+        )
+    )
 
 
-def _pair_block(subsets: np.ndarray, patterns: np.ndarray, weight: float,
-                width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pair_block(
+    subsets: np.ndarray, patterns: np.ndarray, weight: float, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every pattern (k, m) on every coordinate subset (s, m), padded to ``width``: coords (s k, width),
     values (s k, width), weights (s k,)."""
     coords = np.repeat(subsets, len(patterns), axis=0)
@@ -171,8 +176,9 @@ def _pair_blocks(node_weights: _NodeWeights):
             n_pairs += math.comb(dim, m) * len(patterns)
             if n_pairs > MAX_PAIRS:  # a validation error (exit 2), not an internal one
                 raise ConfigError(
-                    "operators.level", f"the level-{level} sparse grid in {dim} dimensions has more than "
-                    f"{MAX_PAIRS} mirror pairs; use a lower level (3 is the reference)"
+                    "operators.level",
+                    f"the level-{level} sparse grid in {dim} dimensions has more than "
+                    f"{MAX_PAIRS} mirror pairs; use a lower level (3 is the reference)",
                 )
             if subsets is None:
                 subsets = np.array(list(itertools.combinations(range(dim), m)), dtype=np.int64)

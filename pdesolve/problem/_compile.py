@@ -25,14 +25,32 @@ from ._spec import Problem
 from ._unknowns import unknown_values
 
 _UNARY = {
-    sp.sin: jnp.sin, sp.cos: jnp.cos, sp.tan: jnp.tan, sp.exp: jnp.exp, sp.log: jnp.log,
-    sp.sinh: jnp.sinh, sp.cosh: jnp.cosh, sp.tanh: jnp.tanh, sp.asin: jnp.arcsin,
-    sp.acos: jnp.arccos, sp.atan: jnp.arctan, sp.asinh: jnp.arcsinh, sp.acosh: jnp.arccosh,
-    sp.atanh: jnp.arctanh, sp.erf: jsp.erf, sp.Abs: jnp.abs, sp.sign: jnp.sign,
-    sp.floor: jnp.floor, sp.ceiling: jnp.ceil,
+    sp.sin: jnp.sin,
+    sp.cos: jnp.cos,
+    sp.tan: jnp.tan,
+    sp.exp: jnp.exp,
+    sp.log: jnp.log,
+    sp.sinh: jnp.sinh,
+    sp.cosh: jnp.cosh,
+    sp.tanh: jnp.tanh,
+    sp.asin: jnp.arcsin,
+    sp.acos: jnp.arccos,
+    sp.atan: jnp.arctan,
+    sp.asinh: jnp.arcsinh,
+    sp.acosh: jnp.arccosh,
+    sp.atanh: jnp.arctanh,
+    sp.erf: jsp.erf,
+    sp.Abs: jnp.abs,
+    sp.sign: jnp.sign,
+    sp.floor: jnp.floor,
+    sp.ceiling: jnp.ceil,
 }
-_RELATIONAL = {sp.StrictLessThan: jnp.less, sp.LessThan: jnp.less_equal,
-               sp.StrictGreaterThan: jnp.greater, sp.GreaterThan: jnp.greater_equal}
+_RELATIONAL = {
+    sp.StrictLessThan: jnp.less,
+    sp.LessThan: jnp.less_equal,
+    sp.StrictGreaterThan: jnp.greater,
+    sp.GreaterThan: jnp.greater_equal,
+}
 
 
 #: Most terms one Sum may have (its index values are materialised as one array).
@@ -71,8 +89,14 @@ def _index_values(expr: sp.Expr, env: _Env) -> np.ndarray | int:
 
 
 #: Functions of any number of arguments, reduced pairwise from the left.
-_NARY = ((sp.Add, jnp.add), (sp.Mul, jnp.multiply), (sp.Min, jnp.minimum), (sp.Max, jnp.maximum),
-         (sp.And, jnp.logical_and), (sp.Or, jnp.logical_or))
+_NARY = (
+    (sp.Add, jnp.add),
+    (sp.Mul, jnp.multiply),
+    (sp.Min, jnp.minimum),
+    (sp.Max, jnp.maximum),
+    (sp.And, jnp.logical_and),
+    (sp.Or, jnp.logical_or),
+)
 
 
 def _unsupported(expr: sp.Basic) -> CompileError:
@@ -136,8 +160,9 @@ def _components(expr: sp.Indexed, env: _Env) -> Array:
         index = np.asarray(_index_values(one, env))
         size = np.shape(array)[axis]
         if np.min(index) < 1 or np.max(index) > size:
-            raise CompileError(f"{expr} reaches entry {np.min(index) if np.min(index) < 1 else np.max(index)}, "
-                               f"outside 1..{size}")
+            raise CompileError(
+                f"{expr} reaches entry {np.min(index) if np.min(index) < 1 else np.max(index)}, outside 1..{size}"
+            )
         positions.append(index - 1)
     return array[tuple(positions)]
 
@@ -189,15 +214,19 @@ def _evaluate_reduction(expr: sp.Sum | sp.Product, env: _Env) -> Array:
     *inner, (index, first, last) = expr.limits
     first, last = (_index_values(sp.sympify(b), env) for b in (first, last))
     if np.ndim(first) or np.ndim(last):
-        raise CompileError(f"the bounds of the {type(expr).__name__} over {index} depend on another index; "
-                           "give bounds of integers and d only")
+        raise CompileError(
+            f"the bounds of the {type(expr).__name__} over {index} depend on another index; "
+            "give bounds of integers and d only"
+        )
     outer = {k: np.asarray(v)[..., None] for k, v in env.indices.items()}
     depth = max((v.ndim for v in outer.values()), default=1)
     count = max(int(last) - int(first) + 1, 0)
     shape = (1,) * (depth - 1) + (count,)
     if int(np.prod(np.broadcast_shapes(shape, *(v.shape for v in outer.values())), dtype=object)) > MAX_SUM_TERMS:
-        raise CompileError(f"the {type(expr).__name__} over {index} from {first} to {last} has too many terms; "
-                           f"at most {MAX_SUM_TERMS} (with its enclosing reductions) are supported")
+        raise CompileError(
+            f"the {type(expr).__name__} over {index} from {first} to {last} has too many terms; "
+            f"at most {MAX_SUM_TERMS} (with its enclosing reductions) are supported"
+        )
     if count == 0:
         return empty
     grid = np.arange(first, last + 1).reshape(shape)
@@ -240,8 +269,11 @@ def _names(problem: Problem) -> tuple[dict, dict]:
     """Scalars, and arrays (vectors (d,), matrices (d, k), Gram matrices dense up to MAX_DENSE_DIM)."""
     scalars = {k: v for k, v in problem.parameters.items() if np.ndim(v) == 0 and not isinstance(v, Gram)}
     arrays = {k: np.asarray(v) for k, v in problem.parameters.items() if np.ndim(v) in (1, 2)}
-    arrays |= {k: v.dense() for k, v in problem.parameters.items()
-               if isinstance(v, Gram) and problem.dimension <= MAX_DENSE_DIM}
+    arrays |= {
+        k: v.dense()
+        for k, v in problem.parameters.items()
+        if isinstance(v, Gram) and problem.dimension <= MAX_DENSE_DIM
+    }
     return scalars, arrays
 
 
@@ -262,9 +294,11 @@ def _second_directions(c: Contraction, problem: Problem) -> SecondDirections:
     i = c.indices[0]
     grid = np.arange(1, d + 1)
     if c.scale.has(vocab.T) or any(e.base == vocab.X for e in c.scale.atoms(sp.Indexed)):
+
         def at_point(x, t):
             env = _Env({**scalars, "t": t}, {**arrays, "x": x}, {i: grid}, d)
             return jnp.broadcast_to(jnp.asarray(_evaluate(c.scale, env), dtype=x.dtype), (d,))
+
         return SecondDirections(c.symbol.name, columns, weights, jax.vmap(at_point), c.text)
     scale = np.broadcast_to(np.asarray(_evaluate(c.scale, _Env(scalars, arrays, {i: grid}, d)), float), (d,))
     return SecondDirections(c.symbol.name, columns * scale[:, None], weights, None, c.text)
@@ -276,13 +310,18 @@ def _factorised(c: Contraction, problem: Problem) -> tuple[np.ndarray, np.ndarra
     i, j = c.indices
     d = problem.dimension
     entry = c.coefficient
-    if isinstance(entry, sp.Indexed) and set(entry.indices) == {i, j} and isinstance(
-            problem.parameters.get(str(entry.base)), Gram):
+    if (
+        isinstance(entry, sp.Indexed)
+        and set(entry.indices) == {i, j}
+        and isinstance(problem.parameters.get(str(entry.base)), Gram)
+    ):
         factor = problem.parameters[str(entry.base)].factor
         return factor, np.ones(factor.shape[1])
     if d > MAX_DENSE_DIM:
-        raise CompileError(f"the coefficient {entry} of u_xx[{i}, {j}] is a dense {d} x {d} matrix; above d = "
-                           f"{MAX_DENSE_DIM} give it as a Gram parameter (A: {{gram: S}}, S of d x k)")
+        raise CompileError(
+            f"the coefficient {entry} of u_xx[{i}, {j}] is a dense {d} x {d} matrix; above d = "
+            f"{MAX_DENSE_DIM} give it as a Gram parameter (A: {{gram: S}}, S of d x k)"
+        )
     scalars, arrays = _names(problem)
     grid = np.arange(1, d + 1)
     env = _Env(scalars, arrays, {i: grid[:, None], j: grid[None, :]}, d)
@@ -312,9 +351,15 @@ def _residual_function(expr: sp.Expr, problem: Problem, hessians=()):
         learned = {k: v for k, v in unknowns.items() if jnp.ndim(v) == 0}
         env = _Env(
             {**scalars, **learned, "t": t, "f": f, **{k: v for k, v in ops.items() if k in scalar_ops}},
-            {**vectors, **{k: v for k, v in unknowns.items() if k not in learned}, "x": x,
-             **{k: v for k, v in ops.items() if k not in scalar_ops}},
-            {}, problem.dimension)
+            {
+                **vectors,
+                **{k: v for k, v in unknowns.items() if k not in learned},
+                "x": x,
+                **{k: v for k, v in ops.items() if k not in scalar_ops},
+            },
+            {},
+            problem.dimension,
+        )
         return jnp.asarray(_evaluate(expr, env), dtype=x.dtype)
 
     batched = jax.vmap(at_point, in_axes=(0, 0, 0, 0, None))
@@ -366,9 +411,16 @@ def compile_problem(problem: Problem) -> CompiledProblem:
         source = None
     robin = None if problem.robin is None else tuple(_point_function(c, problem) for c in problem.robin)
     terms = tuple(_residual_function(term, problem, hessians) for term in sp.Add.make_args(residual))
-    compiled = CompiledProblem(problem, vocab.operators_in(residual) | frozenset(hessians),
-                               _residual_function(residual, problem, hessians), conditions, exact, source, robin,
-                               terms)
+    compiled = CompiledProblem(
+        problem,
+        vocab.operators_in(residual) | frozenset(hessians),
+        _residual_function(residual, problem, hessians),
+        conditions,
+        exact,
+        source,
+        robin,
+        terms,
+    )
     _trial_run(compiled)
     return compiled
 
@@ -380,10 +432,14 @@ def _trial_run(compiled: CompiledProblem) -> None:
     x = jax.ShapeDtypeStruct((2, d), jnp.float32)
     t = jax.ShapeDtypeStruct((2,), jnp.float32)
     shapes = {"u_x": (2, d), "u_xx": (2, d)}
-    ops = {getattr(name, "name", name): jax.ShapeDtypeStruct(shapes.get(name, (2,)), jnp.float32)
-           for name in compiled.needs}
+    ops = {
+        getattr(name, "name", name): jax.ShapeDtypeStruct(shapes.get(name, (2,)), jnp.float32)
+        for name in compiled.needs
+    }
     checks = [("equation", lambda: jax.eval_shape(compiled.residual, ops, x, t, t))]
-    checks += [(f"conditions.{k}", functools.partial(jax.eval_shape, fn, x, t)) for k, fn in compiled.conditions.items()]
+    checks += [
+        (f"conditions.{k}", functools.partial(jax.eval_shape, fn, x, t)) for k, fn in compiled.conditions.items()
+    ]
     if compiled.exact is not None:
         checks.append(("exact", functools.partial(jax.eval_shape, compiled.exact, x, t)))
     checks += [("conditions.robin", functools.partial(jax.eval_shape, fn, x, t)) for fn in compiled.robin or ()]
@@ -395,6 +451,10 @@ def _trial_run(compiled: CompiledProblem) -> None:
         except CompileError as err:
             raise ProblemError(field, str(err), source=problem.source_file) from None
         except (TypeError, ValueError, OverflowError) as err:
-            raise ProblemError(field, f"cannot be compiled: {str(err).splitlines()[0]}", source=problem.source_file) from None
+            raise ProblemError(
+                field, f"cannot be compiled: {str(err).splitlines()[0]}", source=problem.source_file
+            ) from None
         if out.shape != (2,):
-            raise ProblemError(field, f"is not scalar at each point (shape {out.shape[1:]})", source=problem.source_file)
+            raise ProblemError(
+                field, f"is not scalar at each point (shape {out.shape[1:]})", source=problem.source_file
+            )

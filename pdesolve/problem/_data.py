@@ -34,17 +34,26 @@ def _csv_columns(reader, field: str, path: Path, dim: int, time) -> dict[str, np
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise reader.fail(field, f"cannot read {path}: {err}") from None
     if len(rows) < 2:
-        raise reader.fail(field, f"{path} has no observations: give a header row (x1, ..., x{dim}, "
-                          f"{'t, ' if time else ''}u) and one row per observation")
+        raise reader.fail(
+            field,
+            f"{path} has no observations: give a header row (x1, ..., x{dim}, "
+            f"{'t, ' if time else ''}u) and one row per observation",
+        )
     header = [re.sub(r"^x\[(\d+)\]$", r"x\1", name.strip()) for name in rows[0]]
     wanted = [f"x{i}" for i in range(1, dim + 1)] + (["t"] if time else []) + ["u"]
     missing = [name for name in wanted if name not in header]
     extra = [name for name in header if name not in wanted]
     if missing or extra or len(set(header)) != len(header):
-        what = (f"lacks the columns {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}" if missing
-                else f"has the unexpected columns {', '.join(extra[:5])}" if extra else "repeats a column")
-        raise reader.fail(field, f"{path} {what}; its header names x1 .. x{dim}, {'t, ' if time else ''}u "
-                          "(and nothing else)")
+        what = (
+            f"lacks the columns {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+            if missing
+            else f"has the unexpected columns {', '.join(extra[:5])}"
+            if extra
+            else "repeats a column"
+        )
+        raise reader.fail(
+            field, f"{path} {what}; its header names x1 .. x{dim}, {'t, ' if time else ''}u (and nothing else)"
+        )
     table = np.empty((len(rows) - 1, len(header)))
     for r, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
@@ -53,11 +62,11 @@ def _csv_columns(reader, field: str, path: Path, dim: int, time) -> dict[str, np
             try:
                 table[r - 2, c] = float(cell)
             except ValueError:
-                raise reader.fail(field, f"{path} line {r}, column {header[c]}: {preview(cell)} is not a "
-                                  "number") from None
+                raise reader.fail(
+                    field, f"{path} line {r}, column {header[c]}: {preview(cell)} is not a number"
+                ) from None
     column = {name: table[:, header.index(name)] for name in header}
-    return {"x": np.stack([column[f"x{i}"] for i in range(1, dim + 1)], axis=1),
-            "t": column.get("t"), "u": column["u"]}
+    return {"x": np.stack([column[f"x{i}"] for i in range(1, dim + 1)], axis=1), "t": column.get("t"), "u": column["u"]}
 
 
 def _netcdf_columns(reader, field: str, path: Path, dim: int, time) -> dict[str, np.ndarray]:
@@ -69,8 +78,11 @@ def _netcdf_columns(reader, field: str, path: Path, dim: int, time) -> dict[str,
             names = ["x", "u"] + (["t"] if time else [])
             missing = [name for name in names if name not in ds.variables]
             if missing:
-                raise reader.fail(field, f"{path} lacks the variables {', '.join(missing)}; give x (n, {dim}), "
-                                  f"{'t (n,), ' if time else ''}u (n,)")
+                raise reader.fail(
+                    field,
+                    f"{path} lacks the variables {', '.join(missing)}; give x (n, {dim}), "
+                    f"{'t (n,), ' if time else ''}u (n,)",
+                )
             arrays = {name: ds[name].values for name in names}
     except (OSError, ValueError) as err:
         raise reader.fail(field, f"cannot read {path} as netCDF: {' '.join(str(err).split())[:160]}") from None
@@ -81,8 +93,11 @@ def _netcdf_columns(reader, field: str, path: Path, dim: int, time) -> dict[str,
     shapes = {"x": (n, dim), "u": (n,), "t": (n,)}
     for name, array in arrays.items():
         if n < 0 or array.shape != shapes[name]:
-            raise reader.fail(field, f"{path}: variable {name} has shape {array.shape}; expected x (n, {dim}), "
-                              f"{'t (n,), ' if time else ''}u (n,) with one n")
+            raise reader.fail(
+                field,
+                f"{path}: variable {name} has shape {array.shape}; expected x (n, {dim}), "
+                f"{'t (n,), ' if time else ''}u (n,) with one n",
+            )
     return {"x": arrays["x"].astype(float), "t": arrays.get("t"), "u": arrays["u"].astype(float)}
 
 
@@ -95,14 +110,20 @@ def _check_values(reader, field: str, path: Path, columns: dict, time, domain) -
     for name, array in columns.items():
         if array is not None and not np.all(np.isfinite(array)):
             row = int(np.argmax(~np.isfinite(array).reshape(n, -1).all(axis=1)))
-            raise reader.fail(field, f"{path}: {name} of observation {row} is {preview(array[row].tolist())}; NaN or "
-                              "infinite values are not data, drop that observation")
+            raise reader.fail(
+                field,
+                f"{path}: {name} of observation {row} is {preview(array[row].tolist())}; NaN or "
+                "infinite values are not data, drop that observation",
+            )
     check_inside(reader, f"{field} ({path.name}) point", columns["x"], domain)
     if time is not None:
         outside = np.flatnonzero((columns["t"] < time[0] - 1e-12) | (columns["t"] > time[1] + 1e-12))
         if outside.size:
-            raise reader.fail(field, f"{path}: t of observation {outside[0]} is {columns['t'][outside[0]]:g}, "
-                              f"outside the time interval [{time[0]:g}, {time[1]:g}]")
+            raise reader.fail(
+                field,
+                f"{path}: t of observation {outside[0]} is {columns['t'][outside[0]]:g}, "
+                f"outside the time interval [{time[0]:g}, {time[1]:g}]",
+            )
 
 
 def parse_data(reader, value: Any, *, dim: int, time, domain) -> dict | None:
@@ -113,8 +134,10 @@ def parse_data(reader, value: Any, *, dim: int, time, domain) -> dict | None:
     spec = reader.mapping("data", value, DATA_KEYS)
     name = spec.get("file")
     if not isinstance(name, str) or not name:
-        raise reader.fail("data.file", f"expected the observations' file name (.csv or .nc, relative to the "
-                          f"problem file), got {preview(name)}")
+        raise reader.fail(
+            "data.file",
+            f"expected the observations' file name (.csv or .nc, relative to the problem file), got {preview(name)}",
+        )
     path = Path(reader.where).parent / name if reader.where else Path(name)
     if not path.is_file():
         raise reader.fail("data.file", f"{path} not found; give a .csv or .nc file relative to the problem file")
@@ -127,5 +150,11 @@ def parse_data(reader, value: Any, *, dim: int, time, domain) -> dict | None:
     if noise is not None and noise < 0:
         raise reader.fail("data.noise", f"a standard deviation is >= 0, got {noise:g}")
     t = columns["t"] if time is not None else np.zeros(len(columns["u"]))
-    return {"file": name, "x": columns["x"], "t": t, "u": columns["u"], "noise": noise,
-            "weight": reader.number("data.weight", spec.get("weight", DATA_WEIGHT), positive=True)}
+    return {
+        "file": name,
+        "x": columns["x"],
+        "t": t,
+        "u": columns["u"],
+        "noise": noise,
+        "weight": reader.number("data.weight", spec.get("weight", DATA_WEIGHT), positive=True),
+    }

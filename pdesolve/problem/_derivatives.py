@@ -77,8 +77,9 @@ def forward_operators(u, x: Float[Array, "n d"], t: Float[Array, " n"], needs: f
     return out
 
 
-def directional_derivatives(u, x: Float[Array, "n d"], t: Float[Array, " n"],
-                            directions: Float[Array, "n k d"]) -> tuple[Float[Array, "n k"], Float[Array, "n k"]]:
+def directional_derivatives(
+    u, x: Float[Array, "n d"], t: Float[Array, " n"], directions: Float[Array, "n k d"]
+) -> tuple[Float[Array, "n k"], Float[Array, "n k"]]:
     """First and second derivatives of the batched field ``u`` along k directions per point
     (``v . grad u`` and ``v^T (hess u) v``): a jvp of a jvp per direction, vmapped over k."""
 

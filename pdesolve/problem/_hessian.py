@@ -52,7 +52,9 @@ class SecondDirections:
 
     def directions(self, x: Float[Array, "n d"], t: Float[Array, " n"]) -> Float[Array, "n k d"]:
         """The k directions at each point."""
-        return self._scaled(jnp.broadcast_to(jnp.asarray(self.columns.T, x.dtype), (x.shape[0], *self.columns.T.shape)), x, t)
+        return self._scaled(
+            jnp.broadcast_to(jnp.asarray(self.columns.T, x.dtype), (x.shape[0], *self.columns.T.shape)), x, t
+        )
 
     def count(self, samples: int | None) -> int:
         """Directions per evaluation: the rank, or ``samples`` random ones per sign of the weights."""
@@ -116,12 +118,15 @@ def split_hessian(residual: sp.Expr) -> tuple[sp.Expr, list[Contraction]]:
     found: list[Contraction] = []
     replacements = {}
     for total in sorted(residual.atoms(sp.Sum), key=sp.default_sort_key):
-        if _two_index(total) and not any(total in s.args[0].atoms(sp.Sum) for s in residual.atoms(sp.Sum) if s != total):
+        if _two_index(total) and not any(
+            total in s.args[0].atoms(sp.Sum) for s in residual.atoms(sp.Sum) if s != total
+        ):
             replacements[total] = _contraction(total, found)
     residual = residual.xreplace(replacements)
     for entry in sorted(_two_index(residual), key=sp.default_sort_key):
-        if entry.free_symbols & set(vocab.INDICES.values()) or any(not a.is_Integer and a != vocab.DIM
-                                                                  and a.free_symbols - {vocab.DIM} for a in entry.indices):
+        if entry.free_symbols & set(vocab.INDICES.values()) or any(
+            not a.is_Integer and a != vocab.DIM and a.free_symbols - {vocab.DIM} for a in entry.indices
+        ):
             raise HessianError(f"{entry} inside a Sum over one index is not supported; {FORM}")
         symbol = sp.Symbol(f"_hess{len(found)}", real=True)
         found.append(Contraction(symbol, str(entry), entries=tuple(entry.indices)))
@@ -156,8 +161,9 @@ def _contraction(total: sp.Sum, found: list[Contraction]) -> sp.Expr:
             raise HessianError(f"{piece}: one u_xx[i, j] per term, indexed by the Sum's two indices; {FORM}")
         outside, coefficient, scale_i, scale_j = _factors(piece / entry, i, j)
         if sp.simplify(scale_j.subs(j, i) - scale_i) != 0:
-            raise HessianError(f"the coefficient of {entry} is not symmetric in form: g(i) = {scale_i} but "
-                               f"g(j) = {scale_j}; {FORM}")
+            raise HessianError(
+                f"the coefficient of {entry} is not symmetric in form: g(i) = {scale_i} but g(j) = {scale_j}; {FORM}"
+            )
         symbol = sp.Symbol(f"_hess{len(found)}", real=True)
         found.append(Contraction(symbol, str(sp.Sum(piece, *limits)), coefficient, scale_i, (i, j)))
         out += outside * symbol

@@ -55,8 +55,11 @@ def parse_matrix(reader, field: str, raw: dict, dim: int, values: dict) -> tuple
             raise reader.fail(f"{field}.rows", "is for matrix:; normalise the factor's rows there")
         source = spec["gram"]
         if not isinstance(source, str) or np.ndim(values.get(source, 0)) != 2 or isinstance(values.get(source), Gram):
-            raise reader.fail(f"{field}.gram", f"names a d x k matrix parameter declared before it, got "
-                              f"{preview(source)}; e.g. S: {{matrix: ...}}, A: {{gram: S}}")
+            raise reader.fail(
+                f"{field}.gram",
+                f"names a d x k matrix parameter declared before it, got "
+                f"{preview(source)}; e.g. S: {{matrix: ...}}, A: {{gram: S}}",
+            )
         value = Gram(np.asarray(values[source], dtype=float))
     else:
         value = _matrix(reader, f"{field}.matrix", spec["matrix"], dim)
@@ -76,19 +79,21 @@ def _matrix(reader, field: str, raw: Any, dim: int) -> np.ndarray:
     """``[[...], ...]`` (d rows of k numbers) or ``{normal|uniform: {seed, columns, ...}}``."""
     if isinstance(raw, list):
         if len(raw) != dim or not all(isinstance(row, list) for row in raw):
-            raise reader.fail(field, f"expected {dim} rows (one per dimension), each a list of k numbers; got "
-                              f"{preview(raw)}")
+            raise reader.fail(
+                field, f"expected {dim} rows (one per dimension), each a list of k numbers; got {preview(raw)}"
+            )
         widths = {len(row) for row in raw}
         if len(widths) != 1 or 0 in widths:
             raise reader.fail(field, f"rows of different lengths {sorted(widths)}; give k numbers in every row")
         if dim * widths.pop() > MAX_MATRIX_NUMBERS:
             raise reader.fail(field, f"more than {MAX_MATRIX_NUMBERS} numbers")
-        return np.array([[reader.number(f"{field}[{i}][{j}]", v) for j, v in enumerate(row)]
-                         for i, row in enumerate(raw)])
+        return np.array(
+            [[reader.number(f"{field}[{i}][{j}]", v) for j, v in enumerate(row)] for i, row in enumerate(raw)]
+        )
     law = reader.mapping(field, raw, {"normal", "uniform"})
     if len(law) != 1:
         raise reader.fail(field, f"give a list of rows, or one of normal: or uniform:, e.g. {EXAMPLE}")
-    (kind, opts), = law.items()
+    ((kind, opts),) = law.items()
     opts = reader.mapping(f"{field}.{kind}", opts or {}, {"seed", "scale", "low", "high", "columns"})
     columns = reader.number(f"{field}.{kind}.columns", opts.get("columns", dim), positive=True, integer=True)
     if dim * columns > MAX_MATRIX_NUMBERS:

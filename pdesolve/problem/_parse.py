@@ -55,9 +55,10 @@ class _Builder:
         value = self.build(node, depth)
         if isinstance(value, sp.IndexedBase):
             raise ExpressionError(
-                f"{value} is a vector: take a component ({value}[1], {value}[i]) or reduce it "
-                "(vsum, sqnorm, norm, dot)" if vocab.index_rank(value) == 1 else
-                f"{value} is a matrix: take an entry ({value}[i, j]) inside Sum(..., (i, 1, d), (j, 1, d))")
+                f"{value} is a vector: take a component ({value}[1], {value}[i]) or reduce it (vsum, sqnorm, norm, dot)"
+                if vocab.index_rank(value) == 1
+                else f"{value} is a matrix: take an entry ({value}[i, j]) inside Sum(..., (i, 1, d), (j, 1, d))"
+            )
         return value
 
     def _Constant(self, node, depth):
@@ -81,8 +82,9 @@ class _Builder:
         if name not in self.names and (name in vocab.FUNCTIONS or name in vocab.MACROS):
             raise ExpressionError(f"{name!r} is a function: call it, e.g. {name}(x[1])")
         if name not in self.names:
-            raise ExpressionError(f"unknown name {name!r}{_name_hint(name, self.names)}; allowed names: "
-                                  f"{', '.join(sorted(self.names))}")
+            raise ExpressionError(
+                f"unknown name {name!r}{_name_hint(name, self.names)}; allowed names: {', '.join(sorted(self.names))}"
+            )
         value = self.names[name]
         if callable(value) and not isinstance(value, (sp.Basic, sp.IndexedBase)):
             raise ExpressionError(f"{name!r} is a function: call it, e.g. {name}(x[1])")
@@ -102,7 +104,8 @@ class _Builder:
         op = _BINARY.get(type(node.op))
         if op is None:
             symbol = {ast.BitXor: "^ (write ** for powers)", ast.FloorDiv: "//", ast.Mod: "%"}.get(
-                type(node.op), type(node.op).__name__)
+                type(node.op), type(node.op).__name__
+            )
             raise ExpressionError(f"the operator {symbol} is not allowed")
         left, right = self.scalar(node.left, depth), self.scalar(node.right, depth)
         if op is operator.pow and right.is_number and left.is_number:
@@ -114,7 +117,9 @@ class _Builder:
 
     def _Compare(self, node, depth):
         if len(node.ops) != 1:
-            raise ExpressionError("chained comparisons are not allowed; join them with 'and', e.g. 0 < x[1] and x[1] < 1")
+            raise ExpressionError(
+                "chained comparisons are not allowed; join them with 'and', e.g. 0 < x[1] and x[1] < 1"
+            )
         op = _COMPARE.get(type(node.ops[0]))
         if op is None:
             raise ExpressionError(f"the comparison {type(node.ops[0]).__name__} is not allowed (use <, <=, >, >=)")
@@ -130,7 +135,9 @@ class _Builder:
     def _Subscript(self, node, depth):
         base = self.build(node.value, depth)
         if not isinstance(base, sp.IndexedBase):
-            raise ExpressionError(f"only vectors (x, u_x, u_xx, vector parameters) and matrices take an index, not {base}")
+            raise ExpressionError(
+                f"only vectors (x, u_x, u_xx, vector parameters) and matrices take an index, not {base}"
+            )
         index = self.scalar(node.slice, depth)
         indices = index if isinstance(index, tuple) else (index,)
         rank = vocab.index_rank(base)
@@ -153,8 +160,9 @@ class _Builder:
         name = node.func.id
         if name not in vocab.FUNCTIONS and name not in vocab.MACROS:
             known = [*vocab.FUNCTIONS, *vocab.MACROS]
-            raise ExpressionError(f"unknown function {name!r}{_near(name, known + list(self.names))}; allowed: "
-                                  f"{', '.join(sorted(known))}")
+            raise ExpressionError(
+                f"unknown function {name!r}{_near(name, known + list(self.names))}; allowed: {', '.join(sorted(known))}"
+            )
         if name in vocab.MACROS:
             args = [self.build(a, depth) for a in node.args]
             try:
@@ -166,7 +174,9 @@ class _Builder:
             return _build_reduction(name, args)
         if name == "Piecewise":
             if not args or not all(isinstance(a, tuple) and len(a) == 2 for a in args):
-                raise ExpressionError("Piecewise takes (value, condition) pairs, e.g. Piecewise((1, x[1] < 0), (0, True))")
+                raise ExpressionError(
+                    "Piecewise takes (value, condition) pairs, e.g. Piecewise((1, x[1] < 0), (0, True))"
+                )
         try:
             return vocab.FUNCTIONS[name](*args)
         except (TypeError, ValueError) as err:
@@ -188,15 +198,33 @@ def _build_reduction(name: str, args) -> sp.Expr:
 
 
 #: Names from other languages and libraries, and what this vocabulary calls them.
-ALIASES = {"exponential": "exp", "ln": "log", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
-           "arctan2": "atan2", "abs": "Abs", "sum": "Sum", "prod": "Product", "min": "Min", "max": "Max",
-           "laplacian": "lap_u", "lap": "lap_u", "grad_u": "u_x", "hess_u": "u_xx", "dt_u": "u_t"}
+ALIASES = {
+    "exponential": "exp",
+    "ln": "log",
+    "arcsin": "asin",
+    "arccos": "acos",
+    "arctan": "atan",
+    "arctan2": "atan2",
+    "abs": "Abs",
+    "sum": "Sum",
+    "prod": "Product",
+    "min": "Min",
+    "max": "Max",
+    "laplacian": "lap_u",
+    "lap": "lap_u",
+    "grad_u": "u_x",
+    "hess_u": "u_xx",
+    "dt_u": "u_t",
+}
 
 
 def _near(name: str, known) -> str:
     """`` (did you mean 'sin'?)`` for an alias of ``name`` or the closest of ``known``, else ''."""
-    close = [ALIASES[name]] if ALIASES.get(name) in set(known) else difflib.get_close_matches(
-        name, sorted(set(known)), n=1, cutoff=0.6)
+    close = (
+        [ALIASES[name]]
+        if ALIASES.get(name) in set(known)
+        else difflib.get_close_matches(name, sorted(set(known)), n=1, cutoff=0.6)
+    )
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

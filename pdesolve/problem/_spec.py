@@ -27,8 +27,22 @@ from ._unknowns import Unknown, parse_unknowns
 
 MAX_DIMENSION = 100_000
 TOP_KEYS = {
-    "name", "title", "description", "dimension", "parameters", "time", "domain", "equation",
-    "conditions", "exact", "source", "evaluation", "config", "reference", "unknowns", "data",
+    "name",
+    "title",
+    "description",
+    "dimension",
+    "parameters",
+    "time",
+    "domain",
+    "equation",
+    "conditions",
+    "exact",
+    "source",
+    "evaluation",
+    "config",
+    "reference",
+    "unknowns",
+    "data",
 }
 CONDITION_KINDS = ("initial", "terminal", "boundary", "initial_velocity", "neumann", "robin")
 #: Kinds given on the spatial boundary: Dirichlet values, outward normal derivatives, a u + b u_n.
@@ -105,8 +119,14 @@ class _Reader:
                 continue
             if sym in vocab.INDICES.values() or sym.name.startswith("_i"):
                 raise self.fail(field, f"the index {sym} is used outside a Sum; write Sum(..., ({sym}, 1, d))")
-            if sym not in allowed and sym not in bound and sym.name not in {b.name for b in allowed if isinstance(b, sp.IndexedBase)}:
-                raise self.fail(field, f"unknown name {sym.name!r} here; allowed: {', '.join(sorted(str(a) for a in allowed))}")
+            if (
+                sym not in allowed
+                and sym not in bound
+                and sym.name not in {b.name for b in allowed if isinstance(b, sp.IndexedBase)}
+            ):
+                raise self.fail(
+                    field, f"unknown name {sym.name!r} here; allowed: {', '.join(sorted(str(a) for a in allowed))}"
+                )
         for indexed in expr.atoms(sp.Indexed):
             if indexed.base not in allowed:
                 raise self.fail(field, f"unknown vector {indexed.base} here")
@@ -119,8 +139,10 @@ class _Reader:
                 if key not in allowed:
                     close = difflib.get_close_matches(str(key), allowed, n=1)
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
-                    raise self.fail(f"{field}.{key_name(key)}" if field else key_name(key),
-                                    f"unknown key{hint}; allowed: {', '.join(sorted(allowed))}")
+                    raise self.fail(
+                        f"{field}.{key_name(key)}" if field else key_name(key),
+                        f"unknown key{hint}; allowed: {', '.join(sorted(allowed))}",
+                    )
         return value
 
     def number(self, field: str, value: Any, *, positive: bool = False, integer: bool = False) -> float:
@@ -151,8 +173,12 @@ def _domain(reader: _Reader, value: Any, dim: int) -> Domain:
     spec = reader.mapping("domain", value)
     kind = spec.get("type")
     kind = kind if isinstance(kind, str) else preview(kind)  # e.g. a list: not a name, and unhashable
-    keys = {"box": {"type", "low", "high"}, "ball": {"type", "center", "radius"},
-            "annulus": {"type", "center", "inner", "outer"}, "whole_space": {"type", "sampling"}}
+    keys = {
+        "box": {"type", "low", "high"},
+        "ball": {"type", "center", "radius"},
+        "annulus": {"type", "center", "inner", "outer"},
+        "whole_space": {"type", "sampling"},
+    }
     if kind not in keys:
         raise reader.fail("domain.type", f"unknown domain {preview(kind)}; choose box, ball, annulus or whole_space")
     reader.mapping("domain", spec, keys[kind])
@@ -180,7 +206,9 @@ def _whole_space(reader: _Reader, spec: dict, dim: int) -> WholeSpace:
     """``{type: whole_space, sampling: {normal: {mean: m, std: s}}}``; m, s numbers or lists of dim."""
     example = "sampling: {normal: {mean: 0, std: 1}}"
     if "sampling" not in spec:
-        raise reader.fail("domain.sampling", f"missing; a whole-space domain needs the law of its points, e.g. {example}")
+        raise reader.fail(
+            "domain.sampling", f"missing; a whole-space domain needs the law of its points, e.g. {example}"
+        )
     law = reader.mapping("domain.sampling", spec["sampling"], {"normal"})
     if "normal" not in law:
         raise reader.fail("domain.sampling", f"give the normal law, e.g. {example}")
@@ -212,7 +240,7 @@ def _parameters(reader: _Reader, value: Any, dim: int) -> tuple[dict[str, Any], 
             reader.mapping(field, raw, {"normal", "uniform"})
             if len(raw) != 1:
                 raise reader.fail(field, "give one of normal: {seed: N} or uniform: {seed: N}")
-            (law, opts), = raw.items()
+            ((law, opts),) = raw.items()
             opts = reader.mapping(f"{field}.{law}", opts or {}, {"seed", "scale", "low", "high"})
             rng = np.random.default_rng(_seed(reader, f"{field}.{law}.seed", opts.get("seed", 0)))
             if law == "normal":
@@ -255,8 +283,10 @@ def _evaluation_points(reader: _Reader, value: Any, dim: int) -> int:
     points = reader.number("evaluation.points", value, positive=True, integer=True)
     if points * (dim + 2) > MAX_EVALUATION_NUMBERS:
         most = MAX_EVALUATION_NUMBERS // (dim + 2)
-        raise reader.fail("evaluation.points", f"{points} points of dimension {dim} are too many to hold in "
-                          f"memory; give at most {most}")
+        raise reader.fail(
+            "evaluation.points",
+            f"{points} points of dimension {dim} are too many to hold in memory; give at most {most}",
+        )
     return points
 
 
@@ -272,7 +302,7 @@ def _split_equals(text: str) -> list[str]:
     for i, ch in enumerate(text):
         depth += ch in "([" and 1 or 0
         depth -= ch in ")]" and 1 or 0
-        if ch == "=" and depth == 0 and text[i - 1:i] not in ("<", ">", "=", "!") and text[i + 1:i + 2] != "=":
+        if ch == "=" and depth == 0 and text[i - 1 : i] not in ("<", ">", "=", "!") and text[i + 1 : i + 2] != "=":
             parts.append(text[start:i])
             start = i + 1
     parts.append(text[start:])
@@ -287,7 +317,10 @@ def _with_overrides(reader: _Reader, data: dict, overrides: dict) -> dict:
         params = dict(reader.mapping("parameters", data.get("parameters") or {}))
         for key, value in overrides.items():
             if key not in params:
-                raise reader.fail(f"parameters.{key_name(key)}", f"cannot override an unknown parameter; known: {', '.join(sorted(params)) or 'none'}")
+                raise reader.fail(
+                    f"parameters.{key_name(key)}",
+                    f"cannot override an unknown parameter; known: {', '.join(sorted(params)) or 'none'}",
+                )
             params[key] = value
         data["parameters"] = params
     return data
@@ -328,15 +361,22 @@ def _source(reader: _Reader, source: Any, residual: sp.Expr, exact: sp.Expr | No
 def _observations(reader: _Reader, value: Any, unknowns: dict, source, **where) -> dict | None:
     """``data:`` (``_data``), required by ``unknowns:``; refuses a manufactured source with unknowns."""
     if unknowns and value is None:
-        raise reader.fail("data", f"missing: the unknowns ({', '.join(unknowns)}) are learned from observations "
-                          "of u; give data: {file: observations.csv}")
+        raise reader.fail(
+            "data",
+            f"missing: the unknowns ({', '.join(unknowns)}) are learned from observations "
+            "of u; give data: {file: observations.csv}",
+        )
     if unknowns and source == "from_exact":
-        raise reader.fail("source", "from_exact would make the source depend on the unknowns; give the source "
-                          "as an expression of x and t")
+        raise reader.fail(
+            "source",
+            "from_exact would make the source depend on the unknowns; give the source as an expression of x and t",
+        )
     return parse_data(reader, value, **where)
 
 
-def _conditions(reader: _Reader, value: Any, time, domain: Domain, base: dict) -> tuple[dict[str, sp.Expr], tuple | None]:
+def _conditions(
+    reader: _Reader, value: Any, time, domain: Domain, base: dict
+) -> tuple[dict[str, sp.Expr], tuple | None]:
     """Parses ``conditions:`` into (expressions by kind, Robin coefficients (a, b) or None);
     refuses kinds the time interval or the domain cannot carry."""
     conditions, robin = {}, None
@@ -345,8 +385,11 @@ def _conditions(reader: _Reader, value: Any, time, domain: Domain, base: dict) -
         if kind not in BOUNDARY_KINDS and time is None:
             raise reader.fail(f"conditions.{kind}", "needs a time interval; add time: {start: 0, end: 1}")
         if kind in BOUNDARY_KINDS and not domain.bounded:
-            raise reader.fail(f"conditions.{kind}", "a whole-space domain has no boundary; drop the boundary "
-                              "condition (a Cauchy problem needs only initial or terminal data)")
+            raise reader.fail(
+                f"conditions.{kind}",
+                "a whole-space domain has no boundary; drop the boundary "
+                "condition (a Cauchy problem needs only initial or terminal data)",
+            )
         if kind == "boundary" and isinstance(text, dict):
             conditions[kind] = _box_faces(reader, text, domain, base)
         elif kind == "robin":
@@ -357,18 +400,28 @@ def _conditions(reader: _Reader, value: Any, time, domain: Domain, base: dict) -
         raise reader.fail("conditions", "give an initial or a terminal condition, not both")
     given = [k for k in BOUNDARY_KINDS if k in cond_spec]
     if len(given) > 1:
-        raise reader.fail(f"conditions.{given[1]}", "give one kind of boundary data (boundary:, neumann: or "
-                          f"robin:), not {' and '.join(given)}")
+        raise reader.fail(
+            f"conditions.{given[1]}",
+            f"give one kind of boundary data (boundary:, neumann: or robin:), not {' and '.join(given)}",
+        )
     if "initial_velocity" in conditions and "initial" not in conditions:
-        raise reader.fail("conditions.initial_velocity", "needs the initial value too; add initial: <u at the start time>")
+        raise reader.fail(
+            "conditions.initial_velocity", "needs the initial value too; add initial: <u at the start time>"
+        )
     if time is None and not domain.bounded:
-        raise reader.fail("time", "a whole-space domain is for initial- or terminal-value (Cauchy) problems; "
-                          "add time: {start: 0, end: 1} and an initial or terminal condition")
+        raise reader.fail(
+            "time",
+            "a whole-space domain is for initial- or terminal-value (Cauchy) problems; "
+            "add time: {start: 0, end: 1} and an initial or terminal condition",
+        )
     if time is not None and not ({"initial", "terminal"} & set(conditions)):
         raise reader.fail("conditions", "missing an initial or terminal condition for a time-dependent problem")
     if time is None and not set(BOUNDARY_KINDS) & set(conditions):
-        raise reader.fail("conditions.boundary", "missing; a stationary problem needs a boundary condition "
-                          "(boundary: <values> or neumann: <outward normal derivative>)")
+        raise reader.fail(
+            "conditions.boundary",
+            "missing; a stationary problem needs a boundary condition "
+            "(boundary: <values> or neumann: <outward normal derivative>)",
+        )
     return conditions, None if robin is None else tuple(robin)
 
 
@@ -382,7 +435,9 @@ def _robin(reader: _Reader, text: Any, base: dict) -> tuple[sp.Expr, sp.Expr, sp
     sides = _split_equals(text)
     if len(sides) > 2:
         raise reader.fail(field, "has more than one '='; write one equation 'a * u + b * u_n = g'")
-    expr = reader.expression(field, sides[0], names) - (reader.expression(field, sides[1], names) if len(sides) == 2 else 0)
+    expr = reader.expression(field, sides[0], names) - (
+        reader.expression(field, sides[1], names) if len(sides) == 2 else 0
+    )
     u = vocab.SCALAR_OPERATORS["u"]
     a, b = sp.diff(expr, u), sp.diff(expr, U_N)
     if a.has(u, U_N) or b.has(u, U_N):
@@ -405,8 +460,11 @@ def _box_faces(reader: _Reader, spec: dict, domain: Domain, base: dict) -> sp.Ex
             continue
         match = re.fullmatch(r"(low|high)_([0-9]+)", str(key))
         if not match or not 1 <= int(match[2]) <= domain.dim:
-            raise reader.fail(f"{field}.{key_name(key)}", f"unknown face; name a face low_<i> or high_<i> with i in "
-                              f"1..{domain.dim} (low_1 is the face x[1] = domain.low[1]), or give default: <expression>")
+            raise reader.fail(
+                f"{field}.{key_name(key)}",
+                f"unknown face; name a face low_<i> or high_<i> with i in "
+                f"1..{domain.dim} (low_1 is the face x[1] = domain.low[1]), or give default: <expression>",
+            )
         i = int(match[2])
         plane = float((domain.low if match[1] == "low" else domain.high)[i - 1])
         tolerance = 1e-9 * float(domain.high[i - 1] - domain.low[i - 1])
@@ -415,8 +473,11 @@ def _box_faces(reader: _Reader, spec: dict, domain: Domain, base: dict) -> sp.Ex
     if "default" in spec:
         pieces.append((reader.expression(f"{field}.default", spec["default"], base), sp.true))
     elif len(pieces) < 2 * domain.dim:
-        raise reader.fail(f"{field}.default", f"missing: {2 * domain.dim - len(pieces)} of the {2 * domain.dim} "
-                          "faces have no data; give them (low_<i>: ..., high_<i>: ...) or default: <expression>")
+        raise reader.fail(
+            f"{field}.default",
+            f"missing: {2 * domain.dim - len(pieces)} of the {2 * domain.dim} "
+            "faces have no data; give them (low_<i>: ..., high_<i>: ...) or default: <expression>",
+        )
     else:
         pieces[-1] = (pieces[-1][0], sp.true)  # every face is listed
     return sp.Piecewise(*pieces)
@@ -427,25 +488,37 @@ def _well_posedness(reader: _Reader, conditions: dict, residual: sp.Expr, domain
     use); returns warnings for a parabolic problem on a bounded domain without lateral data."""
     ops = vocab.operators_in(residual)
     if "u_tt" in ops and "terminal" in conditions:
-        raise reader.fail("conditions.terminal", "the equation is second order in time (u_tt): give initial "
-                          "and initial_velocity data at the start time instead of terminal data")
+        raise reader.fail(
+            "conditions.terminal",
+            "the equation is second order in time (u_tt): give initial "
+            "and initial_velocity data at the start time instead of terminal data",
+        )
     if "u_tt" in ops and "initial_velocity" not in conditions:
-        raise reader.fail("conditions.initial_velocity", "missing: the equation is second order in time (u_tt), "
-                          "so u at the start time alone does not determine the solution; add initial_velocity: "
-                          "<u_t at the start time>, e.g. initial_velocity: '0'")
+        raise reader.fail(
+            "conditions.initial_velocity",
+            "missing: the equation is second order in time (u_tt), "
+            "so u at the start time alone does not determine the solution; add initial_velocity: "
+            "<u_t at the start time>, e.g. initial_velocity: '0'",
+        )
     if "u_tt" not in ops and "initial_velocity" in conditions:
-        raise reader.fail("conditions.initial_velocity", "is for equations second order in time (with u_tt); "
-                          "this equation has none: drop initial_velocity")
+        raise reader.fail(
+            "conditions.initial_velocity",
+            "is for equations second order in time (with u_tt); this equation has none: drop initial_velocity",
+        )
     if "neumann" in conditions and "boundary" not in conditions and "u" not in ops and not {"u_t", "u_tt"} & ops:
-        return ("conditions.neumann: with Neumann data only and no u term in the equation, the solution is "
-                "determined up to an additive constant (and exists only for compatible data); add a u term "
-                "or Dirichlet data, or read the error report knowing that constant may be in it",)
+        return (
+            "conditions.neumann: with Neumann data only and no u term in the equation, the solution is "
+            "determined up to an additive constant (and exists only for compatible data); add a u term "
+            "or Dirichlet data, or read the error report knowing that constant may be in it",
+        )
     parabolic = "u_t" in ops and "u_tt" not in ops and ops & {"lap_u", "u_xx"}
     if parabolic and domain.bounded and not set(BOUNDARY_KINDS) & set(conditions):
-        return ("conditions.boundary: a parabolic problem on a bounded domain without lateral boundary data is "
-                "not well posed (the initial/terminal data do not determine the solution, and the residual loss "
-                "can fall while the error grows); add conditions.boundary: <values on the boundary>, or pose "
-                "it on all of R^d with domain: {type: whole_space, sampling: {normal: {mean: 0, std: 1}}}",)
+        return (
+            "conditions.boundary: a parabolic problem on a bounded domain without lateral boundary data is "
+            "not well posed (the initial/terminal data do not determine the solution, and the residual loss "
+            "can fall while the error grows); add conditions.boundary: <values on the boundary>, or pose "
+            "it on all of R^d with domain: {type: whole_space, sampling: {normal: {mean: 0, std: 1}}}",
+        )
     return ()
 
 
@@ -490,9 +563,19 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
         raise reader.fail("title" if data.get("title") else "description", f"expected text, got {preview(title)}")
     equation_text = data["equation"] if isinstance(data["equation"], str) else str(residual) + " = 0"
     return Problem(
-        name=name, title=str(title), dimension=dim, parameters=values, time=time, domain=domain,
-        residual=residual, equation_text=equation_text, config=config, source_file=where, raw=data,
-        unknowns=unknowns, **solution,
+        name=name,
+        title=str(title),
+        dimension=dim,
+        parameters=values,
+        time=time,
+        domain=domain,
+        residual=residual,
+        equation_text=equation_text,
+        config=config,
+        source_file=where,
+        raw=data,
+        unknowns=unknowns,
+        **solution,
     )
 
 
@@ -514,8 +597,9 @@ def _dimension(reader: _Reader, data: dict) -> int:
     return dim
 
 
-def _conditions_and_data(reader: _Reader, data: dict, residual, unknowns, *, dim: int, time, domain: Domain,
-                         base: dict) -> dict[str, Any]:
+def _conditions_and_data(
+    reader: _Reader, data: dict, residual, unknowns, *, dim: int, time, domain: Domain, base: dict
+) -> dict[str, Any]:
     """The ``Problem`` fields on what pins the solution down: its conditions (and the well-posedness warnings
     on them), exact solution, source, observations, evaluation and reference."""
     conditions, robin = _conditions(reader, data.get("conditions"), time, domain, base)
@@ -524,10 +608,25 @@ def _conditions_and_data(reader: _Reader, data: dict, residual, unknowns, *, dim
     source = _source(reader, data.get("source"), residual, exact, base)
     observed = _observations(reader, data.get("data"), unknowns, source, dim=dim, time=time, domain=domain)
     evaluation = _evaluation(reader, data.get("evaluation"), dim, time, domain)
-    reference = parse_reference(reader, data.get("reference"), dim=dim, time=time, domain=domain,
-                                has_exact=exact is not None, max_numbers=MAX_EVALUATION_NUMBERS)
-    return {"conditions": conditions, "robin": robin, "warnings": warnings, "exact": exact, "source": source,
-            "data": observed, "evaluation": evaluation, "reference": reference}
+    reference = parse_reference(
+        reader,
+        data.get("reference"),
+        dim=dim,
+        time=time,
+        domain=domain,
+        has_exact=exact is not None,
+        max_numbers=MAX_EVALUATION_NUMBERS,
+    )
+    return {
+        "conditions": conditions,
+        "robin": robin,
+        "warnings": warnings,
+        "exact": exact,
+        "source": source,
+        "data": observed,
+        "evaluation": evaluation,
+        "reference": reference,
+    }
 
 
 def _evaluation(reader: _Reader, value: Any, dim: int, time, domain: Domain) -> dict:
@@ -538,11 +637,16 @@ def _evaluation(reader: _Reader, value: Any, dim: int, time, domain: Domain) -> 
         "sampling": evaluation.get("sampling", "uniform"),
         "seed": _seed(reader, "evaluation.seed", evaluation.get("seed", 1234)),
         "slice": _slice_option(reader, evaluation.get("slice"), dim, time),
-        "units": {k: str(v) for k, v in reader.mapping("evaluation.units", evaluation.get("units") or {}, {"x", "t", "u"}).items()},
+        "units": {
+            k: str(v)
+            for k, v in reader.mapping("evaluation.units", evaluation.get("units") or {}, {"x", "t", "u"}).items()
+        },
         "at": _evaluation_at(reader, evaluation.get("at"), dim, time, domain),
     }
     if evaluation["sampling"] not in SAMPLINGS:
-        raise reader.fail("evaluation.sampling", f"unknown sampling {preview(evaluation['sampling'])}; choose {', '.join(SAMPLINGS)}")
+        raise reader.fail(
+            "evaluation.sampling", f"unknown sampling {preview(evaluation['sampling'])}; choose {', '.join(SAMPLINGS)}"
+        )
     return evaluation
 
 
@@ -560,14 +664,20 @@ def _evaluation_at(reader: _Reader, value: Any, dim: int, time, domain: Domain) 
     points = spec.get("points")
     if not isinstance(points, list) or not points:
         example = "{at: {points: [0, 0.5]" + (f", times: [{time[0]:g}]" if time else "") + "}}"
-        raise reader.fail("evaluation.at.points", f"missing or empty; give a list of points (each {dim} numbers, or "
-                          f"one number for every component), e.g. evaluation: {example}")
+        raise reader.fail(
+            "evaluation.at.points",
+            f"missing or empty; give a list of points (each {dim} numbers, or "
+            f"one number for every component), e.g. evaluation: {example}",
+        )
     times = _evaluation_at_times(reader, spec.get("times"), time)
     n_times = 1 if times is None else len(times)
     most = min(MAX_EVALUATION_AT, MAX_EVALUATION_NUMBERS // (dim + 2))
     if len(points) * n_times > most:
-        raise reader.fail("evaluation.at", f"{len(points)} points x {n_times} times are {len(points) * n_times} "
-                          f"evaluations; give at most {most} (fewer points or times)")
+        raise reader.fail(
+            "evaluation.at",
+            f"{len(points)} points x {n_times} times are {len(points) * n_times} "
+            f"evaluations; give at most {most} (fewer points or times)",
+        )
     x = np.array([_vector(reader, f"evaluation.at.points[{i}]", p, dim) for i, p in enumerate(points)])
     check_inside(reader, "evaluation.at.points", x, domain)
     return {"x": x, "t": times}
@@ -582,13 +692,16 @@ def _evaluation_at_times(reader: _Reader, value: Any, time) -> np.ndarray | None
     if value is None:
         return np.array([time[0]])
     if not isinstance(value, list) or not value:
-        raise reader.fail("evaluation.at.times", f"expected a list of times in [{time[0]:g}, {time[1]:g}], "
-                          f"got {preview(value)}")
+        raise reader.fail(
+            "evaluation.at.times", f"expected a list of times in [{time[0]:g}, {time[1]:g}], got {preview(value)}"
+        )
     times = np.array([reader.number(f"evaluation.at.times[{i}]", v) for i, v in enumerate(value)])
     outside = np.flatnonzero((times < time[0] - 1e-12) | (times > time[1] + 1e-12))
     if outside.size:
-        raise reader.fail(f"evaluation.at.times[{outside[0]}]", f"{times[outside[0]]:g} is outside the time "
-                          f"interval [{time[0]:g}, {time[1]:g}]")
+        raise reader.fail(
+            f"evaluation.at.times[{outside[0]}]",
+            f"{times[outside[0]]:g} is outside the time interval [{time[0]:g}, {time[1]:g}]",
+        )
     return times
 
 
@@ -598,17 +711,28 @@ def _slice_option(reader: _Reader, value: Any, dim: int, time) -> dict:
     spec = dict(reader.mapping("evaluation.slice", value or {}, {"axes", "at", "times", "points"}))
     axes = spec.get("axes")
     if axes is not None:
-        valid = isinstance(axes, list) and len(axes) == 2 and len(set(map(str, axes))) == 2 and all(
-            (a == "t" and time is not None) or (isinstance(a, int) and not isinstance(a, bool) and 1 <= a <= dim)
-            for a in axes)
+        valid = (
+            isinstance(axes, list)
+            and len(axes) == 2
+            and len(set(map(str, axes))) == 2
+            and all(
+                (a == "t" and time is not None) or (isinstance(a, int) and not isinstance(a, bool) and 1 <= a <= dim)
+                for a in axes
+            )
+        )
         if not valid:
-            raise reader.fail("evaluation.slice.axes", f"expected two different axes among 1..{dim}"
-                              f"{' or t' if time is not None else ''}, e.g. [1, 2]; got {preview(axes)}")
+            raise reader.fail(
+                "evaluation.slice.axes",
+                f"expected two different axes among 1..{dim}"
+                f"{' or t' if time is not None else ''}, e.g. [1, 2]; got {preview(axes)}",
+            )
     at = spec.get("at", "center")
     if at != "center":
         values = [at] if isinstance(at, (int, float)) else at
         if not isinstance(values, list) or len(values) not in (1, dim):
-            raise reader.fail("evaluation.slice.at", f"expected center, a number or {dim} numbers, got {str(at)[:40]!r}")
+            raise reader.fail(
+                "evaluation.slice.at", f"expected center, a number or {dim} numbers, got {str(at)[:40]!r}"
+            )
         spec["at"] = [reader.number("evaluation.slice.at", v) for v in values]
     if "points" in spec:
         spec["points"] = reader.number("evaluation.slice.points", spec["points"], positive=True, integer=True)
@@ -631,8 +755,9 @@ def load_problem(path: str | Path, overrides: dict | None = None) -> Problem:
     path = Path(path)
     where = str(path)
     if path.is_dir():
-        raise ProblemError("<file>", "is a folder; give a problem file (.yaml or .py) such as "
-                           "problems/hjb20.yaml", source=where)
+        raise ProblemError(
+            "<file>", "is a folder; give a problem file (.yaml or .py) such as problems/hjb20.yaml", source=where
+        )
     if not path.is_file():
         raise ProblemError("<file>", "not found; `pdesolve list` shows the shipped problems", source=where)
     if path.suffix == ".py":
@@ -661,5 +786,9 @@ def _run_problem_module(path: Path) -> dict:
     try:
         return runpy.run_path(str(path), run_name="pdesolve_problem")
     except Exception as err:  # the module's own failure (an import it lacks, a bug): its error, not ours
-        raise ProblemError("<file>", f"the Python problem module failed: {type(err).__name__}: "
-                           f"{preview(str(err))}; run it with python to see where", source=str(path)) from None
+        raise ProblemError(
+            "<file>",
+            f"the Python problem module failed: {type(err).__name__}: "
+            f"{preview(str(err))}; run it with python to see where",
+            source=str(path),
+        ) from None

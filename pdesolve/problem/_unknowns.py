@@ -95,8 +95,9 @@ def _bounds(reader, field: str, value: Any) -> tuple[float, float] | None:
 def _unknown(reader, field: str, name: str, spec: Any, dim: int) -> Unknown:
     spec = reader.mapping(field, spec, UNKNOWN_KEYS)
     if "init" not in spec:
-        raise reader.fail(f"{field}.init", "missing; give the start value, e.g. init: 1.0 (a list of d numbers "
-                          "for a vector unknown)")
+        raise reader.fail(
+            f"{field}.init", "missing; give the start value, e.g. init: 1.0 (a list of d numbers for a vector unknown)"
+        )
     vector = spec.get("vector", False)
     if not isinstance(vector, bool):
         raise reader.fail(f"{field}.vector", f"expected true or false, got {preview(vector)}")
@@ -105,16 +106,24 @@ def _unknown(reader, field: str, name: str, spec: Any, dim: int) -> Unknown:
     bounds = _bounds(reader, f"{field}.bounds", spec.get("bounds"))
     exact = None if spec.get("exact") is None else _numbers(reader, f"{field}.exact", spec["exact"], dim, vector)
     if exact is not None and np.ndim(exact) != np.ndim(init):
-        raise reader.fail(f"{field}.exact", f"is a {'vector' if np.ndim(exact) else 'number'} but init is a "
-                          f"{'vector' if vector else 'number'}; give both the same shape")
+        raise reader.fail(
+            f"{field}.exact",
+            f"is a {'vector' if np.ndim(exact) else 'number'} but init is a "
+            f"{'vector' if vector else 'number'}; give both the same shape",
+        )
     if bounds is not None:
         lo, hi = bounds
         if np.any(np.asarray(init) <= lo) or np.any(np.asarray(init) >= hi):
-            raise reader.fail(f"{field}.init", f"{preview(np.asarray(init).tolist())} must lie strictly inside "
-                              f"bounds [{lo:g}, {hi:g}] (the bounds are reached only in the limit)")
+            raise reader.fail(
+                f"{field}.init",
+                f"{preview(np.asarray(init).tolist())} must lie strictly inside "
+                f"bounds [{lo:g}, {hi:g}] (the bounds are reached only in the limit)",
+            )
         if exact is not None and (np.any(np.asarray(exact) <= lo) or np.any(np.asarray(exact) >= hi)):
-            raise reader.fail(f"{field}.exact", f"lies outside bounds [{lo:g}, {hi:g}]: the unknown could not reach "
-                              "it; widen the bounds")
+            raise reader.fail(
+                f"{field}.exact",
+                f"lies outside bounds [{lo:g}, {hi:g}]: the unknown could not reach it; widen the bounds",
+            )
     return Unknown(name, init, bounds, exact)
 
 
@@ -130,8 +139,11 @@ def parse_unknowns(reader, value: Any, dim: int, taken: set[str]) -> tuple[dict[
         if name in vocab.RESERVED:
             raise reader.fail(field, f"{name!r} is reserved (x, t, d, u, u_t, ..., functions); rename the unknown")
         if name in taken:
-            raise reader.fail(field, f"{name!r} is also a parameter; a number is either known (parameters) or "
-                              "learned (unknowns), rename one")
+            raise reader.fail(
+                field,
+                f"{name!r} is also a parameter; a number is either known (parameters) or "
+                "learned (unknowns), rename one",
+            )
         unknowns[name] = _unknown(reader, field, name, raw, dim)
         symbols[name] = sp.IndexedBase(name) if unknowns[name].vector else sp.Symbol(name, real=True)
     return unknowns, symbols

@@ -48,7 +48,8 @@ class Misfit:
         x = np.asarray(self.x)
         coords = ", ".join(f"{v:.3g}" for v in x[:4]) + (", ..." if x.size > 4 else "")
         return f"x = [{coords}] (|x - centre| {np.linalg.norm(x - self.centre):.3g})" + (
-            "" if self.t is None else f", t = {self.t:.3g}")
+            "" if self.t is None else f", t = {self.t:.3g}"
+        )
 
     centre: np.ndarray = dataclasses.field(default=None, repr=False)
 
@@ -64,16 +65,26 @@ def _largest(what: str, error, scale, x, t, problem: Problem) -> Misfit:
     error = np.where(np.isfinite(error), error, np.inf)
     relative = error / np.maximum(scale, SCALE_FLOOR)
     worst = int(np.argmax(error))
-    return Misfit(what, float(error[worst]), float(np.max(relative)), np.asarray(x[worst]),
-                  None if problem.time is None else float(t[worst]), problem.domain.centre)
+    return Misfit(
+        what,
+        float(error[worst]),
+        float(np.max(relative)),
+        np.asarray(x[worst]),
+        None if problem.time is None else float(t[worst]),
+        problem.domain.centre,
+    )
 
 
 def _points(problem: Problem, rng: np.random.Generator, n: int):
     """Interior points (half volume law, half radius-uniform) and times uniform in the interval."""
     d = problem.dimension
     half = n // 2
-    x = np.concatenate([problem.domain.interior(rng.uniform(size=(half, d + 1)), "volume"),
-                        problem.domain.interior(rng.uniform(size=(n - half, d + 1)), "radius_uniform")])
+    x = np.concatenate(
+        [
+            problem.domain.interior(rng.uniform(size=(half, d + 1)), "volume"),
+            problem.domain.interior(rng.uniform(size=(n - half, d + 1)), "radius_uniform"),
+        ]
+    )
     t = np.zeros(n) if problem.time is None else rng.uniform(*problem.time, n)
     return jnp.asarray(x), jnp.asarray(t)
 
@@ -111,7 +122,10 @@ def _condition(kind: str, data, compiled: CompiledProblem, rng, n: int) -> list[
         t = jnp.zeros(n) if problem.time is None else jnp.asarray(rng.uniform(*problem.time, n))
     else:
         return []
-    value = (forward_operators(compiled.exact, x, t, frozenset({"u_t"}))["u_t"] if kind == "initial_velocity"
-             else compiled.exact(x, t))
+    value = (
+        forward_operators(compiled.exact, x, t, frozenset({"u_t"}))["u_t"]
+        if kind == "initial_velocity"
+        else compiled.exact(x, t)
+    )
     given = data(x, t)
     return [_largest(f"conditions.{kind}", value - given, jnp.abs(value) + jnp.abs(given), x, t, problem)]

@@ -29,9 +29,33 @@ CONSTANTS = {"pi": sp.pi, "E": sp.E, "True": sp.true, "False": sp.false}
 FUNCTIONS = {
     name: getattr(sp, name)
     for name in (
-        "sin", "cos", "tan", "exp", "log", "sqrt", "sinh", "cosh", "tanh", "asin", "acos",
-        "atan", "atan2", "asinh", "acosh", "atanh", "erf", "Abs", "sign", "Min", "Max",
-        "Piecewise", "Sum", "Product", "floor", "ceiling", "Heaviside",
+        "sin",
+        "cos",
+        "tan",
+        "exp",
+        "log",
+        "sqrt",
+        "sinh",
+        "cosh",
+        "tanh",
+        "asin",
+        "acos",
+        "atan",
+        "atan2",
+        "asinh",
+        "acosh",
+        "atanh",
+        "erf",
+        "Abs",
+        "sign",
+        "Min",
+        "Max",
+        "Piecewise",
+        "Sum",
+        "Product",
+        "floor",
+        "ceiling",
+        "Heaviside",
     )
 }
 
@@ -88,8 +112,14 @@ MACROS = {"vsum": vsum, "sqnorm": sqnorm, "norm": norm, "dot": dot}
 DERIVED = {"grad_u_sq": lambda: sqnorm(VECTOR_OPERATORS["u_x"])}
 
 RESERVED = (
-    {"x", "t", "d", "f"} | set(SCALAR_OPERATORS) | set(VECTOR_OPERATORS) | set(INDICES)
-    | set(CONSTANTS) | set(FUNCTIONS) | set(MACROS) | set(DERIVED)
+    {"x", "t", "d", "f"}
+    | set(SCALAR_OPERATORS)
+    | set(VECTOR_OPERATORS)
+    | set(INDICES)
+    | set(CONSTANTS)
+    | set(FUNCTIONS)
+    | set(MACROS)
+    | set(DERIVED)
 )
 
 

@@ -11,5 +11,22 @@ U, U_T, U_TT, LAP_U = (SCALAR_OPERATORS[n] for n in ("u", "u_t", "u_tt", "lap_u"
 U_X, U_XX = VECTOR_OPERATORS["u_x"], VECTOR_OPERATORS["u_xx"]
 I, J, K = INDICES["i"], INDICES["j"], INDICES["k"]
 
-__all__ = ["DIM", "I", "J", "K", "LAP_U", "SOURCE", "T", "U", "U_T", "U_TT", "U_X", "U_XX", "X",
-           "dot", "norm", "sqnorm", "vsum"]
+__all__ = [
+    "DIM",
+    "I",
+    "J",
+    "K",
+    "LAP_U",
+    "SOURCE",
+    "T",
+    "U",
+    "U_T",
+    "U_TT",
+    "U_X",
+    "U_XX",
+    "X",
+    "dot",
+    "norm",
+    "sqnorm",
+    "vsum",
+]

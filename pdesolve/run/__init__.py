@@ -24,7 +24,25 @@ from ._solve import RunResult, solve
 from ._trained import TrainResult
 
 __all__ = [
-    "HISTORY_FIELDS", "Assembled", "as_config", "BatchMaker", "OpenedRun", "RunCheckpoints", "RunResult", "TrainResult", "build",
-    "build_engine", "build_network", "build_solver", "make_predictor", "open_run", "precision", "resolve_run",
-    "resolve_run_config", "run_dtype", "solve", "train", "unknowns_summary",
+    "HISTORY_FIELDS",
+    "Assembled",
+    "as_config",
+    "BatchMaker",
+    "OpenedRun",
+    "RunCheckpoints",
+    "RunResult",
+    "TrainResult",
+    "build",
+    "build_engine",
+    "build_network",
+    "build_solver",
+    "make_predictor",
+    "open_run",
+    "precision",
+    "resolve_run",
+    "resolve_run_config",
+    "run_dtype",
+    "solve",
+    "train",
+    "unknowns_summary",
 ]

@@ -27,8 +27,16 @@ class BatchMaker:
     its rows are split over devices.
     """
 
-    def __init__(self, compiled: CompiledProblem, sampler: PointSampler, soft_kinds, train: TrainConfig, dtype,
-                 sharding: NamedSharding | None = None, loss: PinnLoss | None = None):
+    def __init__(
+        self,
+        compiled: CompiledProblem,
+        sampler: PointSampler,
+        soft_kinds,
+        train: TrainConfig,
+        dtype,
+        sharding: NamedSharding | None = None,
+        loss: PinnLoss | None = None,
+    ):
         self.compiled, self.sampler, self.soft_kinds = compiled, sampler, soft_kinds
         self.candidates = train.adaptive_candidates if loss is not None else 1
         if self.candidates > 1:
@@ -40,7 +48,8 @@ class BatchMaker:
             self.put = lambda a: jnp.asarray(a, dtype)
         else:  # every process draws the same batch and places the rows its devices hold
             self.put = lambda a: jax.make_array_from_callback(
-                a.shape, sharding, lambda index: np.asarray(a[index], dtype))
+                a.shape, sharding, lambda index: np.asarray(a[index], dtype)
+            )
         zero = lambda x, t: jnp.zeros_like(t)  # noqa: E731
         self.source = jax.jit(compiled.source or zero)
         self.conditions = {k: jax.jit(compiled.conditions[k]) for k in soft_kinds}
@@ -85,7 +94,7 @@ class BatchMaker:
         key = jax.random.fold_in(jax.random.PRNGKey(self.sampler.seed), step)
         scores = []
         for i in range(0, len(x), self.n):  # chunks of one batch: the memory of a loss evaluation
-            xs, ts = self.put(x[i:i + self.n]), self.put(t[i:i + self.n])
+            xs, ts = self.put(x[i : i + self.n]), self.put(t[i : i + self.n])
             scores.append(np.asarray(self.score(params, xs, ts, self.source(xs, ts), jax.random.fold_in(key, i))))
         score = np.concatenate(scores).astype(np.float64)
         weights = score / max(float(np.mean(score)), np.finfo(np.float64).tiny) + 1.0

@@ -43,8 +43,9 @@ class Assembled:
         """The PINN loss of parameters combined with ``static``, the solution's non-parameter part."""
         return PinnLoss(self.compiled, self.engine, static, self.soft_kinds, self.config.train.condition_weight)
 
-    def batch_maker(self, sharding: jax.sharding.NamedSharding | None = None,
-                    loss: PinnLoss | None = None) -> BatchMaker:
+    def batch_maker(
+        self, sharding: jax.sharding.NamedSharding | None = None, loss: PinnLoss | None = None
+    ) -> BatchMaker:
         """The training batches drawn by ``sampler`` (rows split over devices by ``sharding``;
         interior points chosen by the residuals of ``loss`` when ``train.adaptive_candidates`` > 1)."""
         return BatchMaker(self.compiled, self.sampler, self.soft_kinds, self.config.train, self.dtype, sharding, loss)
@@ -61,8 +62,11 @@ def build_run_solver(config: RunConfig) -> AbstractSolver:
     if not train.stages:
         return build_solver(config.solver, train.steps)
     if train.on_divergence == "rollback":
-        raise ConfigError("train.on_divergence", "rollback rebuilds the solver section's solver, not the "
-                          "train.stages; set train.on_divergence stop, or train one stage at a time")
+        raise ConfigError(
+            "train.on_divergence",
+            "rollback rebuilds the solver section's solver, not the "
+            "train.stages; set train.on_divergence stop, or train one stage at a time",
+        )
     stages = stage_solvers(train.stages, train.steps)
     left = train.steps - sum(n or 0 for _, n, _ in stages[:-1])  # the last stage's schedule length
     solvers = tuple(build_solver(solver, n or left) for solver, n, _ in stages)
@@ -83,8 +87,11 @@ def with_unknowns(solution: Solution, problem: Problem, solver: str, dtype) -> S
     if not problem.unknowns:
         return solution
     if solver in NO_UNKNOWNS:
-        raise ConfigError("solver.name", f"{solver} projects the PDE residual without the unknowns "
-                          f"({', '.join(problem.unknowns)}); use gauss_newton (the default) or another solver")
+        raise ConfigError(
+            "solver.name",
+            f"{solver} projects the PDE residual without the unknowns "
+            f"({', '.join(problem.unknowns)}); use gauss_newton (the default) or another solver",
+        )
     raw = {name: jnp.asarray(u.raw_init(), dtype) for name, u in problem.unknowns.items()}
     return dataclasses.replace(solution, unknowns=raw)
 
@@ -103,6 +110,11 @@ def build(problem: Problem, config: RunConfig) -> Assembled:
     engine = build_engine(config.operators, dim=problem.dimension, has_time=problem.has_time)
     config = fit_solver_chunk(config, engine.evals_per_point(compiled.needs, problem.dimension), network.n_params)
     solver = build_run_solver(config)
-    sampler = PointSampler(problem.domain, problem.time, config.train.sampler, seed=config.seed,
-                           radius_fraction=radius_fraction(config.train))
+    sampler = PointSampler(
+        problem.domain,
+        problem.time,
+        config.train.sampler,
+        seed=config.seed,
+        radius_fraction=radius_fraction(config.train),
+    )
     return Assembled(config, compiled, network, solution, tuple(soft_kinds), engine, solver, sampler, dtype)

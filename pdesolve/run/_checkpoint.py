@@ -26,8 +26,9 @@ TRAINED = "trained.json"  # written when training ends, before the final evaluat
 
 def _plain_history(history: dict[str, list]) -> dict[str, list]:
     """History lists as JSON numbers (ints stay ints, NaN stays NaN)."""
-    return {k: [int(v) if isinstance(v, (int, np.integer)) else float(v) for v in values]
-            for k, values in history.items()}
+    return {
+        k: [int(v) if isinstance(v, (int, np.integer)) else float(v) for v in values] for k, values in history.items()
+    }
 
 
 class RunCheckpoints:
@@ -60,8 +61,13 @@ class RunCheckpoints:
         """After training (``result``; its solution is in ``model.eqx``): the
         training summary ``trained.json``, so that a run stopped in its final evaluation resumes
         by evaluating, without training again."""
-        record = {"arrays": "model.eqx", "steps_done": result.steps_done, "stop_reason": result.stop_reason,
-                  "wall_time_s": result.wall_time_s, "history": _plain_history(result.history)}
+        record = {
+            "arrays": "model.eqx",
+            "steps_done": result.steps_done,
+            "stop_reason": result.stop_reason,
+            "wall_time_s": result.wall_time_s,
+            "history": _plain_history(result.history),
+        }
         atomic_write_text(self.folder / TRAINED, json.dumps(record) + "\n")
 
     def load_trained(self, like: PyTree) -> TrainResult | None:
@@ -84,4 +90,3 @@ class RunCheckpoints:
         except (OSError, ValueError, KeyError, RuntimeError) as err:
             raise ConfigError("--resume", f"cannot read the checkpoint in {self.folder}: {err}") from None
         return arrays, record
-

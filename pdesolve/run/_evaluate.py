@@ -29,8 +29,10 @@ EXACT_CHUNK = 2**16
 
 def exact_values(compiled: CompiledProblem, x: np.ndarray, t: np.ndarray) -> np.ndarray:
     """The exact solution at x (n, d), t (n,) as a numpy array (n,), ``EXACT_CHUNK`` points at a time."""
-    parts = [np.asarray(compiled.exact(jnp.asarray(x[i:i + EXACT_CHUNK]), jnp.asarray(t[i:i + EXACT_CHUNK])))
-             for i in range(0, len(x), EXACT_CHUNK)]
+    parts = [
+        np.asarray(compiled.exact(jnp.asarray(x[i : i + EXACT_CHUNK]), jnp.asarray(t[i : i + EXACT_CHUNK])))
+        for i in range(0, len(x), EXACT_CHUNK)
+    ]
     return np.concatenate(parts) if parts else np.zeros(0, x.dtype)
 
 
@@ -56,18 +58,23 @@ def check_exact(problem: Problem, compiled: CompiledProblem, dtype) -> None:
     if bad.any():
         i = int(np.argmax(bad))
         at = f"x = {preview(x[i].tolist())}" + (f", t = {t[i]:.6g}" if problem.has_time else "")
-        raise ProblemError("exact", f"is {u[i]} at {int(bad.sum())} of {len(u)} evaluation points (e.g. {at}); "
-                           "give an expression that is finite on the whole domain", source=problem.source_file)
+        raise ProblemError(
+            "exact",
+            f"is {u[i]} at {int(bad.sum())} of {len(u)} evaluation points (e.g. {at}); "
+            "give an expression that is finite on the whole domain",
+            source=problem.source_file,
+        )
 
 
-def evaluate(predict, params, x, t, chunk: int, progress: bool,
-             desc: str = "evaluation") -> tuple[np.ndarray, np.ndarray]:
+def evaluate(
+    predict, params, x, t, chunk: int, progress: bool, desc: str = "evaluation"
+) -> tuple[np.ndarray, np.ndarray]:
     """``predict`` over the points x (n, d), t (n,) in chunks of ``chunk`` points, with a progress
     bar: (u_pred (n,), u_raw (n,))."""
     parts = []
     with tqdm(total=len(x), disable=not progress, desc=desc, unit="point", leave=False) as bar:
         for i in range(0, len(x), chunk):
-            parts.append(predict(params, x[i:i + chunk], t[i:i + chunk]))
+            parts.append(predict(params, x[i : i + chunk], t[i : i + chunk]))
             bar.update(len(parts[-1][0]))
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(2))
 
@@ -76,8 +83,9 @@ def evaluate(predict, params, x, t, chunk: int, progress: bool,
 KEPT = ("problem", "title", "equation", "domain", "prediction", "errors_against")
 
 
-def slices(problem: Problem, compiled: CompiledProblem, evaluate_at, x_test, dtype, smoothed,
-           attrs) -> xr.Dataset | None:
+def slices(
+    problem: Problem, compiled: CompiledProblem, evaluate_at, x_test, dtype, smoothed, attrs
+) -> xr.Dataset | None:
     """``slices.nc``: prediction (and exact, error) on the 2-d slice grid of ``evaluation.slice``;
     ``evaluate_at(x, t, desc=...) -> (u_pred, u_raw)`` in chunks; ``attrs`` those of ``solution.nc``."""
     plan = slice_plan(problem, x_test)
@@ -102,7 +110,9 @@ def diagonal_line(problem: Problem, compiled: CompiledProblem, predict, params, 
     t_mid = 0.0 if problem.time is None else 0.5 * (problem.time[0] + problem.time[1])
     t = np.full(len(s), t_mid)
     u_pred = predict(params, x.astype(dtype), t.astype(dtype))[0]
-    u_exact = None if compiled.exact is None else np.asarray(compiled.exact(jnp.asarray(x, dtype), jnp.asarray(t, dtype)))
+    u_exact = (
+        None if compiled.exact is None else np.asarray(compiled.exact(jnp.asarray(x, dtype), jnp.asarray(t, dtype)))
+    )
     label = "position along the domain's diagonal" + ("" if problem.time is None else f" (t = {t_mid:g})")
     return {"s": s, "u_pred": u_pred, "u_exact": u_exact, "label": label, "t": None if problem.time is None else t_mid}
 

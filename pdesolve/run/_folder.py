@@ -25,15 +25,17 @@ def prepare_folder(problem: Problem, config: RunConfig, out, root: Path) -> Path
             folder = root
             return new_run_folder(root, problem.name, label, stamp)
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-            raise ConfigError("--out", f"{folder} already exists and is not empty; choose a new folder "
-                              "(runs are never overwritten)")
+            raise ConfigError(
+                "--out", f"{folder} already exists and is not empty; choose a new folder (runs are never overwritten)"
+            )
         folder.mkdir(parents=True, exist_ok=True)
         if not os.access(folder, os.W_OK | os.X_OK):
             raise PermissionError(errno.EACCES, "permission denied", str(folder))
     except OSError as err:
         option = "--output-root" if out == "auto" else "--out"
-        raise ConfigError(option, f"cannot create a run folder in {folder}: {err.strerror or err}; choose a "
-                          "folder you can write to") from None
+        raise ConfigError(
+            option, f"cannot create a run folder in {folder}: {err.strerror or err}; choose a folder you can write to"
+        ) from None
     return folder
 
 

@@ -34,11 +34,12 @@ class BlowupWatch:
     def check(self, loss: float, error: float) -> str | None:
         """Why ``loss`` / ``error`` (NaN: not known) is a blow-up, or None."""
         if loss > BLOWUP_LOSS_FACTOR * self.loss and loss > self.first_loss:
-            return (f"the loss {loss:.3g} is over {BLOWUP_LOSS_FACTOR:g} times its best logged value "
-                    f"{self.loss:.3g}")
+            return f"the loss {loss:.3g} is over {BLOWUP_LOSS_FACTOR:g} times its best logged value {self.loss:.3g}"
         if error > BLOWUP_ERROR_FACTOR * self.error and error > BLOWUP_ERROR_FLOOR:
-            return (f"the validation rel_l2 {error:.3g} is over {BLOWUP_ERROR_FACTOR:g} times its best value "
-                    f"{self.error:.3g}")
+            return (
+                f"the validation rel_l2 {error:.3g} is over {BLOWUP_ERROR_FACTOR:g} times its best value "
+                f"{self.error:.3g}"
+            )
         return None
 
     def update(self, loss: float, error: float) -> None:
@@ -65,13 +66,16 @@ def rescaled_solver(solver: SolverConfig, steps: int, scale: float) -> AbstractS
     return spec.build(spec.rescaled(solver.settings, scale), steps)
 
 
-def divergence_reason(blowup: str | None, bad: int, kept: int, rollbacks: int, train: TrainConfig,
-                      has_learning_rate: bool) -> str:
+def divergence_reason(
+    blowup: str | None, bad: int, kept: int, rollbacks: int, train: TrainConfig, has_learning_rate: bool
+) -> str:
     """The stop reason of a diverged run, with the fix that applies (rollback only if not tried)."""
     what = f"{blowup} at step {bad}" if blowup else f"non-finite loss or parameters at step {bad}"
     if rollbacks:
-        fix = (f"still diverging after {rollbacks} rollback{'s' * (rollbacks > 1)}: lower solver.learning_rate, "
-               "or train.rollback_factor, or raise train.max_rollbacks")
+        fix = (
+            f"still diverging after {rollbacks} rollback{'s' * (rollbacks > 1)}: lower solver.learning_rate, "
+            "or train.rollback_factor, or raise train.max_rollbacks"
+        )
     elif train.on_divergence == "rollback" and not has_learning_rate:
         fix = "the solver has no learning rate to lower: change its settings"
     elif train.on_divergence == "rollback":
@@ -126,8 +130,11 @@ class Guard:
     def fall_back(self) -> tuple[Point, bool]:
         """After a divergence: (the point to return to, whether to retry from it). A retry (rollback,
         while allowed) goes back one point further and scales the learning rates once more."""
-        retry = (self.train.on_divergence == "rollback"
-                 and self.rollbacks < self.train.max_rollbacks and has_learning_rate(self.solver))
+        retry = (
+            self.train.on_divergence == "rollback"
+            and self.rollbacks < self.train.max_rollbacks
+            and has_learning_rate(self.solver)
+        )
         if retry:
             self.good = self.safe
             self.rollbacks, self.lr_scale = self.rollbacks + 1, self.lr_scale * self.train.rollback_factor
@@ -135,8 +142,9 @@ class Guard:
 
     def reason(self, blowup: str | None, bad: int) -> str:
         """The stop reason of a run that diverged at step ``bad`` and stopped at ``good``."""
-        return divergence_reason(blowup, bad, self.good.done, self.rollbacks, self.train,
-                                 has_learning_rate(self.solver))
+        return divergence_reason(
+            blowup, bad, self.good.done, self.rollbacks, self.train, has_learning_rate(self.solver)
+        )
 
     def summary(self) -> str:
         """What the rollbacks did, for the stop reason ('' when there were none)."""

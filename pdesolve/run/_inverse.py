@@ -26,8 +26,11 @@ def unknowns_report(problem: Problem, solution) -> dict:
         if unknown.exact is not None:
             exact = np.asarray(unknown.exact, dtype=np.float64)
             size = max(float(np.linalg.norm(exact)), np.finfo(float).tiny)
-            row.update(exact=_plain(exact), abs_error=float(np.max(np.abs(value - exact))),
-                       rel_error=float(np.linalg.norm(value - exact)) / size)
+            row.update(
+                exact=_plain(exact),
+                abs_error=float(np.max(np.abs(value - exact))),
+                rel_error=float(np.linalg.norm(value - exact)) / size,
+            )
         rows[name] = row
     return {"unknowns": rows}
 
@@ -49,8 +52,15 @@ def data_report(problem: Problem, engine: AbstractOperatorEngine, solution) -> d
     dtype = jnp.result_type(float)
     x, t = jnp.asarray(data["x"], dtype), jnp.asarray(data["t"], dtype)
     misfit = np.asarray(engine.solution(solution)(x, t), dtype=np.float64) - data["u"]
-    return {"data": {"file": data["file"], "points": int(len(misfit)), "rms_misfit": float(np.sqrt(np.mean(misfit**2))),
-                     "noise": data["noise"], "weight": data["weight"]}}
+    return {
+        "data": {
+            "file": data["file"],
+            "points": int(len(misfit)),
+            "rms_misfit": float(np.sqrt(np.mean(misfit**2))),
+            "noise": data["noise"],
+            "weight": data["weight"],
+        }
+    }
 
 
 def summary_lines(report: dict) -> list[str]:
@@ -58,8 +68,11 @@ def summary_lines(report: dict) -> list[str]:
     lines = []
     for name, row in (report.get("unknowns") or {}).items():
         value = ", ".join(f"{v:.6g}" for v in np.ravel(row["value"]))
-        truth = "" if "exact" not in row else (f" (truth {', '.join(f'{v:.6g}' for v in np.ravel(row['exact']))}, "
-                                               f"rel error {row['rel_error']:.2e})")
+        truth = (
+            ""
+            if "exact" not in row
+            else (f" (truth {', '.join(f'{v:.6g}' for v in np.ravel(row['exact']))}, rel error {row['rel_error']:.2e})")
+        )
         lines.append(f"  unknown {name} = {value}{truth}")
     if report.get("data"):
         data = report["data"]

@@ -40,8 +40,9 @@ class TrainLoop:
     (``BatchMaker``), the divergence guard (``Guard``), the history (``History``), the validation
     set, the checkpoints, the stopping rules (``TrainClock``, ``stop_reason``) and the progress bar."""
 
-    def __init__(self, pieces: Assembled, checkpoints: RunCheckpoints | None = None,
-                 on_log: Callable[[dict], None] | None = None):
+    def __init__(
+        self, pieces: Assembled, checkpoints: RunCheckpoints | None = None, on_log: Callable[[dict], None] | None = None
+    ):
         self.config, self.train, self.checkpoints = pieces.config, pieces.config.train, checkpoints
         self.on_log = on_log  # called with each logged history row (see train)
         self.name, self.steps = pieces.compiled.problem.name, self.train.steps
@@ -52,8 +53,9 @@ class TrainLoop:
             self.params = jax.device_put(self.params, sharding[1])
         self.loss = pieces.loss(self.static)
         # for solvers that need more than the loss
-        self.context = SolverContext(self.static, pieces.engine, pieces.compiled, pieces.soft_kinds,
-                                     self.train.condition_weight)
+        self.context = SolverContext(
+            self.static, pieces.engine, pieces.compiled, pieces.soft_kinds, self.train.condition_weight
+        )
         self.solver = pieces.solver
         self.state = self.solver.bind(self.context).init(self.loss, self.params)
         predict = make_predictor(pieces.engine, self.static, pieces.compiled.problem.dimension)
@@ -82,12 +84,14 @@ class TrainLoop:
         """Trains until a stopping rule holds; the result is at the last verified step. Ctrl-C stops
         at the end of the step, after a checkpoint (with a run folder): ``TrainingInterrupted``."""
         self._use_solver(self.solver)
-        self.guard.start(BlowupWatch(self.history.columns, self.validation.metrics(self.params)["rel_l2"]),
-                         self._point())
+        self.guard.start(
+            BlowupWatch(self.history.columns, self.validation.metrics(self.params)["rel_l2"]), self._point()
+        )
         reason = "step budget reached"
         self.start = time.perf_counter() - self.elapsed
-        self.progress = Progress(self.steps, self.done, self.train.progress, self.name, self.train.time_budget,
-                                 self.clock.seconds)
+        self.progress = Progress(
+            self.steps, self.done, self.train.progress, self.name, self.train.time_budget, self.clock.seconds
+        )
         with warnings.catch_warnings(), Interrupt().watch() as interrupt:
             warnings.filterwarnings("ignore", message=".*balance properties of Sobol.*")
             while self.done < self.steps:
@@ -101,8 +105,9 @@ class TrainLoop:
                     break
         self.progress.close()
         wall = time.perf_counter() - self.start
-        return TrainResult(eqx.combine(self.params, self.static), self.history.arrays(), wall, self.done,
-                           reason + self.guard.summary())
+        return TrainResult(
+            eqx.combine(self.params, self.static), self.history.arrays(), wall, self.done, reason + self.guard.summary()
+        )
 
     def _interrupted(self, stats: dict, saved: bool) -> None:
         """Ctrl-C: a checkpoint at this step (with a run folder and ``train.checkpoint_every`` > 0),
@@ -122,8 +127,9 @@ class TrainLoop:
         self.key, subkey = jax.random.split(self.key)
         started = time.perf_counter()  # the clock counts drawing the batch: adaptive resampling costs residuals
         batch = self.make_batch(self.done, self.params)
-        self.params, self.state, self.guard.flag, stats = self.step(self.params, self.state, self.guard.flag,
-                                                                    batch, subkey)
+        self.params, self.state, self.guard.flag, stats = self.step(
+            self.params, self.state, self.guard.flag, batch, subkey
+        )
         self.clock.tick(started, self.params)
         self.pending.append(stats["loss_evals"])
         self.done += 1
@@ -172,11 +178,19 @@ class TrainLoop:
         """Appends the history row, tells the solver (validation-driven schedules), shows progress and
         passes the row to ``on_log``."""
         self.guard.watch.update(value, metrics["rel_l2"])
-        self.history.append({"step": self.done, "loss": value, "rel_l2": metrics["rel_l2"], "mse": metrics["mse"],
-                             "wall_time": time.perf_counter() - self.start, "train_time": self.clock.seconds,
-                             "loss_evals": self.loss_evals,
-                             "network_evals": self.loss_evals * self.net_evals_per_loss},
-                            stats | unknown_columns(self.problem, self.params))
+        self.history.append(
+            {
+                "step": self.done,
+                "loss": value,
+                "rel_l2": metrics["rel_l2"],
+                "mse": metrics["mse"],
+                "wall_time": time.perf_counter() - self.start,
+                "train_time": self.clock.seconds,
+                "loss_evals": self.loss_evals,
+                "network_evals": self.loss_evals * self.net_evals_per_loss,
+            },
+            stats | unknown_columns(self.problem, self.params),
+        )
         self.state = self.solver.observe(self.state, metrics["rel_l2"] if self.validation.known else value)
         self.state = self.solver.observe_time(self.state, self.clock.seconds)  # stages with time budgets
         self.progress.show(value, metrics["rel_l2"])
@@ -185,17 +199,31 @@ class TrainLoop:
 
     def _save(self) -> None:
         """Checkpoints the last verified point with the counters that resume needs."""
-        meta = {"step": self.done, "loss_evals": self.loss_evals, "lr_scale": self.guard.lr_scale,
-                "rollbacks": self.guard.rollbacks, "elapsed": time.perf_counter() - self.start,
-                "train_time": self.clock.seconds, "sampler": self.guard.good.sampler,
-                "batch_origin": self.guard.good.batch_origin}
+        meta = {
+            "step": self.done,
+            "loss_evals": self.loss_evals,
+            "lr_scale": self.guard.lr_scale,
+            "rollbacks": self.guard.rollbacks,
+            "elapsed": time.perf_counter() - self.start,
+            "train_time": self.clock.seconds,
+            "sampler": self.guard.good.sampler,
+            "batch_origin": self.guard.good.batch_origin,
+        }
         self.checkpoints.save((self.params, self.state, self.key), meta, self.history.columns)
         self.saved = self.done
 
     def _point(self) -> Point:
         """The loop's current position, to return to after a divergence."""
-        return Point(self.params, self.state, self.key, self.done, self.loss_evals, self.make_batch.sampler.state(),
-                     self.make_batch.origin, len(self.history))
+        return Point(
+            self.params,
+            self.state,
+            self.key,
+            self.done,
+            self.loss_evals,
+            self.make_batch.sampler.state(),
+            self.make_batch.origin,
+            len(self.history),
+        )
 
     def _restore(self, point: Point) -> None:
         """Returns the loop to ``point``: arrays, counters, sampler, history rows and progress."""
@@ -207,8 +235,13 @@ class TrainLoop:
         self.progress.rewind(self.done)
 
 
-def train(pieces: Assembled, *, checkpoints: RunCheckpoints | None = None, resume: bool = False,
-          on_log: Callable[[dict], None] | None = None) -> TrainResult:
+def train(
+    pieces: Assembled,
+    *,
+    checkpoints: RunCheckpoints | None = None,
+    resume: bool = False,
+    on_log: Callable[[dict], None] | None = None,
+) -> TrainResult:
     """Trains the solution of ``pieces`` (from :func:`pdesolve.run.build`) with its solver.
 
     With ``checkpoints``, the state is saved every ``train.checkpoint_every`` steps; with

@@ -15,8 +15,10 @@ def build_network(model: ModelConfig, in_size: int, *, key: PRNGKeyArray, dtype=
     keys = jax.random.split(key, len(sizes) - 1)
     match model:
         case MlpConfig():
-            layers = [DenseLinear(n_in, n_out, key=k, init=model.init, dtype=dtype)
-                      for n_in, n_out, k in zip(sizes[:-1], sizes[1:], keys)]
+            layers = [
+                DenseLinear(n_in, n_out, key=k, init=model.init, dtype=dtype)
+                for n_in, n_out, k in zip(sizes[:-1], sizes[1:], keys)
+            ]
             return MLP(layers, model.activation)
         case TtMlpConfig():
             return MLP(_tt_layers(model, sizes, keys, dtype), model.activation)
@@ -53,9 +55,18 @@ def _tt_layers(model: TtMlpConfig, sizes: list[int], keys, dtype) -> list[Abstra
         j = tt.index(i)
         try:
             layers.append(
-                TTLinear(n_in, n_out, key=key, rank=ranks[j], in_factors=in_factors[j], out_factors=out_factors[j],
-                         n_cores=model.n_cores, init=model.init, path=model.path,
-                         dtype=dtype)
+                TTLinear(
+                    n_in,
+                    n_out,
+                    key=key,
+                    rank=ranks[j],
+                    in_factors=in_factors[j],
+                    out_factors=out_factors[j],
+                    n_cores=model.n_cores,
+                    init=model.init,
+                    path=model.path,
+                    dtype=dtype,
+                )
             )
         except ValueError as err:
             raise ConfigError(f"model (layer {i}: {n_in} -> {n_out})", str(err)) from None

@@ -86,6 +86,15 @@ def open_run(path: str | Path) -> OpenedRun:
     model, engine = _rebuild(problem, config, folder / "model.eqx")
     report_file = folder / "report.json"
     report = json.loads(report_file.read_text()) if report_file.is_file() else {}
-    return OpenedRun(folder, _open_dataset(folder / "solution.nc"), _open_dataset(folder / "history.nc"),
-                     _open_dataset(folder / "slices.nc"), report, config, problem, model, engine,
-                     _open_dataset(folder / "lines.nc"))
+    return OpenedRun(
+        folder,
+        _open_dataset(folder / "solution.nc"),
+        _open_dataset(folder / "history.nc"),
+        _open_dataset(folder / "slices.nc"),
+        report,
+        config,
+        problem,
+        model,
+        engine,
+        _open_dataset(folder / "lines.nc"),
+    )

@@ -7,16 +7,23 @@ class Progress:
     """The progress bar: steps done (or, with a time ``budget`` in seconds, training seconds spent,
     which is what stops the run), and the loss and validation error of the last log."""
 
-    def __init__(self, total: int, initial: int, enabled: bool, name: str, budget: float | None = None,
-                 seconds: float = 0.0):
+    def __init__(
+        self, total: int, initial: int, enabled: bool, name: str, budget: float | None = None, seconds: float = 0.0
+    ):
         self.budget, self.step = budget, initial
         if budget is None:
             self.bar = tqdm(total=total, initial=initial, disable=not enabled, desc=name, unit="step", leave=False)
         else:
-            self.bar = tqdm(total=float(budget), initial=min(seconds, budget), disable=not enabled, desc=name,
-                            unit="s", leave=False,
-                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s of training "
-                                       "[{elapsed}<{remaining}{postfix}]")
+            self.bar = tqdm(
+                total=float(budget),
+                initial=min(seconds, budget),
+                disable=not enabled,
+                desc=name,
+                unit="s",
+                leave=False,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s of training "
+                "[{elapsed}<{remaining}{postfix}]",
+            )
 
     def advance(self, seconds: float = 0.0) -> None:
         """One step more; ``seconds``: the training time so far (read with a time budget)."""

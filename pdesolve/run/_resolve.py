@@ -63,14 +63,17 @@ def resume_config(folder: Path, problem: Problem, config: dict | None, overrides
     except (yaml.YAMLError, TypeError, KeyError):
         raise ConfigError("--resume", f"{path} is not a run's config.yaml") from None
     if plain(problem.raw) != saved.get("problem"):
-        raise ConfigError("--resume", f"the problem differs from the one the run in {folder} was made with "
-                          f"({saved.get('problem_file')})")
+        raise ConfigError(
+            "--resume",
+            f"the problem differs from the one the run in {folder} was made with ({saved.get('problem_file')})",
+        )
     merged = resolve(saved_config, config, *overrides)
     for section, values in merged.to_dict().items():
         for key, value in values.items() if isinstance(values, dict) else [(None, values)]:
             field = section if key is None else f"{section}.{key}"
             old = saved_config[section] if key is None else saved_config[section].get(key)
             if value != old and field != "train.progress":
-                raise ConfigError(field, f"is {old!r} in the run being resumed, not {value!r}; "
-                                  "a resumed run keeps its config")
+                raise ConfigError(
+                    field, f"is {old!r} in the run being resumed, not {value!r}; a resumed run keeps its config"
+                )
     return merged

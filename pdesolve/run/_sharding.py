@@ -18,8 +18,9 @@ def point_sharding(train: TrainConfig) -> tuple[NamedSharding, NamedSharding] | 
     if jax.process_count() > 1:
         available = jax.devices()
         if train.devices not in (None, len(available)):
-            raise ConfigError("train.devices", f"with several hosts all {len(available)} devices are used; "
-                              "leave train.devices unset")
+            raise ConfigError(
+                "train.devices", f"with several hosts all {len(available)} devices are used; leave train.devices unset"
+            )
     else:
         available = jax.local_devices()
     count = train.devices or len(available)
@@ -29,7 +30,8 @@ def point_sharding(train: TrainConfig) -> tuple[NamedSharding, NamedSharding] | 
         return None
     for key in ("batch_size", "boundary_batch_size"):
         if getattr(train, key) % count:
-            raise ConfigError(f"train.{key}", f"{getattr(train, key)} does not split over {count} devices; "
-                              f"use a multiple of {count}")
+            raise ConfigError(
+                f"train.{key}", f"{getattr(train, key)} does not split over {count} devices; use a multiple of {count}"
+            )
     mesh = Mesh(np.array(available[:count]), ("points",))
     return NamedSharding(mesh, PartitionSpec("points")), NamedSharding(mesh, PartitionSpec())

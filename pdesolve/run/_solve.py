@@ -60,10 +60,17 @@ class RunResult:
         return predict_at(self.model, self.engine, self.problem, self.run_config, x, t, raw=raw)
 
 
-def solve(problem: Problem | str | Path, config: dict | str | Path | None = None, *,
-          overrides: list[dict] | tuple = (), out: str | Path | None = None,
-          output_root: str | Path = "outputs", resume: str | Path | None = None,
-          init_from: str | Path | None = None, on_log: Callable[[dict], None] | None = None) -> RunResult:
+def solve(
+    problem: Problem | str | Path,
+    config: dict | str | Path | None = None,
+    *,
+    overrides: list[dict] | tuple = (),
+    out: str | Path | None = None,
+    output_root: str | Path = "outputs",
+    resume: str | Path | None = None,
+    init_from: str | Path | None = None,
+    on_log: Callable[[dict], None] | None = None,
+) -> RunResult:
     """Solves ``problem`` (a Problem or a problem file) with ``config`` (a mapping or a YAML file),
     then ``overrides`` (mappings, e.g. from ``--set``). Writes a run folder when ``out`` is a
     folder (used as is: it must not hold files) or ``out == "auto"`` (under ``output_root``).
@@ -123,19 +130,23 @@ def _run(problem: Problem, pieces: Assembled, *, out, output_root, resume, where
     config, compiled = pieces.config, pieces.compiled
     if config.train.check_memory:
         check_memory(config, pieces.engine.evals_per_point(compiled.needs, problem.dimension), pieces.network.n_params)
-    check_run(problem, config, pieces.engine.evals_per_point(compiled.needs, problem.dimension), pieces.network.n_params)
+    check_run(
+        problem, config, pieces.engine.evals_per_point(compiled.needs, problem.dimension), pieces.network.n_params
+    )
     check_exact(problem, compiled, pieces.dtype)
     if config.train.init_from is not None:
         pieces.solution = warm_start(pieces.solution, config.train.init_from)
     resolved = resolved_record(problem, config)
-    folder, checkpoints = _open_folder(problem, pieces, resolved, out=out, output_root=output_root, resume=resume,
-                                       where=where)
+    folder, checkpoints = _open_folder(
+        problem, pieces, resolved, out=out, output_root=output_root, resume=resume, where=where
+    )
     result = _trained(pieces, checkpoints, resume, on_log)
     return _evaluated(problem, pieces, result, resolved, folder)
 
 
-def _open_folder(problem: Problem, pieces: Assembled, resolved: dict, *, out, output_root, resume,
-                 where: dict) -> tuple[Path | None, RunCheckpoints | None]:
+def _open_folder(
+    problem: Problem, pieces: Assembled, resolved: dict, *, out, output_root, resume, where: dict
+) -> tuple[Path | None, RunCheckpoints | None]:
     """The run's folder (new, or the one resumed; none without ``out``), also recorded in ``where``,
     with ``config.yaml`` written first (enough to rerun, or to resume), and its checkpoints."""
     config = pieces.config
@@ -150,8 +161,9 @@ def _open_folder(problem: Problem, pieces: Assembled, resolved: dict, *, out, ou
         return None, None
     if resume is None:
         atomic_write_text(folder / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
-    return folder, RunCheckpoints(folder, {"problem": problem.name, "solver": config.solver.name,
-                                           "operators": pieces.engine.name})
+    return folder, RunCheckpoints(
+        folder, {"problem": problem.name, "solver": config.solver.name, "operators": pieces.engine.name}
+    )
 
 
 def _trained(pieces: Assembled, checkpoints: RunCheckpoints | None, resume, on_log) -> TrainResult:
@@ -160,11 +172,13 @@ def _trained(pieces: Assembled, checkpoints: RunCheckpoints | None, resume, on_l
     ``open_run(folder).predict`` reloads it, and from then on ``--resume`` only evaluates."""
     result = checkpoints.load_trained(pieces.solution) if resume is not None else None
     if result is None and resume is not None and not checkpoints.exists():
-        warnings.warn(no_checkpoint_text(checkpoints.folder, pieces.config.train.checkpoint_every), PdesolveWarning,
-                      stacklevel=2)
+        warnings.warn(
+            no_checkpoint_text(checkpoints.folder, pieces.config.train.checkpoint_every), PdesolveWarning, stacklevel=2
+        )
     if result is None:
-        result = train(pieces, checkpoints=checkpoints, resume=checkpoints is not None and checkpoints.exists(),
-                       on_log=on_log)
+        result = train(
+            pieces, checkpoints=checkpoints, resume=checkpoints is not None and checkpoints.exists(), on_log=on_log
+        )
     if checkpoints is not None:
         save_model(checkpoints.folder, result.solution)
         checkpoints.save_trained(result)
@@ -173,14 +187,20 @@ def _trained(pieces: Assembled, checkpoints: RunCheckpoints | None, resume, on_l
 
 def no_checkpoint_text(folder: Path, every: int) -> str:
     """What ``--resume`` does with a run folder that holds no checkpoint."""
-    why = ("checkpoints are off (train.checkpoint_every: 0)" if every == 0 else
-           f"the run stopped before its first checkpoint (train.checkpoint_every: {every} steps)")
-    return (f"--resume: {folder} holds no checkpoint ({why}); training starts again from step 0 in that folder, "
-            "with the run's config")
+    why = (
+        "checkpoints are off (train.checkpoint_every: 0)"
+        if every == 0
+        else f"the run stopped before its first checkpoint (train.checkpoint_every: {every} steps)"
+    )
+    return (
+        f"--resume: {folder} holds no checkpoint ({why}); training starts again from step 0 in that folder, "
+        "with the run's config"
+    )
 
 
-def _evaluated(problem: Problem, pieces: Assembled, result: TrainResult, resolved: dict,
-               folder: Path | None) -> RunResult:
+def _evaluated(
+    problem: Problem, pieces: Assembled, result: TrainResult, resolved: dict, folder: Path | None
+) -> RunResult:
     """The trained solution on the evaluation points: report, datasets and (with a folder) its files."""
     config, compiled, engine, dtype = pieces.config, pieces.compiled, pieces.engine, pieces.dtype
     x, t = evaluation_points(problem, dtype)
@@ -199,15 +219,34 @@ def _evaluated(problem: Problem, pieces: Assembled, result: TrainResult, resolve
     report.update(unknowns_report(problem, result.solution) | data_report(problem, engine, result.solution))
     if compiled.exact is not None:  # a reference is known at the evaluation points only
         report.update(whole_domain_errors(problem, compiled, evaluate_at, u_exact, line, dtype, result.solution))
-    solution_ds = run_solution_dataset(problem, config, report, x, t, u_pred, u_raw if smoothed else None, u_exact,
-                                       ref)
-    history_ds = history_dataset(result.history, {"problem": problem.name, "solver": report["solver"],
-                                                  "operators": report["operators"]})
-    run = RunResult(solution_ds, history_ds, report, result.solution, resolved["config"], folder,
-                    lines=lines(problem, line, solution_ds.attrs), problem=problem, run_config=config, engine=engine)
+    solution_ds = run_solution_dataset(problem, config, report, x, t, u_pred, u_raw if smoothed else None, u_exact, ref)
+    history_ds = history_dataset(
+        result.history, {"problem": problem.name, "solver": report["solver"], "operators": report["operators"]}
+    )
+    run = RunResult(
+        solution_ds,
+        history_ds,
+        report,
+        result.solution,
+        resolved["config"],
+        folder,
+        lines=lines(problem, line, solution_ds.attrs),
+        problem=problem,
+        run_config=config,
+        engine=engine,
+    )
     if folder is not None:
         run.slices = slices(problem, compiled, evaluate_at, x, dtype, smoothed, solution_ds.attrs)
-        write_run_folder(folder, solution=solution_ds, history=history_ds, report=report, resolved=resolved,
-                         line=line, history_arrays=result.history, slices=run.slices, lines=run.lines,
-                         units=problem.evaluation.get("units"))
+        write_run_folder(
+            folder,
+            solution=solution_ds,
+            history=history_ds,
+            report=report,
+            resolved=resolved,
+            line=line,
+            history_arrays=result.history,
+            slices=run.slices,
+            lines=run.lines,
+            units=problem.evaluation.get("units"),
+        )
     return run

@@ -22,8 +22,9 @@ class Validation:
         problem = compiled.problem
         sampler = PointSampler(problem.domain, problem.time, "uniform", seed=problem.evaluation["seed"] + 1)
         self.x, self.t = (np.asarray(a, dtype) for a in sampler.interior(points))  # (n, d), (n,)
-        self.u = None if compiled.exact is None else np.asarray(compiled.exact(jnp.asarray(self.x),
-                                                                                jnp.asarray(self.t)))
+        self.u = (
+            None if compiled.exact is None else np.asarray(compiled.exact(jnp.asarray(self.x), jnp.asarray(self.t)))
+        )
         self.predict = predict
 
     @property

@@ -27,8 +27,11 @@ def _trained_solution(folder: Path) -> Solution:
     """The trained solution saved in the run folder ``folder`` (rebuilt from its config.yaml)."""
     for name in ("config.yaml", "model.eqx"):
         if not (folder / name).is_file():
-            raise ConfigError(FIELD, f"{folder} is not a trained run folder (no {name}); give the folder of a "
-                              "finished run (outputs/<problem>/<run>)")
+            raise ConfigError(
+                FIELD,
+                f"{folder} is not a trained run folder (no {name}); give the folder of a "
+                "finished run (outputs/<problem>/<run>)",
+            )
     try:
         resolved = safe_load((folder / "config.yaml").read_text())
         problem = problem_from_mapping(resolved["problem"], where=resolved.get("problem_file"))
@@ -58,9 +61,12 @@ def _check_fits(old, new, what: str, folder: Path) -> None:
         if old_shapes.get(path) != new_shapes.get(path):
             have = old_shapes.get(path, "absent")
             want = new_shapes.get(path, "absent")
-            raise ConfigError(FIELD, f"the {what} of the run in {folder} does not fit this run's: {path} has "
-                              f"shape {have} there and {want} here; warm-start from a run with the same model "
-                              "settings (model.*, the dimension, time or not), or drop the warm start")
+            raise ConfigError(
+                FIELD,
+                f"the {what} of the run in {folder} does not fit this run's: {path} has "
+                f"shape {have} there and {want} here; warm-start from a run with the same model "
+                "settings (model.*, the dimension, time or not), or drop the warm start",
+            )
 
 
 def warm_start(solution: Solution, folder: str | Path) -> Solution:

@@ -25,8 +25,13 @@ RADIUS_UNIFORM_SEED_OFFSET = 2
 def radius_uniform_points(problem: Problem, n: int) -> tuple[np.ndarray, np.ndarray]:
     """min(n, ``MAX_RADIUS_UNIFORM_POINTS``) points x (m, d), t (m,) under the radius-uniform law."""
     evaluation = problem.evaluation
-    sampler = PointSampler.for_law(problem.domain, problem.time, evaluation["sampling"],
-                                   evaluation["seed"] + RADIUS_UNIFORM_SEED_OFFSET, "radius_uniform")
+    sampler = PointSampler.for_law(
+        problem.domain,
+        problem.time,
+        evaluation["sampling"],
+        evaluation["seed"] + RADIUS_UNIFORM_SEED_OFFSET,
+        "radius_uniform",
+    )
     return sampler.interior(min(n, MAX_RADIUS_UNIFORM_POINTS))
 
 
@@ -50,8 +55,9 @@ def at_points(problem: Problem) -> tuple[np.ndarray, np.ndarray, list[dict]] | N
     return at["x"][index], np.tile(times, len(at["x"])), labels
 
 
-def whole_domain_errors(problem: Problem, compiled: CompiledProblem, evaluate_at, u_exact: np.ndarray, line: dict,
-                        dtype, solution) -> dict:
+def whole_domain_errors(
+    problem: Problem, compiled: CompiledProblem, evaluate_at, u_exact: np.ndarray, line: dict, dtype, solution
+) -> dict:
     """Report entries ``radius_uniform``, ``by_radius_band``, ``centre``, ``at_points`` (with
     ``evaluation.at``) and ``line_max_abs_error``. ``evaluate_at(x, t, desc=...) -> (u_pred, u_raw)``
     predicts in chunks; ``u_exact`` (n,) is the exact solution on the evaluation points (their
@@ -66,13 +72,16 @@ def whole_domain_errors(problem: Problem, compiled: CompiledProblem, evaluate_at
     x, t = radius_uniform_points(problem, len(u_exact))
     u_pred, u_ref = values(x, t, "radius-uniform points")
     best = constant_baselines(solution, jnp.asarray(x, dtype), jnp.asarray(t, dtype), u_ref)["best_constant_rel_l2"]
-    out = {"radius_uniform": {**error_metrics(u_pred, u_ref), "points": len(x), "best_constant_rel_l2": best},
-           "by_radius_band": radius_bands(problem.domain, x, u_pred, u_ref)}
+    out = {
+        "radius_uniform": {**error_metrics(u_pred, u_ref), "points": len(x), "best_constant_rel_l2": best},
+        "by_radius_band": radius_bands(problem.domain, x, u_pred, u_ref),
+    }
     scale = float(np.sqrt(np.mean(np.square(np.asarray(u_exact, np.float64)))))
     times = centre_times(problem)
     centre = np.tile(problem.domain.centre, (len(times), 1))
-    out["centre"] = point_rows([{"x": "centre"}] * len(times), times if problem.has_time else None,
-                               *values(centre, times, "centre"), scale)
+    out["centre"] = point_rows(
+        [{"x": "centre"}] * len(times), times if problem.has_time else None, *values(centre, times, "centre"), scale
+    )
     listed = at_points(problem)
     if listed is not None:
         x, t, labels = listed

@@ -7,8 +7,12 @@ Each kind is selected by ``solver.name`` through its spec (``AbstractSolverSpec`
 """
 
 from ._base import AbstractSolver, Loss, SolverContext
-from ._estimators import (AbstractGradientEstimator, CoordinateGradientEstimator, ForwardGradientEstimator,
-                          RandomGradientEstimator)
+from ._estimators import (
+    AbstractGradientEstimator,
+    CoordinateGradientEstimator,
+    ForwardGradientEstimator,
+    RandomGradientEstimator,
+)
 from ._first_order import FirstOrder
 from ._gauss_newton import GaussNewton, GaussNewtonState
 from ._hybrid import HybridSolver
@@ -22,9 +26,27 @@ from ._stages import StagedSolver
 from ._zeroth_order import EstimatedGradientSolver
 
 __all__ = [
-    "AbstractGradientEstimator", "AbstractSolver", "AbstractSolverSpec", "CoordinateGradientEstimator",
-    "EstimatedGradientSolver", "FirstOrder", "ForwardGradientEstimator", "GaussNewton", "GaussNewtonState",
-    "HybridSolver", "JACOBIANS", "Loss", "ProjectionSolver", "RandomGradientEstimator", "SolverContext",
-    "StagedSolver", "build_optimizer", "jacobian", "learning_rate_schedule", "register_solver", "solver_spec",
-    "solver_specs", "unregister_solver",
+    "AbstractGradientEstimator",
+    "AbstractSolver",
+    "AbstractSolverSpec",
+    "CoordinateGradientEstimator",
+    "EstimatedGradientSolver",
+    "FirstOrder",
+    "ForwardGradientEstimator",
+    "GaussNewton",
+    "GaussNewtonState",
+    "HybridSolver",
+    "JACOBIANS",
+    "Loss",
+    "ProjectionSolver",
+    "RandomGradientEstimator",
+    "SolverContext",
+    "StagedSolver",
+    "build_optimizer",
+    "jacobian",
+    "learning_rate_schedule",
+    "register_solver",
+    "solver_spec",
+    "solver_specs",
+    "unregister_solver",
 ]

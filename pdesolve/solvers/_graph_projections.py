@@ -35,8 +35,9 @@ def _safeguarded_newton(phi: Callable, dphi: Callable, low: Array, high: Array, 
     return t
 
 
-def dot(a: Float[Array, "*batch k"], b: Float[Array, "*batch k"], z: Float[Array, " *batch"]
-        ) -> tuple[Float[Array, "*batch k"], Float[Array, "*batch k"], Float[Array, " *batch"]]:
+def dot(
+    a: Float[Array, "*batch k"], b: Float[Array, "*batch k"], z: Float[Array, " *batch"]
+) -> tuple[Float[Array, "*batch k"], Float[Array, "*batch k"], Float[Array, " *batch"]]:
     """Projects ``(a, b, z)`` onto ``{a'.b' = z'}``.
 
     Stationarity gives ``a' = (a + t b)/(1 - t^2)``, ``b' = (b + t a)/(1 - t^2)``, ``z' = z - t``
@@ -56,8 +57,12 @@ def dot(a: Float[Array, "*batch k"], b: Float[Array, "*batch k"], z: Float[Array
     return (a + t * b) * scale, (b + t * a) * scale, z - t[..., 0]
 
 
-def hyperplane(x: Float[Array, "*batch k"], c: Float[Array, "*batch k"], e: Float[Array, " *batch"],
-               metric: Float[Array, "*batch k"] | None = None) -> Float[Array, "*batch k"]:
+def hyperplane(
+    x: Float[Array, "*batch k"],
+    c: Float[Array, "*batch k"],
+    e: Float[Array, " *batch"],
+    metric: Float[Array, "*batch k"] | None = None,
+) -> Float[Array, "*batch k"]:
     """Projects x onto ``{c.x = e}`` in the metric ``sum_k metric_k dx_k^2`` (Euclidean when None):
     ``x - (c.x - e) M^-1 c / (c.M^-1 c)``. Rows with ``c = 0`` are returned unchanged."""
     direction = c if metric is None else c / metric
@@ -67,8 +72,9 @@ def hyperplane(x: Float[Array, "*batch k"], c: Float[Array, "*batch k"], e: Floa
     return x - step[..., None] * direction
 
 
-def total(x: Float[Array, "*batch k"], z: Float[Array, " *batch"]
-          ) -> tuple[Float[Array, "*batch k"], Float[Array, " *batch"]]:
+def total(
+    x: Float[Array, "*batch k"], z: Float[Array, " *batch"]
+) -> tuple[Float[Array, "*batch k"], Float[Array, " *batch"]]:
     """Projects ``(x, z)`` onto ``{sum(x) = z}`` (the sum node; a bias add is the case k = 2)."""
     gap = (jnp.sum(x, axis=-1) - z) / (x.shape[-1] + 1)
     return x - gap[..., None], z + gap

@@ -34,8 +34,15 @@ def columns(column: Callable[[Array], Float[Array, " m"]], p: int, chunk_size: i
     return rows.T
 
 
-def jacobian(kind: str, fn: Residuals, theta: Float[Array, " p"], r0: Float[Array, " m"], *,
-             step: float | None = None, chunk_size: int | None = None) -> tuple[Float[Array, "m p"], int]:
+def jacobian(
+    kind: str,
+    fn: Residuals,
+    theta: Float[Array, " p"],
+    r0: Float[Array, " m"],
+    *,
+    step: float | None = None,
+    chunk_size: int | None = None,
+) -> tuple[Float[Array, "m p"], int]:
     """The Jacobian of ``fn`` at ``theta`` (``r0 = fn(theta)``) and the number of residual-vector
     evaluations (or tangent passes) it cost.
 

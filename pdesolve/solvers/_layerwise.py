@@ -202,7 +202,9 @@ class FirstInputs(NamedTuple):
         return self.points if self.coords is None else stencil_points(self.points, self.coords, self.shifts)
 
 
-def _weighted_sums(recorded: tuple, weights: tuple, rows: tuple, network: MLP, start: int, m: int) -> Float[Array, "m q"]:
+def _weighted_sums(
+    recorded: tuple, weights: tuple, rows: tuple, network: MLP, start: int, m: int
+) -> Float[Array, "m q"]:
     """The table ``T[row, (unit, k)] = sum over calls and nodes n of that row of w_n delta_n[unit]
     input_n[k]``: dr/dW[unit, k] (k the bias's 1 for dr/db[unit]) for the layers from ``start`` on,
     layer by layer, unit-major."""
@@ -217,18 +219,24 @@ def _call_sums(call: tuple, w, row, network: MLP, start: int, m: int) -> Float[A
     (``_grouped_first``); otherwise, or when the rows read off the map differ, segment sums."""
     deltas, later, first = call
     units = network.layers[0].out_size
-    blocks = [(delta_offset, count, later[:, offset : offset + k])
-              for delta_offset, count, offset, k in _layer_blocks(network, 1)]
-    tt_tables = {i: tt_layer_columns(layer, inputs[:, :-1], deltas[:, d0 : d0 + count], w, row, m)  # any rows
-                 for i, (layer, (d0, count, inputs)) in enumerate(zip(network.layers[1:], blocks))
-                 if isinstance(layer, TTLinear)}
+    blocks = [
+        (delta_offset, count, later[:, offset : offset + k])
+        for delta_offset, count, offset, k in _layer_blocks(network, 1)
+    ]
+    tt_tables = {
+        i: tt_layer_columns(layer, inputs[:, :-1], deltas[:, d0 : d0 + count], w, row, m)  # any rows
+        for i, (layer, (d0, count, inputs)) in enumerate(zip(network.layers[1:], blocks))
+        if isinstance(layer, TTLinear)
+    }
 
     def scaled(delta_offset, count):
         return w[:, None] * deltas[:, delta_offset : delta_offset + count]
 
     def later_tables(table):  # dense layers by ``table(scaled deltas, inputs)``, TT layers by their columns
-        return [tt_tables[i] if i in tt_tables else table(scaled(d0, count), inputs)
-                for i, (d0, count, inputs) in enumerate(blocks)]
+        return [
+            tt_tables[i] if i in tt_tables else table(scaled(d0, count), inputs)
+            for i, (d0, count, inputs) in enumerate(blocks)
+        ]
 
     def by_segments(_):
         tables = [] if start else [_segment_table(scaled(0, units), _with_bias_input(first.at_nodes()), row, m)]
@@ -255,7 +263,9 @@ def _segment_table(scaled: Float[Array, "N u"], inputs: Float[Array, "N k"], row
     return sums.transpose(1, 0, 2).reshape(m, -1)
 
 
-def _grouped_table(scaled: Float[Array, "N u"], inputs: Float[Array, "N k"], group: int, m: int) -> Float[Array, "m uk"]:
+def _grouped_table(
+    scaled: Float[Array, "N u"], inputs: Float[Array, "N k"], group: int, m: int
+) -> Float[Array, "m uk"]:
     """``_segment_table`` for rows of ``group`` consecutive nodes: one batched matrix product."""
     return jnp.einsum("rgu,rgk->ruk", scaled.reshape(m, group, -1), inputs.reshape(m, group, -1)).reshape(m, -1)
 
@@ -291,8 +301,7 @@ class _Probed(eqx.Module):
 
     def __call__(self, z: Float[Array, "n in"]) -> Float[Array, " n"]:
         z = jax.lax.stop_gradient(z)
-        return self._output(*activity_differences(self.network, self.network.first_layer(z), self.step),
-                            FirstInputs(z))
+        return self._output(*activity_differences(self.network, self.network.first_layer(z), self.step), FirstInputs(z))
 
     def stencil_values(self, z: Float[Array, "n in"], coords: Int[Array, "n k"], shifts: Float[Array, "n k"]):
         """The network at the nodes ``z + shifts e_coords`` (n, k), as ``MLP.stencil_values``."""
@@ -382,7 +391,8 @@ def _ravel_positions(solution) -> Int[np.ndarray, " p"]:
     the solution's parameters."""
     params = eqx.filter(solution, eqx.is_inexact_array)
     zeros = jax.tree.map(lambda a: np.zeros(a.shape, bool), params)
-    mask_tree = eqx.tree_at(lambda s: s.network.layers[0], zeros,
-                            jax.tree.map(lambda a: np.ones(a.shape, bool), zeros.network.layers[0]))
+    mask_tree = eqx.tree_at(
+        lambda s: s.network.layers[0], zeros, jax.tree.map(lambda a: np.ones(a.shape, bool), zeros.network.layers[0])
+    )
     mask = np.concatenate([np.ravel(a) for a in jax.tree.leaves(mask_tree)])
     return np.argsort(np.argsort(~mask, kind="stable"))

@@ -78,8 +78,14 @@ def _chunk(layer: TTLinear) -> int:
     return max(1, CHUNK_ELEMENTS // (2 * len(layer.cores) * max((1, *layer.ranks)) * width))
 
 
-def tt_layer_columns(layer: TTLinear, inputs: Float[Array, "N in"], deltas: Float[Array, "N out"],
-                     weights: Float[Array, " N"], rows: Int[Array, " N"], m: int) -> Float[Array, "m q"]:
+def tt_layer_columns(
+    layer: TTLinear,
+    inputs: Float[Array, "N in"],
+    deltas: Float[Array, "N out"],
+    weights: Float[Array, " N"],
+    rows: Int[Array, " N"],
+    m: int,
+) -> Float[Array, "m q"]:
     """``dr_row/dtheta = sum over the row's nodes n of w_n dN_n/dtheta`` for the layer's parameters
     (ravel order: cores, then bias): the per-node tables in chunks of nodes, summed into rows."""
     scaled = weights[:, None] * deltas

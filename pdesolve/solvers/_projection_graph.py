@@ -100,14 +100,15 @@ class OutputConstraints(eqx.Module):
         parts, start = [], 0
         for c, e in zip(self.coefficients, self.offsets):
             size = c.size
-            part = outputs[start:start + size].reshape(c.shape)
+            part = outputs[start : start + size].reshape(c.shape)
             parts.append(proj.hyperplane(part, c, -e).reshape(-1))
             start += size
         return jnp.concatenate(parts)
 
 
-def _project_family(v: GraphVariables, family: str, layer: int, activation: str,
-                    targets: OutputConstraints) -> GraphVariables:
+def _project_family(
+    v: GraphVariables, family: str, layer: int, activation: str, targets: OutputConstraints
+) -> GraphVariables:
     """P onto one family of constraints (the others' copies unchanged)."""
     if family == "outputs":
         return eqx.tree_at(lambda g: g.outputs, v, targets.project(v.outputs))
@@ -135,8 +136,14 @@ def project_all(v: GraphVariables, activation: str, targets: OutputConstraints) 
     return v
 
 
-def solve_graph(network: MLP, z: Float[Array, "m in"], targets: OutputConstraints, algorithm: str,
-                iterations: int, relaxation: float) -> MLP:
+def solve_graph(
+    network: MLP,
+    z: Float[Array, "m in"],
+    targets: OutputConstraints,
+    algorithm: str,
+    iterations: int,
+    relaxation: float,
+) -> MLP:
     """Runs ``iterations`` of ``algorithm`` from a forward pass; returns the network with the
     consensus weights (only parameters are kept between batches)."""
     if network.activation not in proj.ACTIVATION_PROJECTIONS:

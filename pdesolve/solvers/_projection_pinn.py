@@ -43,8 +43,14 @@ class ConstraintBlock(eqx.Module):
         return self.scale * jnp.sum(self.residual**2)
 
 
-def linearised_block(functional: Functional, solution: Solution, x: Float[Array, "n d"], t: Float[Array, " n"],
-                     data: Float[Array, " n"], weight: float = 1.0) -> ConstraintBlock:
+def linearised_block(
+    functional: Functional,
+    solution: Solution,
+    x: Float[Array, "n d"],
+    t: Float[Array, " n"],
+    data: Float[Array, " n"],
+    weight: float = 1.0,
+) -> ConstraintBlock:
     """The constraint block of ``functional`` at points ``(x, t)``, linearised at ``solution`` in
     the network outputs at every node the functional evaluates the network at (over all its
     calls: e.g. two coordinate sets of a randomised residual)."""
@@ -81,8 +87,7 @@ def hidden_features(network: MLP, z: Float[Array, "m in"]) -> Float[Array, "m h"
     return z
 
 
-def least_squares_rows(network: MLP, blocks: list[ConstraintBlock]
-                       ) -> tuple[Float[Array, "r h1"], Float[Array, " r"]]:
+def least_squares_rows(network: MLP, blocks: list[ConstraintBlock]) -> tuple[Float[Array, "r h1"], Float[Array, " r"]]:
     """Rows ``A``, right-hand side ``y`` with ``loss(w) = |A w - y|^2`` for read-out weights
     ``w = [weight, bias]`` (h + 1), the hidden layers fixed: each constraint is affine in w."""
     rows, rhs = [], []
@@ -96,8 +101,9 @@ def least_squares_rows(network: MLP, blocks: list[ConstraintBlock]
     return jnp.concatenate(rows), jnp.concatenate(rhs)
 
 
-def fit_readout(rows: Float[Array, "r h1"], rhs: Float[Array, " r"], previous: Float[Array, " h1"], ridge: float
-                ) -> tuple[Float[Array, " h1"], Float[Array, ""]]:
+def fit_readout(
+    rows: Float[Array, "r h1"], rhs: Float[Array, " r"], previous: Float[Array, " h1"], ridge: float
+) -> tuple[Float[Array, " h1"], Float[Array, ""]]:
     """``argmin_w |A w - y|^2 + lam |w - previous|^2`` with ``lam = ridge * trace(A^T A) / (h + 1)``
     (a regularised least-squares solve; with fewer rows than unknowns and a small ridge it is the
     projection of ``previous`` onto ``{A w = y}``, one block-Kaczmarz step). Returns (w, loss(w))."""

@@ -76,8 +76,12 @@ class StagedSolver(AbstractSolver):
         limits = jnp.asarray([n if n is not None else jnp.iinfo(jnp.int32).max for n in self.lengths])
         advance = (state.stage_steps >= limits[state.stage]) & (state.stage < len(self.stages) - 1)
         stage = state.stage + advance.astype(state.stage.dtype)
-        inner = tuple(jax.tree.map(lambda fresh, old: jnp.where(advance & (stage == k), fresh, old),
-                                   s.init(loss, params), state.inner[k]) for k, s in enumerate(self.stages))
+        inner = tuple(
+            jax.tree.map(
+                lambda fresh, old: jnp.where(advance & (stage == k), fresh, old), s.init(loss, params), state.inner[k]
+            )
+            for k, s in enumerate(self.stages)
+        )
         start = jnp.where(advance, jnp.nan, state.stage_start)
         return StagedState(stage, jnp.where(advance, 0, state.stage_steps), start, inner)
 
@@ -88,7 +92,8 @@ class StagedSolver(AbstractSolver):
             def run(operands):
                 p, inner = operands
                 p, new, stats = self.stages[k].step(loss, p, inner[k], batch, key)
-                return p, inner[:k] + (new,) + inner[k + 1:], stats
+                return p, inner[:k] + (new,) + inner[k + 1 :], stats
+
             return run
 
         runs = [branch(k) for k in range(len(self.stages))]
@@ -98,6 +103,7 @@ class StagedSolver(AbstractSolver):
             def out(operands):
                 p, inner, stats = run(operands)
                 return p, inner, _padded(stats, shapes)
+
             return out
 
         params, inner, stats = jax.lax.switch(state.stage, [padded(run) for run in runs], (params, state.inner))
@@ -107,7 +113,7 @@ class StagedSolver(AbstractSolver):
     def observe(self, state: StagedState, metric: float) -> StagedState:
         """The running stage's own ``observe`` (a hybrid's switch, say)."""
         k = int(state.stage)
-        inner = state.inner[:k] + (self.stages[k].observe(state.inner[k], metric),) + state.inner[k + 1:]
+        inner = state.inner[:k] + (self.stages[k].observe(state.inner[k], metric),) + state.inner[k + 1 :]
         return eqx.tree_at(lambda s: s.inner, state, inner)
 
     def observe_time(self, state: StagedState, seconds: float) -> StagedState:

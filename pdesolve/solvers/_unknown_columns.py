@@ -24,8 +24,10 @@ def layerwise_with_unknowns(residuals_of, solution, step: float | None, chunk_si
         return layerwise_jacobian(residuals_of, solution, step, chunk_size)
     bare = dataclasses.replace(solution, unknowns=None)
     r, network_columns, cost = layerwise_jacobian(
-        lambda u: residuals_of(dataclasses.replace(u, unknowns=unknowns)), bare, step, chunk_size)
+        lambda u: residuals_of(dataclasses.replace(u, unknowns=unknowns)), bare, step, chunk_size
+    )
     theta, unravel = ravel_pytree(unknowns)
+
     def moved(th):  # the residual with the unknowns at th, the network as it is
         return residuals_of(dataclasses.replace(solution, unknowns=unravel(th)))
 

@@ -22,8 +22,9 @@ STATES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialSta
 
 def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """The trials that count and have finished, by number."""
-    return sorted((t for t in study.get_trials(deepcopy=False) if counts(t) and t.state in STATES),
-                  key=lambda t: t.number)
+    return sorted(
+        (t for t in study.get_trials(deepcopy=False) if counts(t) and t.state in STATES), key=lambda t: t.number
+    )
 
 
 def trial_error(trial: optuna.trial.FrozenTrial) -> float:
@@ -52,8 +53,13 @@ def _setting_values(dim: Dimension, trials: list) -> np.ndarray:
 #: Per-run variables of study.nc: name -> (the trial's user attribute with one seed, with several
 #: seeds (a list by seed), the fill for a run not done, dtype, attributes).
 RUN_VARIABLES = {
-    "test_rel_l2": ("test_rel_l2", "seed_test_rel_l2", math.nan, float,
-                    {"long_name": "rel L2 error on the evaluation points (complete trials)"}),
+    "test_rel_l2": (
+        "test_rel_l2",
+        "seed_test_rel_l2",
+        math.nan,
+        float,
+        {"long_name": "rel L2 error on the evaluation points (complete trials)"},
+    ),
     "train_time": ("train_time", "seed_train_time", math.nan, float, {"units": "s"}),
     "steps": ("steps", "seed_steps", -1, np.int64, {"long_name": "steps done (-1: unknown)"}),
     "seed_error": (None, "seed_error", math.nan, float, {"long_name": "the objective of each seed's run"}),
@@ -91,13 +97,19 @@ def study_dataset(trials: list, space: SearchSpace, attrs: dict, seeds: list[int
     ``trial`` and ``seed`` with several seeds, with each seed's error ``seed_error``), ``state``
     and ``note`` (why a trial stopped, was pruned or failed)."""
     data = {dim.path: ("trial", _setting_values(dim, trials), {"search": dim.kind}) for dim in space.dimensions}
-    data.update({
-        "error": ("trial", np.array([trial_error(t) for t in trials]), {"long_name": attrs["objective"]}),
-        **_run_variables(trials, seeds),
-        "state": ("trial", np.array([STATES[t.state] for t in trials], dtype=object)),
-        "note": ("trial", np.array([t.user_attrs.get("error", t.user_attrs.get("stop_reason", "")) for t in trials],
-                                   dtype=object)),
-    })
+    data.update(
+        {
+            "error": ("trial", np.array([trial_error(t) for t in trials]), {"long_name": attrs["objective"]}),
+            **_run_variables(trials, seeds),
+            "state": ("trial", np.array([STATES[t.state] for t in trials], dtype=object)),
+            "note": (
+                "trial",
+                np.array(
+                    [t.user_attrs.get("error", t.user_attrs.get("stop_reason", "")) for t in trials], dtype=object
+                ),
+            ),
+        }
+    )
     best = best_trial(trials)
     attrs = {**attrs, "best_trial": -1 if best is None else best.number, "trials_finished": len(trials)}
     coords = {"trial": np.array([t.number for t in trials], dtype=np.int64)}
@@ -174,16 +186,23 @@ def best_config(trial: optuna.trial.FrozenTrial, objective: str) -> str:
     budget = train.time_budget
     exact = steps == train.steps or not _schedule_spans_steps(config.solver)
     if exact:
-        how = (f"train.steps is the {steps} steps it did (time budget {budget} s per run, unset here):\n"
-               "# `pdesolve solve PROBLEM --config best.yaml` replays it bit for bit on CPU")
+        how = (
+            f"train.steps is the {steps} steps it did (time budget {budget} s per run, unset here):\n"
+            "# `pdesolve solve PROBLEM --config best.yaml` replays it bit for bit on CPU"
+        )
         train = dataclasses.replace(train, steps=steps, time_budget=None)
     else:
-        how = (f"its learning-rate schedule spans train.steps = {train.steps}, which the time budget of "
-               f"{budget} s cut at step {steps}:\n# a rerun stops where its own budget runs out (not bit for bit)")
+        how = (
+            f"its learning-rate schedule spans train.steps = {train.steps}, which the time budget of "
+            f"{budget} s cut at step {steps}:\n# a rerun stops where its own budget runs out (not bit for bit)"
+        )
     config = dataclasses.replace(config, train=dataclasses.replace(train, progress=True))
     errors = trial.user_attrs.get("seed_error")  # several seeds: the file is the first one's run
-    which = (f"by seed {', '.join(f'{e:.6e}' for e in errors)}; this file is the seed {config.seed} run" if errors
-             else f"seed {config.seed}")
+    which = (
+        f"by seed {', '.join(f'{e:.6e}' for e in errors)}; this file is the seed {config.seed} run"
+        if errors
+        else f"seed {config.seed}"
+    )
     header = f"# best trial {trial.number}: {objective} {trial.value:.6e} ({which})\n# {how}\n"
     return header + yaml.safe_dump(config.to_dict(), sort_keys=False)
 
@@ -191,8 +210,11 @@ def best_config(trial: optuna.trial.FrozenTrial, objective: str) -> str:
 def write_outputs(out: Path, study: optuna.Study, space: SearchSpace, attrs: dict, seeds: list[int]) -> xr.Dataset:
     """Writes ``study.nc``, ``study.png`` and (when a trial completed) ``best.yaml`` into ``out``."""
     trials = finished_trials(study)
-    attrs = {**attrs, **record_attributes("baseline", study.user_attrs.get("baseline")),
-             **record_attributes("verify", study.user_attrs.get("verify"))}
+    attrs = {
+        **attrs,
+        **record_attributes("baseline", study.user_attrs.get("baseline")),
+        **record_attributes("verify", study.user_attrs.get("verify")),
+    }
     ds = study_dataset(trials, space, attrs, seeds)
     atomic_write(out / "study.nc", lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
     if trials:

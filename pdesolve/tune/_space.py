@@ -99,8 +99,12 @@ def _dimension(source: str, path: str, spec: dict) -> Dimension:
     """Checks the form of one searched setting (not yet whether the config accepts its values)."""
     kinds = [k for k in spec if k in KINDS]
     if len(kinds) != 1 or len(spec) != 1:
-        raise SpaceError(source, path, f"expected one of {', '.join(KINDS)}, e.g. {{log_range: [1.0e-6, 1.0e-1]}}; "
-                         f"got {preview(spec)} (a plain value holds the setting fixed)")
+        raise SpaceError(
+            source,
+            path,
+            f"expected one of {', '.join(KINDS)}, e.g. {{log_range: [1.0e-6, 1.0e-1]}}; "
+            f"got {preview(spec)} (a plain value holds the setting fixed)",
+        )
     kind, value = kinds[0], spec[kinds[0]]
     if kind == "choices":
         if not isinstance(value, list) or not value:
@@ -109,19 +113,25 @@ def _dimension(source: str, path: str, spec: dict) -> Dimension:
             raise SpaceError(source, path, f"choices: {preview(value)} lists a value twice; keep one")
         return Dimension(path, kind, choices=tuple(value))
     integer = kind == "int_range"
-    valid = (isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value)
-             and (not integer or all(isinstance(v, int) for v in value)))
+    valid = (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(_is_number(v) for v in value)
+        and (not integer or all(isinstance(v, int) for v in value))
+    )
     if not valid:
         example = "[2, 16]" if integer else "[1.0e-6, 1.0e-1]"
         what = "integers" if integer else "finite numbers"
-        raise SpaceError(source, path, f"{kind}: expected [low, high], two {what}, e.g. {example}; "
-                         f"got {preview(value)}")
+        raise SpaceError(
+            source, path, f"{kind}: expected [low, high], two {what}, e.g. {example}; got {preview(value)}"
+        )
     low, high = value
     if not low < high:
         raise SpaceError(source, path, f"{kind}: low {low!r} must be below high {high!r}")
     if kind == "log_range" and low <= 0:
-        raise SpaceError(source, path, f"log_range: low {low!r} must be > 0 (a log scale); use range for "
-                         "values down to 0 or below")
+        raise SpaceError(
+            source, path, f"log_range: low {low!r} must be > 0 (a log scale); use range for values down to 0 or below"
+        )
     bounds = (low, high) if integer else (float(low), float(high))
     return Dimension(path, kind, bounds=bounds)
 
@@ -152,8 +162,12 @@ def parse_space(raw: Any, source: str, base_config: dict) -> SearchSpace:
     """A :class:`SearchSpace` from the mapping ``raw`` read from ``source``, checked against the
     resolved ``base_config`` (the one every trial starts from)."""
     if not isinstance(raw, dict) or not raw:
-        raise SpaceError(source, "<root>", f"a search space is a mapping of dotted config paths, e.g. "
-                         f"'solver.initial_damping: {{log_range: [1.0e-6, 1.0e-1]}}'; got {preview(raw)}")
+        raise SpaceError(
+            source,
+            "<root>",
+            f"a search space is a mapping of dotted config paths, e.g. "
+            f"'solver.initial_damping: {{log_range: [1.0e-6, 1.0e-1]}}'; got {preview(raw)}",
+        )
     fixed, dimensions = {}, []
     for path, spec in raw.items():
         if not isinstance(path, str) or not all(path.split(".")):
@@ -172,8 +186,9 @@ def load_space(path: str | Path, base_config: dict) -> SearchSpace:
     """Reads a space file with the project's safe YAML loader (no aliases bombs, no duplicate keys)."""
     path = Path(path)
     if not path.is_file():
-        raise SpaceError(str(path), "<file>", "search space file not found; `pdesolve list` shows the shipped "
-                         "ones (configs/spaces/)")
+        raise SpaceError(
+            str(path), "<file>", "search space file not found; `pdesolve list` shows the shipped ones (configs/spaces/)"
+        )
     try:
         raw = safe_load(path.read_text())
     except yaml.YAMLError as err:

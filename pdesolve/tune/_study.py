@@ -66,8 +66,11 @@ def open_storage(job: TuneJob) -> optuna.storages.BaseStorage:
             shown = sqlalchemy.engine.make_url(job.storage).render_as_string(hide_password=True)
         except Exception:  # not even a URL
             shown = preview(job.storage)
-        raise ConfigError("--storage", f"cannot open {shown} ({type(err).__name__}: {str(err).splitlines()[0]}); "
-                          "give an RDB URL, e.g. postgresql://user:password@host/db or sqlite:///study.db") from None
+        raise ConfigError(
+            "--storage",
+            f"cannot open {shown} ({type(err).__name__}: {str(err).splitlines()[0]}); "
+            "give an RDB URL, e.g. postgresql://user:password@host/db or sqlite:///study.db",
+        ) from None
 
 
 def counts(trial: optuna.trial.FrozenTrial) -> bool:

@@ -79,9 +79,14 @@ def seed_runs(problem: Problem, config: RunConfig, seeds: int, on_log=None) -> I
     for index in range(seeds):
         seed = config.seed + index
         run = solve(problem, {**config.to_dict(), "seed": seed}, on_log=on_log if index == 0 else None)
-        yield SeedRun(seed, objective_of(run, problem), float(run.report.get("rel_l2", math.nan)),
-                      float(run.history["train_time"].values[-1]), int(run.report["steps"]),
-                      run.report["stop_reason"])
+        yield SeedRun(
+            seed,
+            objective_of(run, problem),
+            float(run.report.get("rel_l2", math.nan)),
+            float(run.history["train_time"].values[-1]),
+            int(run.report["steps"]),
+            run.report["stop_reason"],
+        )
 
 
 def check_run(run: SeedRun, seeds: int) -> None:
@@ -121,8 +126,9 @@ class _PruningReporter:
 
 def _settings_text(settings: dict, space: SearchSpace) -> str:
     searched = {d.path for d in space.dimensions}
-    return " ".join(f"{p}={v:.3g}" if isinstance(v, float) else f"{p}={v}"
-                    for p, v in settings.items() if p in searched)
+    return " ".join(
+        f"{p}={v:.3g}" if isinstance(v, float) else f"{p}={v}" for p, v in settings.items() if p in searched
+    )
 
 
 def _record(trial: optuna.Trial, runs: list[SeedRun], seeds: int) -> None:
@@ -187,12 +193,21 @@ def run_baseline(problem: Problem, base_config: dict, seeds: int) -> dict:
         note = failure_message(err)
     error = math.nan if note else geometric_mean([run.error for run in runs])
     result = f"({note})" if note else f"error {error:.3e} ({_runs_text(runs)})"
-    print(f"baseline  {'failed' if note else 'complete':8s} {result}  {time.perf_counter() - started:5.1f} s  "
-          "(the config without the space)", flush=True)
-    return {"error": error, "note": note, **{f"seed_{name}": [getattr(run, name) for run in runs]
-                                            for name in SEED_FIELDS}}
+    print(
+        f"baseline  {'failed' if note else 'complete':8s} {result}  {time.perf_counter() - started:5.1f} s  "
+        "(the config without the space)",
+        flush=True,
+    )
+    return {
+        "error": error,
+        "note": note,
+        **{f"seed_{name}": [getattr(run, name) for run in runs] for name in SEED_FIELDS},
+    }
 
 
 def _print(trial, state: str, settings: dict, space: SearchSpace, started: float, result: str) -> None:
-    print(f"trial {trial.number:3d} {state:8s} {result}  {time.perf_counter() - started:5.1f} s  "
-          f"{_settings_text(settings, space)}", flush=True)
+    print(
+        f"trial {trial.number:3d} {state:8s} {result}  {time.perf_counter() - started:5.1f} s  "
+        f"{_settings_text(settings, space)}",
+        flush=True,
+    )

@@ -65,8 +65,9 @@ def _folder_lock(out: Path):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ConfigError("--out", f"another pdesolve tune is running on {out}; wait for it or choose another "
-                              "--out") from None
+            raise ConfigError(
+                "--out", f"another pdesolve tune is running on {out}; wait for it or choose another --out"
+            ) from None
         yield
 
 
@@ -78,8 +79,10 @@ def _run_workers(job: TuneJob, out: Path, workers: int) -> None:
     spec = out / "job.json"
     spec.write_text(json.dumps(dataclasses.asdict(job)))
     env = worker_environment(workers)
-    procs = [subprocess.Popen([sys.executable, "-m", "pdesolve.tune._worker", str(spec), str(i)], env=env)
-             for i in range(workers)]
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "pdesolve.tune._worker", str(spec), str(i)], env=env)
+        for i in range(workers)
+    ]
     try:
         codes = [p.wait() for p in procs]
     finally:
@@ -99,14 +102,16 @@ def _open_study(job: TuneJob, fingerprint: str) -> optuna.Study:
     names = optuna.get_all_study_names(storage)
     if job.storage is None and set(names) - {job.study_name}:
         raise ConfigError(where, f"holds the study {names[0]!r} of another problem or space; choose a new folder")
-    study = optuna.create_study(study_name=job.study_name, storage=storage, direction="minimize",
-                                load_if_exists=True)
+    study = optuna.create_study(study_name=job.study_name, storage=storage, direction="minimize", load_if_exists=True)
     known = study.user_attrs.get("fingerprint")
     if known is None:
         study.set_user_attr("fingerprint", fingerprint)
     elif known != fingerprint:
-        raise ConfigError(where, f"holds the study {job.study_name!r} made with another problem, config, budget, "
-                          "space or --seeds; choose a new folder (or storage), or repeat the command that made it")
+        raise ConfigError(
+            where,
+            f"holds the study {job.study_name!r} made with another problem, config, budget, "
+            "space or --seeds; choose a new folder (or storage), or repeat the command that made it",
+        )
     return study
 
 
@@ -121,8 +126,9 @@ def _verify(study: optuna.Study, job: TuneJob, count: int) -> None:
     if known and known["best_trial"] == best.number and known["seeds"] == seeds:
         return
     problem = load_problem(job.problem_file, overrides=job.params)
-    study.set_user_attr("verify", run_verification(problem, best.user_attrs["config"], job.base_config, seeds,
-                                                   best.number))
+    study.set_user_attr(
+        "verify", run_verification(problem, best.user_attrs["config"], job.base_config, seeds, best.number)
+    )
 
 
 def _check_options(trials, workers: int, budget: float | None, seeds: int, verify: int) -> None:
@@ -133,11 +139,15 @@ def _check_options(trials, workers: int, budget: float | None, seeds: int, verif
     if budget is not None and not (math.isfinite(budget) and budget > 0):
         raise ConfigError("--budget", f"must be a number of seconds > 0, got {budget!r}")
     if not (isinstance(seeds, int) and seeds >= 1):
-        raise ConfigError("--seeds", f"must be an integer >= 1 (training runs per trial), got {seeds!r}; "
-                          "e.g. --seeds 3, or leave it out for one")
+        raise ConfigError(
+            "--seeds",
+            f"must be an integer >= 1 (training runs per trial), got {seeds!r}; "
+            "e.g. --seeds 3, or leave it out for one",
+        )
     if not (isinstance(verify, int) and verify >= 0):
-        raise ConfigError("--verify", f"must be an integer >= 0 (runs per config after the study), got {verify!r}; "
-                          "e.g. --verify 4")
+        raise ConfigError(
+            "--verify", f"must be an integer >= 0 (runs per config after the study), got {verify!r}; e.g. --verify 4"
+        )
 
 
 def _out_folder(out: str | Path | None, problem_name: str, space: str | Path) -> Path:
@@ -146,8 +156,9 @@ def _out_folder(out: str | Path | None, problem_name: str, space: str | Path) ->
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise ConfigError("--out", f"cannot create {folder}: {err.strerror or err}; choose a folder you can write "
-                          "to") from None
+        raise ConfigError(
+            "--out", f"cannot create {folder}: {err.strerror or err}; choose a folder you can write to"
+        ) from None
     return folder
 
 
@@ -162,21 +173,43 @@ def _fingerprint(settings: dict, seeds: int) -> str:
 def _check_seeds_outside(space: dict, space_file: str | Path, seeds: int, baseline: bool) -> None:
     """Several seeds and the baseline train at the config's seed, seed+1, ...: the space may not set it."""
     if "seed" in space and (seeds > 1 or baseline):
-        raise SpaceError(str(space_file), "seed", "--seeds and --baseline train at the config's seed, seed+1, ...: "
-                         "set seed in --config, not in the space")
+        raise SpaceError(
+            str(space_file),
+            "seed",
+            "--seeds and --baseline train at the config's seed, seed+1, ...: set seed in --config, not in the space",
+        )
 
 
 def _study_attrs(job: TuneJob, problem: Problem, base: Any, budget: float) -> dict:
     """The study's attributes in study.nc: what was searched, on what, how."""
-    return {"problem": problem.name, "problem_file": job.problem_file, "space": job.space_file,
-            "objective": objective_text(problem, base["seed"], job.seeds), "time_budget_s": float(budget),
-            "trials_requested": job.trials, "study_name": job.study_name, "sampler": "optuna TPE",
-            "pruner": "optuna median"}
+    return {
+        "problem": problem.name,
+        "problem_file": job.problem_file,
+        "space": job.space_file,
+        "objective": objective_text(problem, base["seed"], job.seeds),
+        "time_budget_s": float(budget),
+        "trials_requested": job.trials,
+        "study_name": job.study_name,
+        "sampler": "optuna TPE",
+        "pruner": "optuna median",
+    }
 
 
-def tune(problem_file: str | Path, space: str | Path, trials: int, *, config: str | Path | None = None,
-         workers: int = 1, budget: float | None = None, out: str | Path | None = None, storage: str | None = None,
-         params: dict | None = None, seeds: int = 1, baseline: bool = False, verify: int = 0) -> TuneResult:
+def tune(
+    problem_file: str | Path,
+    space: str | Path,
+    trials: int,
+    *,
+    config: str | Path | None = None,
+    workers: int = 1,
+    budget: float | None = None,
+    out: str | Path | None = None,
+    storage: str | None = None,
+    params: dict | None = None,
+    seeds: int = 1,
+    baseline: bool = False,
+    verify: int = 0,
+) -> TuneResult:
     """Searches the settings of the space file ``space`` on the problem in ``problem_file`` over
     ``config``: ``trials`` trials in all, each ``seeds`` solves (seeds ``seed`` to ``seed + seeds
     - 1`` of the config, each at a time budget of ``budget`` seconds of training: default the
@@ -199,8 +232,9 @@ def tune(problem_file: str | Path, space: str | Path, trials: int, *, config: st
     _check_seeds_outside(space_set.raw, space, seeds, baseline)
     out = _out_folder(out, problem.name, space)
     journal, name = str(out / "study.log"), f"{problem.name}-{Path(space).stem}"
-    job = TuneJob(str(problem_file), params, base, space_set.raw, str(space), trials, storage, journal, name, seeds,
-                  baseline)
+    job = TuneJob(
+        str(problem_file), params, base, space_set.raw, str(space), trials, storage, journal, name, seeds, baseline
+    )
     searched = {"problem": problem.raw, "params": params, "config": base, "space": space_set.raw}
     fingerprint = _fingerprint(searched, seeds)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # not optuna's line per trial: each prints its own

@@ -26,8 +26,7 @@ def verify_seeds(base_config: dict, tuned_seeds: int, count: int) -> list[int]:
     return list(range(first, first + count))
 
 
-def run_verification(problem: Problem, best_config: dict, base_config: dict, seeds: list[int],
-                     best_trial: int) -> dict:
+def run_verification(problem: Problem, best_config: dict, base_config: dict, seeds: list[int], best_trial: int) -> dict:
     """Trains the best trial's config and ``base_config`` at each of ``seeds`` (alternating, one
     run at a time). Returns the record kept in the study: ``best_trial``, ``seeds``, and per side
     ``<side>_error`` (geometric mean, NaN when a run failed), ``<side>_note`` and
@@ -49,14 +48,20 @@ def run_verification(problem: Problem, best_config: dict, base_config: dict, see
                 print(f"verify    {side:8s} seed {seed}: failed ({notes[side]})", flush=True)
                 continue
             runs[side].append(run)
-            print(f"verify    {side:8s} seed {seed}: error {run.error:.3e} in {run.steps} steps  "
-                  f"{time.perf_counter() - started:5.1f} s", flush=True)
+            print(
+                f"verify    {side:8s} seed {seed}: error {run.error:.3e} in {run.steps} steps  "
+                f"{time.perf_counter() - started:5.1f} s",
+                flush=True,
+            )
     record: dict = {"best_trial": best_trial, "seeds": seeds}
     for side in SIDES:
         errors = [run.error for run in runs[side]]
         record[f"{side}_error"] = math.nan if notes[side] or not errors else geometric_mean(errors)
         record[f"{side}_note"] = notes[side]
         record.update({f"{side}_seed_{name}": [getattr(run, name) for run in runs[side]] for name in SEED_FIELDS})
-    print(f"verify    alone at seeds {seeds[0]}-{seeds[-1]}: best trial {best_trial} {record['best_error']:.3e}, "
-          f"baseline {record['baseline_error']:.3e} (geometric means)", flush=True)
+    print(
+        f"verify    alone at seeds {seeds[0]}-{seeds[-1]}: best trial {best_trial} {record['best_error']:.3e}, "
+        f"baseline {record['baseline_error']:.3e} (geometric means)",
+        flush=True,
+    )
     return record

@@ -1,5 +1,6 @@
 """Scratch: solve a problem with overrides, then measure rel L2 under volume / radius-uniform laws,
 radius bands and the centre. Usage: python laws.py problem.yaml 'train.steps=50' ..."""
+
 import json, sys, time, os
 import numpy as np
 import jax, jax.numpy as jnp
@@ -9,11 +10,13 @@ from pdesolve.problem import load_problem, compile_problem
 from pdesolve.sampling import PointSampler
 from pdesolve.run._precision import precision
 
+
 def setpath(d, path, v):
     keys = path.split(".")
     for k in keys[:-1]:
         d = d.setdefault(k, {})
     d[keys[-1]] = v
+
 
 path = sys.argv[1]
 over = {}
@@ -26,6 +29,7 @@ exact_problem = problem
 if os.environ.get("FIT"):
     sys.path.insert(0, "/work/main")
     from benchmarks.nontrivial import fitted_to_exact
+
     problem = fitted_to_exact(problem)
 t0 = time.time()
 res = pdesolve.solve(problem, None, overrides=[over, {"train": {"progress": False}}])
@@ -33,8 +37,13 @@ wall = time.time() - t0
 compiled = compile_problem(exact_problem)
 u = res.model
 dom = problem.domain
-out = {"problem": problem.name, "over": over, "steps": res.report["steps"], "train_time": res.report["train_time_s"],
-       "vol_report": res.report["rel_l2"]}
+out = {
+    "problem": problem.name,
+    "over": over,
+    "steps": res.report["steps"],
+    "train_time": res.report["train_time_s"],
+    "vol_report": res.report["rel_l2"],
+}
 jax.config.update("jax_enable_x64", True)
 for law in ["volume", "radius_uniform"]:
     x, t = PointSampler.for_law(dom, problem.time, "uniform", 777, law).interior(4000)
@@ -42,16 +51,22 @@ for law in ["volume", "radius_uniform"]:
     ue = np.asarray(compiled.exact(jnp.asarray(x), jnp.asarray(t)))
     out[law] = float(np.linalg.norm(up - ue) / np.linalg.norm(ue))
     if law == "radius_uniform":
-        r = dom.radius(x); edges = np.linspace(0, dom.radius_max, 6)
-        out["bands"] = [float(np.linalg.norm((up-ue)[(r>=a)&(r<b)]) / np.linalg.norm(ue[(r>=a)&(r<b)])) for a, b in zip(edges[:-1], edges[1:])]
+        r = dom.radius(x)
+        edges = np.linspace(0, dom.radius_max, 6)
+        out["bands"] = [
+            float(np.linalg.norm((up - ue)[(r >= a) & (r < b)]) / np.linalg.norm(ue[(r >= a) & (r < b)]))
+            for a, b in zip(edges[:-1], edges[1:])
+        ]
         scale = float(np.sqrt(np.mean(ue**2)))
-tt = [0.0] if problem.time is None else [problem.time[0], sum(problem.time)/2, problem.time[1]]
+tt = [0.0] if problem.time is None else [problem.time[0], sum(problem.time) / 2, problem.time[1]]
 xc = np.tile(dom.centre, (len(tt), 1))
 up = np.asarray(u(jnp.asarray(xc), jnp.asarray(tt, dtype=float)))
 ue = np.asarray(compiled.exact(jnp.asarray(xc), jnp.asarray(tt, dtype=float)))
-out["centre_abs"] = float(np.max(np.abs(up - ue))); out["centre_scaled"] = out["centre_abs"] / scale
+out["centre_abs"] = float(np.max(np.abs(up - ue)))
+out["centre_scaled"] = out["centre_abs"] / scale
 out["baselines"] = res.report.get("baselines")
-out["wall"] = wall; out["load"] = os.getloadavg()[0]
+out["wall"] = wall
+out["load"] = os.getloadavg()[0]
 print(json.dumps(out))
 with open("/work/scratch/laws.jsonl", "a") as f:
     f.write(json.dumps(out) + "\n")

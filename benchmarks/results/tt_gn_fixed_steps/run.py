@@ -22,10 +22,22 @@ for method in pairs[0]:
     overrides = {"train": {"steps": steps, "time_budget": None, "validation_points": 500, "checkpoint_every": 0}}
     load = os.getloadavg()
     row, _ = train_run(target, config, overrides, label=f"{problem_name} {method}")
-    row.update(problem=problem_name, dim=problem.dimension, method=method, load_at_start=load,
-               load_at_end=os.getloadavg(), commit=subprocess.run(["git", "rev-parse", "--short", "HEAD"],
-                                                                   capture_output=True, text=True).stdout.strip())
-    print(json.dumps({k: row.get(k) for k in ("entry", "n_params", "steps", "rel_l2", "rel_l2_radius_uniform",
-                                              "train_time_s", "status")}), flush=True)
+    row.update(
+        problem=problem_name,
+        dim=problem.dimension,
+        method=method,
+        load_at_start=load,
+        load_at_end=os.getloadavg(),
+        commit=subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
+    )
+    print(
+        json.dumps(
+            {
+                k: row.get(k)
+                for k in ("entry", "n_params", "steps", "rel_l2", "rel_l2_radius_uniform", "train_time_s", "status")
+            }
+        ),
+        flush=True,
+    )
     with open(HERE / "rows.jsonl", "a") as f:
         f.write(json.dumps(row, default=str) + "\n")
