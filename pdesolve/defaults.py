@@ -29,7 +29,7 @@ MID_LINE_SEARCH = 6
 
 
 def default_model(inputs: int) -> dict:
-    """A small dense tanh MLP: 40 x 40 up to ``WIDE_MAX_INPUTS`` inputs (1,841 parameters at 3
+    """A small dense MLP (the ``mlp`` kind's activation and init): 40 x 40 up to ``WIDE_MAX_INPUTS`` inputs (1,841 parameters at 3
     inputs, 2,561 at 21), 64 x 64 up to ``MID_MAX_INPUTS`` (5,697 at 22, 10,753 at 101), 16 x 16
     beyond (16,321 at 1001).
 
@@ -38,7 +38,7 @@ def default_model(inputs: int) -> dict:
     the Gauss-Newton step uses the kernel form (m x m), so P in the tens of thousands is affordable.
     """
     width = 40 if inputs <= WIDE_MAX_INPUTS else 64 if inputs <= MID_MAX_INPUTS else 16
-    return {"type": "mlp", "widths": [width, width], "activation": "tanh", "init": "lecun"}
+    return {"type": "mlp", "widths": [width, width]}
 
 
 def run_defaults(dim: int, has_time: bool) -> dict:

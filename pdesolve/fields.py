@@ -41,4 +41,10 @@ def dataclass_field(spec: Field) -> Any:
     return dataclasses.field(default=spec.default, metadata={FIELD: spec})
 
 
-__all__ = ["FIELD", "MAX_POINTS", "NUMBER", "OPTIONAL_INT", "OPTIONAL_NUMBER", "Field", "dataclass_field", "setting"]
+def schema_of(cls: type) -> dict[str, Field]:
+    """The config keys that the dataclass ``cls`` declares, in order: its fields that carry a ``Field``."""
+    return {f.name: f.metadata[FIELD] for f in dataclasses.fields(cls) if FIELD in f.metadata}
+
+
+__all__ = ["FIELD", "MAX_POINTS", "NUMBER", "OPTIONAL_INT", "OPTIONAL_NUMBER", "Field", "dataclass_field", "schema_of",
+           "setting"]

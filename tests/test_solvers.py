@@ -34,12 +34,12 @@ def quadratic(theta):
 TRUE_GRAD = np.asarray(A @ THETA + B)
 
 
-@pytest.mark.parametrize("distribution", ["gaussian", "rademacher"])
+@pytest.mark.parametrize("directions", ["gaussian", "rademacher"])
 @pytest.mark.parametrize("antithetic", [True, False])
-def test_rge_is_unbiased_within_clt_bounds(distribution, antithetic):
+def test_rge_is_unbiased_within_clt_bounds(directions, antithetic):
     # For a quadratic the antithetic difference is exactly u.grad; the one-sided one adds
     # mu/2 u^T A u, which averages to a bias of order mu. Both are unbiased to O(mu) = 1e-6 here.
-    estimator = RandomGradientEstimator(samples=8, mu=1e-6, distribution=distribution, antithetic=antithetic)
+    estimator = RandomGradientEstimator(samples=8, mu=1e-6, directions=directions, antithetic=antithetic)
     keys = jax.random.split(jax.random.PRNGKey(1), 4000)
     estimates = np.asarray(jax.vmap(lambda k: estimator(quadratic, THETA, k)[0])(keys))
     mean, stderr = estimates.mean(0), estimates.std(0) / np.sqrt(len(keys))

@@ -8,7 +8,7 @@ and ``SolverConfig`` whose keys are the registered solver's fields (``solver.nam
 """
 
 from ._legacy import upgrade_saved
-from ._model import ACTIVATIONS, MAX_LAYERS, MAX_WIDTH, MODEL_KINDS, MlpConfig, ModelConfig, TtMlpConfig
+from ._model import MAX_LAYERS, MAX_WIDTH, MODEL_KINDS, MlpConfig, ModelConfig, TtMlpConfig
 from ._operators import (OPERATOR_KINDS, AutodiffOperators, AutoOperators, FiniteDifferenceOperators,
                          MonteCarloSteinOperators, OperatorsConfig, SparseGridSteinOperators)
 from ._run import RunConfig, default_config, merge_config, resolve, resolve_config
@@ -19,7 +19,7 @@ from ._train import TrainConfig
 from ._yaml import load_config_file, parse_override
 
 __all__ = [
-    "ACTIVATIONS", "MAX_LAYERS", "MAX_WIDTH", "MODEL_KINDS", "OPERATOR_KINDS", "AutoOperators", "AutodiffOperators",
+    "MAX_LAYERS", "MAX_WIDTH", "MODEL_KINDS", "OPERATOR_KINDS", "AutoOperators", "AutodiffOperators",
     "FiniteDifferenceOperators", "KindedSection", "MlpConfig", "ModelConfig", "MonteCarloSteinOperators",
     "OperatorsConfig", "RunConfig", "Section", "SolverConfig", "SparseGridSteinOperators", "TrainConfig",
     "TtMlpConfig", "default_config", "load_config_file", "merge_config", "parse_override", "resolve",

@@ -5,12 +5,13 @@ from typing import Any, ClassVar
 
 from ..errors import ConfigError, preview
 from ..fields import setting
+from ..models import ACTIVATIONS
 from ._section import KindedSection, kinds
 
 # Bounds that keep a network buildable and within memory.
 MAX_WIDTH = 65_536  # units per hidden layer
 MAX_LAYERS = 64
-ACTIVATIONS = ("gelu", "relu", "sin", "silu", "softplus", "tanh")  # models.ACTIVATIONS (a test checks)
+_ACTIVATIONS = tuple(sorted(ACTIVATIONS))  # the activation functions the models know
 
 
 def check_widths(field: str, value: list) -> None:
@@ -41,7 +42,7 @@ class MlpConfig(ModelConfig):
 
     kind: ClassVar[str] = "mlp"
     widths: list[int] = _widths([64, 64])
-    activation: str = setting((str,), "tanh", choices=ACTIVATIONS)
+    activation: str = setting((str,), "tanh", choices=_ACTIVATIONS)
     init: str = setting((str,), "lecun", choices=("lecun", "siren"))
 
 
@@ -52,7 +53,7 @@ class TtMlpConfig(ModelConfig):
 
     kind: ClassVar[str] = "tt_mlp"
     widths: list[int] = _widths([512, 512])
-    activation: str = setting((str,), "sin", choices=ACTIVATIONS)
+    activation: str = setting((str,), "sin", choices=_ACTIVATIONS)
     init: str = setting((str,), "siren", choices=("lecun", "siren"))
     rank: int | list = setting((int, list), 2)  # one int, or one entry (int or L-1 ints) per TT layer
     n_cores: int = setting((int,), 4, bounds=(1, MAX_LAYERS, f"between 1 and {MAX_LAYERS}"))  # L, without factors

@@ -5,7 +5,7 @@ import dataclasses
 from typing import Any, ClassVar
 
 from ..errors import ConfigError
-from ..fields import MAX_POINTS, NUMBER, OPTIONAL_INT, OPTIONAL_NUMBER, setting
+from ..fields import MAX_POINTS, NUMBER, OPTIONAL_INT, OPTIONAL_NUMBER, Field, dataclass_field, setting
 from ._section import KindedSection, kinds
 
 
@@ -19,24 +19,32 @@ MAX_SCALE = 1e100
 _SCALE_BOUNDS = (0, MAX_SCALE, f"> 0 and at most {MAX_SCALE:g}")
 
 
+_SIGMA = Field(NUMBER, 0.1, positive=True, bounds=_SCALE_BOUNDS)
+_STEP = Field(OPTIONAL_NUMBER, None, positive=True, bounds=_SCALE_BOUNDS)
+_TIME = Field((str,), "joint", choices=("joint", "fd"))
+_SMOOTH = Field((str,), "network", choices=("network", "solution"))
+_CHUNK_SIZE = Field(OPTIONAL_INT, None, bounds=(1, None, ">= 1, or unset"))
+
+
+# A key that several kinds have is one Field, shared: each helper gives a kind's class its field.
 def _sigma() -> Any:
-    return setting(NUMBER, 0.1, positive=True, bounds=_SCALE_BOUNDS)  # Stein smoothing scale
+    return dataclass_field(_SIGMA)  # Stein smoothing scale
 
 
 def _step() -> Any:  # difference step (None: by precision, or 1e-2 in time)
-    return setting(OPTIONAL_NUMBER, None, positive=True, bounds=_SCALE_BOUNDS)
+    return dataclass_field(_STEP)
 
 
 def _time() -> Any:
-    return setting((str,), "joint", choices=("joint", "fd"))  # Stein: smooth time jointly with space | difference it
+    return dataclass_field(_TIME)  # Stein: smooth time jointly with space | difference it
 
 
 def _smooth() -> Any:
-    return setting((str,), "network", choices=("network", "solution"))  # Stein: smooth the network | the solution
+    return dataclass_field(_SMOOTH)  # Stein: smooth the network | the solution
 
 
 def _chunk_size() -> Any:
-    return setting(OPTIONAL_INT, None, bounds=(1, None, ">= 1, or unset"))  # max points per vectorised call
+    return dataclass_field(_CHUNK_SIZE)  # max points per vectorised call
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

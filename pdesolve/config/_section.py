@@ -5,7 +5,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
-from ..fields import FIELD, Field
+from ..fields import Field, schema_of
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -15,7 +15,7 @@ class Section:
     @classmethod
     def schema(cls) -> dict[str, Field]:
         """The section's keys, in order, with their types, defaults and checks."""
-        return {f.name: f.metadata[FIELD] for f in dataclasses.fields(cls) if FIELD in f.metadata}
+        return schema_of(cls)
 
     @classmethod
     def from_valid(cls, values: Mapping[str, Any]) -> Self:

@@ -40,6 +40,9 @@ from ._sparse_grid import SymmetricRule, symmetric_sparse_grid
 _SECOND_ORDER = frozenset({"u_xx", "lap_u"})
 _TIME = frozenset({"u_t", "u_tt"})
 SMOOTH = ("network", "solution")
+#: The central-difference step in t of the smoothed field when time is not smoothed (``smooth_time``
+#: False) and ``operators.step`` is unset.
+TIME_STEP = 1e-2
 
 
 class AbstractSteinEngine(AbstractOperatorEngine):
@@ -225,7 +228,7 @@ class SparseGridSteinEngine(AbstractSteinEngine):
     sigma: float = eqx.field(static=True)
     level: int = eqx.field(static=True)
     smooth_time: bool = eqx.field(static=True, default=True)
-    step: float = eqx.field(static=True, default=1e-2)
+    step: float = eqx.field(static=True, default=TIME_STEP)
     chunk_size: int | None = eqx.field(static=True, default=None)
     smooth: str = eqx.field(static=True, default="network")
 
@@ -259,7 +262,7 @@ class MonteCarloSteinEngine(AbstractSteinEngine):
     sigma: float = eqx.field(static=True)
     samples: int = eqx.field(static=True)
     smooth_time: bool = eqx.field(static=True, default=True)
-    step: float = eqx.field(static=True, default=1e-2)
+    step: float = eqx.field(static=True, default=TIME_STEP)
     chunk_size: int | None = eqx.field(static=True, default=None)
     smooth: str = eqx.field(static=True, default="network")
 

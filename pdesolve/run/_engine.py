@@ -12,14 +12,10 @@ def _coordinates(value: str | int) -> int | None:
 
 
 def _stein(operators: SparseGridSteinOperators | MonteCarloSteinOperators, has_time: bool) -> dict:
-    """The settings both Stein engines take."""
-    return dict(
-        sigma=operators.sigma,
-        smooth_time=has_time and operators.time == "joint",
-        step=1e-2 if operators.step is None else operators.step,  # time differences of the smoothed field
-        chunk_size=operators.chunk_size,
-        smooth=operators.smooth,
-    )
+    """The settings both Stein engines take (an unset step: the engine's ``TIME_STEP``)."""
+    step = {} if operators.step is None else {"step": operators.step}  # time differences of the smoothed field
+    return dict(sigma=operators.sigma, smooth_time=has_time and operators.time == "joint",
+                chunk_size=operators.chunk_size, smooth=operators.smooth, **step)
 
 
 def build_engine(operators: OperatorsConfig, *, dim: int, has_time: bool) -> AbstractOperatorEngine:

@@ -14,9 +14,14 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
-from ..fields import MAX_POINTS, NUMBER, OPTIONAL_INT, Field
+from ..fields import MAX_POINTS, NUMBER, OPTIONAL_INT, Field, schema_of
+from ._spec import solver_field, solver_setting
 
 FlatLoss = Callable[[Float[Array, " D"]], Scalar]
+COUNT = (1, MAX_POINTS, f"between 1 and {MAX_POINTS}")
+DIRECTIONS = ("gaussian", "rademacher")
+
+CHUNK_SIZE = Field(OPTIONAL_INT, None, bounds=(1, None, ">= 1, or unset"))
 
 
 def _batched(fn, xs, chunk_size: int | None):
@@ -37,21 +42,22 @@ class AbstractGradientEstimator(eqx.Module):
 
 class RandomGradientEstimator(AbstractGradientEstimator):
     """RGE: ``g = mean_i [(L(th + mu u_i) - L(th - mu u_i)) / (2 mu)] u_i`` (antithetic) or with
-    ``(L(th + mu u_i) - L(th)) / mu`` (one-sided); u_i Gaussian or Rademacher."""
+    ``(L(th + mu u_i) - L(th)) / mu`` (one-sided); u_i Gaussian or Rademacher (``directions``)."""
 
-    samples: int = 10
-    mu: float = 0.01
-    distribution: str = eqx.field(static=True, default="gaussian")
-    antithetic: bool = eqx.field(static=True, default=True)
-    chunk_size: int | None = eqx.field(static=True, default=None)
+    samples: int = solver_setting((int,), 10, static=False, bounds=COUNT)  # N random directions per step
+    mu: float = solver_setting(NUMBER, 0.01, static=False, positive=True)  # perturbation size
+    directions: str = solver_setting((str,), "rademacher", choices=DIRECTIONS)
+    antithetic: bool = solver_setting((bool,), True)
+    # perturbations per vectorised call; unset: as many as fit in limits.AUTO_CHUNK_BYTES (limits.fit_solver_chunk)
+    chunk_size: int | None = solver_field(CHUNK_SIZE)
 
     def __check_init__(self):
-        if self.distribution not in ("gaussian", "rademacher"):
-            raise ValueError(f"solver.directions: unknown {self.distribution!r}; choose gaussian or rademacher")
+        if self.directions not in DIRECTIONS:
+            raise ValueError(f"solver.directions: unknown {self.directions!r}; choose gaussian or rademacher")
 
     def __call__(self, loss, theta, key):
         shape = (self.samples, theta.size)
-        if self.distribution == "gaussian":
+        if self.directions == "gaussian":
             u = jax.random.normal(key, shape, theta.dtype)
         else:
             u = jax.random.rademacher(key, shape, theta.dtype)
@@ -72,10 +78,11 @@ class CoordinateGradientEstimator(AbstractGradientEstimator):
     """CGE: ``g_j = (L(th + mu e_j) - L(th)) / mu`` (or central) for every coordinate j, or for a
     random block of ``block_size`` coordinates per step (the others get 0)."""
 
-    mu: float = 0.1
-    central: bool = eqx.field(static=True, default=False)
-    block_size: int | None = eqx.field(static=True, default=None)
-    chunk_size: int | None = eqx.field(static=True, default=None)
+    mu: float = solver_setting(NUMBER, 0.1, static=False, positive=True)
+    central: bool = solver_setting((bool,), False)
+    block_size: int | None = solver_setting(  # per step
+        OPTIONAL_INT, None, bounds=(1, None, ">= 1, or unset (all coordinates)"))
+    chunk_size: int | None = solver_field(CHUNK_SIZE)
 
     def __call__(self, loss, theta, key):
         size = theta.size
@@ -99,8 +106,8 @@ class ForwardGradientEstimator(AbstractGradientEstimator):
     (forward mode, no backward pass) along K Gaussian tangents, combined plainly (``V a / K``) or
     by the orthogonal projection of grad L onto span(V): ``V (V^T V)^-1 a``."""
 
-    tangents: int = 4
-    combine: str = eqx.field(static=True, default="projection")
+    tangents: int = solver_setting((int,), 4, static=False, bounds=COUNT)
+    combine: str = solver_setting((str,), "projection", choices=("plain", "projection"))
 
     def __check_init__(self):
         if self.combine not in ("plain", "projection"):
@@ -116,23 +123,9 @@ class ForwardGradientEstimator(AbstractGradientEstimator):
         return g, values[0], self.tangents
 
 
-COUNT = (1, MAX_POINTS, f"between 1 and {MAX_POINTS}")
-# perturbations per vectorised call; unset: as many as fit in limits.AUTO_CHUNK_BYTES (limits.fit_solver_chunk)
-CHUNK_SIZE = Field(OPTIONAL_INT, None, bounds=(1, None, ">= 1, or unset"))
-DIRECTIONS = ("gaussian", "rademacher")
-RGE_FIELDS = {
-    "samples": Field((int,), 10, bounds=COUNT),  # N random directions per step
-    "mu": Field(NUMBER, 0.01, positive=True),  # perturbation size
-    "directions": Field((str,), "rademacher", DIRECTIONS),
-    "antithetic": Field((bool,), True),
-    "chunk_size": CHUNK_SIZE,
-}
-CGE_FIELDS = {
-    "mu": Field(NUMBER, 0.1, positive=True),
-    "central": Field((bool,), False),
-    "block_size": Field(OPTIONAL_INT, None, bounds=(1, None, ">= 1, or unset (all coordinates)")),  # per step
-    "chunk_size": CHUNK_SIZE,
-}
+RGE_FIELDS = schema_of(RandomGradientEstimator)
+CGE_FIELDS = schema_of(CoordinateGradientEstimator)
+FORWARD_FIELDS = schema_of(ForwardGradientEstimator)
 
 
 def random_estimator(settings) -> RandomGradientEstimator:

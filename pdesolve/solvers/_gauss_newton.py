@@ -34,11 +34,11 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
 from ..errors import ConfigError
-from ..fields import NUMBER, OPTIONAL_INT, OPTIONAL_NUMBER, Field
+from ..fields import NUMBER, OPTIONAL_INT, OPTIONAL_NUMBER, schema_of
 from ._base import AbstractSolver
 from ._jacobian import JACOBIANS, jacobian as compute_jacobian
 from ._layerwise import supports
-from ._spec import AbstractSolverSpec
+from ._spec import AbstractSolverSpec, solver_setting
 from ._unknown_columns import layerwise_with_unknowns
 
 SCALINGS = ("identity", "marquardt")
@@ -146,17 +146,23 @@ class GaussNewton(AbstractSolver):
     (``chunk_batch``): m rows at the memory of m / k rows plus P x P, always in the normal form.
     """
 
-    jacobian: str = eqx.field(static=True, default="forward_difference")
-    initial_damping: float = eqx.field(static=True, default=1e-3)
-    min_damping: float = eqx.field(static=True, default=1e-12)
-    scaling: str = eqx.field(static=True, default="identity")
-    max_trials: int = eqx.field(static=True, default=8)
-    difference_step: float | None = eqx.field(static=True, default=None)
-    chunk_size: int | None = eqx.field(static=True, default=64)
-    line_search: int = eqx.field(static=True, default=0)
-    geodesic: bool = eqx.field(static=True, default=False)
-    holdout: float = eqx.field(static=True, default=0.0)
-    accumulate: int = eqx.field(static=True, default=1)
+    jacobian: str = solver_setting((str,), "forward_difference", choices=("layerwise", *JACOBIANS))
+    # first lambda / (trace(J^T J) / P)
+    initial_damping: float = solver_setting(NUMBER, 1e-3, bounds=(0.0, None, ">= 0"))
+    min_damping: float = solver_setting(NUMBER, 1e-12, bounds=(0.0, None, ">= 0"))  # lambda floor, same scale
+    scaling: str = solver_setting((str,), "identity", choices=SCALINGS)
+    max_trials: int = solver_setting((int,), 8, bounds=(1, None, ">= 1"))  # damped solves per step with one Jacobian
+    difference_step: float | None = solver_setting(  # relative FD step (None: by precision)
+        OPTIONAL_NUMBER, None, bounds=(1e-15, 1.0, "between 1e-15 and 1, or unset (by precision)"))
+    # Jacobian columns per call
+    chunk_size: int | None = solver_setting(OPTIONAL_INT, 64, bounds=(1, None, ">= 1, or unset"))
+    # step lengths 2^0 .. 2^-(n-1)
+    line_search: int = solver_setting((int,), 0, bounds=(0, 60, "between 0 (off) and 60"))
+    geodesic: bool = solver_setting((bool,), False)  # geodesic acceleration: one more residual evaluation per solve
+    # batch fraction judging the line search
+    holdout: float = solver_setting(NUMBER, 0.0, bounds=(0.0, 0.9, "between 0 (off) and 0.9"))
+    # chunks of the batch summed into the normal equations
+    accumulate: int = solver_setting((int,), 1, bounds=(1, None, ">= 1"))
 
     def __check_init__(self):
         if self.jacobian not in ("layerwise", *JACOBIANS):
@@ -347,20 +353,7 @@ class GaussNewtonSpec(AbstractSolverSpec):
     """``gauss_newton``: Levenberg-Marquardt on the residual vector; no learning rate."""
 
     name = "gauss_newton"
-    fields = {
-        "jacobian": Field((str,), "forward_difference", ("layerwise", *JACOBIANS)),
-        "initial_damping": Field(NUMBER, 1e-3, bounds=(0.0, None, ">= 0")),  # first lambda / (trace(J^T J) / P)
-        "min_damping": Field(NUMBER, 1e-12, bounds=(0.0, None, ">= 0")),  # lambda floor, same scale
-        "scaling": Field((str,), "identity", SCALINGS),
-        "max_trials": Field((int,), 8, bounds=(1, None, ">= 1")),  # damped solves per step with one Jacobian
-        "difference_step": Field(OPTIONAL_NUMBER, None,  # relative FD step (None: by precision)
-                                 bounds=(1e-15, 1.0, "between 1e-15 and 1, or unset (by precision)")),
-        "chunk_size": Field(OPTIONAL_INT, 64, bounds=(1, None, ">= 1, or unset")),  # Jacobian columns per call
-        "line_search": Field((int,), 0, bounds=(0, 60, "between 0 (off) and 60")),  # step lengths 2^0 .. 2^-(n-1)
-        "geodesic": Field((bool,), False),  # geodesic acceleration: one more residual evaluation per solve
-        "holdout": Field(NUMBER, 0.0, bounds=(0.0, 0.9, "between 0 (off) and 0.9")),  # batch fraction judging the line search
-        "accumulate": Field((int,), 1, bounds=(1, None, ">= 1")),  # chunks of the batch summed into the normal equations
-    }
+    fields = schema_of(GaussNewton)
     learning_rates = ()
 
     def build(self, settings, steps):

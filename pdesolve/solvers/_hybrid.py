@@ -5,11 +5,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ..fields import NUMBER, Field
+from ..fields import schema_of
 from ._base import AbstractSolver, Loss
 from ._estimators import CGE_FIELDS, RGE_FIELDS, CoordinateGradientEstimator, RandomGradientEstimator
 from ._optimizer import OPTIMIZER_FIELDS, OptimizerSettings, build_optimizer
-from ._spec import AbstractSolverSpec
+from ._spec import AbstractSolverSpec, solver_setting
 from ._zeroth_order import EstimatedGradientSolver
 
 
@@ -27,7 +27,7 @@ class HybridSolver(AbstractSolver):
 
     coarse: EstimatedGradientSolver
     fine: EstimatedGradientSolver
-    patience: int = eqx.field(static=True, default=5)
+    patience: int = solver_setting((int,), 5, bounds=(0, None, ">= 0"))  # validation checks without improvement
 
     def init(self, loss: Loss, params):
         return HybridState(self.coarse.init(loss, params), self.fine.init(loss, params),
@@ -64,12 +64,12 @@ class HybridSpec(AbstractSolverSpec):
 
     name = "hybrid"
     fields = {
-        "patience": Field((int,), 5, bounds=(0, None, ">= 0")),  # validation checks without improvement
-        "coarse_learning_rate": Field(NUMBER, 1e-3, positive=True),
+        "patience": schema_of(HybridSolver)["patience"],
+        "coarse_learning_rate": OPTIMIZER_FIELDS["learning_rate"],
         "coarse_mu": RGE_FIELDS["mu"]._replace(default=0.1),
         "coarse_samples": RGE_FIELDS["samples"],
         "coarse_directions": RGE_FIELDS["directions"]._replace(default="gaussian"),
-        "fine_learning_rate": Field(NUMBER, 1e-3, positive=True),
+        "fine_learning_rate": OPTIMIZER_FIELDS["learning_rate"],
         "fine_mu": CGE_FIELDS["mu"],
         "fine_block_size": CGE_FIELDS["block_size"],
         "momentum": OPTIMIZER_FIELDS["momentum"],

@@ -15,9 +15,9 @@ import optax
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
-from ..fields import Field
+from ..fields import schema_of
 from ._base import AbstractSolver, Loss
-from ._spec import AbstractSolverSpec
+from ._spec import AbstractSolverSpec, solver_setting
 
 
 class LbfgsState(eqx.Module):
@@ -44,8 +44,9 @@ class Lbfgs(AbstractSolver):
     """``optax.lbfgs`` (memory ``memory_size``) with the zoom line search of at most
     ``max_linesearch_steps`` evaluations (strong Wolfe conditions), reverse-mode gradients."""
 
-    memory_size: int = eqx.field(static=True, default=10)
-    max_linesearch_steps: int = eqx.field(static=True, default=20)
+    memory_size: int = solver_setting((int,), 10, bounds=(1, 1000, "between 1 and 1000"))  # curvature pairs kept
+    # zoom evaluations per step
+    max_linesearch_steps: int = solver_setting((int,), 20, bounds=(1, 200, "between 1 and 200"))
 
     @property
     def _optimizer(self) -> optax.GradientTransformationExtraArgs:
@@ -84,10 +85,7 @@ class LbfgsSpec(AbstractSolverSpec):
     """``lbfgs``: L-BFGS with a zoom line search on autodiff gradients; no learning rate."""
 
     name = "lbfgs"
-    fields = {
-        "memory_size": Field((int,), 10, bounds=(1, 1000, "between 1 and 1000")),  # curvature pairs kept
-        "max_linesearch_steps": Field((int,), 20, bounds=(1, 200, "between 1 and 200")),  # zoom evaluations per step
-    }
+    fields = schema_of(Lbfgs)
     learning_rates = ()
 
     def build(self, settings, steps):

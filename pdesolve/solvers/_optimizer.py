@@ -6,43 +6,33 @@ from typing import Any
 import jax
 import optax
 
-from ..fields import NUMBER, Field
+from ..fields import NUMBER, schema_of, setting
 from ._schedule import learning_rate_schedule
 
 _UNIT = (0, 1 - 1e-12, "in [0, 1)")
 
-OPTIMIZER_FIELDS = {
-    "learning_rate": Field(NUMBER, 1e-3, positive=True),
-    "schedule": Field((str,), "cosine", ("constant", "cosine", "exponential")),
-    "end_factor": Field(NUMBER, 0.05, positive=True),  # final lr / initial lr for cosine and exponential
-    "optimizer": Field((str,), "adam", ("adam", "sgd", "sign", "momentum")),  # momentum: EMA of the estimate
-    "momentum": Field(NUMBER, 0.9, bounds=_UNIT),  # sgd momentum, or the EMA factor of ``momentum``
-    "b1": Field(NUMBER, 0.9, bounds=_UNIT),
-    "b2": Field(NUMBER, 0.999, bounds=_UNIT),
-}
-
-
-def _default(key: str) -> Any:
-    return dataclasses.field(default=OPTIMIZER_FIELDS[key].default)
-
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class OptimizerSettings:
-    """The ``OPTIMIZER_FIELDS`` of a solver section (their defaults where a solver has no such key)."""
+    """The optimiser keys of a solver section (``OPTIMIZER_FIELDS``; their defaults where a solver has no such key)."""
 
-    learning_rate: float = _default("learning_rate")
-    schedule: str = _default("schedule")
-    end_factor: float = _default("end_factor")
-    optimizer: str = _default("optimizer")
-    momentum: float = _default("momentum")
-    b1: float = _default("b1")
-    b2: float = _default("b2")
+    learning_rate: float = setting(NUMBER, 1e-3, positive=True)
+    schedule: str = setting((str,), "cosine", choices=("constant", "cosine", "exponential"))
+    end_factor: float = setting(NUMBER, 0.05, positive=True)  # final lr / initial lr for cosine and exponential
+    # momentum: an EMA of the estimate
+    optimizer: str = setting((str,), "adam", choices=("adam", "sgd", "sign", "momentum"))
+    momentum: float = setting(NUMBER, 0.9, bounds=_UNIT)  # sgd momentum, or the EMA factor of ``momentum``
+    b1: float = setting(NUMBER, 0.9, bounds=_UNIT)
+    b2: float = setting(NUMBER, 0.999, bounds=_UNIT)
 
     @classmethod
     def of(cls, settings: Any, **fixed: Any) -> "OptimizerSettings":
         """The optimiser keys of a solver's ``settings``, with ``fixed`` ones replacing them."""
         given = {f.name: getattr(settings, f.name) for f in dataclasses.fields(cls) if hasattr(settings, f.name)}
         return cls(**{**given, **fixed})
+
+
+OPTIMIZER_FIELDS = schema_of(OptimizerSettings)
 
 
 def build_optimizer(settings: OptimizerSettings, steps: int) -> optax.GradientTransformation:

@@ -181,8 +181,8 @@ class ProjectionSpec(AbstractSolverSpec):
         "output_layer": Field((str,), "least_squares"),  # least_squares | projection
         "ridge": Field(NUMBER, 1e-3, bounds=(0, None, ">= 0")),  # pull towards the previous read-out (x trace/size)
         # hidden: linearised -- the projection step's Jacobian (BP-free ones), step lengths and damping floor
-        "jacobian": Field((str,), "forward_difference", ("layerwise", "forward_difference", "central_difference",
-                                                          "jvp")),
+        "jacobian": GaussNewtonSpec.fields["jacobian"]._replace(
+            choices=tuple(kind for kind in GaussNewtonSpec.fields["jacobian"].choices if kind != "ad")),
         "line_search": GaussNewtonSpec.fields["line_search"]._replace(default=20),
         "min_damping": GaussNewtonSpec.fields["min_damping"]._replace(default=1e-6),
     }
@@ -190,8 +190,11 @@ class ProjectionSpec(AbstractSolverSpec):
 
     def build(self, settings, steps):
         s = settings
-        newton = GaussNewton(s.jacobian, min_damping=s.min_damping, line_search=s.line_search,
-                             chunk_size=s.chunk_size or 64) if s.hidden == "linearised" else None
+        newton = None
+        if s.hidden == "linearised":  # an unset chunk_size: Gauss-Newton's default
+            chunk_size = s.chunk_size or GaussNewtonSpec.fields["chunk_size"].default
+            newton = GaussNewton(s.jacobian, min_damping=s.min_damping, line_search=s.line_search,
+                                 chunk_size=chunk_size)
         return ProjectionSolver(s.algorithm, s.inner_iterations, s.relaxation, s.hidden, s.output_layer, s.ridge,
                                 random_estimator(s), build_optimizer(OptimizerSettings.of(s), steps), newton)
 

@@ -5,8 +5,22 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ..fields import Field
+import equinox as eqx
+
+from ..fields import FIELD, Field
 from ._base import AbstractSolver
+
+
+def solver_field(spec: Field, *, static: bool = True) -> Any:
+    """A solver class's field that is the config key ``spec``: the Field rides in the metadata, so a
+    spec's ``fields`` are read from the class (``fields.schema_of``), and a solver built directly
+    starts from the same default as a configured one."""
+    return eqx.field(static=static, default=spec.default, metadata={FIELD: spec})
+
+
+def solver_setting(types: tuple[type, ...], default: Any, *, static: bool = True, **checks: Any) -> Any:
+    """``solver_field`` of a new ``Field(types, default, **checks)``."""
+    return solver_field(Field(types, default, **checks), static=static)
 
 
 class AbstractSolverSpec(abc.ABC):

@@ -6,10 +6,9 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
-from ..fields import Field
 from ._base import AbstractSolver, Loss
-from ._estimators import (CGE_FIELDS, COUNT, RGE_FIELDS, AbstractGradientEstimator, CoordinateGradientEstimator,
-                          ForwardGradientEstimator, random_estimator, random_evaluations)
+from ._estimators import (CGE_FIELDS, FORWARD_FIELDS, RGE_FIELDS, AbstractGradientEstimator,
+                          CoordinateGradientEstimator, ForwardGradientEstimator, random_estimator, random_evaluations)
 from ._optimizer import OPTIMIZER_FIELDS, OptimizerSettings, build_optimizer
 from ._spec import AbstractSolverSpec
 
@@ -83,8 +82,7 @@ class ForwardGradientSpec(AbstractSolverSpec):
     """``forward_gradient``: multi-tangent forward gradients (jvps) with an optax optimiser."""
 
     name = "forward_gradient"
-    fields = {**OPTIMIZER_FIELDS, "tangents": Field((int,), 4, bounds=COUNT),
-              "combine": Field((str,), "projection", ("plain", "projection"))}
+    fields = {**OPTIMIZER_FIELDS, **FORWARD_FIELDS}
     learning_rates = ("learning_rate",)
 
     def build(self, settings, steps):
