@@ -200,13 +200,29 @@ def _memory_text(problem, pieces) -> str:
     return describe(problem, config, evals, pieces.network.n_params)
 
 
+def _settings_lines(config, origins: dict[str, str]) -> list[str]:
+    """``settings`` and a line per setting of the resolved ``config`` (dotted key, value, and where
+    the value came from: ``origins``, by dotted key, as ``resolve_run_traced`` gives them)."""
+    plain = config.to_dict()
+    shown: dict[str, str] = {}
+    for key in origins:
+        section, _, inner = key.partition(".")
+        value = plain[section][inner] if inner else plain[section]
+        shown[key] = "unset" if value is None else value if isinstance(value, str) else json.dumps(value)
+    width, column = max(map(len, shown)), max(map(len, shown.values()))
+    return ["settings   (value, where it came from)"] + [
+        f"  {key:<{width}}  {text:<{column}}  {origins[key]}" for key, text in shown.items()
+    ]
+
+
 def cmd_check(args) -> int:
     from .reference import check_reference
-    from .run import as_config, build, precision, resolve_run
+    from .run import as_config, build, precision, resolve_run_traced
 
     problem = _load(args.problem, args.param)
     # defaults, the problem's config: section, --config and --set, validated as solve validates them
-    config = resolve_run(problem, as_config(args.config), *[parse_override(item) for item in args.set])
+    updates = [(f"preset {args.config}", as_config(args.config))] if args.config else []
+    config, origins = resolve_run_traced(problem, *updates, *[("--set", parse_override(s)) for s in args.set])
     with precision(config):
         pieces = build(problem, config)  # as solve builds the run: compiled problem, network, engine, solver
     compiled = pieces.compiled
@@ -244,6 +260,7 @@ def cmd_check(args) -> int:
     print(f"training   {_training_text(config.train, pieces.soft_kinds, config.ansatz)}")
     print(f"cost       {_cost_text(pieces)}")
     print(f"memory     {memory}")
+    print("\n".join(_settings_lines(config, origins)))
     for warning in (*problem.warnings, *exact_warnings):
         print(f"warning    {warning}")
     print("ok")

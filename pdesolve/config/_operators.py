@@ -31,7 +31,7 @@ def _sigma() -> Any:
     return dataclass_field(_SIGMA)  # Stein smoothing scale
 
 
-def _step() -> Any:  # difference step (None: by precision, or 1e-2 in time)
+def _step() -> Any:  # difference step (None: by precision; in time, the Stein engines' TIME_STEP)
     return dataclass_field(_STEP)
 
 

@@ -7,7 +7,7 @@ from typing import Any, Self
 from ..errors import ConfigError, key_name
 from ..fields import setting
 from ._check import check_value, suggest
-from ._merge import merge_kinded, merge_section
+from ._merge import DEFAULT, Trace, merge_kinded, merge_section
 from ._model import MODEL_KINDS, MlpConfig, ModelConfig
 from ._operators import OPERATOR_KINDS, AutodiffOperators, OperatorsConfig
 from ._section import Section
@@ -69,22 +69,23 @@ def default_config() -> dict:
     return RunConfig().to_dict()
 
 
-def _merged_section(section: str, base: dict, update: Any) -> dict:
+def _merged_section(section: str, base: dict, update: Any, trace: Trace | None) -> dict:
     """The section ``section`` of ``base`` with ``update`` validated and applied (a kind chosen anew
     by ``model.type`` or ``solver.name`` starts from its defaults; ``operators.method`` keeps the
     settings the two methods share)."""
     if section == "train":
-        merged = merge_section("train", base, update, TrainConfig.schema())
+        merged = merge_section("train", base, update, TrainConfig.schema(), trace=trace)
         return {**merged, "stages": resolve_stages(merged["stages"])}
     if section == "solver":
-        return merge_kinded("solver", base, update, solver_fields(), "name")
+        return merge_kinded("solver", base, update, solver_fields(), "name", trace=trace)
     kinds, kind_key = (MODEL_KINDS, "type") if section == "model" else (OPERATOR_KINDS, "method")
     schemas = {kind: cls.schema() for kind, cls in kinds.items()}
-    return merge_kinded(section, base, update, schemas, kind_key, carry_shared=section == "operators")
+    return merge_kinded(section, base, update, schemas, kind_key, carry_shared=section == "operators", trace=trace)
 
 
-def merge_config(base: dict, update: dict | None) -> dict:
-    """Validates ``update`` against the schema and returns ``base`` with it applied (a new dict)."""
+def merge_config(base: dict, update: dict | None, trace: Trace | None = None) -> dict:
+    """Validates ``update`` against the schema and returns ``base`` with it applied (a new dict);
+    ``trace`` records the settings it sets."""
     config = RunConfig.from_valid(base).to_dict()
     if update is None:
         return config
@@ -92,9 +93,11 @@ def merge_config(base: dict, update: dict | None) -> dict:
         raise ConfigError("<root>", f"a config is a mapping of sections, got {type(update).__name__}")
     for key, value in update.items():
         if key in SECTIONS:
-            config[key] = _merged_section(key, config[key], value)
+            config[key] = _merged_section(key, config[key], value, trace)
         elif key in RunConfig.schema():
             config[key] = check_value(key, value, RunConfig.schema()[key])
+            if trace is not None:
+                trace.set("", [key])
         else:
             allowed = set(RunConfig.schema()) | set(SECTIONS)
             raise ConfigError(key_name(key), f"unknown section{suggest(str(key), allowed)}")
@@ -103,10 +106,26 @@ def merge_config(base: dict, update: dict | None) -> dict:
 
 def resolve(*updates: dict | None) -> RunConfig:
     """The typed config: defaults, then each update in order (problem defaults, config file, overrides)."""
-    config = default_config()
-    for update in updates:
-        config = merge_config(config, update)
-    return RunConfig.from_valid(config)
+    return resolve_traced(*(("", update) for update in updates))[0]
+
+
+def resolve_traced(*updates: tuple[str, dict | None]) -> tuple[RunConfig, dict[str, str]]:
+    """``resolve`` of the labelled updates ``(label, update)``, and where each setting's value came
+    from: dotted key (``train.steps``) -> the label of the last update that set it, or ``DEFAULT``."""
+    config, trace = default_config(), Trace()
+    for label, update in updates:
+        trace.source = label
+        config = merge_config(config, update, trace)
+    origins = {key: trace.origins.get(key, DEFAULT) for key in _dotted_keys(config)}
+    return RunConfig.from_valid(config), origins
+
+
+def _dotted_keys(config: dict) -> list[str]:
+    """The settings of a whole config mapping as dotted keys, in order (a section's keys after its name)."""
+    keys = []
+    for key, value in config.items():
+        keys += [f"{key}.{inner}" for inner in value] if isinstance(value, dict) else [key]
+    return keys
 
 
 def resolve_config(*updates: dict | None) -> dict:

@@ -19,7 +19,7 @@ from ._network import build_network
 from ._open import OpenedRun, open_run
 from ._precision import precision, run_dtype
 from ._predict import make_predictor
-from ._resolve import as_config, resolve_run, resolve_run_config
+from ._resolve import as_config, resolve_run, resolve_run_config, resolve_run_traced
 from ._solve import RunResult, solve
 from ._trained import TrainResult
 
@@ -41,6 +41,7 @@ __all__ = [
     "precision",
     "resolve_run",
     "resolve_run_config",
+    "resolve_run_traced",
     "run_dtype",
     "solve",
     "train",

@@ -7,7 +7,7 @@ import numpy as np
 import sympy as sp
 import yaml
 
-from ..config import RunConfig, load_config_file, resolve, upgrade_saved
+from ..config import RunConfig, load_config_file, resolve, resolve_traced, upgrade_saved
 from ..defaults import run_defaults
 from ..errors import ConfigError
 from ..problem import Problem
@@ -19,10 +19,22 @@ def as_config(config: dict | str | Path | None) -> dict | None:
     return load_config_file(config) if isinstance(config, (str, Path)) else config
 
 
+#: The origins of a run's settings before its updates (``resolve_traced``'s labels; unset: ``default``).
+RULES = "problem-dependent rule (defaults.py)"
+PROBLEM = "problem file"
+
+
 def resolve_run(problem: Problem, *updates) -> RunConfig:
     """Defaults (the schema's, then the problem-dependent BP-free ones of ``pdesolve.defaults``),
     then the problem's own ``config`` section, then each update in order."""
-    return resolve(run_defaults(problem.dimension, problem.has_time), problem.config, *updates)
+    return resolve_run_traced(problem, *(("", update) for update in updates))[0]
+
+
+def resolve_run_traced(problem: Problem, *updates: tuple[str, dict | None]) -> tuple[RunConfig, dict[str, str]]:
+    """``resolve_run`` of the labelled updates ``(label, update)``, and where each setting's value
+    came from (dotted key -> ``default``, ``RULES``, ``PROBLEM`` or an update's label)."""
+    rules = run_defaults(problem.dimension, problem.has_time)
+    return resolve_traced((RULES, rules), (PROBLEM, problem.config), *updates)
 
 
 def resolve_run_config(problem: Problem, *updates) -> dict:

@@ -182,7 +182,7 @@ class ProjectionSpec(AbstractSolverSpec):
         "ridge": Field(NUMBER, 1e-3, bounds=(0, None, ">= 0")),  # pull towards the previous read-out (x trace/size)
         # hidden: linearised -- the projection step's Jacobian (BP-free ones), step lengths and damping floor
         "jacobian": GaussNewtonSpec.fields["jacobian"]._replace(
-            choices=tuple(kind for kind in GaussNewtonSpec.fields["jacobian"].choices if kind != "ad")),
+            choices=tuple(kind for kind in GaussNewtonSpec.fields["jacobian"].choices or () if kind != "ad")),
         "line_search": GaussNewtonSpec.fields["line_search"]._replace(default=20),
         "min_damping": GaussNewtonSpec.fields["min_damping"]._replace(default=1e-6),
     }
