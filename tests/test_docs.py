@@ -75,9 +75,9 @@ def test_the_readme_is_short_and_keeps_the_ci_test_command():
     readme = (ROOT / "README.md").read_text()
     assert len(readme.splitlines()) <= 150
     ci = (ROOT / ".ci" / "run").read_text()
-    command = 'pip install -e ".[test]" && pytest -q'
+    command = 'uv pip install -e ".[test]" && pytest -q'
     assert command in ci and command in readme
-    assert readme.index("pip install -e .") < readme.index("## Quick start")  # install on the first screen
+    assert readme.index("uv pip install -e .") < readme.index("## Quick start")  # install on the first screen
 
 
 @pytest.mark.parametrize("name", ["docs/getting-started.md", "README.md"])
