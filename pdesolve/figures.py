@@ -60,6 +60,8 @@ def error_vs_step(save: Save, history: dict, title: str, report: dict | None = N
         ax.legend(fontsize=8, loc="best")
     axes[-1, 0].set_xlabel("step")
     axes[-1, 0].xaxis.get_major_locator().set_params(integer=True)  # steps are whole numbers
+    if len(history["step"]):  # training starts at step 0, even when the first logged step is later
+        axes[-1, 0].set_xlim(0, 1.03 * max(1, int(history["step"][-1])))
     for a in axes[:, 0]:
         a.grid(True, which="both", alpha=0.3)
     save("error_vs_step.png", fig)
@@ -140,7 +142,7 @@ def exact_panel(error: np.ndarray, exact: np.ndarray, precision: str) -> bool:
     if not finite.any():
         return False
     scale = max(1.0, float(np.nanmax(np.abs(exact))))
-    return float(np.nanmax(error)) <= 100 * eps * scale
+    return bool(float(np.nanmax(error)) <= 100 * eps * scale)
 
 
 def fixed_text(slices: xr.Dataset, axes_names: list[str], units: dict) -> str:
