@@ -1,8 +1,8 @@
 """``python -m benchmarks SUITE [SUITE ...] [--quick | --full | --tiny] [--only ENTRY ...] [--out DIR]``.
 
 Suites: reference, time-to-accuracy, efficiency, scaling, nontrivial, estimators, tt-forward,
-compile-time, projection, catalogue, stein-bias, warm-start, published, peers, reliability (``all`` runs every one). ``--quick``
-(default) is sized for a small CPU, ``--full`` for a GPU; ``--tiny`` is a few-step smoke size for
+compile-time, projection, catalogue, stein-bias, warm-start, published, peers, reliability (``all`` runs every
+one). ``--quick`` (default) is sized for a small CPU, ``--full`` for a GPU; ``--tiny`` is a few-step smoke size for
 tests. Each run of a suite writes one table from one process at one commit to
 ``benchmarks/results/<suite>/`` (or ``--out``), with the commit, dirty flag, device, versions and
 load average; the summary section of ``benchmarks/README.md`` is regenerated (not with ``--out`` or ``--tiny``).
@@ -26,7 +26,7 @@ def run_suite(suite: str, size: str, only=None, out=None) -> None:
     summary = module.summarise(rows, size)
     try:
         figs = module.figures(rows, extra) if hasattr(module, "figures") else {}
-    except Exception as err:  # noqa: BLE001 (a figure must not lose the table)
+    except Exception as err:  # a figure must not lose the table
         print(f"  figures failed: {err}", flush=True)
         figs = {}
     folder = write_results(suite, rows, meta, summary, out=out, figures=figs)

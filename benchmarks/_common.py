@@ -42,7 +42,7 @@ def metadata(suite: str, size: str, settings: dict) -> dict:
     return {
         "suite": suite,
         "size": size,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "device": device_description(),
         "devices": [str(d) for d in jax.devices()],
         "versions": versions(),
@@ -326,7 +326,7 @@ def train_run(
     start = time.perf_counter()
     try:
         run = pdesolve.solve(problem, config, overrides=[deep_update({"train": {"progress": False}}, overrides)])
-    except Exception as err:  # noqa: BLE001 (recorded in the table, not hidden)
+    except Exception as err:  # recorded in the table, not hidden
         print(f"  {label}: FAILED {type(err).__name__}: {err}", flush=True)
         return {"entry": label, "status": f"failed: {type(err).__name__}: {str(err).splitlines()[0][:200]}"}, None
     rep, hist = run.report, run.history

@@ -14,6 +14,8 @@ matmul speed, and the peak memory of a BP-free step against first-order steps.
    512-wide TT-MLP (compile only, nothing run).
 """
 
+import itertools
+
 from ._common import CONFIGS, PROBLEMS, built, flops_of, markdown_table, median_time, peak_bytes, problem_with
 
 SIZES = {
@@ -76,7 +78,7 @@ def _built_loss_throughput(problem, pieces: dict, width: int, batch: int, dtype_
     if per_eval != per_eval:  # nan: count from the widths
         w = pieces["config"]["model"]["widths"]
         sizes = [problem.dimension + 1, *w, 1]
-        per_eval = sum(2.0 * a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        per_eval = sum(2.0 * a * b for a, b in itertools.pairwise(sizes))
     xla = flops_of(compiled)
     return {
         "entry": f"BP-free loss eval {dtype_name}",

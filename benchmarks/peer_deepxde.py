@@ -12,12 +12,13 @@ import os
 import resource
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 os.environ.setdefault("DDE_BACKEND", "pytorch")
-import deepxde as dde  # noqa: E402
-import torch  # noqa: E402
+import deepxde as dde  # after DDE_BACKEND is set: deepxde reads it on import
+import torch
 
 dde.config.set_default_float("float64")
 
@@ -73,7 +74,7 @@ class Clock(dde.callbacks.Callback):
 
 
 def main(spec_path: str, out_path: str) -> None:
-    spec = json.loads(open(spec_path).read())
+    spec = json.loads(Path(spec_path).read_text())
     dim, exact = spec["dim"], PROBLEMS[spec["problem"]]
     torch.manual_seed(spec["seed"])
     np.random.seed(spec["seed"])

@@ -15,6 +15,7 @@ import json
 import resource
 import sys
 import time
+from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -116,7 +117,7 @@ def build(spec: dict):
 
 
 def main(spec_path: str, out_path: str) -> None:
-    spec = json.loads(open(spec_path).read())
+    spec = json.loads(Path(spec_path).read_text())
     x_eval = jnp.asarray(np.load(spec["points"])["x"])
     u, params, data, obs, loss, key = build(spec)
     predict = jax.jit(jax.vmap(lambda x, p: u(x, p)[0], in_axes=(0, None)))

@@ -240,7 +240,7 @@ def method_row(problem, label: str, config, size: dict) -> tuple[dict, tuple | N
     start = time.perf_counter()
     try:
         run = pdesolve.solve(problem, config, overrides=[deep_update({}, overrides)])
-    except Exception as err:  # noqa: BLE001 (recorded in the table, not hidden)
+    except Exception as err:  # recorded in the table, not hidden
         print(f"  {problem.name} {label}: FAILED {type(err).__name__}: {err}", flush=True)
         return {**info, "status": f"failed: {type(err).__name__}: {str(err).splitlines()[0][:200]}"}, None
     rep = run.report

@@ -138,7 +138,8 @@ def _problem_cases(tmp: Path, rng: random.Random) -> list[Case]:
     cases = []
     for base, tag in ((PROBLEM, "p"), (MC_PROBLEM, "mc")):
         data = yaml.safe_load(base.read_text())
-        fields = _nested_fields(data) + [
+        fields = [
+            *_nested_fields(data),
             "evaluation.slice.points",
             "evaluation.slice.times",
             "evaluation.at",
@@ -285,7 +286,7 @@ def run_case(case: Case, limit: float = TIME_LIMIT) -> dict:
             code = cli.main(case.argv)
     except _TooSlow:
         code = "timeout"
-    except BaseException as exc:  # noqa: BLE001 (SystemExit from argparse, anything else: recorded)
+    except BaseException as exc:  # SystemExit from argparse, anything else: recorded
         code = f"raised {type(exc).__name__}"
     finally:
         signal.alarm(0)

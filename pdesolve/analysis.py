@@ -9,6 +9,7 @@ populated: in high dimension the evaluation points all lie in the outermost one)
 """
 
 import math
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -61,7 +62,7 @@ def error_breakdown(
     the boundary). x (n, d), t (n,) or None, u_pred and u_ref (n,). Returns report entries (JSON-able)."""
     u_pred, u_ref = np.asarray(u_pred, np.float64), np.asarray(u_ref, np.float64)
     error = u_pred - u_ref
-    out = {}
+    out: dict[str, Any] = {}
     if t is not None and problem.time is not None:
         out["by_time_slab"] = _bins(t, error, u_ref, np.linspace(*problem.time, TIME_SLABS + 1))
     k = int(np.argmax(np.abs(error)))
@@ -161,6 +162,12 @@ def _inside(domain: Domain, x: np.ndarray) -> np.ndarray:
     return np.ones(len(x), bool) if distance is None else distance >= -1e-12
 
 
+def _time_grid(problem: Problem, n: int) -> np.ndarray:
+    """``n`` times (n,) from the start to the end of the time interval."""
+    assert problem.time is not None  # a t axis or slice times exist only with time
+    return np.linspace(*problem.time, n)
+
+
 def slice_plan(problem: Problem, x_test: np.ndarray) -> dict | None:
     """The 2-d slice grid from ``evaluation.slice`` (defaults: axes x1, x2, or x1 and t in 1-d;
     the other coordinates at the domain centre; ``SLICE_TIMES`` times from start to end;
@@ -176,11 +183,11 @@ def slice_plan(problem: Problem, x_test: np.ndarray) -> dict | None:
     at = spec.get("at", "center")
     fixed = np.array(centre, float) if at == "center" else np.broadcast_to(np.asarray(at, float), (d,)).copy()
     n = spec.get("points", SLICE_POINTS)
-    grids = [np.linspace(*problem.time, n) if a == "t" else np.linspace(low[a - 1], high[a - 1], n) for a in axes]
+    grids = [_time_grid(problem, n) if a == "t" else np.linspace(low[a - 1], high[a - 1], n) for a in axes]
     times = None
     if problem.has_time and "t" not in axes:
         times = spec.get("times", SLICE_TIMES)
-        times = np.linspace(*problem.time, times) if isinstance(times, int) else np.asarray(times, float)
+        times = _time_grid(problem, times) if isinstance(times, int) else np.asarray(times, float)
     return {"axes": ["t" if a == "t" else f"x{a}" for a in axes], "grids": grids, "fixed": fixed, "times": times}
 
 

@@ -23,7 +23,7 @@ def constant_baselines(
     solution: Solution,
     x: Float[Array, "n d"],
     t: Float[Array, " n"],
-    u_ref: Float[Array, " n"],
+    u_ref: Float[Array, " n"] | np.ndarray,
 ) -> dict[str, float]:
     """Relative L2 errors of the zero network and of the best constant network.
 
@@ -41,7 +41,9 @@ def constant_baselines(
 
 
 def _baseline_errors(
-    base: Float[Array, " n"], factor: Float[Array, " n"], u_ref: Float[Array, " n"]
+    base: Float[Array, " n"] | np.ndarray,
+    factor: Float[Array, " n"] | np.ndarray,
+    u_ref: Float[Array, " n"] | np.ndarray,
 ) -> dict[str, float]:
     """The dict of ``constant_baselines`` from base, factor and reference values at n points."""
     base = np.asarray(base, np.float64)
@@ -82,13 +84,15 @@ def problem_baselines(
     if problem.exact is None:
         raise ValueError(f"{problem.name}: no exact solution, so no baseline errors")
     compiled = compile_problem(problem)
+    exact = compiled.exact
+    assert exact is not None  # problem.exact is checked above
     solution, _ = build_solution(compiled, _ZeroNetwork(), "auto")
     evaluation = problem.evaluation
     sampler = PointSampler.for_law(
         problem.domain, problem.time, evaluation["sampling"], evaluation["seed"] + seed_offset, law
     )
     x, t = (jnp.asarray(a) for a in sampler.interior(points or evaluation["points"]))
-    values = jax.jit(lambda x, t: (solution.base(x, t), solution.factor(x, t), compiled.exact(x, t)))
+    values = jax.jit(lambda x, t: (solution.base(x, t), solution.factor(x, t), exact(x, t)))
     return _baseline_errors(*values(x, t))
 
 

@@ -250,9 +250,8 @@ def cmd_check(args) -> int:
     exact_warnings = _exact_lines(compiled)
     if reference is not None:
         print(f"reference  {reference}")
-    print(
-        f"evaluation {problem.evaluation['points']} points, {problem.evaluation['sampling']}, seed {problem.evaluation['seed']}"
-    )
+    evaluation = problem.evaluation
+    print(f"evaluation {evaluation['points']} points, {evaluation['sampling']}, seed {evaluation['seed']}")
     print(
         f"config     {config.operators.kind} operators, {config.solver.name} solver, "
         f"{config.model.kind} model, {config.train.steps} steps, {config.precision}"

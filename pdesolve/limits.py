@@ -7,11 +7,11 @@ optimiser state and the compiler's temporaries come on top), so a run it refuses
 
 A solver whose ``chunk_size`` is unset evaluates its perturbations in chunks that fit
 ``AUTO_CHUNK_BYTES`` (:func:`fit_solver_chunk`): CGE and the hybrid's CGE stage perturb every
-parameter, thousands of losses that all at once took 14 GB (heat_sin10, 4993 parameters).
+parameter, thousands of losses that would not fit in memory at once
+(benchmarks/results/perturbation_chunks/).
 """
 
 import dataclasses
-import math
 import os
 
 import jax
@@ -39,7 +39,8 @@ def _points_per_call(config: RunConfig) -> int:
     of it, for a Gauss-Newton step that sums its normal equations over chunks), or the operators'
     chunk of it."""
     batch = config.train.batch_size // getattr(config.solver.settings, "accumulate", 1)
-    return min(batch, config.operators.point_chunk or math.inf)
+    chunk = config.operators.point_chunk
+    return min(batch, chunk) if chunk else batch
 
 
 def _bytes_per_perturbation(config: RunConfig, evals_per_point: int) -> float:
@@ -65,7 +66,8 @@ def fit_solver_chunk(config: RunConfig, evals_per_point: int, n_params: int) -> 
     fits = int(budget // _bytes_per_perturbation(config, evals_per_point))
     if fits < 1 or perturbations(config.solver, n_params) <= fits:
         return config
-    solver = dataclasses.replace(config.solver, settings=dataclasses.replace(settings, chunk_size=fits))
+    # a solver's settings class is made from its spec (settings_class): this one has chunk_size
+    solver = dataclasses.replace(config.solver, settings=dataclasses.replace(settings, chunk_size=fits))  # type: ignore[call-arg]
     return dataclasses.replace(config, solver=solver)
 
 
@@ -73,7 +75,7 @@ def device_memory() -> tuple[float, str]:
     """(bytes, where from): the first device's memory limit, else the host's physical memory."""
     try:
         stats = jax.devices()[0].memory_stats() or {}
-    except Exception:  # noqa: BLE001 (backends without memory statistics)
+    except Exception:  # backends without memory statistics
         stats = {}
     if stats.get("bytes_limit"):
         return float(stats["bytes_limit"]), f"{jax.devices()[0].device_kind} memory"

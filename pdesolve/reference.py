@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import ProblemError
-from .problem import CompiledProblem, Problem
+from .problem import CompiledProblem, Problem, WholeSpace
 
 FIELD = "reference.monte_carlo"
 SUPPORTED = (
@@ -88,7 +88,7 @@ def _residual_of(compiled: CompiledProblem, x, t) -> Callable:
     return residual
 
 
-def _probe(compiled: CompiledProblem, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _probe(compiled: CompiledProblem, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Residual at zero operators r0 (n,), its gradient in (u, u_t, lap_u, u_x) (n, 3 + d), and the
     coefficient q (n,) of |u_x|^2; None for q when R is not affine in them plus q |u_x|^2."""
     residual = _residual_of(compiled, jnp.asarray(x), jnp.asarray(t))
@@ -97,12 +97,12 @@ def _probe(compiled: CompiledProblem, x: np.ndarray, t: np.ndarray) -> tuple[np.
     r0 = residual(z0)
     grad = jax.grad(lambda z: jnp.sum(residual(z)))(z0)
     rng = np.random.default_rng(0)
-    rem, sq = [], []
+    rem_rows, sq_rows = [], []
     for _ in range(3):
         z = jnp.asarray(rng.standard_normal((n, 3 + d)))
-        rem.append(np.asarray(residual(z) - r0 - jnp.sum(grad * z, axis=1)))
-        sq.append(np.asarray(jnp.sum(z[:, 3:] ** 2, axis=1)))
-    rem, sq = np.array(rem), np.array(sq)
+        rem_rows.append(np.asarray(residual(z) - r0 - jnp.sum(grad * z, axis=1)))
+        sq_rows.append(np.asarray(jnp.sum(z[:, 3:] ** 2, axis=1)))
+    rem, sq = np.array(rem_rows), np.array(sq_rows)
     q = np.sum(rem * sq, axis=0) / np.sum(sq * sq, axis=0)
     scale = 1.0 + np.max(np.abs(r0)) + np.max(np.abs(grad)) * (3 + d) + np.max(np.abs(q)) * np.max(sq)
     affine = np.all(np.isfinite(rem)) and np.max(np.abs(rem - q * sq)) <= 1e-8 * scale
@@ -117,7 +117,9 @@ def _constant(values: np.ndarray, tol: float = 1e-10) -> bool:
 def _probe_points(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     """``PROBES`` points x (n, d), t (n,) from the domain's law widened up to 3 standard deviations."""
     rng = np.random.default_rng(12345)
-    domain, (t0, t1) = problem.domain, problem.time
+    domain = problem.domain
+    assert isinstance(domain, WholeSpace) and problem.time is not None  # parse_reference's rule for monte_carlo
+    t0, t1 = problem.time
     spread = np.linspace(0.5, 3.0, PROBES)[:, None]
     x = domain.mean + domain.std * spread * rng.standard_normal((PROBES, problem.dimension))
     return x, rng.uniform(t0, t1, PROBES)
@@ -154,6 +156,7 @@ def identify(compiled: CompiledProblem) -> FeynmanKac:
             f"with {'terminal' if terminal else 'initial'} data the coefficient of lap_u must be "
             f"> 0 in u_t {'+' if terminal else '='} a lap_u + ..., got a = {a:.6g} (ill posed)",
         )
+    assert problem.time is not None  # parse_reference's rule for monte_carlo
     data_time = problem.time[1] if terminal else problem.time[0]
     coefficients = _coefficients(compiled, s)
     tol = 1e-9 * (abs(alpha[0]) + abs(beta[0]))
@@ -306,14 +309,15 @@ def monte_carlo(
 ) -> Reference:
     """Feynman-Kac (or Cole-Hopf) estimates at x (n, d), t (n,) from ``paths`` paths per point
     (float64; independent paths per point); raises ProblemError when the equation has no such form."""
-    fk, problem = identify(compiled), compiled.problem
+    fk = identify(compiled)
     g = compiled.conditions["terminal" if fk.direction == 1 else "initial"]
-    steps = None if fk.exact_sampling else (steps or DEFAULT_STEPS)
+    euler_steps = steps or DEFAULT_STEPS
+    steps = None if fk.exact_sampling else euler_steps
     start, (n, d) = clock.perf_counter(), x.shape
     p, m = _chunk_sizes(n, paths, d)
     u, se = np.empty(n), np.empty(n)
     with jax.enable_x64(True):
-        chunk = _exact_chunk(fk, g, m) if fk.exact_sampling else _euler_chunk(fk, g, m, steps)
+        chunk = _exact_chunk(fk, g, m) if fk.exact_sampling else _euler_chunk(fk, g, m, euler_steps)
         key = jax.random.PRNGKey(seed)
         for i in range(0, n, p):
             rows = np.minimum(np.arange(i, i + p), n - 1)  # the last chunk repeats its last point

@@ -15,7 +15,7 @@ memory being chunked already. ``train.check_memory=false`` skips every refusal k
 """
 
 import dataclasses
-import math
+import itertools
 
 import sympy as sp
 
@@ -59,7 +59,7 @@ class Need:
 def network_params(config: RunConfig, inputs: int) -> int:
     """Parameters of the dense network of ``config.model`` on ``inputs`` inputs (a TT network has fewer)."""
     sizes = [inputs, *config.model.widths, 1]
-    return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return sum((a + 1) * b for a, b in itertools.pairwise(sizes))
 
 
 def _bytes(config: RunConfig) -> int:

@@ -334,7 +334,7 @@ def reference_markdown(report: dict) -> list[str]:
             f"identified equation `{ref['form']}`; standard error mean {ref['stderr_mean']:.3e}, "
             f"max {ref['stderr_max']:.3e} over the {ref['points']} points ({ref['time_s']:.1f} s)"
         ]
-    return lines + [""] if lines else []
+    return [*lines, ""] if lines else []
 
 
 def error_rows(report: dict) -> list[str]:

@@ -141,7 +141,7 @@ def safe_load(text: str) -> Any:
     some malformed tagged values (``!!timestamp 2001-12-14x``, ``!!int abc``).
     """
     try:
-        return yaml.load(text, Loader=LOADERS[0])  # noqa: S506 (safe loaders only)
+        return yaml.load(text, Loader=LOADERS[0])  # safe loaders only
     except (ValueError, TypeError, AttributeError, OverflowError) as err:
         raise yaml.constructor.ConstructorError(None, None, f"cannot read a tagged value ({err})") from None
     except yaml.YAMLError as err:

@@ -16,7 +16,6 @@ from scipy.stats import qmc
 
 from .problem import Domain
 
-
 #: The share of radius-uniform points of each law of ``INTERIOR_LAWS`` (a mixture has its own weight).
 LAW_FRACTIONS = {"volume": 0.0, "radius_uniform": 1.0}
 

@@ -252,7 +252,8 @@ def test_nested_sums_and_products_reduce_over_their_own_axes():
     c = compile_problem(
         problem_from_mapping(
             _mapping(
-                "Sum(Sum(x[i] * x[j] / (i + j), (j, 1, d)), (i, 1, d)) + Product(1 + x[k], (k, 1, d)) + Sum(x[i] * x[j], (i, 1, 2), (j, 2, 3))"
+                "Sum(Sum(x[i] * x[j] / (i + j), (j, 1, d)), (i, 1, d)) + Product(1 + x[k], (k, 1, d))"
+                " + Sum(x[i] * x[j], (i, 1, 2), (j, 2, 3))"
             )
         )
     )

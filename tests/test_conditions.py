@@ -112,7 +112,7 @@ def test_whole_space_ansatz_uses_the_time_factor_only():
 
 def test_whole_space_solution_softly_too():
     compiled = compiled_of(CAUCHY)
-    u, soft = build_solution(compiled, network(4), "soft")
+    _u, soft = build_solution(compiled, network(4), "soft")
     assert soft == ("terminal",)
 
 
@@ -156,7 +156,7 @@ def test_wave_without_boundary_data_and_in_soft_mode():
         t = jnp.full(32, 0.3)
         np.testing.assert_allclose(u.factor(x, t), 0.09, rtol=1e-14)  # ((t - t0)/(T - t0))^2
         np.testing.assert_allclose(u(x, jnp.zeros(32)), np.sin(s), rtol=1e-12, atol=1e-13)
-        u_t = jax.jvp(lambda tt: u(x, tt), (jnp.zeros(32),), (jnp.ones(32),))[1]
+        u_t = jax.jvp(lambda tt: u(x, tt), (jnp.zeros(32),), (jnp.ones(32),))[1]  # noqa: B023 (called at once)
         np.testing.assert_allclose(u_t, -np.sqrt(2) * np.cos(s), rtol=1e-12, atol=1e-13)
 
 
@@ -530,7 +530,7 @@ def test_face_data_hold_on_their_faces_and_in_the_ansatz():
     xb, tb = (jnp.asarray(a) for a in sampler.boundary(400))
     exact = np.exp(xb[:, 0]) * np.sin(xb[:, 1])
     np.testing.assert_allclose(compiled.conditions["boundary"](xb, tb), exact, atol=1e-14)
-    u, soft = build_solution(compiled, network(2), "auto")
+    u, _soft = build_solution(compiled, network(2), "auto")
     np.testing.assert_allclose(u(xb, tb), exact, atol=1e-13)
     # each face reads its own expression: a wrong default shows on the faces x[2] = 0, 2 only
     wrong = compiled_of(with_(FACES, conditions={"boundary": FACES["conditions"]["boundary"] | {"default": "7"}}))

@@ -186,7 +186,7 @@ def test_annulus_boundary_condition_is_exact_on_both_spheres():
         "conditions": {"boundary": "x[1] + x[2]**2"},
     }
     compiled = compile_problem(problem_from_mapping(mapping))
-    u, soft = build_solution(compiled, network(3, 0), "auto")
+    u, _soft = build_solution(compiled, network(3, 0), "auto")
     xb, tb = PointSampler(compiled.problem.domain, None, "uniform", seed=1).boundary(200)
     np.testing.assert_allclose(
         np.asarray(u(jnp.asarray(xb), jnp.asarray(tb))), xb[:, 0] + xb[:, 1] ** 2, rtol=1e-12, atol=1e-12

@@ -193,7 +193,10 @@ def test_finite_differences_second_order():
 @pytest.mark.parametrize("level, smooth_time", [(3, True), (3, False), (4, True)])
 def test_sparse_grid_converges_to_autodiff(level, smooth_time):
     """The smoothing bias is O(s^2): the error to the raw field's derivatives drops ~4x per halving."""
-    make = lambda s: SparseGridSteinEngine(sigma=s, level=level, smooth_time=smooth_time, step=s / 4)
+
+    def make(s):
+        return SparseGridSteinEngine(sigma=s, level=level, smooth_time=smooth_time, step=s / 4)
+
     coarse, fine = errors_to_autodiff(make(0.1)), errors_to_autodiff(make(0.05))
     for name in ALL:
         assert 3.5 < coarse[name] / fine[name] < 4.5, name

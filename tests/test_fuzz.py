@@ -205,12 +205,12 @@ def _guarded(fn, *args):
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(int(TIME_LIMIT * 4))
     _ARMED[0] = True
-    start = time.perf_counter()
+    start = time.process_time()  # CPU seconds: the bound holds whatever else the machine runs
     try:
         try:
-            return fn(*args), time.perf_counter() - start
+            return fn(*args), time.process_time() - start
         except PdesolveError as err:
-            return err, time.perf_counter() - start
+            return err, time.process_time() - start
     finally:
         _ARMED[0] = False
         signal.alarm(0)
@@ -429,8 +429,9 @@ def _run_configs(tmp_path, n, mode):
     def run(data):
         if mode == "mapping":
             doc = _mutate(data, CONFIGS[data.draw(st.sampled_from(sorted(CONFIGS)))])
+            values = st.one_of(st.text(max_size=12), st.sampled_from(PAYLOADS + PAYLOAD_YAML))
             overrides = [
-                f"{_typo(data, k) if data.draw(st.booleans()) else k}={data.draw(st.one_of(st.text(max_size=12), st.sampled_from(PAYLOADS + PAYLOAD_YAML)))}"
+                f"{_typo(data, k) if data.draw(st.booleans()) else k}={data.draw(values)}"
                 for k in data.draw(st.lists(st.sampled_from(KEYS), max_size=3))
             ]
             outcome, seconds = _guarded(_config_from, doc, overrides)
@@ -561,8 +562,8 @@ def test_the_canary_sees_code_that_runs():
     """The canary is live: running one payload creates the file and the audit hook records it."""
     _ARMED[0] = True
     try:
-        eval(PAYLOADS[1])  # noqa: S307 (the point of the test)
-        eval(compile("1", "<x>", "eval"))  # noqa: S307
+        eval(PAYLOADS[1])  # the point of the test
+        eval(compile("1", "<x>", "eval"))
     finally:
         _ARMED[0] = False
     assert CANARY.exists() and any(event == "exec" for event, _ in _EVENTS)

@@ -63,7 +63,7 @@ def test_one_step_solves_a_linear_least_squares_problem():
     loss = _Residuals(lambda p, batch: batch[0] @ p - batch[1])
     solver = GaussNewton("jvp", initial_damping=1e-14, min_damping=1e-14)
     params = jnp.zeros(4)
-    params, state, stats = solver.step(loss, params, solver.init(loss, params), (jnp.asarray(a), jnp.asarray(y)), None)
+    params, _state, stats = solver.step(loss, params, solver.init(loss, params), (jnp.asarray(a), jnp.asarray(y)), None)
     np.testing.assert_allclose(params, np.linalg.lstsq(a, y, rcond=None)[0], atol=1e-10)
     assert bool(stats["accepted"])
 
@@ -102,7 +102,7 @@ def test_backprop_flag():
 
 
 def test_unknown_jacobian_is_a_config_error():
-    with pytest.raises(pdesolve.ConfigError, match="solver.jacobian"):
+    with pytest.raises(pdesolve.ConfigError, match=r"solver\.jacobian"):
         pdesolve.solve("problems/poisson2d.yaml", {"solver": {"name": "gauss_newton", "jacobian": "backward"}})
 
 
@@ -169,9 +169,8 @@ LAYERWISE_CASES = {  # problem, config: FD stencil with time, random coordinates
 def test_layerwise_jacobian_matches_forward_mode(case):
     """Activity-perturbation columns (forward differences of partial forward passes) against the
     exact forward-mode Jacobian of the same residual vector."""
-    from jax.flatten_util import ravel_pytree
-
     import equinox as eqx
+    from jax.flatten_util import ravel_pytree
 
     from pdesolve.solvers._layerwise import layerwise_jacobian
 
@@ -406,7 +405,7 @@ def test_split_batch_holds_out_the_last_points_of_each_part():
     np.testing.assert_array_equal(held["f"], batch["f"][8:])
     np.testing.assert_array_equal(held["conditions"]["boundary"][2], [9.0, 10.0])
     np.testing.assert_array_equal(fit["conditions"]["boundary"][0][:, 0], np.arange(8.0))
-    with pytest.raises(pdesolve.ConfigError, match="solver.holdout"):
+    with pytest.raises(pdesolve.ConfigError, match=r"solver\.holdout"):
         split_batch(_linear_batch(rng, 1, 2, noise=0.0), 0.2)
 
 
@@ -443,7 +442,7 @@ def test_chunk_batch_splits_every_part_into_equal_chunks():
     assert chunks["x"].shape == (3, 3, 2) and chunks["f"].shape == (3, 3)  # the 11th point dropped
     np.testing.assert_array_equal(chunks["f"].reshape(-1), batch["f"][:9])
     np.testing.assert_array_equal(chunks["conditions"]["boundary"][2], [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
-    with pytest.raises(pdesolve.ConfigError, match="solver.accumulate"):
+    with pytest.raises(pdesolve.ConfigError, match=r"solver\.accumulate"):
         chunk_batch(batch, 7)  # 6 boundary points in 7 chunks
 
 
@@ -467,7 +466,7 @@ def test_accumulated_pinn_step_matches_the_whole_batch_step():
 
 
 def test_accumulate_refuses_the_geodesic_acceleration():
-    with pytest.raises(pdesolve.ConfigError, match="solver.geodesic.*accumulate"):
+    with pytest.raises(pdesolve.ConfigError, match=r"solver\.geodesic.*accumulate"):
         pdesolve.solve(
             "problems/poisson2d.yaml",
             {
@@ -478,7 +477,7 @@ def test_accumulate_refuses_the_geodesic_acceleration():
 
 
 def test_holdout_needs_the_line_search():
-    with pytest.raises(pdesolve.ConfigError, match="solver.holdout.*line_search"):
+    with pytest.raises(pdesolve.ConfigError, match=r"solver\.holdout.*line_search"):
         pdesolve.solve(
             "problems/poisson2d.yaml",
             {"solver": {"name": "gauss_newton", "holdout": 0.2}, "train": {"steps": 1, "progress": False}},

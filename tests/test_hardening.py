@@ -111,7 +111,7 @@ def test_a_long_value_is_shortened_in_messages(tmp_path):
 
 def test_an_exact_solution_that_is_nan_on_the_domain_is_refused(tmp_path):
     path = _poisson_with(tmp_path, {'exact: "sin(pi * x[1]) * sin(pi * x[2])"': 'exact: "log(x[1] - 0.5)"'})
-    code, out, err = _cli(["solve", path, "--quiet", "--out", tmp_path / "run", "--set", "train.steps=2"])
+    code, _out, err = _cli(["solve", path, "--quiet", "--out", tmp_path / "run", "--set", "train.steps=2"])
     assert code == 2 and "exact" in err and "nan" in err and "evaluation points" in err, err
     assert not (tmp_path / "run").exists()
 
@@ -156,7 +156,7 @@ def test_check_validates_the_problems_config_section(tmp_path):
     ],
 )
 def test_bad_config_values_are_validation_errors(tmp_path, item, field):
-    code, out, err = _cli(["solve", POISSON, "--quiet", "--out", tmp_path / "x", "--set", item])
+    code, _out, err = _cli(["solve", POISSON, "--quiet", "--out", tmp_path / "x", "--set", item])
     assert code == 2 and err.startswith(f"error: config {field}:") and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "x").exists()
 
@@ -176,7 +176,7 @@ def test_bad_config_values_are_validation_errors(tmp_path, item, field):
 )
 def test_bad_problem_values_are_validation_errors(tmp_path, replace, field):
     path = _poisson_with(tmp_path, replace)
-    code, out, err = _cli(["check", path])
+    code, _out, err = _cli(["check", path])
     assert code == 2 and f": {field}:" in err and len(err.strip().splitlines()) == 1, err
 
 
@@ -269,7 +269,7 @@ HJB2 = [
 
 
 def test_a_huge_learning_rate_stops_with_exit_3(tmp_path):
-    code, out, err = _cli(["solve", ROOT / "problems/hjb20.yaml", *HJB2, "--out", tmp_path / "stop"])
+    code, _out, err = _cli(["solve", ROOT / "problems/hjb20.yaml", *HJB2, "--out", tmp_path / "stop"])
     assert code == 3 and err.startswith("error: diverged:") and "lower solver.learning_rate" in err, err
     report = json.loads((tmp_path / "stop" / "report.json").read_text())
     assert report["steps"] < 20 and np.isfinite(report["rel_l2"])
@@ -332,7 +332,7 @@ def test_an_unwritable_out_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     for option in (["--out", blocker / "run"], ["--output-root", blocker]):
-        code, out, err = _cli(["solve", POISSON, "--quiet", "--set", "train.steps=2", *option])
+        code, _out, err = _cli(["solve", POISSON, "--quiet", "--set", "train.steps=2", *option])
         assert code == 2 and "cannot create a run folder" in err and len(err.strip().splitlines()) == 1, err
 
 
@@ -345,19 +345,19 @@ def test_a_full_disk_is_a_clear_error_and_the_run_resumes(tmp_path, monkeypatch)
 
     with monkeypatch.context() as patch:
         patch.setattr(pdesolve.results, "write_figures", full)
-        code, out, err = _cli(["solve", POISSON, *config, "--out", folder])
+        code, _out, err = _cli(["solve", POISSON, *config, "--out", folder])
     assert code == 2 and "disk is full" in err and f"--resume {folder}" in err, err
     assert not (folder / "report.json").exists()  # not marked finished
-    code, out, err = _cli(["solve", POISSON, *config, "--resume", folder])
+    code, _out, err = _cli(["solve", POISSON, *config, "--resume", folder])
     assert code == 0 and (folder / "report.json").is_file() and (folder / "error_vs_step.png").is_file(), err
 
 
 def test_an_error_after_the_folder_is_made_leaves_no_folder(tmp_path):
     folder = tmp_path / "run"
-    code, out, err = _cli(["solve", POISSON, "--quiet", "--out", folder, "--set", "train.devices=64"])
+    code, _out, err = _cli(["solve", POISSON, "--quiet", "--out", folder, "--set", "train.devices=64"])
     assert code == 2 and "train.devices" in err, err
     assert not folder.exists()
-    code, out, err = _cli(["solve", POISSON, "--quiet", "--out", folder, "--set", "train.steps=2"])
+    code, _out, err = _cli(["solve", POISSON, "--quiet", "--out", folder, "--set", "train.steps=2"])
     assert code == 0, err
 
 
@@ -382,7 +382,7 @@ def test_debug_after_the_subcommand_shows_the_traceback(tmp_path):
 
 
 def test_a_folder_as_the_problem_says_so(tmp_path):
-    code, out, err = _cli(["check", tmp_path])
+    code, _out, err = _cli(["check", tmp_path])
     assert code == 2 and "is a folder" in err
 
 
@@ -394,7 +394,7 @@ def test_report_into_a_closed_pipe_is_quiet():
 
 
 def test_list_shows_config_descriptions():
-    code, out, err = _cli(["list"])
+    _code, out, _err = _cli(["list"])
     line = next(line for line in out.splitlines() if "ad_reference.yaml" in line)
     assert "autodiff reference" in line
 
@@ -417,12 +417,12 @@ def test_interrupted_names_the_folder_to_resume(monkeypatch, tmp_path):
         raise err
 
     monkeypatch.setattr(pdesolve.run, "solve", stop)
-    code, out, err = _cli(["solve", POISSON, "--quiet"])
+    code, _out, err = _cli(["solve", POISSON, "--quiet"])
     assert code == 130 and err.startswith("\ninterrupted") and f"--resume {tmp_path / 'run'}" in err
 
 
 def test_a_sparse_grid_too_large_is_a_validation_error(tmp_path):
-    code, out, err = _cli(
+    code, _out, err = _cli(
         [
             "solve",
             ROOT / "problems/hjb20.yaml",

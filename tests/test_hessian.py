@@ -143,8 +143,13 @@ def test_stein_on_an_ansatz_smooths_the_network_only():
     from pdesolve.operators._base import Ansatz
 
     assert isinstance(toy, Ansatz)
-    smoothed = lambda x, t: sg(lambda xs, ts: toy.network(xs), x, t, frozenset({"u"}))["u"]  # N_s, same rule
-    reference = lambda x, t: toy.base(x, t) + toy.factor(x, t) * smoothed(x, t)
+
+    def smoothed(x, t):  # N_s, same rule
+        return sg(lambda xs, ts: toy.network(xs), x, t, frozenset({"u"}))["u"]
+
+    def reference(x, t):
+        return toy.base(x, t) + toy.factor(x, t) * smoothed(x, t)
+
     t = jnp.zeros(len(POINTS))
     expected = AutodiffEngine()(reference, POINTS, t, frozenset({hessian}))[hessian.name]
     np.testing.assert_allclose(sg(toy, POINTS, t, frozenset({hessian}))[hessian.name], expected, rtol=1e-9)

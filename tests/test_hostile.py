@@ -181,7 +181,7 @@ def test_config_resources_are_refused_with_a_value_that_fits(small_memory, monke
         code, _, err = _cli("check", POISSON, "--set", item)
     _refused(code, err, field)
     assert not built
-    code, out, err = _cli("check", POISSON, "--set", rebuilt.format(n=_fitting(err, field)))
+    code, _out, err = _cli("check", POISSON, "--set", rebuilt.format(n=_fitting(err, field)))
     assert code == 0, err
 
 
@@ -251,7 +251,7 @@ def test_a_full_disk_while_writing_is_exit_2_and_the_run_resumes(tmp_path, monke
     _refused(code, err, "disk is full")
     assert not (folder / "report.json").exists()
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]  # no partial file left
-    code, out, err = _cli("solve", POISSON, *config, "--resume", folder)
+    code, _out, err = _cli("solve", POISSON, *config, "--resume", folder)
     assert code == 0 and (folder / "report.json").is_file() and (folder / "solution.nc").is_file(), err
 
 

@@ -49,7 +49,7 @@ def imported_names(source: str, module: list[str], package: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = here[: len(here) - node.level + 1] if node.level else []
             base = base + (node.module.split(".") if node.module else [])
-            targets = [base + [alias.name] for alias in node.names] if node.module is None else [base]
+            targets = [[*base, alias.name] for alias in node.names] if node.module is None else [base]
         else:
             continue
         names |= {_top_name(target[1:], package) for target in targets if target[:1] == ["pdesolve"]}

@@ -87,7 +87,7 @@ def test_the_unknown_columns_match_forward_mode(observed):
         batch = loss.prepare(pieces.batch_maker(None, loss)(0, params), key)
         theta, unravel = ravel_pytree(params)
         fn = lambda th: loss.residuals(unravel(th), batch, key)  # noqa: E731
-        r, jac, _ = pieces.solver._jacobian(loss, params, fn, theta, batch, key)
+        _r, jac, _ = pieces.solver._jacobian(loss, params, fn, theta, batch, key)
         reference = np.asarray(jax.jacfwd(fn)(theta))
     assert pieces.solver.jacobian == "layerwise" and jac.shape == reference.shape
     assert jac.shape[0] == 400 + 200  # collocation rows and data rows
@@ -141,7 +141,7 @@ def test_a_netcdf_file_reads_like_the_csv(tmp_path):
 )
 def test_bad_data_files_are_refused(tmp_path, header, rows, message):
     _write_csv(tmp_path / "observations.csv", header, rows)
-    with pytest.raises(ProblemError, match="data.file") as err:
+    with pytest.raises(ProblemError, match=r"data\.file") as err:
         pdesolve.load_problem(_problem_file(tmp_path))
     assert message in str(err.value)
 
@@ -196,5 +196,5 @@ def test_a_vector_unknown_is_used_like_a_vector_parameter(observed):
 
 
 def test_projection_solvers_are_refused(observed):
-    with pytest.raises(ConfigError, match="solver.name"):
+    with pytest.raises(ConfigError, match=r"solver\.name"):
         pdesolve.solve(observed, {"solver": {"name": "projection"}, "train": {"steps": 1, "progress": False}})

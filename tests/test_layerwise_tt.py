@@ -76,7 +76,7 @@ def _as_dense(network: MLP) -> MLP:
         if not isinstance(layer, TTLinear):
             return layer
         shell = DenseLinear(layer.in_size, layer.out_size, key=jax.random.PRNGKey(0), dtype=layer.cores[0].dtype)
-        return eqx.tree_at(lambda l: (l.weight, l.bias), shell, (layer.to_dense(), layer.bias))
+        return eqx.tree_at(lambda m: (m.weight, m.bias), shell, (layer.to_dense(), layer.bias))
 
     return MLP([dense(layer) for layer in network.layers], network.activation)
 
@@ -155,5 +155,5 @@ def test_layerwise_refuses_an_unknown_layer_type():
             raise AssertionError("not evaluated")
 
     Loss.static = static
-    with pytest.raises(pdesolve.ConfigError, match="layerwise.*dense and tensor-train"):
+    with pytest.raises(pdesolve.ConfigError, match=r"layerwise.*dense and tensor-train"):
         _check_layerwise(Loss(), params)

@@ -53,5 +53,5 @@ def test_lbfgs_restarts_its_value_on_a_new_batch():
 def test_lbfgs_keys_are_checked():
     from pdesolve.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="solver.memory_size"):
+    with pytest.raises(ConfigError, match=r"solver\.memory_size"):
         resolve({"solver": {"name": "lbfgs", "memory_size": 0}})

@@ -108,7 +108,7 @@ def test_resume_without_a_checkpoint_says_so_and_starts_from_step_0(POISSON, tmp
         pdesolve.solve(POISSON, config, out=tmp_path / "cut", on_log=_interrupt_at(10))
     assert caught.value.checkpoint_step is None and not (tmp_path / "cut" / RECORD).exists()
     fresh = pdesolve.solve(POISSON, config)
-    code, out, err = _cli(["solve", POISSON, "--resume", tmp_path / "cut", "--quiet"])
+    code, _out, err = _cli(["solve", POISSON, "--resume", tmp_path / "cut", "--quiet"])
     assert code == 0, err
     assert "warning: --resume:" in err and "holds no checkpoint" in err and "from step 0" in err
     assert "checkpoint_every: 0" in err

@@ -21,7 +21,7 @@ def test_default_operators_by_dimension(dim, precision, step):
     full = dim <= FULL_STENCIL_MAX_DIM
     assert chosen["coordinates"] == ("all" if full else RANDOM_COORDINATES)
     engine = build_engine(resolve({"operators": {"method": "auto"}}).operators, dim=dim, has_time=True)
-    assert engine.coordinates == (None if full else RANDOM_COORDINATES) and engine.step is None
+    assert engine.coordinates == ("all" if full else RANDOM_COORDINATES) and engine.step is None
     # nodes per point: 2d + 1 + 2 (t +- h); random: two sets of 2k + 1 + 2, whatever d
     nodes = engine.evals_per_point(HJB, dim)
     assert nodes == (2 * dim + 1 + 2 if full else 2 * (2 * RANDOM_COORDINATES + 1 + 2))
@@ -39,7 +39,7 @@ def test_projection_counts_its_zeroth_order_perturbations():
 
 def test_check_prints_method_and_cost(capsys):
     assert cli.main(["check", "problems/hjb20.yaml"]) == 0
-    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("cost"))
+    line = next(text for text in capsys.readouterr().out.splitlines() if text.startswith("cost"))
     config = resolve(load_problem("problems/hjb20.yaml").config)
     batch, samples = config.train.batch_size, config.solver.settings.samples
     # sparse-grid Stein level 3 on d + 1 = 21 smoothed coordinates: 925 nodes (README)
@@ -52,5 +52,5 @@ def test_check_counts_the_layerwise_jacobian_by_hidden_units(capsys):
     its 20 line-search lengths and the held-out points' residual before the step: 1 + 80 + 20 + 1 =
     102 loss evaluations, not one per parameter (1,961)."""
     assert cli.main(["check", "problems/nt_burgers5_ball.yaml"]) == 0
-    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("cost"))
+    line = next(text for text in capsys.readouterr().out.splitlines() if text.startswith("cost"))
     assert "gauss_newton step (102 loss evaluations)" in line

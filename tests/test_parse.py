@@ -22,7 +22,7 @@ MU = sp.Symbol("mu", real=True)
 C = sp.IndexedBase("c")
 NAMES = equation_names({"mu": MU, "c": C})
 X, T, DIM = vocab.X, vocab.T, vocab.DIM
-I = vocab.INDICES["i"]
+I = vocab.INDICES["i"]  # noqa: E741 (the sum index i, named as in pdesolve.problem.symbols)
 U, LAP_U = vocab.SCALAR_OPERATORS["u"], vocab.SCALAR_OPERATORS["lap_u"]
 U_X = vocab.VECTOR_OPERATORS["u_x"]
 

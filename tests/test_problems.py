@@ -55,14 +55,14 @@ def _top_level_items(text: str) -> list[str]:
         if depth == 0 and text.startswith(", ", i):
             items.append(text[start:i])
             start = i + 2
-    return items + [text[start:]]
+    return [*items, text[start:]]
 
 
 @pytest.mark.parametrize("path", PROBLEMS, ids=[p.name for p in PROBLEMS])
 def test_shipped_problem_checks(path, capsys):
     assert cli.main(["check", str(path)]) == 0
     out = capsys.readouterr().out
-    line = next(l for l in out.splitlines() if l.startswith("operators"))
+    line = next(text for text in out.splitlines() if text.startswith("operators"))
     assert set(_top_level_items(line.split(None, 1)[1])) == EXPECTED_OPERATORS[path.stem]
     assert out.rstrip().endswith("ok")
     problem = load_problem(path)
@@ -89,7 +89,7 @@ conditions: {initial: "0"}
 
 def _edit(base: str, **fields) -> str:
     """``base`` with top-level fields replaced (value None removes it) or added."""
-    lines = {l.split(":", 1)[0]: l for l in base.splitlines()}
+    lines = {text.split(":", 1)[0]: text for text in base.splitlines()}
     for key, value in fields.items():
         if value is None:
             lines.pop(key, None)
@@ -317,9 +317,9 @@ def test_python_module_problem_matches_yaml():
 
 
 def test_every_shipped_file_is_package_data():
-    """setup.py ships problems/*.yaml, problems/data/*, configs/*.yaml and configs/spaces/*.yaml (and problems' modules as
-    modules): a file of another kind there would be missing from a non-editable install. ``pdesolve list``
-    finds them."""
+    """setup.py ships problems/*.yaml, problems/data/*, configs/*.yaml and configs/spaces/*.yaml (and problems'
+    modules as modules): a file of another kind there would be missing from a non-editable install. ``pdesolve
+    list`` finds them."""
     kinds = {
         "problems": {".yaml", ".py"},
         "problems/data": {".csv", ".py"},

@@ -17,7 +17,7 @@ from pdesolve.problem import compile_problem, load_problem
 from pdesolve.run import build_network, build_solver
 from pdesolve.solvers import SolverContext
 from pdesolve.solvers._projection_graph import ALGORITHMS, OutputConstraints, solve_graph
-from pdesolve.solvers._projection_pinn import least_squares_rows, linearised_block
+from pdesolve.solvers._projection_pinn import linearised_block
 
 
 def _setup(problem_file="problems/poisson2d.yaml", solver=None, method="sg"):
@@ -187,13 +187,13 @@ def test_graph_algorithms_reduce_output_infeasibility(algorithm):
 
 def test_config_and_binding_errors_name_the_field():
     compiled, config, solution, _, _, soft = _setup(method="ad")
-    params, static = eqx.partition(solution, eqx.is_inexact_array)
+    _params, static = eqx.partition(solution, eqx.is_inexact_array)
     solver = build_solver(config.solver, 10)
-    with pytest.raises(ConfigError, match="operators.method"):
+    with pytest.raises(ConfigError, match=r"operators\.method"):
         solver.bind(SolverContext(static, AutodiffEngine(), compiled, soft, config.train.condition_weight))
-    with pytest.raises(ConfigError, match="solver.algorithm"):
+    with pytest.raises(ConfigError, match=r"solver\.algorithm"):
         build_solver(_with_solver(config, algorithm="difference_map"), 10)
-    with pytest.raises(ConfigError, match="solver.output_layer"):
+    with pytest.raises(ConfigError, match=r"solver\.output_layer"):
         build_solver(_with_solver(config, hidden="zeroth_order", output_layer="projection"), 10)
     tt = resolve(
         {
@@ -205,7 +205,7 @@ def test_config_and_binding_errors_name_the_field():
     tt_static = eqx.partition(build_solution(compiled, net, "auto")[0], eqx.is_inexact_array)[1]
     engine = SparseGridSteinEngine(sigma=0.1, level=3)
     tt_context = SolverContext(tt_static, engine, compiled, soft, tt.train.condition_weight)
-    with pytest.raises(ConfigError, match="solver.hidden"):
+    with pytest.raises(ConfigError, match=r"solver\.hidden"):
         build_solver(tt.solver, 10).bind(tt_context)
     # With ZO hidden layers a TT network is accepted: only the dense read-out is solved.
     build_solver(_with_solver(tt, hidden="zeroth_order"), 10).bind(tt_context)

@@ -20,7 +20,7 @@ def test_dot_is_the_nearest_point_of_the_bilinear_set(k):
         ours = np.sum((pa - a) ** 2) + np.sum((pb - b) ** 2) + (pz - z) ** 2
 
         def distance(v):  # z' = a'.b' eliminated
-            return np.sum((v[:k] - a) ** 2) + np.sum((v[k:] - b) ** 2) + (v[:k] @ v[k:] - z) ** 2
+            return np.sum((v[:k] - a) ** 2) + np.sum((v[k:] - b) ** 2) + (v[:k] @ v[k:] - z) ** 2  # noqa: B023 (used in this trial)
 
         starts = [np.concatenate([a, b])] + [rng.normal(size=2 * k) * 2 for _ in range(20)]
         brute = min(optimize.minimize(distance, s, method="BFGS", options={"gtol": 1e-12}).fun for s in starts)
@@ -37,10 +37,10 @@ def test_hyperplane_matches_constrained_minimisation_in_a_weighted_metric():
         )
         w = np.ones(5) if metric is None else metric
         ref = optimize.minimize(
-            lambda v: np.sum(w * (v - x) ** 2),
+            lambda v: np.sum(w * (v - x) ** 2),  # noqa: B023 (minimised at once)
             x,
             method="SLSQP",
-            constraints={"type": "eq", "fun": lambda v: c @ v - e},
+            constraints={"type": "eq", "fun": lambda v: c @ v - e},  # noqa: B023 (as above)
             options={"ftol": 1e-14, "maxiter": 500},
         ).x
         np.testing.assert_allclose(ours, ref, atol=1e-6)

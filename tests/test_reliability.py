@@ -120,7 +120,8 @@ def _assert_same_run(a: Path, b: Path):
     assert ra["rel_l2"] == rb["rel_l2"] and ra["steps"] == rb["steps"] and ra["loss_evals"] == rb["loss_evals"]
 
 
-# rge, hybrid and Adam-then-L-BFGS stages (13 s, 22 s, compiling two stages) with -m slow: the default run keeps the suite under 15 min
+# rge, hybrid and Adam-then-L-BFGS stages (13 s, 22 s, compiling two stages) with -m slow: the default run keeps
+# the suite under 15 min
 @pytest.mark.parametrize(
     "solver",
     [pytest.param(s, marks=pytest.mark.slow) if s in ("rge", "hybrid", "stages_adam_lbfgs") else s for s in SOLVERS],
@@ -190,7 +191,7 @@ def test_a_run_killed_with_sigkill_keeps_a_readable_folder_and_resumes(tmp_path)
 def test_resume_refuses_a_finished_run_and_a_changed_config(tmp_path, monkeypatch):
     config = _config("adam")
     _run_interrupted(config, tmp_path / "cut", monkeypatch)
-    with pytest.raises(ConfigError, match="train.batch_size"):
+    with pytest.raises(ConfigError, match=r"train\.batch_size"):
         pdesolve.solve(POISSON, config, overrides=[{"train": {"batch_size": 64}}], resume=tmp_path / "cut")
     code, _, err = _cli(["solve", str(POISSON), "--resume", str(tmp_path / "cut"), "--set", "seed=8", "--quiet"])
     assert code == 2 and err.startswith("error: config seed:") and len(err.strip().splitlines()) == 1
@@ -236,7 +237,9 @@ def blowup(tmp_path) -> Path:
 def test_divergence_stops_cleanly_with_history_and_last_good_checkpoint(tmp_path, blowup):
     folder = tmp_path / "nan"
     config = _diverging("stop")
-    code, out, err = _cli(["solve", str(blowup), "--out", str(folder), "--quiet", "--config", _write(tmp_path, config)])
+    code, _out, err = _cli(
+        ["solve", str(blowup), "--out", str(folder), "--quiet", "--config", _write(tmp_path, config)]
+    )
     assert code == 3 and "diverged" in err and "Traceback" not in err
     report = json.loads((folder / "report.json").read_text())
     # a blow-up is caught once the loss is 1e6 x its best (issue 14), before it overflows
@@ -291,7 +294,7 @@ def test_set_goes_through_config_validation_on_the_cli(tmp_path):
         ("train.on_divergence=rollbak", "train.on_divergence", "did you mean 'rollback'"),
         ("solver.learning_rat=1", "solver.learning_rat", "did you mean 'learning_rate'"),
     ):
-        code, out, err = _cli(["solve", str(POISSON), "--out", str(tmp_path / "x"), "--set", item, "--quiet"])
+        code, _out, err = _cli(["solve", str(POISSON), "--out", str(tmp_path / "x"), "--set", item, "--quiet"])
         assert code == 2 and len(err.strip().splitlines()) == 1, err
         assert err.startswith(f"error: config {field}:") and hint in err, err
     assert not (tmp_path / "x").exists()  # refused before anything was written
@@ -320,7 +323,7 @@ HUGE = {
 
 
 def test_memory_limit_refuses_a_run_that_cannot_fit(tmp_path):
-    code, out, err = _cli(
+    code, _out, err = _cli(
         ["solve", str(POISSON), "--output-root", str(tmp_path), "--quiet", "--config", _write(tmp_path, HUGE)]
     )
     assert code == 2 and len(err.strip().splitlines()) == 1, err

@@ -156,7 +156,7 @@ def test_out_into_non_empty_folder_is_refused(tmp_path):
     folder = tmp_path / "taken"
     folder.mkdir()
     (folder / "keep.txt").write_text("mine")
-    code, out, err = _cli(["solve", str(POISSON), "--out", str(folder), "--set", "train.steps=1", "--quiet"])
+    code, _out, err = _cli(["solve", str(POISSON), "--out", str(folder), "--set", "train.steps=1", "--quiet"])
     assert code == 2
     assert err.startswith("error: ") and "not empty" in err and "Traceback" not in err
     assert [p.name for p in folder.iterdir()] == ["keep.txt"] and (folder / "keep.txt").read_text() == "mine"

@@ -11,6 +11,7 @@ import pdesolve
 from pdesolve.config import resolve, resolve_config, solver_fields
 from pdesolve.fields import NUMBER, Field
 from pdesolve.limits import perturbations
+from pdesolve.run._guard import rescaled_solver
 from pdesolve.solvers import (
     AbstractSolver,
     AbstractSolverSpec,
@@ -19,7 +20,6 @@ from pdesolve.solvers import (
     solver_specs,
     unregister_solver,
 )
-from pdesolve.run._guard import rescaled_solver
 
 POISSON = "problems/poisson2d.yaml"
 

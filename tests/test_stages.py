@@ -50,9 +50,9 @@ def test_stages_fill_in_their_solvers_defaults_and_name_bad_entries():
     for value, message in bad:
         with pytest.raises(ConfigError, match=message):
             resolve({"train": {"stages": value}})
-    with pytest.raises(ConfigError, match="train.stages.*take 50 steps"):
+    with pytest.raises(ConfigError, match=r"train\.stages.*take 50 steps"):
         staged([{"name": "adam", "steps": 50}, {"name": "lbfgs"}], 50)
-    with pytest.raises(ConfigError, match="train.on_divergence"):
+    with pytest.raises(ConfigError, match=r"train\.on_divergence"):
         build_run_solver(
             resolve(
                 {"train": {"on_divergence": "rollback", "stages": [{"name": "adam", "steps": 5}, {"name": "lbfgs"}]}}

@@ -126,5 +126,5 @@ def test_config_smooth():
     assert build_engine(configured, dim=2, has_time=False).smooth == "network"
     saved = resolve(upgrade_saved({"operators": stein})).operators  # a run saved before the option
     assert build_engine(saved, dim=2, has_time=False).smooth == "solution"
-    with pytest.raises(ConfigError, match="operators.smooth"):
+    with pytest.raises(ConfigError, match=r"operators\.smooth"):
         resolve({"operators": {**stein, "smooth": "both"}})

@@ -101,17 +101,19 @@ def test_tt_svd_recovers_exact_low_rank_tt():
     [(21, 512, [1, 1, 3, 7], [8, 4, 4, 4], 2), (30, 24, [2, 5, 3], [3, 4, 2], [3, 2]), (64, 8, None, None, 3)],
 )
 def test_forward_paths_agree(in_size, out_size, in_factors, out_factors, rank):
-    make = lambda path: TTLinear(
-        in_size,
-        out_size,
-        key=jax.random.key(0),
-        rank=rank,
-        in_factors=in_factors,
-        out_factors=out_factors,
-        n_cores=3,
-        path=path,
-        dtype=jnp.float64,
-    )
+    def make(path):
+        return TTLinear(
+            in_size,
+            out_size,
+            key=jax.random.key(0),
+            rank=rank,
+            in_factors=in_factors,
+            out_factors=out_factors,
+            n_cores=3,
+            path=path,
+            dtype=jnp.float64,
+        )
+
     layers = [make(path) for path in ("contract", "dense", "auto")]
     z = jax.random.normal(jax.random.key(1), (7, in_size), jnp.float64)
     w = dense_by_definition(layers[0].cores, layers[0].out_factors, layers[0].in_factors)
@@ -159,7 +161,7 @@ def test_reference_network_parameter_count():
     assert net.dense_n_params == 274_433 == 22 * 512 + 513 * 512 + 513
     # the automatic factorisation chooses the reference factors
     auto = build_network(dataclasses.replace(model, in_factors=None, out_factors=None), 21, key=jax.random.key(0))
-    assert [(l.in_factors, l.out_factors) for l in auto.layers[:2]] == [
+    assert [(layer.in_factors, layer.out_factors) for layer in auto.layers[:2]] == [
         (first.in_factors, first.out_factors),
         (second.in_factors, second.out_factors),
     ]
@@ -169,7 +171,9 @@ def test_reference_network_parameter_count():
 def test_init_variance_matches_dense(init, variance):
     """E[W_ij^2] over initialisations equals the dense bound^2/3 (lecun 1/(3 in), siren 2/in)."""
     layers = [TTLinear(21, 512, key=jax.random.key(s), rank=2, in_factors=[1, 1, 3, 7], init=init) for s in range(300)]
-    second_moments = np.array([np.mean(dense_by_definition(l.cores, l.out_factors, l.in_factors) ** 2) for l in layers])
+    second_moments = np.array(
+        [np.mean(dense_by_definition(layer.cores, layer.out_factors, layer.in_factors) ** 2) for layer in layers]
+    )
     sampling_error = second_moments.std(ddof=1) / math.sqrt(len(layers))
     assert abs(second_moments.mean() - variance) < 4 * sampling_error
     assert sampling_error < 0.05 * variance  # the check is sharp enough to matter
@@ -244,7 +248,7 @@ def test_unfactorable_size_is_padded():
     assert layer.in_factors == (4, 4, 4, 8) and layer.to_dense().shape == (512, 509)
     assert padded_factorise(51, 4) == (2, 3, 3, 3) and padded_factorise(1001, 4) == (4, 6, 6, 7)
     assert padded_factorise(512, 4) == factorise(512, 4)
-    with pytest.raises(ValueError, match="^in_factors: .* multiply to 52"):  # given factors must match
+    with pytest.raises(ValueError, match=r"^in_factors: .* multiply to 52"):  # given factors must match
         TTLinear(51, 512, key=jax.random.key(0), in_factors=[1, 4, 13, 1])
 
 
@@ -262,7 +266,7 @@ def test_tt_network_for_any_input_size_matches_dense(in_size, widths):
     for i, layer in enumerate(tt.layers):
         weight = layer.to_dense() if isinstance(layer, TTLinear) else layer.weight
         assert weight.shape == (layer.out_size, layer.in_size)
-        dense = eqx.tree_at(lambda m: (m.layers[i].weight, m.layers[i].bias), dense, (weight, layer.bias))
+        dense = eqx.tree_at(lambda m: (m.layers[i].weight, m.layers[i].bias), dense, (weight, layer.bias))  # noqa: B023 (called at once)
     for n in (7, 150):  # below and above AUTO_DENSE_MIN_BATCH: contracted cores, rebuilt weight
         z = jax.random.normal(jax.random.key(2), (n, in_size), jnp.float64)
         np.testing.assert_allclose(tt(z), dense(z), rtol=1e-12, atol=1e-12)
@@ -276,11 +280,11 @@ def test_config_errors_name_the_field():
         config = resolve({"model": {"type": "tt_mlp", **model}}).model
         return build_network(config, 21, key=jax.random.key(0))
 
-    with pytest.raises(ConfigError, match="layer 0: 21 -> 512.*in_factors"):
+    with pytest.raises(ConfigError, match=r"layer 0: 21 -> 512.*in_factors"):
         network(in_factors=[[1, 1, 3, 8], None])
-    with pytest.raises(ConfigError, match="model.rank"):
+    with pytest.raises(ConfigError, match=r"model\.rank"):
         network(rank=[2, 2, 2])
-    with pytest.raises(ConfigError, match="model.dense_layers"):
+    with pytest.raises(ConfigError, match=r"model\.dense_layers"):
         network(dense_layers=[3])
-    with pytest.raises(ConfigError, match="model.ranks"):
+    with pytest.raises(ConfigError, match=r"model\.ranks"):
         resolve_config({"model": {"type": "tt_mlp", "ranks": 2}})

@@ -11,7 +11,10 @@ def upgrade_saved(config: Any) -> Any:
     section written before ``smooth`` existed smoothed the solution. Anything else is left as is
     (validation reports it)."""
     operators = config.get("operators") if isinstance(config, dict) else None
-    kind = OPERATOR_KINDS.get(operators.get("method")) if isinstance(operators, dict) else None
+    if not isinstance(operators, dict):
+        return config
+    method = operators.get("method")
+    kind = OPERATOR_KINDS.get(method) if isinstance(method, str) else None
     if kind is None:
         return config
     schema = kind.schema()

@@ -30,14 +30,15 @@ def _comments(path: Path) -> dict[str, str]:
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         if token.type == tokenize.COMMENT:
             notes[token.start[0]] = token.string.lstrip("#:").strip()
-    lines, tree, found = source.splitlines(), ast.parse(source), {}
+    lines, tree = source.splitlines(), ast.parse(source)
+    found: dict[str, str] = {}
     helpers = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
     for key, node in _declarations(tree):
-        text = _span_note(notes, node.lineno, node.end_lineno) or _note_above(notes, lines, node.lineno)
+        text = _span_note(notes, node.lineno, node.end_lineno or node.lineno) or _note_above(notes, lines, node.lineno)
         call = node.value if isinstance(node, ast.AnnAssign) else node
         if not text and isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in helpers:
             helper = helpers[call.func.id]
-            text = _span_note(notes, helper.lineno, helper.end_lineno)
+            text = _span_note(notes, helper.lineno, helper.end_lineno or helper.lineno)
         if text and not found.get(key):
             found[key] = text
     return found
@@ -66,7 +67,8 @@ def _span_note(notes: dict[int, str], first: int, last: int) -> str:
 
 def _note_above(notes: dict[int, str], lines: list[str], line: int) -> str:
     """The block of comment-only lines just above ``line`` (1-based)."""
-    block, n = [], line - 1
+    block: list[str] = []
+    n = line - 1
     while n >= 1 and lines[n - 1].strip().startswith("#"):
         block.insert(0, notes.get(n, ""))
         n -= 1
@@ -97,7 +99,7 @@ def _sources() -> list[tuple[str, str, dict[str, Field], Path]]:
         ("model.", f"`type: {kind}`", cls.schema(), Path(inspect.getfile(cls))) for kind, cls in MODEL_KINDS.items()
     ]
     out += [
-        ("operators.", f"`method: {kind}`", cls.schema(), Path(inspect.getfile(cls)))
+        ("operators.", f"`method: {kind}`", cls.schema(), Path(inspect.getfile(type(cls.spec))))
         for kind, cls in OPERATOR_KINDS.items()
     ]
     out += [

@@ -39,10 +39,14 @@ from ..problem import Annulus, Box, CompiledProblem, Domain
 Field = Callable[[Float[Array, "n d"], Float[Array, " n"]], Float[Array, " n"]]
 
 
+#: The trained part of a solution: an eqx.Module (MLP, TT network) mapping z (n, k) to (n,).
+Network = Callable[[Float[Array, "n k"]], Float[Array, " n"]]
+
+
 class Solution(eqx.Module):
     """``u(x, t) = base(x, t) + factor(x, t) * network(z)`` with z = (x, t) or x; batched over n."""
 
-    network: eqx.Module
+    network: Network
     base: Field = eqx.field(static=True)
     factor: Field = eqx.field(static=True)
     has_time: bool = eqx.field(static=True)
@@ -199,6 +203,7 @@ def _time_parts(compiled: CompiledProblem, extension: Field | None) -> tuple[Fie
     boundary extension's correction when there is one."""
     problem = compiled.problem
     kind = "initial" if "initial" in compiled.conditions else "terminal"
+    assert problem.time is not None  # initial or terminal data exist only with time
     t0, t1 = problem.time
     t_c = t0 if kind == "initial" else t1
     g = compiled.conditions[kind]
@@ -252,7 +257,11 @@ def outward_normal(domain: Domain, x: Float[Array, "n d"]) -> Float[Array, "n d"
 
 
 def _size(domain: Domain) -> float:
-    return float(np.mean(domain.high - domain.low)) if isinstance(domain, Box) else float(domain.outer)
+    if isinstance(domain, Box):
+        return float(np.mean(domain.high - domain.low))
+    if isinstance(domain, Annulus):
+        return float(domain.outer)
+    raise TypeError(f"no boundary (so no normal) for {type(domain).__name__}")
 
 
 def condition_values(compiled: CompiledProblem, kind: str) -> Callable[[Field, Array, Array], Float[Array, " n"]]:
@@ -272,6 +281,7 @@ def condition_values(compiled: CompiledProblem, kind: str) -> Callable[[Field, A
 
     if kind == "neumann":
         return normal_derivative
+    assert compiled.robin is not None  # a robin condition comes with its coefficients
     a, b = compiled.robin
 
     def robin(field, x, t):
@@ -280,7 +290,7 @@ def condition_values(compiled: CompiledProblem, kind: str) -> Callable[[Field, A
     return robin
 
 
-def build_solution(compiled: CompiledProblem, network: eqx.Module, mode: str) -> tuple[Solution, tuple[str, ...]]:
+def build_solution(compiled: CompiledProblem, network: Network, mode: str) -> tuple[Solution, tuple[str, ...]]:
     """Wraps ``network`` so that the problem's conditions hold exactly (``mode='auto'``) or are
     left to losses (``mode='soft'``; an initial velocity is still built in; Neumann data are always
     losses; in ``auto`` mode, so are Dirichlet data that :func:`_box_data_is_exact` leaves out).

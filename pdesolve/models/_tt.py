@@ -5,6 +5,7 @@
 ``in = n_1...n_L`` (multi-indices in row-major order, as ``reshape`` reads them).
 """
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Literal
@@ -18,12 +19,10 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from ._layers import AbstractLinear, uniform_bound
 from ._tt_svd import check_factors, check_ranks, max_ranks, tt_svd
 
-# Batch size from which ``path="auto"`` rebuilds the dense weight instead of contracting the cores.
-# Measured by ``python -m benchmarks tt-forward`` on the reference 512 -> 512 rank-2 layer (2-core
-# CPU, float32; benchmarks/results/tt-forward/summary.md): contracting is faster up to n = 30
-# (rebuilding W costs about as much as a dense layer on ~30 points), rebuilding is 1.4x faster at
-# n = 100 and 3.5-7x faster from n = 1000 on, with 5x less memory (the sweep keeps (n, 512, r)
-# intermediates). XLA's CPU code for the small-rank contractions is memory bound.
+# Batch size from which ``path="auto"`` rebuilds the dense weight instead of contracting the cores:
+# rebuilding W costs about as much as a dense layer on a few tens of points, while the contraction
+# keeps (n, out, r) intermediates and XLA's CPU code for its small ranks is memory bound
+# (``python -m benchmarks tt-forward``: benchmarks/results/tt-forward/summary.md).
 AUTO_DENSE_MIN_BATCH = 100
 
 # A factor above both this and twice the balanced factor ``ceil(size ** (1/L))`` makes
@@ -32,7 +31,7 @@ _MAX_SMALL_FACTOR = 8
 
 
 def _factorisations(size: int, n_factors: int, smallest: int = 1) -> list[tuple[int, ...]]:
-    """Every way to write ``size`` as ``n_factors`` non-decreasing factors (1s allowed)."""
+    """Every way to write ``size`` as ``n_factors`` non-decreasing factors (factors of 1 allowed)."""
     if n_factors == 1:
         return [(size,)] if size >= smallest else []
     return [
@@ -135,6 +134,10 @@ def cores_to_dense(cores: Sequence[Float[Array, "a m n b"]]) -> Float[Array, "ou
     return w[..., 0]
 
 
+#: How a TT layer computes its output: contracting the cores, through the rebuilt dense weight, or by batch size.
+TTPath = Literal["contract", "dense", "auto"]
+
+
 class TTLinear(AbstractLinear):
     """``z @ W.T + b`` with ``W`` (out, in) in TT format: ``(n, in) -> (n, out)``.
 
@@ -148,7 +151,7 @@ class TTLinear(AbstractLinear):
     out_size: int = eqx.field(static=True)
     in_factors: tuple[int, ...] = eqx.field(static=True)
     out_factors: tuple[int, ...] = eqx.field(static=True)
-    path: Literal["contract", "dense", "auto"] = eqx.field(static=True)
+    path: TTPath = eqx.field(static=True)
 
     def __init__(
         self,
@@ -162,7 +165,7 @@ class TTLinear(AbstractLinear):
         n_cores: int = 4,
         init: str = "lecun",
         use_bias: bool = True,
-        path: Literal["contract", "dense", "auto"] = "auto",
+        path: TTPath = "auto",
         dtype=jnp.float32,
     ):
         """``in_factors``/``out_factors`` default to ``factorise(size, L)`` with ``L`` taken from
@@ -202,7 +205,7 @@ class TTLinear(AbstractLinear):
 
     def __check_init__(self):
         shapes = [core.shape for core in self.cores]
-        chained = all(a[3] == b[0] for a, b in zip(shapes[:-1], shapes[1:]))
+        chained = all(a[3] == b[0] for a, b in itertools.pairwise(shapes))
         if not (shapes[0][0] == shapes[-1][3] == 1 and chained):
             raise ValueError(f"cores: ranks must chain with r_0 = r_L = 1, got core shapes {shapes}")
         if tuple(s[1] for s in shapes) != self.out_factors or tuple(s[2] for s in shapes) != self.in_factors:
@@ -219,7 +222,7 @@ class TTLinear(AbstractLinear):
         in_factors: Sequence[int] | None = None,
         out_factors: Sequence[int] | None = None,
         n_cores: int = 4,
-        path: Literal["contract", "dense", "auto"] = "auto",
+        path: TTPath = "auto",
     ) -> "TTLinear":
         """TT-SVD of a dense ``weight`` (out, in), truncated to ``rank`` and/or ``tolerance``
         (relative Frobenius error); see ``tt_svd``. ``bias`` is copied (``None``: no bias).
@@ -240,8 +243,8 @@ class TTLinear(AbstractLinear):
             path=path,
             dtype=weight.dtype,
         )
-        layer = eqx.tree_at(lambda l: l.cores, structure, cores)
-        return layer if bias is None else eqx.tree_at(lambda l: l.bias, layer, jnp.asarray(bias, weight.dtype))
+        layer = eqx.tree_at(lambda m: m.cores, structure, cores)
+        return layer if bias is None else eqx.tree_at(lambda m: m.bias, layer, jnp.asarray(bias, weight.dtype))
 
     @property
     def ranks(self) -> tuple[int, ...]:

@@ -2,6 +2,7 @@
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import jax.numpy as jnp
 import numpy as np
@@ -28,7 +29,11 @@ def check_factors(out_size: int, out_factors: Sequence[int], in_size: int, in_fa
 
 def check_ranks(rank: int | Sequence[int], n_cores: int) -> list[int]:
     """Inner ranks ``[r_1, ..., r_{L-1}]`` from one int or a list of ``L - 1`` positive ints."""
-    ranks = [rank] * (n_cores - 1) if isinstance(rank, int) and not isinstance(rank, bool) else list(rank)
+    ranks = (
+        [rank] * (n_cores - 1)
+        if isinstance(rank, int) and not isinstance(rank, bool)
+        else list(cast(Sequence[int], rank))
+    )
     if len(ranks) != n_cores - 1 or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in ranks):
         raise ValueError(
             f"rank: expected one positive int or {n_cores - 1} of them (L - 1 for L = {n_cores} cores), got {rank!r}"
@@ -80,7 +85,7 @@ def tt_svd(
 
     tensor = np.asarray(matrix, np.float64).reshape(*out_factors, *in_factors)
     tensor = tensor.transpose([axis for k in range(n_cores) for axis in (k, n_cores + k)])
-    delta = (tolerance or 0.0) * np.linalg.norm(tensor) / math.sqrt(max(n_cores - 1, 1))
+    delta = (tolerance or 0.0) * float(np.linalg.norm(tensor)) / math.sqrt(max(n_cores - 1, 1))
     cores = []
     rest, r_prev = tensor.reshape(1, -1), 1
     for k in range(n_cores - 1):

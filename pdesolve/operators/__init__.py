@@ -10,9 +10,9 @@ from ._stein import AbstractSteinEngine, MonteCarloSteinEngine, SparseGridSteinE
 __all__ = [
     "DEFAULT_STEPS",
     "FULL_STENCIL_MAX_DIM",
-    "RANDOM_COORDINATES",
     "OPERATORS",
     "OPERATOR_SHAPES",
+    "RANDOM_COORDINATES",
     "AbstractOperatorEngine",
     "AbstractSteinEngine",
     "AutodiffEngine",

@@ -7,7 +7,6 @@ fixed k. With ``samples`` set below the rank, Hutchinson directions (``SecondDir
 make an unbiased estimate at 2 samples + 1 nodes (per sign of the weights).
 """
 
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 

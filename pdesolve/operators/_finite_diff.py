@@ -4,13 +4,11 @@ Every stencil node is the point moved along one input coordinate, ``z + s e_j``.
 is a ``Solution`` whose network has ``stencil_values`` (the MLP), the first affine layer at a
 node is ``(W z + b) + s W[:, j]``: it is computed once per point and one column is added per node
 (O(w) per node instead of O(d w)), see ``_network_nodes``.
-The ansatz's base and factor are still evaluated at the (n m, d) node coordinates: at d = 1000
-that memory traffic dominates an unchunked call; ``operators.chunk_size`` of 5-20 points keeps it
-in cache (measured on a loaded 2-core CPU: 1.3-2 s unchunked, 0.27 s with 5-point chunks). They
-hold no parameters: ``prepare`` evaluates them once for a batch and key, in cache-sized chunks,
-for a solver that evaluates the residual many times on it (Gauss-Newton: the Jacobian and the
-line search; nt_heat100_ball, a 99-term initial value at 101,500 nodes: 0.40 s per evaluation
-before, 0.19 s once per step now).
+The ansatz's base and factor are still evaluated at the (n m, d) node coordinates: at large d
+that memory traffic dominates an unchunked call, and ``operators.chunk_size`` of 5-20 points keeps
+it in cache. They hold no parameters: ``prepare`` evaluates them once for a batch and key, in
+cache-sized chunks, for a solver that evaluates the residual many times on it (Gauss-Newton: the
+Jacobian and the line search). Measurements: benchmarks/results/finite_difference_defaults/.
 """
 
 from collections.abc import Callable
@@ -26,17 +24,13 @@ from ._directional import directions_in, fd_directional, random_directions
 
 #: Default steps by precision (``operators.step`` unset). The central second difference has
 #: error ~ h^2 |u''''| / 12 (truncation) + 4 eps |u| / h^2 (round-off), smallest near
-#: h ~ (48 eps |u| / |u''''|)^(1/4): 3e-4 in float64, 5e-2 in float32 for O(1) values.
-#: float64 uses 1e-3: Laplacian relative error 3e-7 (measured, d = 5 and 100; 3e-8 and 7e-8 at
-#: 3e-4) and round-off ~1e-9 per node: a margin for solvers that difference the residual again
-#: over parameters (Gauss-Newton), whose noise then stays small.
-#: float32 uses 3e-2: round-off dominates below it (measured relative Laplacian error 3e-4 at
-#: d = 5, 2.5e-3 at d = 100, against 1.6e-3 and 2.4e-2 at 1e-2); tests/test_finite_diff.py.
+#: h ~ (48 eps |u| / |u''''|)^(1/4). float64 steps above that optimum, a margin for solvers that
+#: difference the residual again over parameters (Gauss-Newton); float32 where round-off stops
+#: dominating. Measurements: benchmarks/results/finite_difference_defaults/.
 DEFAULT_STEPS = {"float64": 1e-3, "float32": 3e-2}
 
 #: Node coordinates (points x nodes x d) per chunk where ``prepare`` evaluates the ansatz's base and
-#: factor without ``chunk_size``: 1 MB of float64 stays in cache (nt_heat100_ball, 500 points x 203
-#: nodes x 100: 0.40 s at once, 0.19 s in chunks of 4 or 16 points, 0.28 s of 64, 2-core CPU).
+#: factor without ``chunk_size``: 1 MB of float64 stays in cache (benchmarks/results/finite_difference_defaults/).
 PREPARE_CHUNK_VALUES = 2**17
 
 
@@ -208,7 +202,7 @@ class FiniteDifferenceEngine(AbstractOperatorEngine):
         if not isinstance(u, Ansatz):
             return None
         h = self._step(x.dtype)
-        n, d = x.shape
+        _n, d = x.shape
         chunk = self.chunk_size or max(1, PREPARE_CHUNK_VALUES // (self._nodes_per_set(needs, d) * d))
 
         def parts(k):
@@ -259,7 +253,7 @@ class FiniteDifferenceEngine(AbstractOperatorEngine):
         return jnp.concatenate(coords, axis=1), jnp.concatenate(shifts, axis=1)
 
     def _evaluate(self, u, x, t, needs, chosen, parts):
-        n, d = x.shape
+        _n, d = x.shape
         h = self._step(x.dtype)
         centre, space, time = _stencil_parts(needs)
         values = node_values(u, x, t, *self._nodes(x, t, needs, chosen, h), aware=self.aware, parts=parts)

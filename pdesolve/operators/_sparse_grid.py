@@ -191,7 +191,7 @@ def symmetric_sparse_grid(dim: int, level: int) -> SymmetricRule:
 
     Exact for polynomials of total degree <= 2 * level - 1. Coinciding nodes are merged and
     zero-weight nodes dropped. Memory is O(pairs * (level - 1)); the node count grows like
-    dim^(level-1) (level 3, dim 1000: about 2e6 nodes). The arrays are read-only (cached).
+    dim^(level-1) (level 3: about 2 dim^2 nodes). The arrays are read-only (cached).
     """
     if dim < 1 or level < 1:
         raise ValueError(f"a sparse grid needs dim >= 1 and level >= 1, got dim={dim}, level={level}")

@@ -71,6 +71,10 @@ class _Env:
     dim: int
 
 
+#: What an expression evaluates to: a Python number, a numpy index array or a JAX array.
+Value = Array | np.ndarray | float
+
+
 def _index_values(expr: sp.Expr, env: _Env) -> np.ndarray | int:
     """Evaluates an integer index expression (e.g. i + 1, d - 1) with numpy."""
     if expr.is_Integer:
@@ -104,7 +108,7 @@ def _unsupported(expr: sp.Basic) -> CompileError:
     return CompileError(f"{expr.func.__name__} is not supported by the compiler")
 
 
-def _evaluate(expr: sp.Basic, env: _Env) -> Array:
+def _evaluate(expr: sp.Basic, env: _Env) -> Value:
     """The value of ``expr`` at one point of ``env``: a Python scalar, an index array or a JAX array."""
     if isinstance(expr, (sp.Number, sp.NumberSymbol, sp.logic.boolalg.BooleanAtom)):
         return _constant(expr)
@@ -180,7 +184,7 @@ def _power(expr: sp.Pow, env: _Env) -> Array:
     return jnp.power(_evaluate(base, env), _evaluate(exponent, env))
 
 
-def _piecewise(expr: sp.Piecewise, env: _Env) -> Array:
+def _piecewise(expr: sp.Piecewise, env: _Env) -> Value:
     """The first piece whose condition holds; NaN where none does (sympy: undefined)."""
     last = expr.args[-1]
     result = _evaluate(last.expr, env)
@@ -207,7 +211,7 @@ def _function(expr: sp.Basic, env: _Env) -> Array:
     raise _unsupported(expr)
 
 
-def _evaluate_reduction(expr: sp.Sum | sp.Product, env: _Env) -> Array:
+def _evaluate_reduction(expr: sp.Sum | sp.Product, env: _Env) -> Value:
     """A Sum or Product over its limits (the first is innermost); nested reductions broadcast: each
     index has its own array axis, so the term is evaluated once on the grid of index values."""
     reduce, empty = (jnp.sum, 0.0) if isinstance(expr, sp.Sum) else (jnp.prod, 1.0)
@@ -229,7 +233,7 @@ def _evaluate_reduction(expr: sp.Sum | sp.Product, env: _Env) -> Array:
         )
     if count == 0:
         return empty
-    grid = np.arange(first, last + 1).reshape(shape)
+    grid = np.arange(int(first), int(last) + 1).reshape(shape)
     term = expr.function if not inner else type(expr)(expr.function, *inner)
     value = _evaluate(term, dataclasses.replace(env, indices={**outer, index: grid}))
     return reduce(jnp.broadcast_to(value, np.broadcast_shapes(jnp.shape(value), grid.shape)), axis=-1)
@@ -289,6 +293,7 @@ def _second_directions(c: Contraction, problem: Problem) -> SecondDirections:
             return SecondDirections(c.symbol.name, eye[:, [a - 1]], np.ones(1), None, c.text)
         columns = np.stack([eye[a - 1] + eye[b - 1], eye[a - 1] - eye[b - 1]], axis=1)
         return SecondDirections(c.symbol.name, columns, np.array([0.25, -0.25]), None, c.text)
+    assert c.indices is not None and c.scale is not None  # set where entries is None (_hessian)
     columns, weights = _factorised(c, problem)
     scalars, arrays = _names(problem)
     i = c.indices[0]
@@ -307,6 +312,7 @@ def _second_directions(c: Contraction, problem: Problem) -> SecondDirections:
 def _factorised(c: Contraction, problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     """(columns (d, k), weights (k,)) with sum_m w_m l_m l_m^T the symmetric part of C: a Gram
     parameter's factor, or the eigenpairs of C with |eigenvalue| above 1e-12 of the largest."""
+    assert c.indices is not None  # set where entries is None (_hessian)
     i, j = c.indices
     d = problem.dimension
     entry = c.coefficient
@@ -404,12 +410,17 @@ def compile_problem(problem: Problem) -> CompiledProblem:
     exact = None if problem.exact is None else _point_function(problem.exact, problem)
     conditions = {kind: _point_function(expr, problem) for kind, expr in problem.conditions.items()}
     if problem.source == "from_exact":
+        assert exact is not None  # validation refuses from_exact without an exact solution
         source = _manufactured_source(problem, exact, residual, hessians)
     elif problem.source is not None:
         source = _point_function(problem.source, problem)
     else:
         source = None
-    robin = None if problem.robin is None else tuple(_point_function(c, problem) for c in problem.robin)
+    robin = (
+        None
+        if problem.robin is None
+        else (_point_function(problem.robin[0], problem), _point_function(problem.robin[1], problem))
+    )
     terms = tuple(_residual_function(term, problem, hessians) for term in sp.Add.make_args(residual))
     compiled = CompiledProblem(
         problem,

@@ -26,7 +26,7 @@ DATA_WEIGHT = 1.0
 MAX_OBSERVATIONS = 100_000
 
 
-def _csv_columns(reader, field: str, path: Path, dim: int, time) -> dict[str, np.ndarray]:
+def _csv_columns(reader, field: str, path: Path, dim: int, time) -> dict[str, Any]:
     """``{"x": (n, d), "t": (n,) or None, "u": (n,)}`` from a CSV file with a header row."""
     try:
         with path.open(newline="") as handle:
@@ -69,7 +69,7 @@ def _csv_columns(reader, field: str, path: Path, dim: int, time) -> dict[str, np
     return {"x": np.stack([column[f"x{i}"] for i in range(1, dim + 1)], axis=1), "t": column.get("t"), "u": column["u"]}
 
 
-def _netcdf_columns(reader, field: str, path: Path, dim: int, time) -> dict[str, np.ndarray]:
+def _netcdf_columns(reader, field: str, path: Path, dim: int, time) -> dict[str, Any]:
     """``{"x": (n, d), "t": (n,) or None, "u": (n,)}`` from the variables of a netCDF file."""
     import xarray as xr
 
@@ -101,7 +101,7 @@ def _netcdf_columns(reader, field: str, path: Path, dim: int, time) -> dict[str,
     return {"x": arrays["x"].astype(float), "t": arrays.get("t"), "u": arrays["u"].astype(float)}
 
 
-def _check_values(reader, field: str, path: Path, columns: dict, time, domain) -> None:
+def _check_values(reader, field: str, path: Path, columns: dict[str, Any], time, domain) -> None:
     """Refuses NaN or infinite values, too many observations, points outside the domain and times
     outside the time interval."""
     n = len(columns["u"])

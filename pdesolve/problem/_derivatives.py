@@ -12,8 +12,8 @@ from ._hessian import directions_in
 
 #: Tangent elements (directions x points x coordinates) per vectorised call of the coordinate
 #: derivatives: beyond it the directions go in chunks (``jax.lax.map``), which bounds the memory
-#: of a d-dimensional Laplacian at O(TANGENT_ELEMENTS) instead of O(n d^2) (4 GB at n = 100,
-#: d = 1000 in float64 for the manufactured source of a sum of 999 terms).
+#: of a d-dimensional Laplacian at O(TANGENT_ELEMENTS) instead of O(n d^2) (gigabytes at d = 1000
+#: for a manufactured source of a sum over the coordinates).
 TANGENT_ELEMENTS = 2**22
 
 
@@ -66,15 +66,21 @@ def forward_operators(u, x: Float[Array, "n d"], t: Float[Array, " n"], needs: f
         out[hessian.name] = second @ jnp.asarray(hessian.weights, x.dtype)
 
     if needs & {"u_t", "u_tt"}:
-        ones = jnp.ones_like(t)
-        d_t = lambda tt: jax.jvp(lambda s: u(x, s), (tt,), (ones,))[1]
-        if "u_tt" in needs:
-            out["u_t"], out["u_tt"] = jax.jvp(d_t, (t,), (ones,))
-        else:
-            out["u_t"] = d_t(t)
-        if "u_t" not in needs:
-            del out["u_t"]
+        out |= _time_derivatives(u, x, t, needs)
     return out
+
+
+def _time_derivatives(u, x: Float[Array, "n d"], t: Float[Array, " n"], needs: frozenset[str]) -> dict[str, Array]:
+    """``u_t`` and ``u_tt`` (n,) of the batched field ``u``, those of them in ``needs``."""
+    ones = jnp.ones_like(t)
+
+    def d_t(tt):
+        return jax.jvp(lambda s: u(x, s), (tt,), (ones,))[1]
+
+    if "u_tt" not in needs:
+        return {"u_t": d_t(t)}
+    u_t, u_tt = jax.jvp(d_t, (t,), (ones,))
+    return {"u_t": u_t, "u_tt": u_tt} if "u_t" in needs else {"u_tt": u_tt}
 
 
 def directional_derivatives(
@@ -84,7 +90,9 @@ def directional_derivatives(
     (``v . grad u`` and ``v^T (hess u) v``): a jvp of a jvp per direction, vmapped over k."""
 
     def along(v):
-        first = lambda xx: jax.jvp(lambda y: u(y, t), (xx,), (v,))[1]
+        def first(xx):
+            return jax.jvp(lambda y: u(y, t), (xx,), (v,))[1]
+
         return jax.jvp(first, (x,), (v,))
 
     return jax.vmap(along, in_axes=1, out_axes=1)(directions)

@@ -174,7 +174,7 @@ class Annulus(Domain):
         return f"{shape} radius {self.outer:g} about the {centre} in {self.dim}-d"
 
 
-def Ball(dim: int, center: np.ndarray, radius: float) -> Annulus:  # noqa: N802 (a constructor)
+def Ball(dim: int, center: np.ndarray, radius: float) -> Annulus:  # a constructor, named as the class it stands for
     """The ball |x - center| <= radius."""
     return Annulus(dim, center, 0.0, radius)
 

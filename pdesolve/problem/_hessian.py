@@ -172,7 +172,10 @@ def _contraction(total: sp.Sum, found: list[Contraction]) -> sp.Expr:
 
 def _factors(coefficient: sp.Expr, i: sp.Symbol, j: sp.Symbol) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
     """Splits ``coefficient`` into (factor free of i and j, C(i, j), g(i), h(j))."""
-    outside, joint, left, right = [], [], [], []
+    outside: list[sp.Expr] = []
+    joint: list[sp.Expr] = []
+    left: list[sp.Expr] = []
+    right: list[sp.Expr] = []
     for factor in sp.Mul.make_args(coefficient):
         uses = factor.free_symbols & {i, j}
         if uses == {i, j}:

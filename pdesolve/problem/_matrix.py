@@ -60,17 +60,18 @@ def parse_matrix(reader, field: str, raw: dict, dim: int, values: dict) -> tuple
                 f"names a d x k matrix parameter declared before it, got "
                 f"{preview(source)}; e.g. S: {{matrix: ...}}, A: {{gram: S}}",
             )
-        value = Gram(np.asarray(values[source], dtype=float))
+        value: Gram | np.ndarray = Gram(np.asarray(values[source], dtype=float))
     else:
-        value = _matrix(reader, f"{field}.matrix", spec["matrix"], dim)
+        matrix = _matrix(reader, f"{field}.matrix", spec["matrix"], dim)
         rows = spec.get("rows")
         if rows not in (None, "unit"):
             raise reader.fail(f"{field}.rows", f"unknown value {preview(rows)}; rows: unit scales each row to norm 1")
         if rows == "unit":
-            norms = np.linalg.norm(value, axis=1, keepdims=True)
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
             if np.any(norms == 0):
                 raise reader.fail(f"{field}.rows", "a zero row cannot be scaled to norm 1")
-            value = value / norms
+            matrix = matrix / norms
+        value = matrix
     name = field.split(".", 1)[1]
     return value, sp.IndexedBase(name, shape=(vocab.DIM, value.shape[1]))
 

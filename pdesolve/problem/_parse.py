@@ -108,9 +108,13 @@ class _Builder:
             )
             raise ExpressionError(f"the operator {symbol} is not allowed")
         left, right = self.scalar(node.left, depth), self.scalar(node.right, depth)
-        if op is operator.pow and right.is_number and left.is_number:
-            if abs(complex(right)) > MAX_EXPONENT or (abs(complex(left)) > 1e6 and abs(complex(right)) > 50):
-                raise ExpressionError(f"the numeric power {left}**{right} is too large")
+        if (
+            op is operator.pow
+            and right.is_number
+            and left.is_number
+            and (abs(complex(right)) > MAX_EXPONENT or (abs(complex(left)) > 1e6 and abs(complex(right)) > 50))
+        ):
+            raise ExpressionError(f"the numeric power {left}**{right} is too large")
         if op is operator.truediv and right == 0:
             raise ExpressionError("division by zero")
         return op(left, right)
@@ -172,11 +176,8 @@ class _Builder:
         args = [self.scalar(a, depth) for a in node.args]
         if name in ("Sum", "Product"):
             return _build_reduction(name, args)
-        if name == "Piecewise":
-            if not args or not all(isinstance(a, tuple) and len(a) == 2 for a in args):
-                raise ExpressionError(
-                    "Piecewise takes (value, condition) pairs, e.g. Piecewise((1, x[1] < 0), (0, True))"
-                )
+        if name == "Piecewise" and (not args or not all(isinstance(a, tuple) and len(a) == 2 for a in args)):
+            raise ExpressionError("Piecewise takes (value, condition) pairs, e.g. Piecewise((1, x[1] < 0), (0, True))")
         try:
             return vocab.FUNCTIONS[name](*args)
         except (TypeError, ValueError) as err:

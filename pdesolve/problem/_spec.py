@@ -9,7 +9,7 @@ import dataclasses
 import difflib
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import sympy as sp
@@ -18,10 +18,10 @@ import yaml
 from ..errors import ProblemError, key_name, preview
 from ..safe_yaml import safe_load
 from . import _vocabulary as vocab
+from ._data import parse_data
 from ._domain import Annulus, Ball, Box, Domain, WholeSpace
 from ._matrix import is_matrix, parse_matrix
 from ._parse import ExpressionError, base_names, equation_names, parse_expression
-from ._data import parse_data
 from ._reference import check_inside, parse_reference
 from ._unknowns import Unknown, parse_unknowns
 
@@ -145,6 +145,12 @@ class _Reader:
                     )
         return value
 
+    @overload
+    def number(self, field: str, value: Any, *, positive: bool = ..., integer: Literal[True]) -> int: ...
+
+    @overload
+    def number(self, field: str, value: Any, *, positive: bool = ..., integer: bool = ...) -> float: ...
+
     def number(self, field: str, value: Any, *, positive: bool = False, integer: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(field, f"expected a number, got {preview(value)}")
@@ -227,7 +233,8 @@ def _parameters(reader: _Reader, value: Any, dim: int) -> tuple[dict[str, Any], 
     """Returns (values, symbols): scalars -> float / Symbol, vectors -> (dim,) array / IndexedBase,
     matrices -> (dim, k) array or ``Gram`` / IndexedBase with a shape (``_matrix``)."""
     spec = reader.mapping("parameters", value or {})
-    values, symbols = {}, {}
+    values: dict[str, Any] = {}
+    symbols: dict[str, Any] = {}
     for name, raw in spec.items():
         field = f"parameters.{key_name(name)}"
         if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
@@ -300,8 +307,8 @@ def _seed(reader: _Reader, field: str, value: Any) -> int:
 def _split_equals(text: str) -> list[str]:
     parts, depth, start = [], 0, 0
     for i, ch in enumerate(text):
-        depth += ch in "([" and 1 or 0
-        depth -= ch in ")]" and 1 or 0
+        depth += int(ch in "([")
+        depth -= int(ch in ")]")
         if ch == "=" and depth == 0 and text[i - 1 : i] not in ("<", ">", "=", "!") and text[i + 1 : i + 2] != "=":
             parts.append(text[start:i])
             start = i + 1

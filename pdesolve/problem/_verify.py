@@ -51,7 +51,7 @@ class Misfit:
             "" if self.t is None else f", t = {self.t:.3g}"
         )
 
-    centre: np.ndarray = dataclasses.field(default=None, repr=False)
+    centre: np.ndarray = dataclasses.field(repr=False)
 
 
 def manufactured_text(problem: Problem) -> str:
@@ -114,7 +114,9 @@ def verify_exact(compiled: CompiledProblem, seed: int = 0, n: int = POINTS) -> l
 def _condition(kind: str, data, compiled: CompiledProblem, rng, n: int) -> list[Misfit]:
     problem = compiled.problem
     d = problem.dimension
+    assert compiled.exact is not None  # verify_exact checks only problems with an exact solution
     if kind in ("initial", "terminal", "initial_velocity"):
+        assert problem.time is not None  # these conditions exist only with time
         x, _ = _points(problem, rng, n)
         t = jnp.full(n, problem.time[0] if kind != "terminal" else problem.time[1])
     elif kind == "boundary" and problem.domain.bounded:

@@ -26,12 +26,12 @@ from ._trained import TrainResult
 __all__ = [
     "HISTORY_FIELDS",
     "Assembled",
-    "as_config",
     "BatchMaker",
     "OpenedRun",
     "RunCheckpoints",
     "RunResult",
     "TrainResult",
+    "as_config",
     "build",
     "build_engine",
     "build_network",

@@ -39,7 +39,7 @@ class BatchMaker:
     ):
         self.compiled, self.sampler, self.soft_kinds = compiled, sampler, soft_kinds
         self.candidates = train.adaptive_candidates if loss is not None else 1
-        if self.candidates > 1:
+        if loss is not None and self.candidates > 1:
             self.score = jax.jit(lambda params, x, t, f, key: jnp.abs(loss.pde_residual(params, x, t, f, key)))
         self.n, self.n_cond = train.batch_size, train.boundary_batch_size
         self.every = train.resample_every
@@ -83,6 +83,7 @@ class BatchMaker:
             return x, t
         if chosen is None:
             chosen = self._choose(step, params, x, t)
+            assert self.origin is not None  # __call__ and restore set it before drawing
             self.origin = {**self.origin, "chosen": chosen}
         return x[chosen], t[chosen]
 
@@ -108,10 +109,11 @@ class BatchMaker:
         batch = {"x": x, "t": t, "f": self.source(x, t), "conditions": {}}
         for kind in self.soft_kinds:
             if kind in ("boundary", "neumann", "robin"):
-                xc, tc = self.sampler.boundary(self.n_cond)
+                points, times = self.sampler.boundary(self.n_cond)
             else:
-                xc, tc = self.sampler.at_time(self.n_cond, problem.time[0 if kind == "initial" else 1])
-            xc, tc = self.put(xc), self.put(tc)
+                assert problem.time is not None  # initial or terminal conditions exist only with time
+                points, times = self.sampler.at_time(self.n_cond, problem.time[0 if kind == "initial" else 1])
+            xc, tc = self.put(points), self.put(times)
             batch["conditions"][kind] = (xc, tc, self.conditions[kind](xc, tc))
         if self.data is not None:
             batch["data"] = self.data

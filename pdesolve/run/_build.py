@@ -10,11 +10,11 @@ from jaxtyping import PyTree
 from ..config import RunConfig, SolverConfig, TrainConfig, stage_solvers
 from ..errors import ConfigError
 from ..limits import fit_solver_chunk
-from ..resources import check_network
 from ..loss import PinnLoss
 from ..models import MLP, Solution, build_solution
 from ..operators import AbstractOperatorEngine
 from ..problem import CompiledProblem, Problem, compile_problem
+from ..resources import check_network
 from ..sampling import LAW_FRACTIONS, PointSampler
 from ..solvers import AbstractSolver, StagedSolver, solver_spec
 from ._batches import BatchMaker

@@ -20,7 +20,8 @@ def evaluation_points(problem: Problem, dtype) -> tuple[np.ndarray, np.ndarray]:
     if listed is None:
         sampler = PointSampler(problem.domain, problem.time, problem.evaluation["sampling"], problem.evaluation["seed"])
         listed = sampler.interior(problem.evaluation["points"])
-    return tuple(np.asarray(a, dtype) for a in listed)
+    x, t = listed
+    return np.asarray(x, dtype), np.asarray(t, dtype)
 
 
 #: Points per call of the exact solution: its temporaries stay bounded however many points there are.
@@ -29,8 +30,10 @@ EXACT_CHUNK = 2**16
 
 def exact_values(compiled: CompiledProblem, x: np.ndarray, t: np.ndarray) -> np.ndarray:
     """The exact solution at x (n, d), t (n,) as a numpy array (n,), ``EXACT_CHUNK`` points at a time."""
+    exact = compiled.exact
+    assert exact is not None  # called for problems with an exact solution
     parts = [
-        np.asarray(compiled.exact(jnp.asarray(x[i : i + EXACT_CHUNK]), jnp.asarray(t[i : i + EXACT_CHUNK])))
+        np.asarray(exact(jnp.asarray(x[i : i + EXACT_CHUNK]), jnp.asarray(t[i : i + EXACT_CHUNK])))
         for i in range(0, len(x), EXACT_CHUNK)
     ]
     return np.concatenate(parts) if parts else np.zeros(0, x.dtype)
@@ -76,7 +79,7 @@ def evaluate(
         for i in range(0, len(x), chunk):
             parts.append(predict(params, x[i : i + chunk], t[i : i + chunk]))
             bar.update(len(parts[-1][0]))
-    return tuple(np.concatenate([p[k] for p in parts]) for k in range(2))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 #: The attributes of ``solution.nc`` that ``slices.nc`` and ``lines.nc`` repeat.

@@ -11,8 +11,8 @@ from ..config import SolverConfig, TrainConfig
 from ..solvers import AbstractSolver, solver_spec
 from ._step import fresh_flag
 
-#: A blow-up that stays finite (issue 14: a learning rate of 1e30 gives rel_l2 1e28 and a finite
-#: loss) is treated like a non-finite value. A logged loss is a blow-up when it is more than
+#: A blow-up that stays finite (issue 14: a huge learning rate gave a huge but finite rel_l2 and a
+#: finite loss) is treated like a non-finite value. A logged loss is a blow-up when it is more than
 #: ``BLOWUP_LOSS_FACTOR`` times the best logged loss and above the first logged loss; a validation
 #: error when it is more than ``BLOWUP_ERROR_FACTOR`` times the best so far (the initial
 #: network's included) and above ``BLOWUP_ERROR_FLOOR`` (the zero function's error: worse than
@@ -107,11 +107,14 @@ class Guard:
     finite loss at the next step (the loss of good's parameters may be the first non-finite one).
     """
 
+    watch: BlowupWatch  # watch, good and safe: set by ``start``
+    good: Point
+    safe: Point
+
     def __init__(self, train: TrainConfig, solver: SolverConfig):
         self.train, self.solver = train, solver
         self.rollbacks, self.lr_scale = 0, 1.0
         self.flag = fresh_flag()
-        self.watch = self.good = self.safe = None
 
     def start(self, watch: BlowupWatch, point: Point) -> None:
         """Starts watching from ``point``, the first verified one (initial or resumed)."""

@@ -55,7 +55,7 @@ def data_report(problem: Problem, engine: AbstractOperatorEngine, solution) -> d
     return {
         "data": {
             "file": data["file"],
-            "points": int(len(misfit)),
+            "points": len(misfit),
             "rms_misfit": float(np.sqrt(np.mean(misfit**2))),
             "noise": data["noise"],
             "weight": data["weight"],

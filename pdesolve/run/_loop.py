@@ -14,8 +14,8 @@ from ._build import Assembled
 from ._checkpoint import RunCheckpoints
 from ._guard import BlowupWatch, Guard, Point, rescaled_solver
 from ._history import History
-from ._inverse import unknown_columns
 from ._interrupt import Interrupt, TrainingInterrupted
+from ._inverse import unknown_columns
 from ._predict import make_predictor
 from ._progress import Progress
 from ._sharding import point_sharding
@@ -64,12 +64,14 @@ class TrainLoop:
         self.net_evals_per_loss = network_evals_per_loss(pieces)
         self.history, self.guard = History(), Guard(self.train, self.config.solver)
         self.key = jax.random.PRNGKey(self.config.seed)
-        self.done, self.loss_evals, self.elapsed, self.pending = 0, 0, 0.0, []  # pending: loss-evaluation counts
-        self.saved = None  # the step of the last checkpoint written
+        self.done, self.loss_evals, self.elapsed = 0, 0, 0.0
+        self.pending: list = []  # loss-evaluation counts (device scalars) since the last verified point
+        self.saved: int | None = None  # the step of the last checkpoint written
         self.clock = TrainClock(self.train.time_budget)
 
     def resume(self) -> None:
         """Continues from the last checkpoint: arrays, history, counters, sampler, clock and learning rates."""
+        assert self.checkpoints is not None  # a resumed run has its run folder
         (self.params, self.state, self.key), meta = self.checkpoints.load((self.params, self.state, self.key))
         self.history = History(meta["history"])
         self.done, self.loss_evals, self.elapsed = meta["step"], meta["loss_evals"], meta["elapsed"]
@@ -78,7 +80,7 @@ class TrainLoop:
         self.make_batch.restore(meta["sampler"], meta.get("batch_origin"), self.done)
         self.clock = TrainClock(self.train.time_budget, meta.get("train_time", 0.0))
         if self.guard.lr_scale != 1.0:
-            self.solver = rescaled_solver(self.config.solver, self.steps, self.guard.lr_scale)
+            self.solver = self._rescaled()
 
     def run(self) -> TrainResult:
         """Trains until a stopping rule holds; the result is at the last verified step. Ctrl-C stops
@@ -171,8 +173,14 @@ class TrainLoop:
         self._restore(point)
         if not retry:
             return self.guard.reason(blowup, bad)
-        self._use_solver(rescaled_solver(self.config.solver, self.steps, self.guard.lr_scale))
+        self._use_solver(self._rescaled())
         return None
+
+    def _rescaled(self) -> AbstractSolver:
+        """The solver with its learning rates scaled by the guard's ``lr_scale``."""
+        solver = rescaled_solver(self.config.solver, self.steps, self.guard.lr_scale)
+        assert solver is not None  # lr_scale moves only for solvers with learning rates (Guard.fall_back)
+        return solver
 
     def _log(self, value: float, metrics: dict[str, float], stats: dict) -> None:
         """Appends the history row, tells the solver (validation-driven schedules), shows progress and
@@ -209,6 +217,7 @@ class TrainLoop:
             "sampler": self.guard.good.sampler,
             "batch_origin": self.guard.good.batch_origin,
         }
+        assert self.checkpoints is not None  # _save_due: with a run folder only
         self.checkpoints.save((self.params, self.state, self.key), meta, self.history.columns)
         self.saved = self.done
 

@@ -1,5 +1,7 @@
 """Builds the network named by the ``model`` section of a config."""
 
+from typing import cast
+
 import jax
 import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
@@ -7,6 +9,7 @@ from jaxtyping import PRNGKeyArray
 from ..config import MlpConfig, ModelConfig, TtMlpConfig
 from ..errors import ConfigError
 from ..models import MLP, AbstractLinear, DenseLinear, TTLinear
+from ..models._tt import TTPath
 
 
 def build_network(model: ModelConfig, in_size: int, *, key: PRNGKeyArray, dtype=jnp.float32) -> MLP:
@@ -64,7 +67,7 @@ def _tt_layers(model: TtMlpConfig, sizes: list[int], keys, dtype) -> list[Abstra
                     out_factors=out_factors[j],
                     n_cores=model.n_cores,
                     init=model.init,
-                    path=model.path,
+                    path=cast(TTPath, model.path),  # one of the config's choices
                     dtype=dtype,
                 )
             )

@@ -51,7 +51,7 @@ def predict_at(
             f"x has shape {x.shape}; give (n, {problem.dimension}) points, or one point "
             f"of {problem.dimension} components (the problem's dimension)",
         )
-    if t is None and problem.has_time:
+    if t is None and problem.time is not None:
         start, end = problem.time
         raise ConfigError(
             "predict",

@@ -91,7 +91,8 @@ def analysis(problem: Problem, compiled: CompiledProblem, trained, x, t, u_pred,
     if u_exact is not None:
         out.update(error_breakdown(problem, x, t if problem.has_time else None, u_pred, u_exact))
         out["baselines"] = constant_baselines(trained, jnp.asarray(x), jnp.asarray(t), u_exact)
-    # Autodiff costs 2d + 1 passes per point: at d = 1000 all 2000 test points took ~7 minutes.
+    # Autodiff costs 2d + 1 passes per point, too slow for every test point at large d
+    # (benchmarks/results/residual_points/).
     out.update(residual_statistics(compiled, trained, x[:RESIDUAL_POINTS], t[:RESIDUAL_POINTS]))
     out["residual_points"] = min(len(x), RESIDUAL_POINTS)
     # A Stein run reports the smoothed model; autodiff through the smoothing rule would cost

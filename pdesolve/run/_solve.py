@@ -15,10 +15,10 @@ import yaml
 from ..config import RunConfig
 from ..errors import ConfigError, PdesolveError, PdesolveWarning
 from ..limits import check_memory
-from ..resources import check_run
 from ..models import Solution
 from ..operators import AbstractOperatorEngine
 from ..problem import Problem, load_problem
+from ..resources import check_run
 from ..results import atomic_write_text, history_dataset, save_model, write_run_folder
 from ._build import Assembled, build
 from ._checkpoint import RunCheckpoints

@@ -7,6 +7,8 @@ normalised radius, at the domain's centre, at the points of ``evaluation.at`` an
 diagonal line.
 """
 
+from typing import Any
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -65,14 +67,17 @@ def whole_domain_errors(
     :func:`pdesolve.run._evaluate.diagonal_line`'s; ``solution`` the trained ansatz, whose best
     constant network is measured under the radius-uniform law too."""
 
-    def values(x, t, desc):  # (u_pred, u_exact) at x (m, d), t (m,) in the run's dtype
+    exact = compiled.exact
+    assert exact is not None  # whole-domain errors are measured against an exact solution
+
+    def values(x, t, desc) -> tuple[np.ndarray, np.ndarray]:  # (u_pred, u_exact) at x (m, d), t (m,), run's dtype
         x, t = np.asarray(x, dtype), np.asarray(t, dtype)
-        return evaluate_at(x, t, desc=desc)[0], np.asarray(compiled.exact(jnp.asarray(x), jnp.asarray(t)))
+        return evaluate_at(x, t, desc=desc)[0], np.asarray(exact(jnp.asarray(x), jnp.asarray(t)))
 
     x, t = radius_uniform_points(problem, len(u_exact))
     u_pred, u_ref = values(x, t, "radius-uniform points")
     best = constant_baselines(solution, jnp.asarray(x, dtype), jnp.asarray(t, dtype), u_ref)["best_constant_rel_l2"]
-    out = {
+    out: dict[str, Any] = {
         "radius_uniform": {**error_metrics(u_pred, u_ref), "points": len(x), "best_constant_rel_l2": best},
         "by_radius_band": radius_bands(problem.domain, x, u_pred, u_ref),
     }

@@ -26,6 +26,7 @@ from ._stages import StagedSolver
 from ._zeroth_order import EstimatedGradientSolver
 
 __all__ = [
+    "JACOBIANS",
     "AbstractGradientEstimator",
     "AbstractSolver",
     "AbstractSolverSpec",
@@ -36,7 +37,6 @@ __all__ = [
     "GaussNewton",
     "GaussNewtonState",
     "HybridSolver",
-    "JACOBIANS",
     "Loss",
     "ProjectionSolver",
     "RandomGradientEstimator",

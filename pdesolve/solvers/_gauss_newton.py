@@ -19,7 +19,7 @@ the energy-natural-gradient recipe (Mueller & Zeinhofer, 2023): one solve at the
 keeps the last fraction f of the batch's points out of the Jacobian and judges the line search on
 them instead: with about as many rows as parameters, the full step fits the batch's own points
 (their residual drops far more than a fresh batch's), and held-out points pick the length that
-generalises (nt_burgers5_ball, 60 s, seed 0: 1.6e-4 -> 8.3e-5 with 2000 + 500 points). ``geodesic`` adds
+generalises (benchmarks/results/gauss_newton_options/). ``geodesic`` adds
 Transtrum & Sethna's geodesic acceleration to every solve: the second directional derivative of the
 residual along the step v by a finite difference of residuals (one more evaluation, the same
 factorisation), and the step v + a / 2. ``accumulate = k > 1`` sums the normal equations of k
@@ -135,8 +135,8 @@ class GaussNewton(AbstractSolver):
     ``min_damping``: the same, a floor that keeps the damped system well conditioned.
     ``difference_step``: finite-difference step (None: by precision), relative to the parameters
     (``forward_difference``, ``central_difference``), on the pre-activations (``layerwise``).
-    ``chunk_size``: Jacobian columns per vectorised call (None: all at once; 64 ran 2.6x faster than
-    all at once for 521 columns on a 2-core CPU).
+    ``chunk_size``: Jacobian columns per vectorised call (None: all at once; a chunk keeps the
+    columns' intermediates in cache: benchmarks/results/gauss_newton_options/).
     ``line_search``: 0 (the gain-ratio loop) or the number n of step lengths 2^0 .. 2^-(n-1) tried
     along one solve at the damping floor (n residual evaluations per step; see ``_line_search``).
     ``geodesic``: geodesic acceleration of every solve (one residual evaluation each; ``_direction``).

@@ -8,11 +8,10 @@ For ``u = base + factor * N`` with an MLP ``N``, a weight of a dense layer after
 and ``delta_l[i]`` is a forward difference of the network from layer l on with ``z_l[i]`` moved
 by a fixed step h (one partial forward pass per hidden unit and node, against P full passes for the
 plain forward-difference Jacobian; the read-out's delta is 1). Its truncation error (h / 2) d^2N/dz^2
-varies smoothly from node to node, so a stencil's second differences (weights ~1 / step^2 = 1e6)
+varies smoothly from node to node, so a stencil's second differences (weights ~1 / step^2)
 do not amplify it; its round-off eps |N| / h they do, which is why h is eps^(1/3) (the central
-difference's step) and not the forward difference's usual eps^(1/2): at h = 6e-6 both are within
-1e-4 of the largest exact entry (``tests/test_gauss_newton.py``), at half the passes of a central
-difference (nt_heat100_ball, 64 x 64 MLP, 500 points, 2-core CPU: 1.31 -> 0.87 s per Jacobian).
+difference's step) and not the forward difference's usual eps^(1/2): as accurate as a central
+difference (``tests/test_gauss_newton.py``) at half the passes.
 A dense first layer is handled the same way with the node coordinates as its inputs; at a stencil
 (``stencil_values``: nodes z + s e_j) the network runs through the stencil-aware first layer and
 the first layer's sums use
@@ -28,19 +27,17 @@ n -> row(n), with a weight w_n), so the dense layers' columns are sums over each
     dr_row/dW_l[i, k] = sum_{n: row(n) = row} w_n delta_l[i](n) a_{l-1}[k](n),
 
 with w and row(n) read off two transposed applications of the map (``_node_weights``): two passes
-instead of one application of the map per parameter. Measured per Jacobian (2-core CPU, float64,
-the default network and batch): 0.034 -> 0.023 s on nt_gauss5_ball, 1.11 -> 0.62 s on
-nt_heat100_ball (0.34 s of it the ansatz base at the 101,500 nodes), 1.95 -> 0.84 s on
-nt_sine_gordon1000_ball. Then 0.28 s on nt_heat100_ball, with the base and factor prepared once
-per step (``FiniteDifferenceEngine.prepare``), the activity differences in chunks of nodes (0.43
--> 0.20 s), the sums as batched products where each row's nodes are one consecutive group (0.21
--> 0.02 s for the first layer) and the first layer's sums from the stencil's points.
+instead of one application of the map per parameter. The base and factor are prepared once per
+step (``FiniteDifferenceEngine.prepare``), the activity differences run in chunks of nodes, the sums
+are batched products where each row's nodes are one consecutive group, and the first layer's sums
+come from the stencil's points. Measurements: benchmarks/results/layerwise_jacobian/.
 
 No derivative of the network is taken: the network is only queried (forward passes at perturbed
 pre-activations), as in the forward-difference Jacobian; the only transposed map is the linear
 combination after it.
 """
 
+import functools
 from typing import NamedTuple
 
 import equinox as eqx
@@ -69,8 +66,7 @@ def _exact_step(z: Float[Array, "..."], step: float) -> Float[Array, "..."]:
 
 
 #: Nodes per chunk of ``activity_differences``: its perturbed passes hold (nodes, units, next
-#: width) arrays; in chunks they stay in cache (nt_heat100_ball, 101,500 nodes, 16 x 16 MLP, 2-core
-#: CPU: 0.43 s at once, 0.28 s in chunks of 512, 0.20 s of 2048 or 8192; the same numbers).
+#: width) arrays; in chunks they stay in cache (benchmarks/results/layerwise_jacobian/).
 NODE_CHUNK = 2048
 
 
@@ -81,7 +77,7 @@ def node_chunk(network: MLP) -> int:
     return min(NODE_CHUNK, max(1, NODE_CHUNK * 64 * 64 // widest))
 
 
-def activity_differences(network: MLP, hidden: Float[Array, "n w1"], step: float):
+def activity_differences(network: MLP, hidden: Float[Array, "n w1"], step: float) -> tuple[Array, Array, Array]:
     """``_activity_differences`` in chunks of ``node_chunk`` nodes (the last padded with zeros)."""
     n, chunk = hidden.shape[0], node_chunk(network)
     if n <= chunk:
@@ -92,7 +88,7 @@ def activity_differences(network: MLP, hidden: Float[Array, "n w1"], step: float
     return jax.tree.map(lambda a: a.reshape(chunks * chunk, *a.shape[2:])[:n], out)
 
 
-def _activity_differences(network: MLP, hidden: Float[Array, "n w1"], step: float):
+def _activity_differences(network: MLP, hidden: Float[Array, "n w1"], step: float) -> tuple[Array, Array, Array]:
     """Forward pass from the first pre-activation, and its sensitivities by forward differences.
 
     Returns ``values`` (n,), ``deltas`` (n, w1 + ... + w_{L-1} + 1): dN/dz_l for every layer
@@ -121,12 +117,10 @@ def _activity_differences(network: MLP, hidden: Float[Array, "n w1"], step: floa
         n, w = z.shape
         h = _exact_step(z, step)
         column = _input_columns(layers[start])[None]  # (1, unit, next): the next pre-activation per unit of a
-
-        def moved(change: Float[Array, "n w"]) -> Float[Array, "n w"]:
-            following = pre[start + 1][:, None, :] + change[:, :, None] * column  # (n, unit, next)
-            return tail(start + 1, following.reshape(n * w, -1)).reshape(n, w)
-
-        deltas.append((moved(act(z + h) - a) - values[:, None]) / h)
+        change = act(z + h) - a
+        following = pre[start + 1][:, None, :] + change[:, :, None] * column  # (n, unit, next)
+        moved = tail(start + 1, following.reshape(n * w, -1)).reshape(n, w)
+        deltas.append((moved - values[:, None]) / h)
     deltas.append(jnp.ones_like(values[:, None]))
     return values, jnp.concatenate(deltas, axis=1), jnp.concatenate([_with_bias_input(a) for a in acts], axis=1)
 
@@ -138,7 +132,7 @@ def _input_columns(layer) -> Float[Array, "in out"]:
 
 def _codes(layer: DenseLinear, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """``weight`` (out, in) and ``bias`` (out,) integer codes in the ravel order of ``layer``."""
-    coded = eqx.tree_at(lambda l: (l.weight, l.bias), layer, (weight, bias))
+    coded = eqx.tree_at(lambda m: (m.weight, m.bias), layer, (weight, bias))
     return np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(coded)])
 
 
@@ -162,6 +156,7 @@ def _table_positions(network: MLP, start: int) -> Int[np.ndarray, " q"]:
             positions.append(offset + np.arange(layer.n_params))
             offset += layer.n_params
             continue
+        assert isinstance(layer, DenseLinear)  # dense or tensor-train layers only (layerwise_jacobian checks)
         k = layer.in_size + 1
         grid = offset + np.arange(layer.out_size)[:, None] * k + np.arange(k)[None, :]
         positions.append(_codes(layer, grid[:, :-1], grid[:, -1]))
@@ -199,7 +194,9 @@ class FirstInputs(NamedTuple):
     shifts: Float[Array, "n k"] | None = None
 
     def at_nodes(self) -> Float[Array, "N in"]:
-        return self.points if self.coords is None else stencil_points(self.points, self.coords, self.shifts)
+        if self.coords is None or self.shifts is None:  # given together
+            return self.points
+        return stencil_points(self.points, self.coords, self.shifts)
 
 
 def _weighted_sums(
@@ -208,14 +205,16 @@ def _weighted_sums(
     """The table ``T[row, (unit, k)] = sum over calls and nodes n of that row of w_n delta_n[unit]
     input_n[k]``: dr/dW[unit, k] (k the bias's 1 for dr/db[unit]) for the layers from ``start`` on,
     layer by layer, unit-major."""
-    return sum(_call_sums(call, w, row, network, start, m) for call, w, row in zip(recorded, weights, rows))
+    return functools.reduce(
+        jnp.add, (_call_sums(call, w, row, network, start, m) for call, w, row in zip(recorded, weights, rows))
+    )
 
 
 def _call_sums(call: tuple, w, row, network: MLP, start: int, m: int) -> Float[Array, "m q"]:
     """One network call's part of ``_weighted_sums``. Where the call's N nodes come in m equal
     consecutive groups, one per row (a stencil over the batch's points with the conditions built
-    in: row(n) = n // (N / m)), the sums are batched matrix products (9x faster than the segment
-    sums at d = 100), and a stencil's first layer sums its points' inputs once per point
+    in: row(n) = n // (N / m)), the sums are batched matrix products (faster than segment sums),
+    and a stencil's first layer sums its points' inputs once per point
     (``_grouped_first``); otherwise, or when the rows read off the map differ, segment sums."""
     deltas, later, first = call
     units = network.layers[0].out_size
@@ -275,7 +274,7 @@ def _grouped_first(scaled: Float[Array, "N u"], first: FirstInputs, group: int, 
     are the rows (k = group nodes each), ``sum_j a_j (z + s_j e_c_j) = (sum_j a_j) z + sum_j a_j s_j
     e_c_j``: one outer product per point and one scatter per node, O(n k w) instead of O(n k w in)
     (the node coordinates are never formed)."""
-    if first.coords is None or first.coords.shape != (m, group):
+    if first.coords is None or first.shifts is None or first.coords.shape != (m, group):
         return _grouped_table(scaled, _with_bias_input(first.at_nodes()), group, m)
     per_node = scaled.reshape(m, group, -1)
     table = jnp.sum(per_node, axis=1)[:, :, None] * _with_bias_input(first.points)[:, None, :]  # (m, u, in + 1)

@@ -49,7 +49,7 @@ def _right_states(cores, delta: Float[Array, "b out"]) -> list:
     u, states = delta.reshape(b, -1, 1, 1), []
     for core in cores[:0:-1]:
         states.append(u)
-        r_prev, m, n, r_next = core.shape
+        r_prev, m, _n, r_next = core.shape
         u = jnp.einsum("bpicq,aijc->bpajq", u.reshape(b, -1, m, r_next, u.shape[3]), core)
         u = u.reshape(b, u.shape[1], r_prev, -1)
     return [u, *states[::-1]]

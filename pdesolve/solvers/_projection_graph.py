@@ -49,6 +49,7 @@ def forward_variables(network: MLP, z: Float[Array, "m in"]) -> GraphVariables:
     inputs, weights, dots, pre, post = [], [], [], [], []
     h = z
     for i, layer in enumerate(network.layers):
+        assert isinstance(layer, DenseLinear)  # the projection solver takes dense networks only (checked at build)
         wb = _stacked(layer)
         h1 = jnp.concatenate([h, jnp.ones((m, 1), h.dtype)], axis=1)
         inputs.append(jnp.broadcast_to(h1[:, None, :], (m, *wb.shape)))

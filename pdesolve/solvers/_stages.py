@@ -9,6 +9,7 @@ parameters it starts with.
 
 import dataclasses
 import math
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -43,7 +44,7 @@ def _padded(stats: dict, shapes: dict) -> dict:
 
 def _union(all_stats: list[dict]) -> dict:
     """The keys of all the stages' stats with one shape and dtype each (the promoted one)."""
-    shapes = {}
+    shapes: dict[str, Any] = {}
     for stats in all_stats:
         for name, shape in stats.items():
             dtype = jnp.result_type(shapes[name].dtype, shape.dtype) if name in shapes else shape.dtype
@@ -78,7 +79,9 @@ class StagedSolver(AbstractSolver):
         stage = state.stage + advance.astype(state.stage.dtype)
         inner = tuple(
             jax.tree.map(
-                lambda fresh, old: jnp.where(advance & (stage == k), fresh, old), s.init(loss, params), state.inner[k]
+                lambda fresh, old: jnp.where(advance & (stage == k), fresh, old),  # noqa: B023 (mapped at once)
+                s.init(loss, params),
+                state.inner[k],
             )
             for k, s in enumerate(self.stages)
         )
@@ -92,7 +95,7 @@ class StagedSolver(AbstractSolver):
             def run(operands):
                 p, inner = operands
                 p, new, stats = self.stages[k].step(loss, p, inner[k], batch, key)
-                return p, inner[:k] + (new,) + inner[k + 1 :], stats
+                return p, (*inner[:k], new, *inner[k + 1 :]), stats
 
             return run
 
@@ -113,7 +116,7 @@ class StagedSolver(AbstractSolver):
     def observe(self, state: StagedState, metric: float) -> StagedState:
         """The running stage's own ``observe`` (a hybrid's switch, say)."""
         k = int(state.stage)
-        inner = state.inner[:k] + (self.stages[k].observe(state.inner[k], metric),) + state.inner[k + 1 :]
+        inner = (*state.inner[:k], self.stages[k].observe(state.inner[k], metric), *state.inner[k + 1 :])
         return eqx.tree_at(lambda s: s.inner, state, inner)
 
     def observe_time(self, state: StagedState, seconds: float) -> StagedState:

@@ -19,9 +19,8 @@ from typing import Any
 import yaml
 
 from ..config import resolve_config
-from ..errors import preview
+from ..errors import ConfigError, PdesolveError, preview
 from ..safe_yaml import safe_load
-from ..errors import ConfigError, PdesolveError
 
 KINDS = ("range", "log_range", "int_range", "choices")
 

@@ -13,10 +13,10 @@ import functools
 import warnings
 
 import optuna
+from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from ..errors import preview
-from ..errors import ConfigError
+from ..errors import ConfigError, preview
 from ..problem import load_problem
 from ._space import parse_space
 from ._trial import TrialFailed, run_baseline, run_trial
@@ -55,7 +55,7 @@ def _experimental_ok():
 def open_storage(job: TuneJob) -> optuna.storages.BaseStorage:
     """The study's storage (see the module docstring)."""
     if job.storage is None:
-        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(job.journal))
+        return optuna.storages.JournalStorage(JournalFileBackend(job.journal))
     try:
         with _experimental_ok():
             return optuna.storages.RDBStorage(job.storage, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S)

@@ -225,9 +225,9 @@ def tune(
     _check_options(trials, workers, budget, seeds, verify)
     params = params or {}
     problem = load_problem(problem_file, overrides=params)
-    base = resolve_run(problem, config and load_config_file(config), {"train": {"progress": False}})
-    budget = budget or base.train.time_budget or DEFAULT_BUDGET_S
-    base = resolve_config(base.to_dict(), {"train": {"time_budget": float(budget)}})
+    resolved = resolve_run(problem, config and load_config_file(config), {"train": {"progress": False}})
+    budget = budget or resolved.train.time_budget or DEFAULT_BUDGET_S
+    base = resolve_config(resolved.to_dict(), {"train": {"time_budget": float(budget)}})
     space_set = load_space(space, base)
     _check_seeds_outside(space_set.raw, space, seeds, baseline)
     out = _out_folder(out, problem.name, space)

@@ -4,9 +4,8 @@ not tune on and at the trials' time budget.
 
 Why: a time-budgeted trial's step count depends on the processor share it got. With several
 workers on a small machine a trial competes with the others, so a study compares processor shares
-as much as settings (on nt_hjb10_ball, two workers on two cores: the study's best beat the
-baseline 2.44e-3 to 4.23e-3; alone it lost 2.49e-3 to 2.16e-3). And the best of many trials at
-the same seeds is biased low; fresh seeds remove that bias.
+as much as settings (a study's best that lost once trained alone: benchmarks/results/tune_verify/).
+And the best of many trials at the same seeds is biased low; fresh seeds remove that bias.
 """
 
 import math
@@ -32,7 +31,7 @@ def run_verification(problem: Problem, best_config: dict, base_config: dict, see
     ``<side>_error`` (geometric mean, NaN when a run failed), ``<side>_note`` and
     ``<side>_seed_<field>`` lists; prints one line per run and a summary."""
     configs = {"best": resolve(best_config), "baseline": resolve(base_config)}
-    runs = {side: [] for side in SIDES}
+    runs: dict[str, list] = {side: [] for side in SIDES}
     notes = {side: "" for side in SIDES}
     for seed in seeds:
         for side in SIDES:

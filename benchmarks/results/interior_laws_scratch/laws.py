@@ -1,14 +1,20 @@
 """Scratch: solve a problem with overrides, then measure rel L2 under volume / radius-uniform laws,
 radius bands and the centre. Usage: python laws.py problem.yaml 'train.steps=50' ..."""
 
-import json, sys, time, os
+import itertools
+import json
+import os
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
 import numpy as np
-import jax, jax.numpy as jnp
 import yaml
+
 import pdesolve
-from pdesolve.problem import load_problem, compile_problem
+from pdesolve.problem import compile_problem, load_problem
 from pdesolve.sampling import PointSampler
-from pdesolve.run._precision import precision
 
 
 def setpath(d, path, v):
@@ -55,7 +61,7 @@ for law in ["volume", "radius_uniform"]:
         edges = np.linspace(0, dom.radius_max, 6)
         out["bands"] = [
             float(np.linalg.norm((up - ue)[(r >= a) & (r < b)]) / np.linalg.norm(ue[(r >= a) & (r < b)]))
-            for a, b in zip(edges[:-1], edges[1:])
+            for a, b in itertools.pairwise(edges)
         ]
         scale = float(np.sqrt(np.mean(ue**2)))
 tt = [0.0] if problem.time is None else [problem.time[0], sum(problem.time) / 2, problem.time[1]]
