@@ -86,6 +86,7 @@ def cmd_solve(args) -> int:
         init_from=args.init_from,
     )
     report = run.report
+    assert run.path is not None  # out is a folder or "auto": solve wrote a run folder
     if "rel_l2" in report:
         print(
             f"{problem.name}: {_errors_text(report)}  mse {report['mse']:.3e}  "
@@ -488,13 +489,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Path arguments, the option that names them and what a run adds below them (limits.path_too_long).
 PATH_ARGS = (
-    ("problem", "problem", 0),
-    ("config", "--config", 0),
+    ("problem", "problem", ""),
+    ("config", "--config", ""),
     ("out", "--out", "RUN_FILE_NAME"),
     ("output_root", "--output-root", "RUN_FOLDER_NAME"),
     ("resume", "--resume", "RUN_FILE_NAME"),
-    ("run", "run", 0),
-    ("space", "--space", 0),
+    ("run", "run", ""),
+    ("space", "--space", ""),
 )
 
 

@@ -5,6 +5,8 @@ They sit between the schema defaults of ``pdesolve.config`` (what each kind of m
 solver starts from) and the problem's own ``config:`` section, which overrides them.
 """
 
+from typing import Any
+
 from .operators import FULL_STENCIL_MAX_DIM
 
 #: The measurements behind each constant: benchmarks/results/defaults_rationale/README.md.
@@ -29,9 +31,9 @@ MID_LINE_SEARCH = 6
 
 
 def default_model(inputs: int) -> dict:
-    """A small dense MLP (the ``mlp`` kind's activation and init): 40 x 40 up to ``WIDE_MAX_INPUTS`` inputs (1,841 parameters at 3
-    inputs, 2,561 at 21), 64 x 64 up to ``MID_MAX_INPUTS`` (5,697 at 22, 10,753 at 101), 16 x 16
-    beyond (16,321 at 1001).
+    """A small dense MLP (the ``mlp`` kind's activation and init): 40 x 40 up to ``WIDE_MAX_INPUTS``
+    inputs (1,841 parameters at 3 inputs, 2,561 at 21), 64 x 64 up to ``MID_MAX_INPUTS`` (5,697 at 22,
+    10,753 at 101), 16 x 16 beyond (16,321 at 1001).
 
     The first layer stays dense at every d: a low-rank tensor-train first layer cannot hold a generic
     direction w in R^d, which a solution's linear part needs. With more parameters than residual rows
@@ -56,7 +58,8 @@ def run_defaults(dim: int, has_time: bool) -> dict:
     noisy = dim > FULL_STENCIL_MAX_DIM
     inputs = dim + int(has_time)
     wide, low_d = inputs <= WIDE_MAX_INPUTS, inputs <= LOW_D_MAX_INPUTS
-    solver = {"name": "gauss_newton", "jacobian": "layerwise"}  # activity-perturbation Jacobian (BP-free)
+    # the activity-perturbation Jacobian (BP-free)
+    solver: dict[str, Any] = {"name": "gauss_newton", "jacobian": "layerwise"}
     if not noisy:
         solver.update({"line_search": 20 if wide else MID_LINE_SEARCH, "min_damping": 1e-6})
     if wide:
