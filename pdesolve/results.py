@@ -1,16 +1,11 @@
 """Run outputs: xarray datasets, the error report, figures and the run folder.
 
-Every file is written atomically (a temporary file in the same folder, then a rename), so an
-interrupted run never leaves a half-written output.
+Every file is written by ``pdesolve.safe_write`` (a temporary file in the same folder, flushed,
+then renamed), so an interrupted run or a full disk never leaves a half-written output.
 """
 
-import errno
 import json
-import os
 import platform
-import shutil
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,55 +13,19 @@ import xarray as xr
 import yaml
 
 from ._version import __version__
+from .safe_write import atomic_write, atomic_write_bytes, atomic_write_text, check_free_space
 
 REPORT_KEYS = ("mse", "rel_l2", "rel_l1", "max_abs_error")
 
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Calls ``write(tmp)`` on a temporary path beside ``path`` and renames it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files: give the run's files the usual mode
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _umask() -> int:
-    """The process's umask (read by setting it and putting it back: there is no getter)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(text))
-
-
-#: Room kept free besides a file's own size, and what the figures and reports of a run take.
-FREE_SPACE_MARGIN = 1 << 20
+#: What the figures and reports of a run take on the disk (checked before the final files).
 FIGURES_BYTES = 4 << 20
-
-
-def check_free_space(folder: Path, size: float) -> None:
-    """Raises ``OSError(ENOSPC)`` when the file system of ``folder`` has less than ``size`` bytes
-    (and ``FREE_SPACE_MARGIN``) free: refused before a write starts, not half way through it."""
-    free = shutil.disk_usage(folder).free
-    if free < size + FREE_SPACE_MARGIN:
-        raise OSError(errno.ENOSPC, f"No space left on device ({free} bytes free, {int(size)} needed)", str(folder))
 
 
 def write_netcdf(path: Path, dataset: xr.Dataset) -> None:
     """``dataset`` as netCDF-4 at ``path``: the HDF5 library builds the file in memory, and Python
-    writes it through a temporary file (``atomic_write``), so that a full disk is an ``OSError``
+    writes it through a temporary file (``atomic_write_bytes``), so that a full disk is an ``OSError``
     (the HDF5 library crashed the process on one) and leaves no partial file."""
-    image = dataset.to_netcdf(engine="h5netcdf")
-    check_free_space(path.parent, len(image))
-    atomic_write(path, lambda tmp: tmp.write_bytes(image))
+    atomic_write_bytes(path, dataset.to_netcdf(engine="h5netcdf"))
 
 
 def solution_dataset(

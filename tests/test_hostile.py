@@ -241,7 +241,7 @@ def test_a_full_disk_while_writing_is_exit_2_and_the_run_resumes(tmp_path, monke
     ]
     with monkeypatch.context() as patch:
         if fault == "disk_usage":  # the free-space check before netCDF files: no room from the first checkpoint on
-            patch.setattr(pdesolve.results.shutil, "disk_usage", lambda path: type("U", (), {"free": 1000})())
+            patch.setattr(pdesolve.safe_write.shutil, "disk_usage", lambda path: type("U", (), {"free": 1000})())
         else:  # the operating system refuses the bytes of the final solution.nc
             original = Path.write_bytes
             patch.setattr(

@@ -17,7 +17,8 @@ import numpy as np
 from jaxtyping import PyTree
 
 from ..errors import ConfigError
-from ..results import atomic_write, atomic_write_text, history_dataset, write_netcdf
+from ..results import history_dataset, write_netcdf
+from ..safe_write import atomic_write, atomic_write_text
 from ._trained import TrainResult
 
 RECORD = "checkpoint.json"

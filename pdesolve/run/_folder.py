@@ -10,6 +10,8 @@ from ..config import RunConfig
 from ..errors import ConfigError
 from ..problem import Problem
 from ..results import new_run_folder
+from ..safe_write import disk_full_text, is_disk_full
+from ._checkpoint import RECORD, TRAINED
 
 
 def prepare_folder(problem: Problem, config: RunConfig, out, root: Path) -> Path | None:
@@ -33,9 +35,8 @@ def prepare_folder(problem: Problem, config: RunConfig, out, root: Path) -> Path
             raise PermissionError(errno.EACCES, "permission denied", str(folder))
     except OSError as err:
         option = "--output-root" if out == "auto" else "--out"
-        raise ConfigError(
-            option, f"cannot create a run folder in {folder}: {err.strerror or err}; choose a folder you can write to"
-        ) from None
+        fix = "make room or choose another disk" if is_disk_full(err) else "choose a folder you can write to"
+        raise ConfigError(option, f"cannot create a run folder in {folder}: {_reason(err)}; {fix}") from None
     return folder
 
 
@@ -56,16 +57,34 @@ def discard_unstarted(where: dict) -> None:
 
 WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO)
 
+#: What to do about a write error, by errno (others: ``fix the disk``).
+WRITE_FIXES = {
+    errno.ENOSPC: "make room",
+    errno.EDQUOT: "make room (or raise the quota)",
+    errno.EROFS: "make it writable",
+    errno.EACCES: "make it writable",
+    errno.EPERM: "make it writable",
+}
 
-def write_error(err: OSError, folder: Path) -> ConfigError:
-    """A failure to write the run folder (read-only, disk full), as an error with the fix."""
-    reason = err.strerror or str(err)
-    if (folder / "model.eqx").is_file():
-        fix = f"make room, then finish the evaluation with --resume {folder} (the trained model is saved)"
-    elif (folder / "checkpoint.json").is_file():  # run._checkpoint.RECORD
-        fix = f"make room, then continue the run with --resume {folder} (from its last checkpoint)"
+
+def _reason(err: OSError) -> str:
+    return disk_full_text(err) if is_disk_full(err) else (err.strerror or str(err))
+
+
+def write_error(err: OSError, where: dict, new: bool) -> ConfigError:
+    """A failure to write the run folder ``where["folder"]`` (disk full, read-only), as an error that
+    names the file and says what to do: ``--resume`` where the folder holds the run's config, else
+    the same command again. A ``new`` run's folder that holds nothing yet is removed first."""
+    folder = where["folder"]
+    if (folder / TRAINED).is_file():
+        then = f"finish the evaluation with --resume {folder} (the trained model is saved)"
+    elif (folder / RECORD).is_file():
+        then = f"continue the run with --resume {folder} (from its last checkpoint)"
+    elif (folder / "config.yaml").is_file():
+        then = f"run it again with --resume {folder} (no checkpoint was written: from step 0, with its config)"
     else:
-        fix = "make room or choose a writable --out / --output-root"
-    if err.errno in (errno.ENOSPC, errno.EDQUOT):
-        reason = "the disk is full"
-    return ConfigError("--out", f"cannot write the run folder {folder}: {reason}; {fix}")
+        if new:
+            discard_unstarted(where)
+        then = "run the same command again"
+    fix = WRITE_FIXES.get(err.errno, "fix the disk")
+    return ConfigError("--out", f"cannot write {err.filename or folder}: {_reason(err)}; {fix}, then {then}")

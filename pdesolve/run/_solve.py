@@ -19,7 +19,8 @@ from ..models import Solution
 from ..operators import AbstractOperatorEngine
 from ..problem import Problem, load_problem
 from ..resources import check_run
-from ..results import atomic_write_text, history_dataset, save_model, write_run_folder
+from ..results import history_dataset, save_model, write_run_folder
+from ..safe_write import atomic_write_text
 from ._build import Assembled, build
 from ._checkpoint import RunCheckpoints
 from ._evaluate import check_exact, diagonal_line, evaluate, evaluation_points, lines, reference_values, slices
@@ -110,7 +111,7 @@ def solve(
     except OSError as err:
         if where.get("folder") is None or err.errno not in WRITE_ERRNOS:
             raise
-        raise write_error(err, where["folder"]) from None
+        raise write_error(err, where, new=resume is None) from None
     except KeyboardInterrupt as err:
         err.run_folder = where.get("folder")  # for the CLI's hint: continue with --resume there
         raise

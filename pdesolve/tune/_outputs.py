@@ -13,7 +13,7 @@ import yaml
 from optuna.trial import TrialState
 
 from ..config import SolverConfig, resolve, upgrade_saved
-from ..results import atomic_write, atomic_write_text
+from ..safe_write import atomic_write, atomic_write_text
 from ._space import Dimension, SearchSpace
 from ._study import counts
 
