@@ -2,10 +2,11 @@
 
 import copy
 import dataclasses
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Self
 
-from ..fields import Field, schema_of
+from ..fields import Field, dataclass_field, schema_of
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -34,11 +35,36 @@ class KindedSection(Section):
 
     kind_key: ClassVar[str]
     kind: ClassVar[str]
+    spec: ClassVar[Any]  # the registered spec the kind's section is made from
+    kind_suffix: ClassVar[str]  # the family's ending of a kind's class name
 
     def to_dict(self) -> dict[str, Any]:
         return {self.kind_key: self.kind, **super().to_dict()}
 
 
-def kinds(*classes: type[KindedSection]) -> dict[str, type[KindedSection]]:
-    """The kinds of one family by name (a registry: one line per kind)."""
-    return {cls.kind: cls for cls in classes}
+@functools.cache
+def kind_class(family: type[KindedSection], kind: str, spec: Any) -> type[KindedSection]:
+    """The frozen section of ``family`` for the registered ``spec`` of ``kind``: one field per
+    ``spec.fields``, named after the spec's class (``FiniteDifferenceSpec`` -> ``FiniteDifferenceOperators``),
+    its docstring the spec's, its module the family's (where an alias of that name may stand)."""
+    name = type(spec).__name__.removesuffix("Spec") + family.kind_suffix
+    fields = [(key, Any, dataclass_field(field)) for key, field in spec.fields.items()]
+    namespace = {"kind": kind, "spec": spec, "__doc__": type(spec).__doc__, "__module__": family.__module__}
+    return dataclasses.make_dataclass(name, fields, bases=(family,), frozen=True, kw_only=True, namespace=namespace)
+
+
+class RegisteredKinds(Mapping[str, type[KindedSection]]):
+    """The kinds of ``family`` by name, read from a registry at each lookup (``specs()``: its
+    registered specs by kind), so that a kind registered later is found."""
+
+    def __init__(self, family: type[KindedSection], specs: Callable[[], Mapping[str, Any]]):
+        self.family, self.specs = family, specs
+
+    def __getitem__(self, kind: str) -> type[KindedSection]:
+        return kind_class(self.family, kind, self.specs()[kind])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.specs())
+
+    def __len__(self) -> int:
+        return len(self.specs())

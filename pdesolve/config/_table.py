@@ -96,7 +96,8 @@ def _sources() -> list[tuple[str, str, dict[str, Field], Path]]:
     """(section key prefix, kind label, fields, declaring file) of every section and kind."""
     out = [("", "", RunConfig.schema(), Path(inspect.getfile(RunConfig)))]
     out += [
-        ("model.", f"`type: {kind}`", cls.schema(), Path(inspect.getfile(cls))) for kind, cls in MODEL_KINDS.items()
+        ("model.", f"`type: {kind}`", cls.schema(), Path(inspect.getfile(type(cls.spec))))
+        for kind, cls in MODEL_KINDS.items()
     ]
     out += [
         ("operators.", f"`method: {kind}`", cls.schema(), Path(inspect.getfile(type(cls.spec))))

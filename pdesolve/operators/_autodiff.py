@@ -4,6 +4,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from ..problem import directions_in, forward_operators
 from ._base import AbstractOperatorEngine, BatchedField
+from ._spec import AbstractEngineSpec
 
 
 class AutodiffEngine(AbstractOperatorEngine):
@@ -13,6 +14,10 @@ class AutodiffEngine(AbstractOperatorEngine):
     @property
     def name(self) -> str:
         return "ad"
+
+    @property
+    def differentiates_network(self) -> bool:
+        return True
 
     def evals_per_point(self, needs: frozenset[str], dim: int) -> int:
         count = 1
@@ -32,3 +37,13 @@ class AutodiffEngine(AbstractOperatorEngine):
         key: PRNGKeyArray | None = None,
     ) -> dict[str, Array]:
         return forward_operators(u, x, t, needs)
+
+
+class AutodiffSpec(AbstractEngineSpec):
+    """``ad``: exact derivatives by autodiff (the reference; back-propagates)."""
+
+    method = "ad"
+    fields = {}
+
+    def build(self, settings, *, dim, has_time):
+        return AutodiffEngine()

@@ -106,3 +106,15 @@ class AbstractOperatorEngine(eqx.Module):
     def name(self) -> str:
         """Short method name recorded in reports (``ad``, ``fd``, ``sg``, ``se``)."""
         return type(self).__name__
+
+    @property
+    @abc.abstractmethod
+    def differentiates_network(self) -> bool:
+        """Whether the operators come from derivatives of the network (autodiff, which back-propagates)
+        rather than from its values at nodes around each point (a stencil or a smoothing rule):
+        solvers that work on network values at the nodes (projection, layerwise Jacobian) need False."""
+
+    @property
+    def point_chunk(self) -> int | None:
+        """Points per vectorised network call (``operators.chunk_size``; None: the whole batch)."""
+        return None

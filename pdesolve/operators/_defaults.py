@@ -1,6 +1,7 @@
 """The BP-free operators a problem gets by default (``operators.method: auto``), chosen by its dimension."""
 
-from ._finite_diff import DEFAULT_STEPS
+from ._finite_diff import DEFAULT_STEPS, FiniteDifferenceEngine
+from ._spec import SHARED_FIELDS, AbstractEngineSpec
 
 #: Largest dimension whose default is the full FD stencil (2d + 1 nodes per point, <= 401); beyond
 #: it, ``RANDOM_COORDINATES`` random coordinates per point, two independent sets for the residual
@@ -24,3 +25,14 @@ def default_operators(dim: int, precision: str) -> dict:
         raise ValueError(f"precision: unknown value {precision!r}; choose float32 or float64")
     coordinates = "all" if dim <= FULL_STENCIL_MAX_DIM else RANDOM_COORDINATES
     return {"method": "fd", "coordinates": coordinates, "step": DEFAULT_STEPS[precision]}
+
+
+class AutoSpec(AbstractEngineSpec):
+    """``auto``: finite differences chosen by the problem's dimension (``operators.default_operators``)."""
+
+    method = "auto"
+    fields = {"step": SHARED_FIELDS["step"], "chunk_size": SHARED_FIELDS["chunk_size"]}
+
+    def build(self, settings, *, dim, has_time):
+        coordinates = default_operators(dim, "float64")["coordinates"]  # an unset step follows the points' dtype
+        return FiniteDifferenceEngine(step=settings.step, coordinates=coordinates, chunk_size=settings.chunk_size)

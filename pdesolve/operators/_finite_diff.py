@@ -21,6 +21,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 from ._base import AbstractOperatorEngine, Ansatz, BatchedField
 from ._chunking import map_over_points
 from ._directional import directions_in, fd_directional, random_directions
+from ._spec import COORDINATES, SHARED_FIELDS, AbstractEngineSpec, engine_field
 
 #: Default steps by precision (``operators.step`` unset). The central second difference has
 #: error ~ h^2 |u''''| / 12 (truncation) + 4 eps |u| / h^2 (round-off), smallest near
@@ -121,7 +122,7 @@ class FiniteDifferenceEngine(AbstractOperatorEngine):
     ``u_x = (u+ - u-) / 2h``, ``u_xx = (u+ + u- - 2u) / h^2``, ``lap_u = sum_i u_xx``.
     ``step=None`` picks ``default_step`` for the points' dtype.
 
-    ``coordinates=k < d``: only k coordinates per point, drawn from ``key`` without replacement,
+    ``coordinates=k < d``: only k coordinates per point (``all``: every one), drawn from ``key`` without replacement,
     and scaled by d/k, so that ``u_x``, ``u_xx`` (zero off the drawn set) and ``lap_u`` are
     unbiased; ``residual`` combines two independent sets so that residuals quadratic in them
     (``grad_u_sq = sum u_x[i]^2``) are unbiased too. ``aware`` switches the stencil-aware first
@@ -130,24 +131,32 @@ class FiniteDifferenceEngine(AbstractOperatorEngine):
     (``coordinates`` per sign, unbiased) when ``coordinates`` is below its rank.
     """
 
-    step: float | None = eqx.field(static=True, default=None)
-    chunk_size: int | None = eqx.field(static=True, default=None)
-    coordinates: int | None = eqx.field(static=True, default=None)
+    step: float | None = engine_field(SHARED_FIELDS["step"])
+    coordinates: str | int = engine_field(COORDINATES)
+    chunk_size: int | None = engine_field(SHARED_FIELDS["chunk_size"])
     aware: bool = eqx.field(static=True, default=True)
 
     def __check_init__(self):
         if self.step is not None and not self.step > 0:
             raise ValueError(f"the finite-difference step must be > 0, got {self.step}")
-        if self.coordinates is not None and not self.coordinates >= 1:
-            raise ValueError(f"coordinates must be >= 1 or all, got {self.coordinates}")
+        if self.coordinates != "all" and not (isinstance(self.coordinates, int) and self.coordinates >= 1):
+            raise ValueError(f"coordinates must be an integer >= 1 or 'all', got {self.coordinates!r}")
 
     @property
     def name(self) -> str:
-        return "fd" if self.coordinates is None else f"fd{self.coordinates}"
+        return "fd" if self.coordinates == "all" else f"fd{self.coordinates}"
+
+    @property
+    def differentiates_network(self) -> bool:
+        return False
+
+    @property
+    def point_chunk(self) -> int | None:
+        return self.chunk_size
 
     def _k(self, dim: int) -> int | None:
         """Coordinates drawn per point, or None for all (also when k >= d)."""
-        return None if self.coordinates is None or self.coordinates >= dim else self.coordinates
+        return None if not isinstance(self.coordinates, int) or self.coordinates >= dim else self.coordinates
 
     def evals_per_point(self, needs: frozenset[str], dim: int) -> int:
         """Nodes per point; with random coordinates, the two sets ``residual`` evaluates."""
@@ -281,3 +290,15 @@ class FiniteDifferenceEngine(AbstractOperatorEngine):
             if "u_tt" in needs:
                 out["u_tt"] = (t_plus + t_minus - 2 * f0) / h**2
         return out
+
+
+class FiniteDifferenceSpec(AbstractEngineSpec):
+    """``fd``: central differences, on all coordinates or on k random ones per point (unbiased)."""
+
+    method = "fd"
+    fields = {"step": SHARED_FIELDS["step"], "coordinates": COORDINATES, "chunk_size": SHARED_FIELDS["chunk_size"]}
+
+    def build(self, settings, *, dim, has_time):
+        return FiniteDifferenceEngine(
+            step=settings.step, coordinates=settings.coordinates, chunk_size=settings.chunk_size
+        )

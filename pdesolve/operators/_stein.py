@@ -30,26 +30,32 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ..fields import MAX_POINTS, Field
 from ..problem import directional_derivatives, directions_in
 from ._autodiff import AutodiffEngine
 from ._base import AbstractOperatorEngine, Ansatz, BatchedField
 from ._chunking import map_over_points
 from ._product import expanded_needs, product_rule
 from ._sparse_grid import SymmetricRule, symmetric_sparse_grid
+from ._spec import SHARED_FIELDS, AbstractEngineSpec, engine_field
 
 _SECOND_ORDER = frozenset({"u_xx", "lap_u"})
 _TIME = frozenset({"u_t", "u_tt"})
-SMOOTH = ("network", "solution")
+SMOOTH = SHARED_FIELDS["smooth"].choices
 #: The central-difference step in t of the smoothed field when time is not smoothed (``smooth_time``
 #: False) and ``operators.step`` is unset.
 TIME_STEP = 1e-2
+_LEVEL_RULE = "between 3 and 8 (level 2 is exact to degree 3 only; nodes grow fast with the level; 3 is the reference)"
+LEVEL = Field((int,), 3, bounds=(3, 8, _LEVEL_RULE))
+SAMPLES = Field((int,), 1024, bounds=(1, MAX_POINTS, f"between 1 and {MAX_POINTS}"))
 
 
 class AbstractSteinEngine(AbstractOperatorEngine):
     """Operators of the smoothed field ``f_s`` from a symmetric rule for N(0, I_D).
 
     ``smooth_time``: smooth t jointly with x (D = d + 1); otherwise only x is smoothed
-    (D = d) and ``u_t``, ``u_tt`` are central differences of ``f_s`` in t with step ``step``.
+    (D = d) and ``u_t``, ``u_tt`` are central differences of ``f_s`` in t with step ``time_step``
+    (``step``, or ``TIME_STEP`` when it is None).
     ``chunk_size`` bounds the points per vectorised call (``jax.lax.map`` over chunks).
     ``smooth``: ``network`` (an ansatz's network only, see the module docstring) or ``solution``.
     """
@@ -57,8 +63,21 @@ class AbstractSteinEngine(AbstractOperatorEngine):
     sigma: eqx.AbstractVar[float]
     smooth: eqx.AbstractVar[str]
     smooth_time: eqx.AbstractVar[bool]
-    step: eqx.AbstractVar[float]
+    step: eqx.AbstractVar[float | None]
     chunk_size: eqx.AbstractVar[int | None]
+
+    @property
+    def time_step(self) -> float:
+        """The central-difference step in t of the smoothed field (when ``smooth_time`` is False)."""
+        return TIME_STEP if self.step is None else self.step
+
+    @property
+    def differentiates_network(self) -> bool:
+        return False
+
+    @property
+    def point_chunk(self) -> int | None:
+        return self.chunk_size
 
     @abc.abstractmethod
     def rule(self, dim: int, key: PRNGKeyArray | None) -> SymmetricRule:
@@ -75,7 +94,7 @@ class AbstractSteinEngine(AbstractOperatorEngine):
         at_t = needs - _TIME if time_fd else needs
         if time_fd and "u_tt" in needs:
             at_t = at_t | {"u"}
-        shifts = ((0.0,) if at_t else ()) + ((self.step, -self.step) if time_fd else ())
+        shifts = ((0.0,) if at_t else ()) + ((self.time_step, -self.time_step) if time_fd else ())
         second = at_t & (_SECOND_ORDER | ({"u_tt"} if self.smooth_time else set())) or directions_in(at_t)
         smoothed_value = "u" in at_t or time_fd
         centre = bool(second) or (smoothed_value and centre_weighted)
@@ -193,9 +212,9 @@ class AbstractSteinEngine(AbstractOperatorEngine):
         if not self.smooth_time and needs & _TIME:
             later, earlier = smoothed(len(shifts) - 2), smoothed(len(shifts) - 1)
             if "u_t" in needs:
-                out["u_t"] = (later - earlier) / (2 * self.step)
+                out["u_t"] = (later - earlier) / (2 * self.time_step)
             if "u_tt" in needs:
-                out["u_tt"] = (later + earlier - 2 * out["u"]) / self.step**2
+                out["u_tt"] = (later + earlier - 2 * out["u"]) / self.time_step**2
         if "u" not in needs:
             out.pop("u", None)
         return out
@@ -212,7 +231,7 @@ def _along_directions(v: Float[Array, "n k d"], half: Float[Array, "p d"], even:
 def _check(engine: AbstractSteinEngine) -> None:
     if not engine.sigma > 0:
         raise ValueError(f"the Stein smoothing scale sigma must be > 0, got {engine.sigma}")
-    if not engine.step > 0:
+    if engine.step is not None and not engine.step > 0:
         raise ValueError(f"the time finite-difference step must be > 0, got {engine.step}")
     if engine.smooth not in SMOOTH:
         raise ValueError(f"smooth must be one of {', '.join(SMOOTH)}, got {engine.smooth!r}")
@@ -225,12 +244,12 @@ class SparseGridSteinEngine(AbstractSteinEngine):
     derivatives up to 2 level - 2, second derivatives up to 2 level - 3.
     """
 
-    sigma: float = eqx.field(static=True)
-    level: int = eqx.field(static=True)
+    sigma: float = engine_field(SHARED_FIELDS["sigma"])
+    level: int = engine_field(LEVEL)
     smooth_time: bool = eqx.field(static=True, default=True)
-    step: float = eqx.field(static=True, default=TIME_STEP)
-    chunk_size: int | None = eqx.field(static=True, default=None)
-    smooth: str = eqx.field(static=True, default="network")
+    step: float | None = engine_field(SHARED_FIELDS["step"])
+    chunk_size: int | None = engine_field(SHARED_FIELDS["chunk_size"])
+    smooth: str = engine_field(SHARED_FIELDS["smooth"])
 
     def __check_init__(self):
         _check(self)
@@ -259,12 +278,12 @@ class MonteCarloSteinEngine(AbstractSteinEngine):
     uses one fixed sample set (``jax.random.key(0)``), so it is a deterministic field.
     """
 
-    sigma: float = eqx.field(static=True)
-    samples: int = eqx.field(static=True)
+    sigma: float = engine_field(SHARED_FIELDS["sigma"])
+    samples: int = engine_field(SAMPLES)
     smooth_time: bool = eqx.field(static=True, default=True)
-    step: float = eqx.field(static=True, default=TIME_STEP)
-    chunk_size: int | None = eqx.field(static=True, default=None)
-    smooth: str = eqx.field(static=True, default="network")
+    step: float | None = engine_field(SHARED_FIELDS["step"])
+    chunk_size: int | None = engine_field(SHARED_FIELDS["chunk_size"])
+    smooth: str = engine_field(SHARED_FIELDS["smooth"])
 
     def __check_init__(self):
         _check(self)
@@ -284,3 +303,36 @@ class MonteCarloSteinEngine(AbstractSteinEngine):
 
     def rule_size(self, dim: int) -> tuple[int, bool]:
         return self.samples, False
+
+
+def _stein_fields(own: str, field: Field) -> dict[str, Field]:
+    """The keys of a Stein kind, its own rule's key ``own`` second."""
+    shared = SHARED_FIELDS
+    rest = {key: shared[key] for key in ("step", "time", "smooth", "chunk_size")}
+    return {"sigma": shared["sigma"], own: field, **rest}
+
+
+def _stein_settings(settings, has_time: bool) -> dict:
+    """The engine arguments both Stein kinds take from their validated section."""
+    return dict(sigma=settings.sigma, step=settings.step, smooth_time=has_time and settings.time == "joint",
+                chunk_size=settings.chunk_size, smooth=settings.smooth)
+
+
+class SparseGridSteinSpec(AbstractEngineSpec):
+    """``sg``: Gaussian-smoothed (Stein) derivatives on a symmetric sparse grid."""
+
+    method = "sg"
+    fields = _stein_fields("level", LEVEL)
+
+    def build(self, settings, *, dim, has_time):
+        return SparseGridSteinEngine(level=settings.level, **_stein_settings(settings, has_time))
+
+
+class MonteCarloSteinSpec(AbstractEngineSpec):
+    """``se``: Gaussian-smoothed (Stein) derivatives from Monte Carlo samples."""
+
+    method = "se"
+    fields = _stein_fields("samples", SAMPLES)
+
+    def build(self, settings, *, dim, has_time):
+        return MonteCarloSteinEngine(samples=settings.samples, **_stein_settings(settings, has_time))

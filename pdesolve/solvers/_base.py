@@ -11,6 +11,8 @@ from typing import Any
 import equinox as eqx
 from jaxtyping import Array, PRNGKeyArray, PyTree, Scalar
 
+from ..operators import AbstractOperatorEngine
+
 Loss = Callable[[PyTree, Any, PRNGKeyArray], Scalar]
 
 
@@ -21,7 +23,7 @@ class SolverContext(eqx.Module):
     training loop."""
 
     static: PyTree
-    engine: Any
+    engine: AbstractOperatorEngine
     compiled: Any = eqx.field(static=True)
     soft_kinds: tuple[str, ...] = eqx.field(static=True)
     condition_weight: float = eqx.field(static=True)

@@ -117,12 +117,12 @@ def _check_layerwise(loss, params) -> None:
     if not hasattr(loss, "residuals_of") or not supports(eqx.combine(params, loss.static).network):
         raise ConfigError("solver.jacobian", "layerwise needs a PINN loss on an MLP of dense and tensor-train "
                           "layers (model.type mlp or tt_mlp); use forward_difference")
-    if loss.engine.name == "ad":
+    if loss.engine.differentiates_network:
         raise ConfigError("solver.jacobian", "layerwise needs operators that evaluate the network (fd, sg, se), "
                           "not autodiff operators; use operators.method fd, or jacobian ad with operators ad")
-    if getattr(loss.engine, "chunk_size", None) is not None:  # lax.map over chunks hides the per-node records
+    if loss.engine.point_chunk is not None:  # lax.map over chunks hides the per-node records
         raise ConfigError("operators.chunk_size", f"layerwise evaluates all stencil nodes of the batch at once, "
-                          f"got chunk_size {loss.engine.chunk_size}; unset operators.chunk_size (lower "
+                          f"got chunk_size {loss.engine.point_chunk}; unset operators.chunk_size (lower "
                           "train.batch_size to save memory), or use solver.jacobian forward_difference")
 
 

@@ -12,7 +12,6 @@ from jax.flatten_util import ravel_pytree
 from ..errors import ConfigError
 from ..fields import NUMBER, Field
 from ..models import MLP, DenseLinear
-from ..operators import AbstractSteinEngine, FiniteDifferenceEngine
 from ._base import AbstractSolver, Loss, SolverContext
 from ._estimators import RGE_FIELDS, RandomGradientEstimator, random_estimator, random_evaluations
 from ._gauss_newton import GaussNewton, GaussNewtonSpec
@@ -63,7 +62,7 @@ class ProjectionSolver(AbstractSolver):
             raise ConfigError("solver.inner_iterations", f"must be >= 1, got {self.inner_iterations}")
 
     def bind(self, context: SolverContext) -> "ProjectionSolver":
-        if not isinstance(context.engine, (AbstractSteinEngine, FiniteDifferenceEngine)):
+        if context.engine.differentiates_network:
             raise ConfigError("operators.method", "the projection solver needs stencil operators (sg, se or fd): "
                               "its constraints are on network values at stencil nodes, not on autodiff graphs")
         if {"neumann", "robin"} & set(context.soft_kinds):
