@@ -15,8 +15,12 @@ import pytest
 import pdesolve
 from pdesolve.config import resolve
 from pdesolve.run import build_solver
-from pdesolve.solvers import (CoordinateGradientEstimator, ForwardGradientEstimator, HybridSolver,
-                              RandomGradientEstimator)
+from pdesolve.solvers import (
+    CoordinateGradientEstimator,
+    ForwardGradientEstimator,
+    HybridSolver,
+    RandomGradientEstimator,
+)
 
 POISSON = str(Path(__file__).parent / "data" / "poisson2d_ad.yaml")  # the AD-era default config
 D = 12
@@ -65,7 +69,8 @@ def test_cge_one_sided_is_exact_up_to_order_mu():
 def test_cge_central_is_exact_and_block_touches_only_its_coordinates():
     g, _, _ = CoordinateGradientEstimator(mu=0.3, central=True)(quadratic, THETA, jax.random.PRNGKey(0))
     np.testing.assert_allclose(g, TRUE_GRAD, rtol=1e-10, atol=1e-10)
-    g, _, evals = CoordinateGradientEstimator(mu=0.3, central=True, block_size=4)(quadratic, THETA, jax.random.PRNGKey(3))
+    block = CoordinateGradientEstimator(mu=0.3, central=True, block_size=4)
+    g, _, evals = block(quadratic, THETA, jax.random.PRNGKey(3))
     nonzero = np.flatnonzero(np.asarray(g))
     assert len(nonzero) == 4 and evals == 9
     np.testing.assert_allclose(np.asarray(g)[nonzero], TRUE_GRAD[nonzero], rtol=1e-10)

@@ -10,8 +10,15 @@ back the plain mapping of ``config.yaml``.
 
 from ._legacy import upgrade_saved
 from ._model import MAX_LAYERS, MAX_WIDTH, MODEL_KINDS, MlpConfig, ModelConfig, TtMlpConfig
-from ._operators import (OPERATOR_KINDS, AutodiffOperators, AutoOperators, FiniteDifferenceOperators,
-                         MonteCarloSteinOperators, OperatorsConfig, SparseGridSteinOperators)
+from ._operators import (
+                         OPERATOR_KINDS,
+                         AutodiffOperators,
+                         AutoOperators,
+                         FiniteDifferenceOperators,
+                         MonteCarloSteinOperators,
+                         OperatorsConfig,
+                         SparseGridSteinOperators,
+)
 from ._run import RunConfig, default_config, merge_config, resolve, resolve_config, resolve_traced
 from ._section import KindedSection, Section
 from ._solver import SolverConfig, solver_fields

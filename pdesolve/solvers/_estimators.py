@@ -116,10 +116,7 @@ class ForwardGradientEstimator(AbstractGradientEstimator):
     def __call__(self, loss, theta, key):
         v = jax.random.normal(key, (self.tangents, theta.size), theta.dtype)  # rows are tangents
         values, slopes = jax.vmap(lambda t: jax.jvp(loss, (theta,), (t,)))(v)
-        if self.combine == "plain":
-            g = slopes @ v / self.tangents
-        else:
-            g = v.T @ jnp.linalg.solve(v @ v.T, slopes)
+        g = slopes @ v / self.tangents if self.combine == "plain" else v.T @ jnp.linalg.solve(v @ v.T, slopes)
         return g, values[0], self.tangents
 
 

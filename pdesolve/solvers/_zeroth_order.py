@@ -7,8 +7,16 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from ._base import AbstractSolver, Loss
-from ._estimators import (CGE_FIELDS, FORWARD_FIELDS, RGE_FIELDS, AbstractGradientEstimator,
-                          CoordinateGradientEstimator, ForwardGradientEstimator, random_estimator, random_evaluations)
+from ._estimators import (
+    CGE_FIELDS,
+    FORWARD_FIELDS,
+    RGE_FIELDS,
+    AbstractGradientEstimator,
+    CoordinateGradientEstimator,
+    ForwardGradientEstimator,
+    random_estimator,
+    random_evaluations,
+)
 from ._optimizer import OPTIMIZER_FIELDS, OptimizerSettings, build_optimizer
 from ._spec import AbstractSolverSpec
 
