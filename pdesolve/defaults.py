@@ -69,8 +69,10 @@ def run_defaults(dim: int, has_time: bool) -> dict:
         "model": default_model(inputs),
         "operators": {"method": "auto"},  # full FD stencil, random coordinates at large d
         "solver": solver,
-        "train": {"steps": 300 if noisy else 150 if low_d else 200,
-                  "batch_size": 200 if noisy else LOW_D_BATCH if low_d else WIDE_BATCH if wide else 500,
-                  "log_every": 10,
-                  **({"interior_law": "volume"} if noisy else {})},
+        "train": {
+            "steps": 300 if noisy else 150 if low_d else 200,
+            "batch_size": 200 if noisy else LOW_D_BATCH if low_d else WIDE_BATCH if wide else 500,
+            "log_every": 10,
+            **({"interior_law": "volume"} if noisy else {}),
+        },
     }

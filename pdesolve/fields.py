@@ -46,5 +46,14 @@ def schema_of(cls: type) -> dict[str, Field]:
     return {f.name: f.metadata[FIELD] for f in dataclasses.fields(cls) if FIELD in f.metadata}
 
 
-__all__ = ["FIELD", "MAX_POINTS", "NUMBER", "OPTIONAL_INT", "OPTIONAL_NUMBER", "Field", "dataclass_field", "schema_of",
-           "setting"]
+__all__ = [
+    "FIELD",
+    "MAX_POINTS",
+    "NUMBER",
+    "OPTIONAL_INT",
+    "OPTIONAL_NUMBER",
+    "Field",
+    "dataclass_field",
+    "schema_of",
+    "setting",
+]

@@ -97,9 +97,19 @@ def test_forward_gradient_with_all_tangents_is_the_gradient():
 
 
 def _hybrid(patience):
-    section = {"name": "hybrid", "patience": patience, "coarse_learning_rate": 1e-2, "coarse_mu": 0.1,
-               "coarse_samples": 4, "coarse_directions": "gaussian", "fine_learning_rate": 1e-2, "fine_mu": 0.1,
-               "fine_block_size": None, "momentum": 0.9, "chunk_size": None}
+    section = {
+        "name": "hybrid",
+        "patience": patience,
+        "coarse_learning_rate": 1e-2,
+        "coarse_mu": 0.1,
+        "coarse_samples": 4,
+        "coarse_directions": "gaussian",
+        "fine_learning_rate": 1e-2,
+        "fine_mu": 0.1,
+        "fine_block_size": None,
+        "momentum": 0.9,
+        "chunk_size": None,
+    }
     solver = build_solver(resolve({"solver": section}).solver, steps=10)
     assert isinstance(solver, HybridSolver)
     return solver
@@ -128,11 +138,14 @@ def test_hybrid_coarse_stage_uses_signrge():
 def test_small_problem_trains_bp_free():
     """poisson2d with ZO-signRGE (no back-propagation, AD operators replaced by FD): measured
     rel L2 0.05 at 600 steps (float64, seed 0); the bound leaves a 2x margin."""
-    run = pdesolve.solve(POISSON, {
-        "train": {"steps": 600, "progress": False, "log_every": 100},
-        "solver": {"name": "sign_rge", "learning_rate": 1e-3},
-        "operators": {"method": "fd", "step": 1e-2},
-    })
+    run = pdesolve.solve(
+        POISSON,
+        {
+            "train": {"steps": 600, "progress": False, "log_every": 100},
+            "solver": {"name": "sign_rge", "learning_rate": 1e-3},
+            "operators": {"method": "fd", "step": 1e-2},
+        },
+    )
     assert run.report["backprop"] is False
     assert run.history.rel_l2.values[0] > 0.3  # it did start far away
     assert run.report["rel_l2"] < 0.10
@@ -155,8 +168,9 @@ MULTI_DEVICE = textwrap.dedent("""
 @pytest.mark.parametrize("solver", ["adam", pytest.param("rge", marks=pytest.mark.slow)])  # rge: -m slow
 def test_four_host_devices_match_one(solver):
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    result = subprocess.run([sys.executable, "-c", MULTI_DEVICE, solver, POISSON], capture_output=True, text=True,
-                            env=env, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", MULTI_DEVICE, solver, POISSON], capture_output=True, text=True, env=env, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     difference, scale = map(float, result.stdout.split()[-2:])
     assert difference <= 1e-5 * scale  # float32 reductions in a different order

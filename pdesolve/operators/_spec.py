@@ -38,6 +38,7 @@ SHARED_FIELDS = {
 }
 COORDINATES = Field((str, int), "all", check=_check_coordinates)
 
+
 def engine_field(spec: Field) -> Any:
     """An engine class's (static) field that is the config key ``spec``, with its default."""
     return eqx.field(static=True, default=spec.default, metadata={FIELD: spec})

@@ -143,8 +143,12 @@ class AbstractSteinEngine(AbstractOperatorEngine):
             _, base_second = directional_derivatives(u.base, x, t, v)
             factor_first, factor_second = directional_derivatives(u.factor, x, t, v)
             net_first = jnp.einsum("nkd,nd->nk", v, net["u_x"])
-            each = (base_second + factor_second * net["u"][:, None] + 2 * factor_first * net_first
-                    + factor["u"][:, None] * net[(hessian.name, "each")])
+            each = (
+                base_second
+                + factor_second * net["u"][:, None]
+                + 2 * factor_first * net_first
+                + factor["u"][:, None] * net[(hessian.name, "each")]
+            )
             out[hessian.name] = each @ jnp.asarray(hessian.weights, x.dtype)
         return out
 
@@ -220,8 +224,9 @@ class AbstractSteinEngine(AbstractOperatorEngine):
         return out
 
 
-def _along_directions(v: Float[Array, "n k d"], half: Float[Array, "p d"], even: Float[Array, "n p"],
-                      s: float) -> Float[Array, "n k"]:
+def _along_directions(
+    v: Float[Array, "n k d"], half: Float[Array, "p d"], even: Float[Array, "n p"], s: float
+) -> Float[Array, "n k"]:
     """``v^T H_s v = sum_p w_p ((v . delta_p)^2 - |v|^2) even_p / s^2`` per direction (``even``
     holds ``w_p even_p``; ``half`` the space part of each pair's delta_p)."""
     along = jnp.einsum("nkd,pd->nkp", v, half) ** 2 - jnp.sum(v**2, axis=-1)[..., None]
@@ -314,8 +319,13 @@ def _stein_fields(own: str, field: Field) -> dict[str, Field]:
 
 def _stein_settings(settings, has_time: bool) -> dict:
     """The engine arguments both Stein kinds take from their validated section."""
-    return dict(sigma=settings.sigma, step=settings.step, smooth_time=has_time and settings.time == "joint",
-                chunk_size=settings.chunk_size, smooth=settings.smooth)
+    return dict(
+        sigma=settings.sigma,
+        step=settings.step,
+        smooth_time=has_time and settings.time == "joint",
+        chunk_size=settings.chunk_size,
+        smooth=settings.smooth,
+    )
 
 
 class SparseGridSteinSpec(AbstractEngineSpec):

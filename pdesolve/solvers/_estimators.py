@@ -35,8 +35,9 @@ class AbstractGradientEstimator(eqx.Module):
     """Estimates grad L(theta) without reverse-mode differentiation."""
 
     @abc.abstractmethod
-    def __call__(self, loss: FlatLoss, theta: Float[Array, " D"], key: PRNGKeyArray
-                 ) -> tuple[Float[Array, " D"], Scalar, int]:
+    def __call__(
+        self, loss: FlatLoss, theta: Float[Array, " D"], key: PRNGKeyArray
+    ) -> tuple[Float[Array, " D"], Scalar, int]:
         """Returns (gradient estimate (D,), L(theta), number of loss evaluations)."""
 
 
@@ -64,7 +65,7 @@ class RandomGradientEstimator(AbstractGradientEstimator):
         if self.antithetic:
             points = jnp.concatenate([theta[None] + self.mu * u, theta[None] - self.mu * u, theta[None]])
             values = _batched(loss, points, self.chunk_size)
-            plus, minus, value = values[: self.samples], values[self.samples: -1], values[-1]
+            plus, minus, value = values[: self.samples], values[self.samples : -1], values[-1]
             slopes = (plus - minus) / (2 * self.mu)
         else:
             points = jnp.concatenate([theta[None] + self.mu * u, theta[None]])
@@ -81,7 +82,8 @@ class CoordinateGradientEstimator(AbstractGradientEstimator):
     mu: float = solver_setting(NUMBER, 0.1, static=False, positive=True)
     central: bool = solver_setting((bool,), False)
     block_size: int | None = solver_setting(  # per step
-        OPTIONAL_INT, None, bounds=(1, None, ">= 1, or unset (all coordinates)"))
+        OPTIONAL_INT, None, bounds=(1, None, ">= 1, or unset (all coordinates)")
+    )
     chunk_size: int | None = solver_field(CHUNK_SIZE)
 
     def __call__(self, loss, theta, key):
@@ -127,8 +129,9 @@ FORWARD_FIELDS = schema_of(ForwardGradientEstimator)
 
 def random_estimator(settings) -> RandomGradientEstimator:
     """The RGE of solver settings with ``RGE_FIELDS``."""
-    return RandomGradientEstimator(settings.samples, settings.mu, settings.directions, settings.antithetic,
-                                   settings.chunk_size)
+    return RandomGradientEstimator(
+        settings.samples, settings.mu, settings.directions, settings.antithetic, settings.chunk_size
+    )
 
 
 def random_evaluations(settings) -> int:

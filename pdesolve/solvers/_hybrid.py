@@ -30,8 +30,13 @@ class HybridSolver(AbstractSolver):
     patience: int = solver_setting((int,), 5, bounds=(0, None, ">= 0"))  # validation checks without improvement
 
     def init(self, loss: Loss, params):
-        return HybridState(self.coarse.init(loss, params), self.fine.init(loss, params),
-                           jnp.asarray(0), jnp.asarray(jnp.inf), jnp.asarray(0))
+        return HybridState(
+            self.coarse.init(loss, params),
+            self.fine.init(loss, params),
+            jnp.asarray(0),
+            jnp.asarray(jnp.inf),
+            jnp.asarray(0),
+        )
 
     def step(self, loss: Loss, params, state: HybridState, batch, key):
         def coarse(operands):
@@ -51,8 +56,11 @@ class HybridSolver(AbstractSolver):
         improved = metric < float(state.best)
         stalls = 0 if improved else int(state.stalls) + 1
         stage = 1 if (int(state.stage) == 1 or stalls >= self.patience) else 0
-        return eqx.tree_at(lambda h: (h.stage, h.best, h.stalls), state,
-                           (jnp.asarray(stage), jnp.asarray(min(metric, float(state.best))), jnp.asarray(stalls)))
+        return eqx.tree_at(
+            lambda h: (h.stage, h.best, h.stalls),
+            state,
+            (jnp.asarray(stage), jnp.asarray(min(metric, float(state.best))), jnp.asarray(stalls)),
+        )
 
     @property
     def name(self) -> str:
@@ -81,15 +89,27 @@ class HybridSpec(AbstractSolverSpec):
         s = settings
 
         def constant(optimizer: str, learning_rate: float):
-            return build_optimizer(OptimizerSettings(learning_rate=learning_rate, schedule="constant", end_factor=1.0,
-                                                     optimizer=optimizer, momentum=s.momentum), steps)
+            return build_optimizer(
+                OptimizerSettings(
+                    learning_rate=learning_rate,
+                    schedule="constant",
+                    end_factor=1.0,
+                    optimizer=optimizer,
+                    momentum=s.momentum,
+                ),
+                steps,
+            )
 
         coarse = EstimatedGradientSolver(
             RandomGradientEstimator(s.coarse_samples, s.coarse_mu, s.coarse_directions, True, s.chunk_size),
-            constant("sign", s.coarse_learning_rate), "sign_rge")
+            constant("sign", s.coarse_learning_rate),
+            "sign_rge",
+        )
         fine = EstimatedGradientSolver(
             CoordinateGradientEstimator(s.fine_mu, False, s.fine_block_size, s.chunk_size),
-            constant("momentum", s.fine_learning_rate), "cge")
+            constant("momentum", s.fine_learning_rate),
+            "cge",
+        )
         return HybridSolver(coarse, fine, s.patience)
 
     def perturbations(self, settings, n_params):

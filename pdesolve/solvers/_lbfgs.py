@@ -50,8 +50,9 @@ class Lbfgs(AbstractSolver):
 
     @property
     def _optimizer(self) -> optax.GradientTransformationExtraArgs:
-        search = optax.scale_by_zoom_linesearch(max_linesearch_steps=self.max_linesearch_steps,
-                                                initial_guess_strategy="one")
+        search = optax.scale_by_zoom_linesearch(
+            max_linesearch_steps=self.max_linesearch_steps, initial_guess_strategy="one"
+        )
         return optax.lbfgs(memory_size=self.memory_size, linesearch=search)
 
     def init(self, loss: Loss, params) -> LbfgsState:

@@ -48,8 +48,11 @@ class ProjectionSolver(AbstractSolver):
     context: SolverContext | None = None
 
     def __check_init__(self):
-        for field, value, allowed in (("algorithm", self.algorithm, ALGORITHMS), ("hidden", self.hidden, HIDDEN),
-                                      ("output_layer", self.output_layer, OUTPUT_LAYER)):
+        for field, value, allowed in (
+            ("algorithm", self.algorithm, ALGORITHMS),
+            ("hidden", self.hidden, HIDDEN),
+            ("output_layer", self.output_layer, OUTPUT_LAYER),
+        ):
             if value not in allowed:
                 raise ConfigError(f"solver.{field}", f"unknown value {value!r}; allowed: {', '.join(allowed)}")
         if self.hidden == "linearised" and self.newton is None:
@@ -63,18 +66,27 @@ class ProjectionSolver(AbstractSolver):
 
     def bind(self, context: SolverContext) -> "ProjectionSolver":
         if context.engine.differentiates_network:
-            raise ConfigError("operators.method", "the projection solver needs stencil operators (sg, se or fd): "
-                              "its constraints are on network values at stencil nodes, not on autodiff graphs")
+            raise ConfigError(
+                "operators.method",
+                "the projection solver needs stencil operators (sg, se or fd): "
+                "its constraints are on network values at stencil nodes, not on autodiff graphs",
+            )
         if {"neumann", "robin"} & set(context.soft_kinds):
-            raise ConfigError("solver.name", "the projection solver takes value conditions only; Neumann and "
-                              "Robin data need a loss-based solver (e.g. adam, gauss_newton, hybrid)")
+            raise ConfigError(
+                "solver.name",
+                "the projection solver takes value conditions only; Neumann and "
+                "Robin data need a loss-based solver (e.g. adam, gauss_newton, hybrid)",
+            )
         network = context.static.network
         if not isinstance(network, MLP) or not isinstance(network.layers[-1], DenseLinear):
             raise ConfigError("model.dense_layers", "the projection solver needs a dense read-out layer (-1)")
         graph = self.hidden == "projection" or (self.output_layer == "projection" and self.hidden != "linearised")
         if graph and not all(isinstance(layer, DenseLinear) for layer in network.layers):
-            raise ConfigError("solver.hidden", "projection sweeps need a dense MLP (model.type: mlp); with TT "
-                              "layers use hidden: zeroth_order (the read-out is still solved by least squares)")
+            raise ConfigError(
+                "solver.hidden",
+                "projection sweeps need a dense MLP (model.type: mlp); with TT "
+                "layers use hidden: zeroth_order (the read-out is still solved by least squares)",
+            )
         return dataclasses.replace(self, context=context)
 
     def init(self, loss: Loss, params):
@@ -128,8 +140,11 @@ class ProjectionSolver(AbstractSolver):
             z = jnp.concatenate([b.inputs.reshape(-1, b.inputs.shape[-1]) for b in blocks])
             targets = OutputConstraints(tuple(b.coefficients for b in blocks), tuple(b.offset for b in blocks))
             projected = solve_graph(network, z, targets, self.algorithm, self.inner_iterations, self.relaxation)
-            keep = projected if self.output_layer == "projection" else eqx.tree_at(self._hidden, network,
-                                                                                   self._hidden(projected))
+            keep = (
+                projected
+                if self.output_layer == "projection"
+                else eqx.tree_at(self._hidden, network, self._hidden(projected))
+            )
             network = keep
             evals += self.inner_iterations
         if self.output_layer == "least_squares":
@@ -142,8 +157,9 @@ class ProjectionSolver(AbstractSolver):
         """``network`` with its read-out solved by least squares on the constraints (hidden layers fixed)."""
         w, _ = fit_readout(*least_squares_rows(network, blocks), self._readout(network), self.ridge)
         last = network.layers[-1]
-        return eqx.tree_at(lambda n: (n.layers[-1].weight, n.layers[-1].bias), network,
-                           (w[:-1].reshape(last.weight.shape), w[-1:]))
+        return eqx.tree_at(
+            lambda n: (n.layers[-1].weight, n.layers[-1].bias), network, (w[:-1].reshape(last.weight.shape), w[-1:])
+        )
 
     def _linearised_step(self, loss: Loss, params, state, batch, key):
         """The damped minimum-norm projection of all parameters onto the linearised constraints
@@ -172,7 +188,8 @@ class ProjectionSpec(AbstractSolverSpec):
 
     name = "projection"
     fields = {
-        **OPTIMIZER_FIELDS, **RGE_FIELDS,
+        **OPTIMIZER_FIELDS,
+        **RGE_FIELDS,
         "algorithm": Field((str,), "douglas_rachford"),  # douglas_rachford | alternating | cyclic
         "inner_iterations": Field((int,), 50, bounds=(1, None, ">= 1")),  # sweeps per minibatch (projection)
         "relaxation": Field(NUMBER, 0.5),  # Douglas-Rachford lam
@@ -181,7 +198,8 @@ class ProjectionSpec(AbstractSolverSpec):
         "ridge": Field(NUMBER, 1e-3, bounds=(0, None, ">= 0")),  # pull towards the previous read-out (x trace/size)
         # hidden: linearised -- the projection step's Jacobian (BP-free ones), step lengths and damping floor
         "jacobian": GaussNewtonSpec.fields["jacobian"]._replace(
-            choices=tuple(kind for kind in GaussNewtonSpec.fields["jacobian"].choices or () if kind != "ad")),
+            choices=tuple(kind for kind in GaussNewtonSpec.fields["jacobian"].choices or () if kind != "ad")
+        ),
         "line_search": GaussNewtonSpec.fields["line_search"]._replace(default=20),
         "min_damping": GaussNewtonSpec.fields["min_damping"]._replace(default=1e-6),
     }
@@ -192,10 +210,20 @@ class ProjectionSpec(AbstractSolverSpec):
         newton = None
         if s.hidden == "linearised":  # an unset chunk_size: Gauss-Newton's default
             chunk_size = s.chunk_size or GaussNewtonSpec.fields["chunk_size"].default
-            newton = GaussNewton(s.jacobian, min_damping=s.min_damping, line_search=s.line_search,
-                                 chunk_size=chunk_size)
-        return ProjectionSolver(s.algorithm, s.inner_iterations, s.relaxation, s.hidden, s.output_layer, s.ridge,
-                                random_estimator(s), build_optimizer(OptimizerSettings.of(s), steps), newton)
+            newton = GaussNewton(
+                s.jacobian, min_damping=s.min_damping, line_search=s.line_search, chunk_size=chunk_size
+            )
+        return ProjectionSolver(
+            s.algorithm,
+            s.inner_iterations,
+            s.relaxation,
+            s.hidden,
+            s.output_layer,
+            s.ridge,
+            random_estimator(s),
+            build_optimizer(OptimizerSettings.of(s), steps),
+            newton,
+        )
 
     def perturbations(self, settings, n_params):
         if settings.hidden == "linearised":  # the Jacobian's columns

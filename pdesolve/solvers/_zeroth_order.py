@@ -63,19 +63,25 @@ class SignRgeSpec(RgeSpec):
     """``sign_rge``: RGE with sign steps (Gaussian directions, a larger mu, a constant rate)."""
 
     name = "sign_rge"
-    fields = {**RgeSpec.fields, "optimizer": OPTIMIZER_FIELDS["optimizer"]._replace(default="sign"),
-              "mu": RGE_FIELDS["mu"]._replace(default=0.1),
-              "directions": RGE_FIELDS["directions"]._replace(default="gaussian"),
-              "schedule": OPTIMIZER_FIELDS["schedule"]._replace(default="constant")}
+    fields = {
+        **RgeSpec.fields,
+        "optimizer": OPTIMIZER_FIELDS["optimizer"]._replace(default="sign"),
+        "mu": RGE_FIELDS["mu"]._replace(default=0.1),
+        "directions": RGE_FIELDS["directions"]._replace(default="gaussian"),
+        "schedule": OPTIMIZER_FIELDS["schedule"]._replace(default="constant"),
+    }
 
 
 class CgeSpec(AbstractSolverSpec):
     """``cge``: the coordinate gradient estimate with momentum (EMA) steps."""
 
     name = "cge"
-    fields = {**OPTIMIZER_FIELDS, **CGE_FIELDS,
-              "optimizer": OPTIMIZER_FIELDS["optimizer"]._replace(default="momentum"),
-              "schedule": OPTIMIZER_FIELDS["schedule"]._replace(default="constant")}
+    fields = {
+        **OPTIMIZER_FIELDS,
+        **CGE_FIELDS,
+        "optimizer": OPTIMIZER_FIELDS["optimizer"]._replace(default="momentum"),
+        "schedule": OPTIMIZER_FIELDS["schedule"]._replace(default="constant"),
+    }
     learning_rates = ("learning_rate",)
 
     def build(self, settings, steps):
