@@ -66,7 +66,7 @@ def _load(path: str, params: list[str]):
 
 
 def cmd_solve(args) -> int:
-    from .run import solve, unknowns_summary
+    from .run import StopReason, solve, unknowns_summary
 
     problem = _load(args.problem, args.param)
     overrides = [parse_override(item) for item in args.set]
@@ -108,7 +108,7 @@ def cmd_solve(args) -> int:
     for line in unknowns_summary(report):  # an inverse problem's learned unknowns and data misfit
         print(line)
     print(run.path)
-    if report["stop_reason"].startswith("diverged"):
+    if StopReason.of(report["stop_reason"]) is StopReason.DIVERGED:
         print(f"error: {report['stop_reason']}; outputs of step {report['steps']} in {run.path}", file=sys.stderr)
         return 3
     return 0

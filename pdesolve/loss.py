@@ -11,6 +11,7 @@ The residual uses the unknowns' values (an inverse problem's) that the solution 
 First-order and zeroth-order solvers call the loss; Gauss-Newton solvers use the vector.
 """
 
+import abc
 import functools
 
 import equinox as eqx
@@ -22,8 +23,25 @@ from .operators import AbstractOperatorEngine
 from .problem import CompiledProblem, unknown_values
 
 
-class PinnLoss:
-    """``loss(params, batch, key) -> scalar`` with ``loss.residuals(params, batch, key) -> (m,)``.
+class AbstractResidualLoss(abc.ABC):
+    """A least-squares loss, ``loss(params, batch, key) = |residuals(params, batch, key)|^2``: what
+    Gauss-Newton solvers take. ``prepare(batch, key)`` is the batch with the parameter-independent
+    data of its residuals computed once (here: the batch itself, nothing to reuse)."""
+
+    @abc.abstractmethod
+    def residuals(self, params: PyTree, batch: dict, key: PRNGKeyArray | None) -> Float[Array, " m"]:
+        """The residual vector (m,) whose squared norm is the loss."""
+
+    def prepare(self, batch: dict, key: PRNGKeyArray | None) -> dict:
+        return batch
+
+    def __call__(self, params: PyTree, batch: dict, key: PRNGKeyArray | None) -> Float[Array, ""]:
+        return jnp.sum(self.residuals(params, batch, key) ** 2)
+
+
+class PinnLoss(AbstractResidualLoss):
+    """``loss(params, batch, key) -> scalar`` with ``loss.residuals(params, batch, key) -> (m,)``,
+    and ``residuals_of(u, batch, key)`` of a whole solution (the layerwise Jacobian perturbs its network).
 
     ``batch`` is ``{"x": (n, d), "t": (n,), "f": (n,), "conditions": {kind: (x, t, g)}}``, with
     ``"data": (x (k, d), t (k,), u (k,))`` when the problem has observations;
@@ -90,6 +108,3 @@ class PinnLoss:
         line search). The residuals are the same with or without it."""
         x, t = batch["x"], batch["t"]
         return {**batch, "prepared": self.engine.prepare(self.static, x, t, self.compiled.needs, key)}
-
-    def __call__(self, params: PyTree, batch: dict, key: PRNGKeyArray | None) -> Float[Array, ""]:
-        return jnp.sum(self.residuals(params, batch, key) ** 2)

@@ -21,6 +21,7 @@ from ._precision import precision, run_dtype
 from ._predict import make_predictor
 from ._resolve import as_config, resolve_run, resolve_run_config, resolve_run_traced
 from ._solve import RunResult, solve
+from ._stopping import StopReason
 from ._trained import TrainResult
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "OpenedRun",
     "RunCheckpoints",
     "RunResult",
+    "StopReason",
     "TrainResult",
     "as_config",
     "build",

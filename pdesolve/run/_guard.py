@@ -10,6 +10,7 @@ from jaxtyping import Array, PyTree
 from ..config import SolverConfig, TrainConfig
 from ..solvers import AbstractSolver, solver_spec
 from ._step import fresh_flag
+from ._stopping import StopReason
 
 #: A blow-up that stays finite (issue 14: a huge learning rate gave a huge but finite rel_l2 and a
 #: finite loss) is treated like a non-finite value. A logged loss is a blow-up when it is more than
@@ -67,22 +68,29 @@ def rescaled_solver(solver: SolverConfig, steps: int, scale: float) -> AbstractS
 
 
 def divergence_reason(
-    blowup: str | None, bad: int, kept: int, rollbacks: int, train: TrainConfig, has_learning_rate: bool
+    blowup: str | None,
+    bad: int,
+    kept: int,
+    rollbacks: int,
+    train: TrainConfig,
+    has_learning_rate: bool,
+    remedy: str = "lower solver.learning_rate",
 ) -> str:
-    """The stop reason of a diverged run, with the fix that applies (rollback only if not tried)."""
+    """The stop reason of a diverged run, with the fix that applies: the solver's own ``remedy``
+    (``AbstractSolverSpec.divergence_remedy``), and a rollback only if not tried and possible."""
     what = f"{blowup} at step {bad}" if blowup else f"non-finite loss or parameters at step {bad}"
     if rollbacks:
         fix = (
-            f"still diverging after {rollbacks} rollback{'s' * (rollbacks > 1)}: lower solver.learning_rate, "
+            f"still diverging after {rollbacks} rollback{'s' * (rollbacks > 1)}: {remedy}, "
             "or train.rollback_factor, or raise train.max_rollbacks"
         )
-    elif train.on_divergence == "rollback" and not has_learning_rate:
-        fix = "the solver has no learning rate to lower: change its settings"
+    elif not has_learning_rate:
+        fix = f"the solver has no learning rate to lower: {remedy}"
     elif train.on_divergence == "rollback":
-        fix = "lower solver.learning_rate, or raise train.max_rollbacks"
+        fix = f"{remedy}, or raise train.max_rollbacks"
     else:
-        fix = "lower solver.learning_rate, or set train.on_divergence=rollback"
-    return f"diverged: {what}; kept step {kept}, the last good one ({fix})"
+        fix = f"{remedy}, or set train.on_divergence=rollback"
+    return f"{StopReason.DIVERGED.value}: {what}; kept step {kept}, the last good one ({fix})"
 
 
 @dataclasses.dataclass
@@ -145,8 +153,9 @@ class Guard:
 
     def reason(self, blowup: str | None, bad: int) -> str:
         """The stop reason of a run that diverged at step ``bad`` and stopped at ``good``."""
+        remedy = solver_spec(self.solver.name).divergence_remedy
         return divergence_reason(
-            blowup, bad, self.good.done, self.rollbacks, self.train, has_learning_rate(self.solver)
+            blowup, bad, self.good.done, self.rollbacks, self.train, has_learning_rate(self.solver), remedy
         )
 
     def summary(self) -> str:

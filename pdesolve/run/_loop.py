@@ -20,7 +20,7 @@ from ._predict import make_predictor
 from ._progress import Progress
 from ._sharding import point_sharding
 from ._step import make_guarded_step
-from ._stopping import TrainClock, stop_reason
+from ._stopping import StopReason, TrainClock, stop_reason
 from ._trained import TrainResult
 from ._validation import UNKNOWN, Validation
 
@@ -89,7 +89,7 @@ class TrainLoop:
         self.guard.start(
             BlowupWatch(self.history.columns, self.validation.metrics(self.params)["rel_l2"]), self._point()
         )
-        reason = "step budget reached"
+        reason = StopReason.STEP_BUDGET.value
         self.start = time.perf_counter() - self.elapsed
         self.progress = Progress(
             self.steps, self.done, self.train.progress, self.name, self.train.time_budget, self.clock.seconds

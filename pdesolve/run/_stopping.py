@@ -1,9 +1,28 @@
-"""When a training run stops before its step budget: the target error, or the time budget."""
+"""Why a training run stops: its step budget, the target error, the time budget, or divergence."""
 
+import enum
 import time
 
 import jax
 from jaxtyping import PyTree
+
+
+class StopReason(enum.Enum):
+    """Why training stopped. A run's ``stop_reason`` (reports, checkpoints, netCDF) is a sentence
+    that starts with ``value``; ``StopReason.of`` reads it back."""
+
+    STEP_BUDGET = "step budget reached"
+    TARGET = "target rel_l2"
+    TIME_BUDGET = "time budget"
+    DIVERGED = "diverged"
+
+    @classmethod
+    def of(cls, message: str) -> "StopReason":
+        """The reason a stop message gives."""
+        for reason in cls:
+            if message.startswith(reason.value):
+                return reason
+        raise ValueError(f"not a stop reason: {message!r}")
 
 
 class TrainClock:
@@ -28,7 +47,7 @@ class TrainClock:
 def stop_reason(target: float | None, rel_l2: float, clock: TrainClock) -> str | None:
     """Why training stops at a verified point (the target error, the time budget), or None."""
     if target is not None and rel_l2 <= target:
-        return f"target rel_l2 {target:g} reached"
+        return f"{StopReason.TARGET.value} {target:g} reached"
     if clock.exhausted:
-        return f"time budget {clock.budget:g} s reached"
+        return f"{StopReason.TIME_BUDGET.value} {clock.budget:g} s reached"
     return None

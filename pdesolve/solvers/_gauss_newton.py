@@ -35,8 +35,10 @@ from jaxtyping import Array, Float
 
 from ..errors import ConfigError
 from ..fields import NUMBER, OPTIONAL_INT, OPTIONAL_NUMBER, schema_of
+from ..loss import AbstractResidualLoss, PinnLoss
 from ._base import AbstractSolver
-from ._jacobian import JACOBIANS, jacobian as compute_jacobian
+from ._jacobian import JACOBIANS
+from ._jacobian import jacobian as compute_jacobian
 from ._layerwise import supports
 from ._spec import AbstractSolverSpec, solver_setting
 from ._unknown_columns import layerwise_with_unknowns
@@ -114,7 +116,7 @@ class _DampedSystem(eqx.Module):
 def _check_layerwise(loss, params) -> None:
     """The activity-perturbation Jacobian needs a PINN loss, an MLP of dense and tensor-train
     layers, and an engine that only evaluates the network (autodiff operators differentiate it)."""
-    if not hasattr(loss, "residuals_of") or not supports(eqx.combine(params, loss.static).network):
+    if not isinstance(loss, PinnLoss) or not supports(eqx.combine(params, loss.static).network):
         raise ConfigError("solver.jacobian", "layerwise needs a PINN loss on an MLP of dense and tensor-train "
                           "layers (model.type mlp or tt_mlp); use forward_difference")
     if loss.engine.differentiates_network:
@@ -180,7 +182,8 @@ class GaussNewton(AbstractSolver):
     def step(self, loss, params, state: GaussNewtonState, batch, key):
         batch, held = split_batch(batch, self.holdout) if self.holdout else (batch, None)
         # parameter-independent stencil data, once for all residuals of the step
-        prepare = (lambda b: loss.prepare(b, key)) if hasattr(loss, "prepare") else (lambda b: b)  # noqa: E731
+        reusable = isinstance(loss, AbstractResidualLoss)
+        prepare = (lambda b: loss.prepare(b, key)) if reusable else (lambda b: b)
         theta, unravel = ravel_pytree(params)
         if self.accumulate > 1:
             chunks = jax.lax.map(prepare, chunk_batch(batch, self.accumulate))
@@ -355,6 +358,10 @@ class GaussNewtonSpec(AbstractSolverSpec):
     name = "gauss_newton"
     fields = schema_of(GaussNewton)
     learning_rates = ()
+
+    @property
+    def divergence_remedy(self) -> str:
+        return "raise solver.initial_damping or solver.min_damping, or set solver.line_search (e.g. 20)"
 
     def build(self, settings, steps):
         if settings.holdout and not settings.line_search:

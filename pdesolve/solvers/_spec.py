@@ -50,6 +50,14 @@ class AbstractSolverSpec(abc.ABC):
         residual rows (what ``pdesolve check`` prints); by default the vectorised call's count."""
         return self.perturbations(settings, n_params)
 
+    @property
+    def divergence_remedy(self) -> str:
+        """What a diverged run's message suggests: lower the learning rates, or (a solver without
+        any) change its settings; a spec may say more (Gauss-Newton: its damping)."""
+        if self.learning_rates:
+            return "lower " + " or ".join(f"solver.{key}" for key in self.learning_rates)
+        return "change the solver's settings"
+
     def rescaled(self, settings: Any, scale: float) -> Any:
         """``settings`` with each of ``learning_rates`` times ``scale``."""
         return dataclasses.replace(settings, **{key: getattr(settings, key) * scale for key in self.learning_rates})

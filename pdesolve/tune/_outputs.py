@@ -13,7 +13,7 @@ import yaml
 from optuna.trial import TrialState
 
 from ..config import SolverConfig, resolve, upgrade_saved
-from ..safe_write import atomic_write, atomic_write_text
+from ..safe_write import atomic_write, atomic_write_bytes, atomic_write_text
 from ._space import Dimension, SearchSpace
 from ._study import counts
 
@@ -216,7 +216,7 @@ def write_outputs(out: Path, study: optuna.Study, space: SearchSpace, attrs: dic
         **record_attributes("verify", study.user_attrs.get("verify")),
     }
     ds = study_dataset(trials, space, attrs, seeds)
-    atomic_write(out / "study.nc", lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+    atomic_write_bytes(out / "study.nc", ds.to_netcdf(engine="h5netcdf"))  # in memory: HDF5 never sees a full disk
     if trials:
         study_figure(out / "study.png", ds, space)
     best = best_trial(trials)

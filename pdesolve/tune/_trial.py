@@ -12,7 +12,7 @@ import optuna
 from ..config import RunConfig, TrainConfig, resolve
 from ..errors import PdesolveError
 from ..problem import Problem
-from ..run import solve
+from ..run import StopReason, solve
 from ._space import SearchSpace, nested
 
 #: Intermediate errors are reported at each tenth of a trial's budget (training time or steps,
@@ -92,7 +92,7 @@ def seed_runs(problem: Problem, config: RunConfig, seeds: int, on_log=None) -> I
 def check_run(run: SeedRun, seeds: int) -> None:
     """Raises TrialFailed when ``run`` diverged or its error is not finite."""
     where = f"seed {run.seed}: " if seeds > 1 else ""
-    if run.stop_reason.startswith("diverged"):
+    if StopReason.of(run.stop_reason) is StopReason.DIVERGED:
         raise TrialFailed(where + run.stop_reason)
     if not math.isfinite(run.error):
         raise TrialFailed(f"{where}the error is {run.error}")
