@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from .operators import AutodiffEngine
-from .problem import Annulus, Box, CompiledProblem, Domain, Problem, WholeSpace, unknown_values
+from .problem import CompiledProblem, Domain, Problem, unknown_values
 
 TIME_SLABS = 4
 RADIUS_BANDS = 5
@@ -29,12 +29,7 @@ SLICE_TIMES = 3
 
 def boundary_distance(domain: Domain, x: np.ndarray) -> np.ndarray | None:
     """Euclidean distance (n,) from points x (n, d) to the domain's boundary; None if unknown."""
-    if isinstance(domain, Box):
-        return np.min(np.minimum(x - domain.low, domain.high - x), axis=1)
-    if isinstance(domain, Annulus):
-        r = np.linalg.norm(x - domain.center, axis=1)
-        return domain.outer - r if domain.inner == 0.0 else np.minimum(r - domain.inner, domain.outer - r)
-    return None
+    return domain.boundary_distance(x)
 
 
 def _bins(values: np.ndarray, error: np.ndarray, u_ref: np.ndarray, edges: np.ndarray) -> list[dict]:
@@ -144,24 +139,6 @@ def residual_statistics(
     }
 
 
-def _extent(domain: Domain, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(low (d,), high (d,), centre (d,)) of the domain (whole space: mean +- 2 std); from the
-    test points x_test (n, d) for a domain of another kind."""
-    if isinstance(domain, WholeSpace):
-        return domain.mean - 2 * domain.std, domain.mean + 2 * domain.std, domain.mean
-    if isinstance(domain, Box):
-        return domain.low, domain.high, (domain.low + domain.high) / 2
-    if isinstance(domain, Annulus):
-        return domain.center - domain.outer, domain.center + domain.outer, domain.center
-    return x_test.min(axis=0), x_test.max(axis=0), x_test.mean(axis=0)
-
-
-def _inside(domain: Domain, x: np.ndarray) -> np.ndarray:
-    """Boolean (n,): points in the closed domain (all points for a domain of unknown shape)."""
-    distance = boundary_distance(domain, x)
-    return np.ones(len(x), bool) if distance is None else distance >= -1e-12
-
-
 def _time_grid(problem: Problem, n: int) -> np.ndarray:
     """``n`` times (n,) from the start to the end of the time interval."""
     assert problem.time is not None  # a t axis or slice times exist only with time
@@ -179,7 +156,7 @@ def slice_plan(problem: Problem, x_test: np.ndarray) -> dict | None:
     axes = spec.get("axes") or ([1, 2] if d >= 2 else [1, "t"] if problem.has_time else None)
     if axes is None:
         return None
-    low, high, centre = _extent(problem.domain, x_test)
+    low, high, centre = problem.domain.extent(x_test)
     at = spec.get("at", "center")
     fixed = np.array(centre, float) if at == "center" else np.broadcast_to(np.asarray(at, float), (d,)).copy()
     n = spec.get("points", SLICE_POINTS)
@@ -228,7 +205,7 @@ def slices_dataset(
         coords["t"] = ("t", plan["times"], {"long_name": "time", **unit("t")})
     coords["x_fixed"] = ("component", plan["fixed"], {"long_name": "coordinates held fixed off the slice axes"})
     coords["component"] = ("component", np.arange(1, problem.dimension + 1), {"long_name": "space component index"})
-    outside = ~_inside(problem.domain, x)
+    outside = ~problem.domain.inside(x, 1e-12)
     data = {}
     for name, v in values.items():
         v = np.where(outside, np.nan, np.asarray(v, np.float64))

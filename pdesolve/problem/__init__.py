@@ -3,6 +3,7 @@
 from ._compile import CompiledProblem, compile_problem
 from ._derivatives import directional_derivatives, forward_operators
 from ._domain import INTERIOR_LAWS, Annulus, Ball, Box, Domain, WholeSpace
+from ._domains import DomainKind, domain_kinds, read_vector, register_domain, unregister_domain
 from ._hessian import SecondDirections, directions_in
 from ._parse import ExpressionError, parse_expression
 from ._spec import Problem, load_problem, problem_from_mapping
@@ -16,6 +17,7 @@ __all__ = [
     "Box",
     "CompiledProblem",
     "Domain",
+    "DomainKind",
     "ExpressionError",
     "Misfit",
     "Problem",
@@ -25,12 +27,16 @@ __all__ = [
     "compile_problem",
     "directional_derivatives",
     "directions_in",
+    "domain_kinds",
     "forward_operators",
     "load_problem",
     "manufactured_text",
     "parse_expression",
     "problem_from_mapping",
+    "read_vector",
+    "register_domain",
     "stated_values",
     "unknown_values",
+    "unregister_domain",
     "verify_exact",
 ]

@@ -74,6 +74,22 @@ class Domain(abc.ABC):
     def describe(self) -> str:
         """One line for people."""
 
+    def boundary_distance(self, x: np.ndarray) -> np.ndarray | None:
+        """Euclidean distance (n,) from points x (n, dim) to the boundary (negative outside); None
+        where the domain has no boundary or does not say."""
+        return None
+
+    def inside(self, x: np.ndarray, tolerance: float = 0.0) -> np.ndarray:
+        """Boolean (n,): points x (n, dim) in the closed domain, ``tolerance`` outside it included
+        (all points where the domain does not know its ``boundary_distance``)."""
+        distance = self.boundary_distance(x)
+        return np.ones(len(x), bool) if distance is None else distance >= -tolerance
+
+    def extent(self, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(low (dim,), high (dim,), centre (dim,)) of the region plots show; by default the test
+        points' x_test (n, dim) bounding box and mean."""
+        return x_test.min(axis=0), x_test.max(axis=0), x_test.mean(axis=0)
+
 
 @dataclasses.dataclass(frozen=True)
 class Box(Domain):
@@ -116,6 +132,12 @@ class Box(Domain):
     def line(self, n):
         s = np.linspace(0.0, 1.0, n)
         return s, self.low + s[:, None] * (self.high - self.low)
+
+    def boundary_distance(self, x):
+        return np.min(np.minimum(x - self.low, self.high - x), axis=1)
+
+    def extent(self, x_test):
+        return self.low, self.high, (self.low + self.high) / 2
 
     def describe(self):
         if np.all(self.low == self.low[0]) and np.all(self.high == self.high[0]):
@@ -167,6 +189,13 @@ class Annulus(Domain):
         direction = np.ones(self.dim) / np.sqrt(self.dim)
         s = np.linspace(-self.outer, self.outer, n)
         return s, self.center + s[:, None] * direction
+
+    def boundary_distance(self, x):
+        r = np.linalg.norm(x - self.center, axis=1)
+        return self.outer - r if self.inner == 0.0 else np.minimum(r - self.inner, self.outer - r)
+
+    def extent(self, x_test):
+        return self.center - self.outer, self.center + self.outer, self.center
 
     def describe(self):
         shape = "ball" if self.inner == 0.0 else f"annulus inner radius {self.inner:g},"
@@ -225,6 +254,10 @@ class WholeSpace(Domain):
         """s in [-2, 2] standard deviations along the diagonal: points mean + s * std (n, dim)."""
         s = np.linspace(-2.0, 2.0, n)
         return s, self.mean + s[:, None] * self.std
+
+    def extent(self, x_test):
+        """mean +- 2 std, centred at the mean."""
+        return self.mean - 2 * self.std, self.mean + 2 * self.std, self.mean
 
     def describe(self):
         if np.all(self.mean == self.mean[0]) and np.all(self.std == self.std[0]):

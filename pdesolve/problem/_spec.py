@@ -19,7 +19,8 @@ from ..errors import ProblemError, key_name, preview
 from ..safe_yaml import safe_load
 from . import _vocabulary as vocab
 from ._data import parse_data
-from ._domain import Annulus, Ball, Box, Domain, WholeSpace
+from ._domain import Box, Domain
+from ._domains import parse_domain, read_vector
 from ._matrix import is_matrix, parse_matrix
 from ._parse import ExpressionError, base_names, equation_names, parse_expression
 from ._reference import check_inside, parse_reference
@@ -165,70 +166,6 @@ class _Reader:
         return int(value) if integer else float(value)
 
 
-def _vector(reader: _Reader, field: str, value: Any, dim: int) -> np.ndarray:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return np.full(dim, reader.number(field, value))
-    if isinstance(value, list):
-        if len(value) != dim:
-            raise reader.fail(field, f"has {len(value)} entries but dimension is {dim}; give {dim} numbers or one")
-        return np.array([reader.number(f"{field}[{i}]", v) for i, v in enumerate(value)])
-    raise reader.fail(field, f"expected a number or a list of {dim} numbers, got {preview(value)}")
-
-
-def _domain(reader: _Reader, value: Any, dim: int) -> Domain:
-    spec = reader.mapping("domain", value)
-    kind = spec.get("type")
-    kind = kind if isinstance(kind, str) else preview(kind)  # e.g. a list: not a name, and unhashable
-    keys = {
-        "box": {"type", "low", "high"},
-        "ball": {"type", "center", "radius"},
-        "annulus": {"type", "center", "inner", "outer"},
-        "whole_space": {"type", "sampling"},
-    }
-    if kind not in keys:
-        raise reader.fail("domain.type", f"unknown domain {preview(kind)}; choose box, ball, annulus or whole_space")
-    reader.mapping("domain", spec, keys[kind])
-    if kind == "whole_space":
-        return _whole_space(reader, spec, dim)
-    if kind == "box":
-        for key in ("low", "high"):
-            if key not in spec:
-                raise reader.fail(f"domain.{key}", "missing; give a number or a list of numbers")
-        low, high = _vector(reader, "domain.low", spec["low"], dim), _vector(reader, "domain.high", spec["high"], dim)
-        if np.any(high <= low):
-            raise reader.fail("domain.high", "must exceed domain.low in every dimension")
-        return Box(dim, low, high)
-    center = _vector(reader, "domain.center", spec.get("center", 0.0), dim)
-    if kind == "ball":
-        return Ball(dim, center, reader.number("domain.radius", spec.get("radius", 1.0), positive=True))
-    inner = reader.number("domain.inner", spec.get("inner"), positive=True)
-    outer = reader.number("domain.outer", spec.get("outer"), positive=True)
-    if outer <= inner:
-        raise reader.fail("domain.outer", f"must exceed domain.inner ({inner}), got {outer}")
-    return Annulus(dim, center, inner, outer)
-
-
-def _whole_space(reader: _Reader, spec: dict, dim: int) -> WholeSpace:
-    """``{type: whole_space, sampling: {normal: {mean: m, std: s}}}``; m, s numbers or lists of dim."""
-    example = "sampling: {normal: {mean: 0, std: 1}}"
-    if "sampling" not in spec:
-        raise reader.fail(
-            "domain.sampling", f"missing; a whole-space domain needs the law of its points, e.g. {example}"
-        )
-    law = reader.mapping("domain.sampling", spec["sampling"], {"normal"})
-    if "normal" not in law:
-        raise reader.fail("domain.sampling", f"give the normal law, e.g. {example}")
-    normal = reader.mapping("domain.sampling.normal", law["normal"] or {}, {"mean", "std"})
-    for key in ("mean", "std"):
-        if key not in normal:
-            raise reader.fail(f"domain.sampling.normal.{key}", f"missing; give a number or a list of {dim} numbers")
-    mean = _vector(reader, "domain.sampling.normal.mean", normal["mean"], dim)
-    std = _vector(reader, "domain.sampling.normal.std", normal["std"], dim)
-    if np.any(std <= 0):
-        raise reader.fail("domain.sampling.normal.std", f"must be > 0 in every component, got {normal['std']!r}")
-    return WholeSpace(dim, mean, std)
-
-
 def _parameters(reader: _Reader, value: Any, dim: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Returns (values, symbols): scalars -> float / Symbol, vectors -> (dim,) array / IndexedBase,
     matrices -> (dim, k) array or ``Gram`` / IndexedBase with a shape (``_matrix``)."""
@@ -260,7 +197,7 @@ def _parameters(reader: _Reader, value: Any, dim: int) -> tuple[dict[str, Any], 
                 values[name] = rng.uniform(low, high, dim)
             symbols[name] = sp.IndexedBase(name)
         elif isinstance(raw, list):
-            values[name] = _vector(reader, field, raw, dim)
+            values[name] = read_vector(reader, field, raw, dim)
             symbols[name] = sp.IndexedBase(name)
         else:
             values[name] = reader.number(field, raw)
@@ -550,7 +487,7 @@ def problem_from_mapping(data: Any, *, where: str | None = None, overrides: dict
     time = None if data.get("time") is None else _time(reader, data["time"], base, numeric)
     if "domain" not in data:
         raise reader.fail("domain", "missing; e.g. domain: {type: box, low: 0, high: 1}")
-    domain = _domain(reader, data["domain"], dim)
+    domain = parse_domain(reader, data["domain"], dim)
 
     if "equation" not in data:
         raise reader.fail("equation", "missing; e.g. equation: 'u_t - lap_u = 0'")
@@ -685,7 +622,7 @@ def _evaluation_at(reader: _Reader, value: Any, dim: int, time, domain: Domain) 
             f"{len(points)} points x {n_times} times are {len(points) * n_times} "
             f"evaluations; give at most {most} (fewer points or times)",
         )
-    x = np.array([_vector(reader, f"evaluation.at.points[{i}]", p, dim) for i, p in enumerate(points)])
+    x = np.array([read_vector(reader, f"evaluation.at.points[{i}]", p, dim) for i, p in enumerate(points)])
     check_inside(reader, "evaluation.at.points", x, domain)
     return {"x": x, "t": times}
 
