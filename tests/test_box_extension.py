@@ -10,8 +10,9 @@ import pytest
 
 from pdesolve.config import MlpConfig
 from pdesolve.models import build_solution
-from pdesolve.models._ansatz import COONS_MAX_DIM, _box_data_is_exact, _box_extension
+from pdesolve.models._ansatz import _box_data_is_exact
 from pdesolve.problem import Ball, Box, compile_problem, problem_from_mapping
+from pdesolve.problem._boundary import COONS_MAX_DIM
 from pdesolve.run import build_network
 
 
@@ -49,7 +50,7 @@ def test_extension_equals_the_data_on_every_face(d):
     x = on_faces(domain, 400, seed=d)
     t = np.random.default_rng(10 + d).uniform(0, 1, 400)
     x, t = jnp.asarray(x), jnp.asarray(t)
-    np.testing.assert_allclose(_box_extension(domain, data)(x, t), data(x, t), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(domain.extension(data)(x, t), data(x, t), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("d", [3, 4, 5])
@@ -62,7 +63,7 @@ def test_extension_reproduces_sums_of_one_coordinate_functions_and_multilinear_f
         return jnp.sum(jnp.sin(np.pi * x), axis=1) + x[:, 0] * x[:, 1] * x[:, 2] * (2 - t) + jnp.exp(x[:, d - 1] * t)
 
     x, t = jnp.asarray(interior(domain, 300, seed=d)), jnp.linspace(0.0, 1.0, 300)
-    np.testing.assert_allclose(_box_extension(domain, u)(x, t), u(x, t), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(domain.extension(u)(x, t), u(x, t), rtol=1e-12, atol=1e-12)
 
 
 def test_extension_of_other_data_is_not_the_data_inside():
@@ -73,7 +74,7 @@ def test_extension_of_other_data_is_not_the_data_inside():
         return jnp.prod(jnp.sin(1 + 2 * x), axis=1)
 
     x, t = jnp.asarray(interior(domain, 100, seed=4)), jnp.zeros(100)
-    assert np.max(np.abs(_box_extension(domain, b)(x, t) - b(x, t))) > 1e-2
+    assert np.max(np.abs(domain.extension(b)(x, t) - b(x, t))) > 1e-2
 
 
 def test_extension_reads_the_data_on_the_boundary_only():
@@ -85,7 +86,7 @@ def test_extension_reads_the_data_on_the_boundary_only():
         return jnp.where(on, data(x, t), jnp.nan)
 
     x, t = jnp.asarray(interior(domain, 200, seed=5)), jnp.full(200, 0.5)
-    assert np.all(np.isfinite(_box_extension(domain, nan_off)(x, t)))
+    assert np.all(np.isfinite(domain.extension(nan_off)(x, t)))
 
 
 def _hessian(extension, point):
@@ -107,7 +108,7 @@ def test_extension_is_smooth_at_an_edge(b):
     """Second derivatives at points approaching the edge x1 = x2 = 0 of [0, 1]^3 along two
     directions tend to the same value, the Hessian on the edge itself."""
     domain = Box(3, np.zeros(3), np.ones(3))
-    extension = _box_extension(domain, b)
+    extension = domain.extension(b)
     on_edge = _hessian(extension, np.array([0.0, 0.0, 0.4]))
     assert np.all(np.isfinite(on_edge))
     for eps in (1e-3, 1e-5):

@@ -16,9 +16,10 @@ from pdesolve import cli
 from pdesolve.config import MlpConfig
 from pdesolve.errors import ProblemError
 from pdesolve.models import build_solution
-from pdesolve.models._ansatz import COONS_MAX_DIM, _box_extension, _sphere_extension, boundary_extension
+from pdesolve.models._ansatz import boundary_extension
 from pdesolve.operators import AutodiffEngine
 from pdesolve.problem import Annulus, Ball, Box, WholeSpace, compile_problem, load_problem, problem_from_mapping
+from pdesolve.problem._boundary import COONS_MAX_DIM
 from pdesolve.results import report_markdown
 from pdesolve.run import build_network
 from pdesolve.sampling import PointSampler
@@ -322,7 +323,7 @@ DOMAINS = {
 def test_extension_evaluates_the_data_on_the_boundary_only(name):
     domain = DOMAINS[name]
     value = lambda x, t: jnp.sin(x[:, 0]) * jnp.exp(x[:, 1] / 3) + t  # noqa: E731
-    extend = (_box_extension if name == "box" else _sphere_extension)(domain, _nan_off(domain, value))
+    extend = domain.extension(_nan_off(domain, value))
     sampler = PointSampler(domain, (0.0, 1.0), "sobol", seed=5)
     x, t = (jnp.asarray(a) for a in sampler.interior(256))
     assert np.all(np.isfinite(extend(x, t)))  # it never read a NaN from inside
@@ -332,12 +333,12 @@ def test_extension_evaluates_the_data_on_the_boundary_only(name):
 
 def test_extension_closed_forms():
     x, t = (jnp.asarray(a) for a in PointSampler(DOMAINS["box"], None, "uniform", seed=6).interior(50))
-    box = _box_extension(DOMAINS["box"], lambda x, t: 3 * x[:, 0] - x[:, 2] + 1)
+    box = DOMAINS["box"].extension(lambda x, t: 3 * x[:, 0] - x[:, 2] + 1)
     np.testing.assert_allclose(box(x, t), 3 * x[:, 0] - x[:, 2] + 1, rtol=1e-12)  # affine data are kept
     ann = DOMAINS["annulus"]
     xa, ta = (jnp.asarray(a) for a in PointSampler(ann, None, "uniform", seed=7).interior(50))
     r = np.linalg.norm(np.asarray(xa) - ann.center, axis=1)
-    radial = _sphere_extension(ann, lambda x, t: jnp.sum((x - ann.center[None, :]) ** 2, axis=1))
+    radial = ann.extension(lambda x, t: jnp.sum((x - ann.center[None, :]) ** 2, axis=1))
     w = (r - 0.5) / (1.5 - 0.5)
     np.testing.assert_allclose(radial(xa, ta), (1 - w) * 0.25 + w * 2.25, rtol=1e-12)  # linear in r
     ball = DOMAINS["ball"]
@@ -346,9 +347,9 @@ def test_extension_closed_forms():
     rho = np.linalg.norm(y, axis=1)
     s = (rho / 2.0) ** 4
     expected = s * (0.5 + 2.0 * y[:, 0] / rho) + (1 - s) * (0.5 + 2.0 / np.sqrt(4))
-    np.testing.assert_allclose(_sphere_extension(ball, lambda x, t: x[:, 0])(xs, ts), expected, rtol=1e-12)
+    np.testing.assert_allclose(ball.extension(lambda x, t: x[:, 0])(xs, ts), expected, rtol=1e-12)
     centre = jnp.asarray(ball.center[None, :])
-    np.testing.assert_allclose(_sphere_extension(ball, lambda x, t: x[:, 0])(centre, jnp.zeros(1)), 1.5)
+    np.testing.assert_allclose(ball.extension(lambda x, t: x[:, 0])(centre, jnp.zeros(1)), 1.5)
 
 
 def test_x_dependent_data_on_a_box_above_the_coons_limit_are_a_loss():
@@ -368,9 +369,7 @@ def test_x_dependent_data_on_a_box_above_the_coons_limit_are_a_loss():
 def test_extension_is_smooth_inside(name):
     """The autodiff Laplacian of E agrees with a finite-difference one at interior points."""
     domain = DOMAINS[name]
-    extend = (_box_extension if name == "box" else _sphere_extension)(
-        domain, lambda x, t: jnp.sin(x[:, 0] + 2 * x[:, 1]) * (1 + t)
-    )
+    extend = domain.extension(lambda x, t: jnp.sin(x[:, 0] + 2 * x[:, 1]) * (1 + t))
     x, t = (jnp.asarray(a) for a in PointSampler(domain, (0.0, 1.0), "halton", seed=10).interior(8))
     single = lambda p, s: extend(p[None, :], s[None])[0]  # noqa: E731
     lap_ad = jax.jit(jax.vmap(lambda p, s: jnp.trace(jax.hessian(single)(p, s))))(x, t)
@@ -409,17 +408,15 @@ NEUMANN = {
 
 
 def test_outward_normals_closed_form():
-    from pdesolve.models._ansatz import outward_normal
-
     ann = DOMAINS["annulus"]
     xb = jnp.asarray(PointSampler(ann, None, "uniform", seed=11).boundary(400)[0])
     r = np.linalg.norm(np.asarray(xb) - ann.center, axis=1)
     radial = (np.asarray(xb) - ann.center) / r[:, None]
     expected = np.where(np.isclose(r, ann.inner)[:, None], -radial, radial)
-    np.testing.assert_allclose(outward_normal(ann, xb), expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ann.outward_normal(xb), expected, rtol=1e-12, atol=1e-15)
     box = DOMAINS["box"]
     points = jnp.asarray([[0.0, 0.2, 3.0], [1.0, 0.2, 3.0], [0.5, -1.0, 3.0], [0.5, 0.3, 6.0]])
-    np.testing.assert_array_equal(outward_normal(box, points), [[-1, 0, 0], [1, 0, 0], [0, -1, 0], [0, 0, 1]])
+    np.testing.assert_array_equal(box.outward_normal(points), [[-1, 0, 0], [1, 0, 0], [0, -1, 0], [0, 0, 1]])
 
 
 def test_neumann_values_are_the_normal_derivative_and_the_loss_uses_them():

@@ -17,8 +17,20 @@ import abc
 import dataclasses
 
 import numpy as np
+from jaxtyping import Array, Float
 from scipy.special import ndtri
 from scipy.stats import chi2
+
+from ._boundary import (
+    COONS_MAX_DIM,
+    Field,
+    box_extension,
+    box_factor,
+    box_normal,
+    shell_factor,
+    sphere_extension,
+    sphere_normal,
+)
 
 INTERIOR_LAWS = ("volume", "radius_uniform")
 
@@ -90,6 +102,30 @@ class Domain(abc.ABC):
         points' x_test (n, dim) bounding box and mean."""
         return x_test.min(axis=0), x_test.max(axis=0), x_test.mean(axis=0)
 
+    # The boundary geometry of the exact-condition ansatz (``pdesolve.models``); a domain without it
+    # takes its boundary conditions as losses (``ansatz: soft``).
+    def boundary_factor(self) -> Field:
+        """A smooth field (x, t) -> (n,) that is 0 on the boundary and 1 at the centre (or mid-shell)."""
+        raise TypeError(f"no boundary factor for {type(self).__name__}")
+
+    def extension(self, b: Field) -> Field:
+        """E[b]: boundary data b extended into the domain, reading b on the boundary only (E = b there)."""
+        raise TypeError(f"no boundary extension for {type(self).__name__}")
+
+    @property
+    def extension_affordable(self) -> bool:
+        """Whether ``extension`` is cheap enough for ``ansatz: auto`` to build x-dependent data in."""
+        return True
+
+    def outward_normal(self, x: Float[Array, "n d"]) -> Float[Array, "n d"]:
+        """Unit outward normals (n, dim) at boundary points x (n, dim)."""
+        raise TypeError(f"no boundary (so no normal) for {type(self).__name__}")
+
+    @property
+    def size(self) -> float:
+        """The domain's length scale (the normal derivative's difference step is relative to it)."""
+        raise TypeError(f"no boundary (so no normal) for {type(self).__name__}")
+
 
 @dataclasses.dataclass(frozen=True)
 class Box(Domain):
@@ -135,6 +171,24 @@ class Box(Domain):
 
     def boundary_distance(self, x):
         return np.min(np.minimum(x - self.low, self.high - x), axis=1)
+
+    def boundary_factor(self):
+        return box_factor(self.low, self.high)
+
+    def extension(self, b):
+        return box_extension(self.low, self.high, b)
+
+    @property
+    def extension_affordable(self):
+        """Up to ``COONS_MAX_DIM`` dimensions: the Boolean-sum extension reads b 3^dim - 1 times per point."""
+        return self.dim <= COONS_MAX_DIM
+
+    def outward_normal(self, x):
+        return box_normal(self.low, self.high, x)
+
+    @property
+    def size(self):
+        return float(np.mean(self.high - self.low))
 
     def extent(self, x_test):
         return self.low, self.high, (self.low + self.high) / 2
@@ -193,6 +247,19 @@ class Annulus(Domain):
     def boundary_distance(self, x):
         r = np.linalg.norm(x - self.center, axis=1)
         return self.outer - r if self.inner == 0.0 else np.minimum(r - self.inner, self.outer - r)
+
+    def boundary_factor(self):
+        return shell_factor(self.center, self.inner, self.outer)
+
+    def extension(self, b):
+        return sphere_extension(self.center, self.inner, self.outer, b)
+
+    def outward_normal(self, x):
+        return sphere_normal(self.center, self.inner, self.outer, x)
+
+    @property
+    def size(self):
+        return float(self.outer)
 
     def extent(self, x_test):
         return self.center - self.outer, self.center + self.outer, self.center
