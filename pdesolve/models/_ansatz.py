@@ -71,11 +71,11 @@ def _depends_on_x(expression: sp.Expr) -> bool:
 def _box_data_is_exact(domain: Domain, data_depends_on_x: bool) -> bool:
     """Whether ``ansatz: auto`` builds Dirichlet data on ``domain`` in exactly (else they are a loss).
 
-    Data that do not depend on x need no extension; x-dependent data need one that the domain can
-    afford (``Domain.extension_affordable``: a box's Boolean sum reads them 3^d - 1 times per point,
-    a ball's or annulus' radial projection twice).
+    The domain needs the geometry (``Domain.exact_boundary``). Data that do not depend on x need no
+    extension; x-dependent data need one that the domain can afford (``Domain.extension_affordable``:
+    a box's Boolean sum reads them 3^d - 1 times per point, a ball's or annulus' radial projection twice).
     """
-    return not data_depends_on_x or domain.extension_affordable
+    return domain.exact_boundary and (not data_depends_on_x or domain.extension_affordable)
 
 
 def boundary_extension(compiled: CompiledProblem) -> Field:

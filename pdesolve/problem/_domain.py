@@ -103,7 +103,9 @@ class Domain(abc.ABC):
         return x_test.min(axis=0), x_test.max(axis=0), x_test.mean(axis=0)
 
     # The boundary geometry of the exact-condition ansatz (``pdesolve.models``); a domain without it
-    # takes its boundary conditions as losses (``ansatz: soft``).
+    # (``exact_boundary`` False) takes its Dirichlet data as a loss.
+    exact_boundary = False  # class constant: whether it has ``boundary_factor`` and ``extension``
+
     def boundary_factor(self) -> Field:
         """A smooth field (x, t) -> (n,) that is 0 on the boundary and 1 at the centre (or mid-shell)."""
         raise TypeError(f"no boundary factor for {type(self).__name__}")
@@ -133,6 +135,7 @@ class Box(Domain):
 
     low: np.ndarray
     high: np.ndarray
+    exact_boundary = True
 
     def volume(self, uniforms):
         return self.low + (self.high - self.low) * uniforms[:, : self.dim]
@@ -211,6 +214,7 @@ class Annulus(Domain):
     center: np.ndarray
     inner: float
     outer: float
+    exact_boundary = True
 
     def volume(self, uniforms):
         # Radius with density ~ r^(dim-1) on [inner, outer], by inverting its CDF.
