@@ -38,6 +38,8 @@ from pdesolve.config._stages import STAGE_FIELDS
 from pdesolve.defaults import run_defaults
 from pdesolve.errors import ConfigError
 from pdesolve.fields import FIELD, NUMBER, Field, setting
+from pdesolve.operators import engine_field, engine_specs
+from pdesolve.operators._spec import SHARED_FIELDS
 from pdesolve.safe_yaml import safe_load
 from pdesolve.solvers import AbstractSolver, AbstractSolverSpec, register_solver, solver_specs, unregister_solver
 from pdesolve.solvers._spec import solver_field
@@ -193,6 +195,28 @@ def test_the_walker_accepts_a_class_field_read_from_its_field():
 
     assert Read().rate == 0.5
     assert hand_defaults([Read, Unset], {"rate"}) == []
+
+
+def test_no_engine_class_restates_a_setting_default():
+    """Each registered engine, built from its kind's defaults, reads the defaults of its spec's keys
+    from their Fields (``engine_field``): a directly built engine starts where a configured one does."""
+    found = []
+    for method, spec in engine_specs().items():
+        engine = spec.build(OPERATOR_KINDS[method](), dim=3, has_time=True)
+        found += hand_defaults([type(engine)], set(spec.fields))
+        for key in set(spec.fields) & {f.name for f in dataclasses.fields(engine)}:
+            assert getattr(type(engine)(), key) == spec.fields[key].default, (method, key)
+    assert found == []
+
+
+def test_the_walker_finds_an_engine_default_written_by_hand():
+    class Restated(eqx.Module):
+        step: float | None = eqx.field(static=True, default=None)
+        chunk_size: int | None = engine_field(SHARED_FIELDS["chunk_size"])
+
+    assert [line.split(":")[0] for line in hand_defaults([Restated], {"step", "chunk_size"})] == [
+        f"{Restated.__qualname__}.step"
+    ]
 
 
 def test_the_walker_finds_two_config_classes_with_the_same_setting():
