@@ -490,8 +490,8 @@ def write_run_folder(
     units: dict | None = None,
 ) -> None:
     """Writes every output of a run into ``folder`` (which must be new or empty)."""
-    datasets = {"solution.nc": solution, "history.nc": history, "slices.nc": slices, "lines.nc": lines}
-    datasets = {name: dataset for name, dataset in datasets.items() if dataset is not None}
+    given = {"solution.nc": solution, "history.nc": history, "slices.nc": slices, "lines.nc": lines}
+    datasets = {name: dataset for name, dataset in given.items() if dataset is not None}
     check_free_space(folder, sum(d.nbytes for d in datasets.values()) * 1.1 + FIGURES_BYTES)  # before any file
     atomic_write_text(folder / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
     for name, dataset in datasets.items():

@@ -13,7 +13,7 @@ from pathlib import Path
 FREE_SPACE_MARGIN = 1 << 20
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Calls ``write(tmp)`` on a temporary path beside ``path``, flushes it to the disk and renames it
     into place. A failure leaves no temporary file, and its ``OSError`` names ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,7 +33,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
             os.remove(tmp)
 
 
-def _write_synced(tmp: Path, write: Callable[[Path], None]) -> None:
+def _write_synced(tmp: Path, write: Callable[[Path], object]) -> None:
     """``write(tmp)``, then the file's bytes flushed to the disk: a file system that reports a full
     disk only when the data is flushed (delayed allocation, network file systems) reports it here,
     before the rename."""
@@ -69,7 +69,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes | memoryview) -> None:
     """``data`` at ``path``, refused by :func:`check_free_space` before a byte is written."""
     check_free_space(path.parent, len(data), path)
     atomic_write(path, lambda tmp: tmp.write_bytes(data))
@@ -91,5 +91,6 @@ def is_disk_full(err: OSError) -> bool:
 
 def disk_full_text(err: OSError) -> str:
     """The words for a full disk, with the bytes free and needed when :func:`check_free_space` refused."""
-    detail = err.strerror if err.strerror and err.strerror != os.strerror(err.errno) else ""
+    standard = os.strerror(err.errno) if err.errno is not None else None
+    detail = err.strerror if err.strerror and err.strerror != standard else ""
     return f"the disk is full ({detail})" if detail else "the disk is full"

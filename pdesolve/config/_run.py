@@ -31,7 +31,7 @@ class RunConfig(Section):
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     @classmethod
-    def from_dict(cls, config: Mapping[str, Any] | None) -> Self:
+    def from_dict(cls, config: dict[str, Any] | None) -> "RunConfig":
         """The defaults with ``config`` (a whole or partial config mapping) applied and validated."""
         return resolve(config)
 

@@ -4,7 +4,7 @@ import copy
 import dataclasses
 import functools
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 from ..fields import Field, dataclass_field, schema_of
 
@@ -42,26 +42,31 @@ class KindedSection(Section):
         return {self.kind_key: self.kind, **super().to_dict()}
 
 
+#: A family of kinded sections (``ModelConfig``, ``OperatorsConfig``).
+Family = TypeVar("Family", bound=KindedSection)
+
+
 @functools.cache
-def kind_class(family: type[KindedSection], kind: str, spec: Any) -> type[KindedSection]:
+def kind_class(family: type[Family], kind: str, spec: Any) -> type[Family]:
     """The frozen section of ``family`` for the registered ``spec`` of ``kind``: one field per
     ``spec.fields``, named after the spec's class (``FiniteDifferenceSpec`` -> ``FiniteDifferenceOperators``),
     its docstring the spec's, its module the family's (where an alias of that name may stand)."""
     name = type(spec).__name__.removesuffix("Spec") + family.kind_suffix
     fields = [(key, Any, dataclass_field(field)) for key, field in spec.fields.items()]
     namespace = {"kind": kind, "spec": spec, "__doc__": type(spec).__doc__, "__module__": family.__module__}
-    return dataclasses.make_dataclass(name, fields, bases=(family,), frozen=True, kw_only=True, namespace=namespace)
+    made = dataclasses.make_dataclass(name, fields, bases=(family,), frozen=True, kw_only=True, namespace=namespace)
+    return cast(type[Family], made)  # a subclass of family, as its bases say
 
 
-class RegisteredKinds(Mapping[str, type[KindedSection]]):
+class RegisteredKinds(Mapping[str, type[Family]], Generic[Family]):
     """The kinds of ``family`` by name, read from a registry at each lookup (``specs()``: its
     registered specs by kind), so that a kind registered later is found."""
 
-    def __init__(self, family: type[KindedSection], specs: Callable[[], Mapping[str, Any]]):
+    def __init__(self, family: type[Family], specs: Callable[[], Mapping[str, Any]]):
         self.family, self.specs = family, specs
 
-    def __getitem__(self, kind: str) -> type[KindedSection]:
-        return kind_class(self.family, kind, self.specs()[kind])
+    def __getitem__(self, kind: str) -> type[Family]:
+        return kind_class(self.family, kind, self.specs()[kind])  # type: ignore[arg-type]  # a class is hashable
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.specs())

@@ -1,6 +1,6 @@
 """Solution networks (Equinox modules on batches of points) and exact-condition ansatz wrappers."""
 
-from ._ansatz import Solution, build_solution, condition_values
+from ._ansatz import Network, Solution, build_solution, condition_values
 from ._layers import AbstractLinear, DenseLinear
 from ._mlp import ACTIVATIONS, MLP
 from ._registry import model_spec, model_specs, register_model, unregister_model
@@ -17,6 +17,7 @@ __all__ = [
     "AbstractLinear",
     "AbstractModelSpec",
     "DenseLinear",
+    "Network",
     "Solution",
     "TTLinear",
     "build_solution",

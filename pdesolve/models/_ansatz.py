@@ -26,6 +26,7 @@ condition prescribes.
 """
 
 from collections.abc import Callable
+from typing import Protocol
 
 import equinox as eqx
 import jax
@@ -38,14 +39,27 @@ from ..problem import CompiledProblem, Domain
 Field = Callable[[Float[Array, "n d"], Float[Array, " n"]], Float[Array, " n"]]
 
 
-#: The trained part of a solution: an eqx.Module (MLP, TT network) mapping z (n, k) to (n,).
-Network = Callable[[Float[Array, "n k"]], Float[Array, " n"]]
+#: The trained part of a solution: z (n, k) -> (n,).
+NetworkFn = Callable[[Float[Array, "n k"]], Float[Array, " n"]]
+
+
+class Network(Protocol):
+    """What a model spec builds: an eqx.Module mapping z (n, k) to (n,), with its trained parameter
+    count and the count of the equivalent dense network."""
+
+    @property
+    def n_params(self) -> int: ...
+
+    @property
+    def dense_n_params(self) -> int: ...
+
+    def __call__(self, z: Float[Array, "n k"]) -> Float[Array, " n"]: ...
 
 
 class Solution(eqx.Module):
     """``u(x, t) = base(x, t) + factor(x, t) * network(z)`` with z = (x, t) or x; batched over n."""
 
-    network: Network
+    network: NetworkFn
     base: Field = eqx.field(static=True)
     factor: Field = eqx.field(static=True)
     has_time: bool = eqx.field(static=True)
@@ -162,7 +176,7 @@ def condition_values(compiled: CompiledProblem, kind: str) -> Callable[[Field, A
     return robin
 
 
-def build_solution(compiled: CompiledProblem, network: Network, mode: str) -> tuple[Solution, tuple[str, ...]]:
+def build_solution(compiled: CompiledProblem, network: NetworkFn, mode: str) -> tuple[Solution, tuple[str, ...]]:
     """Wraps ``network`` so that the problem's conditions hold exactly (``mode='auto'``) or are
     left to losses (``mode='soft'``; an initial velocity is still built in; Neumann data are always
     losses; in ``auto`` mode, so are Dirichlet data that :func:`_box_data_is_exact` leaves out).

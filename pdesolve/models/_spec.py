@@ -9,11 +9,11 @@ import abc
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import equinox as eqx
 from jaxtyping import PRNGKeyArray
 
 from ..errors import ConfigError, preview
 from ..fields import Field
+from ._ansatz import Network
 
 # Bounds that keep a network buildable and within memory.
 MAX_WIDTH = 65_536  # units per hidden layer
@@ -48,5 +48,5 @@ class AbstractModelSpec(abc.ABC):
     fields: ClassVar[Mapping[str, Field]]
 
     @abc.abstractmethod
-    def build(self, settings: Any, in_size: int, *, key: PRNGKeyArray, dtype: Any) -> eqx.Module:
+    def build(self, settings: Any, in_size: int, *, key: PRNGKeyArray, dtype: Any) -> Network:
         """The network ``(n, in_size) -> (n,)`` (its ``n_params``: the trained parameter count)."""

@@ -23,7 +23,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from jaxtyping import Float, Int
+from jaxtyping import Array, Float, Int
 from numpy.polynomial.hermite_e import hermegauss
 
 from ..errors import ConfigError
@@ -51,8 +51,8 @@ class SymmetricRule(NamedTuple):
 
     centre_weight: float
     coords: Int[np.ndarray, "p r"]
-    values: Float[np.ndarray, "p r"]
-    weights: Float[np.ndarray, " p"]
+    values: Float[np.ndarray, "p r"] | Float[Array, "p r"]
+    weights: Float[np.ndarray, " p"] | Float[Array, " p"]
 
 
 def _rules_1d(level: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -198,15 +198,12 @@ def symmetric_sparse_grid(dim: int, level: int) -> SymmetricRule:
     node_weights = _NodeWeights(dim, level)
     blocks = list(_pair_blocks(node_weights))
     width = level - 1
-    rule = SymmetricRule(
-        centre_weight=node_weights.weight(()),
-        coords=np.concatenate([b[0] for b in blocks]) if blocks else np.zeros((0, width), dtype=np.int64),
-        values=np.concatenate([b[1] for b in blocks]) if blocks else np.zeros((0, width)),
-        weights=np.concatenate([b[2] for b in blocks]) if blocks else np.zeros(0),
-    )
-    for array in rule[1:]:
+    coords = np.concatenate([b[0] for b in blocks]) if blocks else np.zeros((0, width), dtype=np.int64)
+    values = np.concatenate([b[1] for b in blocks]) if blocks else np.zeros((0, width))
+    weights = np.concatenate([b[2] for b in blocks]) if blocks else np.zeros(0)
+    for array in (coords, values, weights):
         array.setflags(write=False)
-    return rule
+    return SymmetricRule(node_weights.weight(()), coords, values, weights)
 
 
 @functools.lru_cache(maxsize=8)

@@ -23,6 +23,7 @@ g and phi (with ``smooth = "solution"``, u_s misses the boundary data by O(s^2))
 """
 
 import abc
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -41,7 +42,7 @@ from ._spec import SHARED_FIELDS, AbstractEngineSpec, engine_field
 
 _SECOND_ORDER = frozenset({"u_xx", "lap_u"})
 _TIME = frozenset({"u_t", "u_tt"})
-SMOOTH = SHARED_FIELDS["smooth"].choices
+SMOOTH = SHARED_FIELDS["smooth"].choices or ()
 #: The central-difference step in t of the smoothed field when time is not smoothed (``smooth_time``
 #: False) and ``operators.step`` is unset.
 TIME_STEP = 1e-2
@@ -187,14 +188,14 @@ class AbstractSteinEngine(AbstractOperatorEngine):
             value = (f_pm[:, :n_pairs] + f_pm[:, n_pairs:]) @ weights
             return value + rule.centre_weight * f[:, i, 0] if rule.centre_weight != 0.0 else value
 
-        out: dict[str, Array] = {}
+        out: dict[Any, Array] = {}  # also (name, "each"): a Hessian contraction per direction
         if "u" in at_t:
             out["u"] = smoothed(0)
         if at_t - {"u"}:
-            f0 = f[:, 0, 0] if centre else None
             plus, minus = f[:, 0, int(centre) : int(centre) + n_pairs], f[:, 0, int(centre) + n_pairs :]
             odd = (plus - minus) * weights[None, :]  # w_p odd_p, (n, p)
-            even = (plus + minus - 2 * f0[:, None]) * weights[None, :] if centre else None  # w_p even_p
+            # w_p even_p, read only with the centre f[:, 0, 0] (which _plan evaluates for second derivatives)
+            even = (plus + minus - 2 * f[:, 0, :1]) * weights[None, :]
             squares = values**2
             is_time = coords == d  # the jointly smoothed t; padding entries have coordinate 0
             if "u_x" in at_t:

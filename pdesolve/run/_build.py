@@ -11,7 +11,7 @@ from ..config import RunConfig, SolverConfig, TrainConfig, stage_solvers
 from ..errors import ConfigError
 from ..limits import fit_solver_chunk
 from ..loss import PinnLoss
-from ..models import MLP, Solution, build_solution
+from ..models import Network, Solution, build_solution
 from ..operators import AbstractOperatorEngine
 from ..problem import CompiledProblem, Problem, compile_problem
 from ..resources import check_network
@@ -31,7 +31,7 @@ class Assembled:
 
     config: RunConfig
     compiled: CompiledProblem
-    network: MLP
+    network: Network
     solution: Solution
     soft_kinds: tuple[str, ...]
     engine: AbstractOperatorEngine

@@ -9,6 +9,7 @@ checkpoint, so the folder of a killed run shows the history up to its last check
 """
 
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ RECORD = "checkpoint.json"
 TRAINED = "trained.json"  # written when training ends, before the final evaluation
 
 
-def _plain_history(history: dict[str, list]) -> dict[str, list]:
+def _plain_history(history: Mapping[str, Iterable]) -> dict[str, list]:
     """History lists as JSON numbers (ints stay ints, NaN stays NaN)."""
     return {
         k: [int(v) if isinstance(v, (int, np.integer)) else float(v) for v in values] for k, values in history.items()

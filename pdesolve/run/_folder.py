@@ -58,7 +58,7 @@ def discard_unstarted(where: dict) -> None:
 WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO)
 
 #: What to do about a write error, by errno (others: ``fix the disk``).
-WRITE_FIXES = {
+WRITE_FIXES: dict[int | None, str] = {  # keyed as OSError.errno, which may be None
     errno.ENOSPC: "make room",
     errno.EDQUOT: "make room (or raise the quota)",
     errno.EROFS: "make it writable",

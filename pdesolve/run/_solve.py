@@ -58,6 +58,7 @@ class RunResult:
         """u at points x (n, d) (or (d,) for one point) and times t (n,) or a scalar (required for a
         time-dependent problem, ignored for a stationary one): what ``u_pred`` holds, or with ``raw``
         the network itself. Returns (n,) in the run's precision."""
+        assert self.engine is not None and self.problem is not None and self.run_config is not None  # solve sets them
         return predict_at(self.model, self.engine, self.problem, self.run_config, x, t, raw=raw)
 
 
@@ -98,11 +99,11 @@ def solve(
         print([(r["step"], r["rel_l2"]) for r in rows])
     """
     problem = problem if isinstance(problem, Problem) else load_problem(problem)
-    config = _run_config(problem, config, overrides, resume, init_from)
+    run_config = _run_config(problem, config, overrides, resume, init_from)
     where: dict = {}  # the run folder, once made
     try:
-        with precision(config):  # float64 for this run only (and this thread), never for the rest of the process
-            pieces = build(problem, config)
+        with precision(run_config):  # float64 for this run only (and this thread), never for the rest of the process
+            pieces = build(problem, run_config)
             return _run(problem, pieces, out=out, output_root=output_root, resume=resume, where=where, on_log=on_log)
     except PdesolveError:
         if resume is None:
@@ -113,11 +114,12 @@ def solve(
             raise
         raise write_error(err, where, new=resume is None) from None
     except KeyboardInterrupt as err:
-        err.run_folder = where.get("folder")  # for the CLI's hint: continue with --resume there
+        # for the CLI's hint: continue with --resume there (an attribute the exception does not declare)
+        err.run_folder = where.get("folder")  # type: ignore[attr-defined]
         raise
 
 
-def _run_config(problem: Problem, config, overrides, resume, init_from):
+def _run_config(problem: Problem, config, overrides, resume, init_from) -> RunConfig:
     """The run's resolved config: ``config`` then ``overrides`` (and ``init_from``), or a resumed run's own."""
     if init_from is not None:
         overrides = [*overrides, {"train": {"init_from": str(Path(init_from).resolve())}}]
@@ -171,11 +173,13 @@ def _trained(pieces: Assembled, checkpoints: RunCheckpoints | None, resume, on_l
     """Trains (or resumes training); a resumed run whose training had finished (it was stopped in
     the final evaluation) is not retrained. With a folder, saves the trained network first:
     ``open_run(folder).predict`` reloads it, and from then on ``--resume`` only evaluates."""
-    result = checkpoints.load_trained(pieces.solution) if resume is not None else None
-    if result is None and resume is not None and not checkpoints.exists():
-        warnings.warn(
-            no_checkpoint_text(checkpoints.folder, pieces.config.train.checkpoint_every), PdesolveWarning, stacklevel=2
-        )
+    result = None
+    if resume is not None:
+        assert checkpoints is not None  # a resumed run is in its folder
+        result = checkpoints.load_trained(pieces.solution)
+        if result is None and not checkpoints.exists():
+            text = no_checkpoint_text(checkpoints.folder, pieces.config.train.checkpoint_every)
+            warnings.warn(text, PdesolveWarning, stacklevel=2)
     if result is None:
         result = train(
             pieces, checkpoints=checkpoints, resume=checkpoints is not None and checkpoints.exists(), on_log=on_log
@@ -218,7 +222,7 @@ def _evaluated(
     report = run_report(problem, pieces, result, u_pred, u_exact, smoothed, ref)
     report.update(analysis(problem, compiled, result.solution, x, t, u_pred, u_exact, smoothed))
     report.update(unknowns_report(problem, result.solution) | data_report(problem, engine, result.solution))
-    if compiled.exact is not None:  # a reference is known at the evaluation points only
+    if compiled.exact is not None and u_exact is not None:  # a reference is known at the evaluation points only
         report.update(whole_domain_errors(problem, compiled, evaluate_at, u_exact, line, dtype, result.solution))
     solution_ds = run_solution_dataset(problem, config, report, x, t, u_pred, u_raw if smoothed else None, u_exact, ref)
     history_ds = history_dataset(

@@ -91,24 +91,33 @@ class _DampedSystem(eqx.Module):
         """The Cholesky factor of the damped Gram matrix (reused for several right-hand sides)."""
         return jsl.cho_factor(self.gram + lam * jnp.eye(self.gram.shape[0], dtype=self.gram.dtype))
 
+    @property
+    def kept(self) -> tuple[Float[Array, "m p"], Float[Array, " m"]]:
+        """A and r, which ``build`` keeps and the normal form (``from_normal``) does not."""
+        if self.matrix is None or self.residual is None:
+            raise ValueError("the normal form keeps no matrix A; build the system with _DampedSystem.build")
+        return self.matrix, self.residual
+
     def step(self, factor) -> Float[Array, " p"]:
         """``-(G + lam I)^-1 g`` with ``factor = self.factor(lam)``."""
         if self.kernel:
-            return -self.matrix.T @ jsl.cho_solve(factor, self.residual)
+            matrix, residual = self.kept
+            return -matrix.T @ jsl.cho_solve(factor, residual)
         return jsl.cho_solve(factor, -self.gradient)
 
     def apply(self, factor, residual: Float[Array, " m"]) -> Float[Array, " p"]:
         """``-(A^T A + lam I)^-1 A^T residual`` for another residual (needs A: ``build``)."""
+        matrix, _ = self.kept
         if self.kernel:
-            return -self.matrix.T @ jsl.cho_solve(factor, residual)
-        return jsl.cho_solve(factor, -self.matrix.T @ residual)
+            return -matrix.T @ jsl.cho_solve(factor, residual)
+        return jsl.cho_solve(factor, -matrix.T @ residual)
 
     def solve(self, lam: Float[Array, ""]) -> Float[Array, " p"]:
         return self.step(self.factor(lam))
 
     def predicted_reduction(self, y: Float[Array, " p"]) -> Float[Array, ""]:
         """``|r|^2 - |r + A y|^2`` of the linearised residual."""
-        if self.matrix is not None:
+        if self.matrix is not None and self.residual is not None:  # kept together (build)
             return self.loss - jnp.sum((self.residual + self.matrix @ y) ** 2)
         return -(2 * self.gradient @ y + y @ (self.gram @ y))
 

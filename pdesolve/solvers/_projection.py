@@ -93,15 +93,34 @@ class ProjectionSolver(AbstractSolver):
         if self.context is None:
             raise RuntimeError("ProjectionSolver.bind(context) must be called before init")
         if self.hidden == "linearised":
-            return self.newton.init(loss, params)
+            return self._newton.init(loss, params)
         return self.optimizer.init(self._hidden(params.network))
 
     @staticmethod
     def _hidden(network):
         return network.layers[:-1]
 
+    @property
+    def _bound(self) -> SolverContext:
+        """The run's context, given by ``bind``."""
+        if self.context is None:
+            raise RuntimeError("ProjectionSolver.bind(context) must be called before init")
+        return self.context
+
+    @property
+    def _newton(self) -> GaussNewton:
+        """The Gauss-Newton step of ``hidden: linearised`` (``__check_init__`` requires it there)."""
+        assert self.newton is not None
+        return self.newton
+
+    @staticmethod
+    def _readout_layer(network: MLP) -> DenseLinear:
+        last = network.layers[-1]
+        assert isinstance(last, DenseLinear)  # bind refuses a network without a dense read-out
+        return last
+
     def _blocks(self, solution, batch, key) -> list[ConstraintBlock]:
-        ctx = self.context
+        ctx = self._bound
         engine, compiled, needs = ctx.engine, ctx.compiled, ctx.compiled.needs
 
         def residual(field, x, t, f):  # the engine's residual: randomised engines combine independent draws
@@ -119,7 +138,7 @@ class ProjectionSolver(AbstractSolver):
     def step(self, loss: Loss, params, state, batch, key):
         if self.hidden == "linearised":
             return self._linearised_step(loss, params, state, batch, key)
-        solution = eqx.combine(params, self.context.static)
+        solution = eqx.combine(params, self._bound.static)
         blocks = self._blocks(solution, batch, key)
         value = sum(block.loss for block in blocks)
         evals = 1  # the forward pass at the stencil nodes
@@ -156,7 +175,7 @@ class ProjectionSolver(AbstractSolver):
     def _fitted_readout(self, network: MLP, blocks: list[ConstraintBlock]) -> MLP:
         """``network`` with its read-out solved by least squares on the constraints (hidden layers fixed)."""
         w, _ = fit_readout(*least_squares_rows(network, blocks), self._readout(network), self.ridge)
-        last = network.layers[-1]
+        last = self._readout_layer(network)
         return eqx.tree_at(
             lambda n: (n.layers[-1].weight, n.layers[-1].bias), network, (w[:-1].reshape(last.weight.shape), w[-1:])
         )
@@ -164,9 +183,9 @@ class ProjectionSolver(AbstractSolver):
     def _linearised_step(self, loss: Loss, params, state, batch, key):
         """The damped minimum-norm projection of all parameters onto the linearised constraints
         (``newton``), then the read-out by least squares on the new constraints when asked."""
-        params, state, stats = self.newton.step(loss, params, state, batch, key)
+        params, state, stats = self._newton.step(loss, params, state, batch, key)
         if self.output_layer == "least_squares":
-            solution = eqx.combine(params, self.context.static)
+            solution = eqx.combine(params, self._bound.static)
             network = self._fitted_readout(solution.network, self._blocks(solution, batch, key))
             params = eqx.tree_at(lambda p: p.network, params, eqx.filter(network, eqx.is_inexact_array))
             stats = {**stats, "loss_evals": stats["loss_evals"] + 2}  # the stencil pass and the fit
@@ -174,7 +193,7 @@ class ProjectionSolver(AbstractSolver):
 
     @staticmethod
     def _readout(network: MLP):
-        last = network.layers[-1]
+        last = ProjectionSolver._readout_layer(network)
         return jnp.concatenate([last.weight[0], last.bias])
 
     @property

@@ -30,6 +30,7 @@ def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 def trial_error(trial: optuna.trial.FrozenTrial) -> float:
     """The objective of a complete trial, the last reported error of a pruned one, else NaN."""
     if trial.state == TrialState.COMPLETE:
+        assert trial.value is not None  # a complete trial has its objective
         return float(trial.value)
     if trial.state == TrialState.PRUNED and trial.intermediate_values:
         return float(trial.intermediate_values[max(trial.intermediate_values)])
@@ -69,7 +70,7 @@ RUN_VARIABLES = {
 def _run_variables(trials: list, seeds: list[int]) -> dict:
     """``test_rel_l2``, ``train_time`` and ``steps`` over ``trial``; with several seeds, over
     ``trial`` and ``seed`` (filled for the seeds not run), and ``seed_error`` beside them."""
-    data = {}
+    data: dict[str, tuple] = {}
     for name, (single, per_seed, fill, dtype, attrs) in RUN_VARIABLES.items():
         if len(seeds) > 1:
             rows = [t.user_attrs.get(per_seed, []) for t in trials]
@@ -96,7 +97,9 @@ def study_dataset(trials: list, space: SearchSpace, attrs: dict, seeds: list[int
     config path), ``error`` (the objective), ``test_rel_l2``, ``train_time``, ``steps`` (over
     ``trial`` and ``seed`` with several seeds, with each seed's error ``seed_error``), ``state``
     and ``note`` (why a trial stopped, was pruned or failed)."""
-    data = {dim.path: ("trial", _setting_values(dim, trials), {"search": dim.kind}) for dim in space.dimensions}
+    data: dict[str, tuple] = {
+        dim.path: ("trial", _setting_values(dim, trials), {"search": dim.kind}) for dim in space.dimensions
+    }
     data.update(
         {
             "error": ("trial", np.array([trial_error(t) for t in trials]), {"long_name": attrs["objective"]}),
