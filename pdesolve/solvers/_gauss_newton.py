@@ -126,15 +126,24 @@ def _check_layerwise(loss, params) -> None:
     """The activity-perturbation Jacobian needs a PINN loss, an MLP of dense and tensor-train
     layers, and an engine that only evaluates the network (autodiff operators differentiate it)."""
     if not isinstance(loss, PinnLoss) or not supports(eqx.combine(params, loss.static).network):
-        raise ConfigError("solver.jacobian", "layerwise needs a PINN loss on an MLP of dense and tensor-train "
-                          "layers (model.type mlp or tt_mlp); use forward_difference")
+        raise ConfigError(
+            "solver.jacobian",
+            "layerwise needs a PINN loss on an MLP of dense and tensor-train "
+            "layers (model.type mlp or tt_mlp); use forward_difference",
+        )
     if loss.engine.differentiates_network:
-        raise ConfigError("solver.jacobian", "layerwise needs operators that evaluate the network (fd, sg, se), "
-                          "not autodiff operators; use operators.method fd, or jacobian ad with operators ad")
+        raise ConfigError(
+            "solver.jacobian",
+            "layerwise needs operators that evaluate the network (fd, sg, se), "
+            "not autodiff operators; use operators.method fd, or jacobian ad with operators ad",
+        )
     if loss.engine.point_chunk is not None:  # lax.map over chunks hides the per-node records
-        raise ConfigError("operators.chunk_size", f"layerwise evaluates all stencil nodes of the batch at once, "
-                          f"got chunk_size {loss.engine.point_chunk}; unset operators.chunk_size (lower "
-                          "train.batch_size to save memory), or use solver.jacobian forward_difference")
+        raise ConfigError(
+            "operators.chunk_size",
+            f"layerwise evaluates all stencil nodes of the batch at once, "
+            f"got chunk_size {loss.engine.point_chunk}; unset operators.chunk_size (lower "
+            "train.batch_size to save memory), or use solver.jacobian forward_difference",
+        )
 
 
 class GaussNewton(AbstractSolver):
@@ -164,7 +173,8 @@ class GaussNewton(AbstractSolver):
     scaling: str = solver_setting((str,), "identity", choices=SCALINGS)
     max_trials: int = solver_setting((int,), 8, bounds=(1, None, ">= 1"))  # damped solves per step with one Jacobian
     difference_step: float | None = solver_setting(  # relative FD step (None: by precision)
-        OPTIONAL_NUMBER, None, bounds=(1e-15, 1.0, "between 1e-15 and 1, or unset (by precision)"))
+        OPTIONAL_NUMBER, None, bounds=(1e-15, 1.0, "between 1e-15 and 1, or unset (by precision)")
+    )
     # Jacobian columns per call
     chunk_size: int | None = solver_setting(OPTIONAL_INT, 64, bounds=(1, None, ">= 1, or unset"))
     # step lengths 2^0 .. 2^-(n-1)
@@ -177,8 +187,9 @@ class GaussNewton(AbstractSolver):
 
     def __check_init__(self):
         if self.jacobian not in ("layerwise", *JACOBIANS):
-            raise ValueError(f"solver.jacobian: unknown {self.jacobian!r}; choose layerwise or one of "
-                             f"{', '.join(JACOBIANS)}")
+            raise ValueError(
+                f"solver.jacobian: unknown {self.jacobian!r}; choose layerwise or one of {', '.join(JACOBIANS)}"
+            )
         if self.scaling not in SCALINGS:
             raise ValueError(f"solver.scaling: unknown {self.scaling!r}; choose one of {', '.join(SCALINGS)}")
 
@@ -216,11 +227,17 @@ class GaussNewton(AbstractSolver):
         start = floor if self.line_search else self.initial_damping * system.mean_diagonal
         lam = jnp.where(jnp.isnan(state.damping), start, state.damping)
         if self.line_search:
-            theta, lam, nu, evals, accepted = self._line_search(fn, judge, theta, scale, system, lam, state.growth, floor)
+            theta, lam, nu, evals, accepted = self._line_search(
+                fn, judge, theta, scale, system, lam, state.growth, floor
+            )
         else:
             theta, lam, nu, evals, accepted = self._trials(fn, theta, scale, system, lam, state.growth, floor)
-        stats = {"loss": system.loss, "loss_evals": jnp.asarray(1 + jac_evals) + evals,
-                 "damping": lam / system.mean_diagonal, "accepted": accepted}
+        stats = {
+            "loss": system.loss,
+            "loss_evals": jnp.asarray(1 + jac_evals) + evals,
+            "damping": lam / system.mean_diagonal,
+            "accepted": accepted,
+        }
         return unravel(theta), GaussNewtonState(lam, nu), stats
 
     def _column_scale(self, squared_norms: Float[Array, " p"]) -> Float[Array, " p"]:
@@ -236,8 +253,9 @@ class GaussNewton(AbstractSolver):
         the column scaling; returns ``(system, scale, residual-evaluation equivalents)``."""
 
         def add(totals, chunk):
-            r, jac, evals = self._jacobian(loss, params, lambda th: loss.residuals(unravel(th), chunk, key), theta,
-                                           chunk, key)
+            r, jac, evals = self._jacobian(
+                loss, params, lambda th: loss.residuals(unravel(th), chunk, key), theta, chunk, key
+            )
             gram, gradient, squares = totals
             return (gram + jac.T @ jac, gradient + jac.T @ r, squares + r @ r), jnp.asarray(evals)
 
@@ -253,11 +271,16 @@ class GaussNewton(AbstractSolver):
     def _jacobian(self, loss, params, fn, theta, batch, key):
         """``(r, J, cost)``: the residual vector, its Jacobian and the residual-evaluation equivalents it cost."""
         if self.jacobian == "layerwise":
-            return layerwise_with_unknowns(lambda u: loss.residuals_of(u, batch, key), eqx.combine(params, loss.static),
-                                           self.difference_step, self.chunk_size)
+            return layerwise_with_unknowns(
+                lambda u: loss.residuals_of(u, batch, key),
+                eqx.combine(params, loss.static),
+                self.difference_step,
+                self.chunk_size,
+            )
         r = fn(theta)
-        jac, evals = compute_jacobian(self.jacobian, fn, theta, r, step=self.difference_step,
-                                      chunk_size=self.chunk_size)
+        jac, evals = compute_jacobian(
+            self.jacobian, fn, theta, r, step=self.difference_step, chunk_size=self.chunk_size
+        )
         return r, jac, evals
 
     def _direction(self, fn, theta, scale, system, lam):
@@ -340,8 +363,11 @@ def chunk_batch(batch: dict, chunks: int) -> dict:
     def chunked(a):
         size = a.shape[0] // chunks
         if size < 1:
-            raise ConfigError("solver.accumulate", f"{chunks} chunks of {a.shape[0]} points leaves them empty; "
-                              "raise train.batch_size (and train.boundary_batch_size) or lower solver.accumulate")
+            raise ConfigError(
+                "solver.accumulate",
+                f"{chunks} chunks of {a.shape[0]} points leaves them empty; "
+                "raise train.batch_size (and train.boundary_batch_size) or lower solver.accumulate",
+            )
         return a[: chunks * size].reshape(chunks, size, *a.shape[1:])
 
     return jax.tree.map(chunked, batch)
@@ -354,8 +380,11 @@ def split_batch(batch: dict, fraction: float) -> tuple[dict, dict]:
     def kept(a) -> int:
         k = a.shape[0] - max(1, round(fraction * a.shape[0]))
         if k < 1:
-            raise ConfigError("solver.holdout", f"{fraction} of {a.shape[0]} points leaves none for the Jacobian; "
-                              "raise train.batch_size (and train.boundary_batch_size) or lower solver.holdout")
+            raise ConfigError(
+                "solver.holdout",
+                f"{fraction} of {a.shape[0]} points leaves none for the Jacobian; "
+                "raise train.batch_size (and train.boundary_batch_size) or lower solver.holdout",
+            )
         return k
 
     return jax.tree.map(lambda a: a[: kept(a)], batch), jax.tree.map(lambda a: a[kept(a) :], batch)
@@ -374,15 +403,31 @@ class GaussNewtonSpec(AbstractSolverSpec):
 
     def build(self, settings, steps):
         if settings.holdout and not settings.line_search:
-            raise ConfigError("solver.holdout", f"{settings.holdout} needs the line search that the held-out "
-                              "points judge; set solver.line_search (e.g. 20) or solver.holdout 0")
+            raise ConfigError(
+                "solver.holdout",
+                f"{settings.holdout} needs the line search that the held-out "
+                "points judge; set solver.line_search (e.g. 20) or solver.holdout 0",
+            )
         if settings.accumulate > 1 and settings.geodesic:
-            raise ConfigError("solver.geodesic", f"geodesic acceleration needs the whole Jacobian, which "
-                              f"solver.accumulate {settings.accumulate} does not keep; set solver.geodesic false "
-                              "or solver.accumulate 1")
-        return GaussNewton(settings.jacobian, settings.initial_damping, settings.min_damping, settings.scaling,
-                           settings.max_trials, settings.difference_step, settings.chunk_size,
-                           settings.line_search, settings.geodesic, settings.holdout, settings.accumulate)
+            raise ConfigError(
+                "solver.geodesic",
+                f"geodesic acceleration needs the whole Jacobian, which "
+                f"solver.accumulate {settings.accumulate} does not keep; set solver.geodesic false "
+                "or solver.accumulate 1",
+            )
+        return GaussNewton(
+            settings.jacobian,
+            settings.initial_damping,
+            settings.min_damping,
+            settings.scaling,
+            settings.max_trials,
+            settings.difference_step,
+            settings.chunk_size,
+            settings.line_search,
+            settings.geodesic,
+            settings.holdout,
+            settings.accumulate,
+        )
 
     def perturbations(self, settings, n_params):
         """The Jacobian's columns (2 residuals each for central differences); layerwise columns are
