@@ -247,7 +247,7 @@ def test_a_full_disk_while_writing_is_exit_2_and_the_run_resumes(tmp_path, monke
             patch.setattr(
                 Path, "write_bytes", lambda self, data: _full() if ".solution.nc" in self.name else original(self, data)
             )
-        code, out, err = _cli("solve", POISSON, *config, "--out", folder)
+        code, _out, err = _cli("solve", POISSON, *config, "--out", folder)
     _refused(code, err, "disk is full")
     assert not (folder / "report.json").exists()
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]  # no partial file left

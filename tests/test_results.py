@@ -299,7 +299,7 @@ def test_ball_slices_are_nan_outside():
 )
 def test_bad_slice_options_are_refused(bad):
     data = dict(POISSON, evaluation={"slice": bad})
-    with pytest.raises(pdesolve.ProblemError, match="evaluation.slice"):
+    with pytest.raises(pdesolve.ProblemError, match=r"evaluation\.slice"):
         problem_from_mapping(data)
 
 
