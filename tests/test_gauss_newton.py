@@ -9,7 +9,9 @@ import scipy.optimize
 
 import pdesolve
 from pdesolve.solvers import JACOBIANS, GaussNewton, jacobian
-from pdesolve.solvers._gauss_newton import _DampedSystem, chunk_batch, split_batch
+from pdesolve.solvers._gauss_newton import chunk_batch
+from pdesolve.solvers._gn_steps import Direction, split_batch
+from pdesolve.solvers._gn_system import DampedSystem
 
 
 class _Residuals:
@@ -51,7 +53,7 @@ def test_jacobian_matches_closed_form(kind):
 def test_damped_step_matches_regularised_lstsq(rows):
     rng = np.random.default_rng(1)
     a, r, lam = rng.normal(size=(rows, 6)), rng.normal(size=rows), 0.3
-    step = _DampedSystem.build(jnp.asarray(a), jnp.asarray(r)).solve(jnp.asarray(lam))
+    step = DampedSystem.build(jnp.asarray(a), jnp.asarray(r)).solve(jnp.asarray(lam))
     stacked = np.vstack([a, np.sqrt(lam) * np.eye(6)])  # min |a d + r|^2 + lam |d|^2
     expected = np.linalg.lstsq(stacked, -np.concatenate([r, np.zeros(6)]), rcond=None)[0]
     np.testing.assert_allclose(step, expected, atol=1e-12)
@@ -484,6 +486,20 @@ def test_holdout_needs_the_line_search():
         )
 
 
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"accumulate": 2, "geodesic": True}, "geodesic"),
+        ({"holdout": 0.2}, "holdout"),
+        ({"max_trials": 0}, "max_trials"),
+    ],
+)
+def test_a_directly_built_solver_refuses_parts_that_do_not_fit(options, field):
+    """The parts check their settings when the solver is built, not at the first step."""
+    with pytest.raises(pdesolve.ConfigError, match=rf"solver\.{field}"):
+        GaussNewton("ad", **options)
+
+
 def test_geodesic_acceleration_matches_the_second_directional_derivative():
     """r(theta) = A theta + q(theta) - y with q_i = theta^T B_i theta / 2: the second directional
     derivative along v is v^T B_i v exactly, so the finite difference of residuals is exact and the
@@ -496,8 +512,8 @@ def test_geodesic_acceleration_matches_the_second_directional_derivative():
     theta, lam = jnp.asarray(rng.normal(size=3) * 0.1), 0.2
     r = fn(theta)
     jac = np.asarray(jax.jacfwd(fn)(theta))
-    system = _DampedSystem.build(jnp.asarray(jac), r)
-    delta, _ = GaussNewton("ad", geodesic=True)._direction(fn, theta, jnp.ones(3), system, jnp.asarray(lam))
+    system = DampedSystem.build(jnp.asarray(jac), r)
+    delta, _ = Direction(geodesic=True, accumulate=1)(fn, theta, jnp.ones(3), system, jnp.asarray(lam))
     damped = lambda rhs: -np.linalg.solve(jac.T @ jac + lam * np.eye(3), jac.T @ rhs)  # noqa: E731
     v = damped(np.asarray(r))
     accel = damped(np.einsum("i,kij,j->k", v, b, v))
