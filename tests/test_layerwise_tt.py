@@ -136,7 +136,8 @@ class _Scaled(AbstractLinear):
 
 def test_layerwise_refuses_an_unknown_layer_type():
     """``supports`` is False for an MLP with a layer that is neither dense nor TT, and the solver says so."""
-    from pdesolve.solvers._gauss_newton import _check_layerwise
+    from pdesolve.loss import PinnLoss
+    from pdesolve.solvers._gn_jacobian import JacobianSource
     from pdesolve.solvers._layerwise import supports
 
     keys = jax.random.split(jax.random.PRNGKey(0), 3)
@@ -148,12 +149,9 @@ def test_layerwise_refuses_an_unknown_layer_type():
     solution = type("Solution", (eqx.Module,), {"__annotations__": {"network": MLP}})(network=odd)
     params, static = eqx.partition(solution, eqx.is_inexact_array)
 
-    class Loss:
-        engine = type("Engine", (), {"name": "fd"})()
+    class Loss(PinnLoss):  # a PINN loss whose network is the odd MLP; nothing is evaluated
+        def __init__(self):
+            self.static = static
 
-        def residuals_of(self, solution, batch, key):
-            raise AssertionError("not evaluated")
-
-    Loss.static = static
     with pytest.raises(pdesolve.ConfigError, match=r"layerwise.*dense and tensor-train"):
-        _check_layerwise(Loss(), params)
+        JacobianSource("layerwise", None, None).check(Loss(), params)
