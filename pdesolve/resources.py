@@ -25,10 +25,11 @@ from .limits import GIB, device_memory, estimate_bytes, perturbations
 
 #: float64 arrays kept per evaluation point besides its coordinates (u_pred, u_raw, u_exact,
 #: abs_error, t, distances, the datasets' copies of them and the in-memory netCDF image), and the
-#: copies of the coordinates (sampled, cast, the device's and the dataset's); set above the peak
-#: memory of a measured solve (benchmarks/results/reliability_memory/).
-EVAL_ARRAYS_PER_POINT = 32
-EVAL_COORDINATE_COPIES = 4
+#: copies of the coordinates (sampled, cast, the device's, the dataset's and the evaluation's
+#: temporaries); set above the peak memory of measured solves at d = 2, 20 and 100
+#: (benchmarks/results/reliability_memory/).
+EVAL_ARRAYS_PER_POINT = 40
+EVAL_COORDINATE_COPIES = 6
 #: Copies of the parameters a solver holds (parameters, gradient, two moments, last good step,
 #: checkpoint and the compiler's buffers).
 PARAMETER_COPIES = 8

@@ -186,6 +186,8 @@ def _audit(event, args):
     code = args[0] if event == "exec" and args else None
     if code is not None and code.co_name == "<module>" and Path(code.co_filename).is_file():
         return  # a library importing one of its modules lazily, not code from the input
+    if code is not None and any(getattr(c, "co_name", None) == "__create_fn__" for c in code.co_consts):
+        return  # dataclasses writing a method of a config class made on first use, not code from the input
     _EVENTS.append((event, repr(args)[:200]))
 
 
