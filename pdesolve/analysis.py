@@ -25,11 +25,20 @@ RADIUS_BANDS = 5
 RESIDUAL_ROWS = 2**18  # network rows (points x autodiff passes) per residual call: bounds its memory
 SLICE_POINTS = 51
 SLICE_TIMES = 3
+POINT_CHUNK = 2**16  # points per call of a domain's geometry on many points: bounds its temporaries
 
 
 def boundary_distance(domain: Domain, x: np.ndarray) -> np.ndarray | None:
-    """Euclidean distance (n,) from points x (n, d) to the domain's boundary; None if unknown."""
-    return domain.boundary_distance(x)
+    """Euclidean distance (n,) from points x (n, d) to the domain's boundary; None if unknown.
+    ``POINT_CHUNK`` points at a time: the domain's temporaries are copies of the coordinates."""
+    first = domain.boundary_distance(x[:POINT_CHUNK])
+    if first is None or len(x) <= POINT_CHUNK:
+        return first
+    distance = np.empty(len(x), first.dtype)
+    distance[:POINT_CHUNK] = first
+    for i in range(POINT_CHUNK, len(x), POINT_CHUNK):
+        distance[i : i + POINT_CHUNK] = domain.boundary_distance(x[i : i + POINT_CHUNK])
+    return distance
 
 
 def _bins(values: np.ndarray, error: np.ndarray, u_ref: np.ndarray, edges: np.ndarray) -> list[dict]:

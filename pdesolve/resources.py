@@ -8,8 +8,8 @@ Phases (what is held at the same time, each compared with the memory of ``limits
   expression's broadcast terms counted beside the hidden units), the condition batch evaluated
   with it, and the validation points;
 - evaluation: the evaluation points with the arrays kept per point, the slice grid
-  (points^2 x times), the diagonal line; predictions run in chunks (``run._predict``), so only
-  the points and the per-point results count.
+  (points^2 x times), the diagonal line; the sampling, predictions (``run._predict``), baselines
+  and distances run in chunks, so only the points and the per-point results count.
 A Monte Carlo reference is bounded in work (paths x points x steps x dimension normals), its
 memory being chunked already. ``train.check_memory=false`` skips every refusal knowingly.
 """
@@ -24,12 +24,14 @@ from .errors import ConfigError, ProblemError
 from .limits import GIB, device_memory, estimate_bytes, perturbations
 
 #: float64 arrays kept per evaluation point besides its coordinates (u_pred, u_raw, u_exact,
-#: abs_error, t, distances, the datasets' copies of them and the in-memory netCDF image), and the
-#: copies of the coordinates (sampled, cast, the device's, the dataset's and the evaluation's
-#: temporaries); set above the peak memory of measured solves at d = 2, 20 and 100
-#: (benchmarks/results/reliability_memory/).
-EVAL_ARRAYS_PER_POINT = 40
-EVAL_COORDINATE_COPIES = 6
+#: abs_error, t, distances, the metrics' temporaries and the in-memory netCDF image of them), and
+#: the copies of the coordinates: the points themselves (drawn and mapped in chunks, shared by the
+#: dataset; a float32 run casts them), their netCDF image, and one more for the temporaries of the
+#: computations that run in chunks (sampling, predictions, the ansatz's baselines, distances).
+#: Both rounded up from the peak memory of measured solves at d = 2, 20 and 100, with a margin of
+#: at least a third above every measured growth (benchmarks/results/reliability_memory/).
+EVAL_ARRAYS_PER_POINT = 36
+EVAL_COORDINATE_COPIES = 3
 #: Copies of the parameters a solver holds (parameters, gradient, two moments, last good step,
 #: checkpoint and the compiler's buffers).
 PARAMETER_COPIES = 8

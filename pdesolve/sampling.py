@@ -18,6 +18,8 @@ from .problem import Domain
 
 #: The share of radius-uniform points of each law of ``INTERIOR_LAWS`` (a mixture has its own weight).
 LAW_FRACTIONS = {"volume": 0.0, "radius_uniform": 1.0}
+#: Points drawn and mapped at a time by :meth:`PointSampler.interior` (bounds its temporaries).
+DRAW_CHUNK = 2**16
 
 
 def spread_evenly(n: int, fraction: float) -> np.ndarray:
@@ -81,13 +83,20 @@ class PointSampler:
 
     def interior(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Points x (n, d) in the domain (floor(radius_fraction * n) of them radius-uniform, spread
-        evenly, the others uniform in volume), times t (n,) uniform."""
-        u = self._draw(n)
+        evenly, the others uniform in volume), times t (n,) uniform.
+
+        Drawn and mapped ``DRAW_CHUNK`` points at a time into x: only x and one chunk's uniforms and
+        the domain's temporaries are held, however many points. The stream is the one of a single
+        draw (the uniforms come row by row, and the domain maps each point on its own)."""
         radial = spread_evenly(n, self.radius_fraction)
-        x = np.empty((n, self.domain.dim))
-        x[radial] = self.domain.radius_uniform(u[radial, :-1])
-        x[~radial] = self.domain.volume(u[~radial, :-1])
-        return x, self._times(u)
+        x, t = np.empty((n, self.domain.dim)), np.empty(n)
+        for start in range(0, n, DRAW_CHUNK):
+            stop = min(n, start + DRAW_CHUNK)
+            u, part, rows = self._draw(stop - start), radial[start:stop], x[start:stop]
+            rows[part] = self.domain.radius_uniform(u[part, :-1])
+            rows[~part] = self.domain.volume(u[~part, :-1])
+            t[start:stop] = self._times(u)
+        return x, t
 
     def boundary(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Points on the spatial boundary, times uniform."""

@@ -32,11 +32,19 @@ def exact_values(compiled: CompiledProblem, x: np.ndarray, t: np.ndarray) -> np.
     """The exact solution at x (n, d), t (n,) as a numpy array (n,), ``EXACT_CHUNK`` points at a time."""
     exact = compiled.exact
     assert exact is not None  # called for problems with an exact solution
-    parts = [
-        np.asarray(exact(jnp.asarray(x[i : i + EXACT_CHUNK]), jnp.asarray(t[i : i + EXACT_CHUNK])))
-        for i in range(0, len(x), EXACT_CHUNK)
-    ]
-    return np.concatenate(parts) if parts else np.zeros(0, x.dtype)
+    u = np.zeros(0, x.dtype)
+    for i in range(0, len(x), EXACT_CHUNK):
+        part = np.asarray(exact(jnp.asarray(x[i : i + EXACT_CHUNK]), jnp.asarray(t[i : i + EXACT_CHUNK])))
+        u = _filled(u, len(x), i, part)
+    return u
+
+
+def _filled(whole: np.ndarray, n: int, start: int, part: np.ndarray) -> np.ndarray:
+    """``whole`` (n,) with ``part`` written from ``start`` on; made, in ``part``'s dtype, at the first
+    part (``start`` 0): the chunks go into one array, never a list joined at the end (a second copy)."""
+    whole = np.empty(n, part.dtype) if start == 0 else whole
+    whole[start : start + len(part)] = part
+    return whole
 
 
 def reference_values(compiled: CompiledProblem, x, t) -> tuple[np.ndarray | None, Reference | None]:
@@ -74,12 +82,13 @@ def evaluate(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``predict`` over the points x (n, d), t (n,) in chunks of ``chunk`` points, with a progress
     bar: (u_pred (n,), u_raw (n,))."""
-    parts = []
+    u_pred = u_raw = np.zeros(0, x.dtype)
     with tqdm(total=len(x), disable=not progress, desc=desc, unit="point", leave=False) as bar:
         for i in range(0, len(x), chunk):
-            parts.append(predict(params, x[i : i + chunk], t[i : i + chunk]))
-            bar.update(len(parts[-1][0]))
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+            pred, raw = predict(params, x[i : i + chunk], t[i : i + chunk])
+            u_pred, u_raw = _filled(u_pred, len(x), i, pred), _filled(u_raw, len(x), i, raw)
+            bar.update(len(pred))
+    return u_pred, u_raw
 
 
 #: The attributes of ``solution.nc`` that ``slices.nc`` and ``lines.nc`` repeat.
@@ -96,7 +105,7 @@ def slices(
         return None
     t_default = 0.0 if problem.time is None else problem.time[0]
     xs, ts, shape = slice_points(plan, t_default)
-    xs, ts = xs.astype(dtype), ts.astype(dtype)
+    xs, ts = np.asarray(xs, dtype), np.asarray(ts, dtype)  # no copy when already in the run's dtype
     u_pred, u_raw = evaluate_at(xs, ts, desc="slices")
     values = {"u_pred": u_pred, **({"u_raw": u_raw} if smoothed else {})}
     if compiled.exact is not None:

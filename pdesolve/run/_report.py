@@ -1,6 +1,5 @@
 """The report of a finished run (errors, settings, costs, analysis) and its ``solution.nc`` dataset."""
 
-import jax.numpy as jnp
 import xarray as xr
 
 from ..analysis import boundary_distance, error_breakdown, residual_statistics
@@ -90,7 +89,7 @@ def analysis(problem: Problem, compiled: CompiledProblem, trained, x, t, u_pred,
     out = {}
     if u_exact is not None:
         out.update(error_breakdown(problem, x, t if problem.has_time else None, u_pred, u_exact))
-        out["baselines"] = constant_baselines(trained, jnp.asarray(x), jnp.asarray(t), u_exact)
+        out["baselines"] = constant_baselines(trained, x, t, u_exact)  # in chunks: no device copy of x
     # Autodiff costs 2d + 1 passes per point, too slow for every test point at large d
     # (benchmarks/results/residual_points/).
     out.update(residual_statistics(compiled, trained, x[:RESIDUAL_POINTS], t[:RESIDUAL_POINTS]))

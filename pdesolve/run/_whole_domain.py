@@ -74,9 +74,9 @@ def whole_domain_errors(
         x, t = np.asarray(x, dtype), np.asarray(t, dtype)
         return evaluate_at(x, t, desc=desc)[0], np.asarray(exact(jnp.asarray(x), jnp.asarray(t)))
 
-    x, t = radius_uniform_points(problem, len(u_exact))
+    x, t = radius_uniform_points(problem, len(u_exact))  # at most MAX_RADIUS_UNIFORM_POINTS: bounded
     u_pred, u_ref = values(x, t, "radius-uniform points")
-    best = constant_baselines(solution, jnp.asarray(x, dtype), jnp.asarray(t, dtype), u_ref)["best_constant_rel_l2"]
+    best = constant_baselines(solution, np.asarray(x, dtype), np.asarray(t, dtype), u_ref)["best_constant_rel_l2"]
     out: dict[str, Any] = {
         "radius_uniform": {**error_metrics(u_pred, u_ref), "points": len(x), "best_constant_rel_l2": best},
         "by_radius_band": radius_bands(problem.domain, x, u_pred, u_ref),
