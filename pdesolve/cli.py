@@ -257,6 +257,7 @@ def cmd_check(args) -> int:
         f"config     {config.operators.kind} operators, {config.solver.name} solver, "
         f"{config.model.kind} model, {config.train.steps} steps, {config.precision}"
     )
+    print(f"network    {pieces.network.n_params:,} parameters; inputs: {pieces.inputs}")
     print(f"training   {_training_text(config.train, pieces.soft_kinds, config.ansatz)}")
     print(f"cost       {_cost_text(pieces)}")
     print(f"memory     {memory}")

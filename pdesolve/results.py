@@ -200,6 +200,7 @@ def report_markdown(report: dict, figures: list[str] | tuple = ()) -> str:
         "operators",
         "solver",
         "model",
+        "inputs",
         "n_params",
         "dense_n_params",
         "steps",

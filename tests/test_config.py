@@ -18,7 +18,7 @@ def test_defaults():
     c = default_config()
     assert set(c) == {"seed", "precision", "ansatz", "model", "solver", "operators", "train"}
     assert c["seed"] == 0 and c["precision"] == "float32" and c["ansatz"] == "auto"
-    assert c["model"] == {"type": "mlp", "widths": [64, 64], "activation": "tanh", "init": "lecun"}
+    assert c["model"] == {"type": "mlp", "widths": [64, 64], "activation": "tanh", "init": "lecun", "inputs": "auto"}
     assert c["solver"]["name"] == "adam" and c["solver"]["learning_rate"] == 1e-3
     assert c["operators"]["method"] == "ad" and c["train"]["steps"] == 2000
 

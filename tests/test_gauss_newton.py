@@ -159,7 +159,22 @@ LAYERWISE_CASES = {  # problem, config: FD stencil with time, random coordinates
         "problems/neumann_ball3.yaml",
         {"model": {"type": "mlp", "widths": [6, 5]}, "operators": {"method": "fd"}},
     ),
+    "symmetry-features": (  # a first layer on (w.x, |x|^2, t) at random coordinates (at_nodes moves the radius)
+        "problems/nt_hjb1000_whole.yaml",
+        {
+            "overrides": {"dimension": 30},
+            "model": {"type": "mlp", "widths": [6, 5], "inputs": "subspace"},
+            "operators": {"method": "fd", "coordinates": 4},
+        },
+    ),
 }
+
+
+#: Cases whose columns carry more of the deltas' round-off than the others (their error falls as
+#: the step grows, so it is round-off, not truncation): the symmetry features' first layer moves
+#: little between stencil nodes, so the stencil's division by its step squared weighs the deltas'
+#: round-off more against the columns' size. Why exactly that much more is not pinned down.
+ROUND_OFF_BOUND = {"symmetry-features": 1e-3}
 
 
 # fd-time in the default run; the other cases (15-26 s each) with -m slow (the segment-sum path that
@@ -189,7 +204,8 @@ def test_layerwise_jacobian_matches_forward_mode(case):
     # stencils divide node values by h^2 = 1e-6 (and the Neumann difference by its step): the deltas'
     # round-off (eps / 6e-6 ~ 4e-11) shows as up to ~5e-5, their truncation error (~3e-6, smooth from
     # node to node) is not amplified; the forward-difference Jacobian is off by ~1e-2 of the largest entry
-    np.testing.assert_allclose(jac, exact, rtol=0, atol=1e-4 * float(jnp.max(jnp.abs(exact))))
+    tolerance = ROUND_OFF_BOUND.get(case, 1e-4)
+    np.testing.assert_allclose(jac, exact, rtol=0, atol=tolerance * float(jnp.max(jnp.abs(exact))))
     assert cost == sum(layer.out_size for layer in eqx.combine(params, loss.static).network.layers[:-1])
 
 

@@ -151,6 +151,7 @@ def test_reference_network_parameter_count():
         "out_factors",
         "dense_layers",
         "path",
+        "inputs",
     }
     net = build_network(model, 21, key=jax.random.key(0))
     first, second, last = net.layers

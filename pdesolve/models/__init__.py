@@ -3,6 +3,7 @@
 from ._ansatz import Network, Solution, build_solution, condition_values
 from ._layers import AbstractLinear, DenseLinear
 from ._mlp import ACTIVATIONS, MLP
+from ._projected import ProjectedInput
 from ._registry import model_spec, model_specs, register_model, unregister_model
 from ._spec import MAX_LAYERS, MAX_WIDTH, AbstractModelSpec
 from ._tt import AUTO_DENSE_MIN_BATCH, TTLinear, factorise
@@ -18,6 +19,7 @@ __all__ = [
     "AbstractModelSpec",
     "DenseLinear",
     "Network",
+    "ProjectedInput",
     "Solution",
     "TTLinear",
     "build_solution",

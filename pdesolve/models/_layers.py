@@ -6,7 +6,7 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 
 class AbstractLinear(eqx.Module):
@@ -23,8 +23,15 @@ class AbstractLinear(eqx.Module):
     def columns(self, index: Array) -> Float[Array, "*index out"]:
         """Weight columns ``W[:, index]`` as rows: shape ``index.shape + (out_size,)``.
 
-        The layer at ``z + s e_j`` is ``layer(z) + s * columns(j)`` (stencil-aware evaluation).
+        For an affine layer, the layer at ``z + s e_j`` is ``layer(z) + s * columns(j)``.
         """
+
+    def at_nodes(
+        self, z: Float[Array, "n in"], coords: Int[Array, "n k"], shifts: Float[Array, "n k"]
+    ) -> Float[Array, "n k out"]:
+        """The layer at the stencil nodes ``z[p] + shifts[p, j] e_coords[p, j]`` without forming
+        them: ``layer(z) + s * columns(j)``, O(out) per node (an affine layer; others override it)."""
+        return self(z)[:, None, :] + shifts[..., None] * self.columns(coords)
 
     @property
     def n_params(self) -> int:

@@ -40,10 +40,6 @@ class MLP(eqx.Module):
         """The first affine map ``W z + b`` (pre-activation), shape (n, w)."""
         return self.layers[0](z)
 
-    def input_columns(self, index: Array) -> Float[Array, "*index w"]:
-        """``W[:, index]`` of the first layer: its change per unit step along input ``index``."""
-        return self.layers[0].columns(index)
-
     def stencil_values(
         self, z: Float[Array, "n in"], coords: Int[Array, "n k"], shifts: Float[Array, "n k"]
     ) -> Float[Array, "n k"]:
@@ -72,7 +68,6 @@ class MLP(eqx.Module):
 def stencil_hidden(
     network, z: Float[Array, "n in"], coords: Int[Array, "n k"], shifts: Float[Array, "n k"]
 ) -> Float[Array, "nk w"]:
-    """The first pre-activation at the nodes ``z + s e_j``: ``(W z + b) + s W[:, j]``, shape (n k, w)."""
+    """The first pre-activation at the nodes ``z + s e_j`` (``AbstractLinear.at_nodes``), shape (n k, w)."""
     n, k = coords.shape
-    hidden = network.first_layer(z)[:, None, :] + shifts[..., None] * network.input_columns(coords)
-    return hidden.reshape(n * k, -1)
+    return network.layers[0].at_nodes(z, coords, shifts).reshape(n * k, -1)

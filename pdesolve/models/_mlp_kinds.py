@@ -9,7 +9,8 @@ from ..errors import ConfigError
 from ..fields import Field
 from ._layers import AbstractLinear, DenseLinear
 from ._mlp import ACTIVATIONS, MLP
-from ._spec import MAX_LAYERS, AbstractModelSpec, widths_field
+from ._projected import ProjectedInput
+from ._spec import INPUTS_FIELD, MAX_LAYERS, AbstractModelSpec, widths_field
 from ._tt import TTLinear, TTPath
 
 _ACTIVATIONS = tuple(sorted(ACTIVATIONS))  # the activation functions the models know
@@ -21,6 +22,14 @@ def _sizes_and_keys(settings, in_size: int, key: PRNGKeyArray) -> tuple[list[int
     return sizes, jax.random.split(key, len(sizes) - 1)
 
 
+def _with_projected_input(layers: list[AbstractLinear], subspace, settings, key, dtype) -> list[AbstractLinear]:
+    """``layers`` with the first replaced by a ``ProjectedInput`` on ``subspace``'s features (if given)."""
+    if subspace is None:
+        return layers
+    first = ProjectedInput(subspace, layers[0].in_size, layers[0].out_size, key=key, init=settings.init, dtype=dtype)
+    return [first, *layers[1:]]
+
+
 class MlpSpec(AbstractModelSpec):
     """``mlp``: a dense network."""
 
@@ -29,15 +38,16 @@ class MlpSpec(AbstractModelSpec):
         "widths": widths_field([64, 64]),
         "activation": Field((str,), "tanh", choices=_ACTIVATIONS),
         "init": Field((str,), "lecun", choices=_INITS),
+        "inputs": INPUTS_FIELD,
     }
 
-    def build(self, settings, in_size, *, key, dtype):
+    def build(self, settings, in_size, *, key, dtype, subspace=None):
         sizes, keys = _sizes_and_keys(settings, in_size, key)
-        layers = [
+        layers: list[AbstractLinear] = [
             DenseLinear(n_in, n_out, key=k, init=settings.init, dtype=dtype)
             for n_in, n_out, k in zip(sizes[:-1], sizes[1:], keys)
         ]
-        return MLP(layers, settings.activation)
+        return MLP(_with_projected_input(layers, subspace, settings, keys[0], dtype), settings.activation)
 
 
 class TtMlpSpec(AbstractModelSpec):
@@ -55,11 +65,13 @@ class TtMlpSpec(AbstractModelSpec):
         "out_factors": Field((list, type(None)), None),
         "dense_layers": Field((list,), [-1]),  # layer indices kept dense; -1 is the read-out
         "path": Field((str,), "auto", choices=("auto", "contract", "dense")),  # TT forward (auto: by batch size)
+        "inputs": INPUTS_FIELD,
     }
 
-    def build(self, settings, in_size, *, key, dtype):
+    def build(self, settings, in_size, *, key, dtype, subspace=None):
         sizes, keys = _sizes_and_keys(settings, in_size, key)
-        return MLP(_tt_layers(settings, sizes, keys, dtype), settings.activation)
+        layers = _with_projected_input(_tt_layers(settings, sizes, keys, dtype), subspace, settings, keys[0], dtype)
+        return MLP(layers, settings.activation)
 
 
 def _per_tt_layer(settings, name: str, n_tt: int, scalar: type | None) -> list:

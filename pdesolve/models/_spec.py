@@ -13,6 +13,7 @@ from jaxtyping import PRNGKeyArray
 
 from ..errors import ConfigError, preview
 from ..fields import Field
+from ..problem import Subspace
 from ._ansatz import Network
 
 # Bounds that keep a network buildable and within memory.
@@ -37,6 +38,13 @@ def widths_field(default: list[int]) -> Field:
     return Field((list,), default, check=check_widths)
 
 
+#: ``model.inputs``: what the first layer reads. ``coordinates``: x (and t); ``subspace``: the
+#: problem's symmetry features (``problem._symmetry``), refused where the problem has no such
+#: symmetry; ``auto``: the features where the problem has the symmetry and d > ``SUBSPACE_MIN_DIM``.
+INPUTS = ("auto", "coordinates", "subspace")
+INPUTS_FIELD = Field((str,), "auto", choices=INPUTS)
+
+
 class AbstractModelSpec(abc.ABC):
     """The kind selected by ``model.type``; ``register_model(spec)`` makes it available.
 
@@ -48,5 +56,8 @@ class AbstractModelSpec(abc.ABC):
     fields: ClassVar[Mapping[str, Field]]
 
     @abc.abstractmethod
-    def build(self, settings: Any, in_size: int, *, key: PRNGKeyArray, dtype: Any) -> Network:
-        """The network ``(n, in_size) -> (n,)`` (its ``n_params``: the trained parameter count)."""
+    def build(
+        self, settings: Any, in_size: int, *, key: PRNGKeyArray, dtype: Any, subspace: Subspace | None = None
+    ) -> Network:
+        """The network ``(n, in_size) -> (n,)`` (its ``n_params``: the trained parameter count); with
+        a ``subspace`` its first layer reads the problem's symmetry features (``ProjectedInput``)."""

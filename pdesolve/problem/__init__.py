@@ -7,6 +7,7 @@ from ._domains import DomainKind, domain_kinds, read_vector, register_domain, un
 from ._hessian import SecondDirections, directions_in
 from ._parse import ExpressionError, parse_expression
 from ._spec import Problem, load_problem, problem_from_mapping
+from ._symmetry import NotSymmetric, Subspace, find_subspace
 from ._unknowns import Unknown, stated_values, unknown_values
 from ._verify import Misfit, manufactured_text, verify_exact
 
@@ -20,14 +21,17 @@ __all__ = [
     "DomainKind",
     "ExpressionError",
     "Misfit",
+    "NotSymmetric",
     "Problem",
     "SecondDirections",
+    "Subspace",
     "Unknown",
     "WholeSpace",
     "compile_problem",
     "directional_derivatives",
     "directions_in",
     "domain_kinds",
+    "find_subspace",
     "forward_operators",
     "load_problem",
     "manufactured_text",

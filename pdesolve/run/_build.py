@@ -19,19 +19,20 @@ from ..sampling import LAW_FRACTIONS, PointSampler
 from ..solvers import AbstractSolver, StagedSolver, solver_spec
 from ._batches import BatchMaker
 from ._engine import build_engine
-from ._network import build_network
+from ._network import build_network, network_subspace
 from ._precision import run_dtype
 
 
 @dataclasses.dataclass
 class Assembled:
-    """A run's pieces before training: the compiled problem, its seeded network, the ansatz around
+    """A run's pieces before training: the compiled problem, its seeded network (and what it reads), the ansatz around
     it (``solution``) with the condition kinds left to the loss (``soft_kinds``), the operator
     engine, the solver, the training-point sampler and the dtype, all from ``config``."""
 
     config: RunConfig
     compiled: CompiledProblem
     network: Network
+    inputs: str  # what the network's first layer reads (``network_subspace``)
     solution: Solution
     soft_kinds: tuple[str, ...]
     engine: AbstractOperatorEngine
@@ -104,7 +105,10 @@ def build(problem: Problem, config: RunConfig) -> Assembled:
     compiled = compile_problem(problem)
     key = jax.random.PRNGKey(config.seed)
     check_network(config, problem.dimension + int(problem.has_time))  # before its parameters are allocated
-    network = build_network(config.model, problem.dimension + int(problem.has_time), key=key, dtype=dtype)
+    subspace, inputs = network_subspace(config.model, problem, compiled)
+    network = build_network(
+        config.model, problem.dimension + int(problem.has_time), key=key, dtype=dtype, subspace=subspace
+    )
     solution, soft_kinds = build_solution(compiled, network, config.ansatz)
     solution = with_unknowns(solution, problem, config.solver.name, dtype)
     engine = build_engine(config.operators, dim=problem.dimension, has_time=problem.has_time)
@@ -117,4 +121,4 @@ def build(problem: Problem, config: RunConfig) -> Assembled:
         seed=config.seed,
         radius_fraction=radius_fraction(config.train),
     )
-    return Assembled(config, compiled, network, solution, tuple(soft_kinds), engine, solver, sampler, dtype)
+    return Assembled(config, compiled, network, inputs, solution, tuple(soft_kinds), engine, solver, sampler, dtype)

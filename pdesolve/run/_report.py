@@ -62,6 +62,7 @@ def run_report(
             "n_params": int(network.n_params),
             "dense_n_params": int(network.dense_n_params),
             "model": config.model.kind,
+            "inputs": pieces.inputs,
             "solver": config.solver.name,
             "operators": engine.name,
             "backprop": bool(pieces.solver.uses_backprop),

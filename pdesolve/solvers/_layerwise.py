@@ -16,12 +16,13 @@ A dense first layer is handled the same way with the node coordinates as its inp
 (``stencil_values``: nodes z + s e_j) the network runs through the stencil-aware first layer and
 the first layer's sums use
 ``sum_j a_j (z + s_j e_j) = (sum_j a_j) z + sum_j a_j s_j e_j``, so the node coordinates are never
-formed (``_grouped_first``). A first layer with no per-unit weights (tensor
-train) keeps the stencil-aware form ``W z + b + s W[:, j]``; its columns are forward-mode tangents
-of that layer chained with ``delta_1``. A tensor-train layer after the first has its cores'
-columns from its recorded deltas and inputs (``_layerwise_tt``). Everything after the network
-(the ansatz, the stencil or Stein combination, the PDE's nonlinearity, the soft-condition misfits) is linearised once
-(``jax.linearize``). That map combines node values row by row (each node feeds one residual row
+formed (``_grouped_first``). A first layer with no per-unit weights on the
+coordinates (tensor train, or symmetry features) keeps its stencil-aware form (``at_nodes``); its
+columns are forward-mode tangents of that layer chained with ``delta_1``. A tensor-train layer
+after the first has its cores' columns from its recorded deltas and inputs (``_layerwise_tt``).
+Everything after the network (the ansatz, the stencil or Stein combination, the PDE's
+nonlinearity, the soft-condition misfits) is linearised once (``jax.linearize``). That map combines
+node values row by row (each node feeds one residual row
 n -> row(n), with a weight w_n), so the dense layers' columns are sums over each row's nodes,
 
     dr_row/dW_l[i, k] = sum_{n: row(n) = row} w_n delta_l[i](n) a_{l-1}[k](n),
@@ -47,7 +48,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, Int
 
-from ..models import MLP, DenseLinear, TTLinear
+from ..models import MLP, DenseLinear, ProjectedInput, TTLinear
 from ..models._mlp import ACTIVATIONS, stencil_hidden
 from ..operators import stencil_points
 from ._jacobian import columns, default_difference_step
@@ -55,8 +56,13 @@ from ._layerwise_tt import tt_layer_columns
 
 
 def supports(network) -> bool:
-    """Whether the activity-perturbation Jacobian applies: an MLP of dense and tensor-train layers."""
-    return isinstance(network, MLP) and all(isinstance(layer, (DenseLinear, TTLinear)) for layer in network.layers)
+    """Whether the activity-perturbation Jacobian applies: an MLP of dense and tensor-train layers
+    (the first may read symmetry features, ``ProjectedInput``)."""
+    return (
+        isinstance(network, MLP)
+        and isinstance(network.layers[0], (DenseLinear, TTLinear, ProjectedInput))
+        and all(isinstance(layer, (DenseLinear, TTLinear)) for layer in network.layers[1:])
+    )
 
 
 def _exact_step(z: Float[Array, "..."], step: float) -> Float[Array, "..."]:
