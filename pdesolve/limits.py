@@ -28,10 +28,19 @@ AUTO_CHUNK_BYTES = 1.0 * GIB
 
 def perturbations(solver: SolverConfig, n_params: int) -> int:
     """Loss evaluations the solver makes in one vectorised call per step: its spec's count, capped
-    by its ``chunk_size`` when it has one."""
-    count = solver_spec(solver.name).perturbations(solver.settings, n_params)
+    by its ``chunk_size`` when it has one and the spec chunks that count (a layerwise Jacobian's
+    node records are not chunked)."""
+    spec = solver_spec(solver.name)
+    count = spec.perturbations(solver.settings, n_params)
     chunk = getattr(solver.settings, "chunk_size", None)
-    return min(count, chunk) if chunk else count
+    return min(count, chunk) if chunk and spec.chunks_perturbations(solver.settings) else count
+
+
+def solver_held_bytes(config: RunConfig, rows: int, n_params: int) -> float:
+    """What the solver holds per step beside the activations, for ``rows`` residual rows (a
+    Gauss-Newton Jacobian and damped system; benchmarks/results/reliability_memory/)."""
+    size = 8 if config.precision == "float64" else 4
+    return solver_spec(config.solver.name).held_numbers(config.solver.settings, n_params, rows) * size
 
 
 def _points_per_call(config: RunConfig) -> int:
@@ -144,4 +153,12 @@ def _pathconf(path: bytes, name: str, fallback: int) -> int:
         return fallback
 
 
-__all__ = ["check_memory", "device_memory", "estimate_bytes", "fit_solver_chunk", "path_too_long", "perturbations"]
+__all__ = [
+    "check_memory",
+    "device_memory",
+    "estimate_bytes",
+    "fit_solver_chunk",
+    "path_too_long",
+    "perturbations",
+    "solver_held_bytes",
+]

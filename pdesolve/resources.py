@@ -6,12 +6,14 @@ Phases (what is held at the same time, each compared with the memory of ``limits
 - before the build: the network's parameters with the solver's copies of them;
 - training: the activations of one vectorised loss evaluation (``limits.estimate_bytes``, with the
   expression's broadcast terms counted beside the hidden units), the condition batch evaluated
-  with it, and the validation points;
+  with it, the validation points, and what the solver holds beside them (a Gauss-Newton Jacobian,
+  rows x parameters, and its damped system: ``limits.solver_held_bytes``);
 - evaluation: the evaluation points with the arrays kept per point, the slice grid
   (points^2 x times), the diagonal line; the sampling, predictions (``run._predict``), baselines
   and distances run in chunks, so only the points and the per-point results count.
 A Monte Carlo reference is bounded in work (paths x points x steps x dimension normals), its
-memory being chunked already. ``train.check_memory=false`` skips every refusal knowingly.
+memory being chunked already (flat in the paths: benchmarks/results/reliability_memory/).
+``train.check_memory=false`` skips every refusal knowingly.
 """
 
 import dataclasses
@@ -21,7 +23,7 @@ import sympy as sp
 
 from .config import RunConfig
 from .errors import ConfigError, ProblemError
-from .limits import GIB, device_memory, estimate_bytes, perturbations
+from .limits import GIB, device_memory, estimate_bytes, perturbations, solver_held_bytes
 
 #: float64 arrays kept per evaluation point besides its coordinates (u_pred, u_raw, u_exact,
 #: abs_error, t, distances, the metrics' temporaries and the in-memory netCDF image of them), and
@@ -95,7 +97,8 @@ def _terms(expr: sp.Basic) -> int:
 
 
 def training_needs(config: RunConfig, problem, evals_per_point: int, n_params: int) -> list[Need]:
-    """The training step's activations (expression terms included), condition batch and validation points."""
+    """The training step's activations (expression terms included), condition batch, validation
+    points and what the solver holds beside them (a Gauss-Newton Jacobian and damped system)."""
     terms = expression_terms(problem.residual, problem.exact, problem.source, *problem.conditions.values())
     step = estimate_bytes(config, evals_per_point, n_params) * (1 + terms / max(1, sum(config.model.widths)))
     dim, size = problem.dimension + 2, _bytes(config)
@@ -108,11 +111,17 @@ def training_needs(config: RunConfig, problem, evals_per_point: int, n_params: i
         if key == "train.batch_size"
         else (config.operators.point_chunk or config.train.batch_size)
     )
-    return [
+    needs = [
         Need("training step activations", key, value, step),
         Need("condition batch", "train.boundary_batch_size", config.train.boundary_batch_size, boundary),
         Need("validation points", "train.validation_points", config.train.validation_points, validation),
     ]
+    rows = config.train.batch_size + config.train.boundary_batch_size * len(problem.conditions)
+    held = solver_held_bytes(config, rows, n_params)
+    if held:
+        batch = config.train.batch_size
+        needs.append(Need("solver matrices (Jacobian, damped system)", "train.batch_size", batch, held))
+    return needs
 
 
 def evaluation_needs(problem) -> list[Need]:

@@ -30,6 +30,15 @@ from ._gn_steps import Direction, StepRule, step_rule
 from ._gn_system import SCALINGS, Assembly
 from ._spec import AbstractSolverSpec, solver_setting
 
+#: The memory model of a step (``pdesolve.resources``), rounded up from the peak memory of measured
+#: steps (benchmarks/results/reliability_memory/, training_memory.csv): copies of the Jacobian
+#: (rows x parameters: the source's table, its reordering and the system's product), of the damped
+#: system (its matrix and its factor), and, for ``layerwise``, of the hidden units at every stencil
+#: node (the recorded activities and deltas, counted as the step's perturbations).
+JACOBIAN_COPIES = 3
+SYSTEM_COPIES = 2
+LAYERWISE_RECORDS = 3
+
 
 class GaussNewtonState(eqx.Module):
     """The damping ``lam`` (NaN until the first Jacobian sets it) and Nielsen's growth factor ``nu``."""
@@ -201,9 +210,23 @@ class GaussNewtonSpec(AbstractSolverSpec):
         )
 
     def perturbations(self, settings, n_params):
-        """The Jacobian's columns (2 residuals each for central differences); layerwise columns are
-        linearised residuals, at most as large as one evaluation each."""
+        """The Jacobian's columns (2 residuals each for central differences); ``layerwise`` records
+        ``LAYERWISE_RECORDS`` copies of the hidden units at each node in one pass, whatever its
+        ``chunk_size`` (which chunks only the columns of a first layer without per-unit weights)."""
+        if settings.jacobian == "layerwise":
+            return LAYERWISE_RECORDS
         return n_params * (2 if settings.jacobian == "central_difference" else 1)
+
+    def chunks_perturbations(self, settings):
+        return settings.jacobian != "layerwise"
+
+    def held_numbers(self, settings, n_params, rows):
+        """The Jacobian of the rows it linearises (those not held out, one of ``accumulate``
+        chunks) and the damped system: P x P in the normal form (always when accumulating), else
+        the kernel form's rows x rows."""
+        kept = -(-int(rows * (1 - settings.holdout)) // settings.accumulate)
+        side = n_params if settings.accumulate > 1 else min(kept, n_params)
+        return JACOBIAN_COPIES * kept * n_params + SYSTEM_COPIES * side * side
 
     def evaluations_per_step(self, settings, n_params, hidden_units, rows):
         """The residual, the Jacobian (layerwise: one partial pass per hidden unit, counted as

@@ -44,6 +44,16 @@ class AbstractSolverSpec(abc.ABC):
     def perturbations(self, settings: Any, n_params: int) -> int:
         """Loss evaluations in one vectorised call per step, before ``chunk_size`` (the memory check's count)."""
 
+    def chunks_perturbations(self, settings: Any) -> bool:
+        """Whether ``chunk_size`` caps :meth:`perturbations` (the memory check's count); a spec
+        whose count is not made of its chunked columns says False."""
+        return True
+
+    def held_numbers(self, settings: Any, n_params: int, rows: int) -> int:
+        """Numbers the solver holds per step beside the loss evaluations' activations, for a batch
+        of ``rows`` residual rows (a Gauss-Newton Jacobian and its damped system); none by default."""
+        return 0
+
     def evaluations_per_step(self, settings: Any, n_params: int, hidden_units: int, rows: int) -> int:
         """Loss evaluations (or their equivalents in network passes) one step costs in all, for a
         network of ``n_params`` parameters and ``hidden_units`` hidden units and a batch of ``rows``
