@@ -110,7 +110,7 @@ def method_config(method: str, problem) -> dict | None:
         import yaml
 
         return {**method_config(TT_METHODS[method], problem), "model": yaml.safe_load(TT_PRESET.read_text())["model"]}
-    default = run_defaults(dim, problem.has_time)
+    default = run_defaults(dim, problem.has_time, whole_space=not problem.domain.bounded)
     train = {"steps": 10**7, "batch_size": default["train"]["batch_size"], "log_every": 5}
     if method == "fit-exact":
         return {**default, "train": train}

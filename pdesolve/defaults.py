@@ -43,7 +43,7 @@ def default_model(inputs: int) -> dict:
     return {"type": "mlp", "widths": [width, width]}
 
 
-def run_defaults(dim: int, has_time: bool) -> dict:
+def run_defaults(dim: int, has_time: bool, whole_space: bool = False) -> dict:
     """The problem-dependent default config (a partial config, validated like any other).
 
     Up to the full FD stencil's range (d <= ``FULL_STENCIL_MAX_DIM``): 200 Gauss-Newton steps of
@@ -53,7 +53,10 @@ def run_defaults(dim: int, has_time: bool) -> dict:
     beyond ``WIDE_MAX_INPUTS``; ENGD style, +19 (+5) residual evaluations per step). Beyond it the
     residual comes from random coordinates, so each batch's residual is a noisy estimate that a line
     search at small damping would fit: there the gain-ratio loop (``GaussNewtonSpec`` defaults) takes
-    300 steps of 200 points, and the interior law is the volume law.
+    300 steps of 200 points, and the interior law is the volume law; on whole space the
+    radius-uniform law, which training widens to where diffusion carries the solution's
+    dependence (``problem.diffusion_reach``): the normal law's thin shell alone leaves the
+    solution unlearned there.
     """
     noisy = dim > FULL_STENCIL_MAX_DIM
     inputs = dim + int(has_time)
@@ -73,6 +76,6 @@ def run_defaults(dim: int, has_time: bool) -> dict:
             "steps": 300 if noisy else 150 if low_d else 200,
             "batch_size": 200 if noisy else LOW_D_BATCH if low_d else WIDE_BATCH if wide else 500,
             "log_every": 10,
-            **({"interior_law": "volume"} if noisy else {}),
+            **({"interior_law": "radius_uniform" if whole_space else "volume"} if noisy else {}),
         },
     }

@@ -115,3 +115,49 @@ def test_adaptive_resampling_prefers_large_residuals_and_repeats_itself():
     np.testing.assert_array_equal(first, np.asarray(_adaptive_maker(step)(0)["x"]))
     flat = np.asarray(_adaptive_maker(lambda x: np.ones(len(x)), n=512)(0)["x"])
     assert abs(np.mean(flat[:, 0] > 0.5) - 0.5) < 4 * np.sqrt(0.25 / 512)
+
+
+def _whole_space_problem(equation: str, std: float = 2.0, time: dict | None = None):
+    from pdesolve.problem import problem_from_mapping
+
+    return problem_from_mapping(
+        {
+            "name": "reach_case",
+            "dimension": 50,
+            "time": time or {"start": 0, "end": 2},
+            "domain": {"type": "whole_space", "sampling": {"normal": {"mean": 0, "std": std}}},
+            "equation": equation,
+            "conditions": {"initial": "cos(x[1])", **({"initial_velocity": "0"} if "u_tt" in equation else {})},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("equation", "reach"),
+    [
+        ("u_t = lap_u / 2", 2 * 0.5 * 2 / 4),  # 2 a (T - t0) / std^2
+        ("2 * u_t - 3 * lap_u = 0", 2 * 1.5 * 2 / 4),
+        ("u_t + lap_u - grad_u_sq = 0", 2 * 1.0 * 2 / 4),  # backward: the coefficient's size counts
+        ("u_tt = lap_u", 0.0),  # a wave travels at a finite speed, not by diffusion
+        ("u_t = (1 + x[1]**2) * lap_u", 0.0),  # a variable coefficient: no single reach
+    ],
+)
+def test_diffusion_reach_is_two_a_times_the_horizon(equation, reach):
+    from pdesolve.problem import diffusion_reach
+
+    assert diffusion_reach(_whole_space_problem(equation)) == pytest.approx(reach, rel=1e-12)
+
+
+def test_the_training_domain_widens_the_radius_law_by_the_reach():
+    """The training domain's radius-uniform law reaches sqrt(q^2 + reach), q the chi quantile of
+    the normal law's normalised radius; the problem's own domain (errors) is unchanged."""
+    from pdesolve.problem import training_domain
+    from pdesolve.problem._domain import RADIUS_QUANTILE
+
+    problem = _whole_space_problem("u_t = lap_u / 2")
+    q2 = stats.chi2.ppf(RADIUS_QUANTILE, 50) / 50
+    trained = training_domain(problem)
+    assert trained.radius_max == pytest.approx(np.sqrt(q2 + 0.5), rel=1e-12)
+    assert problem.domain.radius_max == pytest.approx(np.sqrt(q2), rel=1e-12)
+    radius = trained.radius(trained.radius_uniform(np.random.default_rng(0).random((4000, 51))))
+    assert radius.max() <= trained.radius_max and radius.max() > 0.99 * trained.radius_max

@@ -6,6 +6,7 @@ from ._domain import INTERIOR_LAWS, Annulus, Ball, Box, Domain, WholeSpace
 from ._domains import DomainKind, domain_kinds, read_vector, register_domain, unregister_domain
 from ._hessian import SecondDirections, directions_in
 from ._parse import ExpressionError, parse_expression
+from ._reach import diffusion_reach, training_domain
 from ._spec import Problem, load_problem, problem_from_mapping
 from ._symmetry import NotSymmetric, Subspace, find_subspace
 from ._unknowns import Unknown, stated_values, unknown_values
@@ -28,6 +29,7 @@ __all__ = [
     "Unknown",
     "WholeSpace",
     "compile_problem",
+    "diffusion_reach",
     "directional_derivatives",
     "directions_in",
     "domain_kinds",
@@ -40,6 +42,7 @@ __all__ = [
     "read_vector",
     "register_domain",
     "stated_values",
+    "training_domain",
     "unknown_values",
     "unregister_domain",
     "verify_exact",

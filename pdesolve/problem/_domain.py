@@ -293,6 +293,7 @@ class WholeSpace(Domain):
 
     mean: np.ndarray
     std: np.ndarray
+    reach: float = 0.0  # added to the squared radius_max: how far diffusion carries (``diffusion_reach``)
     bounded = False
 
     def volume(self, uniforms):
@@ -315,8 +316,9 @@ class WholeSpace(Domain):
 
     @property
     def radius_max(self):
-        """The normal law's 99.9 % quantile of :meth:`radius` (chi distribution with dim degrees)."""
-        return float(np.sqrt(chi2.ppf(RADIUS_QUANTILE, self.dim) / self.dim))
+        """The normal law's 99.9 % quantile of :meth:`radius` (chi distribution with dim degrees),
+        widened by ``reach`` in its square (a training domain's: see ``diffusion_reach``)."""
+        return float(np.sqrt(chi2.ppf(RADIUS_QUANTILE, self.dim) / self.dim + self.reach))
 
     def boundary(self, uniforms):
         raise ValueError("a whole-space domain has no boundary: give no boundary condition")

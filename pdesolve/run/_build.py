@@ -13,7 +13,7 @@ from ..limits import fit_solver_chunk
 from ..loss import PinnLoss
 from ..models import Network, Solution, build_solution
 from ..operators import AbstractOperatorEngine
-from ..problem import CompiledProblem, Problem, compile_problem
+from ..problem import CompiledProblem, Problem, compile_problem, training_domain
 from ..resources import check_network
 from ..sampling import LAW_FRACTIONS, PointSampler
 from ..solvers import AbstractSolver, StagedSolver, solver_spec
@@ -115,7 +115,7 @@ def build(problem: Problem, config: RunConfig) -> Assembled:
     config = fit_solver_chunk(config, engine.evals_per_point(compiled.needs, problem.dimension), network.n_params)
     solver = build_run_solver(config)
     sampler = PointSampler(
-        problem.domain,
+        training_domain(problem),
         problem.time,
         config.train.sampler,
         seed=config.seed,
