@@ -142,3 +142,9 @@ def test_a_symmetric_problem_trains_on_the_features():
     report = runs["subspace"].report
     assert report["rel_l2"] < runs["coordinates"].report["rel_l2"]
     assert report["rel_l2"] < 0.3 * report["baselines"]["best_constant_rel_l2"]
+
+
+def test_data_not_finite_somewhere_keep_the_coordinates():
+    """A condition that overflows at some sample points is no symmetry evidence (and no crash)."""
+    with pytest.raises(NotSymmetric, match="not finite"):
+        subspace_of(heat(f"exp(exp(exp({W})))"))

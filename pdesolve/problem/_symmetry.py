@@ -85,6 +85,8 @@ def _find_subspace(problem: Problem, compiled: CompiledProblem) -> Subspace:
     gradients = []
     for fn in functions:  # conditions first: a function of many directions is refused before the costly ones
         gradients.append(_gradients(fn, x, DIFFERENCE_STEP * scale))
+        if not np.all(np.isfinite(gradients[-1])):
+            raise NotSymmetric("the data are not finite at some sample points")
         _basis(gradients[-1], x - centre)
     basis = _basis(np.concatenate(gradients), np.tile(x - centre, (len(functions), 1)))
     if len(functions) and not _check_reflections(problem, compiled, functions, basis, centre, rng):
