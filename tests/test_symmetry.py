@@ -148,3 +148,18 @@ def test_data_not_finite_somewhere_keep_the_coordinates():
     """A condition that overflows at some sample points is no symmetry evidence (and no crash)."""
     with pytest.raises(NotSymmetric, match="not finite"):
         subspace_of(heat(f"exp(exp(exp({W})))"))
+
+
+def test_auto_skips_a_search_over_its_budget():
+    """At d = 4096 the automatic search would difference ~10^10 coordinates: auto keeps the
+    coordinates and says why (check stays fast), without evaluating anything."""
+    from pdesolve.config import MODEL_KINDS
+    from pdesolve.problem import AUTO_SEARCH_BUDGET, search_cost
+    from pdesolve.run._network import network_subspace
+
+    problem = problem_from_mapping({**heat(f"cos({W})"), "dimension": 4096})
+    compiled = compile_problem(problem)
+    assert search_cost(problem, compiled) > AUTO_SEARCH_BUDGET
+    model = MODEL_KINDS["mlp"](widths=[8, 8], activation="tanh", init="lecun", inputs="auto")
+    subspace, said = network_subspace(model, problem, compiled)
+    assert subspace is None and "model.inputs: subspace runs it" in said

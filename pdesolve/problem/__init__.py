@@ -8,11 +8,12 @@ from ._hessian import SecondDirections, directions_in
 from ._parse import ExpressionError, parse_expression
 from ._reach import diffusion_reach, training_domain
 from ._spec import Problem, load_problem, problem_from_mapping
-from ._symmetry import NotSymmetric, Subspace, find_subspace
+from ._symmetry import AUTO_SEARCH_BUDGET, NotSymmetric, Subspace, find_subspace, search_cost
 from ._unknowns import Unknown, stated_values, unknown_values
 from ._verify import Misfit, manufactured_text, verify_exact
 
 __all__ = [
+    "AUTO_SEARCH_BUDGET",
     "INTERIOR_LAWS",
     "Annulus",
     "Ball",
@@ -41,6 +42,7 @@ __all__ = [
     "problem_from_mapping",
     "read_vector",
     "register_domain",
+    "search_cost",
     "stated_values",
     "training_domain",
     "unknown_values",

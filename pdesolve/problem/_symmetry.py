@@ -41,6 +41,9 @@ DIFFERENCE_STEP = 6e-6
 INVARIANT = 1e-5
 #: Coordinates times nodes per call of a data function while differencing it.
 NODE_BUDGET = 2**22
+#: Coordinates differenced (sample points x 2 d nodes x d coordinates x data functions) up to which
+#: an automatic search runs: beyond, its seconds would dominate ``pdesolve check`` (the cost grows as d^2).
+AUTO_SEARCH_BUDGET = 2 * 10**9
 #: Operators a residual may read and stay rotation invariant: scalars, and the gradient as a vector.
 INVARIANT_OPERATORS = frozenset({"u", "u_t", "u_tt", "lap_u", "u_x"})
 
@@ -92,6 +95,12 @@ def _find_subspace(problem: Problem, compiled: CompiledProblem) -> Subspace:
     if len(functions) and not _check_reflections(problem, compiled, functions, basis, centre, rng):
         raise NotSymmetric("a reflection that fixes the data's directions changes the problem")
     return Subspace(basis, centre, scale, divisor)
+
+
+def search_cost(problem: Problem, compiled: CompiledProblem) -> int:
+    """The coordinates the search differences: sample points x 2 d nodes x d x data functions."""
+    d = problem.dimension
+    return SAMPLES * 2 * d * d * len(_data_functions(problem, compiled))
 
 
 def _frame(problem: Problem) -> tuple[np.ndarray, float, float]:

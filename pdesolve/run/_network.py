@@ -7,7 +7,15 @@ from ..config import ModelConfig
 from ..errors import ConfigError
 from ..models import Network, model_spec
 from ..operators import FULL_STENCIL_MAX_DIM
-from ..problem import CompiledProblem, NotSymmetric, Problem, Subspace, find_subspace
+from ..problem import (
+    AUTO_SEARCH_BUDGET,
+    CompiledProblem,
+    NotSymmetric,
+    Problem,
+    Subspace,
+    find_subspace,
+    search_cost,
+)
 
 #: Dimensions above which ``model.inputs: auto`` uses the symmetry features where the problem has
 #: them: there the residual comes from random coordinates, and a first layer over every coordinate
@@ -23,6 +31,11 @@ def network_subspace(model: ModelConfig, problem: Problem, compiled: CompiledPro
         return None, "coordinates"
     if choice == "auto" and problem.dimension <= SUBSPACE_MIN_DIM:
         return None, f"coordinates (auto: symmetry features only above d = {SUBSPACE_MIN_DIM})"
+    if choice == "auto" and search_cost(problem, compiled) > AUTO_SEARCH_BUDGET:
+        return None, (
+            f"coordinates (auto: the symmetry search would difference {search_cost(problem, compiled):.1e} "
+            f"coordinates at d = {problem.dimension}; model.inputs: subspace runs it)"
+        )
     try:
         subspace = find_subspace(problem, compiled)
     except NotSymmetric as why:
