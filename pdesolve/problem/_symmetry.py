@@ -92,7 +92,7 @@ def _find_subspace(problem: Problem, compiled: CompiledProblem) -> Subspace:
             raise NotSymmetric("the data are not finite at some sample points")
         _basis(gradients[-1], x - centre)
     basis = _basis(np.concatenate(gradients), np.tile(x - centre, (len(functions), 1)))
-    if len(functions) and not _check_reflections(problem, compiled, functions, basis, centre, rng):
+    if not _check_reflections(problem, compiled, functions, basis, centre, rng):
         raise NotSymmetric("a reflection that fixes the data's directions changes the problem")
     return Subspace(basis, centre, scale, divisor)
 
@@ -148,7 +148,8 @@ def _gradients(fn, x: np.ndarray, h: float) -> np.ndarray:
         part = x[i : i + per_call]
         nodes = np.concatenate([(part[:, None, :] + shifts).reshape(-1, d), (part[:, None, :] - shifts).reshape(-1, d)])
         values = np.asarray(_evaluate(fn, jnp.asarray(nodes))).reshape(2, len(part), d)
-        out.append((values[0] - values[1]) / (2 * h))
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite data: refused by the caller
+            out.append((values[0] - values[1]) / (2 * h))
     return np.concatenate(out)
 
 
