@@ -101,7 +101,7 @@ MAX_DIM = {
 def method_config(method: str, problem) -> dict | None:
     """The config of ``method`` for ``problem`` (None: not run at this d). GN-layerwise is the
     package default for a problem without a config section (``pdesolve.defaults``)."""
-    from pdesolve.defaults import run_defaults
+    from pdesolve.defaults import problem_defaults
 
     dim = problem.dimension
     if MAX_DIM[method] is not None and dim > MAX_DIM[method]:
@@ -110,7 +110,7 @@ def method_config(method: str, problem) -> dict | None:
         import yaml
 
         return {**method_config(TT_METHODS[method], problem), "model": yaml.safe_load(TT_PRESET.read_text())["model"]}
-    default = run_defaults(dim, problem.has_time, whole_space=not problem.domain.bounded)
+    default = problem_defaults(problem)
     train = {"steps": 10**7, "batch_size": default["train"]["batch_size"], "log_every": 5}
     if method == "fit-exact":
         return {**default, "train": train}

@@ -43,6 +43,12 @@ def default_model(inputs: int) -> dict:
     return {"type": "mlp", "widths": [width, width]}
 
 
+def problem_defaults(problem) -> dict:
+    """``run_defaults`` for ``problem`` (a ``pdesolve.problem.Problem``): its dimension, whether it
+    has time, and whether its domain is all of R^d."""
+    return run_defaults(problem.dimension, problem.has_time, whole_space=not problem.domain.bounded)
+
+
 def run_defaults(dim: int, has_time: bool, whole_space: bool = False) -> dict:
     """The problem-dependent default config (a partial config, validated like any other).
 

@@ -35,5 +35,7 @@ def diffusion_reach(problem: Problem) -> float:
 def training_domain(problem: Problem) -> Domain:
     """The problem's domain with its radius-uniform law widened by ``diffusion_reach`` (training
     points only: errors are still reported under the problem's own laws)."""
-    reach, domain = diffusion_reach(problem), problem.domain
-    return dataclasses.replace(domain, reach=reach) if reach and isinstance(domain, WholeSpace) else domain
+    domain = problem.domain
+    if not isinstance(domain, WholeSpace):  # only whole space has a reach
+        return domain
+    return dataclasses.replace(domain, reach=diffusion_reach(problem))

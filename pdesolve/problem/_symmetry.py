@@ -141,20 +141,16 @@ def _at_time(field, t: float):
 def _gradients(fn, x: np.ndarray, h: float) -> np.ndarray:
     """Central-difference gradients (n, d) of ``fn`` at the points x (n, d), in chunks of nodes."""
     n, d = x.shape
-    shifts = h * np.eye(d)
+    shifts, jitted = h * np.eye(d), jax.jit(fn)
     per_call = max(1, NODE_BUDGET // (2 * d * d))
     out = []
     for i in range(0, n, per_call):
         part = x[i : i + per_call]
         nodes = np.concatenate([(part[:, None, :] + shifts).reshape(-1, d), (part[:, None, :] - shifts).reshape(-1, d)])
-        values = np.asarray(_evaluate(fn, jnp.asarray(nodes))).reshape(2, len(part), d)
+        values = np.asarray(jitted(jnp.asarray(nodes))).reshape(2, len(part), d)
         with np.errstate(invalid="ignore", over="ignore"):  # non-finite data: refused by the caller
             out.append((values[0] - values[1]) / (2 * h))
     return np.concatenate(out)
-
-
-def _evaluate(fn, x: Float[Array, "n d"]) -> Float[Array, " n"]:
-    return jax.jit(fn)(x)
 
 
 def _basis(gradients: np.ndarray, radial: np.ndarray) -> np.ndarray:

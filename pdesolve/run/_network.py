@@ -31,9 +31,10 @@ def network_subspace(model: ModelConfig, problem: Problem, compiled: CompiledPro
         return None, "coordinates"
     if choice == "auto" and problem.dimension <= SUBSPACE_MIN_DIM:
         return None, f"coordinates (auto: symmetry features only above d = {SUBSPACE_MIN_DIM})"
-    if choice == "auto" and search_cost(problem, compiled) > AUTO_SEARCH_BUDGET:
+    cost = search_cost(problem, compiled)
+    if choice == "auto" and cost > AUTO_SEARCH_BUDGET:
         return None, (
-            f"coordinates (auto: the symmetry search would difference {search_cost(problem, compiled):.1e} "
+            f"coordinates (auto: the symmetry search would difference {cost:.1e} "
             f"coordinates at d = {problem.dimension}; model.inputs: subspace runs it)"
         )
     try:

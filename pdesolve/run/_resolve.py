@@ -8,7 +8,7 @@ import sympy as sp
 import yaml
 
 from ..config import RunConfig, load_config_file, resolve, resolve_traced, upgrade_saved
-from ..defaults import run_defaults
+from ..defaults import problem_defaults
 from ..errors import ConfigError
 from ..problem import Problem
 from ..safe_yaml import safe_load
@@ -33,7 +33,7 @@ def resolve_run(problem: Problem, *updates) -> RunConfig:
 def resolve_run_traced(problem: Problem, *updates: tuple[str, dict | None]) -> tuple[RunConfig, dict[str, str]]:
     """``resolve_run`` of the labelled updates ``(label, update)``, and where each setting's value
     came from (dotted key -> ``default``, ``RULES``, ``PROBLEM`` or an update's label)."""
-    rules = run_defaults(problem.dimension, problem.has_time, whole_space=not problem.domain.bounded)
+    rules = problem_defaults(problem)
     return resolve_traced((RULES, rules), (PROBLEM, problem.config), *updates)
 
 
