@@ -159,12 +159,12 @@ LAYERWISE_CASES = {  # problem, config: FD stencil with time, random coordinates
         "problems/neumann_ball3.yaml",
         {"model": {"type": "mlp", "widths": [6, 5]}, "operators": {"method": "fd"}},
     ),
-    "symmetry-features": (  # a first layer on (w.x, |x|^2, t) at random coordinates (at_nodes moves the radius)
+    "symmetry-features": (  # a first layer on (w.x, |x|^2, t), differenced along the symmetry's directions
         "problems/nt_hjb1000_whole.yaml",
         {
             "overrides": {"dimension": 30},
             "model": {"type": "mlp", "widths": [6, 5], "inputs": "subspace"},
-            "operators": {"method": "fd", "coordinates": 4},
+            "operators": {"method": "fd"},
         },
     ),
 }

@@ -5,32 +5,14 @@ pre-activation is ``W [Q^T (x - c) / s, |x - c|^2 / D, t] + b``: k + 1 (+ 1) inp
 instead of d (+ 1). Q, c, s and D are fixed by the problem, not trained.
 """
 
-import hashlib
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from ..frozen import Frozen
 from ..problem import Subspace
 from ._layers import AbstractLinear, uniform_bound
-
-
-class Frozen:
-    """A constant array held as static data of a module: compared and hashed by its contents, so
-    it is neither a trained parameter nor a cause of recompilation."""
-
-    def __init__(self, array: np.ndarray):
-        self.array = np.asarray(array)
-        self.array.setflags(write=False)
-        self._key = (self.array.shape, str(self.array.dtype), hashlib.sha256(self.array.tobytes()).hexdigest())
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Frozen) and self._key == other._key
-
-    def __hash__(self) -> int:
-        return hash(self._key)
 
 
 class ProjectedInput(AbstractLinear):

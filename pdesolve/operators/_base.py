@@ -7,6 +7,8 @@ from typing import Protocol, runtime_checkable
 import equinox as eqx
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
+from ..problem import Subspace
+
 #: Operator names a compiled residual may ask for, with the shape of their values at n points
 #: in d dimensions. ``u`` is the (possibly smoothed) solution itself.
 OPERATOR_SHAPES: dict[str, str] = {
@@ -91,6 +93,12 @@ class AbstractOperatorEngine(eqx.Module):
         times on one batch computes it once and passes it as ``residual(..., prepared=...)``. ``u``
         needs only its non-parameter parts. None here: nothing to reuse."""
         return None
+
+    def on_symmetry(self, subspace: Subspace) -> "AbstractOperatorEngine":
+        """This engine for fields of ``subspace``'s symmetry features (a network with
+        ``model.inputs: subspace`` and data the symmetry search accepted): itself, unless the engine
+        can use the symmetry (finite differences: along its directions)."""
+        return self
 
     def solution(self, u: BatchedField) -> BatchedField:
         """The field reported as the solution: ``u`` itself, or its smoothed version for Stein

@@ -11,6 +11,7 @@ cache-sized chunks, for a solver that evaluates the residual many times on it (G
 Jacobian and the line search). Measurements: benchmarks/results/finite_difference_defaults/.
 """
 
+import dataclasses
 from collections.abc import Callable
 
 import equinox as eqx
@@ -18,10 +19,12 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from ..problem import Subspace
 from ._base import AbstractOperatorEngine, Ansatz, BatchedField
 from ._chunking import map_over_points
 from ._directional import directions_in, fd_directional, random_directions
 from ._spec import COORDINATES, SHARED_FIELDS, AbstractEngineSpec, engine_field
+from ._symmetric import SymmetryStencil, ansatz_at_nodes, field_at_nodes
 
 #: Default steps by precision (``operators.step`` unset). The central second difference has
 #: error ~ h^2 |u''''| / 12 (truncation) + 4 eps |u| / h^2 (round-off), smallest near
@@ -135,6 +138,7 @@ class FiniteDifferenceEngine(AbstractOperatorEngine):
     coordinates: str | int = engine_field(COORDINATES)
     chunk_size: int | None = engine_field(SHARED_FIELDS["chunk_size"])
     aware: bool = eqx.field(static=True, default=True)
+    symmetry: SymmetryStencil | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
         if self.step is not None and not self.step > 0:
@@ -144,7 +148,14 @@ class FiniteDifferenceEngine(AbstractOperatorEngine):
 
     @property
     def name(self) -> str:
+        if self.symmetry is not None:
+            return "fd-symmetric"
         return "fd" if self.coordinates == "all" else f"fd{self.coordinates}"
+
+    def on_symmetry(self, subspace: Subspace) -> "FiniteDifferenceEngine":
+        """Differences along the symmetry's directions (``_symmetric``) instead of coordinates:
+        exact for a field of its features at 2 (k + 2) + 1 nodes, so ``coordinates`` is not drawn."""
+        return dataclasses.replace(self, symmetry=SymmetryStencil.of(subspace))
 
     @property
     def differentiates_network(self) -> bool:
@@ -155,8 +166,10 @@ class FiniteDifferenceEngine(AbstractOperatorEngine):
         return self.chunk_size
 
     def _k(self, dim: int) -> int | None:
-        """Coordinates drawn per point, or None for all (also when k >= d)."""
-        return None if not isinstance(self.coordinates, int) or self.coordinates >= dim else self.coordinates
+        """Coordinates drawn per point, or None for all (also when k >= d, or along a symmetry's directions)."""
+        if self.symmetry is not None or not isinstance(self.coordinates, int) or self.coordinates >= dim:
+            return None
+        return self.coordinates
 
     def evals_per_point(self, needs: frozenset[str], dim: int) -> int:
         """Nodes per point; with random coordinates, the two sets ``residual`` evaluates."""
@@ -165,7 +178,8 @@ class FiniteDifferenceEngine(AbstractOperatorEngine):
     def _nodes_per_set(self, needs: frozenset[str], dim: int) -> int:
         centre, space, time = _stencil_parts(needs)
         hessians = sum(2 * h.count(self._k(dim)) + 1 for h in directions_in(needs))
-        return int(centre) + 2 * (self._k(dim) or dim) * int(space) + 2 * int(time) + hessians
+        pairs = self.symmetry.count if self.symmetry is not None else (self._k(dim) or dim)
+        return int(centre) + 2 * pairs * int(space) + 2 * int(time) + hessians
 
     def __call__(
         self,
@@ -214,11 +228,16 @@ class FiniteDifferenceEngine(AbstractOperatorEngine):
         _n, d = x.shape
         chunk = self.chunk_size or max(1, PREPARE_CHUNK_VALUES // (self._nodes_per_set(needs, d) * d))
 
+        def at_nodes(xc, tc, *cc):
+            if self.symmetry is not None:
+                return ansatz_at_nodes(u, *self.symmetry.nodes(xc, tc, _stencil_parts(needs), h)[:2])
+            return ansatz_parts(u, xc, tc, *self._nodes(xc, tc, needs, cc[0] if cc else None, h))
+
         def parts(k):
             chosen = self._draw(x, needs, k)
             extra = () if chosen is None else (chosen,)
             return map_over_points(
-                lambda xc, tc, *cc: ansatz_parts(u, xc, tc, *self._nodes(xc, tc, needs, cc[0] if cc else None, h)),
+                at_nodes,
                 x,
                 t,
                 chunk,
@@ -264,6 +283,10 @@ class FiniteDifferenceEngine(AbstractOperatorEngine):
     def _evaluate(self, u, x, t, needs, chosen, parts):
         _n, d = x.shape
         h = self._step(x.dtype)
+        if self.symmetry is not None:
+            xs, ts, directions = self.symmetry.nodes(x, t, _stencil_parts(needs), h)
+            values = field_at_nodes(u, xs, ts, parts)
+            return self.symmetry.operators(values, directions, _stencil_parts(needs), needs, h)
         centre, space, time = _stencil_parts(needs)
         values = node_values(u, x, t, *self._nodes(x, t, needs, chosen, h), aware=self.aware, parts=parts)
         f0 = values[:, 0] if centre else None

@@ -112,6 +112,7 @@ def build(problem: Problem, config: RunConfig) -> Assembled:
     solution, soft_kinds = build_solution(compiled, network, config.ansatz)
     solution = with_unknowns(solution, problem, config.solver.name, dtype)
     engine = build_engine(config.operators, dim=problem.dimension, has_time=problem.has_time)
+    engine = engine if subspace is None else engine.on_symmetry(subspace)
     config = fit_solver_chunk(config, engine.evals_per_point(compiled.needs, problem.dimension), network.n_params)
     solver = build_run_solver(config)
     sampler = PointSampler(
