@@ -16,8 +16,9 @@ A dense first layer is handled the same way with the node coordinates as its inp
 (``stencil_values``: nodes z + s e_j) the network runs through the stencil-aware first layer and
 the first layer's sums use
 ``sum_j a_j (z + s_j e_j) = (sum_j a_j) z + sum_j a_j s_j e_j``, so the node coordinates are never
-formed (``_grouped_first``). A first layer with no per-unit weights on the
-coordinates (tensor train, or symmetry features) keeps its stencil-aware form (``at_nodes``); its
+formed (``_grouped_first``). A first layer on the symmetry features (``ProjectedInput``) is a
+dense layer on each node's features, which are then its inputs. A tensor-train first layer has no
+per-unit weights on the coordinates: it keeps its stencil-aware form (``at_nodes``), and its
 columns are forward-mode tangents of that layer chained with ``delta_1``. A tensor-train layer
 after the first has its cores' columns from its recorded deltas and inputs (``_layerwise_tt``).
 Everything after the network (the ansatz, the stencil or Stein combination, the PDE's
@@ -136,7 +137,7 @@ def _input_columns(layer) -> Float[Array, "in out"]:
     return layer.weight.T if isinstance(layer, DenseLinear) else layer.to_dense().T
 
 
-def _codes(layer: DenseLinear, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+def _codes(layer: DenseLinear | ProjectedInput, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """``weight`` (out, in) and ``bias`` (out,) integer codes in the ravel order of ``layer``."""
     coded = eqx.tree_at(lambda m: (m.weight, m.bias), layer, (weight, bias))
     return np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(coded)])
@@ -162,8 +163,8 @@ def _table_positions(network: MLP, start: int) -> Int[np.ndarray, " q"]:
             positions.append(offset + np.arange(layer.n_params))
             offset += layer.n_params
             continue
-        assert isinstance(layer, DenseLinear)  # dense or tensor-train layers only (layerwise_jacobian checks)
-        k = layer.in_size + 1
+        assert isinstance(layer, (DenseLinear, ProjectedInput))  # dense-like or tensor-train (``supports``)
+        k = layer.weight.shape[1] + 1
         grid = offset + np.arange(layer.out_size)[:, None] * k + np.arange(k)[None, :]
         positions.append(_codes(layer, grid[:, :-1], grid[:, -1]))
         offset += layer.out_size * k
@@ -306,14 +307,26 @@ class _Probed(eqx.Module):
 
     def __call__(self, z: Float[Array, "n in"]) -> Float[Array, " n"]:
         z = jax.lax.stop_gradient(z)
-        return self._output(*activity_differences(self.network, self.network.first_layer(z), self.step), FirstInputs(z))
+        hidden = self.network.first_layer(z)
+        return self._output(*activity_differences(self.network, hidden, self.step), self._inputs(z))
 
     def stencil_values(self, z: Float[Array, "n in"], coords: Int[Array, "n k"], shifts: Float[Array, "n k"]):
         """The network at the nodes ``z + shifts e_coords`` (n, k), as ``MLP.stencil_values``."""
         z, shifts = jax.lax.stop_gradient(z), jax.lax.stop_gradient(shifts)
         hidden = stencil_hidden(self.network, z, coords, shifts)
-        values = self._output(*activity_differences(self.network, hidden, self.step), FirstInputs(z, coords, shifts))
+        first = self.network.layers[0]
+        inputs = (
+            self._inputs(stencil_points(z, coords, shifts))
+            if isinstance(first, ProjectedInput)
+            else FirstInputs(z, coords, shifts)
+        )
+        values = self._output(*activity_differences(self.network, hidden, self.step), inputs)
         return values.reshape(coords.shape)
+
+    def _inputs(self, z: Float[Array, "N in"]) -> FirstInputs:
+        """The first layer's inputs at the nodes ``z``: the coordinates, or the symmetry features."""
+        first = self.network.layers[0]
+        return FirstInputs(first.features(z) if isinstance(first, ProjectedInput) else z)
 
     def _output(self, values, deltas, inputs, first: FirstInputs | None) -> Float[Array, " n"]:
         if self.probes is not None:
@@ -354,7 +367,7 @@ def layerwise_jacobian(residuals_of, solution, step: float | None, chunk_size: i
     residual evaluation (one partial pass per hidden unit for the deltas, counted as whole).
     """
     network = solution.network
-    dense_first = isinstance(network.layers[0], DenseLinear)
+    dense_first = isinstance(network.layers[0], (DenseLinear, ProjectedInput))
     start = 0 if dense_first else 1
     dtype = jax.tree.leaves(network)[0].dtype
     step = default_difference_step("central_difference", dtype) if step is None else step
