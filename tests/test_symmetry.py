@@ -144,6 +144,17 @@ def test_a_symmetric_problem_trains_on_the_features():
     assert report["rel_l2"] < 0.3 * report["baselines"]["best_constant_rel_l2"]
 
 
+def test_a_piece_without_a_derivative_where_it_is_not_taken_is_differenced():
+    """sqrt(1 - (w.x)^2 / 4) where |w.x| < 2, else 0: autodiff gives NaN at the points where the
+    square root's piece is not taken (zero times its NaN derivative) though the values are finite;
+    central differences stand in there, and w is found."""
+    mapping = heat(f"Piecewise((sqrt(1 - ({W})**2 / 4), ({W})**2 < 4), (0, True))")
+    found = subspace_of(mapping)
+    w = np.asarray(problem_from_mapping(mapping).parameters["w"])
+    assert found.directions == 1
+    assert span_distance(found.basis, w[:, None]) < 1e-6
+
+
 def test_data_not_finite_somewhere_keep_the_coordinates():
     """A condition that overflows at some sample points is no symmetry evidence (and no crash)."""
     with pytest.raises(NotSymmetric, match="not finite"):
@@ -151,15 +162,21 @@ def test_data_not_finite_somewhere_keep_the_coordinates():
 
 
 def test_auto_skips_a_search_over_its_budget():
-    """At d = 4096 the automatic search would difference ~10^10 coordinates: auto keeps the
-    coordinates and says why (check stays fast), without evaluating anything."""
+    """At d = 4096 a manufactured source's gradients read d directions of d coordinates per point:
+    the automatic search is over its budget, so auto keeps the coordinates and says why (check stays
+    fast), without evaluating anything. The same problem with its source in closed form is searched."""
     from pdesolve.config import MODEL_KINDS
     from pdesolve.problem import AUTO_SEARCH_BUDGET, search_cost
     from pdesolve.run._network import network_subspace
 
-    problem = problem_from_mapping({**heat(f"cos({W})"), "dimension": 4096})
+    exact = f"exp(-2 * t) * cos({W})"
+    closed = {**heat(f"cos({W})", equation="u_t = lap_u + f", exact=exact), "dimension": 4096}
+    closed |= {"source": f"-exp(-2 * t) * cos({W})", "evaluation": {"points": 100}}  # u_t - lap_u
+    problem = problem_from_mapping({**closed, "source": "from_exact"})
     compiled = compile_problem(problem)
     assert search_cost(problem, compiled) > AUTO_SEARCH_BUDGET
     model = MODEL_KINDS["mlp"](widths=[8, 8], activation="tanh", init="lecun", inputs="auto")
     subspace, said = network_subspace(model, problem, compiled)
     assert subspace is None and "model.inputs: subspace runs it" in said
+    problem = problem_from_mapping(closed)
+    assert search_cost(problem, compile_problem(problem)) < AUTO_SEARCH_BUDGET

@@ -34,8 +34,8 @@ def network_subspace(model: ModelConfig, problem: Problem, compiled: CompiledPro
     cost = search_cost(problem, compiled)
     if choice == "auto" and cost > AUTO_SEARCH_BUDGET:
         return None, (
-            f"coordinates (auto: the symmetry search would difference {cost:.1e} "
-            f"coordinates at d = {problem.dimension}; model.inputs: subspace runs it)"
+            f"coordinates (auto: the symmetry search would cost {cost:.1e}, over its budget "
+            f"{AUTO_SEARCH_BUDGET:.0e}, at d = {problem.dimension}; model.inputs: subspace runs it)"
         )
     try:
         subspace = find_subspace(problem, compiled)
