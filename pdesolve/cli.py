@@ -145,17 +145,35 @@ def _cost_text(pieces) -> str:
     )
 
 
-def _training_text(train, soft_kinds, ansatz: str) -> str:
-    """Where the interior training points lie, and which conditions are losses (the rest are exact)."""
+def _training_text(pieces) -> str:
+    """Where the interior training points of the run of ``pieces`` lie, and which conditions are
+    losses (the rest are exact)."""
+    train = pieces.config.train
     law = {
         "volume": "volume law (uniform in the domain)",
         "radius_uniform": "radius-uniform law",
         "mixture": f"mixture: {train.radius_weight:g} radius-uniform, the rest volume",
     }[train.interior_law]
+    law += _reach_text(pieces.compiled.problem, pieces.sampler)
     if train.adaptive_candidates > 1:
         law += f", residual-adaptive among {train.adaptive_candidates}x candidates"
-    losses = ", ".join(soft_kinds) if soft_kinds else "none (every condition exact)"
-    return f"interior points: {law}; ansatz {ansatz}, conditions as losses: {losses}"
+    losses = ", ".join(pieces.soft_kinds) if pieces.soft_kinds else "none (every condition exact)"
+    return f"interior points: {law}; ansatz {pieces.config.ansatz}, conditions as losses: {losses}"
+
+
+def _reach_text(problem, sampler) -> str:
+    """How far the radius-uniform training points reach where diffusion widens them (whole space, a
+    parabolic equation: ``problem.training_domain``); empty where that does not apply."""
+    reach = getattr(sampler.domain, "reach", 0.0)
+    if reach <= 0.0 or sampler.radius_fraction <= 0.0:
+        return ""
+    widened, own = sampler.domain.radius_max, problem.domain.radius_max
+    part = "" if sampler.radius_fraction >= 1.0 else " its radius-uniform part"
+    return (
+        f",{part} widened by the diffusion reach 2 a (T - t0) / std^2 = {reach:.3g} (added to the squared radius): "
+        f"normalised radius |x - mean| / (std sqrt(d)) up to {widened:.3g}, {widened / own:.3g}x the "
+        f"normal law's {own:.3g}"
+    )
 
 
 def _source_text(problem) -> str:
@@ -258,7 +276,7 @@ def cmd_check(args) -> int:
         f"{config.model.kind} model, {config.train.steps} steps, {config.precision}"
     )
     print(f"network    {pieces.network.n_params:,} parameters; inputs: {pieces.inputs}")
-    print(f"training   {_training_text(config.train, pieces.soft_kinds, config.ansatz)}")
+    print(f"training   {_training_text(pieces)}")
     print(f"cost       {_cost_text(pieces)}")
     print(f"memory     {memory}")
     print("\n".join(_settings_lines(config, origins)))

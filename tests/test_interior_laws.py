@@ -161,3 +161,28 @@ def test_the_training_domain_widens_the_radius_law_by_the_reach():
     assert problem.domain.radius_max == pytest.approx(np.sqrt(q2), rel=1e-12)
     radius = trained.radius(trained.radius_uniform(np.random.default_rng(0).random((4000, 51))))
     assert radius.max() <= trained.radius_max and radius.max() > 0.99 * trained.radius_max
+
+
+@pytest.mark.parametrize(
+    ("law", "widened"),
+    [("radius_uniform", ", widened"), ("mixture", ", its radius-uniform part widened"), ("volume", None)],
+)
+def test_check_says_how_far_the_reach_widens_the_training_law(tmp_path, capsys, law, widened):
+    """``pdesolve check``'s training line names the diffusion reach and the radius it carries the
+    radius-uniform points to, against the normal law's; the volume law is not widened."""
+    import yaml
+
+    from pdesolve import cli
+    from pdesolve.problem._domain import RADIUS_QUANTILE
+
+    path = tmp_path / "reach_case.yaml"
+    path.write_text(yaml.safe_dump(_whole_space_problem("u_t = lap_u / 2").raw))
+    assert cli.main(["check", str(path), "--set", f"train.interior_law={law}"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("training"))
+    if widened is None:
+        assert "reach" not in line
+        return
+    own = np.sqrt(stats.chi2.ppf(RADIUS_QUANTILE, 50) / 50)
+    wide = np.sqrt(own**2 + 0.5)  # 2 a (T - t0) / std^2 = 2 (1/2) 2 / 4
+    assert f"{widened} by the diffusion reach 2 a (T - t0) / std^2 = 0.5 " in line
+    assert f"up to {wide:.3g}, {wide / own:.3g}x the normal law's {own:.3g}" in line
