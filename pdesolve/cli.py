@@ -208,15 +208,16 @@ def _exact_lines(compiled) -> list[str]:
 def _memory_text(problem, pieces) -> str:
     """Refuses what ``solve`` would refuse before training (``limits``, ``resources``); else the
     memory of each phase of the run."""
-    from .limits import check_memory
+    from .limits import check_memory, first_layer_params
     from .resources import check_run, describe
 
     config = pieces.config
     evals = pieces.engine.evals_per_point(pieces.compiled.needs, problem.dimension)
+    n_params, first = pieces.network.n_params, first_layer_params(pieces.network)
     if config.train.check_memory:
-        check_memory(config, evals, pieces.network.n_params)
-    check_run(problem, config, evals, pieces.network.n_params)
-    return describe(problem, config, evals, pieces.network.n_params)
+        check_memory(config, evals, n_params)
+    check_run(problem, config, evals, n_params, first)
+    return describe(problem, config, evals, n_params, first)
 
 
 def _settings_lines(config, origins: dict[str, str]) -> list[str]:

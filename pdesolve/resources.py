@@ -6,8 +6,10 @@ Phases (what is held at the same time, each compared with the memory of ``limits
 - before the build: the network's parameters with the solver's copies of them;
 - training: the activations of one vectorised loss evaluation (``limits.estimate_bytes``, with the
   expression's broadcast terms counted beside the hidden units), the condition batch evaluated
-  with it, the validation points, and what the solver holds beside them (a Gauss-Newton Jacobian,
-  rows x parameters, and its damped system: ``limits.solver_held_bytes``);
+  with it, the validation points, what the solver holds beside them (a Gauss-Newton Jacobian,
+  rows x parameters, and its damped system: ``limits.solver_held_bytes``) and a layerwise
+  Jacobian's first-layer tangents (``limits.tangent_bytes``); with ``train.stages``, the stage
+  whose step needs the most (``largest_stage``);
 - evaluation: the evaluation points with the arrays kept per point, the slice grid
   (points^2 x times), the diagonal line; the sampling, predictions (``run._predict``), baselines
   and distances run in chunks, so only the points and the per-point results count.
@@ -23,7 +25,16 @@ import sympy as sp
 
 from .config import RunConfig
 from .errors import ConfigError, ProblemError
-from .limits import GIB, device_memory, estimate_bytes, perturbations, solver_held_bytes
+from .limits import (
+    GIB,
+    device_memory,
+    estimate_bytes,
+    perturbations,
+    solver_held_bytes,
+    stage_configs,
+    tangent_bytes,
+    tangent_column_bytes,
+)
 
 #: float64 arrays kept per evaluation point besides its coordinates (u_pred, u_raw, u_exact,
 #: abs_error, t, distances, the metrics' temporaries and the in-memory netCDF image of them), and
@@ -37,8 +48,12 @@ EVAL_COORDINATE_COPIES = 3
 #: Copies of the parameters a solver holds (parameters, gradient, two moments, last good step,
 #: checkpoint and the compiler's buffers).
 PARAMETER_COPIES = 8
-#: Normal draws a Monte Carlo reference may make (about an hour on one CPU core).
-MAX_REFERENCE_NORMALS = 1e12
+#: Normal draws a second of a Monte Carlo reference, as measured on the project's shared 2-core CPU
+#: machine (benchmarks/results/reliability_memory/), and the seconds of them a reference may take:
+#: the draw cap is their product, so that the time a refusal states holds on such a machine.
+REFERENCE_NORMALS_PER_SECOND = 2.2e7
+MAX_REFERENCE_SECONDS = 3600
+MAX_REFERENCE_NORMALS = REFERENCE_NORMALS_PER_SECOND * MAX_REFERENCE_SECONDS
 LINE_POINTS = 201  # run._evaluate.diagonal_line
 FIT_MARGIN = 0.98
 
@@ -59,6 +74,17 @@ class Need:
         """A value of ``field`` whose share of ``size`` fits ``budget`` (at least 0), with
         ``FIT_MARGIN`` for the terms below the leading power (a layer's biases)."""
         return max(0, int(FIT_MARGIN * self.value * (budget / self.size) ** (1 / self.power)))
+
+
+@dataclasses.dataclass(frozen=True)
+class TangentNeed(Need):
+    """A layerwise Jacobian's first-layer tangents (``column`` bytes each), driven by the column
+    chunk ``value``: a chunk over half the columns takes them all, so a chunk fits where twice it does."""
+
+    column: float = 0.0
+
+    def fitting(self, budget: float) -> int:
+        return max(0, int(FIT_MARGIN * budget / (2 * self.column)))
 
 
 def network_params(config: RunConfig, inputs: int) -> int:
@@ -96,9 +122,35 @@ def _terms(expr: sp.Basic) -> int:
     return inner
 
 
-def training_needs(config: RunConfig, problem, evals_per_point: int, n_params: int) -> list[Need]:
+def training_needs(
+    config: RunConfig, problem, evals_per_point: int, n_params: int, first_params: int = 0
+) -> list[Need]:
+    """The training phase's needs under the solver whose step needs the most (``largest_stage``)."""
+    return largest_stage(config, problem, evals_per_point, n_params, first_params)[1]
+
+
+def largest_stage(
+    config: RunConfig, problem, evals_per_point: int, n_params: int, first_params: int = 0
+) -> tuple[str, list[Need]]:
+    """``(phase, needs)`` of the training step that needs the most: the ``solver`` section's
+    ("training"), or with ``train.stages`` the largest stage's, named. ``first_params``: the
+    parameters of a first layer without per-unit weights (``limits.first_layer_params``), 0 if dense."""
+    phases = [
+        (
+            f"training in {section} ({each.solver.name})" if config.train.stages else "training",
+            _step_needs(each, section, problem, evals_per_point, n_params, first_params),
+        )
+        for section, each in stage_configs(config)
+    ]
+    return max(phases, key=lambda phase: sum(need.size for need in phase[1]))
+
+
+def _step_needs(
+    config: RunConfig, section: str, problem, evals_per_point: int, n_params: int, first_params: int
+) -> list[Need]:
     """The training step's activations (expression terms included), condition batch, validation
-    points and what the solver holds beside them (a Gauss-Newton Jacobian and damped system)."""
+    points and what the solver (the ``section`` of ``config.solver``) holds beside them: a
+    Gauss-Newton Jacobian and damped system, a layerwise Jacobian's first-layer tangents."""
     terms = expression_terms(problem.residual, problem.exact, problem.source, *problem.conditions.values())
     step = estimate_bytes(config, evals_per_point, n_params) * (1 + terms / max(1, sum(config.model.widths)))
     dim, size = problem.dimension + 2, _bytes(config)
@@ -121,6 +173,11 @@ def training_needs(config: RunConfig, problem, evals_per_point: int, n_params: i
     if held:
         batch = config.train.batch_size
         needs.append(Need("solver matrices (Jacobian, damped system)", "train.batch_size", batch, held))
+    tangents = tangent_bytes(config, evals_per_point, first_params)
+    if tangents:
+        chunk = getattr(config.solver.settings, "chunk_size", None) or first_params
+        field, column = f"{section}.chunk_size", tangent_column_bytes(config, evals_per_point)
+        needs.append(TangentNeed("first-layer tangent columns", field, chunk, tangents, column=column))
     return needs
 
 
@@ -178,9 +235,11 @@ def reference_needs(problem) -> list[Need]:
     ]
 
 
-def refuse_over(needs: list[Need], have: float, where: str, phase: str, problem=None) -> None:
+def refuse_over(
+    needs: list[Need], have: float, where: str, phase: str, problem=None, unit: tuple[float, str] = (GIB, "GiB")
+) -> None:
     """Raises (naming the largest need's setting and the value that fits) when ``needs`` together
-    exceed ``have`` bytes of the ``where`` memory."""
+    exceed ``have`` bytes (or ``unit[1]``, of ``unit[0]`` each) of the ``where`` memory."""
     total = sum(need.size for need in needs)
     if total <= have:
         return
@@ -192,9 +251,10 @@ def refuse_over(needs: list[Need], have: float, where: str, phase: str, problem=
         fix = f"even {worst.field} = 1 does not fit: reduce what multiplies it ({worst.what})"
     else:
         fix = "the other needs of this phase alone exceed it; reduce them first"
-    parts = ", ".join(f"{need.what} {need.size / GIB:.3g}" for need in sorted(needs, key=lambda n: -n.size)[:3])
+    scale, name = unit
+    parts = ", ".join(f"{need.what} {need.size / scale:.3g}" for need in sorted(needs, key=lambda n: -n.size)[:3])
     message = (
-        f"{phase} needs {total / GIB:.3g} GiB ({parts} GiB) but the {where} is {have / GIB:.3g} GiB; "
+        f"{phase} needs {total / scale:.3g} {name} ({parts} {name}) but the {where} is {have / scale:.3g} {name}; "
         f"{fix} (or train.check_memory=false to run anyway)"
     )
     if worst.problem:
@@ -209,31 +269,37 @@ def check_network(config: RunConfig, inputs: int) -> None:
         refuse_over(network_needs(config, inputs), have, where, "the network")
 
 
-def check_run(problem, config: RunConfig, evals_per_point: int, n_params: int) -> None:
-    """Before training: refuses a run whose training or evaluation phase, or whose Monte Carlo
-    reference, would not fit (see the module docstring)."""
+def check_run(problem, config: RunConfig, evals_per_point: int, n_params: int, first_params: int = 0) -> None:
+    """Before training: refuses a run whose training phase (its largest stage's, named), evaluation
+    phase or Monte Carlo reference would not fit (see the module docstring). ``first_params``: the
+    parameters of a first layer without per-unit weights (``limits.first_layer_params``)."""
     if not config.train.check_memory:
         return
     have, where = device_memory()
-    refuse_over(training_needs(config, problem, evals_per_point, n_params), have, where, "training", problem)
+    phase, needs = largest_stage(config, problem, evals_per_point, n_params, first_params)
+    refuse_over(needs, have, where, phase, problem)
     refuse_over(evaluation_needs(problem), have, where, "the final evaluation", problem)
     draws = reference_needs(problem)
     if draws:
+        rate = f"{MAX_REFERENCE_SECONDS / 3600:g} hour at {REFERENCE_NORMALS_PER_SECOND:.2g} draws a second"
         refuse_over(
             draws,
             MAX_REFERENCE_NORMALS,
-            f"bound on draws ({MAX_REFERENCE_NORMALS:.0e}, about an hour)",
+            f"bound on draws ({rate}, the rate measured on a 2-core CPU)",
             "the reference",
             problem,
+            unit=(1.0, "draws"),
         )
 
 
-def describe(problem, config: RunConfig, evals_per_point: int, n_params: int) -> str:
-    """One line for ``pdesolve check``: the largest need of each phase and the memory it is held against."""
+def describe(problem, config: RunConfig, evals_per_point: int, n_params: int, first_params: int = 0) -> str:
+    """One line for ``pdesolve check``: the largest need of each phase (training: its largest stage's)
+    and the memory it is held against."""
     have, where = device_memory()
+    phase, training = largest_stage(config, problem, evals_per_point, n_params, first_params)
     phases = {
         "network": network_needs(config, problem.dimension + int(problem.has_time)),
-        "training": training_needs(config, problem, evals_per_point, n_params),
+        phase: training,
         "evaluation": evaluation_needs(problem),
     }
     text = ", ".join(f"{name} {sum(n.size for n in needs) / GIB:.3g} GiB" for name, needs in phases.items())
@@ -242,11 +308,13 @@ def describe(problem, config: RunConfig, evals_per_point: int, n_params: int) ->
 
 __all__ = [
     "Need",
+    "TangentNeed",
     "check_network",
     "check_run",
     "describe",
     "evaluation_needs",
     "expression_terms",
+    "largest_stage",
     "network_needs",
     "network_params",
     "reference_needs",

@@ -1,13 +1,18 @@
 """Issue 40: the training phase's model counts what a Gauss-Newton step holds beside the loss
 evaluations (its Jacobian, rows x parameters, and damped system), the layerwise Jacobian's node
-records whatever its ``chunk_size``, and a Monte Carlo reference's draws in proportion to its paths
-(the constants: benchmarks/results/reliability_memory/)."""
+records whatever its ``chunk_size``, and a Monte Carlo reference's draws in proportion to its paths,
+bounded by the declared time at the measured rate (the constants: benchmarks/results/reliability_memory/)."""
 
+import re
 from pathlib import Path
+
+import pytest
 
 from pdesolve import limits, resources
 from pdesolve.config import resolve
+from pdesolve.errors import ProblemError
 from pdesolve.problem import load_problem
+from pdesolve.run import resolve_run
 from pdesolve.solvers._gauss_newton import JACOBIAN_COPIES, LAYERWISE_RECORDS, SYSTEM_COPIES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,3 +62,23 @@ def test_the_reference_draws_grow_exactly_linearly_in_the_paths(tmp_path):
         sizes.append(need.size)
         assert need.size == paths * problem.evaluation["points"] * problem.dimension  # exact sampling: 1 step
     assert sizes[1] == 2 * sizes[0] and sizes[2] == 4 * sizes[0]
+
+
+def test_the_reference_bound_is_the_declared_time_at_the_measured_rate_and_the_refusal_says_so(tmp_path):
+    bound = resources.MAX_REFERENCE_NORMALS
+    assert bound == resources.REFERENCE_NORMALS_PER_SECOND * resources.MAX_REFERENCE_SECONDS
+    text = (ROOT / "problems" / "heat_mc10.yaml").read_text()
+    per_path = 1000 * 10  # evaluation points x dimension (exact sampling: one step)
+
+    def check(paths):
+        path = tmp_path / f"p{paths}.yaml"
+        path.write_text(text.replace("paths: 20000", f"paths: {paths}"))
+        problem = load_problem(path)
+        assert problem.evaluation["points"] * problem.dimension == per_path
+        resources.check_run(problem, resolve_run(problem, {}), 1, P)
+
+    with pytest.raises(ProblemError, match=r"1 hour at 2\.2e\+07 draws a second") as refused:
+        check(int(bound // per_path) + 1)
+    fits = int(re.search(r"set reference\.monte_carlo\.paths to at most (\d+)", str(refused.value)).group(1))
+    assert fits * per_path <= bound
+    check(fits)

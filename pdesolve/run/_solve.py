@@ -14,7 +14,7 @@ import yaml
 
 from ..config import RunConfig
 from ..errors import ConfigError, PdesolveError, PdesolveWarning
-from ..limits import check_memory
+from ..limits import check_memory, first_layer_params
 from ..models import Solution
 from ..operators import AbstractOperatorEngine
 from ..problem import Problem, load_problem
@@ -134,7 +134,11 @@ def _run(problem: Problem, pieces: Assembled, *, out, output_root, resume, where
     if config.train.check_memory:
         check_memory(config, pieces.engine.evals_per_point(compiled.needs, problem.dimension), pieces.network.n_params)
     check_run(
-        problem, config, pieces.engine.evals_per_point(compiled.needs, problem.dimension), pieces.network.n_params
+        problem,
+        config,
+        pieces.engine.evals_per_point(compiled.needs, problem.dimension),
+        pieces.network.n_params,
+        first_layer_params(pieces.network),
     )
     check_exact(problem, compiled, pieces.dtype)
     if config.train.init_from is not None:

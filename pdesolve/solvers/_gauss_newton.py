@@ -220,6 +220,16 @@ class GaussNewtonSpec(AbstractSolverSpec):
     def chunks_perturbations(self, settings):
         return settings.jacobian != "layerwise"
 
+    def tangent_columns(self, settings, first_params):
+        """``layerwise``: a ``chunk_size`` of first-layer columns at once (``_jacobian.columns``),
+        or all of them without one or where one chunk covers more than half of them: the single
+        chunk and the remainder that ``jax.lax.map`` evaluates beside it are then scheduled together
+        (benchmarks/results/reliability_memory/)."""
+        if settings.jacobian != "layerwise":
+            return 0
+        chunk = settings.chunk_size
+        return first_params if chunk is None or 2 * chunk > first_params else chunk
+
     def held_numbers(self, settings, n_params, rows):
         """The Jacobian of the rows it linearises (those not held out, one of ``accumulate``
         chunks) and the damped system: P x P in the normal form (always when accumulating), else

@@ -54,6 +54,11 @@ class AbstractSolverSpec(abc.ABC):
         of ``rows`` residual rows (a Gauss-Newton Jacobian and its damped system); none by default."""
         return 0
 
+    def tangent_columns(self, settings: Any, first_params: int) -> int:
+        """Columns of a first layer without per-unit weights (``first_params`` parameters) that a
+        step pushes through at once as forward-mode tangents (a layerwise Jacobian); none by default."""
+        return 0
+
     def evaluations_per_step(self, settings: Any, n_params: int, hidden_units: int, rows: int) -> int:
         """Loss evaluations (or their equivalents in network passes) one step costs in all, for a
         network of ``n_params`` parameters and ``hidden_units`` hidden units and a batch of ``rows``
