@@ -103,12 +103,12 @@ def tangent_bytes(config: RunConfig, evals_per_point: int, first_params: int) ->
     return columns * tangent_column_bytes(config, evals_per_point)
 
 
-def fit_solver_chunk(config: RunConfig, evals_per_point: int, n_params: int) -> RunConfig:
+def fit_solver_chunk(config: RunConfig, evals_per_point: int, n_params: int, first_params: int = 0) -> RunConfig:
     """``config`` with each unset ``chunk_size`` of the solvers it steps with (``solver``, or each of
     ``train.stages``) set to what fits ``AUTO_CHUNK_BYTES`` (or an eighth of the device's memory),
-    where the whole does not fit (:func:`_fitted_chunk`)."""
+    where the whole does not fit (:func:`_fitted_chunk`); ``first_params``: :func:`first_layer_params`."""
     budget = min(AUTO_CHUNK_BYTES, device_memory()[0] / 8)
-    chunks = [_fitted_chunk(each, evals_per_point, n_params, budget) for _, each in stage_configs(config)]
+    chunks = [_fitted_chunk(each, evals_per_point, n_params, first_params, budget) for _, each in stage_configs(config)]
     if not config.train.stages:
         if chunks[0] is None:
             return config
@@ -121,18 +121,20 @@ def fit_solver_chunk(config: RunConfig, evals_per_point: int, n_params: int) -> 
     return dataclasses.replace(config, train=dataclasses.replace(config.train, stages=stages))
 
 
-def _fitted_chunk(config: RunConfig, evals_per_point: int, n_params: int, budget: float) -> int | None:
+def _fitted_chunk(
+    config: RunConfig, evals_per_point: int, n_params: int, first_params: int, budget: float
+) -> int | None:
     """The chunk of ``config.solver``'s unset ``chunk_size`` that fits ``budget``: of its perturbed
     evaluations (None where one alone does not fit: :func:`check_memory` then names the point chunk
-    to set), or of a layerwise Jacobian's first-layer tangents (at least 1; the first layer is not
-    known here, so at most ``n_params`` columns, and all of them at once where the chunk covers more
-    than half: half the budget's columns). None where the chunk is set or where everything fits."""
+    to set), or of a layerwise Jacobian's ``first_params`` first-layer tangents (at least 1; all of
+    them at once where the chunk covers more than half: half the budget's columns). None where the
+    chunk is set or where everything fits."""
     settings = config.solver.settings
     if getattr(settings, "chunk_size", 0) is not None:
         return None
-    if solver_spec(config.solver.name).tangent_columns(settings, n_params):
+    if solver_spec(config.solver.name).tangent_columns(settings, first_params):
         per_column = tangent_column_bytes(config, evals_per_point)
-        return max(1, int(budget // (2 * per_column))) if n_params * per_column > budget else None
+        return max(1, int(budget // (2 * per_column))) if first_params * per_column > budget else None
     fits = int(budget // _bytes_per_perturbation(config, evals_per_point))
     return fits if 1 <= fits < perturbations(config.solver, n_params) else None
 

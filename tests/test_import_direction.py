@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "pdesolve"
 #: Each layer's top-level modules and subpackages of ``pdesolve``, first to last (``__init__``:
 #: the package's own ``__init__.py``, the public face, which may import any layer).
 LAYERS = (
-    ("foundation", {"_version", "errors", "fields", "safe_yaml", "safe_write", "metrics"}),
+    ("foundation", {"_version", "errors", "fields", "frozen", "safe_yaml", "safe_write", "metrics"}),
     ("problem", {"problem", "sampling", "reference"}),
     ("operators", {"operators"}),
     ("models", {"models", "loss", "baselines"}),

@@ -65,19 +65,20 @@ def test_a_tensor_train_first_layer_is_counted_and_dense_ones_are_not():
     assert limits.first_layer_params(MLP([DenseLinear(101, 16, key=key), readout], "tanh")) == 0
 
 
-def test_an_unset_chunk_is_fitted_to_the_tangents_of_every_parameter(monkeypatch):
-    """The first layer is not known where the chunk is fitted: its columns are at most the
-    network's parameters."""
+def test_an_unset_chunk_is_fitted_to_the_first_layers_tangents(monkeypatch):
+    """The chunk fits the first layer's tangent columns, not the whole network's parameters; a
+    dense first layer (no tangents) leaves it unset."""
     per_column = limits.tangent_column_bytes(_gn(chunk_size=None), 203)
     monkeypatch.setattr(limits, "device_memory", lambda: (2.0**50, "test memory"))
     monkeypatch.setattr(limits, "AUTO_CHUNK_BYTES", 100 * per_column)
-    fitted = limits.fit_solver_chunk(_gn(chunk_size=None), 203, 413)
+    fitted = limits.fit_solver_chunk(_gn(chunk_size=None), 203, 10**6, 413)
     assert fitted.solver.settings.chunk_size == 50  # all columns at once where 2 x 50 > them
     assert limits.tangent_bytes(fitted, 203, 413) <= limits.AUTO_CHUNK_BYTES
-    assert limits.fit_solver_chunk(_gn(chunk_size=None), 203, 100) == _gn(chunk_size=None)  # all fit
-    assert limits.fit_solver_chunk(_gn(chunk_size=64), 203, 413) == _gn(chunk_size=64)  # a chunk set is kept
+    assert limits.fit_solver_chunk(_gn(chunk_size=None), 203, 10**6, 100) == _gn(chunk_size=None)  # all fit
+    assert limits.fit_solver_chunk(_gn(chunk_size=None), 203, 10**6, 0) == _gn(chunk_size=None)  # dense first
+    assert limits.fit_solver_chunk(_gn(chunk_size=64), 203, 10**6, 413) == _gn(chunk_size=64)  # a chunk set is kept
     monkeypatch.setattr(limits, "AUTO_CHUNK_BYTES", per_column)  # not even two columns: one at a time
-    assert limits.fit_solver_chunk(_gn(chunk_size=None), 203, 413).solver.settings.chunk_size == 1
+    assert limits.fit_solver_chunk(_gn(chunk_size=None), 203, 10**6, 413).solver.settings.chunk_size == 1
 
 
 def _check(memory, monkeypatch, *sets):

@@ -110,7 +110,7 @@ class SymmetryStencil:
         if unsupported:
             raise ValueError(f"the symmetric stencil cannot compute {', '.join(sorted(unsupported))}")
         centre, _space, time = parts
-        f0 = values[:, 0] if centre else None
+        f0 = values[:, 0] if centre else jnp.zeros_like(values[:, 0])  # unread without the centre
         out: dict[str, Array] = {"u": f0} if "u" in needs else {}
         if directions is not None:
             k, m = self.basis.array.shape[1], self.count

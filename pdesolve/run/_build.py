@@ -9,7 +9,7 @@ from jaxtyping import PyTree
 
 from ..config import RunConfig, SolverConfig, TrainConfig, stage_solvers
 from ..errors import ConfigError
-from ..limits import fit_solver_chunk
+from ..limits import first_layer_params, fit_solver_chunk
 from ..loss import PinnLoss
 from ..models import Network, Solution, build_solution
 from ..operators import AbstractOperatorEngine
@@ -113,7 +113,8 @@ def build(problem: Problem, config: RunConfig) -> Assembled:
     solution = with_unknowns(solution, problem, config.solver.name, dtype)
     engine = build_engine(config.operators, dim=problem.dimension, has_time=problem.has_time)
     engine = engine if subspace is None else engine.on_symmetry(subspace)
-    config = fit_solver_chunk(config, engine.evals_per_point(compiled.needs, problem.dimension), network.n_params)
+    per_point = engine.evals_per_point(compiled.needs, problem.dimension)
+    config = fit_solver_chunk(config, per_point, network.n_params, first_layer_params(network))
     solver = build_run_solver(config)
     sampler = PointSampler(
         training_domain(problem),
