@@ -40,7 +40,9 @@ def widths_field(default: list[int]) -> Field:
 
 #: ``model.inputs``: what the first layer reads. ``coordinates``: x (and t); ``subspace``: the
 #: problem's symmetry features (``problem._symmetry``), refused where the problem has no such
-#: symmetry; ``auto``: the features where the problem has the symmetry and d > ``SUBSPACE_MIN_DIM``.
+#: symmetry; ``auto``: the features wherever the problem has the symmetry and the search is within
+#: its budget (``run._network``): at every d they learned the held-out problems better, at a step
+#: cost no higher (benchmarks/results/symmetry_features/).
 INPUTS = ("auto", "coordinates", "subspace")
 INPUTS_FIELD = Field((str,), "auto", choices=INPUTS)
 

@@ -6,7 +6,6 @@ from jaxtyping import PRNGKeyArray
 from ..config import ModelConfig
 from ..errors import ConfigError
 from ..models import Network, model_spec
-from ..operators import FULL_STENCIL_MAX_DIM
 from ..problem import (
     AUTO_SEARCH_BUDGET,
     CompiledProblem,
@@ -17,11 +16,6 @@ from ..problem import (
     search_cost,
 )
 
-#: Dimensions above which ``model.inputs: auto`` uses the symmetry features where the problem has
-#: them: there the residual comes from random coordinates, and a first layer over every coordinate
-#: does not find the data's directions (benchmarks/results/symmetry_features/).
-SUBSPACE_MIN_DIM = FULL_STENCIL_MAX_DIM
-
 
 def network_subspace(model: ModelConfig, problem: Problem, compiled: CompiledProblem) -> tuple[Subspace | None, str]:
     """The symmetry subspace the first layer reads (``model.inputs``; None: the coordinates), and
@@ -29,8 +23,6 @@ def network_subspace(model: ModelConfig, problem: Problem, compiled: CompiledPro
     choice = getattr(model, "inputs", "coordinates")  # a registered kind may not have the key
     if choice == "coordinates":
         return None, "coordinates"
-    if choice == "auto" and problem.dimension <= SUBSPACE_MIN_DIM:
-        return None, f"coordinates (auto: symmetry features only above d = {SUBSPACE_MIN_DIM})"
     cost = search_cost(problem, compiled)
     if choice == "auto" and cost > AUTO_SEARCH_BUDGET:
         return None, (
