@@ -1,4 +1,5 @@
-"""Central finite differences on the 2d+1 (+ time) stencil, or on k random coordinates per point.
+"""Central finite differences on the 2d+1 (+ time) stencil, on k random coordinates per point, or
+along a symmetry's directions for a network on its features (``_symmetric``, ``on_symmetry``).
 
 Every stencil node is the point moved along one input coordinate, ``z + s e_j``. When the field
 is a ``Solution`` whose network has ``stencil_values`` (the MLP), the first affine layer at a
