@@ -25,7 +25,7 @@ from ._base import AbstractOperatorEngine, Ansatz, BatchedField
 from ._chunking import map_over_points
 from ._directional import directions_in, fd_directional, random_directions
 from ._spec import COORDINATES, SHARED_FIELDS, AbstractEngineSpec, engine_field
-from ._symmetric import SymmetryStencil, ansatz_at_nodes, field_at_nodes
+from ._symmetric import SymmetryStencil, ansatz_at_nodes, field_at_nodes, time_operators
 
 #: Default steps by precision (``operators.step`` unset). The central second difference has
 #: error ~ h^2 |u''''| / 12 (truncation) + 4 eps |u| / h^2 (round-off), smallest near
@@ -308,11 +308,7 @@ class FiniteDifferenceEngine(AbstractOperatorEngine):
                 if "lap_u" in needs:
                     out["lap_u"] = jnp.sum(diag, axis=1)
         if time:
-            t_plus, t_minus = values[:, -2], values[:, -1]
-            if "u_t" in needs:
-                out["u_t"] = (t_plus - t_minus) / (2 * h)
-            if "u_tt" in needs:
-                out["u_tt"] = (t_plus + t_minus - 2 * f0) / h**2
+            out.update(time_operators(values, f0, needs, h))
         return out
 
 

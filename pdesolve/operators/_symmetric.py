@@ -121,12 +121,18 @@ class SymmetryStencil:
             if "lap_u" in needs:  # v's pair, moved by h sqrt(d - k - 1), stands for all d - k - 1 alike
                 out["lap_u"] = jnp.sum(plus + minus - 2 * f0[:, None], axis=1) / h**2
         if time:
-            t_plus, t_minus = values[:, -2], values[:, -1]
-            if "u_t" in needs:
-                out["u_t"] = (t_plus - t_minus) / (2 * h)
-            if "u_tt" in needs:
-                out["u_tt"] = (t_plus + t_minus - 2 * f0) / h**2
+            out.update(time_operators(values, f0, needs, h))
         return out
+
+
+def time_operators(values: Float[Array, "n m"], f0: Float[Array, " n"], needs, h: float) -> dict[str, Array]:
+    """``u_t`` and ``u_tt`` (those in ``needs``) from a stencil whose last two nodes are (x, t + h),
+    (x, t - h), with ``f0`` the value at the centre."""
+    t_plus, t_minus = values[:, -2], values[:, -1]
+    out = {"u_t": (t_plus - t_minus) / (2 * h)} if "u_t" in needs else {}
+    if "u_tt" in needs:
+        out["u_tt"] = (t_plus + t_minus - 2 * f0) / h**2
+    return out
 
 
 def field_at_nodes(
